@@ -1,0 +1,326 @@
+//! Identifiers on the Chord ring: the paper's section 4.2, "Consistent Hashing".
+//!
+//! Every node and every key gets an m-bit identifier from SHA-1, the paper's
+//! base hash: a node hashes its advertised address `host:port`, a key hashes
+//! its own bytes. Identifiers live on a circle modulo 2^m, so all the ring
+//! arithmetic the protocol needs is here and nowhere else:
+//!
+//! - [`Id::add_pow2`] computes `n + 2^k mod 2^m`, which gives the finger
+//!   starts `n + 2^(k-1)` of the paper's Table I;
+//! - [`Id::in_open`] and [`Id::in_open_closed`] test membership in the
+//!   circular intervals `(a, b)` and `(a, b]` that every pseudocode line of
+//!   the paper uses.
+//!
+//! The intervals wrap around zero. When `a == b` the paper's convention (and
+//! Zave's) is that `(a, a]` is the whole circle and `(a, a)` is the whole
+//! circle except `a`: a lone node owns every key, and any other node lies
+//! strictly between it and itself.
+//!
+//! This module is pure: no I/O, no locks. It is tested exhaustively for small
+//! m against a plain-integer model and with property tests for m = 160.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+/// The widest identifier space: SHA-1's 160 bits.
+pub const MAX_BITS: u8 = 160;
+
+const BYTES: usize = 20;
+
+/// The identifier space of one ring: identifiers are integers modulo 2^bits.
+///
+/// Every node of a ring must use the same space; a join checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdSpace {
+    bits: u8,
+}
+
+impl IdSpace {
+    /// The space of `bits`-bit identifiers, `1 <= bits <= 160`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] when `bits` is outside `1..=160`.
+    pub fn new(bits: u8) -> crate::Result<IdSpace> {
+        if bits == 0 || bits > MAX_BITS {
+            return Err(crate::Error::Config(format!(
+                "--bits must be between 1 and {MAX_BITS}, not {bits}"
+            )));
+        }
+        Ok(IdSpace { bits })
+    }
+
+    /// m, the number of bits of every identifier in this space.
+    pub fn bits(self) -> u8 {
+        self.bits
+    }
+
+    /// The identifier of some bytes: SHA-1 of them, reduced modulo 2^m.
+    pub fn hash(self, data: &[u8]) -> Id {
+        let digest = Sha1::digest(data);
+        let mut bytes = [0u8; BYTES];
+        bytes.copy_from_slice(&digest);
+        Id::masked(bytes, self.bits)
+    }
+
+    /// The identifier with numeric value `value mod 2^m`; for tests and for
+    /// reproducing the paper's small examples by hand.
+    pub fn id(self, value: u64) -> Id {
+        let mut bytes = [0u8; BYTES];
+        bytes[BYTES - 8..].copy_from_slice(&value.to_be_bytes());
+        Id::masked(bytes, self.bits)
+    }
+}
+
+/// A point on the identifier circle: an integer in `[0, 2^m)`.
+///
+/// The value is kept as 20 big-endian bytes so that the derived ordering is
+/// the numeric one; `bits` travels with it so that an identifier prints
+/// itself the way the paper does (decimal for small rings, hex for SHA-1
+/// sized ones) and so that identifiers of different spaces never compare
+/// equal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Id {
+    bytes: [u8; BYTES],
+    bits: u8,
+}
+
+impl Id {
+    fn masked(mut bytes: [u8; BYTES], bits: u8) -> Id {
+        let clear = usize::from(MAX_BITS - bits);
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            let first_bit = i * 8;
+            if first_bit + 8 <= clear {
+                *byte = 0;
+            } else if first_bit < clear {
+                *byte &= 0xff >> (clear - first_bit);
+            }
+        }
+        Id { bytes, bits }
+    }
+
+    /// m, the size in bits of the space this identifier belongs to.
+    pub fn bits(self) -> u8 {
+        self.bits
+    }
+
+    /// `self + 2^k mod 2^m`. The paper's finger `k` (counted from 1) starts
+    /// at `n.add_pow2(k - 1)`.
+    ///
+    /// # Panics
+    /// When `k >= m`: such a power is zero modulo 2^m, and asking for it is a
+    /// bug in the caller, not a property of the input.
+    pub fn add_pow2(self, k: u8) -> Id {
+        assert!(k < self.bits, "2^{k} is outside a {}-bit space", self.bits);
+        let mut bytes = self.bytes;
+        let mut index = BYTES - 1 - usize::from(k / 8);
+        let mut carry = u16::from(1u8 << (k % 8));
+        loop {
+            let sum = u16::from(bytes[index]) + carry;
+            bytes[index] = (sum & 0xff) as u8;
+            carry = sum >> 8;
+            if carry == 0 || index == 0 {
+                break;
+            }
+            index -= 1;
+        }
+        Id::masked(bytes, self.bits)
+    }
+
+    /// Whether `self` lies in the open interval `(a, b)` of the circle.
+    /// `(a, a)` is the whole circle except `a`.
+    pub fn in_open(self, a: Id, b: Id) -> bool {
+        if a < b {
+            a < self && self < b
+        } else {
+            // Wraps past zero, or a == b: everything except the endpoints.
+            (a < self || self < b) && self != a
+        }
+    }
+
+    /// Whether `self` lies in the half-open interval `(a, b]` of the circle.
+    /// `(a, a]` is the whole circle.
+    pub fn in_open_closed(self, a: Id, b: Id) -> bool {
+        if a == b {
+            return true;
+        }
+        self == b || self.in_open(a, b)
+    }
+
+    /// The identifier's value as a u64, when it fits (always when m <= 64).
+    pub fn to_u64(self) -> Option<u64> {
+        if self.bytes[..BYTES - 8].iter().any(|&b| b != 0) {
+            return None;
+        }
+        let mut low = [0u8; 8];
+        low.copy_from_slice(&self.bytes[BYTES - 8..]);
+        Some(u64::from_be_bytes(low))
+    }
+}
+
+impl fmt::Display for Id {
+    /// Decimal for spaces of up to 64 bits, like the paper's figures;
+    /// zero-padded hex of ceil(m/4) digits above that.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.bits <= 64 {
+            if let Some(value) = self.to_u64() {
+                return write!(f, "{value}");
+            }
+        }
+        let digits = usize::from(self.bits).div_ceil(4);
+        let hex: String = self.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        f.write_str(&hex[hex.len() - digits..])
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A node as other nodes know it: its identifier and the address to dial.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NodeRef {
+    /// The node's identifier, SHA-1 of `addr` reduced to m bits.
+    pub id: Id,
+    /// The advertised `host:port` that peers and people connect to.
+    pub addr: String,
+}
+
+impl NodeRef {
+    /// The reference of the node advertised at `addr` in `space`.
+    pub fn new(space: IdSpace, addr: &str) -> NodeRef {
+        NodeRef {
+            id: space.hash(addr.as_bytes()),
+            addr: addr.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.id, self.addr)
+    }
+}
+
+impl fmt::Debug for NodeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.id, self.addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The plain-integer model: `(x - a) mod 2^m`.
+    fn distance(a: u64, x: u64, m: u8) -> u64 {
+        x.wrapping_sub(a) & ((1u64 << m) - 1)
+    }
+
+    #[test]
+    fn intervals_match_the_integer_model_exhaustively_for_small_m() {
+        for m in 1..=6u8 {
+            let space = IdSpace::new(m).unwrap();
+            let size = 1u64 << m;
+            for a in 0..size {
+                for b in 0..size {
+                    for x in 0..size {
+                        let (ia, ib, ix) = (space.id(a), space.id(b), space.id(x));
+                        let (dx, db) = (distance(a, x, m), distance(a, b, m));
+                        let open = if a == b { x != a } else { 0 < dx && dx < db };
+                        let open_closed = if a == b { true } else { 0 < dx && dx <= db };
+                        assert_eq!(ix.in_open(ia, ib), open, "m={m} {x} in ({a},{b})");
+                        assert_eq!(
+                            ix.in_open_closed(ia, ib),
+                            open_closed,
+                            "m={m} {x} in ({a},{b}]"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn add_pow2_matches_the_integer_model_exhaustively_for_small_m() {
+        for m in 1..=8u8 {
+            let space = IdSpace::new(m).unwrap();
+            for n in 0..(1u64 << m) {
+                for k in 0..m {
+                    let expected = (n + (1 << k)) % (1 << m);
+                    assert_eq!(space.id(n).add_pow2(k), space.id(expected));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bits_out_of_range_are_refused() {
+        assert!(IdSpace::new(0).is_err());
+        assert!(IdSpace::new(161).is_err());
+        assert!(IdSpace::new(1).is_ok());
+        assert!(IdSpace::new(160).is_ok());
+    }
+
+    #[test]
+    fn hash_is_sha1_reduced_modulo_2_to_the_m() {
+        // SHA-1("abc") = a9993e364706816aba3e25717850c26c9cd0d89d.
+        let full = IdSpace::new(160).unwrap().hash(b"abc");
+        assert_eq!(full.to_string(), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        // The low 8 bits are 0x9d = 157; the low 6 bits are 0x1d = 29.
+        assert_eq!(IdSpace::new(8).unwrap().hash(b"abc").to_u64(), Some(157));
+        assert_eq!(IdSpace::new(6).unwrap().hash(b"abc").to_u64(), Some(29));
+        assert_eq!(IdSpace::new(6).unwrap().hash(b"abc").to_string(), "29");
+    }
+
+    #[test]
+    fn add_pow2_carries_across_the_whole_160_bits() {
+        let space = IdSpace::new(160).unwrap();
+        let all_ones = Id::masked([0xff; BYTES], 160);
+        assert_eq!(all_ones.add_pow2(0), space.id(0));
+        let top = space.id(0).add_pow2(159);
+        assert_eq!(top.add_pow2(159), space.id(0));
+    }
+
+    fn arb_id() -> impl Strategy<Value = Id> {
+        any::<[u8; BYTES]>().prop_map(|bytes| Id::masked(bytes, 160))
+    }
+
+    proptest! {
+        #[test]
+        fn distinct_endpoints_split_the_circle_in_two(a in arb_id(), b in arb_id(), x in arb_id()) {
+            prop_assume!(a != b);
+            prop_assert!(x.in_open_closed(a, b) != x.in_open_closed(b, a));
+        }
+
+        #[test]
+        fn open_is_open_closed_without_the_right_end(a in arb_id(), b in arb_id(), x in arb_id()) {
+            prop_assert_eq!(x.in_open(a, b), x.in_open_closed(a, b) && x != b);
+        }
+
+        #[test]
+        fn endpoints_are_where_the_paper_puts_them(a in arb_id(), b in arb_id()) {
+            prop_assert!(b.in_open_closed(a, b));
+            prop_assert!(!a.in_open(a, b));
+            prop_assert!(!b.in_open(a, b));
+        }
+
+        #[test]
+        fn doubling_a_power_is_adding_it_twice(n in arb_id(), k in 0u8..159) {
+            prop_assert_eq!(n.add_pow2(k).add_pow2(k), n.add_pow2(k + 1));
+        }
+
+        #[test]
+        fn a_finger_start_lies_after_its_node(n in arb_id(), k in 0u8..160) {
+            // n + 2^k is never n itself, so it lies in (n, n + 2^k].
+            let start = n.add_pow2(k);
+            prop_assert!(start != n);
+            prop_assert!(start.in_open_closed(n, start));
+            prop_assert!(!n.in_open_closed(n, start));
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! A Chord distributed hash table, written to be read beside the paper:
+//! Stoica et al., "Chord: A Scalable Peer-to-peer Lookup Protocol for
+//! Internet Applications", IEEE/ACM Transactions on Networking, 2003, with
+//! the corrections of Zave, "Reasoning about identifier spaces: How to make
+//! Chord correct" (IEEE TSE, 2017) where the original is wrong.
+//!
+//! Any number of peer nodes hold a key-value store between them with no
+//! central server. Every node answers every key: it finds the key's owner,
+//! the successor of the key's identifier on the ring, in O(log N) hops
+//! through its finger table, and reads or writes there.
+//!
+//! # Layout
+//!
+//! The pure protocol sits at the bottom; sockets and threads sit on top.
+//!
+//! - [`id`]: identifiers on the 2^m ring, SHA-1, the intervals (a, b) and
+//!   (a, b]. Paper section 4.2.
+//! - [`finger`]: the finger table of the paper's Table I, start(k) = n + 2^(k-1).
+//! - [`store`]: the key-value map each node holds, with the range queries that
+//!   hand keys over when nodes join and leave.
+//! - [`message`]: the peer protocol's request and response types; types only.
+//! - [`codec`]: length-prefixed postcard frames with bounded sizes; bytes only.
+//! - [`transport`]: the interface the protocol calls to reach other nodes,
+//!   with a TCP implementation and an in-memory network for tests.
+//! - [`node`]: the paper's functions: `find_successor`,
+//!   `closest_preceding_node`, `create`, `join`, `stabilize`, `notify`,
+//!   `fix_fingers`, `check_predecessor` (Figures 5 and 6, section 5), and
+//!   voluntary departure. No sockets, no threads.
+//! - [`kv`]: what a client asks of any node (GET, PUT, DEL, LOOKUP): find the
+//!   owner, then act there, retrying while the ring moves.
+//! - [`text`]: the line protocol people type into telnet: parse and format.
+//! - [`client`]: a blocking client for the line protocol (CLI and tests).
+//! - [`server`]: the accept thread, the worker pool, one connection's loop.
+//! - [`maintenance`]: the periodic thread that runs stabilization.
+//! - [`stats`]: counters a node reports with `STATS`.
+//!
+//! The `chord` binary (`bin/chord.rs`) is a thin command line over
+//! [`server`] and [`client`].
+
+pub mod client;
+pub mod codec;
+pub mod finger;
+pub mod id;
+pub mod kv;
+pub mod maintenance;
+pub mod message;
+pub mod node;
+pub mod server;
+pub mod stats;
+pub mod store;
+pub mod text;
+pub mod transport;
+
+use std::fmt;
+
+pub use id::{Id, IdSpace, NodeRef};
+pub use node::{Node, NodeConfig};
+pub use server::{Server, ServerConfig};
+pub use transport::{MemoryNetwork, TcpTransport, Transport, TransportError};
+
+/// Everything that can go wrong in this crate, with a message a person can
+/// act on.
+#[derive(Debug)]
+pub enum Error {
+    /// A setting is out of range or inconsistent; the text names it.
+    Config(String),
+    /// A local I/O operation (binding a port, resolving an address) failed.
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A call to another node failed.
+    Transport(TransportError),
+    /// The joining node's identifier is already held by another node.
+    IdTaken {
+        /// The identifier both nodes hash to.
+        id: Id,
+        /// The address of the node that holds it.
+        holder: String,
+    },
+    /// The ring we tried to join uses identifiers of another size.
+    SpaceMismatch {
+        /// Our m.
+        ours: u8,
+        /// The ring's m.
+        theirs: u8,
+        /// The node that told us.
+        peer: String,
+    },
+    /// An operation could not complete before its deadline; the text says
+    /// what was tried last.
+    Unavailable(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(text) => write!(f, "invalid configuration: {text}"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Transport(e) => write!(f, "{e}"),
+            Error::IdTaken { id, holder } => write!(
+                f,
+                "identifier {id} is already held by {holder}; advertise another address \
+                 (or, if {holder} is this node's old incarnation, wait until the ring notices it is gone)"
+            ),
+            Error::SpaceMismatch { ours, theirs, peer } => write!(
+                f,
+                "{peer} uses {theirs}-bit identifiers but this node uses {ours}; start it with --bits {theirs}"
+            ),
+            Error::Unavailable(text) => write!(f, "unavailable: {text}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Error {
+        Error::Transport(e)
+    }
+}

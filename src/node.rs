@@ -1,0 +1,1008 @@
+//! The Chord protocol of one node: the paper's Figures 5 and 6 and its
+//! section 5 (successor lists, failures, voluntary departures), with Zave's
+//! corrections. No sockets and no threads: other nodes are reached through
+//! a [`Transport`], and the periodic functions are called by whoever drives
+//! the node (the maintenance thread in production, a test loop in tests).
+//!
+//! # The paper's functions, and where they are
+//!
+//! | paper | here |
+//! |---|---|
+//! | `n.find_successor(id)` (Fig. 5) | [`Node::find_successor`], one step of it in [`Node::find_successor_step`] |
+//! | `n.closest_preceding_node(id)` (Fig. 5) | [`Node::closest_preceding_node`] |
+//! | `n.create()` (Fig. 6) | [`Node::create`] |
+//! | `n.join(n')` (Fig. 6) | [`Node::join`] |
+//! | `n.stabilize()` (Fig. 6, with §5.3's successor list) | [`Node::stabilize`] |
+//! | `n.notify(n')` (Fig. 6; Zave's `rectify`) | [`Node::notify`] |
+//! | `n.fix_fingers()` (Fig. 6) | [`Node::fix_fingers`] |
+//! | `n.check_predecessor()` (Fig. 6) | [`Node::check_predecessor`] |
+//! | voluntary departure (§5.4 "Voluntary Node Departures") | [`Node::leave`] |
+//!
+//! # Iterative lookups, and why the ring cannot deadlock
+//!
+//! The paper writes `find_successor` recursively: each node forwards the
+//! query to the next. Here the asking node walks the hops itself: it asks
+//! a node for one *step* ("is `id` in `(you, your successor]`? if not, whom
+//! should I ask next?"), and every node answers that from its own tables.
+//! In fact no request a node serves for a peer ever calls a third node:
+//! every handler in [`Node::handle`] reads or writes local state and
+//! returns. The outgoing calls are made only by the maintenance thread and
+//! by workers serving people (text-protocol clients). So a chain of waits
+//! has at most one link: a worker or the maintenance thread waits on a peer
+//! handler, which waits on nothing but a local lock. A cycle of waits, and
+//! so a deadlock, is impossible even if every worker of every node is busy;
+//! a node whose workers are all busy answers a new connection `ERR busy` at
+//! once rather than queueing it, and the caller retries.
+//!
+//! # Where we depart from the paper
+//!
+//! - **Stabilize checks the new successor is alive** before adopting it, and
+//!   copies the successor list from a node it has just heard from (Zave:
+//!   the original adopts `successor.predecessor` unchecked, and a dead
+//!   predecessor there breaks the ring).
+//! - **Notify adopts a candidate when the predecessor is unknown**, which
+//!   `check_predecessor` arranges when the predecessor dies. Zave's
+//!   `rectify` checks the old predecessor's liveness inside notify; doing it
+//!   in `check_predecessor` instead keeps handlers free of outgoing calls
+//!   (see above) and has the same effect one maintenance period later.
+//! - **Identifiers are unique**: a node whose identifier is taken is refused
+//!   at join (Zave assumes unique identifiers; the original does not check).
+//! - **Lookups tolerate dead nodes**: `closest_preceding_node` also looks at
+//!   the successor list (§5.3), and a step answers with a few candidates, so
+//!   a lookup that meets a dead node tries the next best one.
+//! - Zave proves correctness for rings of at least r + 1 nodes with a stable
+//!   base of members; smaller rings work here but do not carry that proof.
+//!
+//! # Keys move with ownership
+//!
+//! A node serves a key only while it owns it: the key's identifier is in
+//! `(predecessor, n]` (any key when the predecessor is unknown), and it is
+//! neither taking keys over nor leaving. Anything else is answered
+//! [`Response::NotOwner`], and the asking node looks the key up again. When
+//! `notify` makes a new node p the predecessor of s, s stops serving the
+//! arc p took over and p pulls those keys ([`Request::TakeKeys`]) before it
+//! serves anything, then tells s to drop them; a leaving node refuses all
+//! keys, pushes them to its successor and tells both neighbours. So
+//! ownership moves at one instant and a read never sees a key missing from
+//! its new owner.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{debug, info, warn};
+use parking_lot::{Mutex, RwLock};
+
+use crate::finger::FingerTable;
+use crate::id::{Id, IdSpace, NodeRef};
+use crate::message::{Request, Response};
+use crate::stats::Stats;
+use crate::store::{Item, Store};
+use crate::transport::{Handler, Transport, TransportError};
+use crate::{Error, Result};
+
+/// How many next-hop candidates a lookup step offers.
+const CANDIDATES: usize = 3;
+
+/// The soft size limit of one chunk of keys handed between nodes.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// The settings every node of a ring must agree on, and this node's timers.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The identifier space (m bits).
+    pub space: IdSpace,
+    /// r, the length of the successor list (§5.3).
+    pub successors: usize,
+    /// How often the maintenance thread runs stabilization.
+    pub stabilize_interval: Duration,
+    /// How long a client operation keeps retrying while the ring moves.
+    pub request_timeout: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults: r = 8, stabilize every 250 ms, give up on a request after
+    /// 10 s.
+    pub fn new(space: IdSpace) -> NodeConfig {
+        NodeConfig {
+            space,
+            successors: 8,
+            stabilize_interval: Duration::from_millis(250),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The result of a lookup: the key's owner and who follows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// The successor list of the owner's predecessor: the owner first.
+    pub successors: Vec<NodeRef>,
+    /// How many other nodes the lookup asked.
+    pub hops: u32,
+}
+
+impl Lookup {
+    /// The node the identifier maps to: `successor(id)`.
+    pub fn owner(&self) -> &NodeRef {
+        &self.successors[0]
+    }
+}
+
+/// What a node's successor told it in `stabilize`.
+struct Neighbours {
+    predecessor: Option<NodeRef>,
+    successors: Vec<NodeRef>,
+}
+
+/// A node's view of the ring.
+#[derive(Debug)]
+struct Links {
+    predecessor: Option<NodeRef>,
+    /// Never empty; `[self]` when the node is alone.
+    successors: Vec<NodeRef>,
+    fingers: FingerTable,
+    /// A pull of keys from the successor is due: refuse keys until done.
+    receiving: bool,
+    /// The node is leaving: refuse keys.
+    leaving: bool,
+}
+
+/// One Chord node: its place on the ring, its tables and its keys.
+pub struct Node {
+    me: NodeRef,
+    config: NodeConfig,
+    transport: Arc<dyn Transport>,
+    /// Predecessor, successor list, finger table and the handover flags.
+    /// Held only to read or write those fields, never across a call to
+    /// another node; taken before `store` when both are needed, so a key's
+    /// ownership and its value are read at one instant.
+    links: RwLock<Links>,
+    /// The key-value pairs held here. Taken after `links` when both are
+    /// needed.
+    store: Mutex<Store>,
+    stats: Stats,
+}
+
+/// A snapshot of a node's view, for display and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    /// The node itself.
+    pub me: NodeRef,
+    /// Its predecessor, if known.
+    pub predecessor: Option<NodeRef>,
+    /// Its successor list.
+    pub successors: Vec<NodeRef>,
+    /// `(k, start, node)` for its fingers.
+    pub fingers: Vec<(usize, Id, Option<NodeRef>)>,
+    /// How many keys it holds.
+    pub keys: usize,
+}
+
+impl Node {
+    /// A node advertised at `addr`, not yet in any ring: call
+    /// [`Node::create`] or [`Node::join`] next.
+    pub fn new(addr: &str, config: NodeConfig, transport: Arc<dyn Transport>) -> Arc<Node> {
+        let me = NodeRef::new(config.space, addr);
+        let links = Links {
+            predecessor: None,
+            successors: vec![me.clone()],
+            fingers: FingerTable::new(me.id),
+            receiving: false,
+            leaving: false,
+        };
+        Arc::new(Node {
+            me,
+            config,
+            transport,
+            links: RwLock::new(links),
+            store: Mutex::new(Store::new()),
+            stats: Stats::default(),
+        })
+    }
+
+    /// The node itself.
+    pub fn me(&self) -> &NodeRef {
+        &self.me
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Its current successor, `finger[1]` in the paper.
+    pub fn successor(&self) -> NodeRef {
+        self.links.read().successors[0].clone()
+    }
+
+    /// A snapshot of its view of the ring.
+    pub fn view(&self) -> View {
+        let links = self.links.read();
+        let fingers = links
+            .fingers
+            .rows()
+            .map(|(k, start, node)| (k, start, node.cloned()))
+            .collect();
+        View {
+            me: self.me.clone(),
+            predecessor: links.predecessor.clone(),
+            successors: links.successors.clone(),
+            fingers,
+            keys: self.store.lock().len(),
+        }
+    }
+
+    /// Calls `to`, or answers locally when `to` is this node.
+    pub(crate) fn call(
+        &self,
+        to: &NodeRef,
+        request: Request,
+    ) -> std::result::Result<Response, TransportError> {
+        if to.addr == self.me.addr {
+            return Ok(self.handle(request));
+        }
+        self.transport.call(&to.addr, request)
+    }
+
+    /// Creates a new ring with this node alone in it.
+    ///
+    /// ```text
+    /// n.create()
+    ///   predecessor = nil;
+    ///   successor = n;
+    /// ```
+    pub fn create(&self) {
+        let mut links = self.links.write();
+        links.predecessor = None;
+        links.successors = vec![self.me.clone()];
+        info!("{}: created a new ring", self.me.addr);
+    }
+
+    /// Joins the ring that the node at `known` belongs to.
+    ///
+    /// ```text
+    /// n.join(n')
+    ///   predecessor = nil;
+    ///   successor = n'.find_successor(n);
+    /// ```
+    ///
+    /// As Zave requires, the successor list is then copied from the
+    /// successor itself, which also proves the successor is alive. The
+    /// keys this node now owns arrive on its first `stabilize`, when the
+    /// successor adopts it as predecessor.
+    ///
+    /// # Errors
+    /// [`Error::IdTaken`] if another node has our identifier,
+    /// [`Error::SpaceMismatch`] if the ring uses another m, and transport or
+    /// lookup errors if the ring cannot be reached.
+    pub fn join(&self, known: &str) -> Result<()> {
+        let first = self
+            .transport
+            .call(known, Request::FindSuccessor { id: self.me.id })?;
+        if let Response::Closer { candidates }
+        | Response::Found {
+            successors: candidates,
+        } = &first
+        {
+            if let Some(other) = candidates.iter().find(|c| c.id.bits() != self.me.id.bits()) {
+                return Err(Error::SpaceMismatch {
+                    ours: self.me.id.bits(),
+                    theirs: other.id.bits(),
+                    peer: known.to_string(),
+                });
+            }
+        }
+        let successor = self.walk(self.me.id, first)?.owner().clone();
+        if successor.id == self.me.id {
+            return Err(Error::IdTaken {
+                id: self.me.id,
+                holder: successor.addr,
+            });
+        }
+        let rest = match self.call(&successor, Request::GetNeighbours)? {
+            Response::Neighbours { successors, .. } => successors,
+            other => return Err(unexpected(&successor, &other)),
+        };
+        {
+            let mut links = self.links.write();
+            links.predecessor = None;
+            links.successors = self.successor_list(&successor, &rest);
+            links.fingers.set(1, successor.clone());
+        }
+        info!(
+            "{}: joined the ring through {known}; successor is {successor:?}",
+            self.me.addr
+        );
+        Ok(())
+    }
+
+    /// Finds `successor(id)`, the node that owns identifier `id`, walking
+    /// the ring from this node.
+    ///
+    /// ```text
+    /// // ask node n to find the successor of id
+    /// n.find_successor(id)
+    ///   if (id ∈ (n, successor])
+    ///     return successor;
+    ///   else
+    ///     n' = closest_preceding_node(id);
+    ///     return n'.find_successor(id);
+    /// ```
+    ///
+    /// Iteratively: this node takes the first step itself, then asks each
+    /// next node for one step ([`Node::find_successor_step`]) until one
+    /// answers with its successor.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when every next hop on offer failed, or the
+    /// walk did not converge.
+    pub fn find_successor(&self, id: Id) -> Result<Lookup> {
+        let first = self.find_successor_step(id);
+        self.walk(id, first)
+    }
+
+    /// Follows step answers from `answer` until one names the successor.
+    fn walk(&self, id: Id, mut answer: Response) -> Result<Lookup> {
+        let mut hops = 0;
+        let mut failed: Vec<String> = Vec::new();
+        // Every step moves strictly closer to id, so m steps suffice in a
+        // consistent ring; the slack covers failed hops and a moving ring.
+        let limit = 2 * usize::from(self.config.space.bits()) + 2 * self.config.successors + 8;
+        for _ in 0..limit {
+            match answer {
+                Response::Found { successors } if !successors.is_empty() => {
+                    return Ok(Lookup { successors, hops });
+                }
+                Response::Closer { candidates } => {
+                    answer = self.ask_next_hop(id, &candidates, &mut failed)?;
+                    hops += 1;
+                }
+                other => {
+                    return Err(Error::Unavailable(format!(
+                        "lookup of {id} got an unexpected answer: {other:?}"
+                    )))
+                }
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "lookup of {id} did not converge in {limit} hops"
+        )))
+    }
+
+    /// Asks the first live candidate for the next step toward `id`.
+    fn ask_next_hop(
+        &self,
+        id: Id,
+        candidates: &[NodeRef],
+        failed: &mut Vec<String>,
+    ) -> Result<Response> {
+        for candidate in candidates {
+            if failed.contains(&candidate.addr) {
+                continue;
+            }
+            match self.call(candidate, Request::FindSuccessor { id }) {
+                Ok(answer) => return Ok(answer),
+                Err(e) => {
+                    debug!("{}: lookup hop {candidate:?} failed: {e}", self.me.addr);
+                    failed.push(candidate.addr.clone());
+                    if !e.peer_is_alive() {
+                        self.forget_finger(candidate);
+                    }
+                }
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "lookup of {id}: every next hop failed (tried {})",
+            failed.join(", ")
+        )))
+    }
+
+    /// One step of `find_successor(id)`, answered from this node's tables:
+    /// the first `if` of the paper's pseudocode, or the candidates for the
+    /// recursive call.
+    pub fn find_successor_step(&self, id: Id) -> Response {
+        let links = self.links.read();
+        if id.in_open_closed(self.me.id, links.successors[0].id) {
+            Response::Found {
+                successors: links.successors.clone(),
+            }
+        } else {
+            Response::Closer {
+                candidates: self.closest_preceding_nodes(&links, id, CANDIDATES),
+            }
+        }
+    }
+
+    /// The node in this node's tables that most closely precedes `id`.
+    ///
+    /// ```text
+    /// // search the local table for the highest predecessor of id
+    /// n.closest_preceding_node(id)
+    ///   for i = m downto 1
+    ///     if (finger[i] ∈ (n, id))
+    ///       return finger[i];
+    ///   return n;
+    /// ```
+    pub fn closest_preceding_node(&self, id: Id) -> NodeRef {
+        let links = self.links.read();
+        self.closest_preceding_nodes(&links, id, 1)
+            .pop()
+            .unwrap_or_else(|| self.me.clone())
+    }
+
+    /// The `limit` known nodes in `(n, id)` closest to `id`, best first.
+    /// Fingers as in the paper, plus the successor list as §5.3 suggests,
+    /// so a lookup can route around a dead finger.
+    fn closest_preceding_nodes(&self, links: &Links, id: Id, limit: usize) -> Vec<NodeRef> {
+        let n = self.me.id;
+        let mut found: Vec<NodeRef> = links
+            .fingers
+            .from_farthest()
+            .chain(links.successors.iter())
+            .filter(|node| node.id.in_open(n, id))
+            .cloned()
+            .collect();
+        // Farthest from n (so closest to id) first.
+        found.sort_by(|a, b| {
+            if a.id == b.id {
+                Ordering::Equal
+            } else if b.id.in_open(n, a.id) {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        });
+        found.dedup_by(|a, b| a.addr == b.addr);
+        found.truncate(limit);
+        found
+    }
+
+    /// Verifies this node's successor and tells the successor about it;
+    /// keeps the successor list (§5.3). Called periodically.
+    ///
+    /// ```text
+    /// // called periodically. verifies n's immediate
+    /// // successor, and tells the successor about n.
+    /// n.stabilize()
+    ///   x = successor.predecessor;
+    ///   if (x ∈ (n, successor))
+    ///     successor = x;
+    ///   successor.notify(n);
+    /// ```
+    ///
+    /// With the successor list and Zave's corrections: a successor that
+    /// does not answer is dropped and the next one in the list is tried at
+    /// once; `x` is adopted only after it answers; the list becomes the
+    /// successor followed by its own list, less the last entry.
+    pub fn stabilize(&self) {
+        let Some((mut successor, mut neighbours)) = self.first_live_successor() else {
+            return;
+        };
+        let x = neighbours.predecessor.clone();
+        if let Some(x) = x.filter(|x| x.id.in_open(self.me.id, successor.id)) {
+            match self.call(&x, Request::GetNeighbours) {
+                Ok(Response::Neighbours {
+                    predecessor,
+                    successors,
+                }) => {
+                    successor = x;
+                    neighbours = Neighbours {
+                        predecessor,
+                        successors,
+                    };
+                }
+                Ok(other) => warn!("{}: {}", self.me.addr, unexpected(&x, &other)),
+                Err(e) => debug!("{}: not adopting {x:?} as successor: {e}", self.me.addr),
+            }
+        }
+        self.set_successors(&successor, &neighbours.successors);
+        self.notify_successor(&successor, neighbours.predecessor.as_ref());
+    }
+
+    /// The first entry of the successor list that answers, with its
+    /// predecessor and successor list. Dead entries are dropped on the way,
+    /// and the node falls back on itself when every entry is dead.
+    fn first_live_successor(&self) -> Option<(NodeRef, Neighbours)> {
+        loop {
+            let successor = self.successor();
+            match self.call(&successor, Request::GetNeighbours) {
+                Ok(Response::Neighbours {
+                    predecessor,
+                    successors,
+                }) => {
+                    let neighbours = Neighbours {
+                        predecessor,
+                        successors,
+                    };
+                    return Some((successor, neighbours));
+                }
+                Ok(other) => {
+                    warn!("{}: {}", self.me.addr, unexpected(&successor, &other));
+                    return None;
+                }
+                Err(e) if e.peer_is_alive() => {
+                    debug!("{}: successor busy: {e}", self.me.addr);
+                    return None;
+                }
+                Err(e) => self.successor_failed(&successor, &e),
+            }
+        }
+    }
+
+    /// Drops a dead successor from the list; the next entry takes its place.
+    fn successor_failed(&self, dead: &NodeRef, e: &TransportError) {
+        let next = {
+            let mut links = self.links.write();
+            links.successors.retain(|s| s.addr != dead.addr);
+            if links.successors.is_empty() {
+                links.successors.push(self.me.clone());
+            }
+            links.fingers.forget(&dead.addr);
+            let next = links.successors[0].clone();
+            links.fingers.set(1, next.clone());
+            next
+        };
+        self.transport.forget(&dead.addr);
+        info!(
+            "{}: successor {dead:?} failed ({e}); successor is now {next:?}",
+            self.me.addr
+        );
+    }
+
+    /// `successor` followed by its list `rest`: cut where the list comes
+    /// back around to this node (a ring smaller than r + 1), without
+    /// repeats, at most r long.
+    fn successor_list(&self, successor: &NodeRef, rest: &[NodeRef]) -> Vec<NodeRef> {
+        let mut list = vec![successor.clone()];
+        for node in rest {
+            if node.addr == self.me.addr || list.len() == self.config.successors {
+                break;
+            }
+            if !list.iter().any(|n| n.addr == node.addr) {
+                list.push(node.clone());
+            }
+        }
+        list
+    }
+
+    /// Installs a new successor list headed by `successor`.
+    fn set_successors(&self, successor: &NodeRef, rest: &[NodeRef]) {
+        let list = self.successor_list(successor, rest);
+        let old = {
+            let mut links = self.links.write();
+            links.fingers.set(1, successor.clone());
+            std::mem::replace(&mut links.successors, list)
+        };
+        if old[0] != *successor {
+            info!(
+                "{}: successor changed from {:?} to {successor:?}",
+                self.me.addr, old[0]
+            );
+        }
+    }
+
+    /// `successor.notify(n)`, then the key handover it may start: when the
+    /// successor adopts this node as its predecessor, this node now owns
+    /// the arc between the old predecessor and itself, and pulls those keys
+    /// before serving any key. `its_predecessor` is the successor's
+    /// predecessor as it told us a moment ago.
+    fn notify_successor(&self, successor: &NodeRef, its_predecessor: Option<&NodeRef>) {
+        if successor.addr == self.me.addr {
+            self.notify(&self.me);
+            return;
+        }
+        // Other nodes may route keys to us as soon as the successor adopts
+        // us, so from before the notify until the pull is done we refuse
+        // keys. The flag stays up while a pull is due (an interrupted pull
+        // is retried on the next round).
+        let becoming = its_predecessor.is_none_or(|p| p.addr != self.me.addr);
+        let pull_due = {
+            let mut links = self.links.write();
+            links.receiving |= becoming;
+            links.receiving
+        };
+        if !pull_due {
+            return self.tell(
+                successor,
+                Request::Notify {
+                    candidate: self.me.clone(),
+                },
+            );
+        }
+        let answer = self.call(
+            successor,
+            Request::Notify {
+                candidate: self.me.clone(),
+            },
+        );
+        match answer {
+            Ok(Response::Notified { adopted: false }) if becoming => {
+                // Another node sits between us; nothing is ours to pull.
+                self.links.write().receiving = false;
+            }
+            Ok(Response::Notified { .. }) => self.pull_keys(successor),
+            Ok(other) => warn!("{}: {}", self.me.addr, unexpected(successor, &other)),
+            Err(e) => debug!("{}: notify {successor:?} failed: {e}", self.me.addr),
+        }
+    }
+
+    /// Sends a request whose answer carries nothing we need; logs failures.
+    fn tell(&self, to: &NodeRef, request: Request) {
+        if let Err(e) = self.call(to, request) {
+            debug!("{}: {to:?} did not take a notice: {e}", self.me.addr);
+        }
+    }
+
+    /// Copies the keys this node took over from `successor`, the arc
+    /// `(successor, n]`, then lets the successor drop them. On failure the
+    /// pull stays due and the next `stabilize` retries it.
+    fn pull_keys(&self, successor: &NodeRef) {
+        let (to, mut from) = (self.me.id, successor.id);
+        let mut received = 0;
+        loop {
+            let request = Request::TakeKeys {
+                from,
+                to,
+                max_bytes: CHUNK_BYTES as u32,
+            };
+            match self.call(successor, request) {
+                Ok(Response::Keys { items, more }) => {
+                    received += items.len() as u64;
+                    self.merge(items);
+                    match more {
+                        Some(next) => from = next,
+                        None => break,
+                    }
+                }
+                Ok(other) => {
+                    warn!("{}: {}", self.me.addr, unexpected(successor, &other));
+                    return;
+                }
+                Err(e) => {
+                    debug!("{}: key pull from {successor:?} stopped: {e}", self.me.addr);
+                    return;
+                }
+            }
+        }
+        self.links.write().receiving = false;
+        Stats::add(&self.stats.keys_received, received);
+        if received > 0 {
+            info!(
+                "{}: took over {received} keys from {successor:?}",
+                self.me.addr
+            );
+        }
+        let from = successor.id;
+        self.tell(successor, Request::DropKeys { from, to });
+    }
+
+    fn merge(&self, items: Vec<Item>) {
+        let mut store = self.store.lock();
+        for item in items {
+            let id = self.config.space.hash(item.key.as_bytes());
+            store.merge(id, item.key, item.entry);
+        }
+    }
+
+    /// `candidate` thinks it might be our predecessor.
+    ///
+    /// ```text
+    /// // n' thinks it might be our predecessor.
+    /// n.notify(n')
+    ///   if (predecessor is nil or n' ∈ (predecessor, n))
+    ///     predecessor = n';
+    /// ```
+    ///
+    /// Returns whether `candidate` became the predecessor just now (and is
+    /// another node), so that it pulls the keys it took over. A candidate
+    /// with our identifier but another address is refused: identifiers are
+    /// unique.
+    pub fn notify(&self, candidate: &NodeRef) -> bool {
+        if candidate.id == self.me.id && candidate.addr != self.me.addr {
+            warn!(
+                "{}: refusing {candidate:?} as predecessor: it has our identifier",
+                self.me.addr
+            );
+            return false;
+        }
+        let mut links = self.links.write();
+        if links.leaving {
+            return false;
+        }
+        let adopt = match &links.predecessor {
+            None => true,
+            Some(p) => candidate.id.in_open(p.id, self.me.id),
+        };
+        if !adopt {
+            return false;
+        }
+        let old = links.predecessor.replace(candidate.clone());
+        drop(links);
+        if candidate.addr == self.me.addr {
+            return false;
+        }
+        info!(
+            "{}: predecessor is now {candidate:?} (was {old:?})",
+            self.me.addr
+        );
+        true
+    }
+
+    /// Refreshes one finger. Called periodically.
+    ///
+    /// ```text
+    /// // called periodically. refreshes finger table entries.
+    /// // next stores the index of the next finger to fix.
+    /// n.fix_fingers()
+    ///   next = next + 1;
+    ///   if (next > m)
+    ///     next = 1;
+    ///   finger[next] = find_successor(n + 2^(next-1));
+    /// ```
+    ///
+    /// The following fingers whose starts lie before the node found share
+    /// it, so they are set too and skipped ([`FingerTable::set_run`]): a
+    /// full sweep costs about log2 N lookups instead of m.
+    pub fn fix_fingers(&self) {
+        let (next, start) = {
+            let mut links = self.links.write();
+            let next = links.fingers.advance_next();
+            (next, links.fingers.start(next))
+        };
+        match self.find_successor(start) {
+            Ok(lookup) => {
+                let mut links = self.links.write();
+                let last = links.fingers.set_run(next, lookup.owner());
+                links.fingers.skip_to(last);
+            }
+            Err(e) => debug!("{}: fix_fingers({next}): {e}", self.me.addr),
+        }
+    }
+
+    /// Clears the predecessor if it has failed. Called periodically.
+    ///
+    /// ```text
+    /// // called periodically. checks whether predecessor has failed.
+    /// n.check_predecessor()
+    ///   if (predecessor has failed)
+    ///     predecessor = nil;
+    /// ```
+    ///
+    /// "Failed" means it did not answer a ping; a busy answer is alive.
+    pub fn check_predecessor(&self) {
+        let predecessor = self.links.read().predecessor.clone();
+        let Some(p) = predecessor.filter(|p| p.addr != self.me.addr) else {
+            return;
+        };
+        let Err(e) = self.call(&p, Request::Ping) else {
+            return;
+        };
+        if e.peer_is_alive() {
+            return;
+        }
+        {
+            let mut links = self.links.write();
+            if links.predecessor.as_ref() == Some(&p) {
+                links.predecessor = None;
+            }
+            links.fingers.forget(&p.addr);
+        }
+        self.transport.forget(&p.addr);
+        info!("{}: predecessor {p:?} failed ({e})", self.me.addr);
+    }
+
+    /// Leaves the ring gracefully (§5.4 of the ToN paper, "voluntary node
+    /// departures"): "before leaving, n transfers its keys to its successor
+    /// and notifies its predecessor p and successor s." From the first step
+    /// on, this node refuses keys, so no write lands here after the
+    /// handover.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when no successor accepted the keys; they are
+    /// then lost with this node, and the message says how many.
+    pub fn leave(&self) -> Result<()> {
+        let (predecessor, successors) = {
+            let mut links = self.links.write();
+            links.leaving = true;
+            (links.predecessor.clone(), links.successors.clone())
+        };
+        let heirs: Vec<&NodeRef> = successors
+            .iter()
+            .filter(|s| s.addr != self.me.addr)
+            .collect();
+        let Some(heir) = heirs.into_iter().find(|s| self.hand_off_keys(s)) else {
+            let held = self.store.lock().len();
+            if held == 0 {
+                info!("{}: left the ring (it was alone)", self.me.addr);
+                return Ok(());
+            }
+            return Err(Error::Unavailable(format!(
+                "no successor took this node's {held} keys; they leave with it"
+            )));
+        };
+        let notice = Request::PredecessorLeaving {
+            leaver: self.me.clone(),
+            predecessor: predecessor.clone(),
+        };
+        self.tell(heir, notice);
+        if let Some(p) = predecessor.filter(|p| p.addr != self.me.addr) {
+            let notice = Request::SuccessorLeaving {
+                leaver: self.me.clone(),
+                successors: successors.clone(),
+            };
+            self.tell(&p, notice);
+        }
+        info!("{}: left the ring; keys handed to {heir:?}", self.me.addr);
+        Ok(())
+    }
+
+    /// Pushes every key held here to `heir`, in chunks. Whether it took all.
+    fn hand_off_keys(&self, heir: &NodeRef) -> bool {
+        let everything = self.me.id;
+        let mut from = everything;
+        let mut handed = 0;
+        loop {
+            let (items, more) = self.store.lock().chunk(from, everything, CHUNK_BYTES);
+            let count = items.len() as u64;
+            match self.call(heir, Request::Handoff { items }) {
+                Ok(Response::Done) => handed += count,
+                Ok(other) => {
+                    warn!("{}: {}", self.me.addr, unexpected(heir, &other));
+                    return false;
+                }
+                Err(e) => {
+                    warn!("{}: handing keys to {heir:?} failed: {e}", self.me.addr);
+                    return false;
+                }
+            }
+            match more {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        Stats::add(&self.stats.keys_handed_off, handed);
+        true
+    }
+
+    /// Forgets a finger that failed to answer.
+    fn forget_finger(&self, dead: &NodeRef) {
+        self.links.write().fingers.forget(&dead.addr);
+        self.transport.forget(&dead.addr);
+    }
+
+    /// Whether this node owns `id` on the ring: it lies in
+    /// `(predecessor, n]`, or the predecessor is unknown.
+    fn owns(&self, links: &Links, id: Id) -> bool {
+        match &links.predecessor {
+            None => true,
+            Some(p) => id.in_open_closed(p.id, self.me.id),
+        }
+    }
+
+    /// Whether this node serves reads and writes of `id` now.
+    fn serves(&self, links: &Links, id: Id) -> bool {
+        !links.receiving && !links.leaving && self.owns(links, id)
+    }
+
+    /// Serves a GET, PUT or DEL if this node owns the key now.
+    fn serve_key(&self, request: Request) -> Response {
+        let key = match &request {
+            Request::Get { key } | Request::Put { key, .. } | Request::Del { key } => key,
+            _ => return Response::Error("not a key request".into()),
+        };
+        let id = self.config.space.hash(key.as_bytes());
+        let links = self.links.read();
+        if !self.serves(&links, id) {
+            return Response::NotOwner;
+        }
+        let mut store = self.store.lock();
+        match request {
+            Request::Get { key } => Response::Value(store.get(id, &key).map(|e| e.value.clone())),
+            Request::Put { key, value } => {
+                store.put(id, &key, value);
+                Response::Done
+            }
+            Request::Del { key } => Response::Deleted(store.delete(id, &key)),
+            _ => Response::Error("not a key request".into()),
+        }
+    }
+
+    fn info(&self) -> Response {
+        let links = self.links.read();
+        Response::Info {
+            node: self.me.clone(),
+            predecessor: links.predecessor.clone(),
+            successors: links.successors.clone(),
+            keys: self.store.lock().len() as u64,
+        }
+    }
+}
+
+impl Handler for Node {
+    /// Answers a peer's request from local state only; see the module
+    /// docs for why no handler calls another node.
+    fn handle(&self, request: Request) -> Response {
+        Stats::add(&self.stats.peer_requests, 1);
+        match request {
+            Request::FindSuccessor { id } if id.bits() != self.me.id.bits() => {
+                Response::Error(format!(
+                    "identifier of {} bits sent to a {}-bit ring",
+                    id.bits(),
+                    self.me.id.bits()
+                ))
+            }
+            Request::FindSuccessor { id } => self.find_successor_step(id),
+            Request::GetNeighbours => {
+                let links = self.links.read();
+                Response::Neighbours {
+                    predecessor: links.predecessor.clone(),
+                    successors: links.successors.clone(),
+                }
+            }
+            Request::Notify { candidate } => Response::Notified {
+                adopted: self.notify(&candidate),
+            },
+            Request::Ping => Response::Pong,
+            Request::Info => self.info(),
+            Request::TakeKeys {
+                from,
+                to,
+                max_bytes,
+            } => {
+                let (items, more) = self.store.lock().chunk(from, to, max_bytes as usize);
+                Response::Keys { items, more }
+            }
+            Request::DropKeys { from, to } => {
+                let links = self.links.read();
+                let dropped = self
+                    .store
+                    .lock()
+                    .remove_where(from, to, |id| !self.owns(&links, id));
+                debug!("{}: dropped {dropped} handed-over keys", self.me.addr);
+                Response::Done
+            }
+            Request::Handoff { items } => {
+                self.merge(items);
+                Response::Done
+            }
+            Request::PredecessorLeaving {
+                leaver,
+                predecessor,
+            } => {
+                let mut links = self.links.write();
+                if links.predecessor.as_ref() == Some(&leaver) {
+                    links.predecessor = predecessor.filter(|p| p.addr != leaver.addr);
+                    info!("{}: predecessor {leaver:?} left", self.me.addr);
+                }
+                Response::Done
+            }
+            Request::SuccessorLeaving { leaver, successors } => {
+                if self.successor() == leaver {
+                    let rest: Vec<NodeRef> =
+                        successors.into_iter().filter(|s| *s != leaver).collect();
+                    let next = rest.first().cloned().unwrap_or_else(|| self.me.clone());
+                    info!("{}: successor {leaver:?} left", self.me.addr);
+                    self.set_successors(&next, rest.get(1..).unwrap_or_default());
+                }
+                Response::Done
+            }
+            request @ (Request::Get { .. } | Request::Put { .. } | Request::Del { .. }) => {
+                self.serve_key(request)
+            }
+        }
+    }
+}
+
+/// The error for a peer that answered with the wrong kind of response.
+fn unexpected(peer: &NodeRef, answer: &Response) -> Error {
+    Error::Transport(TransportError::Protocol {
+        addr: peer.addr.clone(),
+        detail: format!("unexpected answer {answer:?}"),
+    })
+}

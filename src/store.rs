@@ -1,0 +1,272 @@
+//! The key-value pairs one node holds, indexed by the keys' identifiers.
+//!
+//! Chord itself only maps a key to a node (the paper's section 3); storing
+//! the pair at that node is the application on top, the paper's "DHash"
+//! layer. Pairs are kept in a map ordered by the key's identifier, so that
+//! the arc of the ring a joining or leaving node takes over, `(a, b]`, is a
+//! range query and not a scan. Several keys can share one identifier (a
+//! small m makes that common), so each identifier holds a small map of its
+//! own.
+//!
+//! Every value carries a version that its owner raises on each write, so a
+//! copy that arrives twice, or late, never replaces a newer one: merging
+//! keeps the higher version.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::Id;
+
+/// A stored value and the version that orders writes to its key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The value, as the client wrote it.
+    pub value: String,
+    /// Raised by one on every write at the owner; the higher version wins.
+    pub version: u64,
+}
+
+/// A key with its stored entry, as it travels between nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The key, as the client wrote it.
+    pub key: String,
+    /// Its value and version.
+    pub entry: Entry,
+}
+
+/// One node's pairs. Pure data: the caller holds the lock.
+#[derive(Debug, Default)]
+pub struct Store {
+    by_id: BTreeMap<Id, BTreeMap<String, Entry>>,
+    len: usize,
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// How many keys are held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The entry of `key`, whose identifier is `id`.
+    pub fn get(&self, id: Id, key: &str) -> Option<&Entry> {
+        self.by_id.get(&id).and_then(|keys| keys.get(key))
+    }
+
+    /// Writes `value` under `key` with the next version; returns it.
+    pub fn put(&mut self, id: Id, key: &str, value: String) -> u64 {
+        let version = self.get(id, key).map_or(1, |e| e.version + 1);
+        self.insert(id, key.to_string(), Entry { value, version });
+        version
+    }
+
+    /// Removes `key`; whether it was there.
+    pub fn delete(&mut self, id: Id, key: &str) -> bool {
+        let Some(keys) = self.by_id.get_mut(&id) else {
+            return false;
+        };
+        let removed = keys.remove(key).is_some();
+        if keys.is_empty() {
+            self.by_id.remove(&id);
+        }
+        if removed {
+            self.len -= 1;
+        }
+        removed
+    }
+
+    /// Keeps `entry` for `key` unless a newer version is held already.
+    /// Returns whether the store changed.
+    pub fn merge(&mut self, id: Id, key: String, entry: Entry) -> bool {
+        match self.get(id, &key) {
+            Some(held) if held.version >= entry.version => false,
+            _ => {
+                self.insert(id, key, entry);
+                true
+            }
+        }
+    }
+
+    fn insert(&mut self, id: Id, key: String, entry: Entry) {
+        if self
+            .by_id
+            .entry(id)
+            .or_default()
+            .insert(key, entry)
+            .is_none()
+        {
+            self.len += 1;
+        }
+    }
+
+    /// The identifiers held in the arc `(from, to]`, in ring order starting
+    /// just after `from`.
+    fn ids_in(&self, from: Id, to: Id) -> Vec<Id> {
+        let after = (Bound::Excluded(from), Bound::Unbounded);
+        if from < to {
+            let upto = (Bound::Excluded(from), Bound::Included(to));
+            return self.by_id.range(upto).map(|(id, _)| *id).collect();
+        }
+        // The arc wraps past zero (or is the whole ring, when from == to).
+        let wrapped = (Bound::Unbounded, Bound::Included(to));
+        self.by_id
+            .range(after)
+            .chain(self.by_id.range(wrapped))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The items in the arc `(from, to]`, in ring order, stopping once about
+    /// `max_bytes` of keys and values are gathered. Returns them with the
+    /// identifier to continue after, `None` when the arc is exhausted: the
+    /// rest of the arc is then `(that, to]`. Keys sharing an identifier are
+    /// never split between two chunks.
+    pub fn chunk(&self, from: Id, to: Id, max_bytes: usize) -> (Vec<Item>, Option<Id>) {
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        let ids = self.ids_in(from, to);
+        for (i, id) in ids.iter().enumerate() {
+            for (key, entry) in &self.by_id[id] {
+                bytes += key.len() + entry.value.len();
+                items.push(Item {
+                    key: key.clone(),
+                    entry: entry.clone(),
+                });
+            }
+            if bytes >= max_bytes && i + 1 < ids.len() {
+                return (items, Some(*id));
+            }
+        }
+        (items, None)
+    }
+
+    /// Removes every key in the arc `(from, to]` for which `drop(id)` says
+    /// so; returns how many went.
+    pub fn remove_where(&mut self, from: Id, to: Id, drop: impl Fn(Id) -> bool) -> usize {
+        let mut removed = 0;
+        for id in self.ids_in(from, to) {
+            if drop(id) {
+                if let Some(keys) = self.by_id.remove(&id) {
+                    removed += keys.len();
+                }
+            }
+        }
+        self.len -= removed;
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::IdSpace;
+
+    fn space() -> IdSpace {
+        IdSpace::new(6).unwrap()
+    }
+
+    fn store_with(ids: &[u64]) -> Store {
+        let mut store = Store::new();
+        for &i in ids {
+            store.put(space().id(i), &format!("k{i}"), format!("v{i}"));
+        }
+        store
+    }
+
+    fn ids(items: &[Item]) -> Vec<String> {
+        items.iter().map(|i| i.key.clone()).collect()
+    }
+
+    #[test]
+    fn put_raises_the_version_and_delete_removes() {
+        let mut store = Store::new();
+        let id = space().id(5);
+        assert_eq!(store.put(id, "a", "1".into()), 1);
+        assert_eq!(store.put(id, "a", "2".into()), 2);
+        assert_eq!(store.get(id, "a").unwrap().value, "2");
+        assert_eq!(store.len(), 1);
+        assert!(store.delete(id, "a"));
+        assert!(!store.delete(id, "a"));
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn keys_that_share_an_identifier_are_kept_apart() {
+        let mut store = Store::new();
+        let id = space().id(5);
+        store.put(id, "a", "1".into());
+        store.put(id, "b", "2".into());
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.get(id, "b").unwrap().value, "2");
+    }
+
+    #[test]
+    fn merge_keeps_the_newer_version() {
+        let mut store = Store::new();
+        let id = space().id(5);
+        store.put(id, "a", "1".into());
+        store.put(id, "a", "2".into());
+        let old = Entry {
+            value: "old".into(),
+            version: 1,
+        };
+        assert!(!store.merge(id, "a".into(), old));
+        let new = Entry {
+            value: "new".into(),
+            version: 3,
+        };
+        assert!(store.merge(id, "a".into(), new));
+        assert_eq!(store.get(id, "a").unwrap().value, "new");
+    }
+
+    #[test]
+    fn chunk_reads_an_arc_in_ring_order_including_wraparound() {
+        let store = store_with(&[1, 10, 20, 40, 63]);
+        let (items, more) = store.chunk(space().id(10), space().id(40), usize::MAX);
+        assert_eq!(ids(&items), vec!["k20", "k40"]);
+        assert_eq!(more, None);
+        let (items, _) = store.chunk(space().id(40), space().id(10), usize::MAX);
+        assert_eq!(ids(&items), vec!["k63", "k1", "k10"]);
+        // (a, a] is the whole ring, starting after a.
+        let (items, _) = store.chunk(space().id(20), space().id(20), usize::MAX);
+        assert_eq!(ids(&items), vec!["k40", "k63", "k1", "k10", "k20"]);
+    }
+
+    #[test]
+    fn chunks_resume_where_they_stopped() {
+        let store = store_with(&[1, 10, 20, 40, 63]);
+        let (mut from, to) = (space().id(30), space().id(20));
+        let mut seen = Vec::new();
+        loop {
+            let (items, more) = store.chunk(from, to, 1);
+            assert_eq!(items.len(), 1);
+            seen.extend(ids(&items));
+            match more {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        assert_eq!(seen, vec!["k40", "k63", "k1", "k10", "k20"]);
+    }
+
+    #[test]
+    fn remove_where_drops_only_what_the_predicate_names() {
+        let mut store = store_with(&[1, 10, 20, 40]);
+        let removed = store.remove_where(space().id(0), space().id(30), |id| id != space().id(10));
+        assert_eq!(removed, 2);
+        assert_eq!(store.len(), 2);
+        assert!(store.get(space().id(10), "k10").is_some());
+    }
+}

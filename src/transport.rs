@@ -1,0 +1,433 @@
+//! How a node reaches other nodes. The protocol in [`crate::node`] sees only
+//! the [`Transport`] trait: "send this request to that address, give me the
+//! answer". Two implementations:
+//!
+//! - [`TcpTransport`], for real nodes: connections are pooled per peer and
+//!   reused, every call has a timeout, so a dead peer costs one timeout and
+//!   never a hang;
+//! - [`MemoryNetwork`], for tests and the simulator: whole rings in one
+//!   process, no sockets, no threads, deterministic. Messages still go
+//!   through the frame codec, so both transports carry exactly the same
+//!   bytes.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::{self, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::codec::{self, CodecError};
+use crate::message::{Request, Response};
+
+/// Sends requests to other nodes.
+pub trait Transport: Send + Sync {
+    /// Sends `request` to the node at `addr` and waits for its answer.
+    ///
+    /// # Errors
+    /// A [`TransportError`] saying whether the peer looked dead, slow, busy
+    /// or confused.
+    fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError>;
+
+    /// Drops whatever is cached for `addr`, a peer found dead.
+    fn forget(&self, addr: &str);
+}
+
+/// What serves requests at the far end: a node, as the transport sees it.
+pub trait Handler: Send + Sync {
+    /// Answers one request from local state.
+    fn handle(&self, request: Request) -> Response;
+}
+
+/// Why a call to a peer failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The peer refused, reset or closed the connection, or cannot be
+    /// resolved: treat it as dead.
+    Unreachable {
+        /// The peer.
+        addr: String,
+        /// What the network said.
+        reason: String,
+    },
+    /// The peer did not answer within the call timeout.
+    Timeout {
+        /// The peer.
+        addr: String,
+    },
+    /// The peer is alive but all its workers are busy: try again later.
+    Busy {
+        /// The peer.
+        addr: String,
+    },
+    /// The peer answered something that is not our protocol, or another
+    /// version of it.
+    Protocol {
+        /// The peer.
+        addr: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl TransportError {
+    /// Whether the failure shows the peer is alive (so it must not be
+    /// declared failed).
+    pub fn peer_is_alive(&self) -> bool {
+        matches!(self, TransportError::Busy { .. })
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Unreachable { addr, reason } => {
+                write!(f, "peer {addr} is unreachable: {reason}")
+            }
+            TransportError::Timeout { addr } => write!(f, "peer {addr} did not answer in time"),
+            TransportError::Busy { addr } => write!(f, "peer {addr} is busy; try again"),
+            TransportError::Protocol { addr, detail } => {
+                write!(f, "peer {addr} broke the protocol: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// How long a pooled connection may sit idle before it is thrown away. It
+/// is well under the server's idle limit for peers
+/// ([`crate::server::PEER_IDLE_TIMEOUT`]), so we do not reuse a connection
+/// the far end is about to close.
+const POOL_IDLE: Duration = Duration::from_secs(5);
+
+/// How many idle connections to keep per peer; more are closed on return.
+const POOL_PER_PEER: usize = 2;
+
+struct Pooled {
+    reader: BufReader<TcpStream>,
+    last_used: Instant,
+}
+
+/// The transport real nodes use: TCP, pooled connections, bounded waits.
+pub struct TcpTransport {
+    timeout: Duration,
+    /// Idle connections by peer address. Guards only the map: a connection
+    /// is taken out before a call and put back after it, so the lock is
+    /// never held while waiting on the network.
+    idle: Mutex<HashMap<String, Vec<Pooled>>>,
+}
+
+impl TcpTransport {
+    /// A transport whose connects, reads and writes give up after `timeout`.
+    pub fn new(timeout: Duration) -> TcpTransport {
+        TcpTransport {
+            timeout,
+            idle: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Closes every pooled connection.
+    pub fn close_all(&self) {
+        self.idle.lock().clear();
+    }
+
+    fn take_idle(&self, addr: &str) -> Option<Pooled> {
+        let mut idle = self.idle.lock();
+        let conns = idle.get_mut(addr)?;
+        while let Some(conn) = conns.pop() {
+            if conn.last_used.elapsed() < POOL_IDLE {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, addr: &str, reader: BufReader<TcpStream>) {
+        let mut idle = self.idle.lock();
+        let conns = idle.entry(addr.to_string()).or_default();
+        if conns.len() < POOL_PER_PEER {
+            conns.push(Pooled {
+                reader,
+                last_used: Instant::now(),
+            });
+        }
+    }
+
+    fn connect(&self, addr: &str) -> Result<BufReader<TcpStream>, TransportError> {
+        let unreachable = |reason: String| TransportError::Unreachable {
+            addr: addr.to_string(),
+            reason,
+        };
+        let target = addr
+            .to_socket_addrs()
+            .map_err(|e| unreachable(format!("cannot resolve: {e}")))?
+            .next()
+            .ok_or_else(|| unreachable("resolves to no address".into()))?;
+        let stream =
+            TcpStream::connect_timeout(&target, self.timeout).map_err(|e| io_error(addr, &e))?;
+        let configure = |s: &TcpStream| -> io::Result<()> {
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(self.timeout))?;
+            s.set_write_timeout(Some(self.timeout))
+        };
+        configure(&stream).map_err(|e| io_error(addr, &e))?;
+        let mut reader = BufReader::new(stream);
+        reader
+            .get_mut()
+            .write_all(&codec::preamble())
+            .map_err(|e| io_error(addr, &e))?;
+        let mut answer = [0u8; 5];
+        reader
+            .read_exact(&mut answer)
+            .map_err(|e| io_error(addr, &e))?;
+        check_preamble(addr, &answer)?;
+        Ok(reader)
+    }
+
+    fn exchange(reader: &mut BufReader<TcpStream>, frame: &[u8]) -> Result<Response, CodecError> {
+        reader.get_mut().write_all(frame).map_err(CodecError::Io)?;
+        codec::read_frame(reader)
+    }
+}
+
+/// Checks the server's echo of our preamble. The accept thread of a busy
+/// server answers `ERR busy` in text instead.
+fn check_preamble(addr: &str, answer: &[u8; 5]) -> Result<(), TransportError> {
+    if answer[..4] == codec::MAGIC {
+        if answer[4] == codec::VERSION {
+            return Ok(());
+        }
+        return Err(TransportError::Protocol {
+            addr: addr.to_string(),
+            detail: format!(
+                "it speaks peer protocol version {}, we speak {}",
+                answer[4],
+                codec::VERSION
+            ),
+        });
+    }
+    if answer.starts_with(b"ERR b") {
+        return Err(TransportError::Busy {
+            addr: addr.to_string(),
+        });
+    }
+    Err(TransportError::Protocol {
+        addr: addr.to_string(),
+        detail: "it did not answer the peer preamble".into(),
+    })
+}
+
+fn io_error(addr: &str, e: &io::Error) -> TransportError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => TransportError::Timeout {
+            addr: addr.to_string(),
+        },
+        _ => TransportError::Unreachable {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+fn codec_error(addr: &str, e: CodecError) -> TransportError {
+    match e {
+        CodecError::Io(e) => io_error(addr, &e),
+        CodecError::Closed | CodecError::Truncated => TransportError::Unreachable {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        },
+        CodecError::TooLarge { .. } | CodecError::Malformed(_) => TransportError::Protocol {
+            addr: addr.to_string(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// Whether a failure on a reused connection means only that the far end had
+/// closed it while it sat in the pool: then a fresh connection is worth one
+/// try. Timeouts are not retried: the peer may be slow, and waiting twice
+/// would double the cost of a dead peer.
+fn stale(e: &CodecError) -> bool {
+    match e {
+        CodecError::Closed | CodecError::Truncated => true,
+        CodecError::Io(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        _ => false,
+    }
+}
+
+impl Transport for TcpTransport {
+    /// Peer requests are idempotent (writes carry versions, notices are
+    /// conditional), so resending one on a fresh connection after a pooled
+    /// one turned out closed is safe.
+    fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
+        let frame = codec::encode(&request).map_err(|e| codec_error(addr, e))?;
+        if let Some(mut conn) = self.take_idle(addr) {
+            match TcpTransport::exchange(&mut conn.reader, &frame) {
+                Ok(response) => {
+                    self.give_back(addr, conn.reader);
+                    return Ok(response);
+                }
+                Err(e) if stale(&e) => {}
+                Err(e) => return Err(codec_error(addr, e)),
+            }
+        }
+        let mut reader = self.connect(addr)?;
+        let response =
+            TcpTransport::exchange(&mut reader, &frame).map_err(|e| codec_error(addr, e))?;
+        self.give_back(addr, reader);
+        Ok(response)
+    }
+
+    fn forget(&self, addr: &str) {
+        self.idle.lock().remove(addr);
+    }
+}
+
+/// An in-process network of nodes: calls are direct function calls on the
+/// caller's thread. Safe because handlers answer from local state and never
+/// call out (see [`crate::node`]).
+#[derive(Default)]
+pub struct MemoryNetwork {
+    /// The nodes by address. Weak, so that a dropped node simply
+    /// disappears from the network. Read for each call, written when nodes
+    /// come and go; never held while a handler runs.
+    nodes: RwLock<HashMap<String, Weak<dyn Handler>>>,
+    /// Addresses that stopped answering: killed, or cut off for a while.
+    down: RwLock<HashSet<String>>,
+}
+
+impl MemoryNetwork {
+    /// An empty network.
+    pub fn new() -> Arc<MemoryNetwork> {
+        Arc::new(MemoryNetwork::default())
+    }
+
+    /// Makes `handler` reachable at `addr`.
+    pub fn register(&self, addr: &str, handler: &Arc<dyn Handler>) {
+        self.nodes
+            .write()
+            .insert(addr.to_string(), Arc::downgrade(handler));
+        self.down.write().remove(addr);
+    }
+
+    /// The node at `addr` stops answering at once, with no goodbye: the
+    /// in-memory counterpart of SIGKILL or a cut cable.
+    pub fn stop(&self, addr: &str) {
+        self.down.write().insert(addr.to_string());
+    }
+
+    /// The node at `addr` answers again, with whatever state it kept.
+    pub fn resume(&self, addr: &str) {
+        self.down.write().remove(addr);
+    }
+
+    /// Whether `addr` is answering.
+    pub fn is_up(&self, addr: &str) -> bool {
+        !self.down.read().contains(addr) && self.nodes.read().contains_key(addr)
+    }
+}
+
+impl Transport for MemoryNetwork {
+    fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
+        let unreachable = |reason: &str| TransportError::Unreachable {
+            addr: addr.to_string(),
+            reason: reason.to_string(),
+        };
+        if self.down.read().contains(addr) {
+            return Err(unreachable("stopped"));
+        }
+        let handler = self.nodes.read().get(addr).and_then(Weak::upgrade);
+        let handler = handler.ok_or_else(|| unreachable("no such node"))?;
+        let request = round_trip(addr, &request)?;
+        let response = handler.handle(request);
+        round_trip(addr, &response)
+    }
+
+    fn forget(&self, _addr: &str) {}
+}
+
+/// Encodes and decodes a message as the TCP transport would, so the
+/// in-memory network exercises the same codec and size limits.
+fn round_trip<T>(addr: &str, message: &T) -> Result<T, TransportError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let frame = codec::encode(message).map_err(|e| codec_error(addr, e))?;
+    codec::decode(&frame[4..]).map_err(|e| codec_error(addr, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl Handler for Echo {
+        fn handle(&self, _request: Request) -> Response {
+            Response::Pong
+        }
+    }
+
+    #[test]
+    fn memory_network_delivers_and_stops() {
+        let net = MemoryNetwork::new();
+        let echo: Arc<dyn Handler> = Arc::new(Echo);
+        net.register("a", &echo);
+        assert_eq!(net.call("a", Request::Ping), Ok(Response::Pong));
+        net.stop("a");
+        assert!(matches!(
+            net.call("a", Request::Ping),
+            Err(TransportError::Unreachable { .. })
+        ));
+        net.resume("a");
+        assert_eq!(net.call("a", Request::Ping), Ok(Response::Pong));
+        assert!(net.call("b", Request::Ping).is_err());
+    }
+
+    #[test]
+    fn a_dropped_node_leaves_the_network() {
+        let net = MemoryNetwork::new();
+        let echo: Arc<dyn Handler> = Arc::new(Echo);
+        net.register("a", &echo);
+        drop(echo);
+        assert!(net.call("a", Request::Ping).is_err());
+    }
+
+    #[test]
+    fn preamble_answers_are_classified() {
+        let ok = codec::preamble();
+        assert!(check_preamble("p", &ok).is_ok());
+        let mut other_version = ok;
+        other_version[4] = codec::VERSION + 1;
+        assert!(matches!(
+            check_preamble("p", &other_version),
+            Err(TransportError::Protocol { .. })
+        ));
+        assert!(matches!(
+            check_preamble("p", b"ERR b"),
+            Err(TransportError::Busy { .. })
+        ));
+        assert!(matches!(
+            check_preamble("p", b"HTTP/"),
+            Err(TransportError::Protocol { .. })
+        ));
+    }
+
+    #[test]
+    fn a_refused_connection_is_unreachable_not_a_hang() {
+        // Bind then drop a listener to get a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let transport = TcpTransport::new(Duration::from_millis(500));
+        let result = transport.call(&format!("127.0.0.1:{port}"), Request::Ping);
+        assert!(matches!(result, Err(TransportError::Unreachable { .. })));
+    }
+}
