@@ -86,7 +86,7 @@ struct NodeArgs {
     #[arg(long, default_value_t = 8)]
     successors: usize,
     /// How many connections are served at once.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 64)]
     workers: usize,
     /// The stabilization period, in milliseconds.
     #[arg(long, default_value_t = 250)]

@@ -77,7 +77,7 @@ impl Node {
         let id = self.config().space.hash(key.as_bytes());
         let lookup = self.find_successor(id)?;
         Stats::add(&self.stats().lookups, 1);
-        Stats::add(&self.stats().lookup_hops, u64::from(lookup.hops));
+        Stats::add(&self.stats().lookup_hops, u64::from(lookup.hops()));
         Ok((id, lookup))
     }
 

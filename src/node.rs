@@ -70,7 +70,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use parking_lot::{Mutex, RwLock};
 
 use crate::finger::FingerTable;
@@ -118,14 +118,21 @@ impl NodeConfig {
 pub struct Lookup {
     /// The successor list of the owner's predecessor: the owner first.
     pub successors: Vec<NodeRef>,
-    /// How many other nodes the lookup asked.
-    pub hops: u32,
+    /// The nodes the lookup asked, in order (not counting the node that
+    /// started it, which took the first step from its own tables).
+    pub path: Vec<NodeRef>,
 }
 
 impl Lookup {
     /// The node the identifier maps to: `successor(id)`.
     pub fn owner(&self) -> &NodeRef {
         &self.successors[0]
+    }
+
+    /// The hop count: how many other nodes the lookup asked. The paper's
+    /// "path length" (section 6.4), about ½·log2 N on average.
+    pub fn hops(&self) -> u32 {
+        self.path.len() as u32
     }
 }
 
@@ -238,6 +245,11 @@ impl Node {
         }
     }
 
+    /// The keys held here, sorted: for tests and inspection.
+    pub fn held_keys(&self) -> Vec<String> {
+        self.store.lock().keys()
+    }
+
     /// Calls `to`, or answers locally when `to` is this node.
     pub(crate) fn call(
         &self,
@@ -305,10 +317,21 @@ impl Node {
                 holder: successor.addr,
             });
         }
-        let rest = match self.call(&successor, Request::GetNeighbours)? {
-            Response::Neighbours { successors, .. } => successors,
+        let (its_predecessor, rest) = match self.call(&successor, Request::GetNeighbours)? {
+            Response::Neighbours {
+                predecessor,
+                successors,
+            } => (predecessor, successors),
             other => return Err(unexpected(&successor, &other)),
         };
+        // The lookup can miss a twin that joined a moment ago and is not yet
+        // linked in; its successor already knows it as predecessor.
+        if let Some(twin) = its_predecessor.filter(|p| p.id == self.me.id) {
+            return Err(Error::IdTaken {
+                id: self.me.id,
+                holder: twin.addr,
+            });
+        }
         {
             let mut links = self.links.write();
             links.predecessor = None;
@@ -349,7 +372,7 @@ impl Node {
 
     /// Follows step answers from `answer` until one names the successor.
     fn walk(&self, id: Id, mut answer: Response) -> Result<Lookup> {
-        let mut hops = 0;
+        let mut path = Vec::new();
         let mut failed: Vec<String> = Vec::new();
         // Every step moves strictly closer to id, so m steps suffice in a
         // consistent ring; the slack covers failed hops and a moving ring.
@@ -357,11 +380,12 @@ impl Node {
         for _ in 0..limit {
             match answer {
                 Response::Found { successors } if !successors.is_empty() => {
-                    return Ok(Lookup { successors, hops });
+                    return Ok(Lookup { successors, path });
                 }
                 Response::Closer { candidates } => {
-                    answer = self.ask_next_hop(id, &candidates, &mut failed)?;
-                    hops += 1;
+                    let (asked, next) = self.ask_next_hop(id, &candidates, &mut failed)?;
+                    path.push(asked);
+                    answer = next;
                 }
                 other => {
                     return Err(Error::Unavailable(format!(
@@ -375,19 +399,20 @@ impl Node {
         )))
     }
 
-    /// Asks the first live candidate for the next step toward `id`.
+    /// Asks the first live candidate for the next step toward `id`; returns
+    /// the node that answered and its answer.
     fn ask_next_hop(
         &self,
         id: Id,
         candidates: &[NodeRef],
         failed: &mut Vec<String>,
-    ) -> Result<Response> {
+    ) -> Result<(NodeRef, Response)> {
         for candidate in candidates {
             if failed.contains(&candidate.addr) {
                 continue;
             }
             match self.call(candidate, Request::FindSuccessor { id }) {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => return Ok((candidate.clone(), answer)),
                 Err(e) => {
                     debug!("{}: lookup hop {candidate:?} failed: {e}", self.me.addr);
                     failed.push(candidate.addr.clone());
@@ -485,6 +510,20 @@ impl Node {
             return;
         };
         let x = neighbours.predecessor.clone();
+        if let Some(twin) = x
+            .as_ref()
+            .filter(|x| x.id == self.me.id && x.addr != self.me.addr)
+        {
+            // Two nodes joined at once with one identifier: the successor
+            // took the other, and this node is outside the ring. Say so
+            // loudly; it cannot be fixed from here.
+            error!(
+                "{}: {twin:?} has our identifier and holds our place in the ring; \
+                 this node is not part of it. Restart it with another --advertise address",
+                self.me.addr
+            );
+            return;
+        }
         if let Some(x) = x.filter(|x| x.id.in_open(self.me.id, successor.id)) {
             match self.call(&x, Request::GetNeighbours) {
                 Ok(Response::Neighbours {

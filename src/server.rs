@@ -40,7 +40,7 @@ use crate::transport::{Handler, TcpTransport};
 use crate::{Error, Result};
 
 /// How long a peer connection may sit idle before the server closes it.
-pub const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the accept thread waits for a free worker before `ERR busy`.
 const HANDOFF_WAIT: Duration = Duration::from_millis(100);
@@ -71,7 +71,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults around `node`: 32 workers, 1 s peer calls, 5 minutes of
+    /// Defaults around `node`: 64 workers, 1 s peer calls, 5 minutes of
     /// client idleness.
     pub fn new(listen: &str, node: NodeConfig) -> ServerConfig {
         ServerConfig {
@@ -79,7 +79,7 @@ impl ServerConfig {
             advertise: None,
             join: None,
             node,
-            workers: 32,
+            workers: 64,
             rpc_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(300),
         }

@@ -60,6 +60,17 @@ impl Store {
         self.len == 0
     }
 
+    /// Every key held, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .by_id
+            .values()
+            .flat_map(|k| k.keys().cloned())
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// The entry of `key`, whose identifier is `id`.
     pub fn get(&self, id: Id, key: &str) -> Option<&Entry> {
         self.by_id.get(&id).and_then(|keys| keys.get(key))

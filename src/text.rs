@@ -290,7 +290,7 @@ pub fn read_line<R: BufRead>(reader: &mut R, max: usize) -> io::Result<Line> {
 
 /// The answer to `LOOKUP`: `<key id> <owner id> <owner host:port> hops=<n>`.
 pub fn lookup_line(key_id: &Id, lookup: &Lookup) -> String {
-    format!("{key_id} {} hops={}", lookup.owner(), lookup.hops)
+    format!("{key_id} {} hops={}", lookup.owner(), lookup.hops())
 }
 
 /// The lines of `NODE`, before `END`.

@@ -101,7 +101,7 @@ impl std::error::Error for TransportError {}
 /// is well under the server's idle limit for peers
 /// ([`crate::server::PEER_IDLE_TIMEOUT`]), so we do not reuse a connection
 /// the far end is about to close.
-const POOL_IDLE: Duration = Duration::from_secs(5);
+const POOL_IDLE: Duration = Duration::from_secs(2);
 
 /// How many idle connections to keep per peer; more are closed on return.
 const POOL_PER_PEER: usize = 2;
