@@ -169,9 +169,14 @@ pub struct MemCluster {
 impl MemCluster {
     /// An empty cluster whose nodes use m = `bits`.
     pub fn new(bits: u8) -> MemCluster {
+        MemCluster::with_config(node_config(bits))
+    }
+
+    /// An empty cluster whose nodes use `config`.
+    pub fn with_config(config: NodeConfig) -> MemCluster {
         MemCluster {
             net: MemoryNetwork::new(),
-            config: node_config(bits),
+            config,
             nodes: Vec::new(),
             started: 0,
         }
@@ -296,13 +301,11 @@ pub fn ring_is_correct(nodes: &[Arc<Node>]) -> bool {
     nodes.iter().all(|node| {
         let view = node.view();
         let i = ring.iter().position(|r| *r == view.me).expect("a member");
-        let expected: Vec<NodeRef> = (1..=R.min(n.max(2) - 1))
+        let r = node.config().successors;
+        let expected: Vec<NodeRef> = (1..=r.min(n.max(2) - 1))
             .map(|k| ring[(i + k) % n].clone())
             .collect();
-        let predecessor_ok = match (&view.predecessor, n) {
-            (Some(p), _) => *p == ring[(i + n - 1) % n],
-            (None, _) => false,
-        };
+        let predecessor_ok = view.predecessor.as_ref() == Some(&ring[(i + n - 1) % n]);
         view.successors == expected && predecessor_ok
     })
 }
