@@ -1,0 +1,103 @@
+# The two commands: `make ring N=8` starts a local ring, `make test` runs
+# every test. See README.md.
+
+N ?= 8
+PORT ?= 4000
+HOST ?= 127.0.0.1
+BITS ?= 160
+# Extra flags for every node, e.g. NODE_FLAGS="--stabilize-ms 100".
+NODE_FLAGS ?=
+KEYS ?= 1000
+
+RING := .ring
+CHORD := target/release/chord
+
+# A shell function: whether a pid runs. A process that has exited but not
+# yet been reaped (a zombie, as orphans are until init collects them) does
+# not count; `kill -0` alone would say it is alive.
+ALIVE := alive() { s=$$(ps -o stat= -p "$$1" 2>/dev/null); [ -n "$$s" ] && [ "$${s\#Z}" = "$$s" ]; }
+
+.PHONY: all build test ring stop join bench
+
+all: build
+
+build:
+	cargo build --release
+
+test:
+	cargo test --all-targets
+
+# Start N nodes on HOST:PORT, PORT+1, ...: the first creates the ring, the
+# others join it. Pid files and logs go to .ring/. Returns once a RING walk
+# from the first node lists all N.
+ring: build
+	@$(ALIVE); for f in $(RING)/*.pid; do [ -e "$$f" ] && { alive $$(cat $$f) || rm -f $$f; }; done; \
+	if ls $(RING)/*.pid >/dev/null 2>&1; then \
+	  echo "A ring is already running (pid files in $(RING)/); 'make stop' first."; exit 1; fi
+	@mkdir -p $(RING)
+	@start=$$(date +%s%N); \
+	for i in $$(seq 0 $$(($(N) - 1))); do \
+	  port=$$(($(PORT) + i)); \
+	  join=""; [ $$i -gt 0 ] && join="--join $(HOST):$(PORT)"; \
+	  nohup $(CHORD) node --listen $(HOST):$$port --bits $(BITS) $$join $(NODE_FLAGS) \
+	    > $(RING)/node-$$port.log 2>&1 & \
+	  echo $$! > $(RING)/node-$$port.pid; \
+	  if [ $$i -eq 0 ]; then \
+	    $(CHORD) wait --addr $(HOST):$(PORT) --nodes 1 --timeout-s 10 > /dev/null 2>&1 || { \
+	      echo "The first node did not start; see $(RING)/node-$(PORT).log:"; \
+	      tail -n 3 $(RING)/node-$(PORT).log; exit 1; }; \
+	  fi; \
+	done; \
+	if ! $(CHORD) wait --addr $(HOST):$(PORT) --nodes $(N) --timeout-s 60 > $(RING)/ring.txt 2> $(RING)/wait.log; then \
+	  echo "The ring did not reach $(N) nodes:"; tail -n 1 $(RING)/wait.log; \
+	  $(ALIVE); for f in $(RING)/*.pid; do alive $$(cat $$f) || { \
+	    echo "$$f: exited: $$(tail -n 1 $${f%.pid}.log)"; rm -f $$f; }; done; \
+	  echo "Nodes still running are listed in $(RING)/; 'make stop' stops them."; exit 1; \
+	fi; \
+	elapsed=$$(( ($$(date +%s%N) - start) / 1000000 )); \
+	echo "A Chord ring of $(N) nodes (m = $(BITS) bits) is up after $$elapsed ms:"; \
+	echo; printf "  %-42s %-22s %-8s %s\n" "identifier" "address" "keys" "pid"; \
+	while read -r id addr keys; do \
+	  printf "  %-42s %-22s %-8s %s\n" "$$id" "$$addr" "$${keys#keys=}" "$$(cat $(RING)/node-$${addr##*:}.pid)"; \
+	done < $(RING)/ring.txt; \
+	echo; \
+	echo "Connect:    telnet $(HOST) $(PORT)    (or: nc $(HOST) $(PORT)), then type HELP"; \
+	echo "Kill one:   kill -9 \$$(cat $(RING)/node-$$(($(PORT) + 1)).pid), then RING shows it healing"; \
+	echo "Add one:    make join PORT=$$(($(PORT) + $(N)))"; \
+	echo "Stop all:   make stop"
+
+# Stop every node this Makefile started, gracefully (SIGTERM: each hands its
+# keys to its successor and leaves), by the pids in .ring/.
+stop:
+	@$(ALIVE); stopped=0; \
+	for f in $$(ls -r $(RING)/*.pid 2>/dev/null); do \
+	  pid=$$(cat $$f); \
+	  if alive $$pid && kill -TERM $$pid; then \
+	    for _ in $$(seq 1 200); do alive $$pid || break; sleep 0.05; done; \
+	    if alive $$pid; then echo "$$f: pid $$pid did not leave in 10 s; killing it"; kill -9 $$pid; fi; \
+	    stopped=$$((stopped + 1)); \
+	  fi; \
+	  rm -f $$f; \
+	done; \
+	echo "Stopped $$stopped nodes."
+
+# Start one more node on HOST:PORT and join it to the running ring.
+join: build
+	@$(ALIVE); seed=""; for f in $(RING)/*.pid; do \
+	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; seed=$${p%.pid}; break; }; done; \
+	if [ -z "$$seed" ]; then echo "No running ring in $(RING)/; start one with 'make ring'."; exit 1; fi; \
+	if [ -e $(RING)/node-$(PORT).pid ] && alive $$(cat $(RING)/node-$(PORT).pid); then \
+	  echo "A node already runs on port $(PORT)."; exit 1; fi; \
+	nohup $(CHORD) node --listen $(HOST):$(PORT) --bits $(BITS) --join $(HOST):$$seed $(NODE_FLAGS) \
+	  > $(RING)/node-$(PORT).log 2>&1 & \
+	echo $$! > $(RING)/node-$(PORT).pid; \
+	n=$$(ls $(RING)/*.pid | wc -l); \
+	if $(CHORD) wait --addr $(HOST):$$seed --nodes $$n --timeout-s 30 > /dev/null; then \
+	  echo "Joined $(HOST):$(PORT) (pid $$(cat $(RING)/node-$(PORT).pid)); the ring has $$n nodes."; \
+	else echo "The ring did not grow to $$n nodes; see $(RING)/node-$(PORT).log"; exit 1; fi
+
+# Measure lookup path length on a fresh ring of N nodes (default 64).
+bench: build
+	@$(MAKE) --no-print-directory ring N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null
+	@$(CHORD) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
+	$(MAKE) --no-print-directory stop > /dev/null; exit $$status

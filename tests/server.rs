@@ -1,0 +1,240 @@
+//! The network face of a node, end to end over loopback: the text protocol
+//! as a person types it, bad input of every kind, busy and idle
+//! connections, and a peer that breaks the protocol. Nothing a client sends
+//! may take a node down.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use chord::client::Client;
+use chord::codec;
+use chord::text::MAX_LINE;
+use chord::Server;
+use common::{Cluster, TcpCluster};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn ring_of(n: usize) -> TcpCluster {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(n);
+    cluster.settle();
+    cluster
+}
+
+fn client(server: &Server) -> Client {
+    Client::connect(&server.addr(), TIMEOUT).expect("connect")
+}
+
+/// Reads what the node sends until it closes the connection.
+fn read_to_close(stream: &mut TcpStream) -> String {
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text
+}
+
+#[test]
+fn every_command_answers_as_documented() {
+    let cluster = ring_of(3);
+    let servers = cluster.servers();
+    let mut c = client(&servers[0]);
+    assert_eq!(c.line("PUT answer 42").unwrap(), "OK");
+    assert_eq!(c.line("get answer").unwrap(), "VALUE 42");
+    let mut other = client(&servers[2]);
+    assert_eq!(other.line("GET answer").unwrap(), "VALUE 42");
+    assert_eq!(other.line("DEL answer").unwrap(), "OK");
+    assert_eq!(c.line("DEL answer").unwrap(), "NOT_FOUND");
+    assert_eq!(c.line("GET answer").unwrap(), "NOT_FOUND");
+
+    let lookup = c.line("LOOKUP answer").unwrap();
+    let words: Vec<&str> = lookup.split(' ').collect();
+    assert_eq!(words.len(), 4, "{lookup}");
+    assert_eq!(words[0].len(), 40, "a 160-bit identifier in hex: {lookup}");
+    assert!(servers.iter().any(|s| s.addr() == words[2]), "{lookup}");
+    assert!(words[3].starts_with("hops="), "{lookup}");
+
+    let node = c.request("NODE").unwrap();
+    assert_eq!(node[0], format!("id {}", servers[0].node().me().id));
+    assert_eq!(node[1], format!("address {}", servers[0].addr()));
+    assert!(node[2].starts_with("predecessor "));
+    assert!(node.iter().any(|l| l.starts_with("successor 1 ")));
+    assert!(node.last().unwrap().starts_with("keys "));
+
+    let fingers = c.request("FINGERS").unwrap();
+    assert_eq!(fingers.len(), 160);
+    assert!(fingers[0].starts_with("1 "));
+
+    let ring = c.request("RING").unwrap();
+    assert_eq!(ring.len(), 3, "{ring:?}");
+    assert!(ring.iter().all(|l| l.contains(" keys=")));
+
+    let stats = c.request("STATS").unwrap();
+    assert!(stats.iter().any(|l| l.starts_with("client_requests=")));
+    assert!(stats.iter().any(|l| l.starts_with("mean_hops=")));
+
+    assert_eq!(c.request("HELP").unwrap().len(), chord::text::HELP.len());
+    assert_eq!(c.line("QUIT").unwrap(), "BYE");
+    assert!(c.line("GET x").is_err(), "the node closes after QUIT");
+}
+
+#[test]
+fn bad_input_gets_an_error_and_the_connection_stays_usable() {
+    let cluster = ring_of(2);
+    let server = &cluster.servers()[0];
+    let mut c = client(server);
+    c.line("PUT k v").unwrap();
+    let cases = [
+        ("FROB x", "unknown command"),
+        ("GET", "needs a key"),
+        ("PUT k", "needs a value"),
+        ("GET a b", "too many arguments"),
+        ("", "empty line"),
+    ];
+    for (line, expected) in cases {
+        let answer = c.line(line).unwrap();
+        assert!(
+            answer.starts_with("ERR ") && answer.contains(expected),
+            "{line:?} -> {answer}"
+        );
+        assert_eq!(c.line("GET k").unwrap(), "VALUE v");
+    }
+    let long_key = format!("GET {}", "k".repeat(257));
+    assert!(c.line(&long_key).unwrap().contains("longer than 256"));
+
+    // Raw bytes: a line that is not UTF-8, and one over the line limit.
+    let mut raw = TcpStream::connect(server.addr()).unwrap();
+    raw.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut reader = BufReader::new(raw.try_clone().unwrap());
+    let mut answer = String::new();
+    raw.write_all(b"GET \xff\xfe\r\n").unwrap();
+    reader.read_line(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("ERR") && answer.contains("UTF-8"),
+        "{answer}"
+    );
+    let mut huge = vec![b'x'; MAX_LINE + 100];
+    huge.extend_from_slice(b"\nGET k\n");
+    raw.write_all(&huge).unwrap();
+    answer.clear();
+    reader.read_line(&mut answer).unwrap();
+    assert!(answer.starts_with("ERR line longer"), "{answer}");
+    answer.clear();
+    reader.read_line(&mut answer).unwrap();
+    assert_eq!(answer, "VALUE v\r\n");
+}
+
+#[test]
+fn a_value_of_64_kib_with_spaces_round_trips_and_a_larger_one_is_refused() {
+    let cluster = ring_of(2);
+    let servers = cluster.servers();
+    let value: String = "ab cd ".repeat(64 * 1024 / 6) + &"z".repeat(64 * 1024 % 6);
+    assert_eq!(value.len(), 64 * 1024);
+    assert_eq!(
+        client(&servers[0])
+            .line(&format!("PUT big {value}"))
+            .unwrap(),
+        "OK"
+    );
+    assert_eq!(
+        client(&servers[1]).line("GET big").unwrap(),
+        format!("VALUE {value}")
+    );
+    let too_big = format!("PUT big {value}z");
+    assert!(client(&servers[0])
+        .line(&too_big)
+        .unwrap()
+        .starts_with("ERR value of 65537 bytes"));
+}
+
+#[test]
+fn a_busy_node_says_so_at_once_and_recovers() {
+    let mut cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.workers = 1;
+    let server = Server::start(config).expect("start");
+    // The one worker is now serving this connection.
+    let mut holder = client(&server);
+    assert_eq!(holder.line("GET nothing").unwrap(), "NOT_FOUND");
+    let mut second = TcpStream::connect(server.addr()).unwrap();
+    assert_eq!(read_to_close(&mut second), "ERR busy\r\n");
+    drop(holder);
+    // Once the worker is free again, a new connection is served.
+    cluster.settle_until("a free worker", &|_| {
+        Client::connect(&server.addr(), TIMEOUT)
+            .and_then(|mut c| c.line("GET nothing"))
+            .is_ok_and(|answer| answer == "NOT_FOUND")
+    });
+    let stats = client(&server).request("STATS").unwrap();
+    assert!(stats
+        .iter()
+        .any(|l| l.starts_with("busy_rejections=") && l != "busy_rejections=0"));
+}
+
+#[test]
+fn an_idle_client_is_disconnected_and_frees_its_worker() {
+    let cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.workers = 1;
+    config.idle_timeout = Duration::from_millis(300);
+    let server = Server::start(config).expect("start");
+    let mut idle = TcpStream::connect(server.addr()).unwrap();
+    idle.write_all(b"GET half-a-li").unwrap();
+    assert_eq!(
+        read_to_close(&mut idle),
+        "ERR idle for too long; closing\r\n"
+    );
+    assert_eq!(client(&server).line("GET k").unwrap(), "NOT_FOUND");
+}
+
+#[test]
+fn a_peer_that_breaks_the_protocol_is_cut_off_and_the_node_lives_on() {
+    let cluster = ring_of(2);
+    let server = &cluster.servers()[0];
+    // An oversized frame length: refused before reading the body.
+    let mut peer = TcpStream::connect(server.addr()).unwrap();
+    peer.write_all(&codec::preamble()).unwrap();
+    peer.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let reply = read_to_close(&mut peer);
+    assert!(reply.as_bytes().starts_with(&codec::preamble()));
+    // Garbage in a frame of plausible size.
+    let mut peer = TcpStream::connect(server.addr()).unwrap();
+    peer.write_all(&codec::preamble()).unwrap();
+    peer.write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff]).unwrap();
+    read_to_close(&mut peer);
+    // Another protocol version: the node answers with its own and hangs up.
+    let mut peer = TcpStream::connect(server.addr()).unwrap();
+    let mut other = codec::preamble();
+    other[4] = codec::VERSION + 1;
+    peer.write_all(&other).unwrap();
+    let reply = read_to_close(&mut peer);
+    assert_eq!(reply.as_bytes(), &codec::preamble()[..]);
+    // A frame cut short by a vanishing peer.
+    let mut peer = TcpStream::connect(server.addr()).unwrap();
+    peer.write_all(&codec::preamble()).unwrap();
+    peer.write_all(&[0, 0, 0, 50, 1, 2]).unwrap();
+    drop(peer);
+
+    let mut c = client(server);
+    assert_eq!(c.line("PUT still alive").unwrap(), "OK");
+    let stats = c.request("STATS").unwrap();
+    let errors: u64 = stats
+        .iter()
+        .find_map(|l| l.strip_prefix("protocol_errors="))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(errors >= 3, "{stats:?}");
+}
+
+#[test]
+fn a_client_that_stalls_mid_line_does_not_hold_up_others() {
+    let cluster = ring_of(2);
+    let server = &cluster.servers()[0];
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    stalled.write_all(b"PUT k half").unwrap();
+    let mut c = client(server);
+    assert_eq!(c.line("PUT k whole").unwrap(), "OK");
+    assert_eq!(c.line("GET k").unwrap(), "VALUE whole");
+}
