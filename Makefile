@@ -48,10 +48,17 @@ ring: build
 	      tail -n 3 $(RING)/node-$(PORT).log; exit 1; }; \
 	  fi; \
 	done; \
-	if ! $(CHORD) wait --addr $(HOST):$(PORT) --nodes $(N) --timeout-s 60 > $(RING)/ring.txt 2> $(RING)/wait.log; then \
-	  echo "The ring did not reach $(N) nodes:"; tail -n 1 $(RING)/wait.log; \
-	  $(ALIVE); for f in $(RING)/*.pid; do alive $$(cat $$f) || { \
-	    echo "$$f: exited: $$(tail -n 1 $${f%.pid}.log)"; rm -f $$f; }; done; \
+	$(ALIVE); up=""; \
+	for _ in $$(seq 1 60); do \
+	  if $(CHORD) wait --addr $(HOST):$(PORT) --nodes $(N) --timeout-s 1 > $(RING)/ring.txt 2> $(RING)/wait.log; then \
+	    up=yes; break; fi; \
+	  dead=""; for f in $(RING)/*.pid; do alive $$(cat $$f) || dead="$$dead $$f"; done; \
+	  [ -n "$$dead" ] && break; \
+	done; \
+	if [ -z "$$up" ]; then \
+	  echo "The ring did not reach $(N) nodes: $$(tail -n 1 $(RING)/wait.log)"; \
+	  for f in $(RING)/*.pid; do alive $$(cat $$f) || { \
+	    echo "  $${f%.pid}.log: exited: $$(tail -n 1 $${f%.pid}.log)"; rm -f $$f; }; done; \
 	  echo "Nodes still running are listed in $(RING)/; 'make stop' stops them."; exit 1; \
 	fi; \
 	elapsed=$$(( ($$(date +%s%N) - start) / 1000000 )); \

@@ -14,7 +14,10 @@ use std::io::{self, BufRead};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::thread;
+
 use clap::{Args, Parser, Subcommand};
+use crossbeam_channel::{bounded, select};
 use log::{error, info};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -142,10 +145,26 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
     let server = Server::start(config).map_err(|e| e.to_string())?;
     let me = server.node().me().clone();
     info!("node {} listening on {}", me.id, me.addr);
-    if let Some(signal) = signals.forever().next() {
-        info!("{}: signal {signal}: leaving the ring", me.addr);
+    let (signalled, signal) = bounded::<i32>(1);
+    thread::spawn(move || {
+        for number in signals.forever() {
+            let _ = signalled.send(number);
+        }
+    });
+    select! {
+        recv(signal) -> number => {
+            info!("{}: signal {}: leaving the ring", me.addr, number.unwrap_or_default());
+            server.leave().map_err(|e| e.to_string())
+        }
+        recv(server.faults()) -> fault => {
+            server.kill();
+            Err(format!(
+                "{}: stopping: {}; restart it with another --advertise address",
+                me.addr,
+                fault.unwrap_or_default()
+            ))
+        }
     }
-    server.leave().map_err(|e| e.to_string())
 }
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);

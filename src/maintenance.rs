@@ -3,20 +3,24 @@
 //! (Figure 6, "called periodically"), until told to stop.
 //!
 //! It waits on two channels at once, a ticker and a stop channel, so a stop
-//! takes effect at once rather than after the current period.
+//! takes effect at once rather than after the current period. When a round
+//! finds that the node can never be a member of the ring (another node with
+//! its identifier holds its place), the thread reports that on its fault
+//! channel and ends: whoever runs the node decides to stop it.
 
 use std::io;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crossbeam_channel::{bounded, select, tick, Sender};
+use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
 
-use crate::node::Node;
+use crate::node::{Node, Stabilized};
 
 /// A running maintenance thread.
 pub struct Maintenance {
     stop: Sender<()>,
+    faults: Receiver<String>,
     thread: JoinHandle<()>,
 }
 
@@ -27,6 +31,7 @@ impl Maintenance {
     /// The operating system's error when the thread cannot be spawned.
     pub fn start(node: Arc<Node>, period: Duration) -> io::Result<Maintenance> {
         let (stop, stopped) = bounded::<()>(1);
+        let (report, faults) = bounded::<String>(1);
         let thread = thread::Builder::new()
             .name(format!("maintenance {}", node.me().addr))
             .spawn(move || {
@@ -34,7 +39,14 @@ impl Maintenance {
                 loop {
                     select! {
                         recv(ticker) -> _ => {
-                            node.stabilize();
+                            if let Stabilized::Twin(twin) = node.stabilize() {
+                                let _ = report.send(format!(
+                                    "{} has this node's identifier {} and holds its place in the ring",
+                                    twin.addr,
+                                    twin.id
+                                ));
+                                return;
+                            }
                             node.fix_fingers();
                             node.check_predecessor();
                         }
@@ -42,7 +54,17 @@ impl Maintenance {
                     }
                 }
             })?;
-        Ok(Maintenance { stop, thread })
+        Ok(Maintenance {
+            stop,
+            faults,
+            thread,
+        })
+    }
+
+    /// Receives a message when the node can never be a member of the ring;
+    /// the thread has ended by then.
+    pub fn faults(&self) -> &Receiver<String> {
+        &self.faults
     }
 
     /// Stops the thread and waits for the round in progress to end.

@@ -144,6 +144,18 @@ impl Lookup {
     }
 }
 
+/// What one call of [`Node::stabilize`] achieved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stabilized {
+    /// The successor has this node as its predecessor: it is in the ring.
+    Linked,
+    /// Not yet: the successor was busy or unreachable, or another node
+    /// sits between us; a later round goes on.
+    Pending,
+    /// Another node with our identifier holds our place in the ring.
+    Twin(NodeRef),
+}
+
 /// What a node's successor told it in `stabilize`.
 struct Neighbours {
     predecessor: Option<NodeRef>,
@@ -353,6 +365,37 @@ impl Node {
         Ok(())
     }
 
+    /// Runs `stabilize` until this node's successor has adopted it as
+    /// predecessor: the node is then a member of the ring and holds its
+    /// keys. Not in the paper, whose `join` returns at once and leaves the
+    /// rest to the periodic `stabilize`; a server calls this right after
+    /// [`Node::join`] so that a node which cannot become a member says so
+    /// at start-up instead of running outside the ring.
+    ///
+    /// # Errors
+    /// [`Error::IdTaken`] when another node with our identifier joined at
+    /// the same moment and holds our place; [`Error::Unavailable`] when the
+    /// successor did not adopt us in a bounded number of attempts.
+    pub fn link_in(&self) -> Result<()> {
+        let attempts = 2 * self.config.successors + MAX_STABILIZE_STEPS;
+        for _ in 0..attempts {
+            match self.stabilize() {
+                Stabilized::Linked => return Ok(()),
+                Stabilized::Twin(twin) => {
+                    return Err(Error::IdTaken {
+                        id: self.me.id,
+                        holder: twin.addr,
+                    })
+                }
+                Stabilized::Pending => {}
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "joined, but successor {:?} did not take this node as its predecessor in {attempts} attempts",
+            self.successor()
+        )))
+    }
+
     /// Finds `successor(id)`, the node that owns identifier `id`, walking
     /// the ring from this node.
     ///
@@ -516,9 +559,9 @@ impl Node {
     /// first step repeats, within one call, while `x` is a closer live
     /// node, so a chain of k nodes that joined at once settles in a few
     /// rounds rather than k.
-    pub fn stabilize(&self) {
+    pub fn stabilize(&self) -> Stabilized {
         let Some((mut successor, mut neighbours)) = self.first_live_successor() else {
-            return;
+            return Stabilized::Pending;
         };
         // The paper adopts x = successor.predecessor once per round. After
         // many concurrent joins the nodes that should sit between us and
@@ -539,7 +582,7 @@ impl Node {
                      this node is not part of it. Restart it with another --advertise address",
                     self.me.addr
                 );
-                return;
+                return Stabilized::Twin(twin.clone());
             }
             let Some(x) = x.filter(|x| x.id.in_open(self.me.id, successor.id)) else {
                 break;
@@ -567,7 +610,11 @@ impl Node {
             }
         }
         self.set_successors(&successor, &neighbours.successors);
-        self.notify_successor(&successor, neighbours.predecessor.as_ref());
+        if self.notify_successor(&successor, neighbours.predecessor.as_ref()) {
+            Stabilized::Linked
+        } else {
+            Stabilized::Pending
+        }
     }
 
     /// The first entry of the successor list that answers, with its
@@ -657,10 +704,10 @@ impl Node {
     /// the arc between the old predecessor and itself, and pulls those keys
     /// before serving any key. `its_predecessor` is the successor's
     /// predecessor as it told us a moment ago.
-    fn notify_successor(&self, successor: &NodeRef, its_predecessor: Option<&NodeRef>) {
+    fn notify_successor(&self, successor: &NodeRef, its_predecessor: Option<&NodeRef>) -> bool {
         if successor.addr == self.me.addr {
             self.notify(&self.me);
-            return;
+            return true;
         }
         // Other nodes may route keys to us as soon as the successor adopts
         // us, so from before the notify until the pull is done we refuse
@@ -672,28 +719,31 @@ impl Node {
             links.receiving |= becoming;
             links.receiving
         };
+        let notice = Request::Notify {
+            candidate: self.me.clone(),
+        };
         if !pull_due {
-            return self.tell(
-                successor,
-                Request::Notify {
-                    candidate: self.me.clone(),
-                },
-            );
+            self.tell(successor, notice);
+            return true;
         }
-        let answer = self.call(
-            successor,
-            Request::Notify {
-                candidate: self.me.clone(),
-            },
-        );
-        match answer {
+        match self.call(successor, notice) {
             Ok(Response::Notified { adopted: false }) if becoming => {
                 // Another node sits between us; nothing is ours to pull.
                 self.links.write().receiving = false;
+                false
             }
-            Ok(Response::Notified { .. }) => self.pull_keys(successor),
-            Ok(other) => warn!("{}: {}", self.me.addr, unexpected(successor, &other)),
-            Err(e) => debug!("{}: notify {successor:?} failed: {e}", self.me.addr),
+            Ok(Response::Notified { .. }) => {
+                self.pull_keys(successor);
+                true
+            }
+            Ok(other) => {
+                warn!("{}: {}", self.me.addr, unexpected(successor, &other));
+                false
+            }
+            Err(e) => {
+                debug!("{}: notify {successor:?} failed: {e}", self.me.addr);
+                false
+            }
         }
     }
 

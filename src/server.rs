@@ -166,7 +166,10 @@ impl Server {
             .map_err(io_error("spawning the accept thread".into()))?;
         server.accept = Some(accept);
         match &config.join {
-            Some(known) => node.join(known)?,
+            Some(known) => {
+                node.join(known)?;
+                node.link_in()?;
+            }
             None => node.create(),
         }
         let maintenance = Maintenance::start(node, config.node.stabilize_interval)
@@ -184,6 +187,15 @@ impl Server {
     /// The address the node advertises.
     pub fn addr(&self) -> String {
         self.shared.node.me().addr.clone()
+    }
+
+    /// Receives a message if the node finds it can never be a member of the
+    /// ring (see [`crate::maintenance`]); the owner should then stop it.
+    pub fn faults(&self) -> Receiver<String> {
+        match &self.maintenance {
+            Some(maintenance) => maintenance.faults().clone(),
+            None => crossbeam_channel::never(),
+        }
     }
 
     /// The address the listener is bound to.

@@ -224,15 +224,57 @@ fn tcp_a_node_with_a_taken_identifier_is_refused_at_join() {
     assert!(ring_is_correct(&cluster.live()), "the ring was disturbed");
 }
 
+/// Two distinct addresses with one 6-bit identifier that no live node has.
+fn twin_addresses(cluster: &MemCluster) -> (String, String) {
+    let space = chord::IdSpace::new(6).unwrap();
+    let taken: Vec<_> = cluster.live().iter().map(|n| n.me().id).collect();
+    let mut seen = std::collections::HashMap::new();
+    for i in 0..10_000 {
+        let addr = format!("twin-{i}");
+        let id = space.hash(addr.as_bytes());
+        if taken.contains(&id) {
+            continue;
+        }
+        if let Some(first) = seen.insert(id, addr.clone()) {
+            return (first, addr);
+        }
+    }
+    panic!("no two addresses share an identifier");
+}
+
 #[test]
 fn memory_a_twin_that_joins_before_the_first_is_linked_in_is_refused() {
-    let mut cluster = MemCluster::new(160);
+    let mut cluster = MemCluster::new(6);
     cluster.grow_to(4);
     cluster.settle();
-    // Two nodes with one identifier join back to back, with no round of
-    // stabilization between: the first is not yet anyone's successor.
-    let first = cluster.add_named("twin").expect("the first twin joins");
-    first.stabilize();
-    let second = cluster.add_named("twin");
-    assert!(matches!(second, Err(chord::Error::IdTaken { .. })));
+    let (a, b) = twin_addresses(&cluster);
+    // The first twin has joined but not yet run stabilize: it is nobody's
+    // successor, so the second's lookup cannot find it. Its successor
+    // learns of it on its first stabilize, and so does the second's join.
+    let first = cluster.add_named(&a).expect("the first twin joins");
+    assert_eq!(first.stabilize(), chord::node::Stabilized::Linked);
+    match cluster.add_named(&b) {
+        Err(chord::Error::IdTaken { holder, .. }) => assert_eq!(holder, a),
+        other => panic!(
+            "the second twin was not refused: {:?}",
+            other.map(|n| n.me().clone())
+        ),
+    }
+}
+
+#[test]
+fn memory_twins_that_join_at_the_same_moment_are_told_at_link_in() {
+    let mut cluster = MemCluster::new(6);
+    cluster.grow_to(4);
+    cluster.settle();
+    let (a, b) = twin_addresses(&cluster);
+    // Neither twin's join can see the other; the second to reach the
+    // successor finds the first in its place.
+    let first = cluster.add_named(&a).expect("join");
+    let second = cluster.add_named(&b).expect("join");
+    first.link_in().expect("the first twin links in");
+    match second.link_in() {
+        Err(chord::Error::IdTaken { holder, .. }) => assert_eq!(holder, a),
+        other => panic!("the second twin was not refused: {other:?}"),
+    }
 }

@@ -214,7 +214,7 @@ impl MemCluster {
     /// periodic functions of Figure 6.
     pub fn round(&self) {
         for node in &self.nodes {
-            node.stabilize();
+            let _ = node.stabilize();
         }
         for node in &self.nodes {
             node.fix_fingers();
@@ -237,16 +237,16 @@ impl Cluster for MemCluster {
         self.nodes.clone()
     }
 
-    /// Joins one node and runs one round, so nodes join one after another
-    /// as a person starting them would (the paper's tests of concurrent
-    /// joins call [`MemCluster::add_named`] instead).
+    /// Joins one node and links it in, as a server does at start-up (the
+    /// paper's tests of concurrent joins call [`MemCluster::add_named`],
+    /// which stops after the paper's `join`).
     fn add_node(&mut self) -> Arc<Node> {
         loop {
             self.started += 1;
             let addr = format!("mem-{}", self.started);
             match self.add_named(&addr) {
                 Ok(node) => {
-                    self.round();
+                    node.link_in().expect("link in");
                     return node;
                 }
                 Err(chord::Error::IdTaken { .. }) => continue,
