@@ -105,8 +105,7 @@ impl fmt::Display for Error {
             Error::Transport(e) => write!(f, "{e}"),
             Error::IdTaken { id, holder } => write!(
                 f,
-                "identifier {id} is already held by {holder}; advertise another address \
-                 (or, if {holder} is this node's old incarnation, wait until the ring notices it is gone)"
+                "identifier {id} is already held by {holder}; advertise another address"
             ),
             Error::SpaceMismatch { ours, theirs, peer } => write!(
                 f,

@@ -126,6 +126,9 @@ pub enum Response {
     Info {
         /// The node itself.
         node: NodeRef,
+        /// A random number the node drew at start-up, telling it apart from
+        /// an earlier process at the same address.
+        incarnation: u64,
         /// Its predecessor.
         predecessor: Option<NodeRef>,
         /// Its successor list.

@@ -72,6 +72,8 @@
 //! its new owner.
 
 use std::cmp::Ordering;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -178,6 +180,9 @@ struct Links {
 /// One Chord node: its place on the ring, its tables and its keys.
 pub struct Node {
     me: NodeRef,
+    /// A random number drawn at start-up: tells this process apart from an
+    /// earlier one at the same address.
+    incarnation: u64,
     config: NodeConfig,
     transport: Arc<dyn Transport>,
     /// Predecessor, successor list, finger table and the handover flags.
@@ -220,6 +225,7 @@ impl Node {
         };
         Arc::new(Node {
             me,
+            incarnation: RandomState::new().build_hasher().finish(),
             config,
             transport,
             links: RwLock::new(links),
@@ -330,7 +336,22 @@ impl Node {
                 });
             }
         }
-        let successor = self.walk(self.me.id, first)?.owner().clone();
+        // A node at our own address is this node's previous incarnation,
+        // crashed and not yet noticed, if that address now reaches us: then
+        // it is gone and we take its place. If it reaches someone else, that
+        // is a live node we must not displace.
+        let lookup = self.walk(self.me.id, first)?;
+        let restarting = lookup.owner().addr == self.me.addr && self.address_reaches_me();
+        let Some(successor) = lookup
+            .successors
+            .iter()
+            .find(|s| !(restarting && s.addr == self.me.addr))
+            .cloned()
+        else {
+            return Err(Error::Unavailable(format!(
+                "the ring at {known} knows no node but this one's previous incarnation"
+            )));
+        };
         if successor.id == self.me.id {
             return Err(Error::IdTaken {
                 id: self.me.id,
@@ -346,7 +367,8 @@ impl Node {
         };
         // The lookup can miss a twin that joined a moment ago and is not yet
         // linked in; its successor already knows it as predecessor.
-        if let Some(twin) = its_predecessor.filter(|p| p.id == self.me.id) {
+        if let Some(twin) = its_predecessor.filter(|p| p.id == self.me.id && p.addr != self.me.addr)
+        {
             return Err(Error::IdTaken {
                 id: self.me.id,
                 holder: twin.addr,
@@ -363,6 +385,14 @@ impl Node {
             self.me.addr
         );
         Ok(())
+    }
+
+    /// Whether a call to our advertised address reaches this very process.
+    fn address_reaches_me(&self) -> bool {
+        matches!(
+            self.transport.call(&self.me.addr, Request::Info),
+            Ok(Response::Info { incarnation, .. }) if incarnation == self.incarnation
+        )
     }
 
     /// Runs `stabilize` until this node's successor has adopted it as
@@ -1032,6 +1062,7 @@ impl Node {
         let links = self.links.read();
         Response::Info {
             node: self.me.clone(),
+            incarnation: self.incarnation,
             predecessor: links.predecessor.clone(),
             successors: links.successors.clone(),
             keys: self.store.lock().len() as u64,

@@ -278,3 +278,17 @@ fn memory_twins_that_join_at_the_same_moment_are_told_at_link_in() {
         other => panic!("the second twin was not refused: {other:?}"),
     }
 }
+
+#[test]
+fn memory_a_crashed_node_restarted_at_its_address_takes_its_place_at_once() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(6);
+    cluster.settle();
+    let addr = cluster.live()[2].me().addr.clone();
+    cluster.kill(&addr);
+    // Restarted before any node noticed the crash: the ring still lists
+    // the old incarnation, with the same identifier and address.
+    let node = cluster.add_named(&addr).expect("the restart joins");
+    node.link_in().expect("and links in");
+    cluster.settle();
+}
