@@ -88,7 +88,8 @@ struct NodeArgs {
     /// r: the length of the successor list.
     #[arg(long, default_value_t = 8)]
     successors: usize,
-    /// How many connections are served at once.
+    /// How many connections are served at once (text clients may hold
+    /// three quarters of them; the rest are kept for peers).
     #[arg(long, default_value_t = 64)]
     workers: usize,
     /// The stabilization period, in milliseconds.

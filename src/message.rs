@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Id, NodeRef};
-use crate::store::Item;
+use crate::store::{Cursor, Item};
 
 /// A request from one node to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +41,8 @@ pub enum Request {
         from: Id,
         /// The arc ends at this identifier, inclusive.
         to: Id,
+        /// Resume after this key, as the previous chunk said.
+        after: Option<Cursor>,
         /// A soft limit on the size of one answer.
         max_bytes: u32,
     },
@@ -140,8 +142,8 @@ pub enum Response {
     Keys {
         /// The pairs.
         items: Vec<Item>,
-        /// `Some(id)`: ask again from `id`; `None`: the arc is done.
-        more: Option<Id>,
+        /// `Some(cursor)`: ask again after it; `None`: the arc is done.
+        more: Option<Cursor>,
     },
     /// A write or a notice was applied.
     Done,

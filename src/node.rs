@@ -788,12 +788,14 @@ impl Node {
     /// `(successor, n]`, then lets the successor drop them. On failure the
     /// pull stays due and the next `stabilize` retries it.
     fn pull_keys(&self, successor: &NodeRef) {
-        let (to, mut from) = (self.me.id, successor.id);
+        let (from, to) = (successor.id, self.me.id);
+        let mut after = None;
         let mut received = 0;
         loop {
             let request = Request::TakeKeys {
                 from,
                 to,
+                after: after.take(),
                 max_bytes: CHUNK_BYTES as u32,
             };
             match self.call(successor, request) {
@@ -801,7 +803,7 @@ impl Node {
                     received += items.len() as u64;
                     self.merge(items);
                     match more {
-                        Some(next) => from = next,
+                        Some(cursor) => after = Some(cursor),
                         None => break,
                     }
                 }
@@ -823,7 +825,6 @@ impl Node {
                 self.me.addr
             );
         }
-        let from = successor.id;
         self.tell(successor, Request::DropKeys { from, to });
     }
 
@@ -990,10 +991,13 @@ impl Node {
     /// Pushes every key held here to `heir`, in chunks. Whether it took all.
     fn hand_off_keys(&self, heir: &NodeRef) -> bool {
         let everything = self.me.id;
-        let mut from = everything;
+        let mut after = None;
         let mut handed = 0;
         loop {
-            let (items, more) = self.store.lock().chunk(from, everything, CHUNK_BYTES);
+            let (items, more) =
+                self.store
+                    .lock()
+                    .chunk(everything, everything, after.as_ref(), CHUNK_BYTES);
             let count = items.len() as u64;
             match self.call(heir, Request::Handoff { items }) {
                 Ok(Response::Done) => handed += count,
@@ -1007,7 +1011,7 @@ impl Node {
                 }
             }
             match more {
-                Some(next) => from = next,
+                Some(cursor) => after = Some(cursor),
                 None => break,
             }
         }
@@ -1099,9 +1103,12 @@ impl Handler for Node {
             Request::TakeKeys {
                 from,
                 to,
+                after,
                 max_bytes,
             } => {
-                let (items, more) = self.store.lock().chunk(from, to, max_bytes as usize);
+                // A peer may ask for any size; answer at most what fits a frame.
+                let max = (max_bytes as usize).min(4 * CHUNK_BYTES);
+                let (items, more) = self.store.lock().chunk(from, to, after.as_ref(), max);
                 Response::Keys { items, more }
             }
             Request::DropKeys { from, to } => {

@@ -8,7 +8,9 @@
 //! within a moment, the accept thread answers `ERR busy` and closes it,
 //! rather than letting it wait behind connections that may stay open for
 //! minutes. Idle connections are closed after a timeout, so nobody pins a
-//! worker forever.
+//! worker forever. And text clients may hold at most three quarters of the
+//! workers: the rest stay free for peers, so people, however many and
+//! however idle, cannot cut a node off from the ring.
 //!
 //! One address serves people and peers: a connection whose first byte is
 //! the peer preamble's NUL ([`crate::codec::MAGIC`]) speaks the peer
@@ -21,7 +23,7 @@
 use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -41,6 +43,10 @@ use crate::{Error, Result};
 
 /// How long a peer connection may sit idle before the server closes it.
 pub const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a new connection may take to send its first byte before it is
+/// taken for a person rather than a peer.
+const FIRST_BYTE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long the accept thread waits for a free worker before `ERR busy`.
 const HANDOFF_WAIT: Duration = Duration::from_millis(100);
@@ -62,7 +68,8 @@ pub struct ServerConfig {
     pub join: Option<String>,
     /// The protocol settings.
     pub node: NodeConfig,
-    /// How many connections are served at once.
+    /// How many connections are served at once. Text clients may hold at
+    /// most three quarters of them; the rest are kept for peers.
     pub workers: usize,
     /// How long a call to a peer may take before the peer counts as failed.
     pub rpc_timeout: Duration,
@@ -90,6 +97,11 @@ impl ServerConfig {
 struct Shared {
     node: Arc<Node>,
     idle_timeout: Duration,
+    /// How many workers text clients may hold at once; the rest are kept
+    /// for peers.
+    text_limit: usize,
+    /// How many workers text clients hold now.
+    text_clients: AtomicUsize,
     stopping: AtomicBool,
     next_connection: AtomicU64,
     /// Clones of the open connections' sockets, by connection number, so
@@ -138,6 +150,8 @@ impl Server {
         let shared = Arc::new(Shared {
             node: node.clone(),
             idle_timeout: config.idle_timeout,
+            text_limit: config.workers - config.workers / 4,
+            text_clients: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             next_connection: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
@@ -309,18 +323,59 @@ fn work(shared: &Shared, jobs: &Receiver<TcpStream>) {
 }
 
 /// Serves one connection, peer or person, until it ends.
+///
+/// A peer sends its preamble as soon as it connects; a connection whose
+/// first byte has not come within [`FIRST_BYTE_WAIT`] is a person (or
+/// nobody), and waits for its first line like any text client, within the
+/// text clients' share of the workers.
 fn serve_connection(shared: &Shared, stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(shared.idle_timeout))?;
+    stream.set_read_timeout(Some(FIRST_BYTE_WAIT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let writer = BufWriter::new(stream);
-    let first = io::BufRead::fill_buf(&mut reader)?.first().copied();
+    let first = match io::BufRead::fill_buf(&mut reader) {
+        Ok(bytes) => bytes.first().copied(),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Some(b'\n')
+        }
+        Err(e) => return Err(e),
+    };
     match first {
         None => Ok(()),
         Some(byte) if byte == codec::MAGIC[0] => serve_peer(shared, reader, writer),
-        Some(_) => serve_text(shared, reader, writer),
+        Some(_) => {
+            reader
+                .get_ref()
+                .set_read_timeout(Some(shared.idle_timeout))?;
+            serve_text_within_limit(shared, reader, writer)
+        }
     }
+}
+
+/// Serves a text client if text clients hold fewer than their share of the
+/// workers; else answers `ERR busy`. The share keeps a crowd of idle telnet
+/// sessions from cutting the node off from its peers.
+fn serve_text_within_limit(
+    shared: &Shared,
+    reader: BufReader<TcpStream>,
+    mut writer: BufWriter<TcpStream>,
+) -> io::Result<()> {
+    let held = shared.text_clients.fetch_add(1, Ordering::SeqCst);
+    let result = if held < shared.text_limit {
+        serve_text(shared, reader, writer)
+    } else {
+        Stats::add(&shared.node.stats().busy_rejections, 1);
+        writer.write_all(b"ERR busy\r\n")?;
+        writer.flush()
+    };
+    shared.text_clients.fetch_sub(1, Ordering::SeqCst);
+    result
 }
 
 /// The peer protocol: echo the preamble, then answer frames until the peer

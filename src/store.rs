@@ -37,6 +37,16 @@ pub struct Item {
     pub entry: Entry,
 }
 
+/// Where a chunked read of an arc resumes: after `key` among the keys of
+/// identifier `id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The identifier of the last key read.
+    pub id: Id,
+    /// The last key read.
+    pub key: String,
+}
+
 /// One node's pairs. Pure data: the caller holds the lock.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -140,24 +150,52 @@ impl Store {
     }
 
     /// The items in the arc `(from, to]`, in ring order, stopping once about
-    /// `max_bytes` of keys and values are gathered. Returns them with the
-    /// identifier to continue after, `None` when the arc is exhausted: the
-    /// rest of the arc is then `(that, to]`. Keys sharing an identifier are
-    /// never split between two chunks.
-    pub fn chunk(&self, from: Id, to: Id, max_bytes: usize) -> (Vec<Item>, Option<Id>) {
+    /// `max_bytes` of keys and values are gathered. With `after`, the read
+    /// resumes there instead: the keys of `after.id` that sort after
+    /// `after.key`, then the identifiers in `(after.id, to]`. Returns the
+    /// items and, if it stopped early, the cursor to resume from.
+    pub fn chunk(
+        &self,
+        from: Id,
+        to: Id,
+        after: Option<&Cursor>,
+        max_bytes: usize,
+    ) -> (Vec<Item>, Option<Cursor>) {
         let mut items = Vec::new();
         let mut bytes = 0;
-        let ids = self.ids_in(from, to);
-        for (i, id) in ids.iter().enumerate() {
-            for (key, entry) in &self.by_id[id] {
+        let mut buckets: Vec<(Id, Bound<&str>)> = Vec::new();
+        let rest_from = match after {
+            Some(cursor) => {
+                buckets.push((cursor.id, Bound::Excluded(cursor.key.as_str())));
+                cursor.id
+            }
+            None => from,
+        };
+        // Resuming at the arc's last identifier leaves nothing after it;
+        // asking for (to, to] would mean the whole ring again.
+        if after.is_none() || rest_from != to {
+            let rest = self.ids_in(rest_from, to);
+            buckets.extend(rest.into_iter().map(|id| (id, Bound::Unbounded)));
+        }
+        let mut last_id = from;
+        for (id, start) in buckets {
+            let Some(keys) = self.by_id.get(&id) else {
+                continue;
+            };
+            for (key, entry) in keys.range::<str, _>((start, Bound::Unbounded)) {
+                if bytes >= max_bytes {
+                    let resume = items.last().map(|item: &Item| Cursor {
+                        id: last_id,
+                        key: item.key.clone(),
+                    });
+                    return (items, resume);
+                }
                 bytes += key.len() + entry.value.len();
+                last_id = id;
                 items.push(Item {
                     key: key.clone(),
                     entry: entry.clone(),
                 });
-            }
-            if bytes >= max_bytes && i + 1 < ids.len() {
-                return (items, Some(*id));
             }
         }
         (items, None)
@@ -245,31 +283,61 @@ mod tests {
     #[test]
     fn chunk_reads_an_arc_in_ring_order_including_wraparound() {
         let store = store_with(&[1, 10, 20, 40, 63]);
-        let (items, more) = store.chunk(space().id(10), space().id(40), usize::MAX);
+        let (items, more) = store.chunk(space().id(10), space().id(40), None, usize::MAX);
         assert_eq!(ids(&items), vec!["k20", "k40"]);
         assert_eq!(more, None);
-        let (items, _) = store.chunk(space().id(40), space().id(10), usize::MAX);
+        let (items, _) = store.chunk(space().id(40), space().id(10), None, usize::MAX);
         assert_eq!(ids(&items), vec!["k63", "k1", "k10"]);
         // (a, a] is the whole ring, starting after a.
-        let (items, _) = store.chunk(space().id(20), space().id(20), usize::MAX);
+        let (items, _) = store.chunk(space().id(20), space().id(20), None, usize::MAX);
         assert_eq!(ids(&items), vec!["k40", "k63", "k1", "k10", "k20"]);
+    }
+
+    /// Reads the whole arc `(from, to]` in chunks of about `max_bytes`.
+    fn read_in_chunks(store: &Store, from: Id, to: Id, max_bytes: usize) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut after = None;
+        for _ in 0..1000 {
+            let (items, more) = store.chunk(from, to, after.as_ref(), max_bytes);
+            seen.extend(ids(&items));
+            match more {
+                Some(cursor) => after = Some(cursor),
+                None => return seen,
+            }
+        }
+        panic!("the chunks never ended");
     }
 
     #[test]
     fn chunks_resume_where_they_stopped() {
         let store = store_with(&[1, 10, 20, 40, 63]);
-        let (mut from, to) = (space().id(30), space().id(20));
-        let mut seen = Vec::new();
-        loop {
-            let (items, more) = store.chunk(from, to, 1);
-            assert_eq!(items.len(), 1);
-            seen.extend(ids(&items));
-            match more {
-                Some(next) => from = next,
-                None => break,
-            }
+        let all = vec!["k40", "k63", "k1", "k10", "k20"];
+        assert_eq!(
+            read_in_chunks(&store, space().id(30), space().id(20), 1),
+            all
+        );
+        // The whole ring, (a, a], ends at a and does not start over.
+        let whole = read_in_chunks(&store, space().id(20), space().id(20), 1);
+        assert_eq!(whole, vec!["k40", "k63", "k1", "k10", "k20"]);
+    }
+
+    #[test]
+    fn keys_that_share_an_identifier_can_be_split_between_chunks() {
+        // With m = 1 every key has identifier 0 or 1: buckets are huge.
+        let space = IdSpace::new(1).unwrap();
+        let mut store = Store::new();
+        let keys: Vec<String> = (0..50).map(|i| format!("key-{i:02}")).collect();
+        for key in &keys {
+            store.put(space.hash(key.as_bytes()), key, "v".repeat(100));
         }
-        assert_eq!(seen, vec!["k40", "k63", "k1", "k10", "k20"]);
+        let (first, _) = store.chunk(space.id(0), space.id(0), None, 500);
+        assert!(
+            first.len() < 10,
+            "a chunk holds about 500 bytes, not a whole bucket"
+        );
+        let mut seen = read_in_chunks(&store, space.id(0), space.id(0), 500);
+        seen.sort();
+        assert_eq!(seen, keys);
     }
 
     #[test]

@@ -292,3 +292,39 @@ fn memory_a_crashed_node_restarted_at_its_address_takes_its_place_at_once() {
     node.link_in().expect("and links in");
     cluster.settle();
 }
+
+#[test]
+fn memory_keys_move_in_chunks_when_identifiers_are_few() {
+    // m = 2: four identifiers, so each holds hundreds of keys, far more
+    // than one 256 KiB chunk; joins and leaves must split them.
+    let mut cluster = MemCluster::new(2);
+    cluster.grow_to(2);
+    cluster.settle();
+    let keys = keys("crowded", 400);
+    let value = "v".repeat(8 * 1024);
+    for key in &keys {
+        cluster.live()[0].put(key, &value).expect("put");
+    }
+    let chunk = 256 * 1024;
+    let newcomer = cluster.add_node();
+    cluster.settle_until("keys at their owners after a join", &|nodes| {
+        ring_is_correct(nodes) && keys_are_at_their_owners(nodes, &keys)
+    });
+    let pulled = newcomer.held_keys().len() * value.len();
+    assert!(pulled > 2 * chunk, "the join moved only {pulled} bytes");
+    let leaver = cluster.live()[0].clone();
+    let heir = leaver.successor();
+    let handed = leaver.held_keys();
+    assert!(handed.len() * value.len() > 2 * chunk);
+    cluster.leave(&leaver.me().addr);
+    let nodes = cluster.live();
+    let heir = nodes.iter().find(|n| *n.me() == heir).unwrap();
+    let held = heir.held_keys();
+    assert!(handed.iter().all(|k| held.contains(k)));
+    for key in &keys {
+        assert_eq!(
+            nodes[0].get(key).expect("get").as_deref(),
+            Some(value.as_str())
+        );
+    }
+}

@@ -238,3 +238,34 @@ fn a_client_that_stalls_mid_line_does_not_hold_up_others() {
     assert_eq!(c.line("PUT k whole").unwrap(), "OK");
     assert_eq!(c.line("GET k").unwrap(), "VALUE whole");
 }
+
+#[test]
+fn idle_text_clients_cannot_take_the_workers_kept_for_peers() {
+    let cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.workers = 4; // three for text clients, one kept for peers
+    let server = Server::start(config).expect("start");
+    // Three people connect and say nothing.
+    let silent: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    // Once they are known to be people (after their first-byte wait), a
+    // fourth person is turned away...
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let mut fourth = Client::connect(&server.addr(), TIMEOUT).unwrap();
+        if fourth.line("GET k").unwrap() == "ERR busy" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "text clients were never limited"
+        );
+    }
+    // ...but a peer still gets an answer.
+    let peer = chord::TcpTransport::new(TIMEOUT);
+    use chord::transport::Transport;
+    let answer = peer.call(&server.addr(), chord::message::Request::Ping);
+    assert_eq!(answer, Ok(chord::message::Response::Pong));
+    drop(silent);
+}
