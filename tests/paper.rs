@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use chord::id::{Id, IdSpace};
 use common::{
-    fingers_are_correct, keys, keys_are_at_their_owners, node_config, ring_is_correct, sorted,
-    successor_of, value_of, Cluster, MemCluster,
+    fingers_are_correct, keys, keys_are_at_their_owners, node_at, node_config, put_all,
+    ring_is_correct, sorted, successor_of, value_of, Cluster, MemCluster,
 };
 
 /// An address that SHA-1 maps to each wanted identifier in a `bits`-bit
@@ -57,22 +57,13 @@ fn paper_ring() -> (MemCluster, HashMap<u64, String>) {
 }
 
 fn id_of(cluster: &MemCluster, addr: &str) -> u64 {
-    let node = cluster
-        .live()
-        .into_iter()
-        .find(|n| n.me().addr == addr)
-        .unwrap();
-    node.me().id.to_u64().unwrap()
+    node_at(&cluster.live(), addr).me().id.to_u64().unwrap()
 }
 
 #[test]
 fn figure_4a_the_finger_table_of_node_8() {
     let (cluster, addrs) = paper_ring();
-    let n8 = cluster
-        .live()
-        .into_iter()
-        .find(|n| n.me().addr == addrs[&8])
-        .unwrap();
+    let n8 = node_at(&cluster.live(), &addrs[&8]);
     let table: Vec<(u64, u64)> = n8
         .view()
         .fingers
@@ -96,11 +87,7 @@ fn figure_4a_the_finger_table_of_node_8() {
 #[test]
 fn figure_4b_the_query_for_key_54_from_node_8() {
     let (cluster, addrs) = paper_ring();
-    let n8 = cluster
-        .live()
-        .into_iter()
-        .find(|n| n.me().addr == addrs[&8])
-        .unwrap();
+    let n8 = node_at(&cluster.live(), &addrs[&8]);
     let (id, lookup) = n8.lookup(&key_for(6, 54)).unwrap();
     assert_eq!(id.to_u64(), Some(54));
     let path: Vec<u64> = lookup
@@ -252,9 +239,7 @@ fn a_joining_node_takes_over_keys_from_its_successor() {
     cluster.grow_to(4);
     cluster.settle();
     let keys = keys("join", 200);
-    for key in &keys {
-        cluster.live()[0].put(key, &value_of(key)).unwrap();
-    }
+    put_all(&cluster.live()[0], &keys);
     let newcomer = cluster.add_node();
     cluster.settle_until("the newcomer linked in", &|nodes| ring_is_correct(nodes));
     let nodes = cluster.live();
@@ -282,20 +267,14 @@ fn a_leaving_node_hands_its_keys_to_its_successor() {
     cluster.grow_to(6);
     cluster.settle();
     let keys = keys("depart", 200);
-    for key in &keys {
-        cluster.live()[0].put(key, &value_of(key)).unwrap();
-    }
+    put_all(&cluster.live()[0], &keys);
     let leaver = cluster.live()[3].clone();
     let successor = leaver.successor();
     let its_keys = leaver.held_keys();
     assert!(!its_keys.is_empty());
     cluster.leave(&leaver.me().addr);
     // At once, before any stabilization round: the successor holds them.
-    let heir = cluster
-        .live()
-        .into_iter()
-        .find(|n| *n.me() == successor)
-        .unwrap();
+    let heir = node_at(&cluster.live(), &successor.addr);
     let held = heir.held_keys();
     assert!(its_keys.iter().all(|k| held.contains(k)));
     for key in &keys {

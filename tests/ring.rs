@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    fingers_are_correct, keys, keys_are_at_their_owners, ring_is_correct, sorted, successor_of,
-    value_of, Cluster, MemCluster, TcpCluster,
+    fingers_are_correct, keys, keys_are_at_their_owners, node_at, put_all, ring_is_correct, sorted,
+    successor_of, value_of, Cluster, MemCluster, TcpCluster,
 };
 
 fn converges(cluster: &mut impl Cluster, n: usize) {
@@ -51,9 +51,7 @@ fn joins_move_keys(cluster: &mut impl Cluster) {
     cluster.grow_to(3);
     cluster.settle();
     let keys = keys("moving", 120);
-    for key in &keys {
-        cluster.live()[0].put(key, &value_of(key)).expect("put");
-    }
+    put_all(&cluster.live()[0], &keys);
     for _ in 0..5 {
         cluster.add_node();
     }
@@ -74,9 +72,7 @@ fn graceful_leaves_keep_every_key(cluster: &mut impl Cluster) {
     cluster.grow_to(8);
     cluster.settle();
     let keys = keys("leaving", 120);
-    for key in &keys {
-        cluster.live()[1].put(key, &value_of(key)).expect("put");
-    }
+    put_all(&cluster.live()[1], &keys);
     for _ in 0..3 {
         let leaver = cluster.live()[2].me().addr.clone();
         cluster.leave(&leaver);
@@ -318,7 +314,7 @@ fn memory_keys_move_in_chunks_when_identifiers_are_few() {
     assert!(handed.len() * value.len() > 2 * chunk);
     cluster.leave(&leaver.me().addr);
     let nodes = cluster.live();
-    let heir = nodes.iter().find(|n| *n.me() == heir).unwrap();
+    let heir = node_at(&nodes, &heir.addr);
     let held = heir.held_keys();
     assert!(handed.iter().all(|k| held.contains(k)));
     for key in &keys {

@@ -354,6 +354,23 @@ pub fn describe(nodes: &[Arc<Node>]) -> String {
     out
 }
 
+/// The node advertised at `addr`.
+pub fn node_at(nodes: &[Arc<Node>], addr: &str) -> Arc<Node> {
+    nodes
+        .iter()
+        .find(|n| n.me().addr == addr)
+        .cloned()
+        .unwrap_or_else(|| panic!("no live node at {addr}"))
+}
+
+/// Stores every key with [`value_of`] it, through `node`.
+pub fn put_all(node: &Node, keys: &[String]) {
+    for key in keys {
+        node.put(key, &value_of(key))
+            .unwrap_or_else(|e| panic!("put {key}: {e}"));
+    }
+}
+
 /// `count` distinct keys with a common prefix.
 pub fn keys(prefix: &str, count: usize) -> Vec<String> {
     (0..count).map(|i| format!("{prefix}-{i}")).collect()
