@@ -1,4 +1,5 @@
-//! The finger table: the paper's Table I and section 4.3.
+//! The finger table: the paper's Table I and the section "Scalable Key
+//! Location".
 //!
 //! Node n keeps m fingers. Finger k (counted from 1, as the paper does)
 //! starts at `n + 2^(k-1) mod 2^m` and points at `successor(start)`, the

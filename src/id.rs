@@ -1,4 +1,4 @@
-//! Identifiers on the Chord ring: the paper's section 4.2, "Consistent Hashing".
+//! Identifiers on the Chord ring: the paper's section "Consistent Hashing".
 //!
 //! Every node and every key gets an m-bit identifier from SHA-1, the paper's
 //! base hash: a node hashes its advertised address `host:port`, a key hashes

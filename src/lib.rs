@@ -14,7 +14,7 @@
 //! The pure protocol sits at the bottom; sockets and threads sit on top.
 //!
 //! - [`id`]: identifiers on the 2^m ring, SHA-1, the intervals (a, b) and
-//!   (a, b]. Paper section 4.2.
+//!   (a, b]. The paper's "Consistent Hashing".
 //! - [`finger`]: the finger table of the paper's Table I, start(k) = n + 2^(k-1).
 //! - [`store`]: the key-value map each node holds, with the range queries that
 //!   hand keys over when nodes join and leave.
@@ -24,7 +24,7 @@
 //!   with a TCP implementation and an in-memory network for tests.
 //! - [`node`]: the paper's functions: `find_successor`,
 //!   `closest_preceding_node`, `create`, `join`, `stabilize`, `notify`,
-//!   `fix_fingers`, `check_predecessor` (Figures 5 and 6, section 5), and
+//!   `fix_fingers`, `check_predecessor` (Figures 5 and 6, successor lists), and
 //!   voluntary departure. No sockets, no threads.
 //! - [`kv`]: what a client asks of any node (GET, PUT, DEL, LOOKUP): find the
 //!   owner, then act there, retrying while the ring moves.

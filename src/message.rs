@@ -60,7 +60,7 @@ pub enum Request {
         items: Vec<Item>,
     },
     /// The receiver's predecessor `leaver` is leaving; its own predecessor
-    /// takes its place (section 4.4, voluntary departures).
+    /// takes its place (the paper's "Voluntary Node Departures").
     PredecessorLeaving {
         /// The node that leaves.
         leaver: NodeRef,

@@ -1,6 +1,6 @@
 //! The Chord protocol of one node: the paper's Figures 5 and 6 and its
-//! section 5 (successor lists, failures, voluntary departures), with Zave's
-//! corrections. No sockets and no threads: other nodes are reached through
+//! sections on successor lists, failures and voluntary departures, with
+//! Zave's corrections. No sockets and no threads: other nodes are reached through
 //! a [`Transport`], and the periodic functions are called by whoever drives
 //! the node (the maintenance thread in production, a test loop in tests).
 //!
@@ -12,11 +12,11 @@
 //! | `n.closest_preceding_node(id)` (Fig. 5) | [`Node::closest_preceding_node`] |
 //! | `n.create()` (Fig. 6) | [`Node::create`] |
 //! | `n.join(n')` (Fig. 6) | [`Node::join`] |
-//! | `n.stabilize()` (Fig. 6, with §5.3's successor list) | [`Node::stabilize`] |
+//! | `n.stabilize()` (Fig. 6, with the successor list of "Failure and Replication") | [`Node::stabilize`] |
 //! | `n.notify(n')` (Fig. 6; Zave's `rectify`) | [`Node::notify`] |
 //! | `n.fix_fingers()` (Fig. 6) | [`Node::fix_fingers`] |
 //! | `n.check_predecessor()` (Fig. 6) | [`Node::check_predecessor`] |
-//! | voluntary departure (§5.4 "Voluntary Node Departures") | [`Node::leave`] |
+//! | "Voluntary Node Departures" | [`Node::leave`] |
 //!
 //! # Iterative lookups, and why the ring cannot deadlock
 //!
@@ -50,10 +50,13 @@
 //!   many concurrent joins the ring then settles in a few rounds instead of
 //!   one round per joiner (64 nodes joining at once: about 4 s instead of
 //!   16 s at 250 ms rounds).
-//! - **Identifiers are unique**: a node whose identifier is taken is refused
-//!   at join (Zave assumes unique identifiers; the original does not check).
+//! - **Identifiers are unique** (Zave assumes it; the original does not
+//!   check): a node whose identifier is taken is refused at join, or when
+//!   it links in ([`Node::link_in`], which a server runs after `join`), or
+//!   by its maintenance thread if it joined at the very moment its twin
+//!   did. A node restarted at its own address takes its old place at once.
 //! - **Lookups tolerate dead nodes**: `closest_preceding_node` also looks at
-//!   the successor list (§5.3), and a step answers with a few candidates, so
+//!   the successor list (as "Failure and Replication" suggests), and a step answers with a few candidates, so
 //!   a lookup that meets a dead node tries the next best one.
 //! - Zave proves correctness for rings of at least r + 1 nodes with a stable
 //!   base of members; smaller rings work here but do not carry that proof.
@@ -102,7 +105,7 @@ const CHUNK_BYTES: usize = 256 * 1024;
 pub struct NodeConfig {
     /// The identifier space (m bits).
     pub space: IdSpace,
-    /// r, the length of the successor list (§5.3).
+    /// r, the length of the successor list ("Failure and Replication").
     pub successors: usize,
     /// How often the maintenance thread runs stabilization.
     pub stabilize_interval: Duration,
@@ -543,7 +546,8 @@ impl Node {
     }
 
     /// The `limit` known nodes in `(n, id)` closest to `id`, best first.
-    /// Fingers as in the paper, plus the successor list as §5.3 suggests,
+    /// Fingers as in the paper, plus the successor list as the section
+    /// "Failure and Replication" suggests,
     /// so a lookup can route around a dead finger.
     fn closest_preceding_nodes(&self, links: &Links, id: Id, limit: usize) -> Vec<NodeRef> {
         let n = self.me.id;
@@ -570,7 +574,8 @@ impl Node {
     }
 
     /// Verifies this node's successor and tells the successor about it;
-    /// keeps the successor list (§5.3). Called periodically.
+    /// keeps the successor list ("Failure and Replication"). Called
+    /// periodically.
     ///
     /// ```text
     /// // called periodically. verifies n's immediate
@@ -943,9 +948,10 @@ impl Node {
         info!("{}: predecessor {p:?} failed ({e})", self.me.addr);
     }
 
-    /// Leaves the ring gracefully (§5.4 of the ToN paper, "voluntary node
-    /// departures"): "before leaving, n transfers its keys to its successor
-    /// and notifies its predecessor p and successor s." From the first step
+    /// Leaves the ring gracefully, as the paper's "Voluntary Node
+    /// Departures" describes: the leaving node transfers its keys to its
+    /// successor, then notifies its predecessor and its successor so they
+    /// link to each other. From the first step
     /// on, this node refuses keys, so no write lands here after the
     /// handover.
     ///

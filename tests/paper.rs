@@ -119,9 +119,9 @@ fn figure_2_keys_are_stored_at_their_successor() {
             .collect();
         assert_eq!(holders, vec![owner_id], "K{key_id}");
     }
-    // Reference: Figure 2, and section "Consistent Hashing": "key k is
+    // Reference: Figure 2, and section "Consistent Hashing": key k is
     // assigned to the first node whose identifier is equal to or follows
-    // (the identifier of) k in the identifier space".
+    // k's identifier on the circle, successor(k).
 }
 
 #[test]
@@ -148,10 +148,10 @@ fn concurrent_joins_converge_to_the_successor_invariant() {
         cluster.add_named(&format!("concurrent-{i}")).unwrap();
     }
     cluster.settle_until("the successor invariant", &|nodes| ring_is_correct(nodes));
-    // Reference: section "Node Joins and Stabilization", Theorem IV.3: "if
-    // any sequence of join operations is executed interleaved with
-    // stabilizations, then at some time after the last join the successor
-    // pointers will form a cycle on all the nodes in the network".
+    // Reference: section "Node Joins and Stabilization", the theorem that
+    // any sequence of joins interleaved with stabilization ends, some time
+    // after the last join, with successor pointers forming one cycle over
+    // all nodes.
 }
 
 #[test]
@@ -193,9 +193,9 @@ fn lookups_take_about_half_log2_n_hops() {
         f64::from(longest) <= 2.0 * (n as f64).log2(),
         "longest {longest}"
     );
-    // Reference: Theorem IV.2 ("the number of nodes that must be contacted
-    // to find a successor in an N-node network is O(log N)") and section
-    // "Path Length", Figure 10: the mean path length is about ½·log2 N.
+    // Reference: section "Scalable Key Location", the theorem that a lookup
+    // contacts O(log N) nodes, and the simulation section's path-length
+    // results (Figure 10): the mean path length is about ½·log2 N.
 }
 
 #[test]
@@ -227,10 +227,10 @@ fn a_successor_list_keeps_the_ring_when_half_the_nodes_fail() {
         let (id, lookup) = nodes[0].lookup(&key).unwrap();
         assert_eq!(lookup.owner(), successor_of(&ring, id));
     }
-    // Reference: section "Failure and Replication", Theorem IV.5: with
-    // successor lists of length r = O(log N), if every node then fails with
-    // probability ½, find_successor still returns the closest living
-    // successor.
+    // Reference: section "Failure and Replication", the theorem that with
+    // successor lists of length r = O(log N) in a stable ring, if every
+    // node then fails with probability ½, find_successor still returns the
+    // closest living successor (with high probability).
 }
 
 #[test]
@@ -256,9 +256,8 @@ fn a_joining_node_takes_over_keys_from_its_successor() {
     let held = newcomer.held_keys();
     assert!(mine.iter().all(|k| held.contains(k)));
     assert!(keys_are_at_their_owners(&nodes, &keys));
-    // Reference: section "Node Joins and Stabilization": "when node n
-    // joins, certain keys previously assigned to n's successor now become
-    // assigned to n".
+    // Reference: section "Node Joins and Stabilization": when n joins, some
+    // keys previously assigned to n's successor become assigned to n.
 }
 
 #[test]
@@ -280,9 +279,8 @@ fn a_leaving_node_hands_its_keys_to_its_successor() {
     for key in &keys {
         assert_eq!(cluster.live()[0].get(key).unwrap(), Some(value_of(key)));
     }
-    // Reference: section "Voluntary Node Departures": "before leaving, n
-    // transfers its keys to its successor and notifies its predecessor p
-    // and successor s".
+    // Reference: section "Voluntary Node Departures": the leaving node
+    // transfers its keys to its successor before it goes.
 }
 
 #[test]
@@ -292,6 +290,6 @@ fn identifiers_are_sha1_of_the_address_reduced_to_m_bits() {
     let node = cluster.add_named("10.0.0.1:4000").unwrap();
     let expected: Id = space.hash(b"10.0.0.1:4000");
     assert_eq!(node.me().id, expected);
-    // Reference: section "Consistent Hashing": "a node's identifier is
-    // chosen by hashing the node's IP address".
+    // Reference: section "Consistent Hashing": a node's identifier is the
+    // hash of its address, a key's the hash of the key.
 }
