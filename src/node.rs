@@ -219,6 +219,12 @@ impl Node {
     /// [`Node::create`] or [`Node::join`] next.
     pub fn new(addr: &str, config: NodeConfig, transport: Arc<dyn Transport>) -> Arc<Node> {
         let me = NodeRef::new(config.space, addr);
+        Node::with_identity(me, config, transport)
+    }
+
+    /// A node with a given identity; [`Node::new`] hashes the address, and
+    /// unit tests choose identifiers by hand.
+    fn with_identity(me: NodeRef, config: NodeConfig, transport: Arc<dyn Transport>) -> Arc<Node> {
         let links = Links {
             predecessor: None,
             successors: vec![me.clone()],
@@ -831,6 +837,85 @@ impl Node {
             );
         }
         self.tell(successor, Request::DropKeys { from, to });
+        // Keys that reached us after our predecessor pulled from us belong
+        // to it: pass them on now rather than a round later.
+        self.hand_over_misplaced();
+    }
+
+    /// Hands keys this node holds but does not own to their owners: keys in
+    /// `(n, predecessor]`. They are left behind when handovers cross (a
+    /// node pulls from a successor that is itself still pulling), or when
+    /// a new owner died during its pull. Each owner is found by lookup; a
+    /// copy is dropped here once its owner has taken it, unless it changed
+    /// meanwhile. At most one chunk per call, so a large backlog cannot
+    /// stall the maintenance thread. Called periodically; not in the paper,
+    /// which leaves storage to the application.
+    pub fn hand_over_misplaced(&self) {
+        let predecessor = {
+            let links = self.links.read();
+            if links.receiving || links.leaving {
+                return;
+            }
+            links.predecessor.clone()
+        };
+        let Some(predecessor) = predecessor.filter(|p| p.addr != self.me.addr) else {
+            return; // Unknown or alone: this node owns every key.
+        };
+        let (items, _) = self
+            .store
+            .lock()
+            .chunk(self.me.id, predecessor.id, None, CHUNK_BYTES);
+        let space = self.config.space;
+        let mut batch: Vec<Item> = Vec::new();
+        let mut owner: Option<NodeRef> = None;
+        for item in items {
+            let id = space.hash(item.key.as_bytes());
+            // Keys come in ring order, and successor(id) also owns every
+            // identifier up to itself: one lookup serves a run of keys.
+            let same_owner = owner
+                .as_ref()
+                .is_some_and(|o| id.in_open_closed(self.me.id, o.id));
+            if !same_owner {
+                if let Some(o) = owner.take() {
+                    self.hand_over(&o, std::mem::take(&mut batch));
+                }
+                match self.find_successor(id) {
+                    Ok(lookup) if lookup.owner().addr != self.me.addr => {
+                        owner = Some(lookup.owner().clone());
+                    }
+                    // Our view disagrees with the ring's; retry next round.
+                    _ => return,
+                }
+            }
+            batch.push(item);
+        }
+        if let Some(o) = owner {
+            self.hand_over(&o, batch);
+        }
+    }
+
+    /// Gives `items` to `owner`, then drops the local copies it took.
+    fn hand_over(&self, owner: &NodeRef, items: Vec<Item>) {
+        let versions: Vec<(String, u64)> = items
+            .iter()
+            .map(|i| (i.key.clone(), i.entry.version))
+            .collect();
+        match self.call(owner, Request::Handoff { items }) {
+            Ok(Response::Done) => {
+                let mut store = self.store.lock();
+                for (key, version) in &versions {
+                    let id = self.config.space.hash(key.as_bytes());
+                    store.remove_if_not_newer(id, key, *version);
+                }
+                info!(
+                    "{}: handed {} misplaced keys to their owner {owner:?}",
+                    self.me.addr,
+                    versions.len()
+                );
+            }
+            Ok(other) => warn!("{}: {}", self.me.addr, unexpected(owner, &other)),
+            Err(e) => debug!("{}: handing keys to {owner:?}: {e}", self.me.addr),
+        }
     }
 
     fn merge(&self, items: Vec<Item>) {
@@ -1164,4 +1249,108 @@ fn unexpected(peer: &NodeRef, answer: &Response) -> Error {
         addr: peer.addr.clone(),
         detail: format!("unexpected answer {answer:?}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::MemoryNetwork;
+
+    /// Node `n` of a 6-bit ring, with fingers and successors set by hand:
+    /// nothing is reachable, so only local logic runs.
+    fn node(n: u64, fingers: &[u64], successors: &[u64]) -> Arc<Node> {
+        let space = IdSpace::new(6).unwrap();
+        let reference = |id: u64| NodeRef {
+            id: space.id(id),
+            addr: format!("n{id}"),
+        };
+        let config = NodeConfig::new(space);
+        let node = Node::with_identity(reference(n), config, MemoryNetwork::new());
+        {
+            let mut links = node.links.write();
+            for (k, &f) in fingers.iter().enumerate() {
+                links.fingers.set(k + 1, reference(f));
+            }
+            links.successors = successors.iter().map(|&s| reference(s)).collect();
+        }
+        node
+    }
+
+    fn id(node: &NodeRef) -> u64 {
+        node.id.to_u64().unwrap()
+    }
+
+    /// Node 8 of the paper's Figure 4(a).
+    fn n8() -> Arc<Node> {
+        node(8, &[14, 14, 14, 21, 32, 42], &[14, 21, 32])
+    }
+
+    #[test]
+    fn closest_preceding_node_is_the_farthest_finger_before_the_id() {
+        let n8 = n8();
+        let space = n8.config.space;
+        assert_eq!(id(&n8.closest_preceding_node(space.id(54))), 42);
+        assert_eq!(id(&n8.closest_preceding_node(space.id(40))), 32);
+        assert_eq!(id(&n8.closest_preceding_node(space.id(20))), 14);
+        // The interval is open: a finger at the id itself does not precede it.
+        assert_eq!(id(&n8.closest_preceding_node(space.id(42))), 32);
+        // Wrapping past zero: 3 is after 42 going round from 8.
+        assert_eq!(id(&n8.closest_preceding_node(space.id(3))), 42);
+        // Nothing lies in (8, 10) but 9: the node returns itself.
+        assert_eq!(id(&n8.closest_preceding_node(space.id(10))), 8);
+    }
+
+    #[test]
+    fn closest_preceding_node_also_uses_the_successor_list() {
+        // No fingers known yet, only the successor list.
+        let n = node(8, &[], &[14, 21, 32]);
+        assert_eq!(id(&n.closest_preceding_node(n.config.space.id(30))), 21);
+    }
+
+    #[test]
+    fn a_lookup_step_offers_distinct_candidates_best_first() {
+        let n8 = n8();
+        match n8.find_successor_step(n8.config.space.id(54)) {
+            Response::Closer { candidates } => {
+                let ids: Vec<u64> = candidates.iter().map(id).collect();
+                assert_eq!(ids, vec![42, 32, 21]);
+            }
+            other => panic!("expected candidates, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lookup_step_answers_when_the_id_is_up_to_the_successor() {
+        let n8 = n8();
+        for target in [9, 14] {
+            match n8.find_successor_step(n8.config.space.id(target)) {
+                Response::Found { successors } => assert_eq!(id(&successors[0]), 14),
+                other => panic!("{target}: expected the successor, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn notify_adopts_as_the_paper_says() {
+        let n = node(32, &[], &[38]);
+        let space = n.config.space;
+        let candidate = |i: u64| NodeRef {
+            id: space.id(i),
+            addr: format!("n{i}"),
+        };
+        // predecessor is nil: adopt.
+        assert!(n.notify(&candidate(14)));
+        // n' in (predecessor, n): adopt.
+        assert!(n.notify(&candidate(21)));
+        // n' not in (predecessor, n): keep the predecessor.
+        assert!(!n.notify(&candidate(14)));
+        assert_eq!(id(n.view().predecessor.as_ref().unwrap()), 21);
+        // Our identifier at another address: refused, identifiers are unique.
+        let twin = NodeRef {
+            id: space.id(32),
+            addr: "elsewhere".into(),
+        };
+        assert!(!n.notify(&twin));
+        assert_eq!(id(n.view().predecessor.as_ref().unwrap()), 21);
+    }
 }

@@ -26,7 +26,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 use log::{debug, info, warn};
@@ -182,7 +182,7 @@ impl Server {
         match &config.join {
             Some(known) => {
                 node.join(known)?;
-                node.link_in()?;
+                link_in(&node, &config.node)?;
             }
             None => node.create(),
         }
@@ -264,6 +264,22 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Links a node that has just joined into the ring, giving the ring a few
+/// stabilization periods to clear what stands in the way (a predecessor
+/// that died a moment ago, say) before giving up.
+fn link_in(node: &Node, config: &NodeConfig) -> Result<()> {
+    let deadline = Instant::now() + config.request_timeout;
+    loop {
+        match node.link_in() {
+            Err(Error::Unavailable(why)) if Instant::now() < deadline => {
+                debug!("{}: not linked in yet: {why}", node.me().addr);
+                thread::sleep(config.stabilize_interval);
+            }
+            done => return done,
+        }
     }
 }
 

@@ -201,6 +201,16 @@ impl Store {
         (items, None)
     }
 
+    /// Removes `key` if its version is still at most `version`: a copy handed
+    /// to another node is dropped here unless it changed since. Whether it
+    /// was removed.
+    pub fn remove_if_not_newer(&mut self, id: Id, key: &str, version: u64) -> bool {
+        match self.get(id, key) {
+            Some(entry) if entry.version <= version => self.delete(id, key),
+            _ => false,
+        }
+    }
+
     /// Removes every key in the arc `(from, to]` for which `drop(id)` says
     /// so; returns how many went.
     pub fn remove_where(&mut self, from: Id, to: Id, drop: impl Fn(Id) -> bool) -> usize {
@@ -338,6 +348,17 @@ mod tests {
         let mut seen = read_in_chunks(&store, space.id(0), space.id(0), 500);
         seen.sort();
         assert_eq!(seen, keys);
+    }
+
+    #[test]
+    fn a_handed_over_copy_is_removed_only_if_unchanged() {
+        let mut store = Store::new();
+        let id = space().id(5);
+        store.put(id, "a", "1".into());
+        store.put(id, "a", "2".into());
+        assert!(!store.remove_if_not_newer(id, "a", 1));
+        assert!(store.remove_if_not_newer(id, "a", 2));
+        assert!(store.is_empty());
     }
 
     #[test]

@@ -324,3 +324,35 @@ fn memory_keys_move_in_chunks_when_identifiers_are_few() {
         );
     }
 }
+
+#[test]
+fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
+    // Crossing handovers (a node pulling from a successor that is itself
+    // still pulling) leave keys at a node that no longer owns them. Put
+    // them there directly, as a predecessor's Handoff would.
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(6);
+    cluster.settle();
+    let nodes = cluster.live();
+    let keys = keys("misplaced", 60);
+    let stray = &nodes[0];
+    let items: Vec<chord::store::Item> = keys
+        .iter()
+        .map(|key| chord::store::Item {
+            key: key.clone(),
+            entry: chord::store::Entry {
+                value: value_of(key),
+                version: 1,
+            },
+        })
+        .collect();
+    use chord::transport::Handler;
+    stray.handle(chord::message::Request::Handoff { items });
+    assert!(!keys_are_at_their_owners(&nodes, &keys));
+    cluster.settle_until("every key at its owner", &|nodes| {
+        keys_are_at_their_owners(nodes, &keys)
+    });
+    for key in &keys {
+        assert_eq!(nodes[3].get(key).expect("get"), Some(value_of(key)));
+    }
+}
