@@ -8,15 +8,18 @@
 //! - `chord hops`: LOOKUP random keys at random nodes and report the mean
 //!   hop count next to the paper's ½·log2 N.
 //!
-//! All logic lives in the library; this file only parses arguments.
+//! All logic lives in the library; this file only reads arguments. They are
+//! parsed by a small table of flags per command rather than a crate: four
+//! commands do not need one, and the first `make ring` on a fresh clone
+//! builds twice as fast without it.
 
-use std::io::{self, BufRead};
+use std::collections::HashMap;
+use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
+use std::str::FromStr;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use std::thread;
-
-use clap::{Args, Parser, Subcommand};
 use crossbeam_channel::{bounded, select};
 use log::{error, info};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -25,99 +28,267 @@ use signal_hook::iterator::Signals;
 use chord::client::Client;
 use chord::{IdSpace, NodeConfig, Server, ServerConfig};
 
-#[derive(Parser)]
-#[command(name = "chord", version, about = "A Chord distributed hash table")]
-struct Cli {
-    #[command(subcommand)]
-    command: Commands,
+/// One `--flag VALUE` of a command.
+struct Flag {
+    name: &'static str,
+    value: &'static str,
+    help: &'static str,
+    /// `None`: the flag is required, unless `optional` says otherwise.
+    default: Option<&'static str>,
+    optional: bool,
 }
 
-#[derive(Subcommand)]
-enum Commands {
-    /// Run one node: create a ring, or join one with --join.
-    Node(NodeArgs),
-    /// Send text-protocol lines to a node (from the arguments, else from
-    /// standard input) and print the answers.
-    Send {
-        /// The node to talk to, host:port.
-        #[arg(long)]
-        addr: String,
-        /// The lines to send, one request each.
-        lines: Vec<String>,
-    },
-    /// Wait until a RING walk from a node lists N nodes, then print it.
-    Wait {
-        /// The node to walk from, host:port.
-        #[arg(long)]
-        addr: String,
-        /// How many nodes the ring should have.
-        #[arg(long)]
-        nodes: usize,
-        /// Give up after this many seconds.
-        #[arg(long, default_value_t = 30)]
-        timeout_s: u64,
-    },
-    /// LOOKUP random keys at random nodes of a ring; print the mean hops.
-    Hops {
-        /// Any node of the ring, host:port.
-        #[arg(long)]
-        addr: String,
-        /// How many keys to look up.
-        #[arg(long, default_value_t = 1000)]
-        keys: usize,
-        /// Seed for the random keys and nodes.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-    },
+const fn required(name: &'static str, value: &'static str, help: &'static str) -> Flag {
+    Flag {
+        name,
+        value,
+        help,
+        default: None,
+        optional: false,
+    }
 }
 
-#[derive(Args)]
-struct NodeArgs {
-    /// The address to listen on, host:port (port 0 picks one).
-    #[arg(long)]
-    listen: String,
-    /// Join the ring that this node (host:port) belongs to.
-    #[arg(long)]
-    join: Option<String>,
-    /// The address peers should dial, when not the listen address.
-    #[arg(long)]
-    advertise: Option<String>,
-    /// m: identifiers have this many bits (1..=160).
-    #[arg(long, default_value_t = 160)]
-    bits: u8,
-    /// r: the length of the successor list.
-    #[arg(long, default_value_t = 8)]
-    successors: usize,
-    /// How many connections are served at once (text clients may hold
-    /// three quarters of them; the rest are kept for peers).
-    #[arg(long, default_value_t = 64)]
-    workers: usize,
-    /// The stabilization period, in milliseconds.
-    #[arg(long, default_value_t = 250)]
-    stabilize_ms: u64,
-    /// How long a call to a peer may take before it counts as failed.
-    #[arg(long, default_value_t = 1000)]
-    rpc_timeout_ms: u64,
-    /// How long a client request keeps retrying while the ring moves.
-    #[arg(long, default_value_t = 10_000)]
-    request_timeout_ms: u64,
-    /// Disconnect a text client silent for this many seconds.
-    #[arg(long, default_value_t = 300)]
-    idle_timeout_s: u64,
+const fn optional(name: &'static str, value: &'static str, help: &'static str) -> Flag {
+    Flag {
+        name,
+        value,
+        help,
+        default: None,
+        optional: true,
+    }
+}
+
+const fn with_default(
+    name: &'static str,
+    value: &'static str,
+    help: &'static str,
+    default: &'static str,
+) -> Flag {
+    Flag {
+        name,
+        value,
+        help,
+        default: Some(default),
+        optional: true,
+    }
+}
+
+/// A subcommand: its flags, and what its free arguments are, if it takes any.
+struct Command {
+    name: &'static str,
+    about: &'static str,
+    flags: &'static [Flag],
+    free: Option<&'static str>,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "node",
+        about: "Run one node: create a ring, or join one with --join",
+        flags: &[
+            required("listen", "HOST:PORT", "the address to listen on (port 0 picks one)"),
+            optional("join", "HOST:PORT", "join the ring this node belongs to"),
+            optional("advertise", "HOST:PORT", "the address peers dial, if not --listen"),
+            with_default("bits", "M", "identifiers have M bits, 1 to 160", "160"),
+            with_default("successors", "R", "the length of the successor list", "8"),
+            with_default(
+                "workers",
+                "N",
+                "connections served at once (text clients may hold three quarters)",
+                "64",
+            ),
+            with_default("stabilize-ms", "MS", "the stabilization period", "250"),
+            with_default("rpc-timeout-ms", "MS", "a peer call slower than this fails", "1000"),
+            with_default(
+                "request-timeout-ms",
+                "MS",
+                "how long a client request retries while the ring moves",
+                "10000",
+            ),
+            with_default("idle-timeout-s", "S", "disconnect a text client silent this long", "300"),
+        ],
+        free: None,
+    },
+    Command {
+        name: "send",
+        about: "Send text-protocol lines to a node (the arguments, else standard input) and print the answers",
+        flags: &[required("addr", "HOST:PORT", "the node to talk to")],
+        free: Some("LINE..."),
+    },
+    Command {
+        name: "wait",
+        about: "Wait until a RING walk from a node lists N nodes, then print it",
+        flags: &[
+            required("addr", "HOST:PORT", "the node to walk from"),
+            required("nodes", "N", "how many nodes the ring should have"),
+            with_default("timeout-s", "S", "give up after this long", "30"),
+        ],
+        free: None,
+    },
+    Command {
+        name: "hops",
+        about: "LOOKUP random keys at random nodes of a ring; print the mean hop count",
+        flags: &[
+            required("addr", "HOST:PORT", "any node of the ring"),
+            with_default("keys", "N", "how many keys to look up", "1000"),
+            with_default("seed", "N", "seed for the random keys and nodes", "1"),
+        ],
+        free: None,
+    },
+];
+
+fn usage() -> String {
+    let mut text = String::from(
+        "chord: a Chord distributed hash table\n\nUsage: chord <COMMAND> [OPTIONS]\n\nCommands:\n",
+    );
+    for command in COMMANDS {
+        text += &format!("  {:<6}{}\n", command.name, command.about);
+    }
+    text + "\n`chord <COMMAND> --help` describes a command's options.\n"
+}
+
+fn command_usage(command: &Command) -> String {
+    let free = command.free.map(|f| format!(" [{f}]")).unwrap_or_default();
+    let mut text = format!(
+        "{}\n\nUsage: chord {} [OPTIONS]{free}\n\nOptions:\n",
+        command.about, command.name
+    );
+    for flag in command.flags {
+        let left = format!("--{} {}", flag.name, flag.value);
+        let note = match (flag.default, flag.optional) {
+            (Some(default), _) => format!(" [default: {default}]"),
+            (None, false) => " (required)".to_string(),
+            (None, true) => String::new(),
+        };
+        text += &format!("  {left:<32}{}{note}\n", flag.help);
+    }
+    text + "  --help                          print this help\n"
+}
+
+/// A command's arguments, read against its flag table.
+struct Parsed {
+    command: &'static Command,
+    values: HashMap<&'static str, String>,
+    free: Vec<String>,
+}
+
+/// What the arguments ask for.
+enum Request {
+    Run(Parsed),
+    Help(String),
+}
+
+fn parse(args: &[String]) -> Result<Request, String> {
+    let Some(name) = args.first() else {
+        return Err(format!("no command given\n\n{}", usage()));
+    };
+    match name.as_str() {
+        "-h" | "--help" | "help" => return Ok(Request::Help(usage())),
+        "-V" | "--version" => {
+            return Ok(Request::Help(format!(
+                "chord {}\n",
+                env!("CARGO_PKG_VERSION")
+            )))
+        }
+        _ => {}
+    }
+    let command = COMMANDS
+        .iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| format!("unknown command {name:?}\n\n{}", usage()))?;
+    let mut values = HashMap::new();
+    let mut free = Vec::new();
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Request::Help(command_usage(command)));
+        }
+        let Some(flag_name) = arg.strip_prefix("--") else {
+            if command.free.is_some() {
+                free.push(arg.clone());
+                continue;
+            }
+            return Err(format!(
+                "unexpected argument {arg:?}; see `chord {name} --help`"
+            ));
+        };
+        let (flag_name, inline) = match flag_name.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag_name, None),
+        };
+        let flag = command
+            .flags
+            .iter()
+            .find(|f| f.name == flag_name)
+            .ok_or_else(|| format!("unknown option --{flag_name}; see `chord {name} --help`"))?;
+        let value = match inline {
+            Some(value) => value,
+            None => rest
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("--{} needs a value: {}", flag.name, flag.value))?,
+        };
+        values.insert(flag.name, value);
+    }
+    for flag in command.flags {
+        if !flag.optional && !values.contains_key(flag.name) {
+            return Err(format!(
+                "--{} is required; see `chord {name} --help`",
+                flag.name
+            ));
+        }
+    }
+    Ok(Request::Run(Parsed {
+        command,
+        values,
+        free,
+    }))
+}
+
+impl Parsed {
+    /// The value of `--name`, or its default, parsed as a `T`.
+    fn get<T: FromStr>(&self, name: &str) -> Result<T, String> {
+        let flag = self
+            .command
+            .flags
+            .iter()
+            .find(|f| f.name == name)
+            .expect("a flag of the table");
+        let text = self
+            .values
+            .get(name)
+            .map(String::as_str)
+            .or(flag.default)
+            .ok_or_else(|| format!("--{name} is required"))?;
+        text.parse()
+            .map_err(|_| format!("--{name} takes {}, not {text:?}", flag.value))
+    }
+
+    /// The value of an optional `--name` without a default.
+    fn optional(&self, name: &str) -> Option<String> {
+        self.values.get(name).cloned()
+    }
 }
 
 fn main() -> ExitCode {
     let env = env_logger::Env::default().default_filter_or("info");
     env_logger::Builder::from_env(env).init();
-    let result = match Cli::parse().command {
-        Commands::Node(args) => run_node(args),
-        Commands::Send { addr, lines } => send(&addr, lines),
-        Commands::Wait {
-            addr,
-            nodes,
-            timeout_s,
-        } => wait(&addr, nodes, Duration::from_secs(timeout_s)),
-        Commands::Hops { addr, keys, seed } => hops(&addr, keys, seed),
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match parse(&args) {
+        Ok(Request::Help(text)) => {
+            print!("{text}");
+            Ok(())
+        }
+        Ok(Request::Run(parsed)) => match parsed.command.name {
+            "node" => run_node(&parsed),
+            "send" => send(&parsed),
+            "wait" => wait(&parsed),
+            _ => hops(&parsed),
+        },
+        Err(message) => {
+            eprintln!("chord: {message}");
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -128,18 +299,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_node(args: NodeArgs) -> Result<(), String> {
-    let space = IdSpace::new(args.bits).map_err(|e| e.to_string())?;
+fn run_node(args: &Parsed) -> Result<(), String> {
+    let space = IdSpace::new(args.get("bits")?).map_err(|e| e.to_string())?;
     let mut node = NodeConfig::new(space);
-    node.successors = args.successors;
-    node.stabilize_interval = Duration::from_millis(args.stabilize_ms.max(1));
-    node.request_timeout = Duration::from_millis(args.request_timeout_ms);
-    let mut config = ServerConfig::new(&args.listen, node);
-    config.join = args.join;
-    config.advertise = args.advertise;
-    config.workers = args.workers;
-    config.rpc_timeout = Duration::from_millis(args.rpc_timeout_ms.max(1));
-    config.idle_timeout = Duration::from_secs(args.idle_timeout_s.max(1));
+    node.successors = args.get("successors")?;
+    node.stabilize_interval = Duration::from_millis(args.get::<u64>("stabilize-ms")?.max(1));
+    node.request_timeout = Duration::from_millis(args.get("request-timeout-ms")?);
+    let mut config = ServerConfig::new(&args.get::<String>("listen")?, node);
+    config.join = args.optional("join");
+    config.advertise = args.optional("advertise");
+    config.workers = args.get("workers")?;
+    config.rpc_timeout = Duration::from_millis(args.get::<u64>("rpc-timeout-ms")?.max(1));
+    config.idle_timeout = Duration::from_secs(args.get::<u64>("idle-timeout-s")?.max(1));
     // Register for signals before joining, so none is missed.
     let mut signals =
         Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("installing signal handlers: {e}"))?;
@@ -170,18 +341,32 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
 
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn send(addr: &str, lines: Vec<String>) -> Result<(), String> {
+/// Prints lines to standard output. A reader that went away (`| head`)
+/// ends the output quietly, as Unix tools do.
+fn print_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    let mut out = io::stdout().lock();
+    for line in lines {
+        match writeln!(out, "{line}") {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) => return Err(format!("writing the output: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn send(args: &Parsed) -> Result<(), String> {
+    let addr: String = args.get("addr")?;
     let mut client =
-        Client::connect(addr, CLIENT_TIMEOUT).map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let lines: Vec<String> = if lines.is_empty() {
+        Client::connect(&addr, CLIENT_TIMEOUT).map_err(|e| format!("connecting to {addr}: {e}"))?;
+    let lines: Vec<String> = if args.free.is_empty() {
         io::stdin().lock().lines().map_while(Result::ok).collect()
     } else {
-        lines
+        args.free.clone()
     };
     for line in lines {
-        for answer in client.request(&line).map_err(|e| format!("{addr}: {e}"))? {
-            println!("{answer}");
-        }
+        let answer = client.request(&line).map_err(|e| format!("{addr}: {e}"))?;
+        print_lines(answer.iter().map(String::as_str))?;
     }
     Ok(())
 }
@@ -196,21 +381,21 @@ fn ring(addr: &str) -> Result<Vec<String>, String> {
     }
 }
 
-fn wait(addr: &str, nodes: usize, timeout: Duration) -> Result<(), String> {
+fn wait(args: &Parsed) -> Result<(), String> {
+    let addr: String = args.get("addr")?;
+    let nodes: usize = args.get("nodes")?;
+    let timeout = Duration::from_secs(args.get("timeout-s")?);
     let deadline = Instant::now() + timeout;
     let mut last = String::from("no answer yet");
     while Instant::now() < deadline {
-        match ring(addr) {
+        match ring(&addr) {
             Ok(lines) if lines.len() == nodes => {
-                for line in lines {
-                    println!("{line}");
-                }
-                return Ok(());
+                return print_lines(lines.iter().map(String::as_str))
             }
             Ok(lines) => last = format!("the ring walk lists {} nodes", lines.len()),
             Err(e) => last = e,
         }
-        std::thread::sleep(Duration::from_millis(100));
+        thread::sleep(Duration::from_millis(100));
     }
     Err(format!(
         "the ring at {addr} did not reach {nodes} nodes in {timeout:?}: {last}"
@@ -229,13 +414,19 @@ impl Rng {
     }
 }
 
-fn hops(addr: &str, keys: usize, seed: u64) -> Result<(), String> {
-    let nodes: Vec<String> = ring(addr)?
+fn hops(args: &Parsed) -> Result<(), String> {
+    let addr: String = args.get("addr")?;
+    let keys: usize = args.get("keys")?;
+    let seed: u64 = args.get("seed")?;
+    let nodes: Vec<String> = ring(&addr)?
         .iter()
         .filter_map(|line| line.split_whitespace().nth(1).map(str::to_string))
         .collect();
-    if nodes.is_empty() {
-        return Err(format!("the ring walk from {addr} listed no nodes"));
+    if nodes.is_empty() || keys == 0 {
+        return Err(format!(
+            "nothing to measure: {} nodes, {keys} keys",
+            nodes.len()
+        ));
     }
     let mut clients = Vec::new();
     for node in &nodes {
@@ -258,18 +449,19 @@ fn hops(addr: &str, keys: usize, seed: u64) -> Result<(), String> {
     }
     samples.sort_unstable();
     let mean = samples.iter().map(|&h| f64::from(h)).sum::<f64>() / samples.len() as f64;
-    let n = nodes.len() as f64;
-    println!("nodes={} lookups={}", nodes.len(), samples.len());
-    println!(
-        "mean_hops={mean:.3} median_hops={} p99_hops={} max_hops={}",
-        samples[samples.len() / 2],
-        samples[(samples.len() * 99 / 100).min(samples.len() - 1)],
-        samples[samples.len() - 1]
-    );
-    println!(
-        "paper_half_log2_n={:.3} ratio={:.3}",
-        0.5 * n.log2(),
-        mean / (0.5 * n.log2())
-    );
-    Ok(())
+    let half_log = 0.5 * (nodes.len() as f64).log2();
+    let report = [
+        format!("nodes={} lookups={}", nodes.len(), samples.len()),
+        format!(
+            "mean_hops={mean:.3} median_hops={} p99_hops={} max_hops={}",
+            samples[samples.len() / 2],
+            samples[(samples.len() * 99 / 100).min(samples.len() - 1)],
+            samples[samples.len() - 1]
+        ),
+        format!(
+            "paper_half_log2_n={half_log:.3} ratio={:.3}",
+            mean / half_log
+        ),
+    ];
+    print_lines(report.iter().map(String::as_str))
 }
