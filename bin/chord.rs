@@ -18,7 +18,7 @@ use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{bounded, select};
 use log::{error, info};
@@ -270,9 +270,50 @@ impl Parsed {
     }
 }
 
+/// The current UTC time as `2026-11-24T20:51:12.123Z`, for log lines.
+fn utc_now() -> String {
+    utc(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default())
+}
+
+/// A time since the Unix epoch as `YYYY-MM-DDThh:mm:ss.mmmZ`.
+fn utc(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
 fn main() -> ExitCode {
     let env = env_logger::Env::default().default_filter_or("info");
-    env_logger::Builder::from_env(env).init();
+    env_logger::Builder::from_env(env)
+        .format(|out, record| {
+            writeln!(
+                out,
+                "[{} {:<5} {}] {}",
+                utc_now(),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match parse(&args) {
         Ok(Request::Help(text)) => {
@@ -464,4 +505,56 @@ fn hops(args: &Parsed) -> Result<(), String> {
         ),
     ];
     print_lines(report.iter().map(String::as_str))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_timestamps_match_the_calendar() {
+        assert_eq!(utc(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        // A leap day, and the day after it.
+        assert_eq!(
+            utc(Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            utc(Duration::from_secs(951_868_800)),
+            "2000-03-01T00:00:00.000Z"
+        );
+        // 2100 is not a leap year: February 28 is followed by March 1.
+        assert_eq!(
+            utc(Duration::from_secs(4_107_456_000)),
+            "2100-03-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            utc(Duration::from_millis(1_795_985_472_123)),
+            "2026-11-29T20:51:12.123Z"
+        );
+    }
+
+    #[test]
+    fn flags_parse_with_defaults_and_clear_errors() {
+        let args = |line: &str| {
+            line.split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let Ok(Request::Run(parsed)) = parse(&args("node --listen 127.0.0.1:0 --bits=6")) else {
+            panic!("a valid node command");
+        };
+        assert_eq!(parsed.get::<u8>("bits"), Ok(6));
+        assert_eq!(parsed.get::<usize>("successors"), Ok(8));
+        assert_eq!(parsed.optional("join"), None);
+        let error = |line: &str| match parse(&args(line)) {
+            Err(e) => e,
+            Ok(_) => panic!("{line:?} was accepted"),
+        };
+        assert!(error("node").contains("--listen is required"));
+        assert!(error("node --listen").contains("needs a value"));
+        assert!(error("node --listen x --frob 1").contains("unknown option --frob"));
+        assert!(error("frob").contains("unknown command"));
+        assert!(matches!(parse(&args("wait --help")), Ok(Request::Help(_))));
+    }
 }
