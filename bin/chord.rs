@@ -526,6 +526,10 @@ mod tests {
         // 2100 is not a leap year: February 28 is followed by March 1.
         assert_eq!(
             utc(Duration::from_secs(4_107_456_000)),
+            "2100-02-28T00:00:00.000Z"
+        );
+        assert_eq!(
+            utc(Duration::from_secs(4_107_542_400)),
             "2100-03-01T00:00:00.000Z"
         );
         assert_eq!(
