@@ -513,29 +513,19 @@ mod tests {
 
     #[test]
     fn utc_timestamps_match_the_calendar() {
-        assert_eq!(utc(Duration::ZERO), "1970-01-01T00:00:00.000Z");
-        // A leap day, and the day after it.
-        assert_eq!(
-            utc(Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00.000Z"
-        );
-        assert_eq!(
-            utc(Duration::from_secs(951_868_800)),
-            "2000-03-01T00:00:00.000Z"
-        );
-        // 2100 is not a leap year: February 28 is followed by March 1.
-        assert_eq!(
-            utc(Duration::from_secs(4_107_456_000)),
-            "2100-02-28T00:00:00.000Z"
-        );
-        assert_eq!(
-            utc(Duration::from_secs(4_107_542_400)),
-            "2100-03-01T00:00:00.000Z"
-        );
-        assert_eq!(
-            utc(Duration::from_millis(1_795_985_472_123)),
-            "2026-11-29T20:51:12.123Z"
-        );
+        // Milliseconds since the epoch, and the date Python's calendar gives.
+        let cases = [
+            (0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+            (951_868_800_000, "2000-03-01T00:00:00.000Z"),
+            // 2100 is not a leap year: February 28 is followed by March 1.
+            (4_107_456_000_000, "2100-02-28T00:00:00.000Z"),
+            (4_107_542_400_000, "2100-03-01T00:00:00.000Z"),
+            (1_795_985_472_123, "2026-11-29T20:51:12.123Z"),
+        ];
+        for (millis, expected) in cases {
+            assert_eq!(utc(Duration::from_millis(millis)), expected);
+        }
     }
 
     #[test]
