@@ -76,6 +76,7 @@
 
 use std::cmp::Ordering;
 use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +94,10 @@ use crate::{Error, Result};
 
 /// How many next-hop candidates a lookup step offers.
 const CANDIDATES: usize = 3;
+
+/// How many calls to a node in a row must time out before it counts as
+/// failed (a refused connection counts at once).
+const TIMEOUTS_BEFORE_FAILED: u32 = 3;
 
 /// How many closer successors one `stabilize` may step to, beyond r.
 const MAX_STABILIZE_STEPS: usize = 8;
@@ -171,6 +176,11 @@ struct Neighbours {
 #[derive(Debug)]
 struct Links {
     predecessor: Option<NodeRef>,
+    /// The predecessor `check_predecessor` last found failed, while no new
+    /// one is known. It bounds the keys this node serves: a suspicion can
+    /// be false, so the arc grows only when a live node becomes the
+    /// predecessor (see [`Node::owns`]).
+    failed_predecessor: Option<NodeRef>,
     /// Never empty; `[self]` when the node is alone.
     successors: Vec<NodeRef>,
     fingers: FingerTable,
@@ -196,6 +206,9 @@ pub struct Node {
     /// The key-value pairs held here. Taken after `links` when both are
     /// needed.
     store: Mutex<Store>,
+    /// Calls in a row that timed out, by peer address; see
+    /// [`Node::has_failed`]. Held only to count.
+    timeouts: Mutex<HashMap<String, u32>>,
     stats: Stats,
 }
 
@@ -227,6 +240,7 @@ impl Node {
     fn with_identity(me: NodeRef, config: NodeConfig, transport: Arc<dyn Transport>) -> Arc<Node> {
         let links = Links {
             predecessor: None,
+            failed_predecessor: None,
             successors: vec![me.clone()],
             fingers: FingerTable::new(me.id),
             receiving: false,
@@ -239,6 +253,7 @@ impl Node {
             transport,
             links: RwLock::new(links),
             store: Mutex::new(Store::new()),
+            timeouts: Mutex::new(HashMap::new()),
             stats: Stats::default(),
         })
     }
@@ -294,7 +309,40 @@ impl Node {
         if to.addr == self.me.addr {
             return Ok(self.handle(request));
         }
-        self.transport.call(&to.addr, request)
+        let answer = self.transport.call(&to.addr, request);
+        if answer.is_ok() {
+            let mut timeouts = self.timeouts.lock();
+            if !timeouts.is_empty() {
+                timeouts.remove(&to.addr);
+            }
+        }
+        answer
+    }
+
+    /// Whether a failed call shows that `node` has failed. A refused or
+    /// reset connection does at once: on a LAN or loopback the process is
+    /// gone. A busy answer never does. A timeout may only mean the node is
+    /// overloaded, and declaring a live node dead moves its keys' ownership,
+    /// so it takes [`TIMEOUTS_BEFORE_FAILED`] in a row; any answer in
+    /// between starts the count again.
+    fn has_failed(&self, node: &NodeRef, e: &TransportError) -> bool {
+        match e {
+            TransportError::Busy { .. } => false,
+            TransportError::Timeout { .. } => {
+                let mut timeouts = self.timeouts.lock();
+                let count = timeouts.entry(node.addr.clone()).or_insert(0);
+                *count += 1;
+                if *count < TIMEOUTS_BEFORE_FAILED {
+                    return false;
+                }
+                timeouts.remove(&node.addr);
+                true
+            }
+            TransportError::Unreachable { .. } | TransportError::Protocol { .. } => {
+                self.timeouts.lock().remove(&node.addr);
+                true
+            }
+        }
     }
 
     /// Creates a new ring with this node alone in it.
@@ -506,7 +554,7 @@ impl Node {
                 Err(e) => {
                     debug!("{}: lookup hop {candidate:?} failed: {e}", self.me.addr);
                     failed.push(candidate.addr.clone());
-                    if !e.peer_is_alive() {
+                    if self.has_failed(candidate, &e) {
                         self.forget_finger(candidate);
                     }
                 }
@@ -679,8 +727,8 @@ impl Node {
                     warn!("{}: {}", self.me.addr, unexpected(&successor, &other));
                     return None;
                 }
-                Err(e) if e.peer_is_alive() => {
-                    debug!("{}: successor busy: {e}", self.me.addr);
+                Err(e) if !self.has_failed(&successor, &e) => {
+                    debug!("{}: successor busy or slow: {e}", self.me.addr);
                     return None;
                 }
                 Err(e) => self.successor_failed(&successor, &e),
@@ -859,7 +907,7 @@ impl Node {
             links.predecessor.clone()
         };
         let Some(predecessor) = predecessor.filter(|p| p.addr != self.me.addr) else {
-            return; // Unknown or alone: this node owns every key.
+            return; // Alone, or the arc is not settled yet: nothing to hand on.
         };
         let (items, _) = self
             .store
@@ -959,6 +1007,7 @@ impl Node {
             return false;
         }
         let old = links.predecessor.replace(candidate.clone());
+        links.failed_predecessor = None;
         drop(links);
         if candidate.addr == self.me.addr {
             return false;
@@ -1010,7 +1059,8 @@ impl Node {
     ///     predecessor = nil;
     /// ```
     ///
-    /// "Failed" means it did not answer a ping; a busy answer is alive.
+    /// "Failed" means the ping's connection was refused or reset, or it
+    /// timed out several rounds in a row (see [`Node::has_failed`]).
     pub fn check_predecessor(&self) {
         let predecessor = self.links.read().predecessor.clone();
         let Some(p) = predecessor.filter(|p| p.addr != self.me.addr) else {
@@ -1019,13 +1069,13 @@ impl Node {
         let Err(e) = self.call(&p, Request::Ping) else {
             return;
         };
-        if e.peer_is_alive() {
+        if !self.has_failed(&p, &e) {
             return;
         }
         {
             let mut links = self.links.write();
             if links.predecessor.as_ref() == Some(&p) {
-                links.predecessor = None;
+                links.failed_predecessor = links.predecessor.take();
             }
             links.fingers.forget(&p.addr);
         }
@@ -1117,11 +1167,19 @@ impl Node {
     }
 
     /// Whether this node owns `id` on the ring: it lies in
-    /// `(predecessor, n]`, or the predecessor is unknown.
+    /// `(predecessor, n]`.
+    ///
+    /// When the predecessor was found failed, the arc stays
+    /// `(failed predecessor, n]` until a live node notifies us: a timeout
+    /// under load can suspect a live node, and if we took over its keys at
+    /// once we would answer NOT_FOUND for keys it still holds. If it really
+    /// died, its own predecessor notifies us within a round and the arc
+    /// grows then. A node that has never had a predecessor owns every key
+    /// only while it is alone.
     fn owns(&self, links: &Links, id: Id) -> bool {
-        match &links.predecessor {
-            None => true,
-            Some(p) => id.in_open_closed(p.id, self.me.id),
+        match (&links.predecessor, &links.failed_predecessor) {
+            (Some(p), _) | (None, Some(p)) => id.in_open_closed(p.id, self.me.id),
+            (None, None) => links.successors[0].addr == self.me.addr,
         }
     }
 

@@ -7,8 +7,9 @@
 //! goes idle, or the server stops. If no worker takes a new connection
 //! within a moment, the accept thread answers `ERR busy` and closes it,
 //! rather than letting it wait behind connections that may stay open for
-//! minutes. Idle connections are closed after a timeout, so nobody pins a
-//! worker forever. And text clients may hold at most three quarters of the
+//! minutes; but first, if a peer connection sits idle, it is closed to make
+//! room (the peer's pool simply reconnects). Idle connections are closed
+//! after a timeout, so nobody pins a worker forever. And text clients may hold at most three quarters of the
 //! workers: the rest stay free for peers, so people, however many and
 //! however idle, cannot cut a node off from the ring.
 //!
@@ -49,7 +50,10 @@ pub const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BYTE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long the accept thread waits for a free worker before `ERR busy`.
-const HANDOFF_WAIT: Duration = Duration::from_millis(100);
+/// Short: the accept thread serves connections one at a time, and a peer
+/// kept waiting past its call timeout would take this node for dead, where
+/// a quick `ERR busy` shows it alive.
+const HANDOFF_WAIT: Duration = Duration::from_millis(25);
 
 /// How long a write to a client may block (a client that does not read).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,7 +73,8 @@ pub struct ServerConfig {
     /// The protocol settings.
     pub node: NodeConfig,
     /// How many connections are served at once. Text clients may hold at
-    /// most three quarters of them; the rest are kept for peers.
+    /// most three quarters of them (all but one, with fewer than eight);
+    /// the rest are kept for peers.
     pub workers: usize,
     /// How long a call to a peer may take before the peer counts as failed.
     pub rpc_timeout: Duration,
@@ -104,10 +109,46 @@ struct Shared {
     text_clients: AtomicUsize,
     stopping: AtomicBool,
     next_connection: AtomicU64,
-    /// Clones of the open connections' sockets, by connection number, so
-    /// that stopping can shut them down and wake their workers. Held only
-    /// to insert, remove or drain.
-    open: Mutex<HashMap<u64, TcpStream>>,
+    /// The open connections by number, so that stopping can shut them
+    /// down and wake their workers, and a new connection can displace an
+    /// idle peer connection. Held only to insert, mark, remove or drain.
+    open: Mutex<HashMap<u64, Open>>,
+}
+
+/// An open connection, as the server tracks it.
+struct Open {
+    /// A clone of the socket, to shut it down from another thread.
+    stream: TcpStream,
+    /// Since when a peer connection has been waiting for its next request;
+    /// `None` while it serves one, and always for people.
+    idle_peer_since: Option<Instant>,
+}
+
+impl Shared {
+    /// Marks peer connection `number` as waiting for a request, or not.
+    fn set_idle_peer(&self, number: u64, idle: bool) {
+        if let Some(open) = self.open.lock().get_mut(&number) {
+            open.idle_peer_since = idle.then(Instant::now);
+        }
+    }
+
+    /// Shuts down the peer connection that has been idle the longest, which
+    /// frees its worker; whether there was one. The peer's pool sees the
+    /// connection closed and opens a fresh one when it next calls, so
+    /// nothing is lost but a reconnect. People are never evicted.
+    fn evict_idle_peer(&self) -> bool {
+        let mut open = self.open.lock();
+        let Some(oldest) = open
+            .values_mut()
+            .filter(|o| o.idle_peer_since.is_some())
+            .min_by_key(|o| o.idle_peer_since)
+        else {
+            return false;
+        };
+        oldest.idle_peer_since = None;
+        let _ = oldest.stream.shutdown(Shutdown::Both);
+        true
+    }
 }
 
 /// A running node: call [`Server::leave`] to leave gracefully, or
@@ -150,7 +191,7 @@ impl Server {
         let shared = Arc::new(Shared {
             node: node.clone(),
             idle_timeout: config.idle_timeout,
-            text_limit: config.workers - config.workers / 4,
+            text_limit: config.workers - kept_for_peers(config.workers),
             text_clients: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             next_connection: AtomicU64::new(0),
@@ -249,8 +290,8 @@ impl Server {
                 log::error!("the accept thread panicked");
             }
         }
-        for (_, stream) in self.shared.open.lock().drain() {
-            let _ = stream.shutdown(Shutdown::Both);
+        for (_, open) in self.shared.open.lock().drain() {
+            let _ = open.stream.shutdown(Shutdown::Both);
         }
         for worker in self.workers.drain(..) {
             if worker.join().is_err() {
@@ -283,6 +324,18 @@ fn link_in(node: &Node, config: &NodeConfig) -> Result<()> {
     }
 }
 
+/// How many of `workers` text clients may never take: a quarter, and at
+/// least one when there are two or more. Peer requests never wait on
+/// anything, so a worker they can always get keeps every request in the
+/// ring moving, however many people are connected.
+fn kept_for_peers(workers: usize) -> usize {
+    if workers < 2 {
+        0
+    } else {
+        (workers / 4).max(1)
+    }
+}
+
 /// Where to connect to reach our own listener.
 fn wake_address(bound: SocketAddr) -> SocketAddr {
     let mut addr = bound;
@@ -300,7 +353,7 @@ fn accept_loop(listener: &TcpListener, shared: &Shared, handoff: &Sender<TcpStre
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let stream = match stream {
+        let mut stream = match stream {
             Ok(stream) => stream,
             Err(e) => {
                 // Out of file descriptors, say: back off instead of spinning.
@@ -310,14 +363,23 @@ fn accept_loop(listener: &TcpListener, shared: &Shared, handoff: &Sender<TcpStre
             }
         };
         Stats::add(&shared.node.stats().connections, 1);
-        match handoff.send_timeout(stream, HANDOFF_WAIT) {
-            Ok(()) => {}
-            Err(SendTimeoutError::Timeout(mut stream)) => {
-                Stats::add(&shared.node.stats().busy_rejections, 1);
-                let _ = stream.set_write_timeout(Some(HANDOFF_WAIT));
-                let _ = stream.write_all(b"ERR busy\r\n");
+        let mut evicted = false;
+        loop {
+            match handoff.send_timeout(stream, HANDOFF_WAIT) {
+                Ok(()) => break,
+                Err(SendTimeoutError::Disconnected(_)) => return,
+                // No worker is free: free the one an idle peer holds longest.
+                Err(SendTimeoutError::Timeout(back)) if !evicted && shared.evict_idle_peer() => {
+                    stream = back;
+                    evicted = true;
+                }
+                Err(SendTimeoutError::Timeout(mut back)) => {
+                    Stats::add(&shared.node.stats().busy_rejections, 1);
+                    let _ = back.set_write_timeout(Some(HANDOFF_WAIT));
+                    let _ = back.write_all(b"ERR busy\r\n");
+                    break;
+                }
             }
-            Err(SendTimeoutError::Disconnected(_)) => return,
         }
     }
 }
@@ -329,9 +391,13 @@ fn work(shared: &Shared, jobs: &Receiver<TcpStream>) {
         }
         let number = shared.next_connection.fetch_add(1, Ordering::Relaxed);
         if let Ok(clone) = stream.try_clone() {
-            shared.open.lock().insert(number, clone);
+            let open = Open {
+                stream: clone,
+                idle_peer_since: None,
+            };
+            shared.open.lock().insert(number, open);
         }
-        if let Err(e) = serve_connection(shared, stream) {
+        if let Err(e) = serve_connection(shared, number, stream) {
             debug!("connection closed: {e}");
         }
         shared.open.lock().remove(&number);
@@ -344,7 +410,7 @@ fn work(shared: &Shared, jobs: &Receiver<TcpStream>) {
 /// first byte has not come within [`FIRST_BYTE_WAIT`] is a person (or
 /// nobody), and waits for its first line like any text client, within the
 /// text clients' share of the workers.
-fn serve_connection(shared: &Shared, stream: TcpStream) -> io::Result<()> {
+fn serve_connection(shared: &Shared, number: u64, stream: TcpStream) -> io::Result<()> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(FIRST_BYTE_WAIT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -364,7 +430,7 @@ fn serve_connection(shared: &Shared, stream: TcpStream) -> io::Result<()> {
     };
     match first {
         None => Ok(()),
-        Some(byte) if byte == codec::MAGIC[0] => serve_peer(shared, reader, writer),
+        Some(byte) if byte == codec::MAGIC[0] => serve_peer(shared, number, reader, writer),
         Some(_) => {
             reader
                 .get_ref()
@@ -398,6 +464,7 @@ fn serve_text_within_limit(
 /// closes, idles out, or breaks the protocol.
 fn serve_peer(
     shared: &Shared,
+    number: u64,
     mut reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
@@ -412,8 +479,12 @@ fn serve_peer(
         return Ok(());
     }
     loop {
+        shared.set_idle_peer(number, true);
         let request: Request = match codec::read_frame(&mut reader) {
-            Ok(request) => request,
+            Ok(request) => {
+                shared.set_idle_peer(number, false);
+                request
+            }
             Err(CodecError::Closed) => return Ok(()),
             Err(CodecError::Io(e)) => return Err(e),
             Err(e) => {

@@ -72,14 +72,6 @@ pub enum TransportError {
     },
 }
 
-impl TransportError {
-    /// Whether the failure shows the peer is alive (so it must not be
-    /// declared failed).
-    pub fn peer_is_alive(&self) -> bool {
-        matches!(self, TransportError::Busy { .. })
-    }
-}
-
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

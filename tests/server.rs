@@ -269,3 +269,76 @@ fn idle_text_clients_cannot_take_the_workers_kept_for_peers() {
     assert_eq!(answer, Ok(chord::message::Response::Pong));
     drop(silent);
 }
+
+#[test]
+fn idle_peer_connections_give_way_to_new_connections() {
+    let cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.workers = 2;
+    let server = Server::start(config).expect("start");
+    // Two peers open connections, say hello, and then sit idle, as pooled
+    // connections do: both workers are taken.
+    let mut idle_peers: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut peer = TcpStream::connect(server.addr()).unwrap();
+            peer.write_all(&codec::preamble()).unwrap();
+            let mut echo = [0u8; 5];
+            peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+            peer.read_exact(&mut echo).unwrap();
+            peer
+        })
+        .collect();
+    // A person still gets served: the longest-idle peer connection is
+    // closed to free its worker...
+    let mut person = client(&server);
+    assert_eq!(person.line("GET k").unwrap(), "NOT_FOUND");
+    // ...and that peer sees its connection closed, as a pool would, and
+    // reconnects when it next needs to.
+    assert_eq!(read_to_close(&mut idle_peers[0]), "");
+    let peer = chord::TcpTransport::new(TIMEOUT);
+    use chord::transport::Transport;
+    drop(person);
+    let answer = peer.call(&server.addr(), chord::message::Request::Ping);
+    assert_eq!(answer, Ok(chord::message::Response::Pong));
+}
+
+#[test]
+fn small_worker_pools_under_concurrent_clients_neither_deadlock_nor_lose_writes() {
+    // Three workers per node, ten clients at once: peers and people compete
+    // for every worker. No handler waits on another node, so this must not
+    // deadlock; a client told `ERR busy` reconnects and tries again.
+    let mut cluster = TcpCluster::with_workers(160, 3);
+    cluster.grow_to(5);
+    cluster.settle();
+    let addrs: Vec<String> = cluster.servers().iter().map(Server::addr).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let ask = |addr: &str, line: &str| -> String {
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no answer to {line:?} in 60 s"
+            );
+            let answer = Client::connect(addr, TIMEOUT).and_then(|mut c| c.line(line));
+            match answer {
+                Ok(answer) if answer != "ERR busy" => return answer,
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for t in 0..10 {
+            let (addrs, ask) = (&addrs, &ask);
+            scope.spawn(move || {
+                for i in 0..20 {
+                    let key = format!("load-{t}-{i}");
+                    let (at, other) = (
+                        addrs[(t + i) % addrs.len()].as_str(),
+                        addrs[(t + 2 * i + 1) % addrs.len()].as_str(),
+                    );
+                    assert_eq!(ask(at, &format!("PUT {key} {i}")), "OK");
+                    assert_eq!(ask(other, &format!("GET {key}")), format!("VALUE {i}"));
+                }
+            });
+        }
+    });
+}

@@ -67,14 +67,21 @@ pub fn node_config(bits: u8) -> NodeConfig {
 /// Real nodes on 127.0.0.1, ports chosen by the kernel.
 pub struct TcpCluster {
     bits: u8,
+    workers: usize,
     servers: Vec<Server>,
 }
 
 impl TcpCluster {
     /// An empty cluster whose nodes use m = `bits`.
     pub fn new(bits: u8) -> TcpCluster {
+        TcpCluster::with_workers(bits, 48)
+    }
+
+    /// An empty cluster whose nodes use m = `bits` and `workers` workers.
+    pub fn with_workers(bits: u8, workers: usize) -> TcpCluster {
         TcpCluster {
             bits,
+            workers,
             servers: Vec::new(),
         }
     }
@@ -82,8 +89,7 @@ impl TcpCluster {
     /// The server config for a new node of this cluster.
     pub fn server_config(&self) -> ServerConfig {
         let mut config = ServerConfig::new("127.0.0.1:0", node_config(self.bits));
-        config.workers = 48;
-        config.rpc_timeout = Duration::from_millis(300);
+        config.workers = self.workers;
         config.join = self.servers.first().map(Server::addr);
         config
     }
