@@ -45,6 +45,12 @@
 //!   `rectify` checks the old predecessor's liveness inside notify; doing it
 //!   in `check_predecessor` instead keeps handlers free of outgoing calls
 //!   (see above) and has the same effect one maintenance period later.
+//! - **A failed predecessor still bounds the keys a node serves** until a
+//!   live node notifies it: failure is only ever suspected, and taking over
+//!   a live node's keys would answer NOT_FOUND for keys it holds.
+//! - **Failure is a refused or reset connection, or three timeouts in a
+//!   row**, never a busy answer: under load a single timeout is more often
+//!   an overloaded node than a dead one.
 //! - **Stabilize repeats its first step** while the successor's
 //!   predecessor is a closer live node, instead of once per round: after
 //!   many concurrent joins the ring then settles in a few rounds instead of
@@ -64,8 +70,8 @@
 //! # Keys move with ownership
 //!
 //! A node serves a key only while it owns it: the key's identifier is in
-//! `(predecessor, n]` (any key when the predecessor is unknown), and it is
-//! neither taking keys over nor leaving. Anything else is answered
+//! `(predecessor, n]` (see [`Node::owns`] for a predecessor that failed or
+//! was never known), and it is neither taking keys over nor leaving. Anything else is answered
 //! [`Response::NotOwner`], and the asking node looks the key up again. When
 //! `notify` makes a new node p the predecessor of s, s stops serving the
 //! arc p took over and p pulls those keys ([`Request::TakeKeys`]) before it
