@@ -70,7 +70,7 @@
 //! # Keys move with ownership
 //!
 //! A node serves a key only while it owns it: the key's identifier is in
-//! `(predecessor, n]` (see [`Node::owns`] for a predecessor that failed or
+//! `(predecessor, n]` (see `Node::owns` for a predecessor that failed or
 //! was never known), and it is neither taking keys over nor leaving. Anything else is answered
 //! [`Response::NotOwner`], and the asking node looks the key up again. When
 //! `notify` makes a new node p the predecessor of s, s stops serving the
@@ -185,7 +185,7 @@ struct Links {
     /// The predecessor `check_predecessor` last found failed, while no new
     /// one is known. It bounds the keys this node serves: a suspicion can
     /// be false, so the arc grows only when a live node becomes the
-    /// predecessor (see [`Node::owns`]).
+    /// predecessor (see `Node::owns`).
     failed_predecessor: Option<NodeRef>,
     /// Never empty; `[self]` when the node is alone.
     successors: Vec<NodeRef>,
@@ -213,7 +213,7 @@ pub struct Node {
     /// needed.
     store: Mutex<Store>,
     /// Calls in a row that timed out, by peer address; see
-    /// [`Node::has_failed`]. Held only to count.
+    /// `Node::has_failed`. Held only to count.
     timeouts: Mutex<HashMap<String, u32>>,
     stats: Stats,
 }
@@ -1066,7 +1066,7 @@ impl Node {
     /// ```
     ///
     /// "Failed" means the ping's connection was refused or reset, or it
-    /// timed out several rounds in a row (see [`Node::has_failed`]).
+    /// timed out several rounds in a row (see `Node::has_failed`).
     pub fn check_predecessor(&self) {
         let predecessor = self.links.read().predecessor.clone();
         let Some(p) = predecessor.filter(|p| p.addr != self.me.addr) else {
