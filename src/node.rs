@@ -1097,9 +1097,14 @@ impl Node {
     /// handover.
     ///
     /// # Errors
-    /// [`Error::Unavailable`] when no successor accepted the keys; they are
-    /// then lost with this node, and the message says how many.
+    /// [`Error::Unavailable`] when there are successors but none accepted the
+    /// keys; they are then lost with this node, and the message says how
+    /// many. The last node of a ring leaves without error: there is nobody
+    /// to hand keys to, and stopping the whole ring is a normal request.
     pub fn leave(&self) -> Result<()> {
+        // A fresh look at the successors first: ones that left or died a
+        // moment ago are dropped, so the keys go to a live node.
+        let _ = self.stabilize();
         let (predecessor, successors) = {
             let mut links = self.links.write();
             links.leaving = true;
@@ -1109,10 +1114,15 @@ impl Node {
             .iter()
             .filter(|s| s.addr != self.me.addr)
             .collect();
+        let alone = heirs.is_empty();
         let Some(heir) = heirs.into_iter().find(|s| self.hand_off_keys(s)) else {
             let held = self.store.lock().len();
-            if held == 0 {
-                info!("{}: left the ring (it was alone)", self.me.addr);
+            if alone {
+                // The last node of the ring: stopping it stops the store.
+                warn!(
+                    "{}: the last node leaves; its {held} keys go with it",
+                    self.me.addr
+                );
                 return Ok(());
             }
             return Err(Error::Unavailable(format!(

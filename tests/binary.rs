@@ -1,0 +1,139 @@
+//! The `chord` binary itself, as `make ring` runs it: real processes on
+//! loopback ports, stopped by signal, by pid.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chord::client::Client;
+use common::{keys, value_of};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `chord node` process and the address it listens on.
+struct NodeProcess {
+    child: Child,
+    addr: String,
+    /// Its standard error, read until it says where it listens.
+    log: Option<BufReader<ChildStderr>>,
+}
+
+impl NodeProcess {
+    /// Starts `chord node --listen 127.0.0.1:0` with `args`, and reads its
+    /// log until it says where it listens; if it exits first, its log.
+    fn start(args: &[&str]) -> Result<NodeProcess, String> {
+        let child = Command::new(env!("CARGO_BIN_EXE_chord"))
+            .args(["node", "--listen", "127.0.0.1:0", "--stabilize-ms", "50"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the chord binary runs");
+        // From here on, Drop kills and reaps the child on every path.
+        let mut node = NodeProcess {
+            child,
+            addr: String::new(),
+            log: None,
+        };
+        let mut log = BufReader::new(node.child.stderr.take().ok_or("no log pipe")?);
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if log.read_line(&mut line).unwrap_or(0) == 0 {
+                return Err(seen);
+            }
+            seen += &line;
+            // "[... INFO  chord] node <id> listening on 127.0.0.1:<port>"
+            if let Some((_, addr)) = line.trim_end().split_once(" listening on ") {
+                node.addr = addr.to_string();
+                node.log = Some(log);
+                return Ok(node);
+            }
+        }
+    }
+
+    /// Sends SIGTERM, by pid, and waits for the exit (at most ten seconds);
+    /// whether it exited 0.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        // Drain the log so the process never blocks writing it.
+        if let Some(log) = self.log.as_mut() {
+            let mut rest = String::new();
+            while log.read_line(&mut rest).unwrap_or(0) > 0 {}
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                // Drop kills a node that did not leave in time.
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    /// A test that fails midway must not leave its nodes running: kill the
+    /// child we started (a no-op once it has exited) and reap it.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ring_size(addr: &str) -> usize {
+    Client::connect(addr, TIMEOUT)
+        .and_then(|mut c| c.request("RING"))
+        .map_or(0, |lines| lines.len())
+}
+
+#[test]
+fn sigterm_makes_a_node_leave_gracefully_and_exit_0_with_no_key_lost() {
+    let first = NodeProcess::start(&[]).expect("the first node starts");
+    let join = ["--join", first.addr.as_str()];
+    let second = NodeProcess::start(&join).expect("a node joins");
+    let third = NodeProcess::start(&join).expect("a node joins");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ring_size(&first.addr) != 3 {
+        assert!(Instant::now() < deadline, "the ring never reached 3 nodes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let keys = keys("binary", 40);
+    let mut client = Client::connect(&first.addr, TIMEOUT).unwrap();
+    for key in &keys {
+        assert_eq!(
+            client
+                .line(&format!("PUT {key} {}", value_of(key)))
+                .unwrap(),
+            "OK"
+        );
+    }
+    assert!(second.terminate(), "a node stopped by SIGTERM exits 0");
+    let mut client = Client::connect(&third.addr, TIMEOUT).unwrap();
+    for key in &keys {
+        let answer = client.line(&format!("GET {key}")).unwrap();
+        assert_eq!(answer, format!("VALUE {}", value_of(key)));
+    }
+    assert!(third.terminate());
+    assert!(first.terminate());
+}
+
+#[test]
+fn a_node_whose_identifier_is_taken_exits_with_the_reason() {
+    let first = NodeProcess::start(&[]).expect("the first node starts");
+    // Advertising the first node's address gives its identifier.
+    let refused = NodeProcess::start(&["--join", &first.addr, "--advertise", &first.addr]);
+    match refused {
+        Err(log) => assert!(log.contains("already held by"), "{log}"),
+        Ok(node) => panic!("a twin of {} started at {}", first.addr, node.addr),
+    }
+    assert!(first.terminate());
+}
