@@ -121,6 +121,9 @@ pub enum Response {
         /// The candidate became the receiver's predecessor just now, so it
         /// should pull the keys it took over.
         adopted: bool,
+        /// The predecessor the candidate replaced: the candidate takes it as
+        /// its own predecessor.
+        replaced: Option<NodeRef>,
     },
     /// The answer to [`Request::Ping`].
     Pong,

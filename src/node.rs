@@ -160,6 +160,18 @@ impl Lookup {
     }
 }
 
+/// What [`Node::notify`] decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Adoption {
+    /// The candidate is now our predecessor; it replaced this one.
+    Adopted {
+        /// The predecessor before the candidate, if one was known.
+        replaced: Option<NodeRef>,
+    },
+    /// The candidate is not our predecessor (or is ourselves).
+    Refused,
+}
+
 /// What one call of [`Node::stabilize`] achieved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stabilized {
@@ -194,6 +206,12 @@ struct Links {
     receiving: bool,
     /// The node is leaving: refuse keys.
     leaving: bool,
+    /// The node is part of a ring: it created one, or a successor adopted it
+    /// as predecessor, or another node adopted it as successor. Only a
+    /// member serves keys, and only a member whose successors all failed
+    /// concludes it is alone: a node that never got in must not claim
+    /// every key of a ring it cannot see.
+    member: bool,
 }
 
 /// One Chord node: its place on the ring, its tables and its keys.
@@ -251,6 +269,7 @@ impl Node {
             fingers: FingerTable::new(me.id),
             receiving: false,
             leaving: false,
+            member: false,
         };
         Arc::new(Node {
             me,
@@ -362,6 +381,7 @@ impl Node {
         let mut links = self.links.write();
         links.predecessor = None;
         links.successors = vec![self.me.clone()];
+        links.member = true;
         info!("{}: created a new ring", self.me.addr);
     }
 
@@ -405,28 +425,39 @@ impl Node {
         // is a live node we must not displace.
         let lookup = self.walk(self.me.id, first)?;
         let restarting = lookup.owner().addr == self.me.addr && self.address_reaches_me();
-        let Some(successor) = lookup
-            .successors
-            .iter()
-            .find(|s| !(restarting && s.addr == self.me.addr))
-            .cloned()
-        else {
-            return Err(Error::Unavailable(format!(
-                "the ring at {known} knows no node but this one's previous incarnation"
-            )));
-        };
-        if successor.id == self.me.id {
-            return Err(Error::IdTaken {
-                id: self.me.id,
-                holder: successor.addr,
-            });
+        // Zave: the successor list is copied from a live successor. The
+        // lookup's list may still name nodes that left or died a moment ago,
+        // so take the first that answers.
+        let mut last_error = None;
+        let mut found = None;
+        for candidate in &lookup.successors {
+            if restarting && candidate.addr == self.me.addr {
+                continue;
+            }
+            if candidate.id == self.me.id {
+                return Err(Error::IdTaken {
+                    id: self.me.id,
+                    holder: candidate.addr.clone(),
+                });
+            }
+            match self.call(candidate, Request::GetNeighbours) {
+                Ok(Response::Neighbours {
+                    predecessor,
+                    successors,
+                }) => {
+                    found = Some((candidate.clone(), predecessor, successors));
+                    break;
+                }
+                Ok(other) => last_error = Some(unexpected(candidate, &other)),
+                Err(e) => last_error = Some(e.into()),
+            }
         }
-        let (its_predecessor, rest) = match self.call(&successor, Request::GetNeighbours)? {
-            Response::Neighbours {
-                predecessor,
-                successors,
-            } => (predecessor, successors),
-            other => return Err(unexpected(&successor, &other)),
+        let Some((successor, its_predecessor, rest)) = found else {
+            return Err(last_error.unwrap_or_else(|| {
+                Error::Unavailable(format!(
+                    "the ring at {known} knows no node but this one's previous incarnation"
+                ))
+            }));
         };
         // The lookup can miss a twin that joined a moment ago and is not yet
         // linked in; its successor already knows it as predecessor.
@@ -706,6 +737,7 @@ impl Node {
         }
         self.set_successors(&successor, &neighbours.successors);
         if self.notify_successor(&successor, neighbours.predecessor.as_ref()) {
+            self.links.write().member = true;
             Stabilized::Linked
         } else {
             Stabilized::Pending
@@ -801,8 +833,10 @@ impl Node {
     /// predecessor as it told us a moment ago.
     fn notify_successor(&self, successor: &NodeRef, its_predecessor: Option<&NodeRef>) -> bool {
         if successor.addr == self.me.addr {
+            // Alone: a member that outlived its successors goes on as a ring
+            // of one; a node that never got in stays out.
             self.notify(&self.me);
-            return true;
+            return self.links.read().member;
         }
         // Other nodes may route keys to us as soon as the successor adopts
         // us, so from before the notify until the pull is done we refuse
@@ -822,12 +856,15 @@ impl Node {
             return true;
         }
         match self.call(successor, notice) {
-            Ok(Response::Notified { adopted: false }) if becoming => {
+            Ok(Response::Notified { adopted: false, .. }) if becoming => {
                 // Another node sits between us; nothing is ours to pull.
                 self.links.write().receiving = false;
                 false
             }
-            Ok(Response::Notified { .. }) => {
+            Ok(Response::Notified { replaced, .. }) => {
+                if let Some(named) = replaced {
+                    self.take_named_predecessor(named);
+                }
                 self.pull_keys(successor);
                 true
             }
@@ -989,40 +1026,72 @@ impl Node {
     ///     predecessor = n';
     /// ```
     ///
-    /// Returns whether `candidate` became the predecessor just now (and is
-    /// another node), so that it pulls the keys it took over. A candidate
-    /// with our identifier but another address is refused: identifiers are
-    /// unique.
-    pub fn notify(&self, candidate: &NodeRef) -> bool {
+    /// Says whether `candidate` became the predecessor just now (and is
+    /// another node), so that it pulls the keys it took over, and which
+    /// predecessor it replaced, so that it can take that one as its own. A
+    /// candidate with our identifier but another address is refused:
+    /// identifiers are unique.
+    pub fn notify(&self, candidate: &NodeRef) -> Adoption {
         if candidate.id == self.me.id && candidate.addr != self.me.addr {
             warn!(
                 "{}: refusing {candidate:?} as predecessor: it has our identifier",
                 self.me.addr
             );
-            return false;
+            return Adoption::Refused;
         }
         let mut links = self.links.write();
         if links.leaving {
-            return false;
+            return Adoption::Refused;
         }
         let adopt = match &links.predecessor {
             None => true,
             Some(p) => candidate.id.in_open(p.id, self.me.id),
         };
         if !adopt {
-            return false;
+            return Adoption::Refused;
         }
         let old = links.predecessor.replace(candidate.clone());
         links.failed_predecessor = None;
+        if candidate.addr != self.me.addr {
+            // A node that takes us as its successor has let us in.
+            links.member = true;
+        }
         drop(links);
         if candidate.addr == self.me.addr {
-            return false;
+            // A lone node adopting itself: nothing to hand over.
+            return Adoption::Refused;
         }
         info!(
             "{}: predecessor is now {candidate:?} (was {old:?})",
             self.me.addr
         );
-        true
+        Adoption::Adopted { replaced: old }
+    }
+
+    /// Takes `named`, the predecessor our successor just replaced with us,
+    /// as our own predecessor: it is the closest node before us that our
+    /// successor knew. This is the original join's
+    /// `predecessor = successor.predecessor`; without it a new node would
+    /// accept the first node that notifies it, which can lie beyond another
+    /// newcomer that already holds keys, and it would then answer for that
+    /// newcomer's keys.
+    fn take_named_predecessor(&self, named: NodeRef) {
+        if named.id == self.me.id {
+            return;
+        }
+        let mut links = self.links.write();
+        let closer = match &links.predecessor {
+            None => true,
+            Some(p) => named.id.in_open(p.id, self.me.id),
+        };
+        if closer {
+            info!(
+                "{}: predecessor is now {named:?}, as our successor named it",
+                self.me.addr
+            );
+            links.predecessor = Some(named);
+            links.failed_predecessor = None;
+        }
     }
 
     /// Refreshes one finger. Called periodically.
@@ -1201,7 +1270,12 @@ impl Node {
 
     /// Whether this node serves reads and writes of `id` now.
     fn serves(&self, links: &Links, id: Id) -> bool {
-        !links.receiving && !links.leaving && self.owns(links, id)
+        links.member && !links.receiving && !links.leaving && self.owns(links, id)
+    }
+
+    /// Whether this node is part of a ring (see `Links::member`).
+    pub fn is_member(&self) -> bool {
+        self.links.read().member
     }
 
     /// Serves a GET, PUT or DEL if this node owns the key now.
@@ -1260,8 +1334,15 @@ impl Handler for Node {
                     successors: links.successors.clone(),
                 }
             }
-            Request::Notify { candidate } => Response::Notified {
-                adopted: self.notify(&candidate),
+            Request::Notify { candidate } => match self.notify(&candidate) {
+                Adoption::Adopted { replaced } => Response::Notified {
+                    adopted: true,
+                    replaced,
+                },
+                Adoption::Refused => Response::Notified {
+                    adopted: false,
+                    replaced: None,
+                },
             },
             Request::Ping => Response::Pong,
             Request::Info => self.info(),
@@ -1413,18 +1494,22 @@ mod tests {
             addr: format!("n{i}"),
         };
         // predecessor is nil: adopt.
-        assert!(n.notify(&candidate(14)));
-        // n' in (predecessor, n): adopt.
-        assert!(n.notify(&candidate(21)));
+        assert_eq!(
+            n.notify(&candidate(14)),
+            Adoption::Adopted { replaced: None }
+        );
+        // n' in (predecessor, n): adopt, and say whom it replaced.
+        let replaced = Some(candidate(14));
+        assert_eq!(n.notify(&candidate(21)), Adoption::Adopted { replaced });
         // n' not in (predecessor, n): keep the predecessor.
-        assert!(!n.notify(&candidate(14)));
+        assert_eq!(n.notify(&candidate(14)), Adoption::Refused);
         assert_eq!(id(n.view().predecessor.as_ref().unwrap()), 21);
         // Our identifier at another address: refused, identifiers are unique.
         let twin = NodeRef {
             id: space.id(32),
             addr: "elsewhere".into(),
         };
-        assert!(!n.notify(&twin));
+        assert_eq!(n.notify(&twin), Adoption::Refused);
         assert_eq!(id(n.view().predecessor.as_ref().unwrap()), 21);
     }
 }

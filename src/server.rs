@@ -222,8 +222,8 @@ impl Server {
         server.accept = Some(accept);
         match &config.join {
             Some(known) => {
-                node.join(known)?;
-                link_in(&node, &config.node)?;
+                retry_while_the_ring_moves(&node, &config.node, || node.join(known))?;
+                retry_while_the_ring_moves(&node, &config.node, || node.link_in())?;
             }
             None => node.create(),
         }
@@ -308,19 +308,27 @@ impl Drop for Server {
     }
 }
 
-/// Links a node that has just joined into the ring, giving the ring a few
-/// stabilization periods to clear what stands in the way (a predecessor
-/// that died a moment ago, say) before giving up.
-fn link_in(node: &Node, config: &NodeConfig) -> Result<()> {
+/// Runs a step of joining (`join`, then `link_in`) until it succeeds, giving
+/// the ring a few stabilization periods to clear what stands in the way:
+/// nodes that left or died a moment ago, still named in its tables. Errors
+/// that waiting cannot fix (an identifier taken, another m) return at once.
+fn retry_while_the_ring_moves(
+    node: &Node,
+    config: &NodeConfig,
+    mut step: impl FnMut() -> Result<()>,
+) -> Result<()> {
     let deadline = Instant::now() + config.request_timeout;
     loop {
-        match node.link_in() {
+        match step() {
             Err(Error::Unavailable(why)) if Instant::now() < deadline => {
-                debug!("{}: not linked in yet: {why}", node.me().addr);
-                thread::sleep(config.stabilize_interval);
+                debug!("{}: not in the ring yet: {why}", node.me().addr);
+            }
+            Err(Error::Transport(e)) if Instant::now() < deadline => {
+                debug!("{}: not in the ring yet: {e}", node.me().addr);
             }
             done => return done,
         }
+        thread::sleep(config.stabilize_interval);
     }
 }
 
