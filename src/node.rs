@@ -51,6 +51,15 @@
 //! - **Failure is a refused or reset connection, or three timeouts in a
 //!   row**, never a busy answer: under load a single timeout is more often
 //!   an overloaded node than a dead one.
+//! - **Notify's answer names the predecessor it replaced**, and the new
+//!   predecessor takes it as its own: the original join's
+//!   `predecessor = successor.predecessor`. Without it a new node accepts
+//!   the first node that notifies it, which can lie beyond another
+//!   newcomer, and then answers for that newcomer's keys.
+//! - **Only members serve keys.** A node is a member once it created a ring
+//!   or was adopted (as predecessor or successor). A node whose successors
+//!   all failed goes on alone only if it was a member: one that never got
+//!   in must not claim every key of a ring it cannot see.
 //! - **Stabilize repeats its first step** while the successor's
 //!   predecessor is a closer live node, instead of once per round: after
 //!   many concurrent joins the ring then settles in a few rounds instead of
