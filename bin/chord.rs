@@ -132,6 +132,12 @@ const COMMANDS: &[Command] = &[
             required("addr", "HOST:PORT", "any node of the ring"),
             with_default("keys", "N", "how many keys to look up", "1000"),
             with_default("seed", "N", "seed for the random keys and nodes", "1"),
+            with_default(
+                "settle-s",
+                "S",
+                "first wait up to this long for every finger table to be correct",
+                "60",
+            ),
         ],
         free: None,
     },
@@ -455,11 +461,55 @@ impl Rng {
     }
 }
 
+/// An identifier as printed (decimal for m <= 64, else fixed-width hex),
+/// padded so that string order is numeric order within one ring.
+fn ring_order(id: &str) -> String {
+    format!("{id:0>48}")
+}
+
+/// Whether every finger of every node is `successor(start)` on the ring
+/// that `ring` lists (`<id> <addr> keys=<n>` lines).
+fn fingers_settled(ring: &[String]) -> Result<bool, String> {
+    let mut ids: Vec<String> = ring
+        .iter()
+        .filter_map(|line| line.split_whitespace().next().map(ring_order))
+        .collect();
+    ids.sort();
+    let successor = |start: &str| {
+        let start = ring_order(start);
+        ids.iter()
+            .find(|id| **id >= start)
+            .unwrap_or(&ids[0])
+            .clone()
+    };
+    for line in ring {
+        let addr = line
+            .split_whitespace()
+            .nth(1)
+            .ok_or("a RING line without an address")?;
+        let mut client =
+            Client::connect(addr, CLIENT_TIMEOUT).map_err(|e| format!("{addr}: {e}"))?;
+        for finger in client
+            .request("FINGERS")
+            .map_err(|e| format!("{addr}: {e}"))?
+        {
+            let words: Vec<&str> = finger.split_whitespace().collect();
+            match words.as_slice() {
+                [_, start, node, _] if ring_order(node) == successor(start) => {}
+                _ => return Ok(false),
+            }
+        }
+    }
+    Ok(true)
+}
+
 fn hops(args: &Parsed) -> Result<(), String> {
     let addr: String = args.get("addr")?;
     let keys: usize = args.get("keys")?;
     let seed: u64 = args.get("seed")?;
-    let nodes: Vec<String> = ring(&addr)?
+    let settle = Duration::from_secs(args.get("settle-s")?);
+    let ring_lines = ring(&addr)?;
+    let nodes: Vec<String> = ring_lines
         .iter()
         .filter_map(|line| line.split_whitespace().nth(1).map(str::to_string))
         .collect();
@@ -469,6 +519,16 @@ fn hops(args: &Parsed) -> Result<(), String> {
             nodes.len()
         ));
     }
+    // Path length is a property of a settled ring: wait until every finger
+    // table is what the ring's membership says it should be.
+    let started = Instant::now();
+    while !fingers_settled(&ring_lines)? {
+        if started.elapsed() > settle {
+            return Err(format!("finger tables still changing after {settle:?}"));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let settled_after = started.elapsed();
     let mut clients = Vec::new();
     for node in &nodes {
         clients.push(Client::connect(node, CLIENT_TIMEOUT).map_err(|e| format!("{node}: {e}"))?);
@@ -492,7 +552,12 @@ fn hops(args: &Parsed) -> Result<(), String> {
     let mean = samples.iter().map(|&h| f64::from(h)).sum::<f64>() / samples.len() as f64;
     let half_log = 0.5 * (nodes.len() as f64).log2();
     let report = [
-        format!("nodes={} lookups={}", nodes.len(), samples.len()),
+        format!(
+            "nodes={} lookups={} fingers_settled_after_ms={}",
+            nodes.len(),
+            samples.len(),
+            settled_after.as_millis()
+        ),
         format!(
             "mean_hops={mean:.3} median_hops={} p99_hops={} max_hops={}",
             samples[samples.len() / 2],
@@ -526,6 +591,14 @@ mod tests {
         for (millis, expected) in cases {
             assert_eq!(utc(Duration::from_millis(millis)), expected);
         }
+    }
+
+    #[test]
+    fn printed_identifiers_order_numerically() {
+        // Decimal (m <= 64) and fixed-width hex both order as numbers.
+        assert!(ring_order("9") < ring_order("10"));
+        assert!(ring_order("63") > ring_order("8"));
+        assert!(ring_order("0a") < ring_order("f0"));
     }
 
     #[test]
