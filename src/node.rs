@@ -65,7 +65,7 @@
 //!   many concurrent joins the ring then settles in a few rounds instead of
 //!   one round per joiner (64 nodes joining at once, 250 ms rounds: 16 s
 //!   with one step per round, about 1 s with this and the named
-//!   predecessor below).
+//!   predecessor above).
 //! - **Identifiers are unique** (Zave assumes it; the original does not
 //!   check): a node whose identifier is taken is refused at join, or when
 //!   it links in ([`Node::link_in`], which a server runs after `join`), or
