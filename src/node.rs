@@ -492,6 +492,8 @@ impl Node {
     }
 
     /// Whether a call to our advertised address reaches this very process.
+    /// It goes through the transport, not [`Node::call`], which would
+    /// answer locally without asking the network.
     fn address_reaches_me(&self) -> bool {
         matches!(
             self.transport.call(&self.me.addr, Request::Info),
@@ -1001,21 +1003,33 @@ impl Node {
             .iter()
             .map(|i| (i.key.clone(), i.entry.version))
             .collect();
-        match self.call(owner, Request::Handoff { items }) {
-            Ok(Response::Done) => {
-                let mut store = self.store.lock();
-                for (key, version) in &versions {
-                    let id = self.config.space.hash(key.as_bytes());
-                    store.remove_if_not_newer(id, key, *version);
-                }
-                info!(
-                    "{}: handed {} misplaced keys to their owner {owner:?}",
-                    self.me.addr,
-                    versions.len()
-                );
+        if !self.give(owner, items) {
+            return;
+        }
+        let mut store = self.store.lock();
+        for (key, version) in &versions {
+            let id = self.config.space.hash(key.as_bytes());
+            store.remove_if_not_newer(id, key, *version);
+        }
+        info!(
+            "{}: handed {} misplaced keys to their owner {owner:?}",
+            self.me.addr,
+            versions.len()
+        );
+    }
+
+    /// Sends `items` to `to` in a [`Request::Handoff`]; whether it took them.
+    fn give(&self, to: &NodeRef, items: Vec<Item>) -> bool {
+        match self.call(to, Request::Handoff { items }) {
+            Ok(Response::Done) => true,
+            Ok(other) => {
+                warn!("{}: {}", self.me.addr, unexpected(to, &other));
+                false
             }
-            Ok(other) => warn!("{}: {}", self.me.addr, unexpected(owner, &other)),
-            Err(e) => debug!("{}: handing keys to {owner:?}: {e}", self.me.addr),
+            Err(e) => {
+                warn!("{}: handing keys to {to:?} failed: {e}", self.me.addr);
+                false
+            }
         }
     }
 
@@ -1053,11 +1067,7 @@ impl Node {
         if links.leaving {
             return Adoption::Refused;
         }
-        let adopt = match &links.predecessor {
-            None => true,
-            Some(p) => candidate.id.in_open(p.id, self.me.id),
-        };
-        if !adopt {
+        if !self.precedes_better(&links, candidate) {
             return Adoption::Refused;
         }
         let old = links.predecessor.replace(candidate.clone());
@@ -1078,6 +1088,15 @@ impl Node {
         Adoption::Adopted { replaced: old }
     }
 
+    /// The test of the paper's `notify`, which taking a named predecessor
+    /// shares: `predecessor is nil or n' ∈ (predecessor, n)`.
+    fn precedes_better(&self, links: &Links, candidate: &NodeRef) -> bool {
+        match &links.predecessor {
+            None => true,
+            Some(p) => candidate.id.in_open(p.id, self.me.id),
+        }
+    }
+
     /// Takes `named`, the predecessor our successor just replaced with us,
     /// as our own predecessor: it is the closest node before us that our
     /// successor knew. This is the original join's
@@ -1090,11 +1109,7 @@ impl Node {
             return;
         }
         let mut links = self.links.write();
-        let closer = match &links.predecessor {
-            None => true,
-            Some(p) => named.id.in_open(p.id, self.me.id),
-        };
-        if closer {
+        if self.precedes_better(&links, &named) {
             info!(
                 "{}: predecessor is now {named:?}, as our successor named it",
                 self.me.addr
@@ -1235,17 +1250,10 @@ impl Node {
                     .lock()
                     .chunk(everything, everything, after.as_ref(), CHUNK_BYTES);
             let count = items.len() as u64;
-            match self.call(heir, Request::Handoff { items }) {
-                Ok(Response::Done) => handed += count,
-                Ok(other) => {
-                    warn!("{}: {}", self.me.addr, unexpected(heir, &other));
-                    return false;
-                }
-                Err(e) => {
-                    warn!("{}: handing keys to {heir:?} failed: {e}", self.me.addr);
-                    return false;
-                }
+            if !self.give(heir, items) {
+                return false;
             }
+            handed += count;
             match more {
                 Some(cursor) => after = Some(cursor),
                 None => break,
