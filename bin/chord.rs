@@ -90,7 +90,19 @@ const COMMANDS: &[Command] = &[
             optional("join", "HOST:PORT", "join the ring this node belongs to"),
             optional("advertise", "HOST:PORT", "the address peers dial, if not --listen"),
             with_default("bits", "M", "identifiers have M bits, 1 to 160", "160"),
-            with_default("successors", "R", "the length of the successor list", "8"),
+            with_default("successors", "r", "the length of the successor list", "8"),
+            with_default(
+                "replicas",
+                "R",
+                "nodes that hold each key: the owner and R-1 successors",
+                "3",
+            ),
+            with_default(
+                "tombstone-hold-s",
+                "S",
+                "keep a deleted key's tombstone this long",
+                "600",
+            ),
             with_default(
                 "workers",
                 "N",
@@ -350,6 +362,8 @@ fn run_node(args: &Parsed) -> Result<(), String> {
     let space = IdSpace::new(args.get("bits")?).map_err(|e| e.to_string())?;
     let mut node = NodeConfig::new(space);
     node.successors = args.get("successors")?;
+    node.replicas = args.get("replicas")?;
+    node.tombstone_hold = Duration::from_secs(args.get("tombstone-hold-s")?);
     node.stabilize_interval = Duration::from_millis(args.get::<u64>("stabilize-ms")?.max(1));
     node.request_timeout = Duration::from_millis(args.get("request-timeout-ms")?);
     let mut config = ServerConfig::new(&args.get::<String>("listen")?, node);
@@ -542,9 +556,9 @@ fn hops(args: &Parsed) -> Result<(), String> {
             .line(&format!("LOOKUP {key}"))
             .map_err(|e| e.to_string())?;
         let hops = line
-            .rsplit("hops=")
-            .next()
-            .and_then(|n| n.trim().parse::<u32>().ok())
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("hops="))
+            .and_then(|n| n.parse::<u32>().ok())
             .ok_or_else(|| format!("{}: unexpected answer {line:?}", nodes[at]))?;
         samples.push(hops);
     }

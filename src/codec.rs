@@ -20,7 +20,7 @@ use serde::Serialize;
 pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
 
 /// The peer protocol's version; the preamble carries it.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// The largest frame accepted: values are at most 64 KiB and key handover
 /// is chunked well below this.
@@ -162,6 +162,7 @@ mod tests {
     use super::*;
     use crate::id::IdSpace;
     use crate::message::{Request, Response};
+    use crate::store::{Entry, Version};
 
     fn sample() -> Request {
         Request::FindSuccessor {
@@ -173,11 +174,18 @@ mod tests {
     fn a_frame_round_trips() {
         let mut wire = Vec::new();
         write_frame(&mut wire, &sample()).unwrap();
-        write_frame(&mut wire, &Response::Value(Some("v".into()))).unwrap();
+        let entry = Entry {
+            value: Some("v".into()),
+            version: Version {
+                stamp: 7,
+                writer: 1,
+            },
+        };
+        write_frame(&mut wire, &Response::Value(Some(entry.clone()))).unwrap();
         let mut reader = &wire[..];
         assert_eq!(read_frame::<_, Request>(&mut reader).unwrap(), sample());
         let response: Response = read_frame(&mut reader).unwrap();
-        assert_eq!(response, Response::Value(Some("v".into())));
+        assert_eq!(response, Response::Value(Some(entry)));
         assert!(matches!(
             read_frame::<_, Request>(&mut reader),
             Err(CodecError::Closed)
@@ -207,9 +215,9 @@ mod tests {
 
     #[test]
     fn an_oversized_message_is_refused_when_encoding() {
-        let huge = Request::Put {
+        let huge = Request::Write {
             key: "k".into(),
-            value: "x".repeat(MAX_FRAME + 1),
+            value: Some("x".repeat(MAX_FRAME + 1)),
         };
         assert!(matches!(encode(&huge), Err(CodecError::TooLarge { .. })));
     }

@@ -1,13 +1,26 @@
 //! What a client asks of any node: GET, PUT, DEL and LOOKUP of a key.
 //!
 //! The node that a person talks to acts as the coordinator: it looks the key
-//! up with [`Node::find_successor`] and sends the operation to the owner.
+//! up with [`Node::find_successor`] and acts at the owner.
+//!
+//! - **PUT and DEL** go to the owner, which stamps the write with a new
+//!   version ([`crate::store::Version`]) and answers with the entry and its
+//!   successor list. The coordinator then copies that exact entry to the
+//!   next R - 1 nodes of the list, skipping any that do not answer, and
+//!   answers `OK` only once R nodes hold it (every node, in a ring of fewer
+//!   than R). An acknowledged write therefore survives any R - 1 nodes
+//!   dying at once. The coordinator does the copying, not the owner, so no
+//!   node serving a peer ever calls a third (see [`crate::node`]).
+//! - **GET** reads the owner's entry. When the owner does not answer, the
+//!   next replica holders are read instead and the newest entry wins, so a
+//!   read does not fail because one node died.
+//!
 //! While the ring moves (a node joining, leaving or found dead), the owner
 //! a lookup names may refuse the key ([`Response::NotOwner`]) or not
-//! answer; the coordinator then backs off briefly and looks again, until
-//! the request's deadline ([`crate::NodeConfig::request_timeout`]). Because
-//! a node serves a key only while it owns it (see [`crate::node`]), a read
-//! after an acknowledged write returns that write, wherever either was sent.
+//! answer; the coordinator then backs off briefly and tries again, until
+//! the request's deadline ([`crate::NodeConfig::request_timeout`]). A write
+//! retried this way is written again with a newer version; its value is
+//! the same, so the retry is harmless.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,55 +31,44 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::node::{Lookup, Node};
 use crate::stats::Stats;
+use crate::store::{Entry, Item};
 use crate::{Error, Result};
 
-/// The first pause before looking a key up again; it doubles each time, up
-/// to one stabilization period.
+/// The first pause before trying a key again; it doubles each time, up to
+/// one stabilization period.
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+
+/// Why one attempt at a key failed; the last one goes into the error.
+type Attempt<T> = std::result::Result<T, String>;
 
 impl Node {
     /// The value stored under `key`, if any.
     ///
     /// # Errors
-    /// [`Error::Unavailable`] when no owner could be reached before the
-    /// request deadline.
+    /// [`Error::Unavailable`] when neither the owner nor a replica could be
+    /// read before the request deadline.
     pub fn get(&self, key: &str) -> Result<Option<String>> {
-        let request = Request::Get {
-            key: key.to_string(),
-        };
-        match self.at_owner(key, request)? {
-            Response::Value(value) => Ok(value),
-            other => Err(confused(key, &other)),
-        }
+        let entry = self.retrying(key, || self.read_once(key))?;
+        Ok(entry.and_then(|e| e.value))
     }
 
-    /// Stores `value` under `key`.
+    /// Stores `value` under `key`, on R nodes.
     ///
     /// # Errors
-    /// As [`Node::get`].
+    /// [`Error::Unavailable`] when the owner could not be reached, or fewer
+    /// than R nodes took the write, before the request deadline.
     pub fn put(&self, key: &str, value: &str) -> Result<()> {
-        let request = Request::Put {
-            key: key.to_string(),
-            value: value.to_string(),
-        };
-        match self.at_owner(key, request)? {
-            Response::Done => Ok(()),
-            other => Err(confused(key, &other)),
-        }
+        let value = Some(value.to_string());
+        self.retrying(key, || self.write_once(key, value.clone()))
+            .map(|_| ())
     }
 
-    /// Deletes `key`; whether it was there.
+    /// Deletes `key` on R nodes; whether it had a value.
     ///
     /// # Errors
-    /// As [`Node::get`].
+    /// As [`Node::put`].
     pub fn delete(&self, key: &str) -> Result<bool> {
-        let request = Request::Del {
-            key: key.to_string(),
-        };
-        match self.at_owner(key, request)? {
-            Response::Deleted(found) => Ok(found),
-            other => Err(confused(key, &other)),
-        }
+        self.retrying(key, || self.write_once(key, None))
     }
 
     /// The identifier of `key` and the lookup of its owner.
@@ -81,20 +83,20 @@ impl Node {
         Ok((id, lookup))
     }
 
-    /// Sends `request` about `key` to the key's owner, looking again while
-    /// the owner refuses or is unreachable, until the deadline.
-    fn at_owner(&self, key: &str, request: Request) -> Result<Response> {
+    /// Runs `attempt` until it succeeds or the deadline passes, backing off
+    /// between attempts.
+    fn retrying<T>(&self, key: &str, mut attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
         let deadline = Instant::now() + self.config().request_timeout;
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let last = match self.try_owner(key, &request) {
+            let last = match attempt() {
                 Ok(answer) => return Ok(answer),
                 Err(why) => why,
             };
             if Instant::now() + backoff > deadline {
                 Stats::add(&self.stats().failed_requests, 1);
                 return Err(Error::Unavailable(format!(
-                    "no owner of key {key:?} answered within {:?}; last: {last}",
+                    "key {key:?}: no attempt succeeded within {:?}; last: {last}",
                     self.config().request_timeout
                 )));
             }
@@ -105,28 +107,94 @@ impl Node {
         }
     }
 
-    /// One attempt: look the key up, then ask the owner, or the next nodes
-    /// of the successor list if the owner does not answer (one of them has
-    /// taken over if the owner died). Returns why the attempt failed.
-    fn try_owner(&self, key: &str, request: &Request) -> std::result::Result<Response, String> {
+    /// One read: the owner's entry, or, if the owner does not answer, the
+    /// newest entry among the replicas that do.
+    fn read_once(&self, key: &str) -> Attempt<Option<Entry>> {
         let (_, lookup) = self.lookup(key).map_err(|e| e.to_string())?;
-        let mut why = String::new();
-        for holder in &lookup.successors {
-            match self.call(holder, request.clone()) {
-                Ok(Response::NotOwner) => {
-                    return Err(format!("{} does not own it now", holder.addr))
+        let owner = lookup.owner();
+        let request = Request::Get {
+            key: key.to_string(),
+        };
+        let unreachable = match self.call(owner, request) {
+            Ok(Response::Value(entry)) => return Ok(entry),
+            Ok(other) => return Err(refused(owner, &other)),
+            Err(e) => e,
+        };
+        let mut newest: Option<Option<Entry>> = None;
+        for holder in lookup.holders(self.config().replicas).iter().skip(1) {
+            let request = Request::GetCopy {
+                key: key.to_string(),
+            };
+            if let Ok(Response::Value(entry)) = self.call(holder, request) {
+                let newer = match (&newest, &entry) {
+                    (Some(Some(held)), Some(e)) => e.version > held.version,
+                    (Some(Some(_)), None) => false,
+                    _ => true,
+                };
+                if newer {
+                    newest = Some(entry);
                 }
-                Ok(Response::Error(text)) => return Err(format!("{}: {text}", holder.addr)),
-                Ok(answer) => return Ok(answer),
-                Err(e) => why = e.to_string(),
             }
         }
-        Err(why)
+        newest.ok_or_else(|| {
+            format!(
+                "owner {} did not answer ({unreachable}), nor did a replica",
+                owner.addr
+            )
+        })
+    }
+
+    /// One write: the owner stamps it, then the coordinator copies it to
+    /// the owner's next R - 1 live successors. Whether the key had a value.
+    fn write_once(&self, key: &str, value: Option<String>) -> Attempt<bool> {
+        let (_, lookup) = self.lookup(key).map_err(|e| e.to_string())?;
+        let owner = lookup.owner();
+        let request = Request::Write {
+            key: key.to_string(),
+            value,
+        };
+        let (entry, existed, successors) = match self.call(owner, request) {
+            Ok(Response::Written {
+                entry,
+                existed,
+                successors,
+            }) => (entry, existed, successors),
+            Ok(other) => return Err(refused(owner, &other)),
+            Err(e) => return Err(format!("owner {}: {e}", owner.addr)),
+        };
+        let others: Vec<&NodeRef> = successors.iter().filter(|s| s.addr != owner.addr).collect();
+        let needed = (self.config().replicas - 1).min(others.len());
+        let item = Item {
+            key: key.to_string(),
+            entry,
+        };
+        let mut holding = 0;
+        for replica in others {
+            if holding == needed {
+                break;
+            }
+            if self.give(replica, vec![item.clone()]) {
+                holding += 1;
+            }
+        }
+        if holding < needed {
+            return Err(format!(
+                "only {} of {} nodes took the write",
+                holding + 1,
+                needed + 1
+            ));
+        }
+        Ok(existed)
     }
 }
 
-fn confused(key: &str, answer: &Response) -> Error {
-    Error::Unavailable(format!("the owner of {key:?} answered {answer:?}"))
+/// Why an owner's answer was not the one asked for.
+fn refused(owner: &NodeRef, answer: &Response) -> String {
+    match answer {
+        Response::NotOwner => format!("{} does not own it now", owner.addr),
+        Response::Error(text) => format!("{}: {text}", owner.addr),
+        other => format!("{} answered {other:?}", owner.addr),
+    }
 }
 
 /// One node as a RING walk found it.

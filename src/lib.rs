@@ -16,8 +16,8 @@
 //! - [`id`]: identifiers on the 2^m ring, SHA-1, the intervals (a, b) and
 //!   (a, b]. The paper's "Consistent Hashing".
 //! - [`finger`]: the finger table of the paper's Table I, start(k) = n + 2^(k-1).
-//! - [`store`]: the key-value map each node holds, with the range queries that
-//!   hand keys over when nodes join and leave.
+//! - [`store`]: the key-value map each node holds: versions, tombstones, the
+//!   range queries that hand keys over, and the digests anti-entropy compares.
 //! - [`message`]: the peer protocol's request and response types; types only.
 //! - [`codec`]: length-prefixed postcard frames with bounded sizes; bytes only.
 //! - [`transport`]: the interface the protocol calls to reach other nodes,
@@ -26,8 +26,13 @@
 //!   `closest_preceding_node`, `create`, `join`, `stabilize`, `notify`,
 //!   `fix_fingers`, `check_predecessor` (Figures 5 and 6, successor lists), and
 //!   voluntary departure. No sockets, no threads.
+//! - [`replication`]: R copies of every key on the owner's successors, and the
+//!   repair that keeps them: pulling a grown arc, anti-entropy by digests,
+//!   passing strays on, collecting tombstones. The paper's "Failure and
+//!   Replication".
 //! - [`kv`]: what a client asks of any node (GET, PUT, DEL, LOOKUP): find the
-//!   owner, then act there, retrying while the ring moves.
+//!   owner, write there and copy to the replicas, or read there (the
+//!   replicas when it is down), retrying while the ring moves.
 //! - [`text`]: the line protocol people type into telnet: parse and format.
 //! - [`client`]: a blocking client for the line protocol (CLI and tests).
 //! - [`server`]: the accept thread, the worker pool, one connection's loop.
@@ -45,6 +50,7 @@ pub mod kv;
 pub mod maintenance;
 pub mod message;
 pub mod node;
+pub mod replication;
 pub mod server;
 pub mod stats;
 pub mod store;

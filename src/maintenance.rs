@@ -1,7 +1,7 @@
 //! The maintenance thread: every stabilization period it runs the paper's
 //! periodic functions, `stabilize`, `fix_fingers` and `check_predecessor`
-//! (Figure 6, "called periodically"), then hands any keys this node holds
-//! but does not own to their owners, until told to stop.
+//! (Figure 6, "called periodically"), then repairs replicas
+//! ([`crate::replication`]), until told to stop.
 //!
 //! It waits on two channels at once, a ticker and a stop channel, so a stop
 //! takes effect at once rather than after the current period. When a round
@@ -50,7 +50,7 @@ impl Maintenance {
                             }
                             node.fix_fingers();
                             node.check_predecessor();
-                            node.hand_over_misplaced();
+                            node.repair();
                         }
                         recv(stopped) -> _ => return,
                     }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Id, NodeRef};
-use crate::store::{Cursor, Item};
+use crate::store::{Bucket, Cursor, Entry, Item};
 
 /// A request from one node to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +35,8 @@ pub enum Request {
     Info,
     /// Copies of the pairs held in `(from, to]`, at most about `max_bytes`
     /// of them: a node that has just become the receiver's predecessor pulls
-    /// the keys it now owns.
+    /// the keys it now owns, and a node whose arc grew pulls the grown part
+    /// from its replicas.
     TakeKeys {
         /// The arc starts after this identifier.
         from: Id,
@@ -46,17 +47,32 @@ pub enum Request {
         /// A soft limit on the size of one answer.
         max_bytes: u32,
     },
-    /// The keys in `(from, to]` were copied to their new owner: the receiver
-    /// may drop those it no longer owns.
-    DropKeys {
+    /// Keep copies of these pairs: merge them, the newer version winning.
+    /// A coordinator replicating a write, a leaving node handing its keys
+    /// to its successor, and a node passing on keys it should not hold all
+    /// send this.
+    Replicate {
+        /// The pairs, with their versions.
+        items: Vec<Item>,
+    },
+    /// Anti-entropy: the sender's digests of the start of the arc after
+    /// `from`, bucket by bucket. Answered with the buckets that differ
+    /// ([`Response::Differ`]).
+    Digest {
+        /// The arc starts after this identifier.
+        from: Id,
+        /// Consecutive buckets: the first covers `(from, buckets[0].to]`.
+        buckets: Vec<Bucket>,
+    },
+    /// Anti-entropy: the sender's whole content of the arc `(from, to]`.
+    /// The receiver merges it and answers with what it holds there that
+    /// the sender lacks or holds older ([`Response::Keys`]).
+    Reconcile {
         /// The arc starts after this identifier.
         from: Id,
         /// The arc ends at this identifier, inclusive.
         to: Id,
-    },
-    /// A leaving predecessor hands its keys over; the receiver merges them.
-    Handoff {
-        /// The pairs, with their versions.
+        /// The sender's pairs in the arc.
         items: Vec<Item>,
     },
     /// The receiver's predecessor `leaver` is leaving; its own predecessor
@@ -80,17 +96,19 @@ pub enum Request {
         /// The key.
         key: String,
     },
-    /// Write `key` at its owner.
-    Put {
+    /// Read the receiver's copy of `key`, owner or not: a GET whose owner
+    /// does not answer reads the replicas.
+    GetCopy {
         /// The key.
         key: String,
-        /// The value.
-        value: String,
     },
-    /// Delete `key` at its owner.
-    Del {
+    /// Write `key` at its owner, which stamps the new version; `None`
+    /// deletes it (a tombstone).
+    Write {
         /// The key.
         key: String,
+        /// The new value, or `None` to delete.
+        value: Option<String>,
     },
 }
 
@@ -141,7 +159,8 @@ pub enum Response {
         /// How many keys it holds.
         keys: u64,
     },
-    /// A chunk of [`Request::TakeKeys`]; `more` names where to resume.
+    /// A chunk of [`Request::TakeKeys`], or what a [`Request::Reconcile`]
+    /// sends back; `more` names where to resume.
     Keys {
         /// The pairs.
         items: Vec<Item>,
@@ -150,10 +169,25 @@ pub enum Response {
     },
     /// A write or a notice was applied.
     Done,
-    /// The answer to [`Request::Get`]: the value, or `None` when absent.
-    Value(Option<String>),
-    /// The answer to [`Request::Del`]: whether the key was there.
-    Deleted(bool),
+    /// The answer to [`Request::Get`] and [`Request::GetCopy`]: the entry
+    /// held (a tombstone for a deleted key), or `None`.
+    Value(Option<Entry>),
+    /// The answer to [`Request::Write`] at the owner.
+    Written {
+        /// The entry stored, with the version the owner gave it: the
+        /// coordinator replicates exactly this.
+        entry: Entry,
+        /// Whether the key had a value before.
+        existed: bool,
+        /// The owner's successor list: the replicas are the first R - 1.
+        successors: Vec<NodeRef>,
+    },
+    /// The answer to [`Request::Digest`]: the indices of the buckets whose
+    /// digests differ here.
+    Differ {
+        /// Bucket indices, ascending.
+        buckets: Vec<u32>,
+    },
     /// The receiver does not own that key right now (the ring is moving, or
     /// the receiver is taking keys over or leaving): look it up again.
     NotOwner,

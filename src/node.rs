@@ -103,6 +103,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::finger::FingerTable;
 use crate::id::{Id, IdSpace, NodeRef};
 use crate::message::{Request, Response};
+use crate::replication::RepairState;
 use crate::stats::Stats;
 use crate::store::{Item, Store};
 use crate::transport::{Handler, Transport, TransportError};
@@ -119,7 +120,7 @@ const TIMEOUTS_BEFORE_FAILED: u32 = 3;
 const MAX_STABILIZE_STEPS: usize = 8;
 
 /// The soft size limit of one chunk of keys handed between nodes.
-const CHUNK_BYTES: usize = 256 * 1024;
+pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
 /// The settings every node of a ring must agree on, and this node's timers.
 #[derive(Clone, Debug)]
@@ -132,18 +133,43 @@ pub struct NodeConfig {
     pub stabilize_interval: Duration,
     /// How long a client operation keeps retrying while the ring moves.
     pub request_timeout: Duration,
+    /// R, how many nodes hold each key: its owner and the next R - 1 of the
+    /// owner's successor list. At most r.
+    pub replicas: usize,
+    /// How long a delete's tombstone is kept, to win against stale copies,
+    /// before it is collected.
+    pub tombstone_hold: Duration,
 }
 
 impl NodeConfig {
-    /// Defaults: r = 8, stabilize every 250 ms, give up on a request after
-    /// 10 s.
+    /// Defaults: r = 8, R = 3, stabilize every 250 ms, give up on a request
+    /// after 10 s, keep tombstones for 10 minutes.
     pub fn new(space: IdSpace) -> NodeConfig {
         NodeConfig {
             space,
             successors: 8,
             stabilize_interval: Duration::from_millis(250),
             request_timeout: Duration::from_secs(10),
+            replicas: 3,
+            tombstone_hold: Duration::from_secs(600),
         }
+    }
+
+    /// Checks the settings agree with each other.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the setting to change.
+    pub fn check(&self) -> Result<()> {
+        if self.successors == 0 {
+            return Err(Error::Config("--successors must be at least 1".into()));
+        }
+        if self.replicas == 0 || self.replicas > self.successors {
+            return Err(Error::Config(format!(
+                "--replicas must be between 1 and --successors ({}), not {}",
+                self.successors, self.replicas
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -161,6 +187,21 @@ impl Lookup {
     /// The node the identifier maps to: `successor(id)`.
     pub fn owner(&self) -> &NodeRef {
         &self.successors[0]
+    }
+
+    /// The nodes that hold the key with `replicas` = R: the owner and the
+    /// next R - 1 distinct nodes after it (fewer in a smaller ring).
+    pub fn holders(&self, replicas: usize) -> Vec<&NodeRef> {
+        let mut holders: Vec<&NodeRef> = Vec::with_capacity(replicas);
+        for node in &self.successors {
+            if holders.len() == replicas {
+                break;
+            }
+            if holders.iter().all(|h| h.addr != node.addr) {
+                holders.push(node);
+            }
+        }
+        holders
     }
 
     /// The hop count: how many other nodes the lookup asked. The paper's
@@ -202,26 +243,32 @@ struct Neighbours {
 
 /// A node's view of the ring.
 #[derive(Debug)]
-struct Links {
-    predecessor: Option<NodeRef>,
+pub(crate) struct Links {
+    pub(crate) predecessor: Option<NodeRef>,
     /// The predecessor `check_predecessor` last found failed, while no new
     /// one is known. It bounds the keys this node serves: a suspicion can
     /// be false, so the arc grows only when a live node becomes the
     /// predecessor (see `Node::owns`).
-    failed_predecessor: Option<NodeRef>,
+    pub(crate) failed_predecessor: Option<NodeRef>,
     /// Never empty; `[self]` when the node is alone.
-    successors: Vec<NodeRef>,
+    pub(crate) successors: Vec<NodeRef>,
     fingers: FingerTable,
     /// A pull of keys from the successor is due: refuse keys until done.
-    receiving: bool,
+    pub(crate) receiving: bool,
+    /// The arc `(a, b]` this node took over when its predecessor was found
+    /// failed and a node further back became the predecessor. This node
+    /// holds it as a replica, but a replica that joined lately may lack
+    /// some of it, so it refuses those keys until it has pulled the arc
+    /// from its successors (see [`crate::replication`]).
+    pub(crate) unsynced: Option<(Id, Id)>,
     /// The node is leaving: refuse keys.
-    leaving: bool,
+    pub(crate) leaving: bool,
     /// The node is part of a ring: it created one, or a successor adopted it
     /// as predecessor, or another node adopted it as successor. Only a
     /// member serves keys, and only a member whose successors all failed
     /// concludes it is alone: a node that never got in must not claim
     /// every key of a ring it cannot see.
-    member: bool,
+    pub(crate) member: bool,
 }
 
 /// One Chord node: its place on the ring, its tables and its keys.
@@ -236,13 +283,16 @@ pub struct Node {
     /// Held only to read or write those fields, never across a call to
     /// another node; taken before `store` when both are needed, so a key's
     /// ownership and its value are read at one instant.
-    links: RwLock<Links>,
-    /// The key-value pairs held here. Taken after `links` when both are
-    /// needed.
-    store: Mutex<Store>,
+    pub(crate) links: RwLock<Links>,
+    /// The key-value pairs held here, as owner or replica. Taken after
+    /// `links` when both are needed.
+    pub(crate) store: Mutex<Store>,
     /// Calls in a row that timed out, by peer address; see
     /// `Node::has_failed`. Held only to count.
     timeouts: Mutex<HashMap<String, u32>>,
+    /// Where replica repair resumes next round; held only to read or
+    /// update those positions.
+    repair: Mutex<RepairState>,
     stats: Stats,
 }
 
@@ -259,6 +309,10 @@ pub struct View {
     pub fingers: Vec<(usize, Id, Option<NodeRef>)>,
     /// How many keys it holds.
     pub keys: usize,
+    /// Whether it is copying keys it took over (from its successor after a
+    /// join, or from replicas after its predecessor failed), refusing them
+    /// until done.
+    pub taking_over: bool,
 }
 
 impl Node {
@@ -278,6 +332,7 @@ impl Node {
             successors: vec![me.clone()],
             fingers: FingerTable::new(me.id),
             receiving: false,
+            unsynced: None,
             leaving: false,
             member: false,
         };
@@ -289,6 +344,7 @@ impl Node {
             links: RwLock::new(links),
             store: Mutex::new(Store::new()),
             timeouts: Mutex::new(HashMap::new()),
+            repair: Mutex::new(RepairState::default()),
             stats: Stats::default(),
         })
     }
@@ -306,6 +362,11 @@ impl Node {
     /// Its counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// Where replica repair resumes; see [`crate::replication`].
+    pub(crate) fn repair_state(&self) -> &Mutex<RepairState> {
+        &self.repair
     }
 
     /// Its current successor, `finger[1]` in the paper.
@@ -327,6 +388,7 @@ impl Node {
             successors: links.successors.clone(),
             fingers,
             keys: self.store.lock().len(),
+            taking_over: links.receiving || links.unsynced.is_some(),
         }
     }
 
@@ -621,9 +683,14 @@ impl Node {
     pub fn find_successor_step(&self, id: Id) -> Response {
         let links = self.links.read();
         if id.in_open_closed(self.me.id, links.successors[0].id) {
-            Response::Found {
-                successors: links.successors.clone(),
+            let mut successors = links.successors.clone();
+            // A list shorter than r came back round to this node: the ring
+            // is that small, and this node follows the last entry.
+            let wrapped = successors.len() < self.config.successors;
+            if wrapped && successors.iter().all(|s| s.addr != self.me.addr) {
+                successors.push(self.me.clone());
             }
+            Response::Found { successors }
         } else {
             Response::Closer {
                 candidates: self.closest_preceding_nodes(&links, id, CANDIDATES),
@@ -899,10 +966,28 @@ impl Node {
     }
 
     /// Copies the keys this node took over from `successor`, the arc
-    /// `(successor, n]`, then lets the successor drop them. On failure the
-    /// pull stays due and the next `stabilize` retries it.
+    /// `(successor, n]`, and then serves keys again. The successor keeps
+    /// its copies: it is now a replica of them, and whichever node no
+    /// longer should hold them passes them on ([`crate::replication`]). On
+    /// failure the pull stays due and the next `stabilize` retries it.
     fn pull_keys(&self, successor: &NodeRef) {
-        let (from, to) = (successor.id, self.me.id);
+        let Some(received) = self.copy_arc(successor, successor.id, self.me.id) else {
+            return;
+        };
+        self.links.write().receiving = false;
+        Stats::add(&self.stats.keys_received, received);
+        if received > 0 {
+            info!(
+                "{}: took over {received} keys from {successor:?}",
+                self.me.addr
+            );
+        }
+    }
+
+    /// Copies everything `source` holds in the arc `(from, to]` into this
+    /// node's store, chunk by chunk; how many entries came, or `None` if
+    /// `source` stopped answering.
+    pub(crate) fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> Option<u64> {
         let mut after = None;
         let mut received = 0;
         loop {
@@ -912,115 +997,34 @@ impl Node {
                 after: after.take(),
                 max_bytes: CHUNK_BYTES as u32,
             };
-            match self.call(successor, request) {
+            match self.call(source, request) {
                 Ok(Response::Keys { items, more }) => {
                     received += items.len() as u64;
                     self.merge(items);
                     match more {
                         Some(cursor) => after = Some(cursor),
-                        None => break,
+                        None => return Some(received),
                     }
                 }
                 Ok(other) => {
-                    warn!("{}: {}", self.me.addr, unexpected(successor, &other));
-                    return;
+                    warn!("{}: {}", self.me.addr, unexpected(source, &other));
+                    return None;
                 }
                 Err(e) => {
-                    debug!("{}: key pull from {successor:?} stopped: {e}", self.me.addr);
-                    return;
+                    debug!(
+                        "{}: copying keys from {source:?} stopped: {e}",
+                        self.me.addr
+                    );
+                    return None;
                 }
             }
         }
-        self.links.write().receiving = false;
-        Stats::add(&self.stats.keys_received, received);
-        if received > 0 {
-            info!(
-                "{}: took over {received} keys from {successor:?}",
-                self.me.addr
-            );
-        }
-        self.tell(successor, Request::DropKeys { from, to });
-        // Keys that reached us after our predecessor pulled from us belong
-        // to it: pass them on now rather than a round later.
-        self.hand_over_misplaced();
     }
 
-    /// Hands keys this node holds but does not own to their owners: keys in
-    /// `(n, predecessor]`. They are left behind when handovers cross (a
-    /// node pulls from a successor that is itself still pulling), or when
-    /// a new owner died during its pull. Each owner is found by lookup; a
-    /// copy is dropped here once its owner has taken it, unless it changed
-    /// meanwhile. At most one chunk per call, so a large backlog cannot
-    /// stall the maintenance thread. Called periodically; not in the paper,
-    /// which leaves storage to the application.
-    pub fn hand_over_misplaced(&self) {
-        let predecessor = {
-            let links = self.links.read();
-            if links.receiving || links.leaving {
-                return;
-            }
-            links.predecessor.clone()
-        };
-        let Some(predecessor) = predecessor.filter(|p| p.addr != self.me.addr) else {
-            return; // Alone, or the arc is not settled yet: nothing to hand on.
-        };
-        let (items, _) = self
-            .store
-            .lock()
-            .chunk(self.me.id, predecessor.id, None, CHUNK_BYTES);
-        let space = self.config.space;
-        let mut batch: Vec<Item> = Vec::new();
-        let mut owner: Option<NodeRef> = None;
-        for item in items {
-            let id = space.hash(item.key.as_bytes());
-            // Keys come in ring order, and successor(id) also owns every
-            // identifier up to itself: one lookup serves a run of keys.
-            let same_owner = owner
-                .as_ref()
-                .is_some_and(|o| id.in_open_closed(self.me.id, o.id));
-            if !same_owner {
-                if let Some(o) = owner.take() {
-                    self.hand_over(&o, std::mem::take(&mut batch));
-                }
-                match self.find_successor(id) {
-                    Ok(lookup) if lookup.owner().addr != self.me.addr => {
-                        owner = Some(lookup.owner().clone());
-                    }
-                    // Our view disagrees with the ring's; retry next round.
-                    _ => return,
-                }
-            }
-            batch.push(item);
-        }
-        if let Some(o) = owner {
-            self.hand_over(&o, batch);
-        }
-    }
-
-    /// Gives `items` to `owner`, then drops the local copies it took.
-    fn hand_over(&self, owner: &NodeRef, items: Vec<Item>) {
-        let versions: Vec<(String, u64)> = items
-            .iter()
-            .map(|i| (i.key.clone(), i.entry.version))
-            .collect();
-        if !self.give(owner, items) {
-            return;
-        }
-        let mut store = self.store.lock();
-        for (key, version) in &versions {
-            let id = self.config.space.hash(key.as_bytes());
-            store.remove_if_not_newer(id, key, *version);
-        }
-        info!(
-            "{}: handed {} misplaced keys to their owner {owner:?}",
-            self.me.addr,
-            versions.len()
-        );
-    }
-
-    /// Sends `items` to `to` in a [`Request::Handoff`]; whether it took them.
-    fn give(&self, to: &NodeRef, items: Vec<Item>) -> bool {
-        match self.call(to, Request::Handoff { items }) {
+    /// Sends `items` to `to` in a [`Request::Replicate`]; whether it took
+    /// them.
+    pub(crate) fn give(&self, to: &NodeRef, items: Vec<Item>) -> bool {
+        match self.call(to, Request::Replicate { items }) {
             Ok(Response::Done) => true,
             Ok(other) => {
                 warn!("{}: {}", self.me.addr, unexpected(to, &other));
@@ -1033,12 +1037,21 @@ impl Node {
         }
     }
 
-    fn merge(&self, items: Vec<Item>) {
+    /// Merges copies into the store; the newer version of each key wins.
+    pub(crate) fn merge(&self, items: Vec<Item>) {
+        let horizon = self.horizon();
         let mut store = self.store.lock();
         for item in items {
             let id = self.config.space.hash(item.key.as_bytes());
-            store.merge(id, item.key, item.entry);
+            store.merge(id, item.key, item.entry, horizon);
         }
+    }
+
+    /// Tombstones stamped before this (microseconds since the Unix epoch)
+    /// have been kept long enough: `now - tombstone_hold`.
+    pub(crate) fn horizon(&self) -> u64 {
+        let hold = u64::try_from(self.config.tombstone_hold.as_micros()).unwrap_or(u64::MAX);
+        now_micros().saturating_sub(hold)
     }
 
     /// `candidate` thinks it might be our predecessor.
@@ -1064,11 +1077,20 @@ impl Node {
             return Adoption::Refused;
         }
         let mut links = self.links.write();
-        if links.leaving {
+        // While keys are arriving, a newcomer would pull an incomplete arc
+        // from us; it tries again next round.
+        if links.leaving || links.receiving || links.unsynced.is_some() {
             return Adoption::Refused;
         }
         if !self.precedes_better(&links, candidate) {
             return Adoption::Refused;
+        }
+        if candidate.addr != self.me.addr {
+            if let Some(failed) = links.failed_predecessor.clone() {
+                // Only possible once the predecessor was found failed: the
+                // arc grows back past it.
+                self.note_growth(&mut links, candidate.id, failed.id);
+            }
         }
         let old = links.predecessor.replace(candidate.clone());
         links.failed_predecessor = None;
@@ -1086,6 +1108,22 @@ impl Node {
             self.me.addr
         );
         Adoption::Adopted { replaced: old }
+    }
+
+    /// Records that the arc this node owns now starts after `new_from`
+    /// instead of after `old_from`: the keys in `(new_from, old_from]` are
+    /// refused until pulled from the replicas. Nothing when the arc did not
+    /// grow.
+    fn note_growth(&self, links: &mut Links, new_from: Id, old_from: Id) {
+        if new_from == old_from || new_from.in_open(old_from, self.me.id) {
+            return;
+        }
+        let to = links.unsynced.map_or(old_from, |(_, to)| to);
+        links.unsynced = Some((new_from, to));
+        info!(
+            "{}: took over ({new_from}, {to}]; pulling it from the replicas before serving it",
+            self.me.addr
+        );
     }
 
     /// The test of the paper's `notify`, which taking a named predecessor
@@ -1185,10 +1223,10 @@ impl Node {
 
     /// Leaves the ring gracefully, as the paper's "Voluntary Node
     /// Departures" describes: the leaving node transfers its keys to its
-    /// successor, then notifies its predecessor and its successor so they
-    /// link to each other. From the first step
-    /// on, this node refuses keys, so no write lands here after the
-    /// handover.
+    /// successor (here to its first R live successors, so every key it held
+    /// keeps R copies), then notifies its predecessor and its successor so
+    /// they link to each other. From the first step on, this node refuses
+    /// keys, so no write lands here after the handover.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when there are successors but none accepted the
@@ -1209,7 +1247,19 @@ impl Node {
             .filter(|s| s.addr != self.me.addr)
             .collect();
         let alone = heirs.is_empty();
-        let Some(heir) = heirs.into_iter().find(|s| self.hand_off_keys(s)) else {
+        // Every key held here, as owner or replica, has its next holder
+        // among our first R successors: giving them all a copy keeps R
+        // copies of every key.
+        let mut took: Vec<&NodeRef> = Vec::new();
+        for heir in heirs {
+            if took.len() == self.config.replicas {
+                break;
+            }
+            if self.hand_off_keys(heir) {
+                took.push(heir);
+            }
+        }
+        let Some(heir) = took.first().copied() else {
             let held = self.store.lock().len();
             if alone {
                 // The last node of the ring: stopping it stops the store.
@@ -1286,9 +1336,15 @@ impl Node {
         }
     }
 
-    /// Whether this node serves reads and writes of `id` now.
+    /// Whether this node serves reads and writes of `id` now: it owns it,
+    /// is not taking keys over or leaving, and does not lack that part of
+    /// its arc (see `Links::unsynced`).
     fn serves(&self, links: &Links, id: Id) -> bool {
-        links.member && !links.receiving && !links.leaving && self.owns(links, id)
+        links.member
+            && !links.receiving
+            && !links.leaving
+            && self.owns(links, id)
+            && !links.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b))
     }
 
     /// Whether this node is part of a ring (see `Links::member`).
@@ -1296,26 +1352,33 @@ impl Node {
         self.links.read().member
     }
 
-    /// Serves a GET, PUT or DEL if this node owns the key now.
-    fn serve_key(&self, request: Request) -> Response {
-        let key = match &request {
-            Request::Get { key } | Request::Put { key, .. } | Request::Del { key } => key,
-            _ => return Response::Error("not a key request".into()),
-        };
+    /// Reads `key` as its owner: the entry, a tombstone included, so the
+    /// coordinator can compare it with replicas.
+    fn owner_get(&self, key: &str) -> Response {
         let id = self.config.space.hash(key.as_bytes());
         let links = self.links.read();
         if !self.serves(&links, id) {
             return Response::NotOwner;
         }
-        let mut store = self.store.lock();
-        match request {
-            Request::Get { key } => Response::Value(store.get(id, &key).map(|e| e.value.clone())),
-            Request::Put { key, value } => {
-                store.put(id, &key, value);
-                Response::Done
-            }
-            Request::Del { key } => Response::Deleted(store.delete(id, &key)),
-            _ => Response::Error("not a key request".into()),
+        Response::Value(self.store.lock().get(id, key).cloned())
+    }
+
+    /// Writes `key` as its owner: stamps the new version, which the
+    /// coordinator then copies to the replicas this answer names.
+    fn owner_write(&self, key: &str, value: Option<String>) -> Response {
+        let id = self.config.space.hash(key.as_bytes());
+        let links = self.links.read();
+        if !self.serves(&links, id) {
+            return Response::NotOwner;
+        }
+        let written = self
+            .store
+            .lock()
+            .write(id, key, value, now_micros(), self.incarnation);
+        Response::Written {
+            entry: written.entry,
+            existed: written.existed,
+            successors: links.successors.clone(),
         }
     }
 
@@ -1329,6 +1392,13 @@ impl Node {
             keys: self.store.lock().len() as u64,
         }
     }
+}
+
+/// Microseconds since the Unix epoch: the stamp of a new version.
+pub(crate) fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 impl Handler for Node {
@@ -1375,25 +1445,20 @@ impl Handler for Node {
                 let (items, more) = self.store.lock().chunk(from, to, after.as_ref(), max);
                 Response::Keys { items, more }
             }
-            Request::DropKeys { from, to } => {
-                let links = self.links.read();
-                let dropped = self
-                    .store
-                    .lock()
-                    .remove_where(from, to, |id| !self.owns(&links, id));
-                debug!("{}: dropped {dropped} handed-over keys", self.me.addr);
-                Response::Done
-            }
-            Request::Handoff { items } => {
+            Request::Replicate { items } => {
                 self.merge(items);
                 Response::Done
             }
+            Request::Digest { from, buckets } => self.compare_digests(from, &buckets),
+            Request::Reconcile { from, to, items } => self.reconcile(from, to, items),
             Request::PredecessorLeaving {
                 leaver,
                 predecessor,
             } => {
                 let mut links = self.links.write();
                 if links.predecessor.as_ref() == Some(&leaver) {
+                    // The leaver handed us its keys first: the arc grows
+                    // with its data here.
                     links.predecessor = predecessor.filter(|p| p.addr != leaver.addr);
                     info!("{}: predecessor {leaver:?} left", self.me.addr);
                 }
@@ -1409,9 +1474,12 @@ impl Handler for Node {
                 }
                 Response::Done
             }
-            request @ (Request::Get { .. } | Request::Put { .. } | Request::Del { .. }) => {
-                self.serve_key(request)
+            Request::Get { key } => self.owner_get(&key),
+            Request::GetCopy { key } => {
+                let id = self.config.space.hash(key.as_bytes());
+                Response::Value(self.store.lock().get(id, &key).cloned())
             }
+            Request::Write { key, value } => self.owner_write(&key, value),
         }
     }
 }

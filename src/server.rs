@@ -173,9 +173,7 @@ impl Server {
         if config.workers == 0 {
             return Err(Error::Config("--workers must be at least 1".into()));
         }
-        if config.node.successors == 0 {
-            return Err(Error::Config("--successors must be at least 1".into()));
-        }
+        config.node.check()?;
         let io_error = |context: String| move |source| Error::Io { context, source };
         let listener = TcpListener::bind(&config.listen)
             .map_err(io_error(format!("cannot listen on {}", config.listen)))?;
@@ -568,9 +566,9 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         Command::Del { key } => node.delete(key).map_or_else(err, |found| {
             vec![if found { "OK" } else { "NOT_FOUND" }.to_string()]
         }),
-        Command::Lookup { key } => node
-            .lookup(key)
-            .map_or_else(err, |(id, lookup)| vec![text::lookup_line(&id, &lookup)]),
+        Command::Lookup { key } => node.lookup(key).map_or_else(err, |(id, lookup)| {
+            vec![text::lookup_line(&id, &lookup, node.config().replicas)]
+        }),
         Command::Node => with_end(text::node_lines(&node.view())),
         Command::Fingers => with_end(text::finger_lines(&node.view())),
         Command::Ring => node.walk_ring(RING_LIMIT).map_or_else(err, |entries| {

@@ -21,8 +21,12 @@ pub struct Stats {
     pub retries: AtomicU64,
     /// Keys received from a successor after becoming its predecessor.
     pub keys_received: AtomicU64,
-    /// Keys handed to the successor when leaving.
+    /// Keys handed to other nodes: to the successor when leaving, or to
+    /// their holders when this node should not hold them.
     pub keys_handed_off: AtomicU64,
+    /// Entries that anti-entropy found missing or older on one side and
+    /// copied.
+    pub keys_repaired: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
     /// Connections turned away with `ERR busy`.
@@ -56,6 +60,7 @@ impl Stats {
             ("retries", &self.retries),
             ("keys_received", &self.keys_received),
             ("keys_handed_off", &self.keys_handed_off),
+            ("keys_repaired", &self.keys_repaired),
             ("connections", &self.connections),
             ("busy_rejections", &self.busy_rejections),
             ("protocol_errors", &self.protocol_errors),

@@ -1,31 +1,81 @@
 //! The key-value pairs one node holds, indexed by the keys' identifiers.
 //!
 //! Chord itself only maps a key to a node (the paper's section 3); storing
-//! the pair at that node is the application on top, the paper's "DHash"
-//! layer. Pairs are kept in a map ordered by the key's identifier, so that
-//! the arc of the ring a joining or leaving node takes over, `(a, b]`, is a
-//! range query and not a scan. Several keys can share one identifier (a
+//! the pair there, and at the next nodes as replicas (the paper's section
+//! "Failure and Replication" suggests the successor list for that), is the
+//! application on top, the paper's "DHash" layer. Pairs are kept in a map
+//! ordered by the key's identifier, so that an arc of the ring, `(a, b]`, is
+//! a range query and not a scan. Several keys can share one identifier (a
 //! small m makes that common), so each identifier holds a small map of its
 //! own.
 //!
-//! Every value carries a version that its owner raises on each write, so a
-//! copy that arrives twice, or late, never replaces a newer one: merging
-//! keeps the higher version.
+//! # Versions and tombstones
+//!
+//! Every entry carries a [`Version`]: the owner stamps each write with its
+//! clock in microseconds, raised past the stamp it already holds for that
+//! key, and with its own identity to break ties. Copies merge by keeping
+//! the higher version, so replicas that saw writes in different orders, or
+//! twice, or late, converge on the latest. A delete writes a *tombstone*,
+//! an entry without a value, so that it too wins against older copies. A
+//! tombstone older than the hold period (the *horizon* the caller passes)
+//! has done its job: it is collected, leaves digests, and is not merged
+//! again. A copy that comes back after being cut off for longer than the
+//! hold can bring a deleted value back; the hold is the bound on that.
+//!
+//! # Digests
+//!
+//! Anti-entropy (see [`crate::replication`]) compares two nodes' copies of
+//! an arc without sending it: [`Store::digests`] cuts the arc into buckets
+//! of a bounded number of entries and sums each bucket into a 64-bit XOR of
+//! per-entry hashes; the other side computes [`Store::digest`] over the
+//! same bounds, and only buckets that differ are sent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
 
 use crate::id::Id;
 
-/// A stored value and the version that orders writes to its key.
+/// Orders the writes to one key: the owner's clock, then the writer.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Version {
+    /// Microseconds since the Unix epoch at the owner, raised past the
+    /// previous version of the key, so it grows with every write.
+    pub stamp: u64,
+    /// The writing node, to break ties between two nodes that both believed
+    /// they owned the key at the same microsecond.
+    pub writer: u64,
+}
+
+/// A stored value, or a tombstone, and the version that orders it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    /// The value, as the client wrote it.
-    pub value: String,
-    /// Raised by one on every write at the owner; the higher version wins.
-    pub version: u64,
+    /// The value as the client wrote it; `None` for a deleted key.
+    pub value: Option<String>,
+    /// The higher version wins.
+    pub version: Version,
+}
+
+impl Entry {
+    /// Whether this entry records a delete.
+    pub fn is_tombstone(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// Whether this is a tombstone older than `horizon`: collected, and not
+    /// worth sending or keeping.
+    fn expired(&self, horizon: u64) -> bool {
+        self.is_tombstone() && self.version.stamp < horizon
+    }
+
+    /// The size this entry adds to a chunk, roughly its bytes on the wire.
+    fn size(&self, key: &str) -> usize {
+        key.len() + self.value.as_ref().map_or(0, String::len) + 24
+    }
 }
 
 /// A key with its stored entry, as it travels between nodes.
@@ -47,12 +97,41 @@ pub struct Cursor {
     pub key: String,
 }
 
+/// One bucket of a digest: the entries after the previous bucket's end (or
+/// the arc's start), up to and including identifier `to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The last identifier of the bucket.
+    pub to: Id,
+    /// XOR of the hashes of the bucket's entries (0 when empty).
+    pub digest: u64,
+}
+
+/// What a write at the owner did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The entry now stored, with its new version.
+    pub entry: Entry,
+    /// Whether the key had a value before (a DEL of a missing key still
+    /// writes a tombstone, so that it wins against stale copies).
+    pub existed: bool,
+}
+
 /// One node's pairs. Pure data: the caller holds the lock.
 #[derive(Debug, Default)]
 pub struct Store {
     by_id: BTreeMap<Id, BTreeMap<String, Entry>>,
-    len: usize,
+    /// Entries held, tombstones included.
+    entries: usize,
+    /// Tombstones among them.
+    tombstones: usize,
 }
+
+/// The identifiers of an arc with their keys, in ring order.
+type Arc<'a> = std::iter::Chain<
+    std::collections::btree_map::Range<'a, Id, BTreeMap<String, Entry>>,
+    std::collections::btree_map::Range<'a, Id, BTreeMap<String, Entry>>,
+>;
 
 impl Store {
     /// An empty store.
@@ -60,100 +139,130 @@ impl Store {
         Store::default()
     }
 
-    /// How many keys are held.
+    /// How many keys have a value (tombstones are not counted).
     pub fn len(&self) -> usize {
-        self.len
+        self.entries - self.tombstones
     }
 
-    /// Whether no key is held.
+    /// Whether no key has a value.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
-    /// Every key held, sorted.
+    /// How many entries are held, tombstones included.
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// Every key that has a value, sorted.
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self
             .by_id
             .values()
-            .flat_map(|k| k.keys().cloned())
+            .flat_map(|k| k.iter().filter(|(_, e)| !e.is_tombstone()))
+            .map(|(key, _)| key.clone())
             .collect();
         keys.sort();
         keys
     }
 
-    /// The entry of `key`, whose identifier is `id`.
+    /// The entry of `key`, whose identifier is `id`; a tombstone if the key
+    /// was deleted lately.
     pub fn get(&self, id: Id, key: &str) -> Option<&Entry> {
         self.by_id.get(&id).and_then(|keys| keys.get(key))
     }
 
-    /// Writes `value` under `key` with the next version; returns it.
-    pub fn put(&mut self, id: Id, key: &str, value: String) -> u64 {
-        let version = self.get(id, key).map_or(1, |e| e.version + 1);
-        self.insert(id, key.to_string(), Entry { value, version });
-        version
-    }
-
-    /// Removes `key`; whether it was there.
-    pub fn delete(&mut self, id: Id, key: &str) -> bool {
-        let Some(keys) = self.by_id.get_mut(&id) else {
-            return false;
+    /// Writes `value` under `key` (`None` deletes it) as the owner: the new
+    /// version is stamped `now`, or just past the version held if that is
+    /// later, so the new write wins against every copy of an older one.
+    pub fn write(
+        &mut self,
+        id: Id,
+        key: &str,
+        value: Option<String>,
+        now: u64,
+        writer: u64,
+    ) -> Written {
+        let held = self.get(id, key);
+        let existed = held.is_some_and(|e| !e.is_tombstone());
+        let stamp = held.map_or(now, |e| now.max(e.version.stamp + 1));
+        let entry = Entry {
+            value,
+            version: Version { stamp, writer },
         };
-        let removed = keys.remove(key).is_some();
-        if keys.is_empty() {
-            self.by_id.remove(&id);
-        }
-        if removed {
-            self.len -= 1;
-        }
-        removed
+        self.insert(id, key.to_string(), entry.clone());
+        Written { entry, existed }
     }
 
-    /// Keeps `entry` for `key` unless a newer version is held already.
-    /// Returns whether the store changed.
-    pub fn merge(&mut self, id: Id, key: String, entry: Entry) -> bool {
-        match self.get(id, &key) {
-            Some(held) if held.version >= entry.version => false,
-            _ => {
-                self.insert(id, key, entry);
-                true
-            }
+    /// Keeps `entry` for `key` unless the version held is as new. A
+    /// tombstone older than `horizon` is not kept, but still removes an
+    /// older value. Returns whether the store changed.
+    pub fn merge(&mut self, id: Id, key: String, entry: Entry, horizon: u64) -> bool {
+        if self
+            .get(id, &key)
+            .is_some_and(|held| held.version >= entry.version)
+        {
+            return false;
         }
+        if entry.expired(horizon) {
+            return self.remove(id, &key);
+        }
+        self.insert(id, key, entry);
+        true
     }
 
     fn insert(&mut self, id: Id, key: String, entry: Entry) {
-        if self
-            .by_id
-            .entry(id)
-            .or_default()
-            .insert(key, entry)
-            .is_none()
-        {
-            self.len += 1;
+        let tombstone = entry.is_tombstone();
+        match self.by_id.entry(id).or_default().insert(key, entry) {
+            None => self.entries += 1,
+            Some(old) if old.is_tombstone() => self.tombstones -= 1,
+            Some(_) => {}
+        }
+        if tombstone {
+            self.tombstones += 1;
         }
     }
 
-    /// The identifiers held in the arc `(from, to]`, in ring order starting
-    /// just after `from`.
-    fn ids_in(&self, from: Id, to: Id) -> Vec<Id> {
-        let after = (Bound::Excluded(from), Bound::Unbounded);
+    fn remove(&mut self, id: Id, key: &str) -> bool {
+        let Some(keys) = self.by_id.get_mut(&id) else {
+            return false;
+        };
+        let Some(old) = keys.remove(key) else {
+            return false;
+        };
+        if keys.is_empty() {
+            self.by_id.remove(&id);
+        }
+        self.entries -= 1;
+        if old.is_tombstone() {
+            self.tombstones -= 1;
+        }
+        true
+    }
+
+    /// The identifiers held in the arc `(from, to]` with their keys, in ring
+    /// order starting just after `from`; `(a, a]` is the whole ring.
+    fn arc(&self, from: Id, to: Id) -> Arc<'_> {
         if from < to {
             let upto = (Bound::Excluded(from), Bound::Included(to));
-            return self.by_id.range(upto).map(|(id, _)| *id).collect();
+            let nothing = (Bound::Excluded(to), Bound::Included(to));
+            return self.by_id.range(upto).chain(self.by_id.range(nothing));
         }
-        // The arc wraps past zero (or is the whole ring, when from == to).
+        let after = (Bound::Excluded(from), Bound::Unbounded);
         let wrapped = (Bound::Unbounded, Bound::Included(to));
-        self.by_id
-            .range(after)
-            .chain(self.by_id.range(wrapped))
-            .map(|(id, _)| *id)
-            .collect()
+        self.by_id.range(after).chain(self.by_id.range(wrapped))
     }
 
-    /// The items in the arc `(from, to]`, in ring order, stopping once about
-    /// `max_bytes` of keys and values are gathered. With `after`, the read
-    /// resumes there instead: the keys of `after.id` that sort after
-    /// `after.key`, then the identifiers in `(after.id, to]`. Returns the
-    /// items and, if it stopped early, the cursor to resume from.
+    /// The first identifier held in the arc `(from, to]`, if any.
+    pub fn first_id_in(&self, from: Id, to: Id) -> Option<Id> {
+        self.arc(from, to).next().map(|(id, _)| *id)
+    }
+
+    /// The items in the arc `(from, to]`, tombstones included, in ring
+    /// order, stopping once about `max_bytes` are gathered. With `after`,
+    /// the read resumes there instead: the keys of `after.id` that sort
+    /// after `after.key`, then the identifiers in `(after.id, to]`. Returns
+    /// the items and, if it stopped early, the cursor to resume from.
     pub fn chunk(
         &self,
         from: Id,
@@ -163,25 +272,25 @@ impl Store {
     ) -> (Vec<Item>, Option<Cursor>) {
         let mut items = Vec::new();
         let mut bytes = 0;
-        let mut buckets: Vec<(Id, Bound<&str>)> = Vec::new();
+        let mut buckets: Vec<(Id, &BTreeMap<String, Entry>, Bound<&str>)> = Vec::new();
         let rest_from = match after {
             Some(cursor) => {
-                buckets.push((cursor.id, Bound::Excluded(cursor.key.as_str())));
+                if let Some(keys) = self.by_id.get(&cursor.id) {
+                    buckets.push((cursor.id, keys, Bound::Excluded(cursor.key.as_str())));
+                }
                 cursor.id
             }
             None => from,
         };
         // Resuming at the arc's last identifier leaves nothing after it;
         // asking for (to, to] would mean the whole ring again.
-        if after.is_none() || rest_from != to {
-            let rest = self.ids_in(rest_from, to);
-            buckets.extend(rest.into_iter().map(|id| (id, Bound::Unbounded)));
-        }
+        let rest = (after.is_none() || rest_from != to).then(|| self.arc(rest_from, to));
+        let rest = rest.into_iter().flatten();
         let mut last_id = from;
-        for (id, start) in buckets {
-            let Some(keys) = self.by_id.get(&id) else {
-                continue;
-            };
+        for (id, keys, start) in buckets
+            .into_iter()
+            .chain(rest.map(|(id, keys)| (*id, keys, Bound::Unbounded)))
+        {
             for (key, entry) in keys.range::<str, _>((start, Bound::Unbounded)) {
                 if bytes >= max_bytes {
                     let resume = items.last().map(|item: &Item| Cursor {
@@ -190,7 +299,7 @@ impl Store {
                     });
                     return (items, resume);
                 }
-                bytes += key.len() + entry.value.len();
+                bytes += entry.size(key);
                 last_id = id;
                 items.push(Item {
                     key: key.clone(),
@@ -202,29 +311,143 @@ impl Store {
     }
 
     /// Removes `key` if its version is still at most `version`: a copy handed
-    /// to another node is dropped here unless it changed since. Whether it
+    /// to other nodes is dropped here unless it changed since. Whether it
     /// was removed.
-    pub fn remove_if_not_newer(&mut self, id: Id, key: &str, version: u64) -> bool {
+    pub fn remove_if_not_newer(&mut self, id: Id, key: &str, version: Version) -> bool {
         match self.get(id, key) {
-            Some(entry) if entry.version <= version => self.delete(id, key),
+            Some(entry) if entry.version <= version => self.remove(id, key),
             _ => false,
         }
     }
 
-    /// Removes every key in the arc `(from, to]` for which `drop(id)` says
-    /// so; returns how many went.
-    pub fn remove_where(&mut self, from: Id, to: Id, drop: impl Fn(Id) -> bool) -> usize {
-        let mut removed = 0;
-        for id in self.ids_in(from, to) {
-            if drop(id) {
-                if let Some(keys) = self.by_id.remove(&id) {
-                    removed += keys.len();
+    /// Cuts the start of the arc `(from, to]` into buckets of about
+    /// `bucket_entries` entries each (a bucket ends at an identifier, so
+    /// keys sharing one stay together), at most `max_buckets` of them, and
+    /// digests each. Tombstones older than `horizon` are left out. The
+    /// buckets cover `(from, last.to]`; that is the whole arc when the last
+    /// bucket ends at `to`.
+    pub fn digests(
+        &self,
+        from: Id,
+        to: Id,
+        bucket_entries: usize,
+        max_buckets: usize,
+        horizon: u64,
+    ) -> Vec<Bucket> {
+        let mut buckets = Vec::new();
+        let (mut digest, mut count) = (0, 0);
+        for (id, keys) in self.arc(from, to) {
+            for (key, entry) in keys.iter().filter(|(_, e)| !e.expired(horizon)) {
+                digest ^= entry_hash(key, entry);
+                count += 1;
+            }
+            if count >= bucket_entries {
+                buckets.push(Bucket { to: *id, digest });
+                (digest, count) = (0, 0);
+                if buckets.len() == max_buckets || *id == to {
+                    return buckets;
                 }
             }
         }
-        self.len -= removed;
-        removed
+        buckets.push(Bucket { to, digest });
+        buckets
     }
+
+    /// The digest of the arc `(from, to]`, as [`Store::digests`] computes it
+    /// for one bucket.
+    pub fn digest(&self, from: Id, to: Id, horizon: u64) -> u64 {
+        self.arc(from, to)
+            .flat_map(|(_, keys)| keys.iter())
+            .filter(|(_, e)| !e.expired(horizon))
+            .fold(0, |digest, (key, entry)| digest ^ entry_hash(key, entry))
+    }
+
+    /// Merges `theirs`, another node's whole content of the arc `(from,
+    /// to]` with each key's identifier, and returns what this node holds
+    /// there that they lack or hold older, at most about `max_bytes` of it:
+    /// once they merge that too, the arc is the same on both nodes. Returns
+    /// how many entries changed here, and the items to send back.
+    pub fn reconcile(
+        &mut self,
+        from: Id,
+        to: Id,
+        theirs: Vec<(Id, Item)>,
+        max_bytes: usize,
+        horizon: u64,
+    ) -> (usize, Vec<Item>) {
+        let mut seen: HashMap<(Id, String), Version> = HashMap::new();
+        let mut changed = 0;
+        for (id, item) in theirs {
+            seen.insert((id, item.key.clone()), item.entry.version);
+            changed += usize::from(self.merge(id, item.key, item.entry, horizon));
+        }
+        let mut back = Vec::new();
+        let mut bytes = 0;
+        for (id, keys) in self.arc(from, to) {
+            for (key, entry) in keys.iter().filter(|(_, e)| !e.expired(horizon)) {
+                let theirs = seen.get(&(*id, key.clone()));
+                if theirs.is_some_and(|v| *v >= entry.version) {
+                    continue;
+                }
+                if bytes >= max_bytes {
+                    return (changed, back);
+                }
+                bytes += entry.size(key);
+                back.push(Item {
+                    key: key.clone(),
+                    entry: entry.clone(),
+                });
+            }
+        }
+        (changed, back)
+    }
+
+    /// Removes tombstones older than `horizon`, looking at no more than
+    /// `budget` identifiers after `after` (from the start when `None`).
+    /// Returns how many went and where the next call resumes (`None`: the
+    /// end of the store was reached).
+    pub fn collect_tombstones(
+        &mut self,
+        after: Option<Id>,
+        budget: usize,
+        horizon: u64,
+    ) -> (usize, Option<Id>) {
+        if self.tombstones == 0 {
+            return (0, None);
+        }
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut expired: Vec<(Id, String)> = Vec::new();
+        let (mut next, mut last) = (None, None);
+        for (i, (id, keys)) in self.by_id.range((start, Bound::Unbounded)).enumerate() {
+            if i == budget {
+                next = last;
+                break;
+            }
+            last = Some(*id);
+            for (key, _) in keys.iter().filter(|(_, e)| e.expired(horizon)) {
+                expired.push((*id, key.clone()));
+            }
+        }
+        let mut removed = 0;
+        for (id, key) in expired {
+            removed += usize::from(self.remove(id, &key));
+        }
+        (removed, next)
+    }
+}
+
+/// The 64-bit hash of one entry that digests XOR together: SHA-1 of the
+/// key, the version and whether it is a tombstone.
+fn entry_hash(key: &str, entry: &Entry) -> u64 {
+    let mut hasher = Sha1::new();
+    hasher.update(key.as_bytes());
+    hasher.update(entry.version.stamp.to_be_bytes());
+    hasher.update(entry.version.writer.to_be_bytes());
+    hasher.update([u8::from(entry.is_tombstone())]);
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 #[cfg(test)]
@@ -236,71 +459,152 @@ mod tests {
         IdSpace::new(6).unwrap()
     }
 
+    /// Writes `value` under `key` at identifier `id`, at time `now`.
+    fn put(store: &mut Store, id: u64, key: &str, value: &str, now: u64) -> Entry {
+        let value = Some(value.to_string());
+        store.write(space().id(id), key, value, now, 1).entry
+    }
+
     fn store_with(ids: &[u64]) -> Store {
         let mut store = Store::new();
         for &i in ids {
-            store.put(space().id(i), &format!("k{i}"), format!("v{i}"));
+            put(&mut store, i, &format!("k{i}"), &format!("v{i}"), 100);
         }
         store
     }
 
-    fn ids(items: &[Item]) -> Vec<String> {
+    fn keys(items: &[Item]) -> Vec<String> {
         items.iter().map(|i| i.key.clone()).collect()
     }
 
-    #[test]
-    fn put_raises_the_version_and_delete_removes() {
-        let mut store = Store::new();
-        let id = space().id(5);
-        assert_eq!(store.put(id, "a", "1".into()), 1);
-        assert_eq!(store.put(id, "a", "2".into()), 2);
-        assert_eq!(store.get(id, "a").unwrap().value, "2");
-        assert_eq!(store.len(), 1);
-        assert!(store.delete(id, "a"));
-        assert!(!store.delete(id, "a"));
-        assert!(store.is_empty());
+    fn value(store: &Store, id: u64, key: &str) -> Option<String> {
+        store.get(space().id(id), key).and_then(|e| e.value.clone())
     }
 
     #[test]
-    fn keys_that_share_an_identifier_are_kept_apart() {
+    fn a_write_is_versioned_past_the_clock_and_the_previous_version() {
         let mut store = Store::new();
-        let id = space().id(5);
-        store.put(id, "a", "1".into());
-        store.put(id, "b", "2".into());
-        assert_eq!(store.len(), 2);
-        assert_eq!(store.get(id, "b").unwrap().value, "2");
+        let first = put(&mut store, 5, "a", "1", 100);
+        assert_eq!(first.version.stamp, 100);
+        // A clock that stood still (or went back) still moves the version on.
+        let second = put(&mut store, 5, "a", "2", 90);
+        assert_eq!(second.version.stamp, 101);
+        assert_eq!(value(&store, 5, "a").as_deref(), Some("2"));
     }
 
     #[test]
-    fn merge_keeps_the_newer_version() {
-        let mut store = Store::new();
-        let id = space().id(5);
-        store.put(id, "a", "1".into());
-        store.put(id, "a", "2".into());
+    fn a_delete_leaves_a_tombstone_that_is_not_a_key() {
+        let mut store = store_with(&[5]);
+        let written = store.write(space().id(5), "k5", None, 200, 1);
+        assert!(written.existed);
+        assert!(written.entry.is_tombstone());
+        assert_eq!((store.len(), store.entries()), (0, 1));
+        assert!(store.keys().is_empty());
+        // Deleting a missing key still writes a tombstone, and says so.
+        let again = store.write(space().id(7), "k7", None, 200, 1);
+        assert!(!again.existed);
+        assert_eq!(store.entries(), 2);
+    }
+
+    #[test]
+    fn merge_keeps_the_newer_version_whatever_the_order() {
         let old = Entry {
-            value: "old".into(),
-            version: 1,
+            value: Some("old".into()),
+            version: Version {
+                stamp: 1,
+                writer: 9,
+            },
         };
-        assert!(!store.merge(id, "a".into(), old));
         let new = Entry {
-            value: "new".into(),
-            version: 3,
+            value: Some("new".into()),
+            version: Version {
+                stamp: 2,
+                writer: 1,
+            },
         };
-        assert!(store.merge(id, "a".into(), new));
-        assert_eq!(store.get(id, "a").unwrap().value, "new");
+        let gone = Entry {
+            value: None,
+            version: Version {
+                stamp: 3,
+                writer: 1,
+            },
+        };
+        let orders = [
+            [&old, &new, &gone],
+            [&gone, &new, &old],
+            [&new, &gone, &old],
+        ];
+        for order in orders {
+            let mut store = Store::new();
+            for entry in order {
+                store.merge(space().id(5), "a".into(), entry.clone(), 0);
+            }
+            assert_eq!(store.get(space().id(5), "a"), Some(&gone), "{order:?}");
+        }
+        // Equal stamps: the writer breaks the tie, the same way everywhere.
+        let mut store = Store::new();
+        let tie = Entry {
+            value: Some("tie".into()),
+            version: Version {
+                stamp: 1,
+                writer: 10,
+            },
+        };
+        store.merge(space().id(5), "a".into(), tie.clone(), 0);
+        assert!(!store.merge(space().id(5), "a".into(), old, 0));
+        assert_eq!(store.get(space().id(5), "a"), Some(&tie));
+    }
+
+    #[test]
+    fn an_expired_tombstone_is_not_kept_but_still_removes_an_older_value() {
+        let mut store = store_with(&[5]);
+        let gone = Entry {
+            value: None,
+            version: Version {
+                stamp: 150,
+                writer: 1,
+            },
+        };
+        assert!(store.merge(space().id(5), "k5".into(), gone.clone(), 1_000));
+        assert_eq!(store.entries(), 0);
+        assert!(!store.merge(space().id(5), "k5".into(), gone, 1_000));
+        assert_eq!(store.entries(), 0);
+    }
+
+    #[test]
+    fn tombstones_are_collected_after_the_horizon_in_bounded_steps() {
+        let mut store = store_with(&[1, 2, 3, 4, 5]);
+        for i in [1, 3, 5] {
+            store.write(space().id(i), &format!("k{i}"), None, 200, 1);
+        }
+        // Not yet expired: nothing goes.
+        assert_eq!(store.collect_tombstones(None, 100, 200), (0, None));
+        // Two identifiers per call: 1 and 2, then 3 and 4, then 5.
+        let (removed, next) = store.collect_tombstones(None, 2, 201);
+        assert_eq!((removed, next), (1, Some(space().id(2))));
+        let (removed, next) = store.collect_tombstones(next, 2, 201);
+        assert_eq!((removed, next), (1, Some(space().id(4))));
+        let (removed, next) = store.collect_tombstones(next, 2, 201);
+        assert_eq!((removed, next), (1, None));
+        assert_eq!((store.len(), store.entries()), (2, 2));
     }
 
     #[test]
     fn chunk_reads_an_arc_in_ring_order_including_wraparound() {
         let store = store_with(&[1, 10, 20, 40, 63]);
         let (items, more) = store.chunk(space().id(10), space().id(40), None, usize::MAX);
-        assert_eq!(ids(&items), vec!["k20", "k40"]);
+        assert_eq!(keys(&items), vec!["k20", "k40"]);
         assert_eq!(more, None);
         let (items, _) = store.chunk(space().id(40), space().id(10), None, usize::MAX);
-        assert_eq!(ids(&items), vec!["k63", "k1", "k10"]);
+        assert_eq!(keys(&items), vec!["k63", "k1", "k10"]);
         // (a, a] is the whole ring, starting after a.
         let (items, _) = store.chunk(space().id(20), space().id(20), None, usize::MAX);
-        assert_eq!(ids(&items), vec!["k40", "k63", "k1", "k10", "k20"]);
+        assert_eq!(keys(&items), vec!["k40", "k63", "k1", "k10", "k20"]);
+        assert_eq!(
+            store.first_id_in(space().id(40), space().id(10)),
+            Some(space().id(63))
+        );
+        assert_eq!(store.first_id_in(space().id(41), space().id(62)), None);
     }
 
     /// Reads the whole arc `(from, to]` in chunks of about `max_bytes`.
@@ -309,7 +613,7 @@ mod tests {
         let mut after = None;
         for _ in 0..1000 {
             let (items, more) = store.chunk(from, to, after.as_ref(), max_bytes);
-            seen.extend(ids(&items));
+            seen.extend(keys(&items));
             match more {
                 Some(cursor) => after = Some(cursor),
                 None => return seen,
@@ -328,7 +632,7 @@ mod tests {
         );
         // The whole ring, (a, a], ends at a and does not start over.
         let whole = read_in_chunks(&store, space().id(20), space().id(20), 1);
-        assert_eq!(whole, vec!["k40", "k63", "k1", "k10", "k20"]);
+        assert_eq!(whole, all);
     }
 
     #[test]
@@ -338,7 +642,7 @@ mod tests {
         let mut store = Store::new();
         let keys: Vec<String> = (0..50).map(|i| format!("key-{i:02}")).collect();
         for key in &keys {
-            store.put(space.hash(key.as_bytes()), key, "v".repeat(100));
+            store.write(space.hash(key.as_bytes()), key, Some("v".repeat(100)), 1, 1);
         }
         let (first, _) = store.chunk(space.id(0), space.id(0), None, 500);
         assert!(
@@ -353,20 +657,72 @@ mod tests {
     #[test]
     fn a_handed_over_copy_is_removed_only_if_unchanged() {
         let mut store = Store::new();
-        let id = space().id(5);
-        store.put(id, "a", "1".into());
-        store.put(id, "a", "2".into());
-        assert!(!store.remove_if_not_newer(id, "a", 1));
-        assert!(store.remove_if_not_newer(id, "a", 2));
-        assert!(store.is_empty());
+        let first = put(&mut store, 5, "a", "1", 100);
+        put(&mut store, 5, "a", "2", 100);
+        assert!(!store.remove_if_not_newer(space().id(5), "a", first.version));
+        let now = store.get(space().id(5), "a").unwrap().version;
+        assert!(store.remove_if_not_newer(space().id(5), "a", now));
+        assert_eq!(store.entries(), 0);
     }
 
     #[test]
-    fn remove_where_drops_only_what_the_predicate_names() {
-        let mut store = store_with(&[1, 10, 20, 40]);
-        let removed = store.remove_where(space().id(0), space().id(30), |id| id != space().id(10));
-        assert_eq!(removed, 2);
-        assert_eq!(store.len(), 2);
-        assert!(store.get(space().id(10), "k10").is_some());
+    fn digests_cover_the_arc_and_match_exactly_when_the_copies_do() {
+        let ids = [1, 3, 10, 20, 40, 41, 63];
+        let ours = store_with(&ids);
+        let mut theirs = store_with(&ids);
+        let (from, to) = (space().id(2), space().id(1));
+        let buckets = ours.digests(from, to, 2, 100, 0);
+        // Two entries a bucket: (2,10], (10,40], (40,63], then (63,1].
+        let ends: Vec<Id> = buckets.iter().map(|b| b.to).collect();
+        assert_eq!(ends, [10, 40, 63, 1].map(|i| space().id(i)));
+        let compare = |theirs: &Store| -> Vec<bool> {
+            let mut start = from;
+            buckets
+                .iter()
+                .map(|b| {
+                    let same = theirs.digest(start, b.to, 0) == b.digest;
+                    start = b.to;
+                    same
+                })
+                .collect()
+        };
+        assert_eq!(compare(&theirs), [true; 4]);
+        // A newer version of k20 shows in its bucket only.
+        put(&mut theirs, 20, "k20", "changed", 500);
+        assert_eq!(compare(&theirs), [true, false, true, true]);
+        // So does a key the other side lacks, and a tombstone.
+        let mut other = store_with(&ids);
+        put(&mut other, 62, "extra", "x", 1);
+        other.write(space().id(1), "k1", None, 900, 1);
+        assert_eq!(compare(&other), [true, true, false, false]);
+        // At most max_buckets: the slice ends early, at a bucket boundary.
+        let slice = ours.digests(from, to, 2, 2, 0);
+        assert_eq!(slice.last().map(|b| b.to), Some(space().id(40)));
+        // An empty arc is one empty bucket up to its end.
+        let empty = Store::new().digests(from, to, 2, 100, 0);
+        assert_eq!(empty, vec![Bucket { to, digest: 0 }]);
+    }
+
+    #[test]
+    fn reconcile_makes_both_copies_of_an_arc_equal() {
+        let mut ours = store_with(&[10, 20, 30]);
+        let mut theirs = store_with(&[20, 30, 40]);
+        put(&mut theirs, 30, "k30", "newer", 500);
+        let (from, to) = (space().id(0), space().id(50));
+        let (sent, _) = theirs.chunk(from, to, None, usize::MAX);
+        let with_ids = sent
+            .into_iter()
+            .map(|i| (space().id(i.key[1..].parse().unwrap()), i))
+            .collect();
+        let (changed, back) = ours.reconcile(from, to, with_ids, usize::MAX, 0);
+        // k40 arrived and k30 was replaced; k10 goes back, they lack it.
+        assert_eq!(changed, 2);
+        assert_eq!(keys(&back), vec!["k10"]);
+        for item in back {
+            let id = space().id(item.key[1..].parse().unwrap());
+            theirs.merge(id, item.key, item.entry, 0);
+        }
+        assert_eq!(ours.digest(from, to, 0), theirs.digest(from, to, 0));
+        assert_eq!(value(&ours, 30, "k30").as_deref(), Some("newer"));
     }
 }

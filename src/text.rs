@@ -11,7 +11,7 @@
 //! PUT <key> <value>   -> OK
 //! GET <key>           -> VALUE <value>   or  NOT_FOUND
 //! DEL <key>           -> OK              or  NOT_FOUND
-//! LOOKUP <key>        -> <key id> <owner id> <owner host:port> hops=<n>
+//! LOOKUP <key>        -> <key id> <owner id> <owner host:port> hops=<n> replicas=<host:port>,...
 //! NODE                -> this node's id, address, predecessor, successors, keys; END
 //! FINGERS             -> k, start, node id, node address per finger; END
 //! RING                -> <id> <host:port> keys=<n> per node, by successor; END
@@ -141,7 +141,7 @@ pub const HELP: &[&str] = &[
     "PUT <key> <value>   store a value (the rest of the line)",
     "GET <key>           read a value: VALUE <value> or NOT_FOUND",
     "DEL <key>           delete a key: OK or NOT_FOUND",
-    "LOOKUP <key>        <key id> <owner id> <owner address> hops=<n>",
+    "LOOKUP <key>        <key id> <owner id> <owner address> hops=<n> replicas=<addresses>",
     "NODE                this node: id, address, predecessor, successors, keys",
     "FINGERS             this node's finger table: k, start, node id, address",
     "RING                every node, walking successor pointers from here",
@@ -288,9 +288,22 @@ pub fn read_line<R: BufRead>(reader: &mut R, max: usize) -> io::Result<Line> {
     }
 }
 
-/// The answer to `LOOKUP`: `<key id> <owner id> <owner host:port> hops=<n>`.
-pub fn lookup_line(key_id: &Id, lookup: &Lookup) -> String {
-    format!("{key_id} {} hops={}", lookup.owner(), lookup.hops())
+/// The answer to `LOOKUP`: `<key id> <owner id> <owner host:port> hops=<n>
+/// replicas=<host:port>,...`, the replicas being the R - 1 holders after
+/// the owner.
+pub fn lookup_line(key_id: &Id, lookup: &Lookup, replicas: usize) -> String {
+    let others: Vec<&str> = lookup
+        .holders(replicas)
+        .iter()
+        .skip(1)
+        .map(|n| n.addr.as_str())
+        .collect();
+    format!(
+        "{key_id} {} hops={} replicas={}",
+        lookup.owner(),
+        lookup.hops(),
+        others.join(",")
+    )
 }
 
 /// The lines of `NODE`, before `END`.

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chord::id::{Id, IdSpace};
 use common::{
-    fingers_are_correct, keys, keys_are_at_their_owners, node_at, node_config, put_all,
+    fingers_are_correct, keys, keys_are_at_their_holders, node_at, node_config, put_all,
     ring_is_correct, sorted, successor_of, value_of, Cluster, MemCluster,
 };
 
@@ -107,21 +107,34 @@ fn figure_2_keys_are_stored_at_their_successor() {
     let (cluster, _) = paper_ring();
     let nodes = cluster.live();
     // The figure's keys K10, K24, K30, K38, K54 live at N14, N32, N32,
-    // N38, N56.
-    let expected = [(10, 14), (24, 32), (30, 32), (38, 38), (54, 56)];
-    for (key_id, owner_id) in expected {
+    // N38, N56; with R = 3 the next two nodes hold replicas.
+    let expected = [
+        (10, [14, 21, 32]),
+        (24, [32, 38, 42]),
+        (30, [32, 38, 42]),
+        (38, [38, 42, 48]),
+        (54, [56, 1, 8]),
+    ];
+    assert_eq!(nodes[0].config().replicas, 3);
+    for (key_id, expected) in expected {
         let key = key_for(6, key_id);
         nodes[0].put(&key, &value_of(&key)).unwrap();
-        let holders: Vec<u64> = nodes
+        let (_, lookup) = nodes[0].lookup(&key).unwrap();
+        assert_eq!(lookup.owner().id.to_u64(), Some(expected[0]), "K{key_id}");
+        let mut holders: Vec<u64> = nodes
             .iter()
             .filter(|n| n.held_keys().contains(&key))
             .map(|n| n.me().id.to_u64().unwrap())
             .collect();
-        assert_eq!(holders, vec![owner_id], "K{key_id}");
+        let mut expected = expected.to_vec();
+        holders.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(holders, expected, "K{key_id}");
     }
     // Reference: Figure 2, and section "Consistent Hashing": key k is
     // assigned to the first node whose identifier is equal to or follows
-    // k's identifier on the circle, successor(k).
+    // k's identifier on the circle, successor(k). Section "Failure and
+    // Replication": replicas at the nodes that succeed it.
 }
 
 #[test]
@@ -134,7 +147,7 @@ fn keys_are_assigned_to_successor_k_in_a_160_bit_ring() {
     for (i, key) in keys.iter().enumerate() {
         nodes[i % 16].put(key, &value_of(key)).unwrap();
     }
-    assert!(keys_are_at_their_owners(&nodes, &keys));
+    assert!(keys_are_at_their_holders(&nodes, &keys));
     // Reference: section "Consistent Hashing".
 }
 
@@ -255,7 +268,7 @@ fn a_joining_node_takes_over_keys_from_its_successor() {
     );
     let held = newcomer.held_keys();
     assert!(mine.iter().all(|k| held.contains(k)));
-    assert!(keys_are_at_their_owners(&nodes, &keys));
+    assert!(keys_are_at_their_holders(&nodes, &keys));
     // Reference: section "Node Joins and Stabilization": when n joins, some
     // keys previously assigned to n's successor become assigned to n.
 }

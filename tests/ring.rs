@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    fingers_are_correct, keys, keys_are_at_their_owners, node_at, put_all, ring_is_correct, sorted,
-    successor_of, value_of, Cluster, MemCluster, TcpCluster,
+    fingers_are_correct, keys, keys_are_at_their_holders, node_at, put_all, ring_is_correct,
+    sorted, successor_of, value_of, Cluster, MemCluster, TcpCluster,
 };
 
 fn converges(cluster: &mut impl Cluster, n: usize) {
@@ -36,7 +36,7 @@ fn put_at_one_get_at_every_other(cluster: &mut impl Cluster) {
             );
         }
     }
-    assert!(keys_are_at_their_owners(&nodes, &keys));
+    assert!(keys_are_at_their_holders(&nodes, &keys));
     // An overwrite is seen everywhere, and a delete too.
     nodes[3].put(&keys[0], "new").expect("overwrite");
     assert!(nodes
@@ -56,7 +56,7 @@ fn joins_move_keys(cluster: &mut impl Cluster) {
         cluster.add_node();
     }
     cluster.settle_until("keys at their new owners", &|nodes| {
-        ring_is_correct(nodes) && keys_are_at_their_owners(nodes, &keys)
+        ring_is_correct(nodes) && keys_are_at_their_holders(nodes, &keys)
     });
     let nodes = cluster.live();
     let newcomers_hold_keys = nodes[3..].iter().any(|n| !n.held_keys().is_empty());
@@ -83,7 +83,7 @@ fn graceful_leaves_keep_every_key(cluster: &mut impl Cluster) {
             }
         }
         cluster.settle_until("a correct ring after a leave", &|nodes| {
-            ring_is_correct(nodes) && keys_are_at_their_owners(nodes, &keys)
+            ring_is_correct(nodes) && keys_are_at_their_holders(nodes, &keys)
         });
     }
 }
@@ -304,7 +304,7 @@ fn memory_keys_move_in_chunks_when_identifiers_are_few() {
     let chunk = 256 * 1024;
     let newcomer = cluster.add_node();
     cluster.settle_until("keys at their owners after a join", &|nodes| {
-        ring_is_correct(nodes) && keys_are_at_their_owners(nodes, &keys)
+        ring_is_correct(nodes) && keys_are_at_their_holders(nodes, &keys)
     });
     let pulled = newcomer.held_keys().len() * value.len();
     assert!(pulled > 2 * chunk, "the join moved only {pulled} bytes");
@@ -341,16 +341,19 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
         .map(|key| chord::store::Item {
             key: key.clone(),
             entry: chord::store::Entry {
-                value: value_of(key),
-                version: 1,
+                value: Some(value_of(key)),
+                version: chord::store::Version {
+                    stamp: 1,
+                    writer: 1,
+                },
             },
         })
         .collect();
     use chord::transport::Handler;
-    stray.handle(chord::message::Request::Handoff { items });
-    assert!(!keys_are_at_their_owners(&nodes, &keys));
+    stray.handle(chord::message::Request::Replicate { items });
+    assert!(!keys_are_at_their_holders(&nodes, &keys));
     cluster.settle_until("every key at its owner", &|nodes| {
-        keys_are_at_their_owners(nodes, &keys)
+        keys_are_at_their_holders(nodes, &keys)
     });
     for key in &keys {
         assert_eq!(nodes[3].get(key).expect("get"), Some(value_of(key)));

@@ -51,10 +51,17 @@ fn every_command_answers_as_documented() {
 
     let lookup = c.line("LOOKUP answer").unwrap();
     let words: Vec<&str> = lookup.split(' ').collect();
-    assert_eq!(words.len(), 4, "{lookup}");
+    assert_eq!(words.len(), 5, "{lookup}");
     assert_eq!(words[0].len(), 40, "a 160-bit identifier in hex: {lookup}");
     assert!(servers.iter().any(|s| s.addr() == words[2]), "{lookup}");
     assert!(words[3].starts_with("hops="), "{lookup}");
+    // R = 3 in a ring of 3: the two nodes other than the owner.
+    let replicas = words[4].strip_prefix("replicas=").expect("replicas=");
+    let mut holders: Vec<&str> = replicas.split(',').chain([words[2]]).collect();
+    holders.sort_unstable();
+    let mut all: Vec<String> = servers.iter().map(|s| s.addr().to_string()).collect();
+    all.sort_unstable();
+    assert_eq!(holders, all, "{lookup}");
 
     let node = c.request("NODE").unwrap();
     assert_eq!(node[0], format!("id {}", servers[0].node().me().id));

@@ -239,8 +239,23 @@ impl MemCluster {
         for node in &self.nodes {
             node.fix_fingers();
             node.check_predecessor();
-            node.hand_over_misplaced();
+            node.repair();
         }
+    }
+
+    /// Cuts the node at `addr` off: it stops answering at once and is not
+    /// driven, but keeps its store and its view, to come back with them
+    /// through [`MemCluster::reconnect`].
+    pub fn cut_off(&mut self, addr: &str) -> Arc<Node> {
+        self.net.stop(addr);
+        self.take(addr)
+    }
+
+    /// Lets a node that was cut off answer and run again, with whatever
+    /// store and view it had.
+    pub fn reconnect(&mut self, node: Arc<Node>) {
+        self.net.resume(&node.me().addr);
+        self.nodes.push(node);
     }
 
     fn take(&mut self, addr: &str) -> Arc<Node> {
@@ -359,19 +374,26 @@ pub fn fingers_are_correct(nodes: &[Arc<Node>]) -> bool {
     })
 }
 
-/// Whether every key is held by its owner, `successor(hash(key))`, and by
-/// no other node: the key placement of the paper's section 4.2.
-pub fn keys_are_at_their_owners(nodes: &[Arc<Node>], keys: &[String]) -> bool {
+/// Whether every key is held by exactly its R holders: its owner,
+/// `successor(hash(key))` (the key placement of the paper's section 4.2),
+/// and the next R - 1 nodes on the ring (section "Failure and
+/// Replication"); every node when there are fewer than R.
+pub fn keys_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
     let ring = sorted(nodes);
     let space = nodes[0].config().space;
+    let replicas = nodes[0].config().replicas.min(ring.len());
     let held: Vec<(NodeRef, Vec<String>)> = nodes
         .iter()
         .map(|n| (n.me().clone(), n.held_keys()))
         .collect();
     keys.iter().all(|key| {
         let owner = successor_of(&ring, space.hash(key.as_bytes()));
+        let at = ring.iter().position(|n| n == owner).unwrap_or(0);
+        let holders: Vec<&NodeRef> = (0..replicas)
+            .map(|i| &ring[(at + i) % ring.len()])
+            .collect();
         held.iter()
-            .all(|(node, keys)| keys.binary_search(key).is_ok() == (node == owner))
+            .all(|(node, keys)| keys.binary_search(key).is_ok() == holders.contains(&node))
     })
 }
 

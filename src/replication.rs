@@ -1,0 +1,380 @@
+//! Replicas, and the repair that keeps R copies of every key while nodes
+//! come and go: the paper's section "Failure and Replication" ("store
+//! replicas of a key at the k nodes succeeding the key"), made concrete.
+//!
+//! A key lives on R nodes: its owner, `successor(id)`, and the next R - 1
+//! nodes of the owner's successor list. Writes reach all R through the
+//! coordinator ([`crate::kv`]). Everything else that keeps it so runs in
+//! [`Node::repair`], once per maintenance round, after stabilization:
+//!
+//! 1. **Pull a grown arc.** When a node's predecessor fails and a node
+//!    further back notifies it, the node owns the dead node's arc. It was a
+//!    replica of that arc, but one that joined a moment ago may not have
+//!    all of it yet, so it refuses those keys until it has copied the arc
+//!    from its next R - 1 successors, the other replicas
+//!    (`Links::unsynced` in [`crate::node`]).
+//! 2. **Anti-entropy.** Each owner compares its arc `(predecessor, n]` with
+//!    each of its next R - 1 successors, by digests rather than by sending
+//!    the arc: [`Store::digests`](crate::store::Store::digests) cuts a slice
+//!    of the arc into buckets of at most [`BUCKET_ENTRIES`] entries and
+//!    hashes each; the replica answers which buckets differ
+//!    ([`Request::Digest`]), and only those are exchanged, both ways
+//!    ([`Request::Reconcile`]). This finds and mends any divergence: a new
+//!    replica that lacks the arc, a write that reached only some replicas,
+//!    a tombstone one copy missed. We chose fixed-size buckets over a
+//!    Merkle tree: one round trip per slice, no tree to keep up to date on
+//!    every write, and the cost of an unchanged arc is one digest per 64
+//!    keys. A slice is at most [`MAX_BUCKETS`] buckets; a larger arc is
+//!    covered over several rounds, so a node with a million keys does a
+//!    bounded amount of work per round.
+//! 3. **Pass strays on.** A node holds keys it should not: it was a
+//!    replica until a node joined before it, or an owner until a node
+//!    joined before it took the arc. For each run of such keys it looks
+//!    the owner up; if it is not among the first R nodes from the owner,
+//!    it gives the run to all R of them ([`Request::Replicate`]) and drops
+//!    its copies only once every one of them has confirmed, and only those
+//!    that did not change meanwhile. So a copy is never dropped before R
+//!    nodes hold it.
+//! 4. **Collect tombstones** older than the hold period, a bounded number
+//!    of identifiers per round.
+//!
+//! Failure detection stays as the ring has it: call timeouts and
+//! `check_predecessor`, and a successor that fails is replaced from the
+//! successor list at once, within `stabilize`.
+
+use std::collections::HashMap;
+
+use log::{debug, info};
+
+use crate::id::{Id, NodeRef};
+use crate::message::{Request, Response};
+use crate::node::{Node, CHUNK_BYTES};
+use crate::stats::Stats;
+use crate::store::{Bucket, Item};
+
+/// The most entries one digest bucket covers (a bucket ends at an
+/// identifier, so keys sharing one can make it a little larger).
+pub const BUCKET_ENTRIES: usize = 64;
+
+/// The most buckets one anti-entropy exchange digests: with
+/// [`BUCKET_ENTRIES`], at most 4,096 entries per replica per round.
+pub const MAX_BUCKETS: usize = 64;
+
+/// The most lookups one round spends finding the owners of strays.
+const STRAY_LOOKUPS: usize = 8;
+
+/// The most identifiers one round looks at for expired tombstones.
+const TOMBSTONE_SCAN: usize = 4096;
+
+/// Where the repair of one node resumes from round to round.
+#[derive(Debug, Default)]
+pub struct RepairState {
+    /// For each replica (by address), where the next anti-entropy slice of
+    /// this node's arc starts.
+    next_slice: HashMap<String, Id>,
+    /// Where the next scan for expired tombstones starts.
+    next_tombstone: Option<Id>,
+}
+
+/// What this node needs to know, read at one instant, to repair its arc.
+struct ArcView {
+    /// The arc this node owns starts after this identifier.
+    from: Id,
+    /// Its next R - 1 successors: the replicas of its arc.
+    replicas: Vec<NodeRef>,
+}
+
+impl Node {
+    /// One round of replica repair; see the module docs for the four steps.
+    /// Called periodically, after `stabilize`.
+    pub fn repair(&self) {
+        self.pull_grown_arc();
+        self.anti_entropy();
+        self.pass_strays_on();
+        self.collect_tombstones();
+    }
+
+    /// The arc this node owns and the replicas of it, if it is settled
+    /// enough to repair: a member, not taking keys over, not leaving, with
+    /// a predecessor (known or failed) other than itself.
+    fn arc_view(&self) -> Option<ArcView> {
+        let links = self.links.read();
+        if !links.member || links.receiving || links.leaving {
+            return None;
+        }
+        let from = links
+            .predecessor
+            .as_ref()
+            .or(links.failed_predecessor.as_ref())
+            .filter(|p| p.addr != self.me().addr)?
+            .id;
+        let replicas = self.replicas_in(&links.successors);
+        Some(ArcView { from, replicas })
+    }
+
+    /// The first R - 1 nodes of a successor list other than this one.
+    fn replicas_in(&self, successors: &[NodeRef]) -> Vec<NodeRef> {
+        successors
+            .iter()
+            .filter(|s| s.addr != self.me().addr)
+            .take(self.config().replicas - 1)
+            .cloned()
+            .collect()
+    }
+
+    /// Step 1: copies the arc this node took over from a failed predecessor
+    /// from its replicas, then serves it. It needs one replica to answer
+    /// in full (the others add what that one missed); with none left, the
+    /// node's own copy is all there is.
+    fn pull_grown_arc(&self) {
+        let (grown, replicas) = {
+            let links = self.links.read();
+            let Some(grown) = links.unsynced else {
+                return;
+            };
+            (grown, self.replicas_in(&links.successors))
+        };
+        let (from, to) = grown;
+        let mut copied = replicas.is_empty();
+        let mut received = 0;
+        for replica in &replicas {
+            if let Some(count) = self.copy_arc(replica, from, to) {
+                copied = true;
+                received += count;
+            }
+        }
+        if !copied {
+            return;
+        }
+        let mut links = self.links.write();
+        if links.unsynced == Some(grown) {
+            links.unsynced = None;
+        }
+        info!(
+            "{}: serving ({from}, {to}] after copying {received} entries from {} replicas",
+            self.me().addr,
+            replicas.len()
+        );
+    }
+
+    /// Step 2: compares one slice of this node's arc with each replica and
+    /// exchanges the buckets that differ.
+    fn anti_entropy(&self) {
+        let Some(view) = self.arc_view() else {
+            return;
+        };
+        let me = self.me().id;
+        for replica in &view.replicas {
+            let start = {
+                let state = self.repair_state().lock();
+                state
+                    .next_slice
+                    .get(&replica.addr)
+                    .copied()
+                    .filter(|s| s.in_open(view.from, me))
+                    .unwrap_or(view.from)
+            };
+            let next = self.sync_slice(replica, start).map_or(view.from, |end| {
+                if end == me {
+                    view.from
+                } else {
+                    end
+                }
+            });
+            self.repair_state()
+                .lock()
+                .next_slice
+                .insert(replica.addr.clone(), next);
+        }
+        let mut state = self.repair_state().lock();
+        state
+            .next_slice
+            .retain(|addr, _| view.replicas.iter().any(|r| r.addr == *addr));
+    }
+
+    /// Digests the slice of our arc after `start`, asks `replica` which
+    /// buckets differ, and reconciles those, at most about a megabyte of
+    /// them. Returns where the part done ends (`None` when the replica did
+    /// not answer).
+    fn sync_slice(&self, replica: &NodeRef, start: Id) -> Option<Id> {
+        let horizon = self.horizon();
+        let buckets =
+            self.store
+                .lock()
+                .digests(start, self.me().id, BUCKET_ENTRIES, MAX_BUCKETS, horizon);
+        let request = Request::Digest {
+            from: start,
+            buckets: buckets.clone(),
+        };
+        let differ = match self.call(replica, request) {
+            Ok(Response::Differ { buckets }) => buckets,
+            Ok(other) => {
+                debug!(
+                    "{}: {replica:?} answered a digest with {other:?}",
+                    self.me().addr
+                );
+                return None;
+            }
+            Err(e) => {
+                debug!("{}: anti-entropy with {replica:?}: {e}", self.me().addr);
+                return None;
+            }
+        };
+        let mut sent = 0;
+        for index in differ {
+            let Some(bucket) = buckets.get(index as usize) else {
+                break;
+            };
+            let from = match index {
+                0 => start,
+                i => buckets[i as usize - 1].to,
+            };
+            if sent >= 4 * CHUNK_BYTES {
+                // Enough for one round: the next starts at this bucket.
+                return Some(from);
+            }
+            let (items, _) = self
+                .store
+                .lock()
+                .chunk(from, bucket.to, None, 4 * CHUNK_BYTES);
+            sent += items.iter().map(|i| i.key.len() + 32).sum::<usize>();
+            let request = Request::Reconcile {
+                from,
+                to: bucket.to,
+                items,
+            };
+            match self.call(replica, request) {
+                Ok(Response::Keys { items, .. }) => {
+                    Stats::add(&self.stats().keys_repaired, items.len() as u64);
+                    self.merge(items);
+                }
+                _ => return Some(from),
+            }
+        }
+        buckets.last().map(|b| b.to)
+    }
+
+    /// The answer to [`Request::Digest`]: which of the sender's buckets
+    /// differ from ours.
+    pub(crate) fn compare_digests(&self, from: Id, buckets: &[Bucket]) -> Response {
+        let horizon = self.horizon();
+        let store = self.store.lock();
+        let mut start = from;
+        let mut differ = Vec::new();
+        for (i, bucket) in buckets.iter().enumerate() {
+            if store.digest(start, bucket.to, horizon) != bucket.digest {
+                differ.push(i as u32);
+            }
+            start = bucket.to;
+        }
+        Response::Differ { buckets: differ }
+    }
+
+    /// The answer to [`Request::Reconcile`]: merge the sender's copy of the
+    /// arc and send back what it lacks.
+    pub(crate) fn reconcile(&self, from: Id, to: Id, items: Vec<Item>) -> Response {
+        let horizon = self.horizon();
+        let space = self.config().space;
+        let theirs = items
+            .into_iter()
+            .map(|item| (space.hash(item.key.as_bytes()), item))
+            .collect();
+        let (changed, back) =
+            self.store
+                .lock()
+                .reconcile(from, to, theirs, 4 * CHUNK_BYTES, horizon);
+        Stats::add(&self.stats().keys_repaired, changed as u64);
+        Response::Keys {
+            items: back,
+            more: None,
+        }
+    }
+
+    /// Step 3: passes on keys this node holds but should not, run by run:
+    /// the keys in `(n, predecessor]` are not ours as owner, and each run
+    /// of them up to its owner is ours to keep only if we are among the
+    /// first R nodes from that owner. At most [`STRAY_LOOKUPS`] lookups and
+    /// one chunk of keys per round.
+    pub(crate) fn pass_strays_on(&self) {
+        let Some(view) = self.arc_view() else {
+            return;
+        };
+        let me = self.me().id;
+        let end = view.from;
+        let mut at = me;
+        for _ in 0..STRAY_LOOKUPS {
+            let Some(first) = self.store.lock().first_id_in(at, end) else {
+                return;
+            };
+            let Ok(lookup) = self.find_successor(first) else {
+                return;
+            };
+            let owner = lookup.owner().clone();
+            if owner.addr == self.me().addr {
+                return; // Our view and the ring's disagree; next round.
+            }
+            // Every identifier from `first` up to the owner is the owner's.
+            let run_end = if owner.id.in_open_closed(at, end) {
+                owner.id
+            } else {
+                end
+            };
+            let holders: Vec<NodeRef> = lookup
+                .holders(self.config().replicas)
+                .into_iter()
+                .cloned()
+                .collect();
+            if holders.iter().all(|h| h.addr != self.me().addr) {
+                self.hand_over(at, run_end, &holders);
+                return;
+            }
+            if run_end == end {
+                return;
+            }
+            at = run_end;
+        }
+    }
+
+    /// Gives one chunk of the keys in `(from, to]` to every holder, then
+    /// drops the copies here that every holder took and that did not
+    /// change meanwhile.
+    fn hand_over(&self, from: Id, to: Id, holders: &[NodeRef]) {
+        let (items, _) = self.store.lock().chunk(from, to, None, CHUNK_BYTES);
+        let versions: Vec<(String, crate::store::Version)> = items
+            .iter()
+            .map(|i| (i.key.clone(), i.entry.version))
+            .collect();
+        for holder in holders {
+            if !self.give(holder, items.clone()) {
+                return;
+            }
+        }
+        let space = self.config().space;
+        let mut store = self.store.lock();
+        for (key, version) in &versions {
+            store.remove_if_not_newer(space.hash(key.as_bytes()), key, *version);
+        }
+        drop(store);
+        Stats::add(&self.stats().keys_handed_off, versions.len() as u64);
+        info!(
+            "{}: passed {} keys of ({from}, {to}] on to their {} holders",
+            self.me().addr,
+            versions.len(),
+            holders.len()
+        );
+    }
+
+    /// Step 4: removes expired tombstones, a bounded scan per round.
+    fn collect_tombstones(&self) {
+        let horizon = self.horizon();
+        let after = self.repair_state().lock().next_tombstone;
+        let (removed, next) = self
+            .store
+            .lock()
+            .collect_tombstones(after, TOMBSTONE_SCAN, horizon);
+        self.repair_state().lock().next_tombstone = next;
+        if removed > 0 {
+            debug!("{}: collected {removed} tombstones", self.me().addr);
+        }
+    }
+}

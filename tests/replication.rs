@@ -1,0 +1,161 @@
+//! Replication and repair: the paper's section "Failure and Replication"
+//! ("store replicas of a key at the k nodes succeeding the key") and this
+//! crate's promise on top of it: an acknowledged write survives any R - 1
+//! nodes dying at once, and a node that comes back with stale data does not
+//! bring back what was overwritten or deleted. Scenarios over the
+//! [`Cluster`] trait run with real TCP nodes and on the in-memory network.
+
+mod common;
+
+use common::{
+    keys, keys_are_at_their_holders, put_all, ring_is_correct, sorted, value_of, Cluster,
+    MemCluster, TcpCluster,
+};
+
+/// The value the scenarios overwrite every other key with.
+fn newer(key: &str) -> String {
+    format!("{}-newer", value_of(key))
+}
+
+/// A ring of 8 with R = 3 loses two neighbouring nodes at once, with no
+/// goodbye: the worst placement, since they can be two of a key's three
+/// holders. Every acknowledged write still reads back with its latest
+/// value, and repair restores three holders for every key.
+fn two_kills_lose_no_acknowledged_write(cluster: &mut impl Cluster) {
+    cluster.grow_to(8);
+    cluster.settle();
+    let nodes = cluster.live();
+    assert_eq!(nodes[0].config().replicas, 3);
+    let keys = keys("survivor", 120);
+    put_all(&nodes[0], &keys);
+    for key in keys.iter().step_by(2) {
+        nodes[1].put(key, &newer(key)).expect("overwrite");
+    }
+    let ring = sorted(&nodes);
+    for victim in &ring[2..4] {
+        cluster.kill(&victim.addr);
+    }
+    cluster.settle_until("a correct ring of 6", &|nodes| ring_is_correct(nodes));
+    let live = cluster.live();
+    for (i, key) in keys.iter().enumerate() {
+        let expected = if i % 2 == 0 {
+            newer(key)
+        } else {
+            value_of(key)
+        };
+        let reader = &live[i % live.len()];
+        assert_eq!(reader.get(key).expect("get"), Some(expected), "{key}");
+    }
+    cluster.settle_until("every key at its three holders again", &|nodes| {
+        keys_are_at_their_holders(nodes, &keys)
+    });
+}
+
+#[test]
+fn tcp_two_kills_lose_no_acknowledged_write() {
+    two_kills_lose_no_acknowledged_write(&mut TcpCluster::new(160));
+}
+
+#[test]
+fn memory_two_kills_lose_no_acknowledged_write() {
+    two_kills_lose_no_acknowledged_write(&mut MemCluster::new(160));
+}
+
+#[test]
+fn a_read_falls_back_to_the_replicas_when_the_owner_is_dead() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(8);
+    cluster.settle();
+    let keys = keys("fallback", 40);
+    put_all(&cluster.live()[0], &keys);
+    let (_, lookup) = cluster.live()[0].lookup(&keys[0]).expect("lookup");
+    let owner = lookup.owner().addr.clone();
+    cluster.kill(&owner);
+    // No round has run: every node still names the dead owner, and the
+    // read is answered by a replica.
+    let reader = cluster.live()[0].clone();
+    assert_eq!(reader.get(&keys[0]).expect("get"), Some(value_of(&keys[0])));
+    // Reference: section "Failure and Replication": if a node fails, the
+    // replicas at its successors keep the key available.
+}
+
+#[test]
+fn tcp_writes_during_joins_are_all_kept() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(3);
+    cluster.settle();
+    let writer_node = cluster.live()[0].clone();
+    let keys = keys("during-joins", 300);
+    let writer = {
+        let keys = keys.clone();
+        std::thread::spawn(move || {
+            for key in &keys {
+                writer_node
+                    .put(key, &value_of(key))
+                    .expect("put during joins");
+            }
+        })
+    };
+    for _ in 0..5 {
+        cluster.add_node();
+    }
+    writer.join().expect("the writer");
+    cluster.settle_until("every key at its holders", &|nodes| {
+        ring_is_correct(nodes) && keys_are_at_their_holders(nodes, &keys)
+    });
+    let nodes = cluster.live();
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(
+            nodes[i % nodes.len()].get(key).expect("get"),
+            Some(value_of(key))
+        );
+    }
+}
+
+#[test]
+fn a_node_cut_off_and_back_does_not_bring_back_stale_values() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(8);
+    cluster.settle();
+    let keys = keys("stale", 150);
+    put_all(&cluster.live()[0], &keys);
+    let victim = cluster.live()[3].clone();
+    let its_keys = victim.held_keys();
+    assert!(its_keys.len() >= 4, "pick more keys: {}", its_keys.len());
+    // It stops answering, keeping its store; the ring routes around it.
+    let away = cluster.cut_off(&victim.me().addr);
+    cluster.settle_until("a ring without it", &|nodes| ring_is_correct(nodes));
+    // Meanwhile half of its keys are overwritten and half deleted.
+    let writer = cluster.live()[0].clone();
+    let overwritten: Vec<&String> = its_keys.iter().step_by(2).collect();
+    let deleted: Vec<&String> = its_keys.iter().skip(1).step_by(2).collect();
+    for key in &overwritten {
+        writer.put(key, &newer(key)).expect("overwrite");
+    }
+    for key in &deleted {
+        assert!(writer.delete(key).expect("delete"));
+    }
+    // It comes back with its old values and its old view of the ring.
+    cluster.reconnect(away);
+    let surviving: Vec<String> = keys
+        .iter()
+        .filter(|k| !deleted.contains(k))
+        .cloned()
+        .collect();
+    cluster.settle_until("the ring with it back, keys at their holders", &|nodes| {
+        ring_is_correct(nodes)
+            && keys_are_at_their_holders(nodes, &surviving)
+            && nodes.iter().all(|n| {
+                let held = n.held_keys();
+                deleted.iter().all(|d| !held.contains(d))
+            })
+    });
+    for node in cluster.live() {
+        for key in &overwritten {
+            assert_eq!(node.get(key).expect("get"), Some(newer(key)));
+        }
+        for key in &deleted {
+            assert_eq!(node.get(key).expect("get"), None, "{key} came back");
+        }
+    }
+}
