@@ -8,6 +8,10 @@ BITS ?= 160
 # Extra flags for every node, e.g. NODE_FLAGS="--stabilize-ms 100".
 NODE_FLAGS ?=
 KEYS ?= 1000
+# The churn harness (make churn): its defaults are the acceptance run.
+CHURN_FLAGS ?=
+# The massive-failure experiment (make massive P=0.5).
+P ?= 0.25
 
 RING := .ring
 CHORD := target/release/chord
@@ -17,7 +21,7 @@ CHORD := target/release/chord
 # not count; `kill -0` alone would say it is alive.
 ALIVE := alive() { s=$$(ps -o stat= -p "$$1" 2>/dev/null); [ -n "$$s" ] && [ "$${s\#Z}" = "$$s" ]; }
 
-.PHONY: all build test ring stop join bench
+.PHONY: all build test ring stop join bench churn massive
 
 all: build
 
@@ -108,3 +112,15 @@ bench: build
 	@$(MAKE) --no-print-directory ring N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null
 	@$(CHORD) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
 	$(MAKE) --no-print-directory stop > /dev/null; exit $$status
+
+# The churn harness: 16 node processes on loopback, R = 3, one node killed
+# (SIGKILL) and one started every 2 s for 60 s under a checked workload.
+# Exits non-zero if an acknowledged write was lost. CHURN_FLAGS adds
+# options, e.g. CHURN_FLAGS="--nodes 32 --at-once 2 --seed 7".
+churn: build
+	@$(CHORD) churn $(CHURN_FLAGS)
+
+# The paper's massive-failure experiment: 32 nodes, a fraction P killed at
+# once; failed lookups before and after stabilization, keys lost next to P^R.
+massive: build
+	@$(CHORD) massive --fraction $(P) $(CHURN_FLAGS)

@@ -7,9 +7,13 @@
 //!   `make ring`).
 //! - `chord hops`: LOOKUP random keys at random nodes and report the mean
 //!   hop count next to the paper's ½·log2 N.
+//! - `chord churn`: start node processes, run a checked workload while
+//!   killing and starting nodes, report lost writes, stale reads,
+//!   availability and latency (see `churn.rs`).
+//! - `chord massive`: the paper's simultaneous-failure experiment.
 //!
 //! All logic lives in the library; this file only reads arguments. They are
-//! parsed by a small table of flags per command rather than a crate: four
+//! parsed by a small table of flags per command rather than a crate: six
 //! commands do not need one, and the first `make ring` on a fresh clone
 //! builds twice as fast without it.
 
@@ -24,6 +28,8 @@ use crossbeam_channel::{bounded, select};
 use log::{error, info};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+
+mod churn;
 
 use chord::client::Client;
 use chord::{IdSpace, NodeConfig, Server, ServerConfig};
@@ -150,6 +156,40 @@ const COMMANDS: &[Command] = &[
                 "first wait up to this long for every finger table to be correct",
                 "60",
             ),
+        ],
+        free: None,
+    },
+    Command {
+        name: "churn",
+        about: "Start nodes on loopback, run a checked workload, kill and start nodes meanwhile; report",
+        flags: &[
+            with_default("nodes", "N", "nodes at the start", "16"),
+            with_default("replicas", "R", "nodes that hold each key", "3"),
+            with_default("duration-s", "S", "how long the churn and workload run", "60"),
+            with_default("kill-every-ms", "MS", "SIGKILL nodes this often (0: never)", "2000"),
+            with_default("join-every-ms", "MS", "start a node this often (0: never)", "2000"),
+            with_default("at-once", "K", "nodes killed each time", "1"),
+            with_default("rate", "OPS", "workload operations a second, all threads", "200"),
+            with_default("keys", "N", "distinct keys the workload uses", "2000"),
+            with_default("threads", "T", "workload threads (each owns its keys)", "4"),
+            with_default("seed", "N", "seed for every random choice", "1"),
+            with_default("stabilize-ms", "MS", "the nodes' stabilization period", "250"),
+            with_default("logs", "DIR", "where node logs go", ".churn"),
+        ],
+        free: None,
+    },
+    Command {
+        name: "massive",
+        about: "Kill a fraction of a ring's nodes at once; report failed lookups and lost keys",
+        flags: &[
+            with_default("nodes", "N", "nodes in the ring", "32"),
+            with_default("replicas", "R", "nodes that hold each key", "3"),
+            with_default("fraction", "P", "the share of nodes killed at once", "0.25"),
+            with_default("keys", "N", "keys written before the failure", "2000"),
+            with_default("lookups", "N", "lookups in each phase", "1000"),
+            with_default("seed", "N", "seed for every random choice", "1"),
+            with_default("stabilize-ms", "MS", "the nodes' stabilization period", "250"),
+            with_default("logs", "DIR", "where node logs go", ".churn"),
         ],
         free: None,
     },
@@ -342,6 +382,8 @@ fn main() -> ExitCode {
             "node" => run_node(&parsed),
             "send" => send(&parsed),
             "wait" => wait(&parsed),
+            "churn" => run_churn(&parsed),
+            "massive" => run_massive(&parsed),
             _ => hops(&parsed),
         },
         Err(message) => {
@@ -463,18 +505,6 @@ fn wait(args: &Parsed) -> Result<(), String> {
     ))
 }
 
-/// A small xorshift generator: enough to pick keys and nodes repeatably.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// An identifier as printed (decimal for m <= 64, else fixed-width hex),
 /// padded so that string order is numeric order within one ring.
 fn ring_order(id: &str) -> String {
@@ -547,11 +577,11 @@ fn hops(args: &Parsed) -> Result<(), String> {
     for node in &nodes {
         clients.push(Client::connect(node, CLIENT_TIMEOUT).map_err(|e| format!("{node}: {e}"))?);
     }
-    let mut rng = Rng(seed.max(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = churn::Rng::new(seed);
     let mut samples: Vec<u32> = Vec::with_capacity(keys);
     for _ in 0..keys {
         let key = format!("key-{:016x}", rng.next());
-        let at = (rng.next() % nodes.len() as u64) as usize;
+        let at = rng.below(nodes.len());
         let line = clients[at]
             .line(&format!("LOOKUP {key}"))
             .map_err(|e| e.to_string())?;
@@ -584,6 +614,51 @@ fn hops(args: &Parsed) -> Result<(), String> {
         ),
     ];
     print_lines(report.iter().map(String::as_str))
+}
+
+/// An optional period: 0 means never.
+fn every(args: &Parsed, name: &str) -> Result<Option<Duration>, String> {
+    let ms: u64 = args.get(name)?;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+fn run_churn(args: &Parsed) -> Result<(), String> {
+    let settings = churn::Settings {
+        nodes: args.get::<usize>("nodes")?.max(1),
+        replicas: args.get("replicas")?,
+        duration: Duration::from_secs(args.get("duration-s")?),
+        kill_every: every(args, "kill-every-ms")?,
+        join_every: every(args, "join-every-ms")?,
+        at_once: args.get("at-once")?,
+        rate: args.get("rate")?,
+        keys: args.get::<usize>("keys")?.max(1),
+        threads: args.get::<usize>("threads")?.max(1),
+        seed: args.get("seed")?,
+        stabilize_ms: args.get::<u64>("stabilize-ms")?.max(1),
+        logs: args.get("logs")?,
+    };
+    if churn::churn(&settings)? {
+        Ok(())
+    } else {
+        Err("acknowledged writes were lost".into())
+    }
+}
+
+fn run_massive(args: &Parsed) -> Result<(), String> {
+    let fraction: f64 = args.get("fraction")?;
+    if !(0.0..1.0).contains(&fraction) {
+        return Err(format!("--fraction must be in [0, 1), not {fraction}"));
+    }
+    churn::massive(&churn::MassiveSettings {
+        nodes: args.get::<usize>("nodes")?.max(2),
+        replicas: args.get("replicas")?,
+        fraction,
+        keys: args.get::<usize>("keys")?.max(1),
+        lookups: args.get::<usize>("lookups")?.max(1),
+        seed: args.get("seed")?,
+        stabilize_ms: args.get::<u64>("stabilize-ms")?.max(1),
+        logs: args.get("logs")?,
+    })
 }
 
 #[cfg(test)]

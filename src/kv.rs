@@ -7,13 +7,15 @@
 //!   version ([`crate::store::Version`]) and answers with the entry and its
 //!   successor list. The coordinator then copies that exact entry to the
 //!   next R - 1 nodes of the list, skipping any that do not answer, and
-//!   answers `OK` only once R nodes hold it (every node, in a ring of fewer
-//!   than R). An acknowledged write therefore survives any R - 1 nodes
+//!   answers `OK` only once R nodes hold it (every node it knows of, in a
+//!   ring of fewer than R). An acknowledged write therefore survives any R - 1 nodes
 //!   dying at once. The coordinator does the copying, not the owner, so no
 //!   node serving a peer ever calls a third (see [`crate::node`]).
 //! - **GET** reads the owner's entry. When the owner does not answer, the
-//!   next replica holders are read instead and the newest entry wins, so a
-//!   read does not fail because one node died.
+//!   other R - 1 holders are read instead and the newest entry wins, so a
+//!   read does not fail because one node died. All of them must answer: a
+//!   replica that joined a moment ago may lack its copy, and alone it would
+//!   answer NOT_FOUND for a key that exists.
 //!
 //! While the ring moves (a node joining, leaving or found dead), the owner
 //! a lookup names may refuse the key ([`Response::NotOwner`]) or not
@@ -120,28 +122,29 @@ impl Node {
             Ok(other) => return Err(refused(owner, &other)),
             Err(e) => e,
         };
-        let mut newest: Option<Option<Entry>> = None;
+        // Every other holder must answer: one that joined a moment ago may
+        // not have its copy yet, and alone it would read as NOT_FOUND.
+        let mut newest: Option<Entry> = None;
         for holder in lookup.holders(self.config().replicas).iter().skip(1) {
             let request = Request::GetCopy {
                 key: key.to_string(),
             };
-            if let Ok(Response::Value(entry)) = self.call(holder, request) {
-                let newer = match (&newest, &entry) {
-                    (Some(Some(held)), Some(e)) => e.version > held.version,
-                    (Some(Some(_)), None) => false,
-                    _ => true,
-                };
-                if newer {
-                    newest = Some(entry);
+            match self.call(holder, request) {
+                Ok(Response::Value(Some(entry))) => {
+                    if newest.as_ref().is_none_or(|n| entry.version > n.version) {
+                        newest = Some(entry);
+                    }
+                }
+                Ok(Response::Value(None)) => {}
+                _ => {
+                    return Err(format!(
+                        "owner {} did not answer ({unreachable}), nor did replica {}",
+                        owner.addr, holder.addr
+                    ))
                 }
             }
         }
-        newest.ok_or_else(|| {
-            format!(
-                "owner {} did not answer ({unreachable}), nor did a replica",
-                owner.addr
-            )
-        })
+        Ok(newest)
     }
 
     /// One write: the owner stamps it, then the coordinator copies it to
@@ -162,7 +165,21 @@ impl Node {
             Ok(other) => return Err(refused(owner, &other)),
             Err(e) => return Err(format!("owner {}: {e}", owner.addr)),
         };
-        let others: Vec<&NodeRef> = successors.iter().filter(|s| s.addr != owner.addr).collect();
+        // The owner's successors are the replicas. While a join is not yet
+        // stabilized that list can be short, as if the ring were smaller
+        // than R; the other nodes this lookup saw, and this node, stand in
+        // then, so that R nodes still hold the write. Repair later moves
+        // such copies to the right holders.
+        let mut others: Vec<&NodeRef> = Vec::new();
+        for node in successors
+            .iter()
+            .chain(&lookup.successors)
+            .chain([self.me()])
+        {
+            if node.addr != owner.addr && others.iter().all(|o| o.addr != node.addr) {
+                others.push(node);
+            }
+        }
         let needed = (self.config().replicas - 1).min(others.len());
         let item = Item {
             key: key.to_string(),

@@ -137,3 +137,42 @@ fn a_node_whose_identifier_is_taken_exits_with_the_reason() {
     }
     assert!(first.terminate());
 }
+
+#[test]
+fn the_churn_harness_runs_checks_and_reports() {
+    let logs = std::env::temp_dir().join(format!("chord-churn-test-{}", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_chord"))
+        .args(["churn", "--nodes", "4", "--duration-s", "3", "--rate", "50"])
+        .args([
+            "--keys",
+            "60",
+            "--kill-every-ms",
+            "1000",
+            "--join-every-ms",
+            "1000",
+        ])
+        .args(["--stabilize-ms", "50", "--seed", "3", "--logs"])
+        .arg(&logs)
+        .output()
+        .expect("running chord churn");
+    let _ = std::fs::remove_dir_all(&logs);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "acknowledged writes lost=0",
+        "stale reads during churn=",
+        "availability during churn: GET",
+        "latency ms: GET p50=",
+        "nodes at start=4",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("kills=0 joins=0\n"),
+        "nothing churned:\n{stdout}"
+    );
+}
