@@ -653,6 +653,24 @@ pub struct MassiveSettings {
     pub logs: String,
 }
 
+/// The addresses of the `replicas` nodes that hold `key` in a ring of
+/// `addrs`: its successor and the nodes after it.
+fn holders(addrs: &[String], key: &str, replicas: usize) -> Vec<String> {
+    let Ok(space) = IdSpace::new(160) else {
+        return Vec::new();
+    };
+    let mut ring: Vec<(Id, &String)> = addrs
+        .iter()
+        .map(|a| (space.hash(a.as_bytes()), a))
+        .collect();
+    ring.sort();
+    let id = space.hash(key.as_bytes());
+    let at = ring.iter().position(|(n, _)| *n >= id).unwrap_or(0);
+    (0..replicas.min(ring.len()))
+        .map(|i| ring[(at + i) % ring.len()].1.clone())
+        .collect()
+}
+
 /// `lookups` LOOKUPs of random written keys at random live nodes; the
 /// share that failed: an error, or an owner that is not the live
 /// successor of the key.
@@ -742,11 +760,22 @@ pub fn massive(settings: &MassiveSettings) -> Result<(), String> {
     let before = failed_lookups(&nodes, &keys, settings.lookups, &mut rng);
     // Kill a fraction p of the nodes, chosen at random, at once.
     let count = (settings.fraction * settings.nodes as f64).round() as usize;
-    let mut addrs = nodes.addrs();
+    let all = nodes.addrs();
+    let mut addrs = all.clone();
+    let mut victims = Vec::new();
     for _ in 0..count.min(addrs.len().saturating_sub(1)) {
         let victim = addrs.remove(rng.below(addrs.len()));
         nodes.kill(&victim);
+        victims.push(victim);
     }
+    let doomed = keys
+        .iter()
+        .filter(|k| {
+            holders(&all, k, settings.replicas)
+                .iter()
+                .all(|h| victims.contains(h))
+        })
+        .count();
     let just_after = failed_lookups(&nodes, &keys, settings.lookups, &mut rng);
     let settled = wait_settled("after the failure")?;
     let after = failed_lookups(&nodes, &keys, settings.lookups, &mut rng);
@@ -768,6 +797,9 @@ pub fn massive(settings: &MassiveSettings) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         if answer != format!("VALUE {key}") {
             lost += 1;
+            if lost <= 3 {
+                println!("lost: GET {key} at {at}: {answer}");
+            }
         }
     }
     let p = settings.fraction;
@@ -792,6 +824,10 @@ pub fn massive(settings: &MassiveSettings) -> Result<(), String> {
         100.0 * p.powi(r),
         100.0 * exact.max(0.0),
         settings.nodes
+    );
+    println!(
+        "keys whose {} holders all died in this placement: {doomed}",
+        settings.replicas
     );
     Ok(())
 }

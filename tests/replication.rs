@@ -159,3 +159,50 @@ fn a_node_cut_off_and_back_does_not_bring_back_stale_values() {
         }
     }
 }
+
+#[test]
+fn after_a_massive_failure_only_keys_whose_holders_all_died_are_lost() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(32);
+    cluster.settle();
+    let keys = keys("massive", 600);
+    put_all(&cluster.live()[0], &keys);
+    let nodes = cluster.live();
+    let ring = sorted(&nodes);
+    let space = nodes[0].config().space;
+    // A quarter of the nodes fail at once: three neighbours, and five more
+    // spread round the ring.
+    let victims: Vec<String> = ring[..3]
+        .iter()
+        .chain(ring[5..].iter().step_by(5))
+        .map(|n| n.addr.clone())
+        .collect();
+    let holders_of = |key: &String| -> Vec<String> {
+        let id = space.hash(key.as_bytes());
+        let at = ring.iter().position(|n| n.id >= id).unwrap_or(0);
+        (0..3)
+            .map(|i| ring[(at + i) % ring.len()].addr.clone())
+            .collect()
+    };
+    let doomed: Vec<&String> = keys
+        .iter()
+        .filter(|k| holders_of(k).iter().all(|h| victims.contains(h)))
+        .collect();
+    for victim in &victims {
+        cluster.kill(victim);
+    }
+    cluster.settle_until("a correct ring", &|nodes| ring_is_correct(nodes));
+    let reader = cluster.live()[0].clone();
+    let lost: Vec<&String> = keys
+        .iter()
+        .filter(|k| reader.get(k).expect("get") != Some(value_of(k)))
+        .collect();
+    assert!(
+        !doomed.is_empty(),
+        "pick more keys: none had all holders die"
+    );
+    assert_eq!(lost, doomed);
+    // Reference: section "Failure and Replication", and the experiment of
+    // "Simultaneous Node Failures": with replicas on the successor list a
+    // key is lost only if all of its R holders fail together.
+}
