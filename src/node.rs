@@ -889,11 +889,25 @@ impl Node {
         list
     }
 
-    /// Installs a new successor list headed by `successor`.
+    /// Installs a new successor list headed by `successor`. A list shorter
+    /// than r says the ring is that small as the successor sees it; our
+    /// predecessor then follows its last entry (it may have joined since
+    /// the successor last looked), so it is appended: replicas and a
+    /// leaving node's heirs are chosen from this list, and a ring of three
+    /// must not look like a ring of two.
     fn set_successors(&self, successor: &NodeRef, rest: &[NodeRef]) {
-        let list = self.successor_list(successor, rest);
+        let mut list = self.successor_list(successor, rest);
         let old = {
             let mut links = self.links.write();
+            if list.len() < self.config.successors && successor.addr != self.me.addr {
+                if let Some(p) = links
+                    .predecessor
+                    .as_ref()
+                    .filter(|p| p.addr != self.me.addr && list.iter().all(|n| n.addr != p.addr))
+                {
+                    list.push(p.clone());
+                }
+            }
             links.fingers.set(1, successor.clone());
             std::mem::replace(&mut links.successors, list)
         };

@@ -329,7 +329,7 @@ fn memory_keys_move_in_chunks_when_identifiers_are_few() {
 fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
     // Crossing handovers (a node pulling from a successor that is itself
     // still pulling) leave keys at a node that no longer owns them. Put
-    // them there directly, as a predecessor's Handoff would.
+    // them there directly, as a leaving predecessor would.
     let mut cluster = MemCluster::new(160);
     cluster.grow_to(6);
     cluster.settle();
