@@ -186,18 +186,37 @@ fn ring_size(addr: &str) -> Option<usize> {
     (!lines.first()?.starts_with("ERR")).then_some(lines.len())
 }
 
+/// The identifier space of the nodes the harness starts (m = 160).
+fn space() -> IdSpace {
+    IdSpace::new(160).expect("160 bits is a valid identifier size")
+}
+
+/// The nodes at `addrs` as they should stand on the ring: by identifier.
+fn ring_of(addrs: &[String]) -> Vec<(Id, &String)> {
+    let mut ring: Vec<(Id, &String)> = addrs
+        .iter()
+        .map(|a| (space().hash(a.as_bytes()), a))
+        .collect();
+    ring.sort();
+    ring
+}
+
+/// Sends one line to `at`, over a connection kept in `clients`.
+fn ask(clients: &mut HashMap<String, Client>, at: &str, line: &str) -> std::io::Result<String> {
+    let client = match clients.get_mut(at) {
+        Some(client) => client,
+        None => {
+            let client = Client::connect(at, CALL_TIMEOUT)?;
+            clients.entry(at.to_string()).or_insert(client)
+        }
+    };
+    client.line(line)
+}
+
 /// Whether every live node's predecessor and successor are the live nodes
 /// before and after it by identifier: the ring has settled.
 fn ring_settled(addrs: &[String]) -> bool {
-    let space = match IdSpace::new(160) {
-        Ok(space) => space,
-        Err(_) => return false,
-    };
-    let mut ring: Vec<(Id, &String)> = addrs
-        .iter()
-        .map(|a| (space.hash(a.as_bytes()), a))
-        .collect();
-    ring.sort();
+    let ring = ring_of(addrs);
     for (i, (_, addr)) in ring.iter().enumerate() {
         let next = ring[(i + 1) % ring.len()].1;
         let previous = ring[(i + ring.len() - 1) % ring.len()].1;
@@ -656,15 +675,8 @@ pub struct MassiveSettings {
 /// The addresses of the `replicas` nodes that hold `key` in a ring of
 /// `addrs`: its successor and the nodes after it.
 fn holders(addrs: &[String], key: &str, replicas: usize) -> Vec<String> {
-    let Ok(space) = IdSpace::new(160) else {
-        return Vec::new();
-    };
-    let mut ring: Vec<(Id, &String)> = addrs
-        .iter()
-        .map(|a| (space.hash(a.as_bytes()), a))
-        .collect();
-    ring.sort();
-    let id = space.hash(key.as_bytes());
+    let ring = ring_of(addrs);
+    let id = space().hash(key.as_bytes());
     let at = ring.iter().position(|(n, _)| *n >= id).unwrap_or(0);
     (0..replicas.min(ring.len()))
         .map(|i| ring[(at + i) % ring.len()].1.clone())
@@ -675,33 +687,16 @@ fn holders(addrs: &[String], key: &str, replicas: usize) -> Vec<String> {
 /// share that failed: an error, or an owner that is not the live
 /// successor of the key.
 fn failed_lookups(nodes: &Nodes, keys: &[String], lookups: usize, rng: &mut Rng) -> f64 {
-    let Ok(space) = IdSpace::new(160) else {
-        return 100.0;
-    };
     let addrs = nodes.addrs();
-    let mut ring: Vec<(Id, &String)> = addrs
-        .iter()
-        .map(|a| (space.hash(a.as_bytes()), a))
-        .collect();
-    ring.sort();
     let mut failed = 0;
     let mut clients: HashMap<String, Client> = HashMap::new();
     for _ in 0..lookups {
         let key = &keys[rng.below(keys.len())];
-        let id = space.hash(key.as_bytes());
-        let owner = ring.iter().find(|(n, _)| *n >= id).unwrap_or(&ring[0]).1;
+        let owner = holders(&addrs, key, 1);
         let at = &addrs[rng.below(addrs.len())];
-        let answer = match clients.get_mut(at) {
-            Some(client) => client.line(&format!("LOOKUP {key}")),
-            None => match Client::connect(at, CALL_TIMEOUT) {
-                Ok(client) => clients
-                    .entry(at.clone())
-                    .or_insert(client)
-                    .line(&format!("LOOKUP {key}")),
-                Err(e) => Err(e),
-            },
-        };
-        let right = answer.is_ok_and(|line| line.split_whitespace().nth(2) == Some(owner.as_str()));
+        let answer = ask(&mut clients, at, &format!("LOOKUP {key}"));
+        let right = answer
+            .is_ok_and(|line| line.split_whitespace().nth(2) == owner.first().map(String::as_str));
         if !right {
             failed += 1;
         }
@@ -785,16 +780,7 @@ pub fn massive(settings: &MassiveSettings) -> Result<(), String> {
     let mut clients: HashMap<String, Client> = HashMap::new();
     for key in &keys {
         let at = &live[rng.below(live.len())];
-        let client = match clients.get_mut(at) {
-            Some(client) => client,
-            None => {
-                let client = Client::connect(at, CALL_TIMEOUT).map_err(|e| e.to_string())?;
-                clients.entry(at.clone()).or_insert(client)
-            }
-        };
-        let answer = client
-            .line(&format!("GET {key}"))
-            .map_err(|e| e.to_string())?;
+        let answer = ask(&mut clients, at, &format!("GET {key}")).map_err(|e| e.to_string())?;
         if answer != format!("VALUE {key}") {
             lost += 1;
             if lost <= 3 {
