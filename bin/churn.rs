@@ -87,19 +87,20 @@ struct Nodes {
 }
 
 impl Nodes {
-    fn new(settings: &Settings) -> Result<Nodes, String> {
+    /// Nodes that will run with R = `replicas` and stabilize every
+    /// `stabilize_ms`, logging into the directory `logs`.
+    fn new(replicas: usize, stabilize_ms: u64, logs: &str) -> Result<Nodes, String> {
         let exe = std::env::current_exe().map_err(|e| format!("finding the chord binary: {e}"))?;
-        fs::create_dir_all(&settings.logs)
-            .map_err(|e| format!("creating {}: {e}", settings.logs))?;
+        fs::create_dir_all(logs).map_err(|e| format!("creating {logs}: {e}"))?;
         Ok(Nodes {
             exe,
             settings_flags: vec![
                 "--replicas".into(),
-                settings.replicas.to_string(),
+                replicas.to_string(),
                 "--stabilize-ms".into(),
-                settings.stabilize_ms.to_string(),
+                stabilize_ms.to_string(),
             ],
-            logs: settings.logs.clone(),
+            logs: logs.to_string(),
             live: Mutex::new(Vec::new()),
         })
     }
@@ -467,7 +468,11 @@ fn read_everything(
 
 /// `chord churn`: see the module docs.
 pub fn churn(settings: &Settings) -> Result<bool, String> {
-    let nodes = Arc::new(Nodes::new(settings)?);
+    let nodes = Arc::new(Nodes::new(
+        settings.replicas,
+        settings.stabilize_ms,
+        &settings.logs,
+    )?);
     let first = nodes.start(None)?;
     nodes.wait_for(1, Duration::from_secs(10))?;
     for _ in 1..settings.nodes {
@@ -709,21 +714,7 @@ fn failed_lookups(nodes: &Nodes, keys: &[String], lookups: usize, rng: &mut Rng)
 /// fail before and after stabilization, and how many keys are lost next
 /// to what R predicts.
 pub fn massive(settings: &MassiveSettings) -> Result<(), String> {
-    let churn_like = Settings {
-        nodes: settings.nodes,
-        replicas: settings.replicas,
-        duration: Duration::ZERO,
-        kill_every: None,
-        join_every: None,
-        at_once: 0,
-        rate: 0,
-        keys: settings.keys,
-        threads: 1,
-        seed: settings.seed,
-        stabilize_ms: settings.stabilize_ms,
-        logs: settings.logs.clone(),
-    };
-    let nodes = Nodes::new(&churn_like)?;
+    let nodes = Nodes::new(settings.replicas, settings.stabilize_ms, &settings.logs)?;
     let first = nodes.start(None)?;
     nodes.wait_for(1, Duration::from_secs(10))?;
     for _ in 1..settings.nodes {

@@ -7,8 +7,8 @@
 //!   version ([`crate::store::Version`]) and answers with the entry and its
 //!   successor list. The coordinator then copies that exact entry to the
 //!   next R - 1 nodes of the list, skipping any that do not answer, and
-//!   answers `OK` only once R nodes hold it (every node it knows of, in a
-//!   ring of fewer than R). An acknowledged write therefore survives any R - 1 nodes
+//!   answers `OK` only once R nodes hold it (every node, in a ring of fewer
+//!   than R). An acknowledged write therefore survives any R - 1 nodes
 //!   dying at once. The coordinator does the copying, not the owner, so no
 //!   node serving a peer ever calls a third (see [`crate::node`]).
 //! - **GET** reads the owner's entry. When the owner does not answer, the
@@ -165,21 +165,7 @@ impl Node {
             Ok(other) => return Err(refused(owner, &other)),
             Err(e) => return Err(format!("owner {}: {e}", owner.addr)),
         };
-        // The owner's successors are the replicas. While a join is not yet
-        // stabilized that list can be short, as if the ring were smaller
-        // than R; the other nodes this lookup saw, and this node, stand in
-        // then, so that R nodes still hold the write. Repair later moves
-        // such copies to the right holders.
-        let mut others: Vec<&NodeRef> = Vec::new();
-        for node in successors
-            .iter()
-            .chain(&lookup.successors)
-            .chain([self.me()])
-        {
-            if node.addr != owner.addr && others.iter().all(|o| o.addr != node.addr) {
-                others.push(node);
-            }
-        }
+        let others: Vec<&NodeRef> = successors.iter().filter(|s| s.addr != owner.addr).collect();
         let needed = (self.config().replicas - 1).min(others.len());
         let item = Item {
             key: key.to_string(),

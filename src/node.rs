@@ -1256,27 +1256,11 @@ impl Node {
             links.leaving = true;
             (links.predecessor.clone(), links.successors.clone())
         };
-        // The successor list first; the fingers, nearest first, stand in
-        // when it is shorter than R (a join not yet stabilized). A node
-        // whose successors all failed is alone, whatever its stale fingers
-        // say.
-        let alone = successors.iter().all(|s| s.addr == self.me.addr);
-        let fingers: Vec<NodeRef> = if alone {
-            Vec::new()
-        } else {
-            let links = self.links.read();
-            links
-                .fingers
-                .rows()
-                .filter_map(|(_, _, n)| n.cloned())
-                .collect()
-        };
-        let mut heirs: Vec<&NodeRef> = Vec::new();
-        for node in successors.iter().chain(&fingers) {
-            if node.addr != self.me.addr && heirs.iter().all(|h| h.addr != node.addr) {
-                heirs.push(node);
-            }
-        }
+        let heirs: Vec<&NodeRef> = successors
+            .iter()
+            .filter(|s| s.addr != self.me.addr)
+            .collect();
+        let alone = heirs.is_empty();
         // Every key held here, as owner or replica, has its next holder
         // among our first R successors: giving them all a copy keeps R
         // copies of every key.

@@ -237,7 +237,7 @@ impl Node {
                 .store
                 .lock()
                 .chunk(from, bucket.to, None, 4 * CHUNK_BYTES);
-            sent += items.iter().map(|i| i.key.len() + 32).sum::<usize>();
+            sent += items.iter().map(Item::size).sum::<usize>();
             let request = Request::Reconcile {
                 from,
                 to: bucket.to,
@@ -295,7 +295,7 @@ impl Node {
     /// of them up to its owner is ours to keep only if we are among the
     /// first R nodes from that owner. At most [`STRAY_LOOKUPS`] lookups and
     /// one chunk of keys per round.
-    pub(crate) fn pass_strays_on(&self) {
+    fn pass_strays_on(&self) {
         let Some(view) = self.arc_view() else {
             return;
         };

@@ -78,6 +78,13 @@ impl Entry {
     }
 }
 
+impl Item {
+    /// Roughly its bytes on the wire: what chunk limits count.
+    pub fn size(&self) -> usize {
+        self.entry.size(&self.key)
+    }
+}
+
 /// A key with its stored entry, as it travels between nodes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
