@@ -80,10 +80,37 @@ impl IdSpace {
 /// itself the way the paper does (decimal for small rings, hex for SHA-1
 /// sized ones) and so that identifiers of different spaces never compare
 /// equal.
+///
+/// Decoding checks what the wire says: `bits` in `1..=160` and a value
+/// below 2^bits. Whether it is *this ring's* m is for the receiver to
+/// check ([`crate::message::Request::check`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "WireId")]
 pub struct Id {
     bytes: [u8; BYTES],
     bits: u8,
+}
+
+/// An identifier as it arrives, before it is checked.
+#[derive(Deserialize)]
+struct WireId {
+    bytes: [u8; BYTES],
+    bits: u8,
+}
+
+impl TryFrom<WireId> for Id {
+    type Error = String;
+
+    fn try_from(wire: WireId) -> Result<Id, String> {
+        if wire.bits == 0 || wire.bits > MAX_BITS {
+            return Err(format!("an identifier of {} bits", wire.bits));
+        }
+        let id = Id::masked(wire.bytes, wire.bits);
+        if id.bytes != wire.bytes {
+            return Err(format!("an identifier not below 2^{}", wire.bits));
+        }
+        Ok(id)
+    }
 }
 
 impl Id {
@@ -170,7 +197,7 @@ impl fmt::Display for Id {
         }
         let digits = usize::from(self.bits).div_ceil(4);
         let hex: String = self.bytes.iter().map(|b| format!("{b:02x}")).collect();
-        f.write_str(&hex[hex.len() - digits..])
+        f.write_str(&hex[hex.len().saturating_sub(digits)..])
     }
 }
 
@@ -275,6 +302,28 @@ mod tests {
         assert_eq!(IdSpace::new(8).unwrap().hash(b"abc").to_u64(), Some(157));
         assert_eq!(IdSpace::new(6).unwrap().hash(b"abc").to_u64(), Some(29));
         assert_eq!(IdSpace::new(6).unwrap().hash(b"abc").to_string(), "29");
+    }
+
+    #[test]
+    fn decoding_refuses_identifiers_outside_their_space() {
+        let decode = |bytes: [u8; BYTES], bits: u8| {
+            #[derive(Serialize)]
+            struct Raw {
+                bytes: [u8; BYTES],
+                bits: u8,
+            }
+            let wire = postcard::to_stdvec(&Raw { bytes, bits }).unwrap();
+            postcard::from_bytes::<Id>(&wire)
+        };
+        // The frame that once crashed every node: bits = 255.
+        assert!(decode([0; BYTES], 255).is_err());
+        assert!(decode([0; BYTES], 0).is_err());
+        // A value of 2^6 in a 6-bit space.
+        let mut too_big = [0; BYTES];
+        too_big[BYTES - 1] = 64;
+        assert!(decode(too_big, 6).is_err());
+        too_big[BYTES - 1] = 63;
+        assert_eq!(decode(too_big, 6).unwrap(), IdSpace::new(6).unwrap().id(63));
     }
 
     #[test]

@@ -17,6 +17,16 @@
 //!   replica that joined a moment ago may lack its copy, and alone it would
 //!   answer NOT_FOUND for a key that exists.
 //!
+//! - **A full node** (its `--max-memory` reached) refuses client writes
+//!   at the owner, which changes nothing, and the coordinator answers
+//!   [`Error::OutOfMemory`] at once rather than retrying. Replicas take
+//!   copies up to an eighth past their bound (see [`crate::store`]), so a
+//!   replica holding a little more than its owner does not fail the
+//!   owner's writes; a replica past even that refuses the copy, and the
+//!   write fails with [`Error::OutOfMemory`] too, though the owner (and
+//!   any replica before it) keeps it, as with any write that fails
+//!   halfway.
+//!
 //! While the ring moves (a node joining, leaving or found dead), the owner
 //! a lookup names may refuse the key ([`Response::NotOwner`]) or not
 //! answer; the coordinator then backs off briefly and tries again, until
@@ -33,15 +43,30 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::node::{Lookup, Node};
 use crate::stats::Stats;
-use crate::store::{Entry, Item};
+use crate::store::{Entry, Full, Item};
 use crate::{Error, Result};
 
 /// The first pause before trying a key again; it doubles each time, up to
 /// one stabilization period.
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 
-/// Why one attempt at a key failed; the last one goes into the error.
-type Attempt<T> = std::result::Result<T, String>;
+/// Why one attempt at a key failed.
+enum Failure {
+    /// Worth another attempt while the ring moves; the last one's text goes
+    /// into the error.
+    Retry(String),
+    /// Final: another attempt would fail the same way.
+    Final(Error),
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Failure {
+        Failure::Retry(why)
+    }
+}
+
+/// One attempt at a key.
+type Attempt<T> = std::result::Result<T, Failure>;
 
 impl Node {
     /// The value stored under `key`, if any.
@@ -93,7 +118,11 @@ impl Node {
         loop {
             let last = match attempt() {
                 Ok(answer) => return Ok(answer),
-                Err(why) => why,
+                Err(Failure::Final(e)) => {
+                    Stats::add(&self.stats().failed_requests, 1);
+                    return Err(e);
+                }
+                Err(Failure::Retry(why)) => why,
             };
             if Instant::now() + backoff > deadline {
                 Stats::add(&self.stats().failed_requests, 1);
@@ -112,14 +141,16 @@ impl Node {
     /// One read: the owner's entry, or, if the owner does not answer, the
     /// newest entry among the replicas that do.
     fn read_once(&self, key: &str) -> Attempt<Option<Entry>> {
-        let (_, lookup) = self.lookup(key).map_err(|e| e.to_string())?;
+        let (_, lookup) = self
+            .lookup(key)
+            .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
         let request = Request::Get {
             key: key.to_string(),
         };
         let unreachable = match self.call(owner, request) {
             Ok(Response::Value(entry)) => return Ok(entry),
-            Ok(other) => return Err(refused(owner, &other)),
+            Ok(other) => return Err(refused(owner, &other).into()),
             Err(e) => e,
         };
         // Every other holder must answer: one that joined a moment ago may
@@ -137,10 +168,10 @@ impl Node {
                 }
                 Ok(Response::Value(None)) => {}
                 _ => {
-                    return Err(format!(
+                    return Err(Failure::Retry(format!(
                         "owner {} did not answer ({unreachable}), nor did replica {}",
                         owner.addr, holder.addr
-                    ))
+                    )))
                 }
             }
         }
@@ -150,7 +181,9 @@ impl Node {
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
     fn write_once(&self, key: &str, value: Option<String>) -> Attempt<bool> {
-        let (_, lookup) = self.lookup(key).map_err(|e| e.to_string())?;
+        let (_, lookup) = self
+            .lookup(key)
+            .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
         let request = Request::Write {
             key: key.to_string(),
@@ -162,8 +195,9 @@ impl Node {
                 existed,
                 successors,
             }) => (entry, existed, successors),
-            Ok(other) => return Err(refused(owner, &other)),
-            Err(e) => return Err(format!("owner {}: {e}", owner.addr)),
+            Ok(Response::Full { used, limit }) => return Err(full(owner, used, limit, "")),
+            Ok(other) => return Err(refused(owner, &other).into()),
+            Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
         };
         let others: Vec<&NodeRef> = successors.iter().filter(|s| s.addr != owner.addr).collect();
         let needed = (self.config().replicas - 1).min(others.len());
@@ -176,8 +210,17 @@ impl Node {
             if holding == needed {
                 break;
             }
-            if self.give(replica, vec![item.clone()]) {
-                holding += 1;
+            let copy = Request::Replicate {
+                items: vec![item.clone()],
+            };
+            match self.call(replica, copy) {
+                Ok(Response::Done) => holding += 1,
+                Ok(Response::Full { used, limit }) => {
+                    let only = format!("; only {} of {} holders took it", holding + 1, needed + 1);
+                    return Err(full(replica, used, limit, &only));
+                }
+                Ok(other) => debug!("{}: {}", self.me().addr, refused(replica, &other)),
+                Err(e) => debug!("{}: replica {}: {e}", self.me().addr, replica.addr),
             }
         }
         if holding < needed {
@@ -185,10 +228,23 @@ impl Node {
                 "only {} of {} nodes took the write",
                 holding + 1,
                 needed + 1
-            ));
+            )
+            .into());
         }
         Ok(existed)
     }
+}
+
+/// The final failure of a write that `node` refused as full.
+fn full(node: &NodeRef, used: u64, limit: u64, more: &str) -> Failure {
+    let full = Full {
+        used: usize::try_from(used).unwrap_or(usize::MAX),
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+    };
+    Failure::Final(Error::OutOfMemory(format!(
+        "node {} {full} (--max-memory){more}",
+        node.addr
+    )))
 }
 
 /// Why an owner's answer was not the one asked for.

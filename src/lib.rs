@@ -98,6 +98,9 @@ pub enum Error {
     /// An operation could not complete before its deadline; the text says
     /// what was tried last.
     Unavailable(String),
+    /// A write was refused because a node that would hold it is at its
+    /// memory bound (`--max-memory`); the text names the node.
+    OutOfMemory(String),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -118,6 +121,7 @@ impl fmt::Display for Error {
                 "{peer} uses {theirs}-bit identifiers but this node uses {ours}; start it with --bits {theirs}"
             ),
             Error::Unavailable(text) => write!(f, "unavailable: {text}"),
+            Error::OutOfMemory(text) => write!(f, "out of memory: {text}"),
         }
     }
 }

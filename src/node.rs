@@ -102,10 +102,10 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::finger::FingerTable;
 use crate::id::{Id, IdSpace, NodeRef};
-use crate::message::{Request, Response};
+use crate::message::{Checker, Request, Response, MAX_NODES};
 use crate::replication::RepairState;
-use crate::stats::Stats;
-use crate::store::{Item, Store};
+use crate::stats::{Stats, Throttled, Timed};
+use crate::store::{Full, Item, Store};
 use crate::transport::{Handler, Transport, TransportError};
 use crate::{Error, Result};
 
@@ -121,6 +121,31 @@ const MAX_STABILIZE_STEPS: usize = 8;
 
 /// The soft size limit of one chunk of keys handed between nodes.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
+
+/// How many copies one hold of the store lock merges.
+const MERGE_BATCH: usize = 256;
+
+/// What merging copies into the store did.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Merged {
+    /// Entries that changed.
+    pub(crate) changed: usize,
+    /// Set when some copies were refused because the store is full.
+    pub(crate) full: Option<Full>,
+}
+
+impl Merged {
+    /// The answer to a request that sent the copies.
+    fn answer(self) -> Response {
+        match self.full {
+            None => Response::Done,
+            Some(full) => Response::Full {
+                used: full.used as u64,
+                limit: full.limit as u64,
+            },
+        }
+    }
+}
 
 /// The settings every node of a ring must agree on, and this node's timers.
 #[derive(Clone, Debug)]
@@ -139,11 +164,16 @@ pub struct NodeConfig {
     /// How long a delete's tombstone is kept, to win against stale copies,
     /// before it is collected.
     pub tombstone_hold: Duration,
+    /// The most bytes of keys and values this node holds (see
+    /// [`crate::store`] for how they are counted and what happens at the
+    /// bound).
+    pub max_memory: usize,
 }
 
 impl NodeConfig {
     /// Defaults: r = 8, R = 3, stabilize every 250 ms, give up on a request
-    /// after 10 s, keep tombstones for 10 minutes.
+    /// after 10 s, keep tombstones for 10 minutes, hold at most a quarter
+    /// of the machine's memory ([`default_max_memory`]).
     pub fn new(space: IdSpace) -> NodeConfig {
         NodeConfig {
             space,
@@ -152,6 +182,7 @@ impl NodeConfig {
             request_timeout: Duration::from_secs(10),
             replicas: 3,
             tombstone_hold: Duration::from_secs(600),
+            max_memory: default_max_memory(),
         }
     }
 
@@ -160,8 +191,11 @@ impl NodeConfig {
     /// # Errors
     /// [`Error::Config`] naming the setting to change.
     pub fn check(&self) -> Result<()> {
-        if self.successors == 0 {
-            return Err(Error::Config("--successors must be at least 1".into()));
+        if self.successors == 0 || self.successors > MAX_NODES {
+            return Err(Error::Config(format!(
+                "--successors must be between 1 and {MAX_NODES}, not {}",
+                self.successors
+            )));
         }
         if self.replicas == 0 || self.replicas > self.successors {
             return Err(Error::Config(format!(
@@ -171,6 +205,18 @@ impl NodeConfig {
         }
         Ok(())
     }
+}
+
+/// A quarter of the machine's memory, as `/proc/meminfo` gives it; 1 GiB
+/// where that cannot be read.
+pub fn default_max_memory() -> usize {
+    let total_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        });
+    total_kib.map_or(1 << 30, |kib| kib.saturating_mul(1024) / 4)
 }
 
 /// The result of a lookup: the key's owner and who follows it.
@@ -285,8 +331,11 @@ pub struct Node {
     /// ownership and its value are read at one instant.
     pub(crate) links: RwLock<Links>,
     /// The key-value pairs held here, as owner or replica. Taken after
-    /// `links` when both are needed.
-    pub(crate) store: Mutex<Store>,
+    /// `links` when both are needed, through [`Node::store`], which times
+    /// each hold; every use does a bounded amount of work under it.
+    store: Mutex<Store>,
+    /// Warns of refused peer messages, at most once a second.
+    refusals: Throttled,
     /// Calls in a row that timed out, by peer address; see
     /// `Node::has_failed`. Held only to count.
     timeouts: Mutex<HashMap<String, u32>>,
@@ -336,13 +385,15 @@ impl Node {
             leaving: false,
             member: false,
         };
+        let max_memory = config.max_memory;
         Arc::new(Node {
             me,
             incarnation: RandomState::new().build_hasher().finish(),
             config,
             transport,
             links: RwLock::new(links),
-            store: Mutex::new(Store::new()),
+            store: Mutex::new(Store::with_limit(max_memory)),
+            refusals: Throttled::default(),
             timeouts: Mutex::new(HashMap::new()),
             repair: Mutex::new(RepairState::default()),
             stats: Stats::default(),
@@ -387,14 +438,25 @@ impl Node {
             predecessor: links.predecessor.clone(),
             successors: links.successors.clone(),
             fingers,
-            keys: self.store.lock().len(),
+            keys: self.store().len(),
             taking_over: links.receiving || links.unsynced.is_some(),
         }
     }
 
     /// The keys held here, sorted: for tests and inspection.
     pub fn held_keys(&self) -> Vec<String> {
-        self.store.lock().keys()
+        self.store().keys()
+    }
+
+    /// The store, locked; the hold is timed into the
+    /// `longest_store_lock_us` counter.
+    pub(crate) fn store(&self) -> Timed<'_, Store> {
+        Timed::lock(&self.store, &self.stats.longest_store_lock_us)
+    }
+
+    /// What a message from a peer is checked against: our space, our clock.
+    fn checker(&self) -> Checker {
+        Checker::new(self.config.space, now_micros())
     }
 
     /// Calls `to`, or answers locally when `to` is this node.
@@ -406,14 +468,21 @@ impl Node {
         if to.addr == self.me.addr {
             return Ok(self.handle(request));
         }
-        let answer = self.transport.call(&to.addr, request);
-        if answer.is_ok() {
+        let answer = self.transport.call(&to.addr, request)?;
+        {
             let mut timeouts = self.timeouts.lock();
             if !timeouts.is_empty() {
                 timeouts.remove(&to.addr);
             }
         }
-        answer
+        answer.check(&self.checker()).map_err(|e| {
+            Stats::add(&self.stats.protocol_errors, 1);
+            TransportError::Protocol {
+                addr: to.addr.clone(),
+                detail: format!("its answer was refused: {e}"),
+            }
+        })?;
+        Ok(answer)
     }
 
     /// Whether a failed call shows that `node` has failed. A refused or
@@ -1014,7 +1083,9 @@ impl Node {
             match self.call(source, request) {
                 Ok(Response::Keys { items, more }) => {
                     received += items.len() as u64;
-                    self.merge(items);
+                    if self.merge(items).full.is_some() {
+                        return None;
+                    }
                     match more {
                         Some(cursor) => after = Some(cursor),
                         None => return Some(received),
@@ -1040,6 +1111,14 @@ impl Node {
     pub(crate) fn give(&self, to: &NodeRef, items: Vec<Item>) -> bool {
         match self.call(to, Request::Replicate { items }) {
             Ok(Response::Done) => true,
+            Ok(Response::Full { used, limit }) => {
+                let full = Full {
+                    used: used as usize,
+                    limit: limit as usize,
+                };
+                warn!("{}: {to:?} refused keys: it {full}", self.me.addr);
+                false
+            }
             Ok(other) => {
                 warn!("{}: {}", self.me.addr, unexpected(to, &other));
                 false
@@ -1052,13 +1131,33 @@ impl Node {
     }
 
     /// Merges copies into the store; the newer version of each key wins.
-    pub(crate) fn merge(&self, items: Vec<Item>) {
+    /// The lock is taken for [`MERGE_BATCH`] items at a time, so a large
+    /// message does not hold it long. Says how many entries changed, and
+    /// whether the store was full for some of them.
+    pub(crate) fn merge(&self, items: Vec<Item>) -> Merged {
         let horizon = self.horizon();
-        let mut store = self.store.lock();
-        for item in items {
-            let id = self.config.space.hash(item.key.as_bytes());
-            store.merge(id, item.key, item.entry, horizon);
+        let mut merged = Merged::default();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let mut store = self.store();
+            for item in items.by_ref().take(MERGE_BATCH) {
+                let id = self.config.space.hash(item.key.as_bytes());
+                match store.merge(id, item.key, item.entry, horizon) {
+                    Ok(changed) => merged.changed += usize::from(changed),
+                    Err(full) => merged.full = Some(full),
+                }
+            }
         }
+        if let Some(full) = merged.full {
+            Stats::add(&self.stats.out_of_memory, 1);
+            self.refusals.warn(|| {
+                format!(
+                    "{}: refusing copies of keys: the store {full} (--max-memory)",
+                    self.me.addr
+                )
+            });
+        }
+        merged
     }
 
     /// Tombstones stamped before this (microseconds since the Unix epoch)
@@ -1274,7 +1373,7 @@ impl Node {
             }
         }
         let Some(heir) = took.first().copied() else {
-            let held = self.store.lock().len();
+            let held = self.store().len();
             if alone {
                 // The last node of the ring: stopping it stops the store.
                 warn!(
@@ -1310,8 +1409,7 @@ impl Node {
         let mut handed = 0;
         loop {
             let (items, more) =
-                self.store
-                    .lock()
+                self.store()
                     .chunk(everything, everything, after.as_ref(), CHUNK_BYTES);
             let count = items.len() as u64;
             if !self.give(heir, items) {
@@ -1374,7 +1472,7 @@ impl Node {
         if !self.serves(&links, id) {
             return Response::NotOwner;
         }
-        Response::Value(self.store.lock().get(id, key).cloned())
+        Response::Value(self.store().get(id, key).cloned())
     }
 
     /// Writes `key` as its owner: stamps the new version, which the
@@ -1386,13 +1484,21 @@ impl Node {
             return Response::NotOwner;
         }
         let written = self
-            .store
-            .lock()
+            .store()
             .write(id, key, value, now_micros(), self.incarnation);
-        Response::Written {
-            entry: written.entry,
-            existed: written.existed,
-            successors: links.successors.clone(),
+        match written {
+            Ok(written) => Response::Written {
+                entry: written.entry,
+                existed: written.existed,
+                successors: links.successors.clone(),
+            },
+            Err(full) => {
+                Stats::add(&self.stats.out_of_memory, 1);
+                Response::Full {
+                    used: full.used as u64,
+                    limit: full.limit as u64,
+                }
+            }
         }
     }
 
@@ -1403,7 +1509,7 @@ impl Node {
             incarnation: self.incarnation,
             predecessor: links.predecessor.clone(),
             successors: links.successors.clone(),
-            keys: self.store.lock().len() as u64,
+            keys: self.store().len() as u64,
         }
     }
 }
@@ -1418,16 +1524,18 @@ pub(crate) fn now_micros() -> u64 {
 impl Handler for Node {
     /// Answers a peer's request from local state only; see the module
     /// docs for why no handler calls another node.
+    ///
+    /// A request that fails [`Request::check`] is answered
+    /// [`Response::Error`], and the server closes the connection.
     fn handle(&self, request: Request) -> Response {
         Stats::add(&self.stats.peer_requests, 1);
+        if let Err(e) = request.check(&self.checker()) {
+            Stats::add(&self.stats.protocol_errors, 1);
+            self.refusals
+                .warn(|| format!("{}: refused a peer message: {e}", self.me.addr));
+            return Response::Error(format!("refused: {e}"));
+        }
         match request {
-            Request::FindSuccessor { id } if id.bits() != self.me.id.bits() => {
-                Response::Error(format!(
-                    "identifier of {} bits sent to a {}-bit ring",
-                    id.bits(),
-                    self.me.id.bits()
-                ))
-            }
             Request::FindSuccessor { id } => self.find_successor_step(id),
             Request::GetNeighbours => {
                 let links = self.links.read();
@@ -1454,15 +1562,13 @@ impl Handler for Node {
                 after,
                 max_bytes,
             } => {
-                // A peer may ask for any size; answer at most what fits a frame.
+                // A peer may ask for any size; answer at most what fits a
+                // frame, and a bounded number of entries (Store::chunk).
                 let max = (max_bytes as usize).min(4 * CHUNK_BYTES);
-                let (items, more) = self.store.lock().chunk(from, to, after.as_ref(), max);
+                let (items, more) = self.store().chunk(from, to, after.as_ref(), max);
                 Response::Keys { items, more }
             }
-            Request::Replicate { items } => {
-                self.merge(items);
-                Response::Done
-            }
+            Request::Replicate { items } => self.merge(items).answer(),
             Request::Digest { from, buckets } => self.compare_digests(from, &buckets),
             Request::Reconcile { from, to, items } => self.reconcile(from, to, items),
             Request::PredecessorLeaving {
@@ -1491,7 +1597,7 @@ impl Handler for Node {
             Request::Get { key } => self.owner_get(&key),
             Request::GetCopy { key } => {
                 let id = self.config.space.hash(key.as_bytes());
-                Response::Value(self.store.lock().get(id, &key).cloned())
+                Response::Value(self.store().get(id, &key).cloned())
             }
             Request::Write { key, value } => self.owner_write(&key, value),
         }

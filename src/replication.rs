@@ -50,15 +50,21 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::node::{Node, CHUNK_BYTES};
 use crate::stats::Stats;
-use crate::store::{Bucket, Item};
+use crate::store::{Bucket, Item, Version};
 
 /// The most entries one digest bucket covers (a bucket ends at an
 /// identifier, so keys sharing one can make it a little larger).
 pub const BUCKET_ENTRIES: usize = 64;
 
 /// The most buckets one anti-entropy exchange digests: with
-/// [`BUCKET_ENTRIES`], at most 4,096 entries per replica per round.
-pub const MAX_BUCKETS: usize = 64;
+/// [`BUCKET_ENTRIES`], at most 4,096 entries per replica per round. It is
+/// also the most a peer may send ([`crate::message::MAX_BUCKETS`]).
+pub use crate::message::MAX_BUCKETS;
+
+/// The most entries the receiver of a digest looks at for one bucket under
+/// one hold of the store lock; a bucket holding more here counts as
+/// different, and reconciling it sorts that out.
+const BUCKET_SCAN: usize = 4 * BUCKET_ENTRIES;
 
 /// The most lookups one round spends finding the owners of strays.
 const STRAY_LOOKUPS: usize = 8;
@@ -199,8 +205,7 @@ impl Node {
     fn sync_slice(&self, replica: &NodeRef, start: Id) -> Option<Id> {
         let horizon = self.horizon();
         let buckets =
-            self.store
-                .lock()
+            self.store()
                 .digests(start, self.me().id, BUCKET_ENTRIES, MAX_BUCKETS, horizon);
         let request = Request::Digest {
             from: start,
@@ -233,10 +238,7 @@ impl Node {
                 // Enough for one round: the next starts at this bucket.
                 return Some(from);
             }
-            let (items, _) = self
-                .store
-                .lock()
-                .chunk(from, bucket.to, None, 4 * CHUNK_BYTES);
+            let (items, _) = self.store().chunk(from, bucket.to, None, 4 * CHUNK_BYTES);
             sent += items.iter().map(Item::size).sum::<usize>();
             let request = Request::Reconcile {
                 from,
@@ -245,8 +247,8 @@ impl Node {
             };
             match self.call(replica, request) {
                 Ok(Response::Keys { items, .. }) => {
-                    Stats::add(&self.stats().keys_repaired, items.len() as u64);
-                    self.merge(items);
+                    let merged = self.merge(items);
+                    Stats::add(&self.stats().keys_repaired, merged.changed as u64);
                 }
                 _ => return Some(from),
             }
@@ -255,14 +257,15 @@ impl Node {
     }
 
     /// The answer to [`Request::Digest`]: which of the sender's buckets
-    /// differ from ours.
+    /// differ from ours. The store lock is taken bucket by bucket, and a
+    /// bucket is looked at for at most [`BUCKET_SCAN`] entries.
     pub(crate) fn compare_digests(&self, from: Id, buckets: &[Bucket]) -> Response {
         let horizon = self.horizon();
-        let store = self.store.lock();
         let mut start = from;
         let mut differ = Vec::new();
         for (i, bucket) in buckets.iter().enumerate() {
-            if store.digest(start, bucket.to, horizon) != bucket.digest {
+            let ours = self.store().digest(start, bucket.to, horizon, BUCKET_SCAN);
+            if ours != Some(bucket.digest) {
                 differ.push(i as u32);
             }
             start = bucket.to;
@@ -275,15 +278,18 @@ impl Node {
     pub(crate) fn reconcile(&self, from: Id, to: Id, items: Vec<Item>) -> Response {
         let horizon = self.horizon();
         let space = self.config().space;
-        let theirs = items
-            .into_iter()
-            .map(|item| (space.hash(item.key.as_bytes()), item))
+        let theirs: HashMap<(Id, String), Version> = items
+            .iter()
+            .map(|item| {
+                let id = space.hash(item.key.as_bytes());
+                ((id, item.key.clone()), item.entry.version)
+            })
             .collect();
-        let (changed, back) =
-            self.store
-                .lock()
-                .reconcile(from, to, theirs, 4 * CHUNK_BYTES, horizon);
-        Stats::add(&self.stats().keys_repaired, changed as u64);
+        let merged = self.merge(items);
+        Stats::add(&self.stats().keys_repaired, merged.changed as u64);
+        let back = self
+            .store()
+            .newer_than(from, to, &theirs, 4 * CHUNK_BYTES, horizon);
         Response::Keys {
             items: back,
             more: None,
@@ -303,7 +309,7 @@ impl Node {
         let end = view.from;
         let mut at = me;
         for _ in 0..STRAY_LOOKUPS {
-            let Some(first) = self.store.lock().first_id_in(at, end) else {
+            let Some(first) = self.store().first_id_in(at, end) else {
                 return;
             };
             let Ok(lookup) = self.find_successor(first) else {
@@ -339,7 +345,7 @@ impl Node {
     /// drops the copies here that every holder took and that did not
     /// change meanwhile.
     fn hand_over(&self, from: Id, to: Id, holders: &[NodeRef]) {
-        let (items, _) = self.store.lock().chunk(from, to, None, CHUNK_BYTES);
+        let (items, _) = self.store().chunk(from, to, None, CHUNK_BYTES);
         let versions: Vec<(String, crate::store::Version)> = items
             .iter()
             .map(|i| (i.key.clone(), i.entry.version))
@@ -350,7 +356,7 @@ impl Node {
             }
         }
         let space = self.config().space;
-        let mut store = self.store.lock();
+        let mut store = self.store();
         for (key, version) in &versions {
             store.remove_if_not_newer(space.hash(key.as_bytes()), key, *version);
         }
@@ -369,8 +375,7 @@ impl Node {
         let horizon = self.horizon();
         let after = self.repair_state().lock().next_tombstone;
         let (removed, next) = self
-            .store
-            .lock()
+            .store()
             .collect_tombstones(after, TOMBSTONE_SCAN, horizon);
         self.repair_state().lock().next_tombstone = next;
         if removed > 0 {

@@ -1,8 +1,16 @@
 //! Counters a node keeps about its own work, reported by the text
 //! protocol's `STATS` command. Plain relaxed atomics: each counter is
 //! independent and only ever read for display.
+//!
+//! Also here: [`Timed`], a lock guard that records the longest time its
+//! lock was held, and [`Throttled`], a log line that a flood of bad input
+//! cannot turn into a flood of log lines.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, MutexGuard};
 
 /// One node's counters.
 #[derive(Debug, Default)]
@@ -31,8 +39,21 @@ pub struct Stats {
     pub connections: AtomicU64,
     /// Connections turned away with `ERR busy`.
     pub busy_rejections: AtomicU64,
-    /// Connections closed for breaking the peer protocol.
+    /// Connections closed for breaking the peer protocol, or peer
+    /// messages refused as malformed.
     pub protocol_errors: AtomicU64,
+    /// Peer connections refused at the handshake: a wrong or missing
+    /// cluster secret, or a handshake that did not finish in time.
+    pub handshakes_refused: AtomicU64,
+    /// Text-protocol commands refused before `AUTH`.
+    pub auth_required: AtomicU64,
+    /// Writes and copies refused because the store was full.
+    pub out_of_memory: AtomicU64,
+    /// Connections or maintenance rounds that panicked, were logged and
+    /// ended; the node kept serving.
+    pub panics: AtomicU64,
+    /// The longest the store lock was held, in microseconds.
+    pub longest_store_lock_us: AtomicU64,
 }
 
 impl Stats {
@@ -64,6 +85,11 @@ impl Stats {
             ("connections", &self.connections),
             ("busy_rejections", &self.busy_rejections),
             ("protocol_errors", &self.protocol_errors),
+            ("handshakes_refused", &self.handshakes_refused),
+            ("auth_required", &self.auth_required),
+            ("out_of_memory", &self.out_of_memory),
+            ("panics", &self.panics),
+            ("longest_store_lock_us", &self.longest_store_lock_us),
         ];
         let mut rows: Vec<(&'static str, String)> = counters
             .iter()
@@ -71,5 +97,115 @@ impl Stats {
             .collect();
         rows.push(("mean_hops", format!("{mean:.3}")));
         rows
+    }
+}
+
+/// A lock guard that, when dropped, raises `longest` to the time the lock
+/// was held in microseconds, if that is longer.
+pub struct Timed<'a, T> {
+    guard: MutexGuard<'a, T>,
+    since: Instant,
+    longest: &'a AtomicU64,
+}
+
+impl<'a, T> Timed<'a, T> {
+    /// Takes `lock`, timing the hold into `longest`.
+    pub fn lock(lock: &'a Mutex<T>, longest: &'a AtomicU64) -> Timed<'a, T> {
+        let guard = lock.lock();
+        Timed {
+            guard,
+            since: Instant::now(),
+            longest,
+        }
+    }
+}
+
+impl<T> Deref for Timed<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for Timed<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for Timed<'_, T> {
+    fn drop(&mut self) {
+        let held = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.longest.fetch_max(held, Ordering::Relaxed);
+    }
+}
+
+/// A warning logged at most once per [`Throttled::PERIOD`]; the next one
+/// says how many were held back meanwhile. Refusals of bad input use it,
+/// so that whoever sends the input cannot fill the disk with our log.
+#[derive(Debug, Default)]
+pub struct Throttled {
+    /// When the last line was written. Held only to read and set it.
+    last: Mutex<Option<Instant>>,
+    held_back: AtomicU64,
+}
+
+impl Throttled {
+    /// The least time between two lines.
+    pub const PERIOD: Duration = Duration::from_secs(1);
+
+    /// Logs `message()` at warn level, unless a line went out less than
+    /// [`Throttled::PERIOD`] ago.
+    pub fn warn(&self, message: impl FnOnce() -> String) {
+        {
+            let mut last = self.last.lock();
+            if last.is_some_and(|at| at.elapsed() < Self::PERIOD) {
+                self.held_back.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let text = message();
+        match self.held_back.swap(0, Ordering::Relaxed) {
+            0 => log::warn!("{text}"),
+            n => log::warn!("{text} ({n} more like it held back)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timed_lock_records_its_longest_hold() {
+        let lock = Mutex::new(0);
+        let longest = AtomicU64::new(0);
+        {
+            let mut guard = Timed::lock(&lock, &longest);
+            *guard += 1;
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(2) {}
+        }
+        assert!(longest.load(Ordering::Relaxed) >= 2_000);
+        drop(Timed::lock(&lock, &longest));
+        assert!(
+            longest.load(Ordering::Relaxed) >= 2_000,
+            "a short hold keeps the longest"
+        );
+    }
+
+    #[test]
+    fn throttled_lines_are_held_back_within_a_period() {
+        let log = Throttled::default();
+        let mut made = 0;
+        for _ in 0..100 {
+            log.warn(|| {
+                made += 1;
+                "refused".into()
+            });
+        }
+        assert_eq!(made, 1);
+        assert_eq!(log.held_back.load(Ordering::Relaxed), 99);
     }
 }

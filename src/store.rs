@@ -22,6 +22,18 @@
 //! again. A copy that comes back after being cut off for longer than the
 //! hold can bring a deleted value back; the hold is the bound on that.
 //!
+//! # A bounded store
+//!
+//! A store counts the bytes it holds, roughly: each entry's key and value
+//! plus [`ENTRY_OVERHEAD`] for the maps and headers around them. A write
+//! from a client ([`Store::write`]) that would take the count past the
+//! store's limit is refused with [`Full`] and changes nothing. Copies from
+//! other nodes ([`Store::merge`]: replication, hand-over, repair) may use a
+//! further eighth of the limit, [`Store::hard_limit`], so that a replica
+//! holding a little more than its owner still takes the owner's writes;
+//! past that they are refused too, and the sender keeps its copy. Deletes
+//! of keys that exist always succeed: they shrink the store.
+//!
 //! # Digests
 //!
 //! Anti-entropy (see [`crate::replication`]) compares two nodes' copies of
@@ -37,6 +49,26 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use crate::id::Id;
+
+/// The longest key, in bytes.
+pub const MAX_KEY: usize = 256;
+
+/// The longest value, in bytes.
+pub const MAX_VALUE: usize = 64 * 1024;
+
+/// What one entry costs beyond its key and value bytes, as the store
+/// counts its size: an estimate of the map nodes, string headers and
+/// version around them.
+pub const ENTRY_OVERHEAD: usize = 96;
+
+/// The most entries one [`Store::chunk`] returns, whatever their size, so
+/// that a chunk of tiny entries or tombstones holds the lock briefly too.
+pub const CHUNK_ITEMS: usize = 1024;
+
+/// The most entries a digest or reconcile looks at under one hold of the
+/// lock: a bucket that covers more (a peer's bucket can be as wide as the
+/// ring) simply counts as different.
+pub const SCAN_ENTRIES: usize = 4096;
 
 /// Orders the writes to one key: the owner's clock, then the writer.
 #[derive(
@@ -75,6 +107,11 @@ impl Entry {
     /// The size this entry adds to a chunk, roughly its bytes on the wire.
     fn size(&self, key: &str) -> usize {
         key.len() + self.value.as_ref().map_or(0, String::len) + 24
+    }
+
+    /// The bytes this entry counts for in a store.
+    fn cost(&self, key: &str) -> usize {
+        key.len() + self.value.as_ref().map_or(0, String::len) + ENTRY_OVERHEAD
     }
 }
 
@@ -124,14 +161,45 @@ pub struct Written {
     pub existed: bool,
 }
 
+/// A write refused because the store is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full {
+    /// The bytes held, as the store counts them.
+    pub used: usize,
+    /// The limit the write would have crossed.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for Full {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MIB: f64 = 1024.0 * 1024.0;
+        write!(
+            f,
+            "holds {:.1} MiB of its {:.1} MiB",
+            self.used as f64 / MIB,
+            self.limit as f64 / MIB
+        )
+    }
+}
+
 /// One node's pairs. Pure data: the caller holds the lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
     by_id: BTreeMap<Id, BTreeMap<String, Entry>>,
     /// Entries held, tombstones included.
     entries: usize,
     /// Tombstones among them.
     tombstones: usize,
+    /// The bytes held, as [`Entry::cost`] counts them.
+    bytes: usize,
+    /// The most bytes client writes may take the store to.
+    limit: usize,
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store::with_limit(usize::MAX)
+    }
 }
 
 /// The identifiers of an arc with their keys, in ring order.
@@ -141,9 +209,51 @@ type Arc<'a> = std::iter::Chain<
 >;
 
 impl Store {
-    /// An empty store.
+    /// An empty store with no limit on its size.
     pub fn new() -> Store {
         Store::default()
+    }
+
+    /// An empty store that client writes may fill to `limit` bytes.
+    pub fn with_limit(limit: usize) -> Store {
+        Store {
+            by_id: BTreeMap::new(),
+            entries: 0,
+            tombstones: 0,
+            bytes: 0,
+            limit,
+        }
+    }
+
+    /// The bytes held, roughly: keys, values and [`ENTRY_OVERHEAD`] each.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The limit client writes may fill the store to.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The limit copies from other nodes may fill the store to: an eighth
+    /// more than [`Store::limit`].
+    pub fn hard_limit(&self) -> usize {
+        self.limit.saturating_add(self.limit / 8)
+    }
+
+    /// Whether replacing the entry of `key` with `entry` keeps the store
+    /// within `limit`; a change that does not grow it always does.
+    fn fits(&self, id: Id, key: &str, entry: &Entry, limit: usize) -> Result<(), Full> {
+        let old = self.get(id, key).map_or(0, |e| e.cost(key));
+        let new = entry.cost(key);
+        if new <= old || self.bytes.saturating_add(new - old) <= limit {
+            Ok(())
+        } else {
+            Err(Full {
+                used: self.bytes,
+                limit,
+            })
+        }
     }
 
     /// How many keys have a value (tombstones are not counted).
@@ -182,6 +292,10 @@ impl Store {
     /// Writes `value` under `key` (`None` deletes it) as the owner: the new
     /// version is stamped `now`, or just past the version held if that is
     /// later, so the new write wins against every copy of an older one.
+    ///
+    /// # Errors
+    /// [`Full`] when a value would take the store past [`Store::limit`],
+    /// or a tombstone past [`Store::hard_limit`]; nothing changes then.
     pub fn write(
         &mut self,
         id: Id,
@@ -189,41 +303,58 @@ impl Store {
         value: Option<String>,
         now: u64,
         writer: u64,
-    ) -> Written {
+    ) -> Result<Written, Full> {
         let held = self.get(id, key);
         let existed = held.is_some_and(|e| !e.is_tombstone());
-        let stamp = held.map_or(now, |e| now.max(e.version.stamp + 1));
+        let stamp = held.map_or(now, |e| now.max(e.version.stamp.saturating_add(1)));
         let entry = Entry {
             value,
             version: Version { stamp, writer },
         };
+        let limit = if entry.is_tombstone() {
+            self.hard_limit()
+        } else {
+            self.limit
+        };
+        self.fits(id, key, &entry, limit)?;
         self.insert(id, key.to_string(), entry.clone());
-        Written { entry, existed }
+        Ok(Written { entry, existed })
     }
 
     /// Keeps `entry` for `key` unless the version held is as new. A
     /// tombstone older than `horizon` is not kept, but still removes an
     /// older value. Returns whether the store changed.
-    pub fn merge(&mut self, id: Id, key: String, entry: Entry, horizon: u64) -> bool {
+    ///
+    /// # Errors
+    /// [`Full`] when the copy would take the store past
+    /// [`Store::hard_limit`]; nothing changes then.
+    pub fn merge(&mut self, id: Id, key: String, entry: Entry, horizon: u64) -> Result<bool, Full> {
         if self
             .get(id, &key)
             .is_some_and(|held| held.version >= entry.version)
         {
-            return false;
+            return Ok(false);
         }
         if entry.expired(horizon) {
-            return self.remove(id, &key);
+            return Ok(self.remove(id, &key));
         }
+        self.fits(id, &key, &entry, self.hard_limit())?;
         self.insert(id, key, entry);
-        true
+        Ok(true)
     }
 
     fn insert(&mut self, id: Id, key: String, entry: Entry) {
         let tombstone = entry.is_tombstone();
+        let key_len = key.len();
+        self.bytes += entry.cost(&key);
         match self.by_id.entry(id).or_default().insert(key, entry) {
             None => self.entries += 1,
-            Some(old) if old.is_tombstone() => self.tombstones -= 1,
-            Some(_) => {}
+            Some(old) => {
+                self.bytes -= key_len + old.value.as_ref().map_or(0, String::len) + ENTRY_OVERHEAD;
+                if old.is_tombstone() {
+                    self.tombstones -= 1;
+                }
+            }
         }
         if tombstone {
             self.tombstones += 1;
@@ -240,6 +371,7 @@ impl Store {
         if keys.is_empty() {
             self.by_id.remove(&id);
         }
+        self.bytes -= old.cost(key);
         self.entries -= 1;
         if old.is_tombstone() {
             self.tombstones -= 1;
@@ -266,7 +398,8 @@ impl Store {
     }
 
     /// The items in the arc `(from, to]`, tombstones included, in ring
-    /// order, stopping once about `max_bytes` are gathered. With `after`,
+    /// order, stopping once about `max_bytes` or [`CHUNK_ITEMS`] are
+    /// gathered. With `after`,
     /// the read resumes there instead: the keys of `after.id` that sort
     /// after `after.key`, then the identifiers in `(after.id, to]`. Returns
     /// the items and, if it stopped early, the cursor to resume from.
@@ -299,7 +432,7 @@ impl Store {
             .chain(rest.map(|(id, keys)| (*id, keys, Bound::Unbounded)))
         {
             for (key, entry) in keys.range::<str, _>((start, Bound::Unbounded)) {
-                if bytes >= max_bytes {
+                if bytes >= max_bytes || items.len() >= CHUNK_ITEMS {
                     let resume = items.last().map(|item: &Item| Cursor {
                         id: last_id,
                         key: item.key.clone(),
@@ -332,7 +465,7 @@ impl Store {
     /// keys sharing one stay together), at most `max_buckets` of them, and
     /// digests each. Tombstones older than `horizon` are left out. The
     /// buckets cover `(from, last.to]`; that is the whole arc when the last
-    /// bucket ends at `to`.
+    /// bucket ends at `to`. At most [`SCAN_ENTRIES`] entries are looked at.
     pub fn digests(
         &self,
         from: Id,
@@ -342,16 +475,19 @@ impl Store {
         horizon: u64,
     ) -> Vec<Bucket> {
         let mut buckets = Vec::new();
-        let (mut digest, mut count) = (0, 0);
+        let (mut digest, mut count, mut scanned) = (0, 0, 0);
         for (id, keys) in self.arc(from, to) {
-            for (key, entry) in keys.iter().filter(|(_, e)| !e.expired(horizon)) {
-                digest ^= entry_hash(key, entry);
-                count += 1;
+            for (key, entry) in keys.iter() {
+                scanned += 1;
+                if !entry.expired(horizon) {
+                    digest ^= entry_hash(key, entry);
+                    count += 1;
+                }
             }
-            if count >= bucket_entries {
+            if count >= bucket_entries || scanned >= SCAN_ENTRIES {
                 buckets.push(Bucket { to: *id, digest });
                 (digest, count) = (0, 0);
-                if buckets.len() == max_buckets || *id == to {
+                if buckets.len() == max_buckets || *id == to || scanned >= SCAN_ENTRIES {
                     return buckets;
                 }
             }
@@ -361,52 +497,60 @@ impl Store {
     }
 
     /// The digest of the arc `(from, to]`, as [`Store::digests`] computes it
-    /// for one bucket.
-    pub fn digest(&self, from: Id, to: Id, horizon: u64) -> u64 {
-        self.arc(from, to)
-            .flat_map(|(_, keys)| keys.iter())
-            .filter(|(_, e)| !e.expired(horizon))
-            .fold(0, |digest, (key, entry)| digest ^ entry_hash(key, entry))
-    }
-
-    /// Merges `theirs`, another node's whole content of the arc `(from,
-    /// to]` with each key's identifier, and returns what this node holds
-    /// there that they lack or hold older, at most about `max_bytes` of it:
-    /// once they merge that too, the arc is the same on both nodes. Returns
-    /// how many entries changed here, and the items to send back.
-    pub fn reconcile(
-        &mut self,
-        from: Id,
-        to: Id,
-        theirs: Vec<(Id, Item)>,
-        max_bytes: usize,
-        horizon: u64,
-    ) -> (usize, Vec<Item>) {
-        let mut seen: HashMap<(Id, String), Version> = HashMap::new();
-        let mut changed = 0;
-        for (id, item) in theirs {
-            seen.insert((id, item.key.clone()), item.entry.version);
-            changed += usize::from(self.merge(id, item.key, item.entry, horizon));
-        }
-        let mut back = Vec::new();
-        let mut bytes = 0;
-        for (id, keys) in self.arc(from, to) {
-            for (key, entry) in keys.iter().filter(|(_, e)| !e.expired(horizon)) {
-                let theirs = seen.get(&(*id, key.clone()));
-                if theirs.is_some_and(|v| *v >= entry.version) {
-                    continue;
-                }
-                if bytes >= max_bytes {
-                    return (changed, back);
-                }
-                bytes += entry.size(key);
-                back.push(Item {
-                    key: key.clone(),
-                    entry: entry.clone(),
-                });
+    /// for one bucket; `None` when the arc holds more than `max_entries`
+    /// entries, which the caller counts as a difference rather than spend
+    /// the time (a peer's bucket may span the whole ring).
+    pub fn digest(&self, from: Id, to: Id, horizon: u64, max_entries: usize) -> Option<u64> {
+        let mut digest = 0;
+        let entries = self.arc(from, to).flat_map(|(_, keys)| keys.iter());
+        for (i, (key, entry)) in entries.enumerate() {
+            if i == max_entries {
+                return None;
+            }
+            if !entry.expired(horizon) {
+                digest ^= entry_hash(key, entry);
             }
         }
-        (changed, back)
+        Some(digest)
+    }
+
+    /// What this node holds in the arc `(from, to]` that another node, whose
+    /// versions there are `theirs`, lacks or holds older: at most about
+    /// `max_bytes` of it, from at most [`SCAN_ENTRIES`] entries looked at.
+    /// Once they merge it (and we merge theirs), the arc is the same on
+    /// both nodes, or closer to it for the next round.
+    pub fn newer_than(
+        &self,
+        from: Id,
+        to: Id,
+        theirs: &HashMap<(Id, String), Version>,
+        max_bytes: usize,
+        horizon: u64,
+    ) -> Vec<Item> {
+        let mut back = Vec::new();
+        let mut bytes = 0;
+        let entries = self
+            .arc(from, to)
+            .flat_map(|(id, keys)| keys.iter().map(move |(key, entry)| (id, key, entry)))
+            .take(SCAN_ENTRIES);
+        for (id, key, entry) in entries {
+            if entry.expired(horizon)
+                || theirs
+                    .get(&(*id, key.clone()))
+                    .is_some_and(|v| *v >= entry.version)
+            {
+                continue;
+            }
+            if bytes >= max_bytes || back.len() >= CHUNK_ITEMS {
+                break;
+            }
+            bytes += entry.size(key);
+            back.push(Item {
+                key: key.clone(),
+                entry: entry.clone(),
+            });
+        }
+        back
     }
 
     /// Removes tombstones older than `horizon`, looking at no more than
@@ -469,7 +613,10 @@ mod tests {
     /// Writes `value` under `key` at identifier `id`, at time `now`.
     fn put(store: &mut Store, id: u64, key: &str, value: &str, now: u64) -> Entry {
         let value = Some(value.to_string());
-        store.write(space().id(id), key, value, now, 1).entry
+        store
+            .write(space().id(id), key, value, now, 1)
+            .unwrap()
+            .entry
     }
 
     fn store_with(ids: &[u64]) -> Store {
@@ -502,13 +649,13 @@ mod tests {
     #[test]
     fn a_delete_leaves_a_tombstone_that_is_not_a_key() {
         let mut store = store_with(&[5]);
-        let written = store.write(space().id(5), "k5", None, 200, 1);
+        let written = store.write(space().id(5), "k5", None, 200, 1).unwrap();
         assert!(written.existed);
         assert!(written.entry.is_tombstone());
         assert_eq!((store.len(), store.entries()), (0, 1));
         assert!(store.keys().is_empty());
         // Deleting a missing key still writes a tombstone, and says so.
-        let again = store.write(space().id(7), "k7", None, 200, 1);
+        let again = store.write(space().id(7), "k7", None, 200, 1).unwrap();
         assert!(!again.existed);
         assert_eq!(store.entries(), 2);
     }
@@ -544,7 +691,9 @@ mod tests {
         for order in orders {
             let mut store = Store::new();
             for entry in order {
-                store.merge(space().id(5), "a".into(), entry.clone(), 0);
+                store
+                    .merge(space().id(5), "a".into(), entry.clone(), 0)
+                    .unwrap();
             }
             assert_eq!(store.get(space().id(5), "a"), Some(&gone), "{order:?}");
         }
@@ -557,8 +706,10 @@ mod tests {
                 writer: 10,
             },
         };
-        store.merge(space().id(5), "a".into(), tie.clone(), 0);
-        assert!(!store.merge(space().id(5), "a".into(), old, 0));
+        store
+            .merge(space().id(5), "a".into(), tie.clone(), 0)
+            .unwrap();
+        assert_eq!(store.merge(space().id(5), "a".into(), old, 0), Ok(false));
         assert_eq!(store.get(space().id(5), "a"), Some(&tie));
     }
 
@@ -572,9 +723,15 @@ mod tests {
                 writer: 1,
             },
         };
-        assert!(store.merge(space().id(5), "k5".into(), gone.clone(), 1_000));
+        assert_eq!(
+            store.merge(space().id(5), "k5".into(), gone.clone(), 1_000),
+            Ok(true)
+        );
         assert_eq!(store.entries(), 0);
-        assert!(!store.merge(space().id(5), "k5".into(), gone, 1_000));
+        assert_eq!(
+            store.merge(space().id(5), "k5".into(), gone, 1_000),
+            Ok(false)
+        );
         assert_eq!(store.entries(), 0);
     }
 
@@ -582,7 +739,9 @@ mod tests {
     fn tombstones_are_collected_after_the_horizon_in_bounded_steps() {
         let mut store = store_with(&[1, 2, 3, 4, 5]);
         for i in [1, 3, 5] {
-            store.write(space().id(i), &format!("k{i}"), None, 200, 1);
+            store
+                .write(space().id(i), &format!("k{i}"), None, 200, 1)
+                .unwrap();
         }
         // Not yet expired: nothing goes.
         assert_eq!(store.collect_tombstones(None, 100, 200), (0, None));
@@ -649,7 +808,9 @@ mod tests {
         let mut store = Store::new();
         let keys: Vec<String> = (0..50).map(|i| format!("key-{i:02}")).collect();
         for key in &keys {
-            store.write(space.hash(key.as_bytes()), key, Some("v".repeat(100)), 1, 1);
+            store
+                .write(space.hash(key.as_bytes()), key, Some("v".repeat(100)), 1, 1)
+                .unwrap();
         }
         let (first, _) = store.chunk(space.id(0), space.id(0), None, 500);
         assert!(
@@ -687,7 +848,7 @@ mod tests {
             buckets
                 .iter()
                 .map(|b| {
-                    let same = theirs.digest(start, b.to, 0) == b.digest;
+                    let same = theirs.digest(start, b.to, 0, 100) == Some(b.digest);
                     start = b.to;
                     same
                 })
@@ -700,7 +861,7 @@ mod tests {
         // So does a key the other side lacks, and a tombstone.
         let mut other = store_with(&ids);
         put(&mut other, 62, "extra", "x", 1);
-        other.write(space().id(1), "k1", None, 900, 1);
+        other.write(space().id(1), "k1", None, 900, 1).unwrap();
         assert_eq!(compare(&other), [true, true, false, false]);
         // At most max_buckets: the slice ends early, at a bucket boundary.
         let slice = ours.digests(from, to, 2, 2, 0);
@@ -716,20 +877,92 @@ mod tests {
         let mut theirs = store_with(&[20, 30, 40]);
         put(&mut theirs, 30, "k30", "newer", 500);
         let (from, to) = (space().id(0), space().id(50));
+        let id_of = |item: &Item| space().id(item.key[1..].parse().unwrap());
         let (sent, _) = theirs.chunk(from, to, None, usize::MAX);
-        let with_ids = sent
-            .into_iter()
-            .map(|i| (space().id(i.key[1..].parse().unwrap()), i))
+        let versions = sent
+            .iter()
+            .map(|i| ((id_of(i), i.key.clone()), i.entry.version))
             .collect();
-        let (changed, back) = ours.reconcile(from, to, with_ids, usize::MAX, 0);
+        let mut changed = 0;
+        for item in sent {
+            changed += usize::from(ours.merge(id_of(&item), item.key, item.entry, 0).unwrap());
+        }
+        let back = ours.newer_than(from, to, &versions, usize::MAX, 0);
         // k40 arrived and k30 was replaced; k10 goes back, they lack it.
         assert_eq!(changed, 2);
         assert_eq!(keys(&back), vec!["k10"]);
         for item in back {
-            let id = space().id(item.key[1..].parse().unwrap());
-            theirs.merge(id, item.key, item.entry, 0);
+            theirs.merge(id_of(&item), item.key, item.entry, 0).unwrap();
         }
-        assert_eq!(ours.digest(from, to, 0), theirs.digest(from, to, 0));
+        assert_eq!(
+            ours.digest(from, to, 0, 100),
+            theirs.digest(from, to, 0, 100)
+        );
         assert_eq!(value(&ours, 30, "k30").as_deref(), Some("newer"));
+    }
+
+    #[test]
+    fn a_wide_bucket_counts_as_different_instead_of_being_scanned() {
+        let store = store_with(&(0..40).collect::<Vec<_>>());
+        let whole = space().id(63);
+        assert!(store.digest(whole, whole, 0, 40).is_some());
+        assert_eq!(store.digest(whole, whole, 0, 39), None);
+    }
+
+    #[test]
+    fn client_writes_stop_at_the_limit_and_copies_at_an_eighth_more() {
+        let cost = |value: &str| 2 + value.len() + ENTRY_OVERHEAD;
+        let value = "v".repeat(100);
+        let mut store = Store::with_limit(3 * cost(&value));
+        for i in 0..3 {
+            put(&mut store, i, &format!("k{i}"), &value, 1);
+        }
+        assert_eq!(store.bytes(), 3 * cost(&value));
+        // A fourth value does not fit: refused, and nothing changes.
+        let refused = store.write(space().id(3), "k3", Some(value.clone()), 1, 1);
+        assert_eq!(
+            refused,
+            Err(Full {
+                used: store.bytes(),
+                limit: store.limit()
+            })
+        );
+        assert_eq!(store.get(space().id(3), "k3"), None);
+        // Overwriting with a value no larger still works, and so does a
+        // delete, which shrinks the store.
+        put(&mut store, 0, "k0", "small", 2);
+        store.write(space().id(1), "k1", None, 2, 1).unwrap();
+        assert_eq!(store.bytes(), cost("small") + cost("") + cost(&value));
+        // Copies from other nodes may use an eighth more: one tombstone
+        // fits, then the hard limit refuses a value.
+        let copy = |stamp| Entry {
+            value: Some(value.clone()),
+            version: Version { stamp, writer: 2 },
+        };
+        store.merge(space().id(4), "k4".into(), copy(3), 0).unwrap();
+        assert!(store.bytes() > store.limit());
+        assert!(store.merge(space().id(5), "k5".into(), copy(3), 0).is_err());
+        // Removing counts the bytes out again.
+        store.remove(space().id(4), "k4");
+        store.remove(space().id(0), "k0");
+        store.remove(space().id(1), "k1");
+        store.remove(space().id(2), "k2");
+        assert_eq!((store.bytes(), store.entries()), (0, 0));
+    }
+
+    #[test]
+    fn a_version_at_the_end_of_time_does_not_wrap() {
+        let mut store = Store::new();
+        let last = Entry {
+            value: Some("v".into()),
+            version: Version {
+                stamp: u64::MAX,
+                writer: 1,
+            },
+        };
+        store.merge(space().id(5), "a".into(), last, 0).unwrap();
+        let next = put(&mut store, 5, "a", "w", 100);
+        assert_eq!(next.version.stamp, u64::MAX);
+        assert_eq!(value(&store, 5, "a").as_deref(), Some("w"));
     }
 }

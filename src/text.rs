@@ -28,11 +28,7 @@ use crate::id::Id;
 use crate::kv::RingEntry;
 use crate::node::{Lookup, View};
 
-/// The longest key, in bytes.
-pub const MAX_KEY: usize = 256;
-
-/// The longest value, in bytes.
-pub const MAX_VALUE: usize = 64 * 1024;
+pub use crate::store::{MAX_KEY, MAX_VALUE};
 
 /// The longest line, in bytes, without its line ending: a PUT with the
 /// longest key and value, and room for the command word.
