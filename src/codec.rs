@@ -1,14 +1,16 @@
 //! Frames of the peer protocol on a byte stream. Bytes only: no sockets
 //! are opened here and nothing is interpreted.
 //!
-//! A peer connection opens with a preamble, the four magic bytes
-//! [`MAGIC`] and one byte of protocol [`VERSION`], which the server echoes
-//! with its own version. The first magic byte is NUL, which no one types
-//! into telnet, so a server can tell a peer from a person by one byte.
-//! After the preamble each message is a frame: a 4-byte big-endian length,
-//! then that many bytes of postcard. A frame longer than [`MAX_FRAME`] is
-//! refused before any of it is read, so a bad peer cannot make a node
-//! allocate without bound.
+//! A peer connection opens with a handshake ([`crate::auth`]) that starts
+//! with the four magic bytes [`MAGIC`] and one byte of protocol
+//! [`VERSION`]. The first magic byte is NUL, which no one types into
+//! telnet, so a server can tell a peer from a person by one byte. After the
+//! handshake each message is a frame: a 4-byte big-endian length, that many
+//! bytes of postcard, and the frame's MAC when the ring has a secret
+//! ([`Session`]). A frame longer than [`MAX_FRAME`] is refused before any
+//! of it is read, and a frame's buffer grows only as its bytes arrive, so a
+//! peer that announces a large frame and sends it slowly (or never) costs
+//! no more memory than it has sent.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -16,23 +18,22 @@ use std::io::{self, Read, Write};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::auth::Session;
+
 /// The first bytes of every peer connection.
 pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
 
-/// The peer protocol's version; the preamble carries it.
-pub const VERSION: u8 = 2;
+/// The peer protocol's version; the handshake carries it. 3 added the
+/// cluster secret and frame MACs.
+pub const VERSION: u8 = 3;
 
 /// The largest frame accepted: values are at most 64 KiB and key handover
 /// is chunked well below this.
 pub const MAX_FRAME: usize = 8 * 1024 * 1024;
 
-/// The preamble a peer connection opens with.
-pub fn preamble() -> [u8; 5] {
-    let mut bytes = [0u8; 5];
-    bytes[..4].copy_from_slice(&MAGIC);
-    bytes[4] = VERSION;
-    bytes
-}
+/// How much of an announced frame's buffer is allocated before its bytes
+/// arrive; the rest grows as they do.
+const FIRST_ALLOCATION: usize = 64 * 1024;
 
 /// What can go wrong reading or writing a frame.
 #[derive(Debug)]
@@ -50,6 +51,8 @@ pub enum CodecError {
     },
     /// The bytes were not a valid message.
     Malformed(postcard::Error),
+    /// The frame's MAC was wrong: injected, replayed, reordered or altered.
+    BadMac,
     /// The stream failed (including a read or write timeout).
     Io(io::Error),
 }
@@ -63,6 +66,7 @@ impl fmt::Display for CodecError {
                 write!(f, "frame of {len} bytes is over the limit of {max}")
             }
             CodecError::Malformed(e) => write!(f, "malformed frame: {e}"),
+            CodecError::BadMac => write!(f, "a frame failed its MAC"),
             CodecError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -78,12 +82,13 @@ impl std::error::Error for CodecError {
     }
 }
 
-/// A message as one frame: length prefix and postcard bytes.
+/// A message as one frame: length prefix, postcard bytes, and the MAC
+/// `session` puts on it.
 ///
 /// # Errors
 /// [`CodecError::TooLarge`] when the message encodes to more than
 /// [`MAX_FRAME`] bytes.
-pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
+pub fn encode<T: Serialize>(message: &T, session: &mut Session) -> Result<Vec<u8>, CodecError> {
     let body = postcard::to_stdvec(message).map_err(CodecError::Malformed)?;
     if body.len() > MAX_FRAME {
         return Err(CodecError::TooLarge {
@@ -91,9 +96,10 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
             max: MAX_FRAME,
         });
     }
-    let mut frame = Vec::with_capacity(4 + body.len());
+    let mut frame = Vec::with_capacity(4 + body.len() + session.tag_len());
     frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
     frame.extend_from_slice(&body);
+    frame.extend_from_slice(&session.seal(&body));
     Ok(frame)
 }
 
@@ -101,20 +107,28 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, CodecError> {
 ///
 /// # Errors
 /// As [`encode`], or the stream's error.
-pub fn write_frame<W: Write, T: Serialize>(writer: &mut W, message: &T) -> Result<(), CodecError> {
-    let frame = encode(message)?;
+pub fn write_frame<W: Write, T: Serialize>(
+    writer: &mut W,
+    message: &T,
+    session: &mut Session,
+) -> Result<(), CodecError> {
+    let frame = encode(message, session)?;
     writer.write_all(&frame).map_err(CodecError::Io)?;
     writer.flush().map_err(CodecError::Io)
 }
 
-/// Reads one frame and decodes it.
+/// Reads one frame, checks its MAC, and decodes it.
 ///
 /// # Errors
 /// [`CodecError::Closed`] at a clean end of stream, [`CodecError::Truncated`]
 /// inside a frame, [`CodecError::TooLarge`] for a length over [`MAX_FRAME`]
-/// (nothing past the prefix is read), [`CodecError::Malformed`] for bytes
-/// that are not a `T`.
-pub fn read_frame<R: Read, T: DeserializeOwned>(reader: &mut R) -> Result<T, CodecError> {
+/// (nothing past the prefix is read), [`CodecError::BadMac`] for a frame
+/// that fails its MAC, [`CodecError::Malformed`] for bytes that are not a
+/// `T`.
+pub fn read_frame<R: Read, T: DeserializeOwned>(
+    reader: &mut R,
+    session: &mut Session,
+) -> Result<T, CodecError> {
     let mut prefix = [0u8; 4];
     match read_exact_or_eof(reader, &mut prefix)? {
         0 => return Err(CodecError::Closed),
@@ -128,11 +142,20 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(reader: &mut R) -> Result<T, Cod
             max: MAX_FRAME,
         });
     }
-    let mut body = vec![0u8; len];
-    if read_exact_or_eof(reader, &mut body)? != len {
+    let wanted = len + session.tag_len();
+    let mut frame = Vec::with_capacity(wanted.min(FIRST_ALLOCATION));
+    let read = reader
+        .take(wanted as u64)
+        .read_to_end(&mut frame)
+        .map_err(CodecError::Io)?;
+    if read != wanted {
         return Err(CodecError::Truncated);
     }
-    decode(&body)
+    let (body, tag) = frame.split_at(len);
+    if !session.verify(body, tag) {
+        return Err(CodecError::BadMac);
+    }
+    decode(body)
 }
 
 /// Decodes a frame's body (the bytes after the length prefix).
@@ -170,10 +193,14 @@ mod tests {
         }
     }
 
+    fn open() -> Session {
+        Session::open()
+    }
+
     #[test]
     fn a_frame_round_trips() {
         let mut wire = Vec::new();
-        write_frame(&mut wire, &sample()).unwrap();
+        write_frame(&mut wire, &sample(), &mut open()).unwrap();
         let entry = Entry {
             value: Some("v".into()),
             version: Version {
@@ -181,23 +208,31 @@ mod tests {
                 writer: 1,
             },
         };
-        write_frame(&mut wire, &Response::Value(Some(entry.clone()))).unwrap();
+        write_frame(
+            &mut wire,
+            &Response::Value(Some(entry.clone())),
+            &mut open(),
+        )
+        .unwrap();
         let mut reader = &wire[..];
-        assert_eq!(read_frame::<_, Request>(&mut reader).unwrap(), sample());
-        let response: Response = read_frame(&mut reader).unwrap();
+        assert_eq!(
+            read_frame::<_, Request>(&mut reader, &mut open()).unwrap(),
+            sample()
+        );
+        let response: Response = read_frame(&mut reader, &mut open()).unwrap();
         assert_eq!(response, Response::Value(Some(entry)));
         assert!(matches!(
-            read_frame::<_, Request>(&mut reader),
+            read_frame::<_, Request>(&mut reader, &mut open()),
             Err(CodecError::Closed)
         ));
     }
 
     #[test]
     fn a_truncated_frame_is_reported_as_such() {
-        let wire = encode(&sample()).unwrap();
+        let wire = encode(&sample(), &mut open()).unwrap();
         for cut in 1..wire.len() {
             let mut reader = &wire[..cut];
-            let result = read_frame::<_, Request>(&mut reader);
+            let result = read_frame::<_, Request>(&mut reader, &mut open());
             assert!(matches!(result, Err(CodecError::Truncated)), "cut at {cut}");
         }
     }
@@ -207,7 +242,7 @@ mod tests {
         let mut wire = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
         wire.extend_from_slice(&[0u8; 16]);
         let mut reader = &wire[..];
-        let result = read_frame::<_, Request>(&mut reader);
+        let result = read_frame::<_, Request>(&mut reader, &mut open());
         assert!(matches!(result, Err(CodecError::TooLarge { .. })));
         // Only the prefix was consumed.
         assert_eq!(reader.len(), 16);
@@ -219,7 +254,10 @@ mod tests {
             key: "k".into(),
             value: Some("x".repeat(MAX_FRAME + 1)),
         };
-        assert!(matches!(encode(&huge), Err(CodecError::TooLarge { .. })));
+        assert!(matches!(
+            encode(&huge, &mut open()),
+            Err(CodecError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -227,14 +265,41 @@ mod tests {
         let mut wire = 3u32.to_be_bytes().to_vec();
         wire.extend_from_slice(&[0xff, 0xff, 0xff]);
         let mut reader = &wire[..];
-        let result = read_frame::<_, Request>(&mut reader);
+        let result = read_frame::<_, Request>(&mut reader, &mut open());
         assert!(matches!(result, Err(CodecError::Malformed(_))));
+    }
+
+    /// Hands out its bytes a few at a time, as a slow peer sends them.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(7);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_first_allocation_arrives_whole_in_pieces() {
+        let big = Request::Write {
+            key: "k".into(),
+            value: Some("x".repeat(3 * FIRST_ALLOCATION)),
+        };
+        let wire = encode(&big, &mut open()).unwrap();
+        let read: Request = read_frame(&mut Trickle(&wire), &mut open()).unwrap();
+        assert_eq!(read, big);
+        // Announced but never sent: truncated, after reading what came.
+        let mut short = (MAX_FRAME as u32).to_be_bytes().to_vec();
+        short.extend_from_slice(&[0u8; 10]);
+        let result = read_frame::<_, Request>(&mut Trickle(&short), &mut open());
+        assert!(matches!(result, Err(CodecError::Truncated)));
     }
 
     #[test]
     fn the_preamble_starts_with_a_byte_nobody_types() {
-        assert_eq!(preamble()[0], 0);
-        assert_eq!(&preamble()[1..4], b"CHD");
-        assert_eq!(preamble()[4], VERSION);
+        assert_eq!(MAGIC[0], 0);
+        assert_eq!(&MAGIC[1..4], b"CHD");
     }
 }

@@ -20,6 +20,8 @@
 //!   range queries that hand keys over, and the digests anti-entropy compares.
 //! - [`message`]: the peer protocol's request and response types; types only.
 //! - [`codec`]: length-prefixed postcard frames with bounded sizes; bytes only.
+//! - [`auth`]: the cluster secret, the HMAC handshake that proves it, and
+//!   the MAC on every frame: only members speak the peer protocol.
 //! - [`transport`]: the interface the protocol calls to reach other nodes,
 //!   with a TCP implementation and an in-memory network for tests.
 //! - [`node`]: the paper's functions: `find_successor`,
@@ -42,6 +44,7 @@
 //! The `chord` binary (`bin/chord.rs`) is a thin command line over
 //! [`server`] and [`client`].
 
+pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod finger;

@@ -8,8 +8,12 @@
 //! finds that the node can never be a member of the ring (another node with
 //! its identifier holds its place), the thread reports that on its fault
 //! channel and ends: whoever runs the node decides to stop it.
+//!
+//! A round that panics is caught, logged and counted, and the next round
+//! runs as usual (see [`crate::server`] for why a node goes on).
 
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -17,6 +21,22 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
 
 use crate::node::{Node, Stabilized};
+use crate::stats::Stats;
+
+/// One round of the periodic functions; a fault that ends the node's
+/// membership, if one was found.
+fn round(node: &Node) -> Option<String> {
+    if let Stabilized::Twin(twin) = node.stabilize() {
+        return Some(format!(
+            "{} has this node's identifier {} and holds its place in the ring",
+            twin.addr, twin.id
+        ));
+    }
+    node.fix_fingers();
+    node.check_predecessor();
+    node.repair();
+    None
+}
 
 /// A running maintenance thread.
 pub struct Maintenance {
@@ -40,17 +60,21 @@ impl Maintenance {
                 loop {
                     select! {
                         recv(ticker) -> _ => {
-                            if let Stabilized::Twin(twin) = node.stabilize() {
-                                let _ = report.send(format!(
-                                    "{} has this node's identifier {} and holds its place in the ring",
-                                    twin.addr,
-                                    twin.id
-                                ));
-                                return;
+                            let round = panic::catch_unwind(AssertUnwindSafe(|| round(&node)));
+                            match round {
+                                Ok(Some(fault)) => {
+                                    let _ = report.send(fault);
+                                    return;
+                                }
+                                Ok(None) => {}
+                                Err(_) => {
+                                    Stats::add(&node.stats().panics, 1);
+                                    log::error!(
+                                        "{}: a maintenance round panicked; the next one runs as usual",
+                                        node.me().addr
+                                    );
+                                }
                             }
-                            node.fix_fingers();
-                            node.check_predecessor();
-                            node.repair();
                         }
                         recv(stopped) -> _ => return,
                     }

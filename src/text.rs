@@ -17,6 +17,7 @@
 //! RING                -> <id> <host:port> keys=<n> per node, by successor; END
 //! STATS               -> name=value counters; END
 //! HELP                -> the commands; END
+//! AUTH <password>     -> OK, or ERR; needed first when the node has a password
 //! QUIT                -> BYE, and the connection closes
 //! anything else       -> ERR <what was wrong>; the connection stays usable
 //! ```
@@ -69,6 +70,11 @@ pub enum Command {
     Stats,
     /// `HELP`
     Help,
+    /// `AUTH <password>`
+    Auth {
+        /// The password: the rest of the line.
+        password: String,
+    },
     /// `QUIT`
     Quit,
 }
@@ -94,6 +100,8 @@ pub enum ParseError {
     MissingKey(&'static str),
     /// PUT needs a value after the key.
     MissingValue,
+    /// AUTH needs a password.
+    MissingPassword,
     /// The key is longer than [`MAX_KEY`].
     KeyTooLong(usize),
     /// The value is longer than [`MAX_VALUE`].
@@ -115,6 +123,7 @@ impl fmt::Display for ParseError {
             }
             ParseError::MissingKey(cmd) => write!(f, "{cmd} needs a key: {}", usage(cmd)),
             ParseError::MissingValue => write!(f, "PUT needs a value: {}", usage("PUT")),
+            ParseError::MissingPassword => write!(f, "AUTH needs a password: {}", usage("AUTH")),
             ParseError::KeyTooLong(len) => {
                 write!(f, "key of {len} bytes is longer than {MAX_KEY}")
             }
@@ -143,6 +152,7 @@ pub const HELP: &[&str] = &[
     "RING                every node, walking successor pointers from here",
     "STATS               this node's counters",
     "HELP                this list",
+    "AUTH <password>     authenticate, when the node has a password (--password-file)",
     "QUIT                close the connection",
 ];
 
@@ -200,6 +210,15 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "RING" => no_arguments(Command::Ring, "RING"),
         "STATS" => no_arguments(Command::Stats, "STATS"),
         "HELP" => no_arguments(Command::Help, "HELP"),
+        "AUTH" => {
+            let password = rest.trim_end();
+            if password.is_empty() {
+                return Err(ParseError::MissingPassword);
+            }
+            Ok(Command::Auth {
+                password: password.to_string(),
+            })
+        }
         "QUIT" => no_arguments(Command::Quit, "QUIT"),
         _ => Err(ParseError::Unknown(word.chars().take(32).collect())),
     }

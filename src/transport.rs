@@ -2,7 +2,8 @@
 //! the [`Transport`] trait: "send this request to that address, give me the
 //! answer". Two implementations:
 //!
-//! - [`TcpTransport`], for real nodes: connections are pooled per peer and
+//! - [`TcpTransport`], for real nodes: each connection opens with the
+//!   handshake of [`crate::auth`], connections are pooled per peer and
 //!   reused, every call has a timeout, so a dead peer costs one timeout and
 //!   never a hang;
 //! - [`MemoryNetwork`], for tests and the simulator: whole rings in one
@@ -12,13 +13,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::auth::{self, HandshakeError, Secret, Session};
 use crate::codec::{self, CodecError};
 use crate::message::{Request, Response};
 
@@ -98,14 +100,22 @@ const POOL_IDLE: Duration = Duration::from_secs(2);
 /// How many idle connections to keep per peer; more are closed on return.
 const POOL_PER_PEER: usize = 2;
 
-struct Pooled {
+/// A connection to a peer, past its handshake.
+struct Connection {
     reader: BufReader<TcpStream>,
+    session: Session,
+}
+
+struct Pooled {
+    connection: Connection,
     last_used: Instant,
 }
 
 /// The transport real nodes use: TCP, pooled connections, bounded waits.
 pub struct TcpTransport {
     timeout: Duration,
+    /// The cluster secret every connection proves, if the ring has one.
+    secret: Option<Secret>,
     /// Idle connections by peer address. Guards only the map: a connection
     /// is taken out before a call and put back after it, so the lock is
     /// never held while waiting on the network.
@@ -113,10 +123,13 @@ pub struct TcpTransport {
 }
 
 impl TcpTransport {
-    /// A transport whose connects, reads and writes give up after `timeout`.
-    pub fn new(timeout: Duration) -> TcpTransport {
+    /// A transport whose connects, reads and writes give up after
+    /// `timeout`, and whose connections prove `secret` (or, with none,
+    /// reach only nodes that run without one).
+    pub fn new(timeout: Duration, secret: Option<Secret>) -> TcpTransport {
         TcpTransport {
             timeout,
+            secret,
             idle: Mutex::new(HashMap::new()),
         }
     }
@@ -126,29 +139,29 @@ impl TcpTransport {
         self.idle.lock().clear();
     }
 
-    fn take_idle(&self, addr: &str) -> Option<Pooled> {
+    fn take_idle(&self, addr: &str) -> Option<Connection> {
         let mut idle = self.idle.lock();
         let conns = idle.get_mut(addr)?;
         while let Some(conn) = conns.pop() {
             if conn.last_used.elapsed() < POOL_IDLE {
-                return Some(conn);
+                return Some(conn.connection);
             }
         }
         None
     }
 
-    fn give_back(&self, addr: &str, reader: BufReader<TcpStream>) {
+    fn give_back(&self, addr: &str, connection: Connection) {
         let mut idle = self.idle.lock();
         let conns = idle.entry(addr.to_string()).or_default();
         if conns.len() < POOL_PER_PEER {
             conns.push(Pooled {
-                reader,
+                connection,
                 last_used: Instant::now(),
             });
         }
     }
 
-    fn connect(&self, addr: &str) -> Result<BufReader<TcpStream>, TransportError> {
+    fn connect(&self, addr: &str) -> Result<Connection, TransportError> {
         let unreachable = |reason: String| TransportError::Unreachable {
             addr: addr.to_string(),
             reason,
@@ -166,50 +179,30 @@ impl TcpTransport {
             s.set_write_timeout(Some(self.timeout))
         };
         configure(&stream).map_err(|e| io_error(addr, &e))?;
-        let mut reader = BufReader::new(stream);
-        reader
-            .get_mut()
-            .write_all(&codec::preamble())
-            .map_err(|e| io_error(addr, &e))?;
-        let mut answer = [0u8; 5];
-        reader
-            .read_exact(&mut answer)
-            .map_err(|e| io_error(addr, &e))?;
-        check_preamble(addr, &answer)?;
-        Ok(reader)
+        let mut stream = stream;
+        let session =
+            auth::client_handshake(&mut stream, self.secret.as_ref()).map_err(|e| match e {
+                HandshakeError::Busy => TransportError::Busy {
+                    addr: addr.to_string(),
+                },
+                HandshakeError::Refused(detail) => TransportError::Protocol {
+                    addr: addr.to_string(),
+                    detail,
+                },
+                HandshakeError::Io(e) => io_error(addr, &e),
+            })?;
+        Ok(Connection {
+            reader: BufReader::new(stream),
+            session,
+        })
     }
 
-    fn exchange(reader: &mut BufReader<TcpStream>, frame: &[u8]) -> Result<Response, CodecError> {
-        reader.get_mut().write_all(frame).map_err(CodecError::Io)?;
-        codec::read_frame(reader)
+    fn exchange(connection: &mut Connection, request: &Request) -> Result<Response, CodecError> {
+        let frame = codec::encode(request, &mut connection.session)?;
+        let stream = connection.reader.get_mut();
+        stream.write_all(&frame).map_err(CodecError::Io)?;
+        codec::read_frame(&mut connection.reader, &mut connection.session)
     }
-}
-
-/// Checks the server's echo of our preamble. The accept thread of a busy
-/// server answers `ERR busy` in text instead.
-fn check_preamble(addr: &str, answer: &[u8; 5]) -> Result<(), TransportError> {
-    if answer[..4] == codec::MAGIC {
-        if answer[4] == codec::VERSION {
-            return Ok(());
-        }
-        return Err(TransportError::Protocol {
-            addr: addr.to_string(),
-            detail: format!(
-                "it speaks peer protocol version {}, we speak {}",
-                answer[4],
-                codec::VERSION
-            ),
-        });
-    }
-    if answer.starts_with(b"ERR b") {
-        return Err(TransportError::Busy {
-            addr: addr.to_string(),
-        });
-    }
-    Err(TransportError::Protocol {
-        addr: addr.to_string(),
-        detail: "it did not answer the peer preamble".into(),
-    })
 }
 
 fn io_error(addr: &str, e: &io::Error) -> TransportError {
@@ -231,10 +224,12 @@ fn codec_error(addr: &str, e: CodecError) -> TransportError {
             addr: addr.to_string(),
             reason: e.to_string(),
         },
-        CodecError::TooLarge { .. } | CodecError::Malformed(_) => TransportError::Protocol {
-            addr: addr.to_string(),
-            detail: e.to_string(),
-        },
+        CodecError::TooLarge { .. } | CodecError::Malformed(_) | CodecError::BadMac => {
+            TransportError::Protocol {
+                addr: addr.to_string(),
+                detail: e.to_string(),
+            }
+        }
     }
 }
 
@@ -258,21 +253,20 @@ impl Transport for TcpTransport {
     /// conditional), so resending one on a fresh connection after a pooled
     /// one turned out closed is safe.
     fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
-        let frame = codec::encode(&request).map_err(|e| codec_error(addr, e))?;
         if let Some(mut conn) = self.take_idle(addr) {
-            match TcpTransport::exchange(&mut conn.reader, &frame) {
+            match TcpTransport::exchange(&mut conn, &request) {
                 Ok(response) => {
-                    self.give_back(addr, conn.reader);
+                    self.give_back(addr, conn);
                     return Ok(response);
                 }
                 Err(e) if stale(&e) => {}
                 Err(e) => return Err(codec_error(addr, e)),
             }
         }
-        let mut reader = self.connect(addr)?;
+        let mut conn = self.connect(addr)?;
         let response =
-            TcpTransport::exchange(&mut reader, &frame).map_err(|e| codec_error(addr, e))?;
-        self.give_back(addr, reader);
+            TcpTransport::exchange(&mut conn, &request).map_err(|e| codec_error(addr, e))?;
+        self.give_back(addr, conn);
         Ok(response)
     }
 
@@ -350,7 +344,7 @@ fn round_trip<T>(addr: &str, message: &T) -> Result<T, TransportError>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
-    let frame = codec::encode(message).map_err(|e| codec_error(addr, e))?;
+    let frame = codec::encode(message, &mut Session::open()).map_err(|e| codec_error(addr, e))?;
     codec::decode(&frame[4..]).map_err(|e| codec_error(addr, e))
 }
 
@@ -391,26 +385,6 @@ mod tests {
     }
 
     #[test]
-    fn preamble_answers_are_classified() {
-        let ok = codec::preamble();
-        assert!(check_preamble("p", &ok).is_ok());
-        let mut other_version = ok;
-        other_version[4] = codec::VERSION + 1;
-        assert!(matches!(
-            check_preamble("p", &other_version),
-            Err(TransportError::Protocol { .. })
-        ));
-        assert!(matches!(
-            check_preamble("p", b"ERR b"),
-            Err(TransportError::Busy { .. })
-        ));
-        assert!(matches!(
-            check_preamble("p", b"HTTP/"),
-            Err(TransportError::Protocol { .. })
-        ));
-    }
-
-    #[test]
     fn a_refused_connection_is_unreachable_not_a_hang() {
         // Bind then drop a listener to get a port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -418,7 +392,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let transport = TcpTransport::new(Duration::from_millis(500));
+        let transport = TcpTransport::new(Duration::from_millis(500), None);
         let result = transport.call(&format!("127.0.0.1:{port}"), Request::Ping);
         assert!(matches!(result, Err(TransportError::Unreachable { .. })));
     }

@@ -201,38 +201,44 @@ fn a_peer_that_breaks_the_protocol_is_cut_off_and_the_node_lives_on() {
     let cluster = ring_of(2);
     let server = &cluster.servers()[0];
     // An oversized frame length: refused before reading the body.
-    let mut peer = TcpStream::connect(server.addr()).unwrap();
-    peer.write_all(&codec::preamble()).unwrap();
+    let mut peer = common::peer_connection(&server.addr(), Some(&common::cluster_secret()));
     peer.write_all(&u32::MAX.to_be_bytes()).unwrap();
-    let reply = read_to_close(&mut peer);
-    assert!(reply.as_bytes().starts_with(&codec::preamble()));
+    read_to_close(&mut peer);
     // Garbage in a frame of plausible size.
-    let mut peer = TcpStream::connect(server.addr()).unwrap();
-    peer.write_all(&codec::preamble()).unwrap();
+    let mut peer = common::peer_connection(&server.addr(), Some(&common::cluster_secret()));
     peer.write_all(&[0, 0, 0, 3, 0xff, 0xff, 0xff]).unwrap();
     read_to_close(&mut peer);
     // Another protocol version: the node answers with its own and hangs up.
     let mut peer = TcpStream::connect(server.addr()).unwrap();
-    let mut other = codec::preamble();
-    other[4] = codec::VERSION + 1;
+    let mut other = codec::MAGIC.to_vec();
+    other.extend_from_slice(&[codec::VERSION + 1, 1]);
+    other.extend_from_slice(&[0; chord::auth::NONCE]);
     peer.write_all(&other).unwrap();
-    let reply = read_to_close(&mut peer);
-    assert_eq!(reply.as_bytes(), &codec::preamble()[..]);
+    let mut reply = Vec::new();
+    peer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let _ = peer.read_to_end(&mut reply);
+    assert_eq!(reply.len(), chord::auth::SERVER_HELLO);
+    assert_eq!(&reply[..4], &codec::MAGIC);
+    assert_eq!(reply[4], codec::VERSION);
     // A frame cut short by a vanishing peer.
-    let mut peer = TcpStream::connect(server.addr()).unwrap();
-    peer.write_all(&codec::preamble()).unwrap();
+    let mut peer = common::peer_connection(&server.addr(), Some(&common::cluster_secret()));
     peer.write_all(&[0, 0, 0, 50, 1, 2]).unwrap();
     drop(peer);
 
     let mut c = client(server);
     assert_eq!(c.line("PUT still alive").unwrap(), "OK");
     let stats = c.request("STATS").unwrap();
-    let errors: u64 = stats
-        .iter()
-        .find_map(|l| l.strip_prefix("protocol_errors="))
-        .and_then(|n| n.parse().ok())
-        .unwrap();
-    assert!(errors >= 3, "{stats:?}");
+    let count = |name: &str| -> u64 {
+        stats
+            .iter()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|n| n.parse().ok())
+            .unwrap()
+    };
+    // The two bad frames at least (the cut one may still be in flight), and
+    // the other version at the handshake.
+    assert!(count("protocol_errors") >= 2, "{stats:?}");
+    assert_eq!(count("handshakes_refused"), 1, "{stats:?}");
 }
 
 #[test]
@@ -270,7 +276,7 @@ fn idle_text_clients_cannot_take_the_workers_kept_for_peers() {
         );
     }
     // ...but a peer still gets an answer.
-    let peer = chord::TcpTransport::new(TIMEOUT);
+    let peer = chord::TcpTransport::new(TIMEOUT, Some(common::cluster_secret()));
     use chord::transport::Transport;
     let answer = peer.call(&server.addr(), chord::message::Request::Ping);
     assert_eq!(answer, Ok(chord::message::Response::Pong));
@@ -286,14 +292,7 @@ fn idle_peer_connections_give_way_to_new_connections() {
     // Two peers open connections, say hello, and then sit idle, as pooled
     // connections do: both workers are taken.
     let mut idle_peers: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut peer = TcpStream::connect(server.addr()).unwrap();
-            peer.write_all(&codec::preamble()).unwrap();
-            let mut echo = [0u8; 5];
-            peer.set_read_timeout(Some(TIMEOUT)).unwrap();
-            peer.read_exact(&mut echo).unwrap();
-            peer
-        })
+        .map(|_| common::peer_connection(&server.addr(), Some(&common::cluster_secret())))
         .collect();
     // A person still gets served: the longest-idle peer connection is
     // closed to free its worker...
@@ -302,7 +301,7 @@ fn idle_peer_connections_give_way_to_new_connections() {
     // ...and that peer sees its connection closed, as a pool would, and
     // reconnects when it next needs to.
     assert_eq!(read_to_close(&mut idle_peers[0]), "");
-    let peer = chord::TcpTransport::new(TIMEOUT);
+    let peer = chord::TcpTransport::new(TIMEOUT, Some(common::cluster_secret()));
     use chord::transport::Transport;
     drop(person);
     let answer = peer.call(&server.addr(), chord::message::Request::Ping);

@@ -64,6 +64,11 @@ pub fn node_config(bits: u8) -> NodeConfig {
     config
 }
 
+/// The secret of every [`TcpCluster`].
+pub fn cluster_secret() -> chord::auth::Secret {
+    chord::auth::Secret::new(b"the test cluster's secret").expect("long enough")
+}
+
 /// Real nodes on 127.0.0.1, ports chosen by the kernel.
 pub struct TcpCluster {
     bits: u8,
@@ -86,10 +91,12 @@ impl TcpCluster {
         }
     }
 
-    /// The server config for a new node of this cluster.
+    /// The server config for a new node of this cluster: every node proves
+    /// [`cluster_secret`].
     pub fn server_config(&self) -> ServerConfig {
         let mut config = ServerConfig::new("127.0.0.1:0", node_config(self.bits));
         config.workers = self.workers;
+        config.secret = Some(cluster_secret());
         config.join = self.servers.first().map(Server::addr);
         config
     }
@@ -412,6 +419,17 @@ pub fn describe(nodes: &[Arc<Node>]) -> String {
         );
     }
     out
+}
+
+/// A raw peer connection to `addr`, past the handshake (proving `secret`,
+/// if given): for tests that send the node bytes of their own making.
+pub fn peer_connection(addr: &str, secret: Option<&chord::auth::Secret>) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a timeout");
+    chord::auth::client_handshake(&mut stream, secret).expect("a handshake");
+    stream
 }
 
 /// The node advertised at `addr`.

@@ -1,53 +1,71 @@
-//! A node on the network: the accept thread, the worker pool, the
-//! maintenance thread, and the loop that serves one connection.
+//! A node on the network: the accept thread (the [`lobby`]), the worker
+//! pool, the maintenance thread, and the loops that serve one connection.
 //!
 //! The shape is the Rust Book's multithreaded server. One thread accepts
-//! connections and hands each to a fixed pool of workers over a rendezvous
-//! channel; a worker serves its connection until the client closes it,
-//! goes idle, or the server stops. If no worker takes a new connection
-//! within a moment, the accept thread answers `ERR busy` and closes it,
-//! rather than letting it wait behind connections that may stay open for
-//! minutes; but first, if a peer connection sits idle, it is closed to make
-//! room (the peer's pool simply reconnects). Idle connections are closed
-//! after a timeout, so nobody pins a worker forever. And text clients may hold at most three quarters of the
-//! workers: the rest stay free for peers, so people, however many and
-//! however idle, cannot cut a node off from the ring.
+//! connections and, once each has shown what it is (a person, or a peer
+//! that passed the handshake of [`crate::auth`]), hands it to a fixed pool
+//! of workers over a rendezvous channel; a worker serves its connection
+//! until the client closes it, goes idle, or the server stops. If no
+//! worker takes a connection within a moment, it is answered busy and
+//! closed, rather than left to wait behind connections that may stay open
+//! for minutes; but first, if a peer connection sits idle, it is closed to
+//! make room (the peer's pool simply reconnects). Idle connections are
+//! closed after a timeout, so nobody pins a worker forever. Text clients
+//! may hold at most three quarters of the workers, and connections that
+//! have not authenticated hold none: the rest stay free for peers, so
+//! people and strangers, however many and however idle, cannot cut a node
+//! off from the ring.
 //!
 //! One address serves people and peers: a connection whose first byte is
 //! the peer preamble's NUL ([`crate::codec::MAGIC`]) speaks the peer
-//! protocol, any other the text protocol.
+//! protocol, any other the text protocol. Text clients must send
+//! `AUTH <password>` first when the node has a password.
+//!
+//! # When a thread panics anyway
+//!
+//! Input is checked before use and fuzzed, but should a connection's
+//! handler, the lobby's handling of one connection, or a maintenance round
+//! panic, the panic is caught, logged at error level with its message,
+//! counted (`panics` in STATS), and that one connection is closed (or that
+//! round ends); the node goes on serving. We chose that over exiting,
+//! which would hand whoever found the panic a switch that stops nodes;
+//! locks are held only around short updates of plain data, which leave it
+//! consistent at every step.
 //!
 //! Stopping is ordered and visible: stop the maintenance thread, stop
 //! accepting, shut down every open connection (which wakes the workers
 //! blocked reading them), close the channel, and join the workers.
 
+mod lobby;
+
 use std::collections::HashMap;
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufReader, BufWriter, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
-use log::{debug, info, warn};
+use crossbeam_channel::{bounded, Receiver};
+use log::{debug, error, info, warn};
 use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
 
+use crate::auth::{Secret, Session, ACK_SERVING};
 use crate::codec::{self, CodecError};
 use crate::maintenance::Maintenance;
 use crate::message::{Request, Response};
 use crate::node::{Node, NodeConfig};
-use crate::stats::Stats;
+use crate::stats::{Stats, Throttled};
 use crate::text::{self, Command, Line};
 use crate::transport::{Handler, TcpTransport};
 use crate::{Error, Result};
 
+pub use lobby::{FIRST_BYTE_WAIT, HANDSHAKE_DEADLINE, MAX_PENDING};
+
 /// How long a peer connection may sit idle before the server closes it.
 pub const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long a new connection may take to send its first byte before it is
-/// taken for a person rather than a peer.
-const FIRST_BYTE_WAIT: Duration = Duration::from_secs(1);
 
 /// How long the accept thread waits for a free worker before `ERR busy`.
 /// Short: the accept thread serves connections one at a time, and a peer
@@ -80,6 +98,12 @@ pub struct ServerConfig {
     pub rpc_timeout: Duration,
     /// How long a text client may stay silent before it is disconnected.
     pub idle_timeout: Duration,
+    /// The cluster secret every peer must prove ([`crate::auth`]); `None`
+    /// runs the node open to anyone who can reach it.
+    pub secret: Option<Secret>,
+    /// The password text clients must send with `AUTH` before any other
+    /// command; `None` asks for none.
+    pub password: Option<String>,
 }
 
 impl ServerConfig {
@@ -94,14 +118,29 @@ impl ServerConfig {
             workers: 64,
             rpc_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(300),
+            secret: None,
+            password: None,
         }
     }
+}
+
+/// What a worker is given to serve.
+enum Job {
+    /// A person, on the text protocol.
+    Text(TcpStream),
+    /// A peer that passed the handshake; its frames use this session.
+    Peer(TcpStream, Session),
 }
 
 /// What the accept thread and the workers share.
 struct Shared {
     node: Arc<Node>,
     idle_timeout: Duration,
+    secret: Option<Secret>,
+    /// SHA-256 of the text clients' password, compared in constant time.
+    password: Option<[u8; 32]>,
+    /// Warns of refused connections, at most once a second.
+    refusals: Throttled,
     /// How many workers text clients may hold at once; the rest are kept
     /// for peers.
     text_limit: usize,
@@ -125,6 +164,11 @@ struct Open {
 }
 
 impl Shared {
+    /// Whether a text client may take a worker now.
+    fn text_has_room(&self) -> bool {
+        self.text_clients.load(Ordering::SeqCst) < self.text_limit
+    }
+
     /// Marks peer connection `number` as waiting for a request, or not.
     fn set_idle_peer(&self, number: u64, idle: bool) {
         if let Some(open) = self.open.lock().get_mut(&number) {
@@ -184,11 +228,18 @@ impl Server {
             .advertise
             .clone()
             .unwrap_or_else(|| local_addr.to_string());
-        let transport = Arc::new(TcpTransport::new(config.rpc_timeout));
+        listener
+            .set_nonblocking(true)
+            .map_err(io_error("configuring the listener".into()))?;
+        warn_if_open(&config, local_addr);
+        let transport = Arc::new(TcpTransport::new(config.rpc_timeout, config.secret.clone()));
         let node = Node::new(&advertise, config.node.clone(), transport.clone());
         let shared = Arc::new(Shared {
             node: node.clone(),
             idle_timeout: config.idle_timeout,
+            secret: config.secret.clone(),
+            password: config.password.as_deref().map(hash_password),
+            refusals: Throttled::default(),
             text_limit: config.workers - kept_for_peers(config.workers),
             text_clients: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -203,7 +254,7 @@ impl Server {
             workers: Vec::new(),
             maintenance: None,
         };
-        let (handoff, jobs) = bounded::<TcpStream>(0);
+        let (handoff, jobs) = bounded::<Job>(0);
         for i in 0..config.workers {
             let (shared, jobs) = (shared.clone(), jobs.clone());
             let worker = thread::Builder::new()
@@ -215,7 +266,7 @@ impl Server {
         let accept_shared = shared.clone();
         let accept = thread::Builder::new()
             .name("accept".into())
-            .spawn(move || accept_loop(&listener, &accept_shared, &handoff))
+            .spawn(move || lobby::run(&listener, &accept_shared, &handoff))
             .map_err(io_error("spawning the accept thread".into()))?;
         server.accept = Some(accept);
         match &config.join {
@@ -354,48 +405,15 @@ fn wake_address(bound: SocketAddr) -> SocketAddr {
     addr
 }
 
-fn accept_loop(listener: &TcpListener, shared: &Shared, handoff: &Sender<TcpStream>) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(e) => {
-                // Out of file descriptors, say: back off instead of spinning.
-                warn!("accept failed: {e}");
-                thread::sleep(HANDOFF_WAIT);
-                continue;
-            }
-        };
-        Stats::add(&shared.node.stats().connections, 1);
-        let mut evicted = false;
-        loop {
-            match handoff.send_timeout(stream, HANDOFF_WAIT) {
-                Ok(()) => break,
-                Err(SendTimeoutError::Disconnected(_)) => return,
-                // No worker is free: free the one an idle peer holds longest.
-                Err(SendTimeoutError::Timeout(back)) if !evicted && shared.evict_idle_peer() => {
-                    stream = back;
-                    evicted = true;
-                }
-                Err(SendTimeoutError::Timeout(mut back)) => {
-                    Stats::add(&shared.node.stats().busy_rejections, 1);
-                    let _ = back.set_write_timeout(Some(HANDOFF_WAIT));
-                    let _ = back.write_all(b"ERR busy\r\n");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-fn work(shared: &Shared, jobs: &Receiver<TcpStream>) {
-    while let Ok(stream) = jobs.recv() {
+fn work(shared: &Shared, jobs: &Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
         let number = shared.next_connection.fetch_add(1, Ordering::Relaxed);
+        let stream = match &job {
+            Job::Text(stream) | Job::Peer(stream, _) => stream,
+        };
         if let Ok(clone) = stream.try_clone() {
             let open = Open {
                 stream: clone,
@@ -403,45 +421,43 @@ fn work(shared: &Shared, jobs: &Receiver<TcpStream>) {
             };
             shared.open.lock().insert(number, open);
         }
-        if let Err(e) = serve_connection(shared, number, stream) {
-            debug!("connection closed: {e}");
+        match panic::catch_unwind(AssertUnwindSafe(|| serve(shared, number, job))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!("connection closed: {e}"),
+            Err(panic) => {
+                Stats::add(&shared.node.stats().panics, 1);
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                error!(
+                    "{}: a connection's handler panicked ({what}); it was closed and the node goes on",
+                    shared.node.me().addr
+                );
+            }
         }
         shared.open.lock().remove(&number);
     }
 }
 
-/// Serves one connection, peer or person, until it ends.
-///
-/// A peer sends its preamble as soon as it connects; a connection whose
-/// first byte has not come within [`FIRST_BYTE_WAIT`] is a person (or
-/// nobody), and waits for its first line like any text client, within the
-/// text clients' share of the workers.
-fn serve_connection(shared: &Shared, number: u64, stream: TcpStream) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(FIRST_BYTE_WAIT))?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let writer = BufWriter::new(stream);
-    let first = match io::BufRead::fill_buf(&mut reader) {
-        Ok(bytes) => bytes.first().copied(),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Some(b'\n')
+/// Serves one connection, person or peer, until it ends.
+fn serve(shared: &Shared, number: u64, job: Job) -> io::Result<()> {
+    match job {
+        Job::Text(stream) => {
+            stream.set_read_timeout(Some(shared.idle_timeout))?;
+            stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+            let reader = BufReader::new(stream.try_clone()?);
+            serve_text_within_limit(shared, reader, BufWriter::new(stream))
         }
-        Err(e) => return Err(e),
-    };
-    match first {
-        None => Ok(()),
-        Some(byte) if byte == codec::MAGIC[0] => serve_peer(shared, number, reader, writer),
-        Some(_) => {
-            reader
-                .get_ref()
-                .set_read_timeout(Some(shared.idle_timeout))?;
-            serve_text_within_limit(shared, reader, writer)
+        Job::Peer(stream, session) => {
+            stream.set_read_timeout(Some(PEER_IDLE_TIMEOUT))?;
+            stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+            let reader = BufReader::new(stream.try_clone()?);
+            let mut writer = BufWriter::new(stream);
+            writer.write_all(&[ACK_SERVING])?;
+            writer.flush()?;
+            serve_peer(shared, number, reader, writer, session)
         }
     }
 }
@@ -466,27 +482,20 @@ fn serve_text_within_limit(
     result
 }
 
-/// The peer protocol: echo the preamble, then answer frames until the peer
-/// closes, idles out, or breaks the protocol.
+/// The peer protocol after the handshake: answer frames until the peer
+/// closes, idles out, or breaks the protocol (a malformed frame, a bad MAC,
+/// or a request that fails its checks).
 fn serve_peer(
     shared: &Shared,
     number: u64,
     mut reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
+    mut session: Session,
 ) -> io::Result<()> {
     let node = &shared.node;
-    reader.get_ref().set_read_timeout(Some(PEER_IDLE_TIMEOUT))?;
-    let mut preamble = [0u8; 5];
-    reader.read_exact(&mut preamble)?;
-    writer.write_all(&codec::preamble())?;
-    writer.flush()?;
-    if preamble[..4] != codec::MAGIC || preamble[4] != codec::VERSION {
-        Stats::add(&node.stats().protocol_errors, 1);
-        return Ok(());
-    }
     loop {
         shared.set_idle_peer(number, true);
-        let request: Request = match codec::read_frame(&mut reader) {
+        let request: Request = match codec::read_frame(&mut reader, &mut session) {
             Ok(request) => {
                 shared.set_idle_peer(number, false);
                 request
@@ -496,13 +505,22 @@ fn serve_peer(
             Err(e) => {
                 // The stream is out of step; say why and hang up.
                 Stats::add(&node.stats().protocol_errors, 1);
-                let _ = codec::write_frame(&mut writer, &Response::Error(e.to_string()));
+                shared
+                    .refusals
+                    .warn(|| format!("{}: closed a peer connection: {e}", node.me().addr));
+                let answer = Response::Error(e.to_string());
+                let _ = codec::write_frame(&mut writer, &answer, &mut session);
                 return Ok(());
             }
         };
         let response = node.handle(request);
-        if let Err(e) = codec::write_frame(&mut writer, &response) {
+        let refused = matches!(response, Response::Error(_));
+        if let Err(e) = codec::write_frame(&mut writer, &response, &mut session) {
             return Err(io::Error::other(e.to_string()));
+        }
+        if refused {
+            // The request failed its checks (Node::handle logged why).
+            return Ok(());
         }
     }
 }
@@ -513,6 +531,7 @@ fn serve_text(
     mut reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
+    let mut authenticated = shared.password.is_none();
     loop {
         let line = match text::read_line(&mut reader, text::MAX_LINE) {
             Ok(line) => line,
@@ -535,6 +554,16 @@ fn serve_text(
                     writer.write_all(b"BYE\r\n")?;
                     return writer.flush();
                 }
+                Ok(Command::Auth { password }) => {
+                    let (lines, ok) = check_password(shared, &password);
+                    authenticated |= ok;
+                    lines
+                }
+                Ok(Command::Help) => answer(&shared.node, &Command::Help),
+                Ok(_) if !authenticated => {
+                    Stats::add(&shared.node.stats().auth_required, 1);
+                    vec!["ERR authentication required: send AUTH <password> first".into()]
+                }
                 Ok(command) => answer(&shared.node, &command),
                 Err(e) => vec![format!("ERR {e}")],
             },
@@ -545,6 +574,59 @@ fn serve_text(
             writer.write_all(b"\r\n")?;
         }
         writer.flush()?;
+    }
+}
+
+/// The text clients' password as the server keeps it.
+fn hash_password(password: &str) -> [u8; 32] {
+    Sha256::digest(password.as_bytes()).into()
+}
+
+/// Answers `AUTH`; whether the password was right. Hashes of the two are
+/// compared in constant time, so the answer's timing tells nothing.
+fn check_password(shared: &Shared, given: &str) -> (Vec<String>, bool) {
+    let Some(expected) = shared.password else {
+        return (
+            vec!["ERR this node has no password (start it with --password-file to set one)".into()],
+            false,
+        );
+    };
+    let given = hash_password(given);
+    let differ = expected
+        .iter()
+        .zip(given.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if differ == 0 {
+        (vec!["OK".into()], true)
+    } else {
+        shared.refusals.warn(|| {
+            format!(
+                "{}: a text client sent a wrong password",
+                shared.node.me().addr
+            )
+        });
+        (vec!["ERR invalid password".into()], false)
+    }
+}
+
+/// Warns once at start-up of what a node without a secret or a password
+/// lets others do.
+fn warn_if_open(config: &ServerConfig, bound: SocketAddr) {
+    if config.secret.is_none() {
+        warn!(
+            "{bound}: running without a cluster secret: anyone who can reach this port can join \
+             the ring and read or change any key. Give every node the same --secret-file"
+        );
+    }
+    let loopback = match bound.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => ip.is_loopback(),
+    };
+    if config.password.is_none() && !loopback {
+        warn!(
+            "{bound}: listening beyond loopback with no password for text clients: \
+             anyone who can reach this port can read and write keys (--password-file)"
+        );
     }
 }
 
@@ -583,5 +665,6 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         ),
         Command::Help => with_end(text::HELP.iter().map(|s| s.to_string()).collect()),
         Command::Quit => vec!["BYE".into()],
+        Command::Auth { .. } => vec!["ERR AUTH is answered by the connection".into()],
     }
 }
