@@ -15,13 +15,23 @@ P ?= 0.25
 
 RING := .ring
 CHORD := target/release/chord
+# The ring's cluster secret: made once per ring directory, given to every
+# node this Makefile starts, so the default local ring is closed to
+# outsiders (see README, "Security").
+SECRET := $(RING)/secret
+MAKE_SECRET := [ -s $(SECRET) ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(SECRET))
 
 # A shell function: whether a pid runs. A process that has exited but not
 # yet been reaped (a zombie, as orphans are until init collects them) does
 # not count; `kill -0` alone would say it is alive.
 ALIVE := alive() { s=$$(ps -o stat= -p "$$1" 2>/dev/null); [ -n "$$s" ] && [ "$${s\#Z}" = "$$s" ]; }
 
-.PHONY: all build test ring stop join bench churn massive
+# Inputs per target for make fuzz.
+FUZZ_INPUTS ?= 1000000
+# make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
+MEMORY_MIB ?= 64
+
+.PHONY: all build test ring stop join bench churn massive fuzz attack memory
 
 all: build
 
@@ -39,11 +49,13 @@ ring: build
 	if ls $(RING)/*.pid >/dev/null 2>&1; then \
 	  echo "A ring is already running (pid files in $(RING)/); 'make stop' first."; exit 1; fi
 	@mkdir -p $(RING)
+	@$(MAKE_SECRET)
 	@start=$$(date +%s%N); \
 	for i in $$(seq 0 $$(($(N) - 1))); do \
 	  port=$$(($(PORT) + i)); \
 	  join=""; [ $$i -gt 0 ] && join="--join $(HOST):$(PORT)"; \
-	  nohup $(CHORD) node --listen $(HOST):$$port --bits $(BITS) $$join $(NODE_FLAGS) \
+	  nohup $(CHORD) node --listen $(HOST):$$port --bits $(BITS) $$join \
+	    --secret-file $(SECRET) $(NODE_FLAGS) \
 	    > $(RING)/node-$$port.log 2>&1 & \
 	  echo $$! > $(RING)/node-$$port.pid; \
 	  if [ $$i -eq 0 ]; then \
@@ -73,6 +85,7 @@ ring: build
 	done < $(RING)/ring.txt; \
 	echo; \
 	echo "Connect:    telnet $(HOST) $(PORT)    (or: nc $(HOST) $(PORT)), then type HELP"; \
+	echo "Secret:     $(SECRET) (peers without it are refused)"; \
 	echo "Kill one:   kill -9 \$$(cat $(RING)/node-$$(($(PORT) + 1)).pid), then RING shows it healing"; \
 	echo "Add one:    make join PORT=$$(($(PORT) + $(N)))"; \
 	echo "Stop all:   make stop"
@@ -99,7 +112,9 @@ join: build
 	if [ -z "$$seed" ]; then echo "No running ring in $(RING)/; start one with 'make ring'."; exit 1; fi; \
 	if [ -e $(RING)/node-$(PORT).pid ] && alive $$(cat $(RING)/node-$(PORT).pid); then \
 	  echo "A node already runs on port $(PORT)."; exit 1; fi; \
-	nohup $(CHORD) node --listen $(HOST):$(PORT) --bits $(BITS) --join $(HOST):$$seed $(NODE_FLAGS) \
+	$(MAKE_SECRET); \
+	nohup $(CHORD) node --listen $(HOST):$(PORT) --bits $(BITS) --join $(HOST):$$seed \
+	  --secret-file $(SECRET) $(NODE_FLAGS) \
 	  > $(RING)/node-$(PORT).log 2>&1 & \
 	echo $$! > $(RING)/node-$(PORT).pid; \
 	n=$$(ls $(RING)/*.pid | wc -l); \
@@ -124,3 +139,29 @@ churn: build
 # once; failed lookups before and after stabilization, keys lost next to P^R.
 massive: build
 	@$(CHORD) massive --fraction $(P) $(CHURN_FLAGS)
+
+# Feed FUZZ_INPUTS random and mutated inputs to each parser (frame decoder,
+# peer requests at a node, text protocol, handshake). Inputs that panic are
+# saved in tests/fuzz/<target>/, which make test replays for good.
+fuzz: build
+	@$(CHORD) fuzz --inputs $(FUZZ_INPUTS)
+
+# Attack the running ring (make ring first) as a stranger would: every
+# attack must be withstood and no canary key changed. ATTACK_FLAGS adds
+# options, e.g. ATTACK_FLAGS="--as-member .ring/secret".
+ATTACK_FLAGS ?=
+attack: build
+	@$(CHORD) attack --addr $(HOST):$(PORT) --bits $(BITS) $(ATTACK_FLAGS)
+
+# A 3-node ring with --max-memory MEMORY_MIB on PORT+100, filled with
+# 64 KiB values until a write is refused; prints each node's RSS idle and
+# full. It stops the ring it started.
+memory: build
+	@$(MAKE) --no-print-directory ring RING=.memory N=3 PORT=$$(($(PORT) + 100)) \
+	  NODE_FLAGS="--max-memory $(MEMORY_MIB) $(NODE_FLAGS)" > /dev/null
+	@rss() { for f in .memory/*.pid; do \
+	    printf "%s=%s " "$${f#.memory/}" "$$(awk '/VmRSS/ {print $$2}' /proc/$$(cat $$f)/status)"; done; }; \
+	echo "idle RSS (KiB):  $$(rss)"; \
+	$(CHORD) fill --addr $(HOST):$$(($(PORT) + 100)) --kib 64; status=$$?; \
+	echo "full RSS (KiB):  $$(rss)"; \
+	$(MAKE) --no-print-directory stop RING=.memory > /dev/null; exit $$status

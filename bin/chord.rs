@@ -11,6 +11,10 @@
 //!   killing and starting nodes, report lost writes, stale reads,
 //!   availability and latency (see `churn.rs`).
 //! - `chord massive`: the paper's simultaneous-failure experiment.
+//! - `chord attack`: run the attacks of [`chord::harness::attack`] against
+//!   a running ring and report what each achieved.
+//! - `chord fill`: write large values until a node answers out of memory.
+//! - `chord fuzz`: feed random and mutated bytes to every parser.
 //!
 //! All logic lives in the library; this file only reads arguments. They are
 //! parsed by a small table of flags per command rather than a crate: six
@@ -31,6 +35,7 @@ use signal_hook::iterator::Signals;
 
 mod churn;
 
+use chord::auth::Secret;
 use chord::client::Client;
 use chord::{IdSpace, NodeConfig, Server, ServerConfig};
 
@@ -124,6 +129,21 @@ const COMMANDS: &[Command] = &[
                 "10000",
             ),
             with_default("idle-timeout-s", "S", "disconnect a text client silent this long", "300"),
+            optional(
+                "secret-file",
+                "PATH",
+                "the cluster secret every node of the ring shares (or set CHORD_SECRET)",
+            ),
+            optional(
+                "password-file",
+                "PATH",
+                "text clients must send AUTH with this password first",
+            ),
+            optional(
+                "max-memory",
+                "MIB",
+                "hold at most this many MiB of keys and values [default: a quarter of RAM]",
+            ),
         ],
         free: None,
     },
@@ -193,6 +213,42 @@ const COMMANDS: &[Command] = &[
         ],
         free: None,
     },
+    Command {
+        name: "attack",
+        about: "Attack a running ring as a stranger would; report what each attack achieved",
+        flags: &[
+            required("addr", "HOST:PORT", "any node of the ring"),
+            with_default("bits", "M", "the ring's identifiers have M bits", "160"),
+            optional(
+                "as-member",
+                "PATH",
+                "attack as a member holding this secret file (malformed frames only)",
+            ),
+            with_default("stalls", "N", "connections that send NUL and stall", "500"),
+        ],
+        free: None,
+    },
+    Command {
+        name: "fill",
+        about: "Write values through a node until it answers out of memory; then read some back",
+        flags: &[
+            required("addr", "HOST:PORT", "the node to write through"),
+            with_default("kib", "K", "the size of each value, KiB (at most 64)", "64"),
+            with_default("limit", "N", "stop after this many writes", "100000"),
+        ],
+        free: None,
+    },
+    Command {
+        name: "fuzz",
+        about: "Feed random and mutated bytes to every parser; save inputs that panic",
+        flags: &[
+            with_default("target", "NAME", "frame, peer, text, handshake, or all", "all"),
+            with_default("inputs", "N", "inputs per target", "1000000"),
+            with_default("seed", "N", "seed for the inputs", "1"),
+            with_default("crashes", "DIR", "where inputs that panic are saved", "tests/fuzz"),
+        ],
+        free: None,
+    },
 ];
 
 fn usage() -> String {
@@ -200,7 +256,7 @@ fn usage() -> String {
         "chord: a Chord distributed hash table\n\nUsage: chord <COMMAND> [OPTIONS]\n\nCommands:\n",
     );
     for command in COMMANDS {
-        text += &format!("  {:<6}{}\n", command.name, command.about);
+        text += &format!("  {:<9}{}\n", command.name, command.about);
     }
     text + "\n`chord <COMMAND> --help` describes a command's options.\n"
 }
@@ -241,7 +297,17 @@ fn parse(args: &[String]) -> Result<Request, String> {
         return Err(format!("no command given\n\n{}", usage()));
     };
     match name.as_str() {
-        "-h" | "--help" | "help" => return Ok(Request::Help(usage())),
+        "-h" | "--help" => return Ok(Request::Help(usage())),
+        "help" => {
+            return Ok(Request::Help(match args.get(1) {
+                None => usage(),
+                Some(name) => COMMANDS
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(command_usage)
+                    .ok_or_else(|| format!("unknown command {name:?}\n\n{}", usage()))?,
+            }))
+        }
         "-V" | "--version" => {
             return Ok(Request::Help(format!(
                 "chord {}\n",
@@ -311,7 +377,7 @@ impl Parsed {
             .flags
             .iter()
             .find(|f| f.name == name)
-            .expect("a flag of the table");
+            .ok_or_else(|| format!("chord {} has no option --{name}", self.command.name))?;
         let text = self
             .values
             .get(name)
@@ -325,6 +391,20 @@ impl Parsed {
     /// The value of an optional `--name` without a default.
     fn optional(&self, name: &str) -> Option<String> {
         self.values.get(name).cloned()
+    }
+
+    /// The value of `--name` as a `T` that must be at least `least`: a
+    /// smaller one is refused, not quietly raised.
+    fn at_least<T: FromStr + PartialOrd + std::fmt::Display>(
+        &self,
+        name: &str,
+        least: T,
+    ) -> Result<T, String> {
+        let value: T = self.get(name)?;
+        if value < least {
+            return Err(format!("--{name} must be at least {least}, not {value}"));
+        }
+        Ok(value)
     }
 }
 
@@ -359,8 +439,18 @@ fn utc(since_epoch: Duration) -> String {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let env = env_logger::Env::default().default_filter_or("info");
-    env_logger::Builder::from_env(env)
+    let mut logger = env_logger::Builder::from_env(env);
+    if args.first().is_some_and(|a| a == "fuzz") {
+        // Fuzzed nodes log every refusal: format every line, as a node
+        // does, so that printing what came from the wire is fuzzed too,
+        // but write it nowhere.
+        logger
+            .filter_level(log::LevelFilter::Trace)
+            .target(env_logger::Target::Pipe(Box::new(io::sink())));
+    }
+    logger
         .format(|out, record| {
             writeln!(
                 out,
@@ -372,7 +462,6 @@ fn main() -> ExitCode {
             )
         })
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match parse(&args) {
         Ok(Request::Help(text)) => {
             print!("{text}");
@@ -382,9 +471,13 @@ fn main() -> ExitCode {
             "node" => run_node(&parsed),
             "send" => send(&parsed),
             "wait" => wait(&parsed),
+            "hops" => hops(&parsed),
             "churn" => run_churn(&parsed),
             "massive" => run_massive(&parsed),
-            _ => hops(&parsed),
+            "attack" => attack(&parsed),
+            "fill" => fill(&parsed),
+            "fuzz" => fuzz(&parsed),
+            other => Err(format!("chord {other} is in the table but not wired up")),
         },
         Err(message) => {
             eprintln!("chord: {message}");
@@ -406,14 +499,37 @@ fn run_node(args: &Parsed) -> Result<(), String> {
     node.successors = args.get("successors")?;
     node.replicas = args.get("replicas")?;
     node.tombstone_hold = Duration::from_secs(args.get("tombstone-hold-s")?);
-    node.stabilize_interval = Duration::from_millis(args.get::<u64>("stabilize-ms")?.max(1));
+    node.stabilize_interval = Duration::from_millis(args.at_least("stabilize-ms", 1)?);
     node.request_timeout = Duration::from_millis(args.get("request-timeout-ms")?);
+    if let Some(mib) = args.optional("max-memory") {
+        let mib: usize = mib
+            .parse()
+            .map_err(|_| format!("--max-memory takes MIB, not {mib:?}"))?;
+        if mib == 0 {
+            return Err("--max-memory must be at least 1 MiB".into());
+        }
+        node.max_memory = mib.saturating_mul(1024 * 1024);
+    }
     let mut config = ServerConfig::new(&args.get::<String>("listen")?, node);
     config.join = args.optional("join");
     config.advertise = args.optional("advertise");
     config.workers = args.get("workers")?;
-    config.rpc_timeout = Duration::from_millis(args.get::<u64>("rpc-timeout-ms")?.max(1));
-    config.idle_timeout = Duration::from_secs(args.get::<u64>("idle-timeout-s")?.max(1));
+    config.rpc_timeout = Duration::from_millis(args.at_least("rpc-timeout-ms", 1)?);
+    config.idle_timeout = Duration::from_secs(args.at_least("idle-timeout-s", 1)?);
+    config.secret = match (args.optional("secret-file"), std::env::var("CHORD_SECRET")) {
+        (Some(path), _) => Some(Secret::from_file(path.as_ref()).map_err(|e| e.to_string())?),
+        (None, Ok(text)) => Some(Secret::new(text.as_bytes()).map_err(|e| e.to_string())?),
+        (None, Err(_)) => None,
+    };
+    if let Some(path) = args.optional("password-file") {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("reading the password file {path}: {e}"))?;
+        let password = text.trim();
+        if password.is_empty() {
+            return Err(format!("the password file {path} is empty"));
+        }
+        config.password = Some(password.to_string());
+    }
     // Register for signals before joining, so none is missed.
     let mut signals =
         Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("installing signal handlers: {e}"))?;
@@ -577,10 +693,10 @@ fn hops(args: &Parsed) -> Result<(), String> {
     for node in &nodes {
         clients.push(Client::connect(node, CLIENT_TIMEOUT).map_err(|e| format!("{node}: {e}"))?);
     }
-    let mut rng = churn::Rng::new(seed);
+    let mut rng = chord::harness::Rng::new(seed);
     let mut samples: Vec<u32> = Vec::with_capacity(keys);
     for _ in 0..keys {
-        let key = format!("key-{:016x}", rng.next());
+        let key = format!("key-{:016x}", rng.next_u64());
         let at = rng.below(nodes.len());
         let line = clients[at]
             .line(&format!("LOOKUP {key}"))
@@ -624,17 +740,17 @@ fn every(args: &Parsed, name: &str) -> Result<Option<Duration>, String> {
 
 fn run_churn(args: &Parsed) -> Result<(), String> {
     let settings = churn::Settings {
-        nodes: args.get::<usize>("nodes")?.max(1),
+        nodes: args.at_least("nodes", 1)?,
         replicas: args.get("replicas")?,
         duration: Duration::from_secs(args.get("duration-s")?),
         kill_every: every(args, "kill-every-ms")?,
         join_every: every(args, "join-every-ms")?,
         at_once: args.get("at-once")?,
         rate: args.get("rate")?,
-        keys: args.get::<usize>("keys")?.max(1),
-        threads: args.get::<usize>("threads")?.max(1),
+        keys: args.at_least("keys", 1)?,
+        threads: args.at_least("threads", 1)?,
         seed: args.get("seed")?,
-        stabilize_ms: args.get::<u64>("stabilize-ms")?.max(1),
+        stabilize_ms: args.at_least("stabilize-ms", 1)?,
         logs: args.get("logs")?,
     };
     if churn::churn(&settings)? {
@@ -650,15 +766,101 @@ fn run_massive(args: &Parsed) -> Result<(), String> {
         return Err(format!("--fraction must be in [0, 1), not {fraction}"));
     }
     churn::massive(&churn::MassiveSettings {
-        nodes: args.get::<usize>("nodes")?.max(2),
+        nodes: args.at_least("nodes", 2)?,
         replicas: args.get("replicas")?,
         fraction,
-        keys: args.get::<usize>("keys")?.max(1),
-        lookups: args.get::<usize>("lookups")?.max(1),
+        keys: args.at_least("keys", 1)?,
+        lookups: args.at_least("lookups", 1)?,
         seed: args.get("seed")?,
-        stabilize_ms: args.get::<u64>("stabilize-ms")?.max(1),
+        stabilize_ms: args.at_least("stabilize-ms", 1)?,
         logs: args.get("logs")?,
     })
+}
+
+fn attack(args: &Parsed) -> Result<(), String> {
+    use chord::harness::attack;
+    let addr: String = args.get("addr")?;
+    let space = IdSpace::new(args.get("bits")?).map_err(|e| e.to_string())?;
+    let secret = match args.optional("as-member") {
+        Some(path) => Some(Secret::from_file(path.as_ref()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let addrs: Vec<String> = ring(&addr)?
+        .iter()
+        .filter_map(|line| line.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    attack::plant_canaries(&addrs)?;
+    let target = attack::Target {
+        addrs: addrs.clone(),
+        space,
+        secret,
+        stalls: args.get("stalls")?,
+    };
+    let outcomes = attack::run_all(&target);
+    let changed = attack::canaries_changed(&addrs);
+    let mut lines = Vec::new();
+    for o in &outcomes {
+        let verdict = if o.withstood { "withstood" } else { "FAILED" };
+        lines.push(format!(
+            "{verdict:<9} {:<44} past_handshake={} {}",
+            o.name, o.past_handshake, o.detail
+        ));
+    }
+    lines.push(format!(
+        "canaries changed or lost: {changed} of {}",
+        attack::CANARIES
+    ));
+    print_lines(lines.iter().map(String::as_str))?;
+    if changed > 0 || outcomes.iter().any(|o| !o.withstood) {
+        return Err("the ring did not withstand every attack".into());
+    }
+    Ok(())
+}
+
+fn fill(args: &Parsed) -> Result<(), String> {
+    let addr: String = args.get("addr")?;
+    let kib: usize = args.at_least("kib", 1)?;
+    let started = Instant::now();
+    let (acknowledged, refusal, failed) =
+        chord::harness::attack::fill(&addr, kib * 1024, args.get("limit")?)?;
+    print_lines([
+        format!(
+            "acknowledged={acknowledged} seconds={:.1}",
+            started.elapsed().as_secs_f64()
+        )
+        .as_str(),
+        format!("refusal={refusal}").as_str(),
+        format!("failed_reads={failed}").as_str(),
+    ])
+}
+
+fn fuzz(args: &Parsed) -> Result<(), String> {
+    use chord::harness::fuzz;
+    let target: String = args.get("target")?;
+    let targets: Vec<&str> = if target == "all" {
+        fuzz::TARGETS.to_vec()
+    } else {
+        vec![target.as_str()]
+    };
+    let crashes: String = args.get("crashes")?;
+    let mut reports = Vec::new();
+    for target in targets {
+        let report = fuzz::run(
+            target,
+            args.get("inputs")?,
+            args.get("seed")?,
+            crashes.as_ref(),
+        )?;
+        for path in &report.saved {
+            eprintln!("{target}: an input panicked; saved as {}", path.display());
+        }
+        print!("{}", fuzz::summary(std::slice::from_ref(&report)));
+        reports.push(report);
+    }
+    if reports.iter().any(|r| r.panics > 0) {
+        return Err("inputs panicked; they were saved as regression tests".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -712,5 +914,14 @@ mod tests {
         assert!(error("node --listen x --frob 1").contains("unknown option --frob"));
         assert!(error("frob").contains("unknown command"));
         assert!(matches!(parse(&args("wait --help")), Ok(Request::Help(_))));
+        let Ok(Request::Help(text)) = parse(&args("help node")) else {
+            panic!("help node is help");
+        };
+        assert!(text.contains("--secret-file"), "{text}");
+        let Ok(Request::Run(parsed)) = parse(&args("churn --threads 0")) else {
+            panic!("a valid churn command");
+        };
+        assert!(parsed.at_least("threads", 1usize).is_err());
+        assert!(parsed.get::<u8>("no-such-flag").is_err());
     }
 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use chord::client::Client;
+use chord::harness::Rng;
 use chord::{Id, IdSpace};
 
 /// How long the harness waits for one answer from a node.
@@ -36,30 +37,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long one operation may take, retries at other nodes included.
 const OP_DEADLINE: Duration = Duration::from_secs(15);
-
-/// A small xorshift generator: repeatable from a seed.
-#[derive(Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed` (any value).
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// The next number.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `0..bound` (`bound` > 0).
-    pub fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
 
 /// What a run is asked to do.
 #[derive(Clone)]
@@ -82,6 +59,9 @@ pub struct Settings {
 struct Nodes {
     exe: std::path::PathBuf,
     settings_flags: Vec<String>,
+    /// The ring's secret, fresh for each run, given to every node through
+    /// `CHORD_SECRET`: the harness's ring is closed like `make ring`'s.
+    secret: String,
     logs: String,
     live: Mutex<Vec<(String, Child)>>,
 }
@@ -92,8 +72,14 @@ impl Nodes {
     fn new(replicas: usize, stabilize_ms: u64, logs: &str) -> Result<Nodes, String> {
         let exe = std::env::current_exe().map_err(|e| format!("finding the chord binary: {e}"))?;
         fs::create_dir_all(logs).map_err(|e| format!("creating {logs}: {e}"))?;
+        let mut secret = String::new();
+        for _ in 0..2 {
+            let bytes = chord::auth::nonce().map_err(|e| format!("a random secret: {e}"))?;
+            secret.extend(bytes.iter().map(|b| format!("{b:02x}")));
+        }
         Ok(Nodes {
             exe,
+            secret,
             settings_flags: vec![
                 "--replicas".into(),
                 replicas.to_string(),
@@ -125,6 +111,7 @@ impl Nodes {
         }
         let child = command
             .env("RUST_LOG", "warn")
+            .env("CHORD_SECRET", &self.secret)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -39,7 +39,10 @@
 //! - [`client`]: a blocking client for the line protocol (CLI and tests).
 //! - [`server`]: the accept thread, the worker pool, one connection's loop.
 //! - [`maintenance`]: the periodic thread that runs stabilization.
-//! - [`stats`]: counters a node reports with `STATS`.
+//! - [`stats`]: counters a node reports with `STATS`, a timed lock guard,
+//!   and a throttled log line.
+//! - [`harness`]: what drives whole nodes from outside to measure them: the
+//!   attacks, the fuzzer, and the crate's one random number generator.
 //!
 //! The `chord` binary (`bin/chord.rs`) is a thin command line over
 //! [`server`] and [`client`].
@@ -48,6 +51,7 @@ pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod finger;
+pub mod harness;
 pub mod id;
 pub mod kv;
 pub mod maintenance;

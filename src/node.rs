@@ -1515,7 +1515,7 @@ impl Node {
 }
 
 /// Microseconds since the Unix epoch: the stamp of a new version.
-pub(crate) fn now_micros() -> u64 {
+pub fn now_micros() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))

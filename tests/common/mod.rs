@@ -73,6 +73,8 @@ pub fn cluster_secret() -> chord::auth::Secret {
 pub struct TcpCluster {
     bits: u8,
     workers: usize,
+    secret: Option<chord::auth::Secret>,
+    max_memory: Option<usize>,
     servers: Vec<Server>,
 }
 
@@ -87,16 +89,29 @@ impl TcpCluster {
         TcpCluster {
             bits,
             workers,
+            secret: Some(cluster_secret()),
+            max_memory: None,
             servers: Vec::new(),
         }
     }
 
+    /// An empty cluster whose nodes run without a secret, open to anyone.
+    pub fn open(bits: u8) -> TcpCluster {
+        TcpCluster {
+            secret: None,
+            ..TcpCluster::new(bits)
+        }
+    }
+
     /// The server config for a new node of this cluster: every node proves
-    /// [`cluster_secret`].
+    /// [`cluster_secret`], unless the cluster is open.
     pub fn server_config(&self) -> ServerConfig {
         let mut config = ServerConfig::new("127.0.0.1:0", node_config(self.bits));
         config.workers = self.workers;
-        config.secret = Some(cluster_secret());
+        config.secret = self.secret.clone();
+        if let Some(bytes) = self.max_memory {
+            config.node.max_memory = bytes;
+        }
         config.join = self.servers.first().map(Server::addr);
         config
     }
@@ -104,6 +119,16 @@ impl TcpCluster {
     /// The running servers.
     pub fn servers(&self) -> &[Server] {
         &self.servers
+    }
+
+    /// The addresses of the running servers.
+    pub fn addrs(&self) -> Vec<String> {
+        self.servers.iter().map(Server::addr).collect()
+    }
+
+    /// Sets the memory bound of the nodes started from now on.
+    pub fn set_max_memory(&mut self, bytes: usize) {
+        self.max_memory = Some(bytes);
     }
 
     fn take(&mut self, addr: &str) -> Server {
@@ -459,21 +484,6 @@ pub fn value_of(key: &str) -> String {
     format!("value of {key}")
 }
 
-/// A small seeded generator (xorshift64*), so randomised tests repeat
-/// exactly for a seed.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// A number below `bound` (which must be positive).
-    pub fn below(&mut self, bound: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % bound
-    }
-}
+/// The crate's seeded generator: randomised tests repeat exactly for a
+/// seed.
+pub use chord::harness::Rng;
