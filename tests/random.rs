@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use chord::Node;
 
-use common::{Cluster, MemCluster, Rng};
+use chord::harness::Rng;
+use common::{Cluster, MemCluster};
 
 /// Seeds per run; `CHORD_SEEDS=3000 cargo test --release --test random`
 /// hunts longer, and `CHORD_SEED=n` starts at seed n to replay a failure.

@@ -483,7 +483,3 @@ pub fn keys(prefix: &str, count: usize) -> Vec<String> {
 pub fn value_of(key: &str) -> String {
     format!("value of {key}")
 }
-
-/// The crate's seeded generator: randomised tests repeat exactly for a
-/// seed.
-pub use chord::harness::Rng;
