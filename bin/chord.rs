@@ -15,6 +15,7 @@
 //!   a running ring and report what each achieved.
 //! - `chord fill`: write large values until a node answers out of memory.
 //! - `chord fuzz`: feed random and mutated bytes to every parser.
+//! - `chord locks`: the longest store-lock hold at a node with many keys.
 //!
 //! All logic lives in the library; this file only reads arguments. They are
 //! parsed by a small table of flags per command rather than a crate: six
@@ -236,6 +237,12 @@ const COMMANDS: &[Command] = &[
             with_default("kib", "K", "the size of each value, KiB (at most 64)", "64"),
             with_default("limit", "N", "stop after this many writes", "100000"),
         ],
+        free: None,
+    },
+    Command {
+        name: "locks",
+        about: "Measure the longest store-lock hold of each kind of work at a node with many keys",
+        flags: &[with_default("keys", "N", "keys each node holds", "1000000")],
         free: None,
     },
     Command {
@@ -477,6 +484,7 @@ fn main() -> ExitCode {
             "attack" => attack(&parsed),
             "fill" => fill(&parsed),
             "fuzz" => fuzz(&parsed),
+            "locks" => locks(&parsed),
             other => Err(format!("chord {other} is in the table but not wired up")),
         },
         Err(message) => {
@@ -832,6 +840,16 @@ fn fill(args: &Parsed) -> Result<(), String> {
         format!("refusal={refusal}").as_str(),
         format!("failed_reads={failed}").as_str(),
     ])
+}
+
+fn locks(args: &Parsed) -> Result<(), String> {
+    let keys: usize = args.at_least("keys", 1)?;
+    let (holds, filled) = chord::harness::locks::measure(keys);
+    let mut lines = vec![format!("keys={keys} fill_seconds={filled:.1}")];
+    for hold in &holds {
+        lines.push(format!("{:>8} us  {}", hold.longest_us, hold.work));
+    }
+    print_lines(lines.iter().map(String::as_str))
 }
 
 fn fuzz(args: &Parsed) -> Result<(), String> {

@@ -123,7 +123,7 @@ const MAX_STABILIZE_STEPS: usize = 8;
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
 /// How many copies one hold of the store lock merges.
-const MERGE_BATCH: usize = 256;
+const MERGE_BATCH: usize = 64;
 
 /// What merging copies into the store did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -367,9 +367,13 @@ pub struct View {
 impl Node {
     /// A node advertised at `addr`, not yet in any ring: call
     /// [`Node::create`] or [`Node::join`] next.
-    pub fn new(addr: &str, config: NodeConfig, transport: Arc<dyn Transport>) -> Arc<Node> {
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the settings disagree ([`NodeConfig::check`]).
+    pub fn new(addr: &str, config: NodeConfig, transport: Arc<dyn Transport>) -> Result<Arc<Node>> {
+        config.check()?;
         let me = NodeRef::new(config.space, addr);
-        Node::with_identity(me, config, transport)
+        Ok(Node::with_identity(me, config, transport))
     }
 
     /// A node with a given identity; [`Node::new`] hashes the address, and
@@ -519,10 +523,12 @@ impl Node {
     ///   successor = n;
     /// ```
     pub fn create(&self) {
-        let mut links = self.links.write();
-        links.predecessor = None;
-        links.successors = vec![self.me.clone()];
-        links.member = true;
+        {
+            let mut links = self.links.write();
+            links.predecessor = None;
+            links.successors = vec![self.me.clone()];
+            links.member = true;
+        }
         info!("{}: created a new ring", self.me.addr);
     }
 
@@ -1198,11 +1204,12 @@ impl Node {
         if !self.precedes_better(&links, candidate) {
             return Adoption::Refused;
         }
+        let mut grown = None;
         if candidate.addr != self.me.addr {
             if let Some(failed) = links.failed_predecessor.clone() {
                 // Only possible once the predecessor was found failed: the
                 // arc grows back past it.
-                self.note_growth(&mut links, candidate.id, failed.id);
+                grown = self.note_growth(&mut links, candidate.id, failed.id);
             }
         }
         let old = links.predecessor.replace(candidate.clone());
@@ -1212,6 +1219,12 @@ impl Node {
             links.member = true;
         }
         drop(links);
+        if let Some((from, to)) = grown {
+            info!(
+                "{}: took over ({from}, {to}]; pulling it from the replicas before serving it",
+                self.me.addr
+            );
+        }
         if candidate.addr == self.me.addr {
             // A lone node adopting itself: nothing to hand over.
             return Adoption::Refused;
@@ -1225,18 +1238,15 @@ impl Node {
 
     /// Records that the arc this node owns now starts after `new_from`
     /// instead of after `old_from`: the keys in `(new_from, old_from]` are
-    /// refused until pulled from the replicas. Nothing when the arc did not
-    /// grow.
-    fn note_growth(&self, links: &mut Links, new_from: Id, old_from: Id) {
+    /// refused until pulled from the replicas. Returns the arc now
+    /// refused, or `None` when the arc did not grow.
+    fn note_growth(&self, links: &mut Links, new_from: Id, old_from: Id) -> Option<(Id, Id)> {
         if new_from == old_from || new_from.in_open(old_from, self.me.id) {
-            return;
+            return None;
         }
         let to = links.unsynced.map_or(old_from, |(_, to)| to);
         links.unsynced = Some((new_from, to));
-        info!(
-            "{}: took over ({new_from}, {to}]; pulling it from the replicas before serving it",
-            self.me.addr
-        );
+        links.unsynced
     }
 
     /// The test of the paper's `notify`, which taking a named predecessor
@@ -1259,14 +1269,20 @@ impl Node {
         if named.id == self.me.id {
             return;
         }
-        let mut links = self.links.write();
-        if self.precedes_better(&links, &named) {
+        let taken = {
+            let mut links = self.links.write();
+            let better = self.precedes_better(&links, &named);
+            if better {
+                links.predecessor = Some(named.clone());
+                links.failed_predecessor = None;
+            }
+            better
+        };
+        if taken {
             info!(
                 "{}: predecessor is now {named:?}, as our successor named it",
                 self.me.addr
             );
-            links.predecessor = Some(named);
-            links.failed_predecessor = None;
         }
     }
 
@@ -1575,11 +1591,17 @@ impl Handler for Node {
                 leaver,
                 predecessor,
             } => {
-                let mut links = self.links.write();
-                if links.predecessor.as_ref() == Some(&leaver) {
-                    // The leaver handed us its keys first: the arc grows
-                    // with its data here.
-                    links.predecessor = predecessor.filter(|p| p.addr != leaver.addr);
+                let left = {
+                    let mut links = self.links.write();
+                    let left = links.predecessor.as_ref() == Some(&leaver);
+                    if left {
+                        // The leaver handed us its keys first: the arc grows
+                        // with its data here.
+                        links.predecessor = predecessor.filter(|p| p.addr != leaver.addr);
+                    }
+                    left
+                };
+                if left {
                     info!("{}: predecessor {leaver:?} left", self.me.addr);
                 }
                 Response::Done

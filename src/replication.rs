@@ -61,6 +61,9 @@ pub const BUCKET_ENTRIES: usize = 64;
 /// also the most a peer may send ([`crate::message::MAX_BUCKETS`]).
 pub use crate::message::MAX_BUCKETS;
 
+/// How many digest buckets are computed under one hold of the store lock.
+const BUCKETS_PER_HOLD: usize = 8;
+
 /// The most entries the receiver of a digest looks at for one bucket under
 /// one hold of the store lock; a bucket holding more here counts as
 /// different, and reconciling it sorts that out.
@@ -152,9 +155,11 @@ impl Node {
         if !copied {
             return;
         }
-        let mut links = self.links.write();
-        if links.unsynced == Some(grown) {
-            links.unsynced = None;
+        {
+            let mut links = self.links.write();
+            if links.unsynced == Some(grown) {
+                links.unsynced = None;
+            }
         }
         info!(
             "{}: serving ({from}, {to}] after copying {received} entries from {} replicas",
@@ -203,10 +208,7 @@ impl Node {
     /// them. Returns where the part done ends (`None` when the replica did
     /// not answer).
     fn sync_slice(&self, replica: &NodeRef, start: Id) -> Option<Id> {
-        let horizon = self.horizon();
-        let buckets =
-            self.store()
-                .digests(start, self.me().id, BUCKET_ENTRIES, MAX_BUCKETS, horizon);
+        let buckets = self.digest_slice(start);
         let request = Request::Digest {
             from: start,
             buckets: buckets.clone(),
@@ -254,6 +256,27 @@ impl Node {
             }
         }
         buckets.last().map(|b| b.to)
+    }
+
+    /// The digests of up to [`MAX_BUCKETS`] buckets of our arc after
+    /// `start`, computed [`BUCKETS_PER_HOLD`] buckets per hold of the store
+    /// lock.
+    fn digest_slice(&self, start: Id) -> Vec<Bucket> {
+        let horizon = self.horizon();
+        let me = self.me().id;
+        let mut buckets: Vec<Bucket> = Vec::with_capacity(MAX_BUCKETS);
+        while buckets.len() < MAX_BUCKETS {
+            let from = buckets.last().map_or(start, |b| b.to);
+            let wanted = BUCKETS_PER_HOLD.min(MAX_BUCKETS - buckets.len());
+            let more = self
+                .store()
+                .digests(from, me, BUCKET_ENTRIES, wanted, horizon);
+            buckets.extend(more);
+            if buckets.last().is_none_or(|b| b.to == me) {
+                break;
+            }
+        }
+        buckets
     }
 
     /// The answer to [`Request::Digest`]: which of the sender's buckets

@@ -63,12 +63,12 @@ pub const ENTRY_OVERHEAD: usize = 96;
 
 /// The most entries one [`Store::chunk`] returns, whatever their size, so
 /// that a chunk of tiny entries or tombstones holds the lock briefly too.
-pub const CHUNK_ITEMS: usize = 1024;
+pub const CHUNK_ITEMS: usize = 512;
 
 /// The most entries a digest or reconcile looks at under one hold of the
 /// lock: a bucket that covers more (a peer's bucket can be as wide as the
 /// ring) simply counts as different.
-pub const SCAN_ENTRIES: usize = 4096;
+pub const SCAN_ENTRIES: usize = 1024;
 
 /// Orders the writes to one key: the owner's clock, then the writer.
 #[derive(

@@ -249,9 +249,13 @@ fn stale(e: &CodecError) -> bool {
 }
 
 impl Transport for TcpTransport {
-    /// Peer requests are idempotent (writes carry versions, notices are
-    /// conditional), so resending one on a fresh connection after a pooled
-    /// one turned out closed is safe.
+    /// A request is sent again on a fresh connection only when a pooled one
+    /// turned out closed by the far end, which happens while it is idle,
+    /// so the request was almost always never read. In the rare race where
+    /// it was, the repeat is harmless for every request but two, and those
+    /// two are harmless enough: a `Write` is stamped again with a newer
+    /// version of the same value, and a repeated delete may answer
+    /// NOT_FOUND where the first one deleted.
     fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
         if let Some(mut conn) = self.take_idle(addr) {
             match TcpTransport::exchange(&mut conn, &request) {

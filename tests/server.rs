@@ -174,8 +174,17 @@ fn a_busy_node_says_so_at_once_and_recovers() {
             .and_then(|mut c| c.line("GET nothing"))
             .is_ok_and(|answer| answer == "NOT_FOUND")
     });
-    let stats = client(&server).request("STATS").unwrap();
+    // The worker that served the check may not have seen it close yet, and
+    // then STATS itself is turned away: ask until a worker answers.
+    let stats = std::cell::RefCell::new(Vec::new());
+    cluster.settle_until("an answer to STATS", &|_| {
+        let answer = client(&server).request("STATS").unwrap();
+        let served = !answer[0].starts_with("ERR busy");
+        *stats.borrow_mut() = answer;
+        served
+    });
     assert!(stats
+        .borrow()
         .iter()
         .any(|l| l.starts_with("busy_rejections=") && l != "busy_rejections=0"));
 }

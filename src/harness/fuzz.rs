@@ -202,7 +202,8 @@ fn ring() -> Vec<Arc<Node>> {
     let nodes: Vec<Arc<Node>> = ["fuzz-a", "fuzz-b", "fuzz-c"]
         .iter()
         .map(|addr| {
-            let node = Node::new(addr, config.clone(), net.clone());
+            let node = Node::new(addr, config.clone(), net.clone())
+                .unwrap_or_else(|e| unreachable!("the fuzzed ring's settings: {e}"));
             let handler: Arc<dyn Handler> = node.clone();
             net.register(addr, &handler);
             node

@@ -6,12 +6,15 @@
 //!   frames) can make on a ring, each with the outcome that shows the ring
 //!   withstood it.
 //! - [`fuzz`]: random and mutated bytes fed to every parser a node has.
+//! - [`locks`]: the longest the store lock is held, on a node with a
+//!   million keys.
 //! - [`Rng`]: the crate's one random number generator: small, seeded, and
 //!   repeatable, for harnesses and tests (not for secrets: those come from
 //!   the operating system, see [`crate::auth::nonce`]).
 
 pub mod attack;
 pub mod fuzz;
+pub mod locks;
 
 /// A small xorshift64* generator: the same numbers for the same seed.
 #[derive(Clone, Debug)]

@@ -233,7 +233,7 @@ impl Server {
             .map_err(io_error("configuring the listener".into()))?;
         warn_if_open(&config, local_addr);
         let transport = Arc::new(TcpTransport::new(config.rpc_timeout, config.secret.clone()));
-        let node = Node::new(&advertise, config.node.clone(), transport.clone());
+        let node = Node::new(&advertise, config.node.clone(), transport.clone())?;
         let shared = Arc::new(Shared {
             node: node.clone(),
             idle_timeout: config.idle_timeout,

@@ -22,8 +22,9 @@ use chord::node::{Node, NodeConfig};
 use chord::transport::{Handler, MemoryNetwork};
 use chord::{Server, ServerConfig};
 
-/// The successor list length used by the tests.
-pub const R: usize = 4;
+/// r, the successor list length used by the tests (the paper's r; R, as
+/// in the README, is the number of replicas).
+pub const SUCCESSOR_LIST: usize = 4;
 
 /// A ring under test.
 pub trait Cluster {
@@ -55,10 +56,10 @@ pub trait Cluster {
     }
 }
 
-/// Node settings for tests: m bits, r = [`R`], short timers.
+/// Node settings for tests: m bits, r = [`SUCCESSOR_LIST`], short timers.
 pub fn node_config(bits: u8) -> NodeConfig {
     let mut config = NodeConfig::new(IdSpace::new(bits).expect("valid bits"));
-    config.successors = R;
+    config.successors = SUCCESSOR_LIST;
     config.stabilize_interval = Duration::from_millis(20);
     config.request_timeout = Duration::from_secs(5);
     config
@@ -235,7 +236,7 @@ impl MemCluster {
     /// # Errors
     /// The join's error (an identifier already taken, say).
     pub fn add_named(&mut self, addr: &str) -> chord::Result<Arc<Node>> {
-        let node = Node::new(addr, self.config.clone(), self.net.clone());
+        let node = Node::new(addr, self.config.clone(), self.net.clone())?;
         let handler: Arc<dyn Handler> = node.clone();
         self.net.register(addr, &handler);
         match self.nodes.first() {

@@ -1,0 +1,169 @@
+//! How long the store lock is held on a node with many keys: every request
+//! and every round of maintenance must do a bounded amount of work under
+//! it, so that no peer (honest or not) can stall a node's reads.
+//!
+//! Three nodes on the in-memory network, R = 3, so each holds every key;
+//! filled with `keys` keys; then each kind of work is done and the longest
+//! hold of the store lock during it read from the node's
+//! `longest_store_lock_us` counter (see [`crate::stats::Timed`]).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::id::{IdSpace, NodeRef};
+use crate::message::{Request, MAX_BUCKETS, MAX_ITEMS};
+use crate::node::{now_micros, Node, NodeConfig};
+use crate::store::{Bucket, Entry, Item, Version};
+use crate::transport::{Handler, MemoryNetwork};
+
+/// The longest hold of the store lock during one kind of work.
+#[derive(Clone, Debug)]
+pub struct Hold {
+    /// The work.
+    pub work: &'static str,
+    /// The longest hold, microseconds.
+    pub longest_us: u64,
+}
+
+/// Fills a three-node ring with `keys` keys of 100-byte values and measures
+/// the longest store-lock hold of each kind of work; also how long the
+/// fill took, in seconds.
+pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
+    let space = IdSpace::new(160).unwrap_or_else(|_| unreachable!("160 bits is valid"));
+    let net = MemoryNetwork::new();
+    let config = NodeConfig::new(space);
+    let nodes: Vec<Arc<Node>> = ["locks-a", "locks-b", "locks-c"]
+        .iter()
+        .map(|addr| {
+            let node = Node::new(addr, config.clone(), net.clone())
+                .unwrap_or_else(|e| unreachable!("default settings: {e}"));
+            let handler: Arc<dyn Handler> = node.clone();
+            net.register(addr, &handler);
+            node
+        })
+        .collect();
+    nodes[0].create();
+    for node in &nodes[1..] {
+        let _ = node.join("locks-a");
+    }
+    for _ in 0..10 {
+        for node in &nodes {
+            let _ = node.stabilize();
+        }
+    }
+    let started = Instant::now();
+    let now = now_micros();
+    let item = |i: usize| Item {
+        key: format!("key-{i:08}"),
+        entry: Entry {
+            value: Some(format!("{i:0>100}")),
+            version: Version {
+                stamp: now,
+                writer: 1,
+            },
+        },
+    };
+    for start in (0..keys).step_by(MAX_ITEMS) {
+        let items: Vec<Item> = (start..(start + MAX_ITEMS).min(keys)).map(item).collect();
+        for node in &nodes {
+            node.handle(Request::Replicate {
+                items: items.clone(),
+            });
+        }
+    }
+    let filled = started.elapsed().as_secs_f64();
+    let target = &nodes[0];
+    let me = target.me().id;
+    let other = NodeRef::new(space, "locks-b").id;
+    let mut holds = Vec::new();
+    let mut measure = |work: &'static str, run: &mut dyn FnMut()| {
+        for node in &nodes {
+            node.stats()
+                .longest_store_lock_us
+                .store(0, Ordering::Relaxed);
+        }
+        run();
+        let longest = nodes
+            .iter()
+            .map(|n| n.stats().longest_store_lock_us.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        holds.push(Hold {
+            work,
+            longest_us: longest,
+        });
+    };
+    measure(
+        "maintenance rounds (stabilize, fingers, repair)",
+        &mut || {
+            for _ in 0..20 {
+                for node in &nodes {
+                    let _ = node.stabilize();
+                    node.fix_fingers();
+                    node.check_predecessor();
+                    node.repair();
+                }
+            }
+        },
+    );
+    measure("TakeKeys of the whole ring, 20 chunks", &mut || {
+        let mut after = None;
+        for _ in 0..20 {
+            let answer = target.handle(Request::TakeKeys {
+                from: me,
+                to: me,
+                after: after.take(),
+                max_bytes: u32::MAX,
+            });
+            match answer {
+                crate::message::Response::Keys { more, .. } => after = more,
+                _ => break,
+            }
+        }
+    });
+    measure(
+        "Digest: one whole-ring bucket, then 64 wide ones",
+        &mut || {
+            // One bucket may cover the circle...
+            target.handle(Request::Digest {
+                from: other,
+                buckets: vec![Bucket {
+                    to: other,
+                    digest: 1,
+                }],
+            });
+            // ...or 64 may, each a 64th of it.
+            let mut ends = Vec::with_capacity(MAX_BUCKETS);
+            let mut at = other;
+            let step = space.bits() - 6;
+            for _ in 0..MAX_BUCKETS {
+                at = at.add_pow2(step);
+                ends.push(Bucket { to: at, digest: 1 });
+            }
+            target.handle(Request::Digest {
+                from: other,
+                buckets: ends,
+            });
+        },
+    );
+    measure("Reconcile of the whole ring with 4,096 items", &mut || {
+        let items: Vec<Item> = (0..MAX_ITEMS).map(|i| item(i * 7)).collect();
+        target.handle(Request::Reconcile {
+            from: me,
+            to: me,
+            items,
+        });
+    });
+    measure("Replicate of 4,096 items", &mut || {
+        let items: Vec<Item> = (0..MAX_ITEMS).map(|i| item(keys + i)).collect();
+        target.handle(Request::Replicate { items });
+    });
+    measure("1,000 client GETs and PUTs", &mut || {
+        for i in 0..500 {
+            let _ = target.get(&format!("key-{:08}", i * 13));
+            let _ = target.put(&format!("key-{:08}", i * 17), "changed");
+        }
+    });
+    (holds, filled)
+}
