@@ -31,7 +31,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join bench churn massive fuzz attack memory
+.PHONY: all build test ring stop join bench churn massive fuzz attack memory locks
 
 all: build
 
@@ -165,3 +165,9 @@ memory: build
 	$(CHORD) fill --addr $(HOST):$$(($(PORT) + 100)) --kib 64; status=$$?; \
 	echo "full RSS (KiB):  $$(rss)"; \
 	$(MAKE) --no-print-directory stop RING=.memory > /dev/null; exit $$status
+
+# The longest store-lock hold of each kind of work at a node holding
+# LOCK_KEYS keys (three in-memory nodes, R = 3).
+LOCK_KEYS ?= 1000000
+locks: build
+	@RUST_LOG=warn $(CHORD) locks --keys $(LOCK_KEYS)

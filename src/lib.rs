@@ -37,7 +37,9 @@
 //!   replicas when it is down), retrying while the ring moves.
 //! - [`text`]: the line protocol people type into telnet: parse and format.
 //! - [`client`]: a blocking client for the line protocol (CLI and tests).
-//! - [`server`]: the accept thread, the worker pool, one connection's loop.
+//! - [`server`]: the accept thread (a lobby that holds new connections until
+//!   they authenticate or show they are people), the worker pool, one
+//!   connection's loop.
 //! - [`maintenance`]: the periodic thread that runs stabilization.
 //! - [`stats`]: counters a node reports with `STATS`, a timed lock guard,
 //!   and a throttled log line.

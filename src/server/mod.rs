@@ -1,4 +1,4 @@
-//! A node on the network: the accept thread (the [`lobby`]), the worker
+//! A node on the network: the accept thread (the lobby, `server/lobby.rs`), the worker
 //! pool, the maintenance thread, and the loops that serve one connection.
 //!
 //! The shape is the Rust Book's multithreaded server. One thread accepts
