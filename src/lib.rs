@@ -46,8 +46,9 @@
 //! - [`harness`]: what drives whole nodes from outside to measure them: the
 //!   attacks, the fuzzer, and the crate's one random number generator.
 //!
-//! The `chord` binary (`bin/chord.rs`) is a thin command line over
-//! [`server`] and [`client`].
+//! The `chord` binary (`bin/`) parses arguments and calls [`server`],
+//! [`client`] and [`harness`]; the churn harness is still in
+//! `bin/churn.rs`.
 
 pub mod auth;
 pub mod client;
