@@ -154,8 +154,8 @@ attack: build
 	@$(CHORD) attack --addr $(HOST):$(PORT) --bits $(BITS) $(ATTACK_FLAGS)
 
 # A 3-node ring with --max-memory MEMORY_MIB on PORT+100, filled with
-# 64 KiB values until a write is refused; prints each node's RSS idle and
-# full. It stops the ring it started.
+# 64 KiB values until a write is refused, then every key rewritten three
+# times; prints each node's RSS idle and full. It stops the ring it started.
 memory: build
 	@$(MAKE) --no-print-directory ring RING=.memory N=3 PORT=$$(($(PORT) + 100)) \
 	  NODE_FLAGS="--max-memory $(MEMORY_MIB) $(NODE_FLAGS)" > /dev/null

@@ -70,7 +70,24 @@ fn utc(since_epoch: Duration) -> String {
     )
 }
 
+/// Makes glibc's malloc use one arena for every thread. By default each
+/// thread that allocates gets an arena of its own (up to eight per core);
+/// a value one worker stores and another later frees then leaves a hole in
+/// the first one's arena, and a node whose clients kept rewriting 64 KiB
+/// values grew from 75 MB to 225 MB of RSS with its store steady at 64 MiB.
+/// With one arena it stays at 75 MB (`make memory` measures it). Must run
+/// before any thread is started.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter of glibc's allocator;
+    // it is called before this process starts any other thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() -> ExitCode {
+    one_malloc_arena();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let env = env_logger::Env::default().default_filter_or("info");
     let mut logger = env_logger::Builder::from_env(env);
@@ -455,7 +472,7 @@ fn fill(args: &Parsed) -> Result<(), String> {
     let kib: usize = args.at_least("kib", 1)?;
     let started = Instant::now();
     let (acknowledged, refusal, failed) =
-        chord::harness::attack::fill(&addr, kib * 1024, args.get("limit")?)?;
+        chord::harness::attack::fill(&addr, kib * 1024, args.get("limit")?, args.get("rewrites")?)?;
     print_lines([
         format!(
             "acknowledged={acknowledged} seconds={:.1}",
@@ -463,7 +480,7 @@ fn fill(args: &Parsed) -> Result<(), String> {
         )
         .as_str(),
         format!("refusal={refusal}").as_str(),
-        format!("failed_reads={failed}").as_str(),
+        format!("failed_rewrites_or_reads={failed}").as_str(),
     ])
 }
 

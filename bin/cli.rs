@@ -202,6 +202,12 @@ const COMMANDS: &[Command] = &[
             required("addr", "HOST:PORT", "the node to write through"),
             with_default("kib", "K", "the size of each value, KiB (at most 64)", "64"),
             with_default("limit", "N", "stop after this many writes", "100000"),
+            with_default(
+                "rewrites",
+                "N",
+                "then write every acknowledged key again, N times",
+                "3",
+            ),
         ],
         free: None,
     },

@@ -452,6 +452,13 @@ impl Node {
         self.store().keys()
     }
 
+    /// What the store holds: entries (tombstones included), bytes as the
+    /// store counts them, and the bound on them (`--max-memory`).
+    pub fn store_usage(&self) -> (usize, usize, usize) {
+        let store = self.store();
+        (store.entries(), store.bytes(), store.limit())
+    }
+
     /// The store, locked; the hold is timed into the
     /// `longest_store_lock_us` counter.
     pub(crate) fn store(&self) -> Timed<'_, Store> {

@@ -466,12 +466,19 @@ pub fn trickle(t: &Target) -> Outcome {
 }
 
 /// Writes values of `size` bytes through `addr` until a node answers `ERR
-/// out of memory`, or `limit` writes; then reads back some that were
-/// acknowledged. `(writes acknowledged, the refusal, reads that failed)`.
+/// out of memory`, or `limit` writes; then writes every acknowledged key
+/// again `rewrites` times (a full store still takes overwrites of the same
+/// size, and memory must not creep up with them); then reads back some.
+/// `(writes acknowledged, the refusal, rewrites or reads that failed)`.
 ///
 /// # Errors
 /// A connection that fails.
-pub fn fill(addr: &str, size: usize, limit: usize) -> Result<(usize, String, usize), String> {
+pub fn fill(
+    addr: &str,
+    size: usize,
+    limit: usize,
+    rewrites: usize,
+) -> Result<(usize, String, usize), String> {
     let mut client = Client::connect(addr, TIMEOUT).map_err(|e| e.to_string())?;
     let value = "v".repeat(size);
     let mut acknowledged = 0;
@@ -487,8 +494,17 @@ pub fn fill(addr: &str, size: usize, limit: usize) -> Result<(usize, String, usi
             break;
         }
     }
+    let mut failed = 0;
+    for _ in 0..rewrites {
+        for i in 0..acknowledged {
+            let answer = client
+                .line(&format!("PUT fill-{i} {value}"))
+                .map_err(|e| e.to_string())?;
+            failed += usize::from(answer != "OK");
+        }
+    }
     let step = (acknowledged / 20).max(1);
-    let failed = (0..acknowledged)
+    failed += (0..acknowledged)
         .step_by(step)
         .filter(|i| {
             client

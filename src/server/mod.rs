@@ -656,13 +656,22 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         Command::Ring => node.walk_ring(RING_LIMIT).map_or_else(err, |entries| {
             with_end(entries.iter().map(text::ring_line).collect())
         }),
-        Command::Stats => with_end(
-            node.stats()
-                .report()
-                .into_iter()
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect(),
-        ),
+        Command::Stats => {
+            let (entries, bytes, limit) = node.store_usage();
+            let usage = [
+                ("entries", entries),
+                ("stored_bytes", bytes),
+                ("max_memory_bytes", limit),
+            ];
+            with_end(
+                node.stats()
+                    .report()
+                    .into_iter()
+                    .chain(usage.map(|(name, n)| (name, n.to_string())))
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect(),
+            )
+        }
         Command::Help => with_end(text::HELP.iter().map(|s| s.to_string()).collect()),
         Command::Quit => vec!["BYE".into()],
         Command::Auth { .. } => vec!["ERR AUTH is answered by the connection".into()],
