@@ -357,3 +357,50 @@ fn small_worker_pools_under_concurrent_clients_neither_deadlock_nor_lose_writes(
         }
     });
 }
+
+#[test]
+fn with_a_password_nothing_but_auth_help_and_quit_is_served_before_auth() {
+    let cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.password = Some("open sesame".into());
+    let server = Server::start(config).expect("start");
+    let mut c = client(&server);
+    let refused = "ERR authentication required: send AUTH <password> first";
+    assert_eq!(c.line("GET k").unwrap(), refused);
+    assert_eq!(c.line("RING").unwrap(), refused);
+    assert!(c.request("HELP").unwrap().len() > 5);
+    assert_eq!(c.line("AUTH open").unwrap(), "ERR invalid password");
+    assert_eq!(c.line("PUT k v").unwrap(), refused);
+    // The password is the rest of the line, spaces and all.
+    assert_eq!(c.line("AUTH open sesame").unwrap(), "OK");
+    assert_eq!(c.line("PUT k v").unwrap(), "OK");
+    assert_eq!(c.line("GET k").unwrap(), "VALUE v");
+    // Each connection authenticates for itself.
+    assert_eq!(client(&server).line("GET k").unwrap(), refused);
+    // A node without a password says so.
+    let open = ring_of(1);
+    let answer = client(&open.servers()[0]).line("AUTH x").unwrap();
+    assert!(
+        answer.starts_with("ERR this node has no password"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn a_node_with_another_secret_cannot_join_and_says_why() {
+    let cluster = ring_of(2);
+    let mut config = cluster.server_config();
+    config.secret = Some(chord::auth::Secret::new(b"not the ring's secret at all").unwrap());
+    let error = Server::start(config).err().expect("refused");
+    assert!(error.to_string().contains("cluster secret"), "{error}");
+    // And one with no secret at all.
+    let mut config = cluster.server_config();
+    config.secret = None;
+    let error = Server::start(config).err().expect("refused");
+    assert!(error.to_string().contains("cluster secret"), "{error}");
+    // The ring is as it was.
+    assert_eq!(
+        client(&cluster.servers()[0]).request("RING").unwrap().len(),
+        2
+    );
+}

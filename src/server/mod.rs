@@ -59,7 +59,7 @@ use crate::message::{Request, Response};
 use crate::node::{Node, NodeConfig};
 use crate::stats::{Stats, Throttled};
 use crate::text::{self, Command, Line};
-use crate::transport::{Handler, TcpTransport};
+use crate::transport::{Handler, TcpTransport, TransportError};
 use crate::{Error, Result};
 
 pub use lobby::{FIRST_BYTE_WAIT, HANDSHAKE_DEADLINE, MAX_PENDING};
@@ -372,7 +372,11 @@ fn retry_while_the_ring_moves(
             Err(Error::Unavailable(why)) if Instant::now() < deadline => {
                 debug!("{}: not in the ring yet: {why}", node.me().addr);
             }
-            Err(Error::Transport(e)) if Instant::now() < deadline => {
+            // A peer that refuses our handshake (another secret, another
+            // version) will refuse it again: say so at once.
+            Err(Error::Transport(e))
+                if Instant::now() < deadline && !matches!(e, TransportError::Protocol { .. }) =>
+            {
                 debug!("{}: not in the ring yet: {e}", node.me().addr);
             }
             done => return done,
