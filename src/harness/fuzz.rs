@@ -35,7 +35,7 @@ use crate::message::{Request, Response};
 use crate::node::{now_micros, Node, NodeConfig};
 use crate::store::{Bucket, Cursor, Entry, Item, Version};
 use crate::text;
-use crate::transport::{Handler, MemoryNetwork};
+use crate::transport::Handler;
 
 /// The parsers that can be fuzzed, by name.
 pub const TARGETS: [&str; 4] = ["frame", "peer", "text", "handshake"];
@@ -196,28 +196,9 @@ impl Feeder {
 /// Three members of a ring on the in-memory network, holding a few keys,
 /// with a small memory bound.
 fn ring() -> Vec<Arc<Node>> {
-    let net = MemoryNetwork::new();
     let mut config = NodeConfig::new(space());
     config.max_memory = 4 << 20;
-    let nodes: Vec<Arc<Node>> = ["fuzz-a", "fuzz-b", "fuzz-c"]
-        .iter()
-        .map(|addr| {
-            let node = Node::new(addr, config.clone(), net.clone())
-                .unwrap_or_else(|e| unreachable!("the fuzzed ring's settings: {e}"));
-            let handler: Arc<dyn Handler> = node.clone();
-            net.register(addr, &handler);
-            node
-        })
-        .collect();
-    nodes[0].create();
-    for node in &nodes[1..] {
-        let _ = node.join("fuzz-a");
-    }
-    for _ in 0..6 {
-        for node in &nodes {
-            let _ = node.stabilize();
-        }
-    }
+    let nodes = super::memory_ring(["fuzz-a", "fuzz-b", "fuzz-c"], &config);
     for i in 0..20 {
         let _ = nodes[0].put(&format!("key-{i}"), "value");
     }

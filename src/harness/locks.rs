@@ -8,14 +8,13 @@
 //! `longest_store_lock_us` counter (see [`crate::stats::Timed`]).
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::id::{IdSpace, NodeRef};
 use crate::message::{Request, MAX_BUCKETS, MAX_ITEMS};
-use crate::node::{now_micros, Node, NodeConfig};
+use crate::node::{now_micros, NodeConfig};
 use crate::store::{Bucket, Entry, Item, Version};
-use crate::transport::{Handler, MemoryNetwork};
+use crate::transport::Handler;
 
 /// The longest hold of the store lock during one kind of work.
 #[derive(Clone, Debug)]
@@ -31,27 +30,7 @@ pub struct Hold {
 /// fill took, in seconds.
 pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
     let space = IdSpace::new(160).unwrap_or_else(|_| unreachable!("160 bits is valid"));
-    let net = MemoryNetwork::new();
-    let config = NodeConfig::new(space);
-    let nodes: Vec<Arc<Node>> = ["locks-a", "locks-b", "locks-c"]
-        .iter()
-        .map(|addr| {
-            let node = Node::new(addr, config.clone(), net.clone())
-                .unwrap_or_else(|e| unreachable!("default settings: {e}"));
-            let handler: Arc<dyn Handler> = node.clone();
-            net.register(addr, &handler);
-            node
-        })
-        .collect();
-    nodes[0].create();
-    for node in &nodes[1..] {
-        let _ = node.join("locks-a");
-    }
-    for _ in 0..10 {
-        for node in &nodes {
-            let _ = node.stabilize();
-        }
-    }
+    let nodes = super::memory_ring(["locks-a", "locks-b", "locks-c"], &NodeConfig::new(space));
     let started = Instant::now();
     let now = now_micros();
     let item = |i: usize| Item {

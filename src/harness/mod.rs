@@ -16,6 +16,38 @@ pub mod attack;
 pub mod fuzz;
 pub mod locks;
 
+use std::sync::Arc;
+
+use crate::node::{Node, NodeConfig};
+use crate::transport::{Handler, MemoryNetwork};
+
+/// Three nodes at `addrs` on a fresh in-memory network, in one ring: the
+/// first creates it, the others join, and a few rounds of `stabilize`
+/// link them. The settings must be valid.
+pub(crate) fn memory_ring(addrs: [&str; 3], config: &NodeConfig) -> Vec<Arc<Node>> {
+    let net = MemoryNetwork::new();
+    let nodes: Vec<Arc<Node>> = addrs
+        .iter()
+        .map(|addr| {
+            let node = Node::new(addr, config.clone(), net.clone())
+                .unwrap_or_else(|e| unreachable!("a harness ring's settings: {e}"));
+            let handler: Arc<dyn Handler> = node.clone();
+            net.register(addr, &handler);
+            node
+        })
+        .collect();
+    nodes[0].create();
+    for node in &nodes[1..] {
+        let _ = node.join(addrs[0]);
+    }
+    for _ in 0..10 {
+        for node in &nodes {
+            let _ = node.stabilize();
+        }
+    }
+    nodes
+}
+
 /// A small xorshift64* generator: the same numbers for the same seed.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
