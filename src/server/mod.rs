@@ -563,12 +563,13 @@ fn serve_text(
                     authenticated |= ok;
                     lines
                 }
-                Ok(Command::Help) => answer(&shared.node, &Command::Help),
-                Ok(_) if !authenticated => {
+                Ok(command) if authenticated || command == Command::Help => {
+                    answer(&shared.node, &command)
+                }
+                Ok(_) => {
                     Stats::add(&shared.node.stats().auth_required, 1);
                     vec!["ERR authentication required: send AUTH <password> first".into()]
                 }
-                Ok(command) => answer(&shared.node, &command),
                 Err(e) => vec![format!("ERR {e}")],
             },
         };
