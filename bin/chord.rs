@@ -240,10 +240,10 @@ fn send(args: &Parsed) -> Result<(), String> {
     Ok(())
 }
 
-/// The RING walk from `addr`, as lines.
+/// The RING walk from `addr`, as lines, with whole identifiers.
 fn ring(addr: &str) -> Result<Vec<String>, String> {
     let mut client = Client::connect(addr, CLIENT_TIMEOUT).map_err(|e| e.to_string())?;
-    let lines = client.request("RING").map_err(|e| e.to_string())?;
+    let lines = client.request("RING FULL").map_err(|e| e.to_string())?;
     match lines.first() {
         Some(first) if first.starts_with("ERR") => Err(first.clone()),
         _ => Ok(lines),
@@ -300,7 +300,7 @@ fn fingers_settled(ring: &[String]) -> Result<bool, String> {
         let mut client =
             Client::connect(addr, CLIENT_TIMEOUT).map_err(|e| format!("{addr}: {e}"))?;
         for finger in client
-            .request("FINGERS")
+            .request("FINGERS FULL")
             .map_err(|e| format!("{addr}: {e}"))?
         {
             let words: Vec<&str> = finger.split_whitespace().collect();

@@ -12,9 +12,9 @@
 //! GET <key>           -> VALUE <value>   or  NOT_FOUND
 //! DEL <key>           -> OK              or  NOT_FOUND
 //! LOOKUP <key>        -> <key id> <owner id> <owner host:port> hops=<n> replicas=<host:port>,...
-//! NODE                -> this node's id, address, predecessor, successors, keys; END
-//! FINGERS             -> k, start, node id, node address per finger; END
-//! RING                -> <id> <host:port> keys=<n> per node, by successor; END
+//! NODE [FULL]         -> this node's id, address, predecessor, successors, keys; END
+//! FINGERS [FULL]      -> k, start, node id, node address per run of fingers; END
+//! RING [FULL]         -> <id> <host:port> keys=<n> per node, by successor; END
 //! STATS               -> name=value counters; END
 //! HELP                -> the commands; END
 //! AUTH <password>     -> OK, or ERR; needed first when the node has a password
@@ -25,7 +25,7 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
-use crate::id::Id;
+use crate::id::{Id, NodeRef};
 use crate::kv::RingEntry;
 use crate::node::{Lookup, View};
 
@@ -60,12 +60,22 @@ pub enum Command {
         /// The key.
         key: String,
     },
-    /// `NODE`
-    Node,
-    /// `FINGERS`
-    Fingers,
-    /// `RING`
-    Ring,
+    /// `NODE [FULL]`
+    Node {
+        /// Whole identifiers rather than their first digits.
+        full: bool,
+    },
+    /// `FINGERS [FULL]`
+    Fingers {
+        /// Every finger on its own line with whole identifiers, rather
+        /// than runs of fingers that name one node.
+        full: bool,
+    },
+    /// `RING [FULL]`
+    Ring {
+        /// Whole identifiers rather than their first digits.
+        full: bool,
+    },
     /// `STATS`
     Stats,
     /// `HELP`
@@ -84,7 +94,11 @@ impl Command {
     pub fn is_multiline(&self) -> bool {
         matches!(
             self,
-            Command::Node | Command::Fingers | Command::Ring | Command::Stats | Command::Help
+            Command::Node { .. }
+                | Command::Fingers { .. }
+                | Command::Ring { .. }
+                | Command::Stats
+                | Command::Help
         )
     }
 }
@@ -147,9 +161,9 @@ pub const HELP: &[&str] = &[
     "GET <key>           read a value: VALUE <value> or NOT_FOUND",
     "DEL <key>           delete a key: OK or NOT_FOUND",
     "LOOKUP <key>        <key id> <owner id> <owner address> hops=<n> replicas=<addresses>",
-    "NODE                this node: id, address, predecessor, successors, keys",
-    "FINGERS             this node's finger table: k, start, node id, address",
-    "RING                every node, walking successor pointers from here",
+    "NODE [FULL]         this node: id, address, predecessor, successors, keys",
+    "FINGERS [FULL]      this node's finger table: k (or a run k-k'), start, node id, address",
+    "RING [FULL]         every node, walking successor pointers from here",
     "STATS               this node's counters",
     "HELP                this list",
     "AUTH <password>     authenticate, when the node has a password (--password-file)",
@@ -205,9 +219,9 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "GET" => single_key(rest, "GET").map(|key| Command::Get { key }),
         "DEL" => single_key(rest, "DEL").map(|key| Command::Del { key }),
         "LOOKUP" => single_key(rest, "LOOKUP").map(|key| Command::Lookup { key }),
-        "NODE" => no_arguments(Command::Node, "NODE"),
-        "FINGERS" => no_arguments(Command::Fingers, "FINGERS"),
-        "RING" => no_arguments(Command::Ring, "RING"),
+        "NODE" => full_flag(rest, "NODE").map(|full| Command::Node { full }),
+        "FINGERS" => full_flag(rest, "FINGERS").map(|full| Command::Fingers { full }),
+        "RING" => full_flag(rest, "RING").map(|full| Command::Ring { full }),
         "STATS" => no_arguments(Command::Stats, "STATS"),
         "HELP" => no_arguments(Command::Help, "HELP"),
         "AUTH" => {
@@ -221,6 +235,15 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         }
         "QUIT" => no_arguments(Command::Quit, "QUIT"),
         _ => Err(ParseError::Unknown(word.chars().take(32).collect())),
+    }
+}
+
+/// The optional `FULL` after NODE, FINGERS or RING.
+fn full_flag(rest: &str, command: &'static str) -> Result<bool, ParseError> {
+    match rest.trim() {
+        "" => Ok(false),
+        word if word.eq_ignore_ascii_case("FULL") => Ok(true),
+        _ => Err(ParseError::ExtraArguments(command)),
     }
 }
 
@@ -321,38 +344,72 @@ pub fn lookup_line(key_id: &Id, lookup: &Lookup, replicas: usize) -> String {
     )
 }
 
+/// An identifier as NODE, FINGERS and RING print it: whole with `full`,
+/// else its first 8 hex digits when it is printed in hex (m > 64). Eight
+/// digits tell apart the nodes of any ring a person reads (two of 64 nodes
+/// share them with a chance of about 1 in 2 million).
+pub fn id_text(id: &Id, full: bool) -> String {
+    let text = id.to_string();
+    if full || id.bits() <= 64 {
+        return text;
+    }
+    text.chars().take(8).collect()
+}
+
+fn node_text(node: &NodeRef, full: bool) -> String {
+    format!("{} {}", id_text(&node.id, full), node.addr)
+}
+
 /// The lines of `NODE`, before `END`.
-pub fn node_lines(view: &View) -> Vec<String> {
+pub fn node_lines(view: &View, full: bool) -> Vec<String> {
     let mut lines = vec![
-        format!("id {}", view.me.id),
+        format!("id {}", id_text(&view.me.id, full)),
         format!("address {}", view.me.addr),
         match &view.predecessor {
-            Some(p) => format!("predecessor {p}"),
+            Some(p) => format!("predecessor {}", node_text(p, full)),
             None => "predecessor none".to_string(),
         },
     ];
     for (i, s) in view.successors.iter().enumerate() {
-        lines.push(format!("successor {} {s}", i + 1));
+        lines.push(format!("successor {} {}", i + 1, node_text(s, full)));
     }
     lines.push(format!("keys {}", view.keys));
     lines
 }
 
-/// The lines of `FINGERS`, before `END`: `<k> <start> <node id> <address>`,
-/// or `<k> <start> none` for a finger not yet fixed.
-pub fn finger_lines(view: &View) -> Vec<String> {
-    view.fingers
-        .iter()
-        .map(|(k, start, node)| match node {
-            Some(n) => format!("{k} {start} {n}"),
-            None => format!("{k} {start} none"),
-        })
-        .collect()
+/// The lines of `FINGERS`, before `END`. With `full`, one per finger:
+/// `<k> <start> <node id> <address>`, or `<k> <start> none` for a finger
+/// not yet fixed. Without, consecutive fingers that name the same node (or
+/// none) are one line, `<k>-<k'> <start of k> ...`: at m = 160 most of the
+/// 160 fingers of a small ring point at its first few nodes.
+pub fn finger_lines(view: &View, full: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rows = view.fingers.iter().peekable();
+    while let Some((k, start, node)) = rows.next() {
+        let mut last = *k;
+        while let Some((next, _, same)) = rows.peek() {
+            if full || same != node {
+                break;
+            }
+            last = *next;
+            rows.next();
+        }
+        let ks = if last == *k {
+            k.to_string()
+        } else {
+            format!("{k}-{last}")
+        };
+        let target = node
+            .as_ref()
+            .map_or("none".to_string(), |n| node_text(n, full));
+        lines.push(format!("{ks} {} {target}", id_text(start, full)));
+    }
+    lines
 }
 
 /// One line of `RING`: `<id> <host:port> keys=<n>`.
-pub fn ring_line(entry: &RingEntry) -> String {
-    format!("{} keys={}", entry.node, entry.keys)
+pub fn ring_line(entry: &RingEntry, full: bool) -> String {
+    format!("{} keys={}", node_text(&entry.node, full), entry.keys)
 }
 
 #[cfg(test)]
@@ -374,9 +431,9 @@ mod tests {
         assert_eq!(ok("DEL a"), Command::Del { key: "a".into() });
         assert_eq!(ok("lookup a"), Command::Lookup { key: "a".into() });
         for (line, command) in [
-            ("NODE", Command::Node),
-            ("fingers", Command::Fingers),
-            ("Ring", Command::Ring),
+            ("NODE", Command::Node { full: false }),
+            ("fingers", Command::Fingers { full: false }),
+            ("Ring full", Command::Ring { full: true }),
             ("STATS", Command::Stats),
             ("help", Command::Help),
             ("QUIT", Command::Quit),
@@ -417,6 +474,7 @@ mod tests {
         assert_eq!(err("GET a b"), ParseError::ExtraArguments("GET"));
         assert_eq!(err("GET a\tb"), ParseError::ExtraArguments("GET"));
         assert_eq!(err("NODE x"), ParseError::ExtraArguments("NODE"));
+        assert_eq!(err("RING FULL x"), ParseError::ExtraArguments("RING"));
         let long_key = "k".repeat(MAX_KEY + 1);
         assert_eq!(err(&format!("GET {long_key}")), ParseError::KeyTooLong(257));
         assert!(parse(format!("GET {}", "k".repeat(MAX_KEY)).as_bytes()).is_ok());
@@ -466,5 +524,47 @@ mod tests {
             read_line(&mut input, 10).unwrap(),
             Line::Complete(b"GET a".to_vec())
         );
+    }
+
+    #[test]
+    fn fingers_that_name_one_node_are_one_line_and_ids_are_short() {
+        use crate::id::IdSpace;
+        let space = IdSpace::new(160).unwrap();
+        let a = NodeRef::new(space, "127.0.0.1:4000");
+        let b = NodeRef::new(space, "127.0.0.1:4001");
+        let me = NodeRef::new(space, "127.0.0.1:4002");
+        let start = |k: u8| me.id.add_pow2(k - 1);
+        let view = View {
+            me: me.clone(),
+            predecessor: Some(a.clone()),
+            successors: vec![a.clone(), b.clone()],
+            fingers: vec![
+                (1, start(1), Some(a.clone())),
+                (2, start(2), Some(a.clone())),
+                (3, start(3), Some(a.clone())),
+                (4, start(4), Some(b.clone())),
+                (5, start(5), None),
+                (6, start(6), None),
+            ],
+            keys: 3,
+            taking_over: false,
+        };
+        let short = |id: Id| id.to_string()[..8].to_string();
+        assert_eq!(
+            finger_lines(&view, false),
+            vec![
+                format!("1-3 {} {} {}", short(start(1)), short(a.id), a.addr),
+                format!("4 {} {} {}", short(start(4)), short(b.id), b.addr),
+                format!("5-6 {} none", short(start(5))),
+            ]
+        );
+        let full = finger_lines(&view, true);
+        assert_eq!(full.len(), 6);
+        assert_eq!(full[0], format!("1 {} {a}", start(1)));
+        assert_eq!(node_lines(&view, false)[0], format!("id {}", short(me.id)));
+        assert_eq!(node_lines(&view, true)[0], format!("id {}", me.id));
+        // Decimal identifiers of small rings are short already.
+        let small = IdSpace::new(6).unwrap().id(42);
+        assert_eq!(id_text(&small, false), "42");
     }
 }

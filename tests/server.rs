@@ -64,15 +64,25 @@ fn every_command_answers_as_documented() {
     assert_eq!(holders, all, "{lookup}");
 
     let node = c.request("NODE").unwrap();
-    assert_eq!(node[0], format!("id {}", servers[0].node().me().id));
+    let id = servers[0].node().me().id.to_string();
+    assert_eq!(node[0], format!("id {}", &id[..8]), "short by default");
+    assert_eq!(c.request("NODE FULL").unwrap()[0], format!("id {id}"));
     assert_eq!(node[1], format!("address {}", servers[0].addr()));
     assert!(node[2].starts_with("predecessor "));
     assert!(node.iter().any(|l| l.starts_with("successor 1 ")));
     assert!(node.last().unwrap().starts_with("keys "));
 
-    let fingers = c.request("FINGERS").unwrap();
+    let fingers = c.request("FINGERS FULL").unwrap();
     assert_eq!(fingers.len(), 160);
     assert!(fingers[0].starts_with("1 "));
+    // By default, runs of fingers that name one node are one line each:
+    // in a ring of three, at most a handful.
+    let runs = c.request("FINGERS").unwrap();
+    assert!(runs.len() <= 6, "{runs:?}");
+    assert!(
+        runs[0].starts_with("1-") || runs[0].starts_with("1 "),
+        "{runs:?}"
+    );
 
     let ring = c.request("RING").unwrap();
     assert_eq!(ring.len(), 3, "{ring:?}");

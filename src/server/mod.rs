@@ -656,10 +656,10 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         Command::Lookup { key } => node.lookup(key).map_or_else(err, |(id, lookup)| {
             vec![text::lookup_line(&id, &lookup, node.config().replicas)]
         }),
-        Command::Node => with_end(text::node_lines(&node.view())),
-        Command::Fingers => with_end(text::finger_lines(&node.view())),
-        Command::Ring => node.walk_ring(RING_LIMIT).map_or_else(err, |entries| {
-            with_end(entries.iter().map(text::ring_line).collect())
+        Command::Node { full } => with_end(text::node_lines(&node.view(), *full)),
+        Command::Fingers { full } => with_end(text::finger_lines(&node.view(), *full)),
+        Command::Ring { full } => node.walk_ring(RING_LIMIT).map_or_else(err, |entries| {
+            with_end(entries.iter().map(|e| text::ring_line(e, *full)).collect())
         }),
         Command::Stats => {
             let (entries, bytes, limit) = node.store_usage();
