@@ -51,8 +51,15 @@ use std::path::Path;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::codec::{MAGIC, VERSION};
 use crate::{Error, Result};
+
+/// The first bytes of every peer connection. The first is NUL, which no one
+/// types into telnet, so a server tells a peer from a person by one byte.
+pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
+
+/// The peer protocol's version; the handshake carries it. 3 added the
+/// cluster secret and frame MACs.
+pub const VERSION: u8 = 3;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -20,12 +20,7 @@ use serde::Serialize;
 
 use crate::auth::Session;
 
-/// The first bytes of every peer connection.
-pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
-
-/// The peer protocol's version; the handshake carries it. 3 added the
-/// cluster secret and frame MACs.
-pub const VERSION: u8 = 3;
+pub use crate::auth::{MAGIC, VERSION};
 
 /// The largest frame accepted: values are at most 64 KiB and key handover
 /// is chunked well below this.

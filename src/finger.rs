@@ -7,7 +7,7 @@
 //! successor, and each finger covers twice the arc of the one before, which
 //! is what makes a lookup halve its remaining distance at every hop.
 //!
-//! The table itself is plain data; [`crate::node`] fills it (`fix_fingers`)
+//! The table itself is plain data; [`crate::chord`] fills it (`fix_fingers`)
 //! and reads it (`closest_preceding_node`).
 
 use crate::id::{Id, NodeRef};

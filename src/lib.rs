@@ -24,17 +24,19 @@
 //!   the MAC on every frame: only members speak the peer protocol.
 //! - [`transport`]: the interface the protocol calls to reach other nodes,
 //!   with a TCP implementation and an in-memory network for tests.
-//! - [`node`]: the paper's functions: `find_successor`,
-//!   `closest_preceding_node`, `create`, `join`, `stabilize`, `notify`,
-//!   `fix_fingers`, `check_predecessor` (Figures 5 and 6, successor lists), and
-//!   voluntary departure. No sockets, no threads.
-//! - [`replication`]: R copies of every key on the owner's successors, and the
-//!   repair that keeps them: pulling a grown arc, anti-entropy by digests,
-//!   passing strays on, collecting tombstones. The paper's "Failure and
-//!   Replication".
-//! - [`kv`]: what a client asks of any node (GET, PUT, DEL, LOOKUP): find the
-//!   owner, write there and copy to the replicas, or read there (the
-//!   replicas when it is down), retrying while the ring moves.
+//! - [`config`]: a node's settings, checked before use.
+//! - [`clock`]: the time versions are stamped with.
+//! - [`chord`]: the paper, and nothing else: a node's ring state and the
+//!   paper's functions, `find_successor`, `closest_preceding_node`,
+//!   `create`, `join`, `stabilize`, `notify`, `fix_fingers`,
+//!   `check_predecessor` (Figures 5 and 6, successor lists, Zave's
+//!   corrections), and voluntary departure. No store, no sockets, no
+//!   threads.
+//! - [`dhash`]: the key layer over the ring: the store, R copies of every
+//!   key and their repair (the paper's "Failure and Replication"), and what
+//!   a client asks of any node (GET, PUT, DEL, LOOKUP).
+//! - [`node`]: one node, the ring and the key layer together, and the one
+//!   dispatch from peer requests to the two.
 //! - [`text`]: the line protocol people type into telnet: parse and format.
 //! - [`client`]: a blocking client for the line protocol (CLI and tests).
 //! - [`server`]: the accept thread (a lobby that holds new connections until
@@ -51,16 +53,18 @@
 //! `bin/churn.rs`.
 
 pub mod auth;
+pub mod chord;
 pub mod client;
+pub mod clock;
 pub mod codec;
+pub mod config;
+pub mod dhash;
 pub mod finger;
 pub mod harness;
 pub mod id;
-pub mod kv;
 pub mod maintenance;
 pub mod message;
 pub mod node;
-pub mod replication;
 pub mod server;
 pub mod stats;
 pub mod store;

@@ -1,7 +1,7 @@
 //! The maintenance thread: every stabilization period it runs the paper's
 //! periodic functions, `stabilize`, `fix_fingers` and `check_predecessor`
 //! (Figure 6, "called periodically"), then repairs replicas
-//! ([`crate::replication`]), until told to stop.
+//! ([`crate::dhash::replication`]), until told to stop.
 //!
 //! It waits on two channels at once, a ticker and a stop channel, so a stop
 //! takes effect at once rather than after the current period. When a round

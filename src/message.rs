@@ -18,7 +18,7 @@
 //!
 //! Every request is answered from the receiving node's local state alone: no
 //! handler calls a third node. That is what keeps the ring free of
-//! deadlock (see [`crate::node`]), and it is why `find_successor` is one
+//! deadlock (see [`crate::chord`]), and it is why `find_successor` is one
 //! *step* here: the asking node walks the hops itself.
 
 use std::fmt;

@@ -36,7 +36,7 @@
 //!
 //! # Digests
 //!
-//! Anti-entropy (see [`crate::replication`]) compares two nodes' copies of
+//! Anti-entropy (see [`crate::dhash::replication`]) compares two nodes' copies of
 //! an arc without sending it: [`Store::digests`] cuts the arc into buckets
 //! of a bounded number of entries and sums each bucket into a 64-bit XOR of
 //! per-entry hashes; the other side computes [`Store::digest`] over the

@@ -25,9 +25,8 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
+use crate::chord::{Lookup, RingEntry, View};
 use crate::id::{Id, NodeRef};
-use crate::kv::RingEntry;
-use crate::node::{Lookup, View};
 
 pub use crate::store::{MAX_KEY, MAX_VALUE};
 

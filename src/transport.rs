@@ -1,4 +1,4 @@
-//! How a node reaches other nodes. The protocol in [`crate::node`] sees only
+//! How a node reaches other nodes. The protocol in [`crate::chord`] sees only
 //! the [`Transport`] trait: "send this request to that address, give me the
 //! answer". Two implementations:
 //!
@@ -281,7 +281,7 @@ impl Transport for TcpTransport {
 
 /// An in-process network of nodes: calls are direct function calls on the
 /// caller's thread. Safe because handlers answer from local state and never
-/// call out (see [`crate::node`]).
+/// call out (see [`crate::chord`]).
 #[derive(Default)]
 pub struct MemoryNetwork {
     /// The nodes by address. Weak, so that a dropped node simply

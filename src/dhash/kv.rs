@@ -1,7 +1,7 @@
 //! What a client asks of any node: GET, PUT, DEL and LOOKUP of a key.
 //!
 //! The node that a person talks to acts as the coordinator: it looks the key
-//! up with [`Node::find_successor`] and acts at the owner.
+//! up with [`crate::chord::Ring::find_successor`] and acts at the owner.
 //!
 //! - **PUT and DEL** go to the owner, which stamps the write with a new
 //!   version ([`crate::store::Version`]) and answers with the entry and its
@@ -10,7 +10,7 @@
 //!   answers `OK` only once R nodes hold it (every node, in a ring of fewer
 //!   than R). An acknowledged write therefore survives any R - 1 nodes
 //!   dying at once. The coordinator does the copying, not the owner, so no
-//!   node serving a peer ever calls a third (see [`crate::node`]).
+//!   node serving a peer ever calls a third (see [`crate::chord`]).
 //! - **GET** reads the owner's entry. When the owner does not answer, the
 //!   other R - 1 holders are read instead and the newest entry wins, so a
 //!   read does not fail because one node died. All of them must answer: a
@@ -39,9 +39,10 @@ use std::time::{Duration, Instant};
 
 use log::debug;
 
+use super::Dhash;
+use crate::chord::Lookup;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
-use crate::node::{Lookup, Node};
 use crate::stats::Stats;
 use crate::store::{Entry, Full, Item};
 use crate::{Error, Result};
@@ -68,7 +69,7 @@ impl From<String> for Failure {
 /// One attempt at a key.
 type Attempt<T> = std::result::Result<T, Failure>;
 
-impl Node {
+impl Dhash {
     /// The value stored under `key`, if any.
     ///
     /// # Errors
@@ -93,7 +94,7 @@ impl Node {
     /// Deletes `key` on R nodes; whether it had a value.
     ///
     /// # Errors
-    /// As [`Node::put`].
+    /// As [`Dhash::put`].
     pub fn delete(&self, key: &str) -> Result<bool> {
         self.retrying(key, || self.write_once(key, None))
     }
@@ -101,7 +102,7 @@ impl Node {
     /// The identifier of `key` and the lookup of its owner.
     ///
     /// # Errors
-    /// As [`Node::find_successor`].
+    /// As [`crate::chord::Ring::find_successor`].
     pub fn lookup(&self, key: &str) -> Result<(Id, Lookup)> {
         let id = self.config().space.hash(key.as_bytes());
         let lookup = self.find_successor(id)?;
@@ -253,58 +254,5 @@ fn refused(owner: &NodeRef, answer: &Response) -> String {
         Response::NotOwner => format!("{} does not own it now", owner.addr),
         Response::Error(text) => format!("{}: {text}", owner.addr),
         other => format!("{} answered {other:?}", owner.addr),
-    }
-}
-
-/// One node as a RING walk found it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RingEntry {
-    /// The node.
-    pub node: NodeRef,
-    /// How many keys it holds.
-    pub keys: u64,
-}
-
-impl Node {
-    /// Walks the ring by successor pointers from this node, asking each
-    /// node for its identity, successor list and key count, until the walk
-    /// comes back here or has visited `limit` nodes. A node that does not
-    /// answer is skipped using the previous node's successor list.
-    ///
-    /// # Errors
-    /// [`Error::Unavailable`] when a node and its whole successor list fail.
-    pub fn walk_ring(&self, limit: usize) -> Result<Vec<RingEntry>> {
-        let mut entries: Vec<RingEntry> = Vec::new();
-        let mut next = vec![self.me().clone()];
-        while entries.len() < limit {
-            let mut answered = None;
-            for candidate in &next {
-                if let Ok(Response::Info {
-                    node,
-                    successors,
-                    keys,
-                    ..
-                }) = self.call(candidate, Request::Info)
-                {
-                    answered = Some((RingEntry { node, keys }, successors));
-                    break;
-                }
-            }
-            let Some((entry, successors)) = answered else {
-                return Err(Error::Unavailable(format!(
-                    "ring walk stopped after {} nodes: none of {:?} answered",
-                    entries.len(),
-                    next
-                )));
-            };
-            entries.push(entry);
-            let back_home = successors.first().is_none_or(|s| *s == *self.me());
-            let looped = entries.iter().any(|e| Some(&e.node) == successors.first());
-            if back_home || looped {
-                break;
-            }
-            next = successors;
-        }
-        Ok(entries)
     }
 }

@@ -4,15 +4,15 @@
 //!
 //! A key lives on R nodes: its owner, `successor(id)`, and the next R - 1
 //! nodes of the owner's successor list. Writes reach all R through the
-//! coordinator ([`crate::kv`]). Everything else that keeps it so runs in
-//! [`Node::repair`], once per maintenance round, after stabilization:
+//! coordinator ([`crate::dhash::kv`]). Everything else that keeps it so runs in
+//! [`Dhash::repair`], once per maintenance round, after stabilization:
 //!
 //! 1. **Pull a grown arc.** When a node's predecessor fails and a node
 //!    further back notifies it, the node owns the dead node's arc. It was a
 //!    replica of that arc, but one that joined a moment ago may not have
 //!    all of it yet, so it refuses those keys until it has copied the arc
 //!    from its next R - 1 successors, the other replicas
-//!    (`Links::unsynced` in [`crate::node`]).
+//!    (`Links::unsynced` in [`crate::chord::ring`]).
 //! 2. **Anti-entropy.** Each owner compares its arc `(predecessor, n]` with
 //!    each of its next R - 1 successors, by digests rather than by sending
 //!    the arc: [`Store::digests`](crate::store::Store::digests) cuts a slice
@@ -46,9 +46,10 @@ use std::collections::HashMap;
 
 use log::{debug, info};
 
+use super::{Dhash, CHUNK_BYTES};
+use crate::chord::Keys;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
-use crate::node::{Node, CHUNK_BYTES};
 use crate::stats::Stats;
 use crate::store::{Bucket, Item, Version};
 
@@ -77,7 +78,7 @@ const TOMBSTONE_SCAN: usize = 4096;
 
 /// Where the repair of one node resumes from round to round.
 #[derive(Debug, Default)]
-pub struct RepairState {
+pub(crate) struct RepairState {
     /// For each replica (by address), where the next anti-entropy slice of
     /// this node's arc starts.
     next_slice: HashMap<String, Id>,
@@ -93,7 +94,7 @@ struct ArcView {
     replicas: Vec<NodeRef>,
 }
 
-impl Node {
+impl Dhash {
     /// One round of replica repair; see the module docs for the four steps.
     /// Called periodically, after `stabilize`.
     pub fn repair(&self) {
@@ -107,17 +108,8 @@ impl Node {
     /// enough to repair: a member, not taking keys over, not leaving, with
     /// a predecessor (known or failed) other than itself.
     fn arc_view(&self) -> Option<ArcView> {
-        let links = self.links.read();
-        if !links.member || links.receiving || links.leaving {
-            return None;
-        }
-        let from = links
-            .predecessor
-            .as_ref()
-            .or(links.failed_predecessor.as_ref())
-            .filter(|p| p.addr != self.me().addr)?
-            .id;
-        let replicas = self.replicas_in(&links.successors);
+        let (from, successors) = self.ring.repair_view()?;
+        let replicas = self.replicas_in(&successors);
         Some(ArcView { from, replicas })
     }
 
@@ -136,13 +128,10 @@ impl Node {
     /// in full (the others add what that one missed); with none left, the
     /// node's own copy is all there is.
     fn pull_grown_arc(&self) {
-        let (grown, replicas) = {
-            let links = self.links.read();
-            let Some(grown) = links.unsynced else {
-                return;
-            };
-            (grown, self.replicas_in(&links.successors))
+        let Some((grown, successors)) = self.ring.unsynced_arc() else {
+            return;
         };
+        let replicas = self.replicas_in(&successors);
         let (from, to) = grown;
         let mut copied = replicas.is_empty();
         let mut received = 0;
@@ -155,12 +144,7 @@ impl Node {
         if !copied {
             return;
         }
-        {
-            let mut links = self.links.write();
-            if links.unsynced == Some(grown) {
-                links.unsynced = None;
-            }
-        }
+        self.ring.arc_synced(grown);
         info!(
             "{}: serving ({from}, {to}] after copying {received} entries from {} replicas",
             self.me().addr,

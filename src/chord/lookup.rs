@@ -1,0 +1,251 @@
+//! Finding a key's owner: the paper's Figure 5, `find_successor` and
+//! `closest_preceding_node`, walked iteratively (see [`crate::chord`] for
+//! why), tolerating dead nodes on the way.
+
+use std::cmp::Ordering;
+
+use log::debug;
+
+use super::ring::{Links, Lookup, Ring};
+use crate::id::{Id, NodeRef};
+use crate::message::{Request, Response};
+use crate::{Error, Result};
+
+/// How many next-hop candidates a lookup step offers.
+const CANDIDATES: usize = 3;
+
+impl Ring {
+    /// Finds `successor(id)`, the node that owns identifier `id`, walking
+    /// the ring from this node.
+    ///
+    /// ```text
+    /// // ask node n to find the successor of id
+    /// n.find_successor(id)
+    ///   if (id ∈ (n, successor])
+    ///     return successor;
+    ///   else
+    ///     n' = closest_preceding_node(id);
+    ///     return n'.find_successor(id);
+    /// ```
+    ///
+    /// Iteratively: this node takes the first step itself, then asks each
+    /// next node for one step ([`Ring::find_successor_step`]) until one
+    /// answers with its successor.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when every next hop on offer failed, or the
+    /// walk did not converge.
+    pub fn find_successor(&self, id: Id) -> Result<Lookup> {
+        let first = self.find_successor_step(id);
+        self.walk(id, first)
+    }
+
+    /// Follows step answers from `answer` until one names the successor.
+    pub(crate) fn walk(&self, id: Id, mut answer: Response) -> Result<Lookup> {
+        let mut path = Vec::new();
+        let mut failed: Vec<String> = Vec::new();
+        // Every step moves strictly closer to id, so m steps suffice in a
+        // consistent ring; the slack covers failed hops and a moving ring.
+        let limit = 2 * usize::from(self.config.space.bits()) + 2 * self.config.successors + 8;
+        for _ in 0..limit {
+            match answer {
+                Response::Found { successors } if !successors.is_empty() => {
+                    return Ok(Lookup { successors, path });
+                }
+                Response::Closer { candidates } => {
+                    let (asked, next) = self.ask_next_hop(id, &candidates, &mut failed)?;
+                    path.push(asked);
+                    answer = next;
+                }
+                other => {
+                    return Err(Error::Unavailable(format!(
+                        "lookup of {id} got an unexpected answer: {other:?}"
+                    )))
+                }
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "lookup of {id} did not converge in {limit} hops"
+        )))
+    }
+
+    /// Asks the first live candidate for the next step toward `id`; returns
+    /// the node that answered and its answer.
+    fn ask_next_hop(
+        &self,
+        id: Id,
+        candidates: &[NodeRef],
+        failed: &mut Vec<String>,
+    ) -> Result<(NodeRef, Response)> {
+        for candidate in candidates {
+            if failed.contains(&candidate.addr) {
+                continue;
+            }
+            match self.call(candidate, Request::FindSuccessor { id }) {
+                Ok(answer) => return Ok((candidate.clone(), answer)),
+                Err(e) => {
+                    debug!("{}: lookup hop {candidate:?} failed: {e}", self.me.addr);
+                    failed.push(candidate.addr.clone());
+                    if self.has_failed(candidate, &e) {
+                        self.forget_finger(candidate);
+                    }
+                }
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "lookup of {id}: every next hop failed (tried {})",
+            failed.join(", ")
+        )))
+    }
+
+    /// One step of `find_successor(id)`, answered from this node's tables:
+    /// the first `if` of the paper's pseudocode, or the candidates for the
+    /// recursive call.
+    pub fn find_successor_step(&self, id: Id) -> Response {
+        let links = self.links.read();
+        if id.in_open_closed(self.me.id, links.successors[0].id) {
+            let mut successors = links.successors.clone();
+            // A list shorter than r came back round to this node: the ring
+            // is that small, and this node follows the last entry.
+            let wrapped = successors.len() < self.config.successors;
+            if wrapped && successors.iter().all(|s| s.addr != self.me.addr) {
+                successors.push(self.me.clone());
+            }
+            Response::Found { successors }
+        } else {
+            Response::Closer {
+                candidates: self.closest_preceding_nodes(&links, id, CANDIDATES),
+            }
+        }
+    }
+
+    /// The node in this node's tables that most closely precedes `id`.
+    ///
+    /// ```text
+    /// // search the local table for the highest predecessor of id
+    /// n.closest_preceding_node(id)
+    ///   for i = m downto 1
+    ///     if (finger[i] ∈ (n, id))
+    ///       return finger[i];
+    ///   return n;
+    /// ```
+    pub fn closest_preceding_node(&self, id: Id) -> NodeRef {
+        let links = self.links.read();
+        self.closest_preceding_nodes(&links, id, 1)
+            .pop()
+            .unwrap_or_else(|| self.me.clone())
+    }
+
+    /// The `limit` known nodes in `(n, id)` closest to `id`, best first.
+    /// Fingers as in the paper, plus the successor list as the section
+    /// "Failure and Replication" suggests,
+    /// so a lookup can route around a dead finger.
+    fn closest_preceding_nodes(&self, links: &Links, id: Id, limit: usize) -> Vec<NodeRef> {
+        let n = self.me.id;
+        let mut found: Vec<NodeRef> = links
+            .fingers
+            .from_farthest()
+            .chain(links.successors.iter())
+            .filter(|node| node.id.in_open(n, id))
+            .cloned()
+            .collect();
+        // Farthest from n (so closest to id) first.
+        found.sort_by(|a, b| {
+            if a.id == b.id {
+                Ordering::Equal
+            } else if b.id.in_open(n, a.id) {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        });
+        found.dedup_by(|a, b| a.addr == b.addr);
+        found.truncate(limit);
+        found
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::NodeConfig;
+    use crate::id::IdSpace;
+    use crate::stats::Stats;
+    use crate::transport::MemoryNetwork;
+    use std::sync::Arc;
+
+    /// Node `n` of a 6-bit ring, with fingers and successors set by hand:
+    /// nothing is reachable, so only local logic runs.
+    pub(crate) fn node(n: u64, fingers: &[u64], successors: &[u64]) -> Ring {
+        let space = IdSpace::new(6).unwrap();
+        let reference = |id: u64| NodeRef {
+            id: space.id(id),
+            addr: format!("n{id}"),
+        };
+        let config = NodeConfig::new(space);
+        let stats = Arc::new(Stats::default());
+        let node = Ring::new(reference(n), config, MemoryNetwork::new(), stats);
+        {
+            let mut links = node.links.write();
+            for (k, &f) in fingers.iter().enumerate() {
+                links.fingers.set(k + 1, reference(f));
+            }
+            links.successors = successors.iter().map(|&s| reference(s)).collect();
+        }
+        node
+    }
+
+    pub(crate) fn id(node: &NodeRef) -> u64 {
+        node.id.to_u64().unwrap()
+    }
+
+    /// Node 8 of the paper's Figure 4(a).
+    fn n8() -> Ring {
+        node(8, &[14, 14, 14, 21, 32, 42], &[14, 21, 32])
+    }
+
+    #[test]
+    fn closest_preceding_node_is_the_farthest_finger_before_the_id() {
+        let n8 = n8();
+        let space = n8.config.space;
+        assert_eq!(id(&n8.closest_preceding_node(space.id(54))), 42);
+        assert_eq!(id(&n8.closest_preceding_node(space.id(40))), 32);
+        assert_eq!(id(&n8.closest_preceding_node(space.id(20))), 14);
+        // The interval is open: a finger at the id itself does not precede it.
+        assert_eq!(id(&n8.closest_preceding_node(space.id(42))), 32);
+        // Wrapping past zero: 3 is after 42 going round from 8.
+        assert_eq!(id(&n8.closest_preceding_node(space.id(3))), 42);
+        // Nothing lies in (8, 10) but 9: the node returns itself.
+        assert_eq!(id(&n8.closest_preceding_node(space.id(10))), 8);
+    }
+
+    #[test]
+    fn closest_preceding_node_also_uses_the_successor_list() {
+        // No fingers known yet, only the successor list.
+        let n = node(8, &[], &[14, 21, 32]);
+        assert_eq!(id(&n.closest_preceding_node(n.config.space.id(30))), 21);
+    }
+
+    #[test]
+    fn a_lookup_step_offers_distinct_candidates_best_first() {
+        let n8 = n8();
+        match n8.find_successor_step(n8.config.space.id(54)) {
+            Response::Closer { candidates } => {
+                let ids: Vec<u64> = candidates.iter().map(id).collect();
+                assert_eq!(ids, vec![42, 32, 21]);
+            }
+            other => panic!("expected candidates, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lookup_step_answers_when_the_id_is_up_to_the_successor() {
+        let n8 = n8();
+        for target in [9, 14] {
+            match n8.find_successor_step(n8.config.space.id(target)) {
+                Response::Found { successors } => assert_eq!(id(&successors[0]), 14),
+                other => panic!("{target}: expected the successor, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! A node's ring state and what every part of the protocol needs around
+//! it: the node itself, its settings, the lock that guards its view of the
+//! ring, calls to other nodes and the rule that says when one has failed.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, OnceLock, Weak};
+
+use log::debug;
+use parking_lot::{Mutex, RwLock};
+
+use crate::clock::now_micros;
+use crate::config::NodeConfig;
+use crate::finger::FingerTable;
+use crate::id::{Id, NodeRef};
+use crate::message::{Checker, Request, Response};
+use crate::stats::Stats;
+use crate::transport::{Handler, Transport, TransportError};
+use crate::{Error, Result};
+
+/// How many calls to a node in a row must time out before it counts as
+/// failed (a refused connection counts at once).
+const TIMEOUTS_BEFORE_FAILED: u32 = 3;
+
+/// The result of a lookup: the key's owner and who follows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// The successor list of the owner's predecessor: the owner first.
+    pub successors: Vec<NodeRef>,
+    /// The nodes the lookup asked, in order (not counting the node that
+    /// started it, which took the first step from its own tables).
+    pub path: Vec<NodeRef>,
+}
+
+impl Lookup {
+    /// The node the identifier maps to: `successor(id)`.
+    pub fn owner(&self) -> &NodeRef {
+        &self.successors[0]
+    }
+
+    /// The nodes that hold the key with `replicas` = R: the owner and the
+    /// next R - 1 distinct nodes after it (fewer in a smaller ring).
+    pub fn holders(&self, replicas: usize) -> Vec<&NodeRef> {
+        let mut holders: Vec<&NodeRef> = Vec::with_capacity(replicas);
+        for node in &self.successors {
+            if holders.len() == replicas {
+                break;
+            }
+            if holders.iter().all(|h| h.addr != node.addr) {
+                holders.push(node);
+            }
+        }
+        holders
+    }
+
+    /// The hop count: how many other nodes the lookup asked. The paper's
+    /// "path length" (section 6.4), about ½·log2 N on average.
+    pub fn hops(&self) -> u32 {
+        self.path.len() as u32
+    }
+}
+
+/// What [`Ring::notify`] decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Adoption {
+    /// The candidate is now our predecessor; it replaced this one.
+    Adopted {
+        /// The predecessor before the candidate, if one was known.
+        replaced: Option<NodeRef>,
+    },
+    /// The candidate is not our predecessor (or is ourselves).
+    Refused,
+}
+
+/// What one call of [`Ring::stabilize`] achieved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stabilized {
+    /// The successor has this node as its predecessor: it is in the ring.
+    Linked,
+    /// Not yet: the successor was busy or unreachable, or another node
+    /// sits between us; a later round goes on.
+    Pending,
+    /// Another node with our identifier holds our place in the ring.
+    Twin(NodeRef),
+}
+
+/// What a node's successor told it in `stabilize`.
+pub(crate) struct Neighbours {
+    pub(crate) predecessor: Option<NodeRef>,
+    pub(crate) successors: Vec<NodeRef>,
+}
+
+/// A node's view of the ring.
+#[derive(Debug)]
+pub(crate) struct Links {
+    pub(crate) predecessor: Option<NodeRef>,
+    /// The predecessor `check_predecessor` last found failed, while no new
+    /// one is known. It bounds the keys this node serves: a suspicion can
+    /// be false, so the arc grows only when a live node becomes the
+    /// predecessor (see `Ring::owns`).
+    pub(crate) failed_predecessor: Option<NodeRef>,
+    /// Never empty; `[self]` when the node is alone.
+    pub(crate) successors: Vec<NodeRef>,
+    pub(crate) fingers: FingerTable,
+    /// A pull of keys from the successor is due: refuse keys until done.
+    pub(crate) receiving: bool,
+    /// The arc `(a, b]` this node took over when its predecessor was found
+    /// failed and a node further back became the predecessor. This node
+    /// holds it as a replica, but a replica that joined lately may lack
+    /// some of it, so it refuses those keys until it has pulled the arc
+    /// from its successors (see [`crate::dhash::replication`]).
+    pub(crate) unsynced: Option<(Id, Id)>,
+    /// The node is leaving: refuse keys.
+    pub(crate) leaving: bool,
+    /// The node is part of a ring: it created one, or a successor adopted it
+    /// as predecessor, or another node adopted it as successor. Only a
+    /// member serves keys, and only a member whose successors all failed
+    /// concludes it is alone: a node that never got in must not claim
+    /// every key of a ring it cannot see.
+    pub(crate) member: bool,
+}
+
+/// A snapshot of a node's view, for display and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    /// The node itself.
+    pub me: NodeRef,
+    /// Its predecessor, if known.
+    pub predecessor: Option<NodeRef>,
+    /// Its successor list.
+    pub successors: Vec<NodeRef>,
+    /// `(k, start, node)` for its fingers.
+    pub fingers: Vec<(usize, Id, Option<NodeRef>)>,
+    /// How many keys it holds.
+    pub keys: usize,
+    /// Whether it is copying keys it took over (from its successor after a
+    /// join, or from replicas after its predecessor failed), refusing them
+    /// until done.
+    pub taking_over: bool,
+}
+
+/// The Chord ring as one node sees it, and how it reaches the others.
+pub struct Ring {
+    pub(crate) me: NodeRef,
+    /// A random number drawn at start-up: tells this process apart from an
+    /// earlier one at the same address.
+    pub(crate) incarnation: u64,
+    pub(crate) config: NodeConfig,
+    pub(crate) transport: Arc<dyn Transport>,
+    /// Predecessor, successor list, finger table and the hand-over flags.
+    /// Held only to read or write those fields, never across a call to
+    /// another node; taken before the key layer's store when both are
+    /// needed ([`Ring::while_serving`]), so a key's ownership and its value
+    /// are read at one instant.
+    pub(crate) links: RwLock<Links>,
+    /// Calls in a row that timed out, by peer address; see
+    /// `Ring::has_failed`. Held only to count.
+    timeouts: Mutex<HashMap<String, u32>>,
+    pub(crate) stats: Arc<Stats>,
+    /// The whole node this ring belongs to, which answers the requests
+    /// this node sends itself (set once, by [`Ring::serve_locally`]).
+    local: OnceLock<Weak<dyn Handler>>,
+}
+
+impl Ring {
+    /// The ring state of a node with identity `me`, not yet in any ring.
+    pub fn new(
+        me: NodeRef,
+        config: NodeConfig,
+        transport: Arc<dyn Transport>,
+        stats: Arc<Stats>,
+    ) -> Ring {
+        let links = Links {
+            predecessor: None,
+            failed_predecessor: None,
+            successors: vec![me.clone()],
+            fingers: FingerTable::new(me.id),
+            receiving: false,
+            unsynced: None,
+            leaving: false,
+            member: false,
+        };
+        Ring {
+            me,
+            incarnation: RandomState::new().build_hasher().finish(),
+            config,
+            transport,
+            links: RwLock::new(links),
+            timeouts: Mutex::new(HashMap::new()),
+            stats,
+            local: OnceLock::new(),
+        }
+    }
+
+    /// Makes `node` (the whole node: ring and keys) answer the requests
+    /// this node sends to itself, as a peer would.
+    pub fn serve_locally(&self, node: Weak<dyn Handler>) {
+        let _ = self.local.set(node);
+    }
+
+    /// The node itself.
+    pub fn me(&self) -> &NodeRef {
+        &self.me
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Its current successor, `finger[1]` in the paper.
+    pub fn successor(&self) -> NodeRef {
+        self.links.read().successors[0].clone()
+    }
+
+    /// A snapshot of its view of the ring.
+    pub fn view(&self, keys: usize) -> View {
+        let links = self.links.read();
+        let fingers = links
+            .fingers
+            .rows()
+            .map(|(k, start, node)| (k, start, node.cloned()))
+            .collect();
+        View {
+            me: self.me.clone(),
+            predecessor: links.predecessor.clone(),
+            successors: links.successors.clone(),
+            fingers,
+            keys,
+            taking_over: links.receiving || links.unsynced.is_some(),
+        }
+    }
+
+    /// What a message from a peer is checked against: our space, our clock.
+    pub(crate) fn checker(&self) -> Checker {
+        Checker::new(self.config.space, now_micros())
+    }
+
+    /// Calls `to`, or answers locally when `to` is this node.
+    pub(crate) fn call(
+        &self,
+        to: &NodeRef,
+        request: Request,
+    ) -> std::result::Result<Response, TransportError> {
+        if to.addr == self.me.addr {
+            // This node itself: answered here, by the whole node (ring and
+            // keys), without the network.
+            let local = self.local.get().and_then(Weak::upgrade);
+            return local.map(|node| node.handle(request)).ok_or_else(|| {
+                TransportError::Unreachable {
+                    addr: to.addr.clone(),
+                    reason: "this node is not serving".into(),
+                }
+            });
+        }
+        let answer = self.transport.call(&to.addr, request)?;
+        {
+            let mut timeouts = self.timeouts.lock();
+            if !timeouts.is_empty() {
+                timeouts.remove(&to.addr);
+            }
+        }
+        answer.check(&self.checker()).map_err(|e| {
+            Stats::add(&self.stats.protocol_errors, 1);
+            TransportError::Protocol {
+                addr: to.addr.clone(),
+                detail: format!("its answer was refused: {e}"),
+            }
+        })?;
+        Ok(answer)
+    }
+
+    /// Whether a failed call shows that `node` has failed. A refused or
+    /// reset connection does at once: on a LAN or loopback the process is
+    /// gone. A busy answer never does. A timeout may only mean the node is
+    /// overloaded, and declaring a live node dead moves its keys' ownership,
+    /// so it takes [`TIMEOUTS_BEFORE_FAILED`] in a row; any answer in
+    /// between starts the count again.
+    pub(crate) fn has_failed(&self, node: &NodeRef, e: &TransportError) -> bool {
+        match e {
+            TransportError::Busy { .. } => false,
+            TransportError::Timeout { .. } => {
+                let mut timeouts = self.timeouts.lock();
+                let count = timeouts.entry(node.addr.clone()).or_insert(0);
+                *count += 1;
+                if *count < TIMEOUTS_BEFORE_FAILED {
+                    return false;
+                }
+                timeouts.remove(&node.addr);
+                true
+            }
+            TransportError::Unreachable { .. } | TransportError::Protocol { .. } => {
+                self.timeouts.lock().remove(&node.addr);
+                true
+            }
+        }
+    }
+
+    /// Sends a request whose answer carries nothing we need; logs failures.
+    pub(crate) fn tell(&self, to: &NodeRef, request: Request) {
+        if let Err(e) = self.call(to, request) {
+            debug!("{}: {to:?} did not take a notice: {e}", self.me.addr);
+        }
+    }
+
+    /// Forgets a finger that failed to answer.
+    pub(crate) fn forget_finger(&self, dead: &NodeRef) {
+        self.links.write().fingers.forget(&dead.addr);
+        self.transport.forget(&dead.addr);
+    }
+
+    /// Whether this node owns `id` on the ring: it lies in
+    /// `(predecessor, n]`.
+    ///
+    /// When the predecessor was found failed, the arc stays
+    /// `(failed predecessor, n]` until a live node notifies us: a timeout
+    /// under load can suspect a live node, and if we took over its keys at
+    /// once we would answer NOT_FOUND for keys it still holds. If it really
+    /// died, its own predecessor notifies us within a round and the arc
+    /// grows then. A node that has never had a predecessor owns every key
+    /// only while it is alone.
+    pub(crate) fn owns(&self, links: &Links, id: Id) -> bool {
+        match (&links.predecessor, &links.failed_predecessor) {
+            (Some(p), _) | (None, Some(p)) => id.in_open_closed(p.id, self.me.id),
+            (None, None) => links.successors[0].addr == self.me.addr,
+        }
+    }
+
+    /// Whether this node serves reads and writes of `id` now: it owns it,
+    /// is not taking keys over or leaving, and does not lack that part of
+    /// its arc (see `Links::unsynced`).
+    pub(crate) fn serves(&self, links: &Links, id: Id) -> bool {
+        links.member
+            && !links.receiving
+            && !links.leaving
+            && self.owns(links, id)
+            && !links.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b))
+    }
+
+    /// Whether this node is part of a ring (see `Links::member`).
+    pub fn is_member(&self) -> bool {
+        self.links.read().member
+    }
+
+    pub(crate) fn info(&self, keys: usize) -> Response {
+        let links = self.links.read();
+        Response::Info {
+            node: self.me.clone(),
+            incarnation: self.incarnation,
+            predecessor: links.predecessor.clone(),
+            successors: links.successors.clone(),
+            keys: keys as u64,
+        }
+    }
+
+    /// Walks the ring by successor pointers from this node, asking each
+    /// node for its identity, successor list and key count, until the walk
+    /// comes back here or has visited `limit` nodes. A node that does not
+    /// answer is skipped using the previous node's successor list.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when a node and its whole successor list fail.
+    pub fn walk_ring(&self, limit: usize) -> Result<Vec<RingEntry>> {
+        let mut entries: Vec<RingEntry> = Vec::new();
+        let mut next = vec![self.me().clone()];
+        while entries.len() < limit {
+            let mut answered = None;
+            for candidate in &next {
+                if let Ok(Response::Info {
+                    node,
+                    successors,
+                    keys,
+                    ..
+                }) = self.call(candidate, Request::Info)
+                {
+                    answered = Some((RingEntry { node, keys }, successors));
+                    break;
+                }
+            }
+            let Some((entry, successors)) = answered else {
+                return Err(Error::Unavailable(format!(
+                    "ring walk stopped after {} nodes: none of {:?} answered",
+                    entries.len(),
+                    next
+                )));
+            };
+            entries.push(entry);
+            let back_home = successors.first().is_none_or(|s| *s == *self.me());
+            let looped = entries.iter().any(|e| Some(&e.node) == successors.first());
+            if back_home || looped {
+                break;
+            }
+            next = successors;
+        }
+        Ok(entries)
+    }
+
+    /// Runs `f` with this node's successor list if it serves `id` now,
+    /// holding the ring's lock meanwhile, so that whatever `f` reads or
+    /// writes in the store happens while ownership cannot move. `None`
+    /// when it does not serve `id`.
+    pub(crate) fn while_serving<T>(&self, id: Id, f: impl FnOnce(&[NodeRef]) -> T) -> Option<T> {
+        let links = self.links.read();
+        self.serves(&links, id).then(|| f(&links.successors))
+    }
+
+    /// The answer to `GetNeighbours`: the predecessor and successor list.
+    pub(crate) fn neighbours(&self) -> Response {
+        let links = self.links.read();
+        Response::Neighbours {
+            predecessor: links.predecessor.clone(),
+            successors: links.successors.clone(),
+        }
+    }
+
+    /// The start of the arc this node owns and its successor list, if it is
+    /// settled enough to repair its replicas: a member, not taking keys
+    /// over, not leaving, with a predecessor (known or failed) other than
+    /// itself.
+    pub(crate) fn repair_view(&self) -> Option<(Id, Vec<NodeRef>)> {
+        let links = self.links.read();
+        if !links.member || links.receiving || links.leaving {
+            return None;
+        }
+        let from = links
+            .predecessor
+            .as_ref()
+            .or(links.failed_predecessor.as_ref())
+            .filter(|p| p.addr != self.me.addr)?
+            .id;
+        Some((from, links.successors.clone()))
+    }
+
+    /// The arc this node took over from a failed predecessor and refuses
+    /// until it has copied it from the replicas, with the successor list.
+    pub(crate) fn unsynced_arc(&self) -> Option<((Id, Id), Vec<NodeRef>)> {
+        let links = self.links.read();
+        links.unsynced.map(|arc| (arc, links.successors.clone()))
+    }
+
+    /// The key layer has copied `arc`: serve it.
+    pub(crate) fn arc_synced(&self, arc: (Id, Id)) {
+        let mut links = self.links.write();
+        if links.unsynced == Some(arc) {
+            links.unsynced = None;
+        }
+    }
+}
+
+/// One node as a RING walk found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RingEntry {
+    /// The node.
+    pub node: NodeRef,
+    /// How many keys it holds.
+    pub keys: u64,
+}
+
+/// The error for a peer that answered with the wrong kind of response.
+pub(crate) fn unexpected(peer: &NodeRef, answer: &Response) -> Error {
+    Error::Transport(TransportError::Protocol {
+        addr: peer.addr.clone(),
+        detail: format!("unexpected answer {answer:?}"),
+    })
+}

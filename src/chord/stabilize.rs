@@ -1,0 +1,638 @@
+//! Joining and keeping the ring correct: the paper's Figure 6, `create`,
+//! `join`, `stabilize`, `notify`, `fix_fingers` and `check_predecessor`,
+//! with the successor lists of "Failure and Replication" and Zave's
+//! corrections (see [`crate::chord`] for each departure and why).
+
+use log::{debug, error, info, warn};
+
+use super::ring::{unexpected, Adoption, Links, Neighbours, Ring, Stabilized};
+use super::Keys;
+use crate::id::{Id, NodeRef};
+use crate::message::{Request, Response};
+use crate::stats::Stats;
+use crate::transport::TransportError;
+use crate::{Error, Result};
+
+/// How many closer successors one `stabilize` may step to, beyond r.
+const MAX_STABILIZE_STEPS: usize = 8;
+
+impl Ring {
+    /// Creates a new ring with this node alone in it.
+    ///
+    /// ```text
+    /// n.create()
+    ///   predecessor = nil;
+    ///   successor = n;
+    /// ```
+    pub fn create(&self) {
+        {
+            let mut links = self.links.write();
+            links.predecessor = None;
+            links.successors = vec![self.me.clone()];
+            links.member = true;
+        }
+        info!("{}: created a new ring", self.me.addr);
+    }
+
+    /// Joins the ring that the node at `known` belongs to.
+    ///
+    /// ```text
+    /// n.join(n')
+    ///   predecessor = nil;
+    ///   successor = n'.find_successor(n);
+    /// ```
+    ///
+    /// As Zave requires, the successor list is then copied from the
+    /// successor itself, which also proves the successor is alive. The
+    /// keys this node now owns arrive on its first `stabilize`, when the
+    /// successor adopts it as predecessor.
+    ///
+    /// # Errors
+    /// [`Error::IdTaken`] if another node has our identifier,
+    /// [`Error::SpaceMismatch`] if the ring uses another m, and transport or
+    /// lookup errors if the ring cannot be reached.
+    pub fn join(&self, known: &str) -> Result<()> {
+        let first = self
+            .transport
+            .call(known, Request::FindSuccessor { id: self.me.id })?;
+        if let Response::Closer { candidates }
+        | Response::Found {
+            successors: candidates,
+        } = &first
+        {
+            if let Some(other) = candidates.iter().find(|c| c.id.bits() != self.me.id.bits()) {
+                return Err(Error::SpaceMismatch {
+                    ours: self.me.id.bits(),
+                    theirs: other.id.bits(),
+                    peer: known.to_string(),
+                });
+            }
+        }
+        // A node at our own address is this node's previous incarnation,
+        // crashed and not yet noticed, if that address now reaches us: then
+        // it is gone and we take its place. If it reaches someone else, that
+        // is a live node we must not displace.
+        let lookup = self.walk(self.me.id, first)?;
+        let restarting = lookup.owner().addr == self.me.addr && self.address_reaches_me();
+        // Zave: the successor list is copied from a live successor. The
+        // lookup's list may still name nodes that left or died a moment ago,
+        // so take the first that answers.
+        let mut last_error = None;
+        let mut found = None;
+        for candidate in &lookup.successors {
+            if restarting && candidate.addr == self.me.addr {
+                continue;
+            }
+            if candidate.id == self.me.id {
+                return Err(Error::IdTaken {
+                    id: self.me.id,
+                    holder: candidate.addr.clone(),
+                });
+            }
+            match self.call(candidate, Request::GetNeighbours) {
+                Ok(Response::Neighbours {
+                    predecessor,
+                    successors,
+                }) => {
+                    found = Some((candidate.clone(), predecessor, successors));
+                    break;
+                }
+                Ok(other) => last_error = Some(unexpected(candidate, &other)),
+                Err(e) => last_error = Some(e.into()),
+            }
+        }
+        let Some((successor, its_predecessor, rest)) = found else {
+            return Err(last_error.unwrap_or_else(|| {
+                Error::Unavailable(format!(
+                    "the ring at {known} knows no node but this one's previous incarnation"
+                ))
+            }));
+        };
+        // The lookup can miss a twin that joined a moment ago and is not yet
+        // linked in; its successor already knows it as predecessor.
+        if let Some(twin) = its_predecessor.filter(|p| p.id == self.me.id && p.addr != self.me.addr)
+        {
+            return Err(Error::IdTaken {
+                id: self.me.id,
+                holder: twin.addr,
+            });
+        }
+        {
+            let mut links = self.links.write();
+            links.predecessor = None;
+            links.successors = self.successor_list(&successor, &rest);
+            links.fingers.set(1, successor.clone());
+        }
+        info!(
+            "{}: joined the ring through {known}; successor is {successor:?}",
+            self.me.addr
+        );
+        Ok(())
+    }
+
+    /// Whether a call to our advertised address reaches this very process.
+    /// It goes through the transport, not [`Ring::call`], which would
+    /// answer locally without asking the network.
+    fn address_reaches_me(&self) -> bool {
+        matches!(
+            self.transport.call(&self.me.addr, Request::Info),
+            Ok(Response::Info { incarnation, .. }) if incarnation == self.incarnation
+        )
+    }
+
+    /// Runs `stabilize` until this node's successor has adopted it as
+    /// predecessor: the node is then a member of the ring and holds its
+    /// keys. Not in the paper, whose `join` returns at once and leaves the
+    /// rest to the periodic `stabilize`; a server calls this right after
+    /// [`Ring::join`] so that a node which cannot become a member says so
+    /// at start-up instead of running outside the ring.
+    ///
+    /// # Errors
+    /// [`Error::IdTaken`] when another node with our identifier joined at
+    /// the same moment and holds our place; [`Error::Unavailable`] when the
+    /// successor did not adopt us in a bounded number of attempts.
+    pub fn link_in(&self, keys: &dyn Keys) -> Result<()> {
+        let attempts = 2 * self.config.successors + MAX_STABILIZE_STEPS;
+        for _ in 0..attempts {
+            match self.stabilize(keys) {
+                Stabilized::Linked => return Ok(()),
+                Stabilized::Twin(twin) => {
+                    return Err(Error::IdTaken {
+                        id: self.me.id,
+                        holder: twin.addr,
+                    })
+                }
+                Stabilized::Pending => {}
+            }
+        }
+        Err(Error::Unavailable(format!(
+            "joined, but successor {:?} did not take this node as its predecessor in {attempts} attempts",
+            self.successor()
+        )))
+    }
+
+    /// Verifies this node's successor and tells the successor about it;
+    /// keeps the successor list ("Failure and Replication"). Called
+    /// periodically.
+    ///
+    /// ```text
+    /// // called periodically. verifies n's immediate
+    /// // successor, and tells the successor about n.
+    /// n.stabilize()
+    ///   x = successor.predecessor;
+    ///   if (x ∈ (n, successor))
+    ///     successor = x;
+    ///   successor.notify(n);
+    /// ```
+    ///
+    /// With the successor list and Zave's corrections: a successor that
+    /// does not answer is dropped and the next one in the list is tried at
+    /// once; `x` is adopted only after it answers; the list becomes the
+    /// successor followed by its own list, less the last entry. And the
+    /// first step repeats, within one call, while `x` is a closer live
+    /// node, so a chain of k nodes that joined at once settles in a few
+    /// rounds rather than k.
+    pub fn stabilize(&self, keys: &dyn Keys) -> Stabilized {
+        let Some((mut successor, mut neighbours)) = self.first_live_successor() else {
+            return Stabilized::Pending;
+        };
+        // The paper adopts x = successor.predecessor once per round. After
+        // many concurrent joins the nodes that should sit between us and
+        // our successor form a chain, and one step per round would take a
+        // round per chain link; so repeat the step while it finds a closer
+        // live node (bounded: each step is one call).
+        for _ in 0..self.config.successors + MAX_STABILIZE_STEPS {
+            let x = neighbours.predecessor.clone();
+            if let Some(twin) = x
+                .as_ref()
+                .filter(|x| x.id == self.me.id && x.addr != self.me.addr)
+            {
+                // Two nodes joined at once with one identifier: the successor
+                // took the other, and this node is outside the ring. Say so
+                // loudly; it cannot be fixed from here.
+                error!(
+                    "{}: {twin:?} has our identifier and holds our place in the ring; \
+                     this node is not part of it. Restart it with another --advertise address",
+                    self.me.addr
+                );
+                return Stabilized::Twin(twin.clone());
+            }
+            let Some(x) = x.filter(|x| x.id.in_open(self.me.id, successor.id)) else {
+                break;
+            };
+            // Zave: adopt x only once it has answered.
+            match self.call(&x, Request::GetNeighbours) {
+                Ok(Response::Neighbours {
+                    predecessor,
+                    successors,
+                }) => {
+                    successor = x;
+                    neighbours = Neighbours {
+                        predecessor,
+                        successors,
+                    };
+                }
+                Ok(other) => {
+                    warn!("{}: {}", self.me.addr, unexpected(&x, &other));
+                    break;
+                }
+                Err(e) => {
+                    debug!("{}: not adopting {x:?} as successor: {e}", self.me.addr);
+                    break;
+                }
+            }
+        }
+        self.set_successors(&successor, &neighbours.successors);
+        if self.notify_successor(keys, &successor, neighbours.predecessor.as_ref()) {
+            self.links.write().member = true;
+            Stabilized::Linked
+        } else {
+            Stabilized::Pending
+        }
+    }
+
+    /// The first entry of the successor list that answers, with its
+    /// predecessor and successor list. Dead entries are dropped on the way,
+    /// and the node falls back on itself when every entry is dead.
+    fn first_live_successor(&self) -> Option<(NodeRef, Neighbours)> {
+        loop {
+            let successor = self.successor();
+            match self.call(&successor, Request::GetNeighbours) {
+                Ok(Response::Neighbours {
+                    predecessor,
+                    successors,
+                }) => {
+                    let neighbours = Neighbours {
+                        predecessor,
+                        successors,
+                    };
+                    return Some((successor, neighbours));
+                }
+                Ok(other) => {
+                    warn!("{}: {}", self.me.addr, unexpected(&successor, &other));
+                    return None;
+                }
+                Err(e) if !self.has_failed(&successor, &e) => {
+                    debug!("{}: successor busy or slow: {e}", self.me.addr);
+                    return None;
+                }
+                Err(e) => self.successor_failed(&successor, &e),
+            }
+        }
+    }
+
+    /// Drops a dead successor from the list; the next entry takes its place.
+    fn successor_failed(&self, dead: &NodeRef, e: &TransportError) {
+        let next = {
+            let mut links = self.links.write();
+            links.successors.retain(|s| s.addr != dead.addr);
+            if links.successors.is_empty() {
+                links.successors.push(self.me.clone());
+            }
+            links.fingers.forget(&dead.addr);
+            let next = links.successors[0].clone();
+            links.fingers.set(1, next.clone());
+            next
+        };
+        self.transport.forget(&dead.addr);
+        info!(
+            "{}: successor {dead:?} failed ({e}); successor is now {next:?}",
+            self.me.addr
+        );
+    }
+
+    /// `successor` followed by its list `rest`: cut where the list comes
+    /// back around to this node (a ring smaller than r + 1), without
+    /// repeats, at most r long.
+    fn successor_list(&self, successor: &NodeRef, rest: &[NodeRef]) -> Vec<NodeRef> {
+        let mut list = vec![successor.clone()];
+        for node in rest {
+            if node.addr == self.me.addr || list.len() == self.config.successors {
+                break;
+            }
+            if !list.iter().any(|n| n.addr == node.addr) {
+                list.push(node.clone());
+            }
+        }
+        list
+    }
+
+    /// Installs a new successor list headed by `successor`. A list shorter
+    /// than r says the ring is that small as the successor sees it; our
+    /// predecessor then follows its last entry (it may have joined since
+    /// the successor last looked), so it is appended: replicas and a
+    /// leaving node's heirs are chosen from this list, and a ring of three
+    /// must not look like a ring of two.
+    pub(crate) fn set_successors(&self, successor: &NodeRef, rest: &[NodeRef]) {
+        let mut list = self.successor_list(successor, rest);
+        let old = {
+            let mut links = self.links.write();
+            if list.len() < self.config.successors && successor.addr != self.me.addr {
+                if let Some(p) = links
+                    .predecessor
+                    .as_ref()
+                    .filter(|p| p.addr != self.me.addr && list.iter().all(|n| n.addr != p.addr))
+                {
+                    list.push(p.clone());
+                }
+            }
+            links.fingers.set(1, successor.clone());
+            std::mem::replace(&mut links.successors, list)
+        };
+        if old[0] != *successor {
+            info!(
+                "{}: successor changed from {:?} to {successor:?}",
+                self.me.addr, old[0]
+            );
+        }
+    }
+
+    /// `successor.notify(n)`, then the key handover it may start: when the
+    /// successor adopts this node as its predecessor, this node now owns
+    /// the arc between the old predecessor and itself, and pulls those keys
+    /// before serving any key. `its_predecessor` is the successor's
+    /// predecessor as it told us a moment ago.
+    fn notify_successor(
+        &self,
+        keys: &dyn Keys,
+        successor: &NodeRef,
+        its_predecessor: Option<&NodeRef>,
+    ) -> bool {
+        if successor.addr == self.me.addr {
+            // Alone: a member that outlived its successors goes on as a ring
+            // of one; a node that never got in stays out.
+            self.notify(&self.me);
+            return self.links.read().member;
+        }
+        // Other nodes may route keys to us as soon as the successor adopts
+        // us, so from before the notify until the pull is done we refuse
+        // keys. The flag stays up while a pull is due (an interrupted pull
+        // is retried on the next round).
+        let becoming = its_predecessor.is_none_or(|p| p.addr != self.me.addr);
+        let pull_due = {
+            let mut links = self.links.write();
+            links.receiving |= becoming;
+            links.receiving
+        };
+        let notice = Request::Notify {
+            candidate: self.me.clone(),
+        };
+        if !pull_due {
+            self.tell(successor, notice);
+            return true;
+        }
+        match self.call(successor, notice) {
+            Ok(Response::Notified { adopted: false, .. }) if becoming => {
+                // Another node sits between us; nothing is ours to pull.
+                self.links.write().receiving = false;
+                false
+            }
+            Ok(Response::Notified { replaced, .. }) => {
+                if let Some(named) = replaced {
+                    self.take_named_predecessor(named);
+                }
+                self.pull_keys(keys, successor);
+                true
+            }
+            Ok(other) => {
+                warn!("{}: {}", self.me.addr, unexpected(successor, &other));
+                false
+            }
+            Err(e) => {
+                debug!("{}: notify {successor:?} failed: {e}", self.me.addr);
+                false
+            }
+        }
+    }
+
+    /// Copies the keys this node took over from `successor`, the arc
+    /// `(successor, n]`, and then serves keys again. The successor keeps
+    /// its copies: it is now a replica of them, and whichever node no
+    /// longer should hold them passes them on ([`crate::dhash`]). On
+    /// failure the pull stays due and the next `stabilize` retries it.
+    fn pull_keys(&self, keys: &dyn Keys, successor: &NodeRef) {
+        let Some(received) = keys.copy_arc(successor, successor.id, self.me.id) else {
+            return;
+        };
+        self.links.write().receiving = false;
+        Stats::add(&self.stats.keys_received, received);
+        if received > 0 {
+            info!(
+                "{}: took over {received} keys from {successor:?}",
+                self.me.addr
+            );
+        }
+    }
+
+    /// `candidate` thinks it might be our predecessor.
+    ///
+    /// ```text
+    /// // n' thinks it might be our predecessor.
+    /// n.notify(n')
+    ///   if (predecessor is nil or n' ∈ (predecessor, n))
+    ///     predecessor = n';
+    /// ```
+    ///
+    /// Says whether `candidate` became the predecessor just now (and is
+    /// another node), so that it pulls the keys it took over, and which
+    /// predecessor it replaced, so that it can take that one as its own. A
+    /// candidate with our identifier but another address is refused:
+    /// identifiers are unique.
+    pub fn notify(&self, candidate: &NodeRef) -> Adoption {
+        if candidate.id == self.me.id && candidate.addr != self.me.addr {
+            warn!(
+                "{}: refusing {candidate:?} as predecessor: it has our identifier",
+                self.me.addr
+            );
+            return Adoption::Refused;
+        }
+        let mut links = self.links.write();
+        // While keys are arriving, a newcomer would pull an incomplete arc
+        // from us; it tries again next round.
+        if links.leaving || links.receiving || links.unsynced.is_some() {
+            return Adoption::Refused;
+        }
+        if !self.precedes_better(&links, candidate) {
+            return Adoption::Refused;
+        }
+        let mut grown = None;
+        if candidate.addr != self.me.addr {
+            if let Some(failed) = links.failed_predecessor.clone() {
+                // Only possible once the predecessor was found failed: the
+                // arc grows back past it.
+                grown = self.note_growth(&mut links, candidate.id, failed.id);
+            }
+        }
+        let old = links.predecessor.replace(candidate.clone());
+        links.failed_predecessor = None;
+        if candidate.addr != self.me.addr {
+            // A node that takes us as its successor has let us in.
+            links.member = true;
+        }
+        drop(links);
+        if let Some((from, to)) = grown {
+            info!(
+                "{}: took over ({from}, {to}]; pulling it from the replicas before serving it",
+                self.me.addr
+            );
+        }
+        if candidate.addr == self.me.addr {
+            // A lone node adopting itself: nothing to hand over.
+            return Adoption::Refused;
+        }
+        info!(
+            "{}: predecessor is now {candidate:?} (was {old:?})",
+            self.me.addr
+        );
+        Adoption::Adopted { replaced: old }
+    }
+
+    /// Records that the arc this node owns now starts after `new_from`
+    /// instead of after `old_from`: the keys in `(new_from, old_from]` are
+    /// refused until pulled from the replicas. Returns the arc now
+    /// refused, or `None` when the arc did not grow.
+    fn note_growth(&self, links: &mut Links, new_from: Id, old_from: Id) -> Option<(Id, Id)> {
+        if new_from == old_from || new_from.in_open(old_from, self.me.id) {
+            return None;
+        }
+        let to = links.unsynced.map_or(old_from, |(_, to)| to);
+        links.unsynced = Some((new_from, to));
+        links.unsynced
+    }
+
+    /// The test of the paper's `notify`, which taking a named predecessor
+    /// shares: `predecessor is nil or n' ∈ (predecessor, n)`.
+    fn precedes_better(&self, links: &Links, candidate: &NodeRef) -> bool {
+        match &links.predecessor {
+            None => true,
+            Some(p) => candidate.id.in_open(p.id, self.me.id),
+        }
+    }
+
+    /// Takes `named`, the predecessor our successor just replaced with us,
+    /// as our own predecessor: it is the closest node before us that our
+    /// successor knew. This is the original join's
+    /// `predecessor = successor.predecessor`; without it a new node would
+    /// accept the first node that notifies it, which can lie beyond another
+    /// newcomer that already holds keys, and it would then answer for that
+    /// newcomer's keys.
+    fn take_named_predecessor(&self, named: NodeRef) {
+        if named.id == self.me.id {
+            return;
+        }
+        let taken = {
+            let mut links = self.links.write();
+            let better = self.precedes_better(&links, &named);
+            if better {
+                links.predecessor = Some(named.clone());
+                links.failed_predecessor = None;
+            }
+            better
+        };
+        if taken {
+            info!(
+                "{}: predecessor is now {named:?}, as our successor named it",
+                self.me.addr
+            );
+        }
+    }
+
+    /// Refreshes one finger. Called periodically.
+    ///
+    /// ```text
+    /// // called periodically. refreshes finger table entries.
+    /// // next stores the index of the next finger to fix.
+    /// n.fix_fingers()
+    ///   next = next + 1;
+    ///   if (next > m)
+    ///     next = 1;
+    ///   finger[next] = find_successor(n + 2^(next-1));
+    /// ```
+    ///
+    /// The following fingers whose starts lie before the node found share
+    /// it, so they are set too and skipped ([`crate::finger::FingerTable::set_run`]): a
+    /// full sweep costs about log2 N lookups instead of m.
+    pub fn fix_fingers(&self) {
+        let (next, start) = {
+            let mut links = self.links.write();
+            let next = links.fingers.advance_next();
+            (next, links.fingers.start(next))
+        };
+        match self.find_successor(start) {
+            Ok(lookup) => {
+                let mut links = self.links.write();
+                let last = links.fingers.set_run(next, lookup.owner());
+                links.fingers.skip_to(last);
+            }
+            Err(e) => debug!("{}: fix_fingers({next}): {e}", self.me.addr),
+        }
+    }
+
+    /// Clears the predecessor if it has failed. Called periodically.
+    ///
+    /// ```text
+    /// // called periodically. checks whether predecessor has failed.
+    /// n.check_predecessor()
+    ///   if (predecessor has failed)
+    ///     predecessor = nil;
+    /// ```
+    ///
+    /// "Failed" means the ping's connection was refused or reset, or it
+    /// timed out several rounds in a row (see `Ring::has_failed`).
+    pub fn check_predecessor(&self) {
+        let predecessor = self.links.read().predecessor.clone();
+        let Some(p) = predecessor.filter(|p| p.addr != self.me.addr) else {
+            return;
+        };
+        let Err(e) = self.call(&p, Request::Ping) else {
+            return;
+        };
+        if !self.has_failed(&p, &e) {
+            return;
+        }
+        {
+            let mut links = self.links.write();
+            if links.predecessor.as_ref() == Some(&p) {
+                links.failed_predecessor = links.predecessor.take();
+            }
+            links.fingers.forget(&p.addr);
+        }
+        self.transport.forget(&p.addr);
+        info!("{}: predecessor {p:?} failed ({e})", self.me.addr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::chord::lookup::tests::{id, node};
+    use crate::chord::Adoption;
+    use crate::id::NodeRef;
+
+    #[test]
+    fn notify_adopts_as_the_paper_says() {
+        let n = node(32, &[], &[38]);
+        let space = n.config.space;
+        let candidate = |i: u64| NodeRef {
+            id: space.id(i),
+            addr: format!("n{i}"),
+        };
+        // predecessor is nil: adopt.
+        assert_eq!(
+            n.notify(&candidate(14)),
+            Adoption::Adopted { replaced: None }
+        );
+        // n' in (predecessor, n): adopt, and say whom it replaced.
+        let replaced = Some(candidate(14));
+        assert_eq!(n.notify(&candidate(21)), Adoption::Adopted { replaced });
+        // n' not in (predecessor, n): keep the predecessor.
+        assert_eq!(n.notify(&candidate(14)), Adoption::Refused);
+        assert_eq!(id(n.view(0).predecessor.as_ref().unwrap()), 21);
+        // Our identifier at another address: refused, identifiers are unique.
+        let twin = NodeRef {
+            id: space.id(32),
+            addr: "elsewhere".into(),
+        };
+        assert_eq!(n.notify(&twin), Adoption::Refused);
+        assert_eq!(id(n.view(0).predecessor.as_ref().unwrap()), 21);
+    }
+}

@@ -1,0 +1,330 @@
+//! The key layer over the ring: the paper's "application" on top of Chord
+//! (what its authors built as DHash), which stores each key at the node
+//! Chord maps it to and at the next R - 1 nodes.
+//!
+//! - this file: the [`Dhash`] of one node: its store, and the operations
+//!   every part of the layer shares (merging copies, copying an arc from
+//!   another node, giving keys away), plus the answers to peers' key
+//!   requests;
+//! - [`kv`]: what a client asks of any node: GET, PUT, DEL, LOOKUP;
+//! - [`replication`]: R copies of every key, and the repair that keeps
+//!   them.
+//!
+//! It reads the ring's view through [`Ring`] (whether this node serves a
+//! key now, its arc, its successors) and implements [`Keys`], through which
+//! the ring moves keys when ownership moves.
+
+pub mod kv;
+pub mod replication;
+
+use std::sync::Arc;
+
+use log::{debug, warn};
+use parking_lot::Mutex;
+
+use crate::chord::ring::unexpected;
+use crate::chord::{Keys, Lookup, Ring};
+use crate::clock::now_micros;
+use crate::config::NodeConfig;
+use crate::id::{Id, NodeRef};
+use crate::message::{Request, Response};
+use crate::stats::{Stats, Throttled, Timed};
+use crate::store::{Full, Item, Store};
+use crate::transport::TransportError;
+use crate::Result;
+use replication::RepairState;
+
+/// The soft size limit of one chunk of keys handed between nodes.
+pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
+
+/// How many copies one hold of the store lock merges.
+const MERGE_BATCH: usize = 64;
+
+/// What merging copies into the store did.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Merged {
+    /// Entries that changed.
+    pub(crate) changed: usize,
+    /// Set when some copies were refused because the store is full.
+    pub(crate) full: Option<Full>,
+}
+
+impl Merged {
+    /// The answer to a request that sent the copies.
+    fn answer(self) -> Response {
+        match self.full {
+            None => Response::Done,
+            Some(full) => Response::Full {
+                used: full.used as u64,
+                limit: full.limit as u64,
+            },
+        }
+    }
+}
+
+/// One node's key layer.
+pub struct Dhash {
+    ring: Arc<Ring>,
+    /// The key-value pairs held here, as owner or replica. Taken after the
+    /// ring's lock when both are needed ([`Ring::while_serving`]), through
+    /// [`Dhash::store`], which times each hold; every use does a bounded
+    /// amount of work under it.
+    store: Mutex<Store>,
+    /// Where replica repair resumes next round; held only to read or
+    /// update those positions.
+    repair: Mutex<RepairState>,
+    /// Warns of copies refused for a full store, at most once a second.
+    refusals: Throttled,
+}
+
+impl Dhash {
+    /// The key layer over `ring`, holding at most `max_memory` bytes.
+    pub fn new(ring: Arc<Ring>) -> Dhash {
+        let max_memory = ring.config().max_memory;
+        Dhash {
+            ring,
+            store: Mutex::new(Store::with_limit(max_memory)),
+            repair: Mutex::new(RepairState::default()),
+            refusals: Throttled::default(),
+        }
+    }
+
+    fn me(&self) -> &NodeRef {
+        self.ring.me()
+    }
+
+    fn config(&self) -> &NodeConfig {
+        self.ring.config()
+    }
+
+    fn stats(&self) -> &Stats {
+        self.ring.stats()
+    }
+
+    fn call(
+        &self,
+        to: &NodeRef,
+        request: Request,
+    ) -> std::result::Result<Response, TransportError> {
+        self.ring.call(to, request)
+    }
+
+    fn find_successor(&self, id: Id) -> Result<Lookup> {
+        self.ring.find_successor(id)
+    }
+
+    fn repair_state(&self) -> &Mutex<RepairState> {
+        &self.repair
+    }
+
+    /// The keys held here, sorted: for tests and inspection.
+    pub fn held_keys(&self) -> Vec<String> {
+        self.store().keys()
+    }
+
+    /// What the store holds: entries (tombstones included), bytes as the
+    /// store counts them, and the bound on them (`--max-memory`).
+    pub fn store_usage(&self) -> (usize, usize, usize) {
+        let store = self.store();
+        (store.entries(), store.bytes(), store.limit())
+    }
+
+    /// The store, locked; the hold is timed into the
+    /// `longest_store_lock_us` counter.
+    pub(crate) fn store(&self) -> Timed<'_, Store> {
+        Timed::lock(&self.store, &self.stats().longest_store_lock_us)
+    }
+
+    /// Sends `items` to `to` in a [`Request::Replicate`]; whether it took
+    /// them.
+    pub(crate) fn give(&self, to: &NodeRef, items: Vec<Item>) -> bool {
+        match self.call(to, Request::Replicate { items }) {
+            Ok(Response::Done) => true,
+            Ok(Response::Full { used, limit }) => {
+                let full = Full {
+                    used: used as usize,
+                    limit: limit as usize,
+                };
+                warn!("{}: {to:?} refused keys: it {full}", self.me().addr);
+                false
+            }
+            Ok(other) => {
+                warn!("{}: {}", self.me().addr, unexpected(to, &other));
+                false
+            }
+            Err(e) => {
+                warn!("{}: handing keys to {to:?} failed: {e}", self.me().addr);
+                false
+            }
+        }
+    }
+
+    /// Merges copies into the store; the newer version of each key wins.
+    /// The lock is taken for [`MERGE_BATCH`] items at a time, so a large
+    /// message does not hold it long. Says how many entries changed, and
+    /// whether the store was full for some of them.
+    pub(crate) fn merge(&self, items: Vec<Item>) -> Merged {
+        let horizon = self.horizon();
+        let mut merged = Merged::default();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let mut store = self.store();
+            for item in items.by_ref().take(MERGE_BATCH) {
+                let id = self.config().space.hash(item.key.as_bytes());
+                match store.merge(id, item.key, item.entry, horizon) {
+                    Ok(changed) => merged.changed += usize::from(changed),
+                    Err(full) => merged.full = Some(full),
+                }
+            }
+        }
+        if let Some(full) = merged.full {
+            Stats::add(&self.stats().out_of_memory, 1);
+            self.refusals.warn(|| {
+                format!(
+                    "{}: refusing copies of keys: the store {full} (--max-memory)",
+                    self.me().addr
+                )
+            });
+        }
+        merged
+    }
+
+    /// Tombstones stamped before this (microseconds since the Unix epoch)
+    /// have been kept long enough: `now - tombstone_hold`.
+    pub(crate) fn horizon(&self) -> u64 {
+        let hold = u64::try_from(self.config().tombstone_hold.as_micros()).unwrap_or(u64::MAX);
+        now_micros().saturating_sub(hold)
+    }
+
+    /// Reads `key` as its owner: the entry, a tombstone included, so the
+    /// coordinator can compare it with replicas.
+    fn owner_get(&self, key: &str) -> Response {
+        let id = self.config().space.hash(key.as_bytes());
+        self.ring
+            .while_serving(id, |_| Response::Value(self.store().get(id, key).cloned()))
+            .unwrap_or(Response::NotOwner)
+    }
+
+    /// Writes `key` as its owner: stamps the new version, which the
+    /// coordinator then copies to the replicas this answer names.
+    fn owner_write(&self, key: &str, value: Option<String>) -> Response {
+        let id = self.config().space.hash(key.as_bytes());
+        let writer = self.ring.incarnation;
+        let written = self.ring.while_serving(id, |successors| {
+            let written = self.store().write(id, key, value, now_micros(), writer);
+            (written, successors.to_vec())
+        });
+        match written {
+            None => Response::NotOwner,
+            Some((Ok(written), successors)) => Response::Written {
+                entry: written.entry,
+                existed: written.existed,
+                successors,
+            },
+            Some((Err(full), _)) => {
+                Stats::add(&self.stats().out_of_memory, 1);
+                Response::Full {
+                    used: full.used as u64,
+                    limit: full.limit as u64,
+                }
+            }
+        }
+    }
+
+    /// Answers a peer's request for keys (the dispatch in
+    /// [`crate::node`] sends the others to the ring).
+    pub(crate) fn handle(&self, request: Request) -> Response {
+        match request {
+            Request::TakeKeys {
+                from,
+                to,
+                after,
+                max_bytes,
+            } => {
+                // A peer may ask for any size; answer at most what fits a
+                // frame, and a bounded number of entries (Store::chunk).
+                let max = (max_bytes as usize).min(4 * CHUNK_BYTES);
+                let (items, more) = self.store().chunk(from, to, after.as_ref(), max);
+                Response::Keys { items, more }
+            }
+            Request::Replicate { items } => self.merge(items).answer(),
+            Request::Digest { from, buckets } => self.compare_digests(from, &buckets),
+            Request::Reconcile { from, to, items } => self.reconcile(from, to, items),
+            Request::Get { key } => self.owner_get(&key),
+            Request::GetCopy { key } => {
+                let id = self.config().space.hash(key.as_bytes());
+                Response::Value(self.store().get(id, &key).cloned())
+            }
+            Request::Write { key, value } => self.owner_write(&key, value),
+            other => Response::Error(format!("not a request for keys: {other:?}")),
+        }
+    }
+}
+
+impl Keys for Dhash {
+    /// Copies everything `source` holds in the arc `(from, to]` into this
+    /// node's store, chunk by chunk; how many entries came, or `None` if
+    /// `source` stopped answering.
+    fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> Option<u64> {
+        let mut after = None;
+        let mut received = 0;
+        loop {
+            let request = Request::TakeKeys {
+                from,
+                to,
+                after: after.take(),
+                max_bytes: CHUNK_BYTES as u32,
+            };
+            match self.call(source, request) {
+                Ok(Response::Keys { items, more }) => {
+                    received += items.len() as u64;
+                    if self.merge(items).full.is_some() {
+                        return None;
+                    }
+                    match more {
+                        Some(cursor) => after = Some(cursor),
+                        None => return Some(received),
+                    }
+                }
+                Ok(other) => {
+                    warn!("{}: {}", self.me().addr, unexpected(source, &other));
+                    return None;
+                }
+                Err(e) => {
+                    debug!(
+                        "{}: copying keys from {source:?} stopped: {e}",
+                        self.me().addr
+                    );
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Pushes every key held here to `heir`, in chunks. Whether it took all.
+    fn hand_off(&self, heir: &NodeRef) -> bool {
+        let everything = self.me().id;
+        let mut after = None;
+        let mut handed = 0;
+        loop {
+            let (items, more) =
+                self.store()
+                    .chunk(everything, everything, after.as_ref(), CHUNK_BYTES);
+            let count = items.len() as u64;
+            if !self.give(heir, items) {
+                return false;
+            }
+            handed += count;
+            match more {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        Stats::add(&self.stats().keys_handed_off, handed);
+        true
+    }
+
+    fn count(&self) -> usize {
+        self.store().len()
+    }
+}
