@@ -2,8 +2,10 @@
 //! R) and its own timers and bounds. Checked once, by [`NodeConfig::check`],
 //! before a node uses them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::{Clock, SystemClock};
 use crate::id::IdSpace;
 use crate::message::MAX_NODES;
 use crate::{Error, Result};
@@ -29,12 +31,16 @@ pub struct NodeConfig {
     /// [`crate::store`] for how they are counted and what happens at the
     /// bound).
     pub max_memory: usize,
+    /// Where the node reads the time and draws random numbers: the
+    /// machine's, or a virtual clock for repeatable runs.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl NodeConfig {
     /// Defaults: r = 8, R = 3, stabilize every 250 ms, give up on a request
     /// after 10 s, keep tombstones for 10 minutes, hold at most a quarter
-    /// of the machine's memory ([`default_max_memory`]).
+    /// of the machine's memory ([`default_max_memory`]), the machine's
+    /// clock.
     pub fn new(space: IdSpace) -> NodeConfig {
         NodeConfig {
             space,
@@ -44,6 +50,7 @@ impl NodeConfig {
             replicas: 3,
             tombstone_hold: Duration::from_secs(600),
             max_memory: default_max_memory(),
+            clock: Arc::new(SystemClock::new()),
         }
     }
 

@@ -2,15 +2,12 @@
 //! it: the node itself, its settings, the lock that guards its view of the
 //! ring, calls to other nodes and the rule that says when one has failed.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, OnceLock, Weak};
 
 use log::debug;
 use parking_lot::{Mutex, RwLock};
 
-use crate::clock::now_micros;
 use crate::config::NodeConfig;
 use crate::finger::FingerTable;
 use crate::id::{Id, NodeRef};
@@ -183,7 +180,7 @@ impl Ring {
         };
         Ring {
             me,
-            incarnation: RandomState::new().build_hasher().finish(),
+            incarnation: config.clock.random(),
             config,
             transport,
             links: RwLock::new(links),
@@ -239,7 +236,7 @@ impl Ring {
 
     /// What a message from a peer is checked against: our space, our clock.
     pub(crate) fn checker(&self) -> Checker {
-        Checker::new(self.config.space, now_micros())
+        Checker::new(self.config.space, self.config.clock.now_micros())
     }
 
     /// Calls `to`, or answers locally when `to` is this node.

@@ -34,8 +34,7 @@
 //! retried this way is written again with a newer version; its value is
 //! the same, so the retry is harmless.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::debug;
 
@@ -114,7 +113,8 @@ impl Dhash {
     /// Runs `attempt` until it succeeds or the deadline passes, backing off
     /// between attempts.
     fn retrying<T>(&self, key: &str, mut attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
-        let deadline = Instant::now() + self.config().request_timeout;
+        let clock = &self.config().clock;
+        let deadline = clock.elapsed() + self.config().request_timeout;
         let mut backoff = FIRST_BACKOFF;
         loop {
             let last = match attempt() {
@@ -125,7 +125,7 @@ impl Dhash {
                 }
                 Err(Failure::Retry(why)) => why,
             };
-            if Instant::now() + backoff > deadline {
+            if clock.elapsed() + backoff > deadline {
                 Stats::add(&self.stats().failed_requests, 1);
                 return Err(Error::Unavailable(format!(
                     "key {key:?}: no attempt succeeded within {:?}; last: {last}",
@@ -134,7 +134,7 @@ impl Dhash {
             }
             Stats::add(&self.stats().retries, 1);
             debug!("{}: retrying {key:?}: {last}", self.me().addr);
-            thread::sleep(backoff);
+            clock.sleep(backoff);
             backoff = (backoff * 2).min(self.config().stabilize_interval);
         }
     }

@@ -24,7 +24,6 @@ use parking_lot::Mutex;
 
 use crate::chord::ring::unexpected;
 use crate::chord::{Keys, Lookup, Ring};
-use crate::clock::now_micros;
 use crate::config::NodeConfig;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
@@ -193,7 +192,7 @@ impl Dhash {
     /// have been kept long enough: `now - tombstone_hold`.
     pub(crate) fn horizon(&self) -> u64 {
         let hold = u64::try_from(self.config().tombstone_hold.as_micros()).unwrap_or(u64::MAX);
-        now_micros().saturating_sub(hold)
+        self.config().clock.now_micros().saturating_sub(hold)
     }
 
     /// Reads `key` as its owner: the entry, a tombstone included, so the
@@ -210,8 +209,9 @@ impl Dhash {
     fn owner_write(&self, key: &str, value: Option<String>) -> Response {
         let id = self.config().space.hash(key.as_bytes());
         let writer = self.ring.incarnation;
+        let now = self.config().clock.now_micros();
         let written = self.ring.while_serving(id, |successors| {
-            let written = self.store().write(id, key, value, now_micros(), writer);
+            let written = self.store().write(id, key, value, now, writer);
             (written, successors.to_vec())
         });
         match written {

@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chord::clock::VirtualClock;
 use chord::id::{Id, IdSpace, NodeRef};
 use chord::node::{Node, NodeConfig};
 use chord::transport::{Handler, MemoryNetwork};
@@ -201,9 +202,12 @@ impl Cluster for TcpCluster {
     }
 }
 
-/// Nodes on an in-memory network, stabilized round by round by the test.
+/// Nodes on an in-memory network, stabilized round by round by the test,
+/// on a virtual clock that moves one stabilization period per round: a
+/// run repeats exactly.
 pub struct MemCluster {
     net: Arc<MemoryNetwork>,
+    clock: Arc<VirtualClock>,
     config: NodeConfig,
     nodes: Vec<Arc<Node>>,
     started: usize,
@@ -215,10 +219,14 @@ impl MemCluster {
         MemCluster::with_config(node_config(bits))
     }
 
-    /// An empty cluster whose nodes use `config`.
-    pub fn with_config(config: NodeConfig) -> MemCluster {
+    /// An empty cluster whose nodes use `config`, with the cluster's
+    /// virtual clock in place of its own.
+    pub fn with_config(mut config: NodeConfig) -> MemCluster {
+        let clock = Arc::new(VirtualClock::new(1));
+        config.clock = clock.clone();
         MemCluster {
             net: MemoryNetwork::new(),
+            clock,
             config,
             nodes: Vec::new(),
             started: 0,
@@ -256,6 +264,7 @@ impl MemCluster {
     /// One round of maintenance at every live node, in start order: the
     /// periodic functions of Figure 6, as the maintenance thread runs them.
     pub fn round(&mut self) {
+        self.clock.advance(self.config.stabilize_interval);
         for node in &self.nodes {
             let _ = node.stabilize();
         }
