@@ -9,7 +9,7 @@
 //!   hop count next to the paper's ½·log2 N.
 //! - `chord churn`: start node processes, run a checked workload while
 //!   killing and starting nodes, report lost writes, stale reads,
-//!   availability and latency (see `churn.rs`).
+//!   availability and latency (see [`chord::harness::churn`]).
 //! - `chord massive`: the paper's simultaneous-failure experiment.
 //! - `chord attack`: run the attacks of [`chord::harness::attack`] against
 //!   a running ring and report what each achieved.
@@ -19,8 +19,7 @@
 //!
 //! Arguments are parsed in `cli.rs`. The protocol, the attacks, the fuzzer
 //! and the lock measurement live in the library; what remains here is the
-//! glue of each command (and `hops`'s measurement), plus the churn harness
-//! in `churn.rs`, which has yet to move into the library's harness.
+//! glue of each command (and `hops`'s measurement).
 
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
@@ -32,11 +31,11 @@ use log::{error, info};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-mod churn;
 mod cli;
 
 use chord::auth::Secret;
 use chord::client::Client;
+use chord::harness::{churn, massive};
 use chord::{IdSpace, NodeConfig, Server, ServerConfig};
 use cli::{parse, Parsed, Request};
 
@@ -388,8 +387,14 @@ fn every(args: &Parsed, name: &str) -> Result<Option<Duration>, String> {
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
+/// This program, which the harnesses start as node processes.
+fn this_binary() -> Result<std::path::PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("finding the chord binary: {e}"))
+}
+
 fn run_churn(args: &Parsed) -> Result<(), String> {
     let settings = churn::Settings {
+        exe: this_binary()?,
         nodes: args.at_least("nodes", 1)?,
         replicas: args.get("replicas")?,
         duration: Duration::from_secs(args.get("duration-s")?),
@@ -415,7 +420,8 @@ fn run_massive(args: &Parsed) -> Result<(), String> {
     if !(0.0..1.0).contains(&fraction) {
         return Err(format!("--fraction must be in [0, 1), not {fraction}"));
     }
-    churn::massive(&churn::MassiveSettings {
+    massive::massive(&massive::MassiveSettings {
+        exe: this_binary()?,
         nodes: args.at_least("nodes", 2)?,
         replicas: args.get("replicas")?,
         fraction,

@@ -49,8 +49,7 @@
 //!   attacks, the fuzzer, and the crate's one random number generator.
 //!
 //! The `chord` binary (`bin/`) parses arguments and calls [`server`],
-//! [`client`] and [`harness`]; the churn harness is still in
-//! `bin/churn.rs`.
+//! [`client`] and [`harness`].
 
 pub mod auth;
 pub mod chord;

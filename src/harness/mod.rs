@@ -2,6 +2,9 @@
 //! attacker would, to measure them. Not part of a node; the `chord`
 //! command line and the tests call it.
 //!
+//! - [`churn`]: node processes killed and started under a checked
+//!   workload (`chord churn`).
+//! - [`massive`]: the paper's massive-failure experiment (`chord massive`).
 //! - [`attack`]: the attacks a stranger (or a member sending malformed
 //!   frames) can make on a ring, each with the outcome that shows the ring
 //!   withstood it.
@@ -13,8 +16,10 @@
 //!   the operating system, see [`crate::auth::nonce`]).
 
 pub mod attack;
+pub mod churn;
 pub mod fuzz;
 pub mod locks;
+pub mod massive;
 
 use std::sync::Arc;
 

@@ -1,7 +1,6 @@
 //! The churn harness: real node processes on loopback, a checked workload,
-//! and nodes killed with SIGKILL and started while it runs (`chord churn`);
-//! and the paper's massive-failure experiment (`chord massive`, section
-//! "Simultaneous Node Failures").
+//! and nodes killed with SIGKILL and started while it runs (`chord churn`).
+//! The node processes it starts serve [`super::massive`] too.
 //!
 //! # The checker
 //!
@@ -20,6 +19,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,12 +28,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use chord::client::Client;
-use chord::harness::Rng;
-use chord::{Id, IdSpace};
+use super::Rng;
+use crate::client::Client;
+use crate::id::{Id, IdSpace};
 
 /// How long the harness waits for one answer from a node.
-const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long one operation may take, retries at other nodes included.
 const OP_DEADLINE: Duration = Duration::from_secs(15);
@@ -41,23 +41,37 @@ const OP_DEADLINE: Duration = Duration::from_secs(15);
 /// What a run is asked to do.
 #[derive(Clone)]
 pub struct Settings {
+    /// The `chord` binary the node processes run.
+    pub exe: PathBuf,
+    /// Nodes at the start.
     pub nodes: usize,
+    /// R, the nodes that hold each key.
     pub replicas: usize,
+    /// How long the churn and the workload run.
     pub duration: Duration,
+    /// How often nodes are killed with SIGKILL, if at all.
     pub kill_every: Option<Duration>,
+    /// How often a node is started, if at all.
     pub join_every: Option<Duration>,
+    /// How many nodes each kill takes.
     pub at_once: usize,
+    /// Workload operations a second, all threads together.
     pub rate: u64,
+    /// Distinct keys the workload uses.
     pub keys: usize,
+    /// Workload threads; each owns its keys.
     pub threads: usize,
+    /// The seed of every random choice.
     pub seed: u64,
+    /// The nodes' stabilization period, in milliseconds.
     pub stabilize_ms: u64,
+    /// Where node logs go.
     pub logs: String,
 }
 
 /// The node processes this harness started, by address.
-struct Nodes {
-    exe: std::path::PathBuf,
+pub(super) struct Nodes {
+    exe: PathBuf,
     settings_flags: Vec<String>,
     /// The ring's secret, fresh for each run, given to every node through
     /// `CHORD_SECRET`: the harness's ring is closed like `make ring`'s.
@@ -69,12 +83,17 @@ struct Nodes {
 impl Nodes {
     /// Nodes that will run with R = `replicas` and stabilize every
     /// `stabilize_ms`, logging into the directory `logs`.
-    fn new(replicas: usize, stabilize_ms: u64, logs: &str) -> Result<Nodes, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("finding the chord binary: {e}"))?;
+    pub(super) fn new(
+        exe: &Path,
+        replicas: usize,
+        stabilize_ms: u64,
+        logs: &str,
+    ) -> Result<Nodes, String> {
+        let exe = exe.to_path_buf();
         fs::create_dir_all(logs).map_err(|e| format!("creating {logs}: {e}"))?;
         let mut secret = String::new();
         for _ in 0..2 {
-            let bytes = chord::auth::nonce().map_err(|e| format!("a random secret: {e}"))?;
+            let bytes = crate::auth::nonce().map_err(|e| format!("a random secret: {e}"))?;
             secret.extend(bytes.iter().map(|b| format!("{b:02x}")));
         }
         Ok(Nodes {
@@ -92,7 +111,7 @@ impl Nodes {
     }
 
     /// Starts a node on a free loopback port, joining through `join`.
-    fn start(&self, join: Option<&str>) -> Result<String, String> {
+    pub(super) fn start(&self, join: Option<&str>) -> Result<String, String> {
         let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("a free port: {e}"))?;
         let addr = probe
             .local_addr()
@@ -121,12 +140,12 @@ impl Nodes {
         Ok(addr)
     }
 
-    fn addrs(&self) -> Vec<String> {
+    pub(super) fn addrs(&self) -> Vec<String> {
         self.live.lock().iter().map(|(a, _)| a.clone()).collect()
     }
 
     /// SIGKILLs the node at `addr` (a child of this process) and reaps it.
-    fn kill(&self, addr: &str) {
+    pub(super) fn kill(&self, addr: &str) {
         let child = {
             let mut live = self.live.lock();
             let Some(i) = live.iter().position(|(a, _)| a == addr) else {
@@ -140,14 +159,14 @@ impl Nodes {
     }
 
     /// Stops every node left, with SIGKILL: the run is over.
-    fn stop_all(&self) {
+    pub(super) fn stop_all(&self) {
         for addr in self.addrs() {
             self.kill(&addr);
         }
     }
 
     /// Waits until a RING walk from the first node lists `n` nodes.
-    fn wait_for(&self, n: usize, timeout: Duration) -> Result<(), String> {
+    pub(super) fn wait_for(&self, n: usize, timeout: Duration) -> Result<(), String> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(first) = self.addrs().first() {
@@ -168,19 +187,19 @@ impl Drop for Nodes {
 }
 
 /// How many nodes a RING walk from `addr` lists.
-fn ring_size(addr: &str) -> Option<usize> {
+pub(super) fn ring_size(addr: &str) -> Option<usize> {
     let mut client = Client::connect(addr, CALL_TIMEOUT).ok()?;
     let lines = client.request("RING").ok()?;
     (!lines.first()?.starts_with("ERR")).then_some(lines.len())
 }
 
 /// The identifier space of the nodes the harness starts (m = 160).
-fn space() -> IdSpace {
+pub(super) fn space() -> IdSpace {
     IdSpace::new(160).expect("160 bits is a valid identifier size")
 }
 
 /// The nodes at `addrs` as they should stand on the ring: by identifier.
-fn ring_of(addrs: &[String]) -> Vec<(Id, &String)> {
+pub(super) fn ring_of(addrs: &[String]) -> Vec<(Id, &String)> {
     let mut ring: Vec<(Id, &String)> = addrs
         .iter()
         .map(|a| (space().hash(a.as_bytes()), a))
@@ -190,7 +209,11 @@ fn ring_of(addrs: &[String]) -> Vec<(Id, &String)> {
 }
 
 /// Sends one line to `at`, over a connection kept in `clients`.
-fn ask(clients: &mut HashMap<String, Client>, at: &str, line: &str) -> std::io::Result<String> {
+pub(super) fn ask(
+    clients: &mut HashMap<String, Client>,
+    at: &str,
+    line: &str,
+) -> std::io::Result<String> {
     let client = match clients.get_mut(at) {
         Some(client) => client,
         None => {
@@ -203,7 +226,7 @@ fn ask(clients: &mut HashMap<String, Client>, at: &str, line: &str) -> std::io::
 
 /// Whether every live node's predecessor and successor are the live nodes
 /// before and after it by identifier: the ring has settled.
-fn ring_settled(addrs: &[String]) -> bool {
+pub(super) fn ring_settled(addrs: &[String]) -> bool {
     let ring = ring_of(addrs);
     for (i, (_, addr)) in ring.iter().enumerate() {
         let next = ring[(i + 1) % ring.len()].1;
@@ -248,6 +271,19 @@ impl KeyState {
     fn accepts(&self, got: &Option<String>) -> bool {
         let acked = self.acked.as_ref().map_or(&None, |(_, v)| v);
         got == acked || self.maybe.contains(got)
+    }
+
+    /// Write `sequence` (a value, or `None` for a delete) was
+    /// acknowledged: nothing older is acceptable from now on.
+    fn acknowledged(&mut self, sequence: u64, value: Option<String>) {
+        self.acked = Some((sequence, value));
+        self.maybe.clear();
+    }
+
+    /// A write failed: it may or may not have happened, so its value is
+    /// acceptable too, until a later write is acknowledged.
+    fn failed(&mut self, value: Option<String>) {
+        self.maybe.push(value);
     }
 }
 
@@ -388,13 +424,11 @@ fn workload(
                     .put_micros
                     .lock()
                     .push(started.elapsed().as_micros() as u64);
-                let state = &mut keys.lock()[index];
-                state.acked = Some((sequence, value));
-                state.maybe.clear();
+                keys.lock()[index].acknowledged(sequence, value);
             }
             Outcome::Failed(why) => {
                 *tally.last_failure.lock() = why;
-                keys.lock()[index].maybe.push(value);
+                keys.lock()[index].failed(value);
             }
         }
     }
@@ -414,7 +448,7 @@ fn quantile_ms(samples: &mut [u64], q: f64) -> f64 {
     samples[i] as f64 / 1000.0
 }
 
-fn share(part: u64, whole: u64) -> f64 {
+pub(super) fn share(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         return 100.0;
     }
@@ -456,6 +490,7 @@ fn read_everything(
 /// `chord churn`: see the module docs.
 pub fn churn(settings: &Settings) -> Result<bool, String> {
     let nodes = Arc::new(Nodes::new(
+        &settings.exe,
         settings.replicas,
         settings.stabilize_ms,
         &settings.logs,
@@ -652,146 +687,46 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     Ok(lost == 0)
 }
 
-/// What the massive-failure experiment is asked to do.
-pub struct MassiveSettings {
-    pub nodes: usize,
-    pub replicas: usize,
-    pub fraction: f64,
-    pub keys: usize,
-    pub lookups: usize,
-    pub seed: u64,
-    pub stabilize_ms: u64,
-    pub logs: String,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The addresses of the `replicas` nodes that hold `key` in a ring of
-/// `addrs`: its successor and the nodes after it.
-fn holders(addrs: &[String], key: &str, replicas: usize) -> Vec<String> {
-    let ring = ring_of(addrs);
-    let id = space().hash(key.as_bytes());
-    let at = ring.iter().position(|(n, _)| *n >= id).unwrap_or(0);
-    (0..replicas.min(ring.len()))
-        .map(|i| ring[(at + i) % ring.len()].1.clone())
-        .collect()
-}
+    fn some(v: &str) -> Option<String> {
+        Some(v.to_string())
+    }
 
-/// `lookups` LOOKUPs of random written keys at random live nodes; the
-/// share that failed: an error, or an owner that is not the live
-/// successor of the key.
-fn failed_lookups(nodes: &Nodes, keys: &[String], lookups: usize, rng: &mut Rng) -> f64 {
-    let addrs = nodes.addrs();
-    let mut failed = 0;
-    let mut clients: HashMap<String, Client> = HashMap::new();
-    for _ in 0..lookups {
-        let key = &keys[rng.below(keys.len())];
-        let owner = holders(&addrs, key, 1);
-        let at = &addrs[rng.below(addrs.len())];
-        let answer = ask(&mut clients, at, &format!("LOOKUP {key}"));
-        let right = answer
-            .is_ok_and(|line| line.split_whitespace().nth(2) == owner.first().map(String::as_str));
-        if !right {
-            failed += 1;
-        }
+    #[test]
+    fn a_read_must_be_as_new_as_the_last_acknowledged_write() {
+        let mut key = KeyState::default();
+        // Nothing written: only NOT_FOUND is right.
+        assert!(key.accepts(&None));
+        assert!(!key.accepts(&some("0.1")));
+        key.acknowledged(1, some("0.1"));
+        assert!(key.accepts(&some("0.1")));
+        assert!(!key.accepts(&None), "NOT_FOUND after an acknowledged write");
+        key.acknowledged(2, some("0.2"));
+        assert!(!key.accepts(&some("0.1")), "an older value is stale");
+        // A delete, acknowledged: only NOT_FOUND again.
+        key.acknowledged(3, None);
+        assert!(key.accepts(&None));
+        assert!(!key.accepts(&some("0.2")));
     }
-    share(failed, lookups as u64)
-}
 
-/// `chord massive`: the paper's experiment of section "Simultaneous Node
-/// Failures": a fraction p of the nodes fails at once; how many lookups
-/// fail before and after stabilization, and how many keys are lost next
-/// to what R predicts.
-pub fn massive(settings: &MassiveSettings) -> Result<(), String> {
-    let nodes = Nodes::new(settings.replicas, settings.stabilize_ms, &settings.logs)?;
-    let first = nodes.start(None)?;
-    nodes.wait_for(1, Duration::from_secs(10))?;
-    for _ in 1..settings.nodes {
-        nodes.start(Some(&first))?;
-    }
-    nodes.wait_for(settings.nodes, Duration::from_secs(60))?;
-    let mut rng = Rng::new(settings.seed);
-    let keys: Vec<String> = (0..settings.keys).map(|i| format!("massive-{i}")).collect();
-    let mut client = Client::connect(&first, CALL_TIMEOUT).map_err(|e| e.to_string())?;
-    for key in &keys {
-        let answer = client
-            .line(&format!("PUT {key} {key}"))
-            .map_err(|e| e.to_string())?;
-        if answer != "OK" {
-            return Err(format!("PUT {key}: {answer}"));
+    #[test]
+    fn a_failed_write_may_or_may_not_have_happened() {
+        let mut key = KeyState::default();
+        key.acknowledged(1, some("0.1"));
+        key.failed(some("0.2"));
+        key.failed(None);
+        // The acknowledged value, or either failed write, is right...
+        for got in [some("0.1"), some("0.2"), None] {
+            assert!(key.accepts(&got), "{got:?}");
+        }
+        assert!(!key.accepts(&some("0.9")), "a value never written");
+        // ...until a later write is acknowledged.
+        key.acknowledged(4, some("0.4"));
+        for got in [some("0.1"), some("0.2"), None] {
+            assert!(!key.accepts(&got), "{got:?}");
         }
     }
-    let wait_settled = |what: &str| -> Result<Duration, String> {
-        let started = Instant::now();
-        while !ring_settled(&nodes.addrs()) {
-            if started.elapsed() > Duration::from_secs(120) {
-                return Err(format!("the ring did not settle {what} within 120 s"));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        Ok(started.elapsed())
-    };
-    wait_settled("before the failure")?;
-    let before = failed_lookups(&nodes, &keys, settings.lookups, &mut rng);
-    // Kill a fraction p of the nodes, chosen at random, at once.
-    let count = (settings.fraction * settings.nodes as f64).round() as usize;
-    let all = nodes.addrs();
-    let mut addrs = all.clone();
-    let mut victims = Vec::new();
-    for _ in 0..count.min(addrs.len().saturating_sub(1)) {
-        let victim = addrs.remove(rng.below(addrs.len()));
-        nodes.kill(&victim);
-        victims.push(victim);
-    }
-    let doomed = keys
-        .iter()
-        .filter(|k| {
-            holders(&all, k, settings.replicas)
-                .iter()
-                .all(|h| victims.contains(h))
-        })
-        .count();
-    let just_after = failed_lookups(&nodes, &keys, settings.lookups, &mut rng);
-    let settled = wait_settled("after the failure")?;
-    let after = failed_lookups(&nodes, &keys, settings.lookups, &mut rng);
-    // Then every key, read once through random live nodes.
-    let live = nodes.addrs();
-    let mut lost = 0;
-    let mut clients: HashMap<String, Client> = HashMap::new();
-    for key in &keys {
-        let at = &live[rng.below(live.len())];
-        let answer = ask(&mut clients, at, &format!("GET {key}")).map_err(|e| e.to_string())?;
-        if answer != format!("VALUE {key}") {
-            lost += 1;
-            if lost <= 3 {
-                println!("lost: GET {key} at {at}: {answer}");
-            }
-        }
-    }
-    let p = settings.fraction;
-    let r = settings.replicas as i32;
-    // Consecutive holders, k of N nodes killed without replacement.
-    let n = settings.nodes as f64;
-    let k = count as f64;
-    let exact: f64 = (0..r)
-        .map(|i| (k - f64::from(i)) / (n - f64::from(i)))
-        .product();
-    println!("--- massive failure (seed {}) ---", settings.seed);
-    println!(
-        "nodes={} killed={count} (p={p}) R={} keys={} lookups per phase={}",
-        settings.nodes, settings.replicas, settings.keys, settings.lookups
-    );
-    println!("failed lookups: before the failure {before:.2}%, just after {just_after:.2}%, after stabilization {after:.2}%");
-    println!("ring settled {} ms after the failure", settled.as_millis());
-    println!(
-        "keys lost: {lost} of {} = {:.2}%; R predicts p^R = {:.2}% ({:.2}% for {count} of {} without replacement)",
-        keys.len(),
-        share(lost, keys.len() as u64),
-        100.0 * p.powi(r),
-        100.0 * exact.max(0.0),
-        settings.nodes
-    );
-    println!(
-        "keys whose {} holders all died in this placement: {doomed}",
-        settings.replicas
-    );
-    Ok(())
 }
