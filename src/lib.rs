@@ -22,6 +22,8 @@
 //! - [`codec`]: length-prefixed postcard frames with bounded sizes; bytes only.
 //! - [`auth`]: the cluster secret, the HMAC handshake that proves it, and
 //!   the MAC on every frame: only members speak the peer protocol.
+//! - [`peer`]: typed calls to another node: one method per request,
+//!   each returning the answer it expects or a `CallError`.
 //! - [`transport`]: the interface the protocol calls to reach other nodes,
 //!   with a TCP implementation and an in-memory network for tests.
 //! - [`config`]: a node's settings, checked before use.
@@ -64,6 +66,7 @@ pub mod id;
 pub mod maintenance;
 pub mod message;
 pub mod node;
+pub mod peer;
 pub mod server;
 pub mod stats;
 pub mod store;

@@ -2,12 +2,11 @@
 //! The leaving node hands its keys on (through the key layer, [`Keys`]),
 //! then tells its neighbours, and each links past it.
 
-use log::{info, warn};
+use log::{debug, info, warn};
 
 use super::ring::Ring;
 use super::Keys;
 use crate::id::NodeRef;
-use crate::message::Request;
 use crate::{Error, Result};
 
 impl Ring {
@@ -63,17 +62,21 @@ impl Ring {
                 "no successor took this node's {held} keys; they leave with it"
             )));
         };
-        let notice = Request::PredecessorLeaving {
-            leaver: self.me.clone(),
-            predecessor: predecessor.clone(),
-        };
-        self.tell(heir, notice);
+        // Notices: their answers carry nothing we need, and a neighbour
+        // that misses one finds out at its next stabilize.
+        if let Err(e) = self
+            .peer(heir)
+            .predecessor_leaving(&self.me, predecessor.clone())
+        {
+            debug!("{}: {heir:?} did not take a notice: {e}", self.me.addr);
+        }
         if let Some(p) = predecessor.filter(|p| p.addr != self.me.addr) {
-            let notice = Request::SuccessorLeaving {
-                leaver: self.me.clone(),
-                successors: successors.clone(),
-            };
-            self.tell(&p, notice);
+            if let Err(e) = self
+                .peer(&p)
+                .successor_leaving(&self.me, successors.clone())
+            {
+                debug!("{}: {p:?} did not take a notice: {e}", self.me.addr);
+            }
         }
         info!("{}: left the ring; keys handed to {heir:?}", self.me.addr);
         Ok(())

@@ -8,7 +8,8 @@ use log::debug;
 
 use super::ring::{Links, Lookup, Ring};
 use crate::id::{Id, NodeRef};
-use crate::message::{Request, Response};
+use crate::message::Response;
+use crate::peer::Step;
 use crate::{Error, Result};
 
 /// How many next-hop candidates a lookup step offers.
@@ -36,31 +37,31 @@ impl Ring {
     /// [`Error::Unavailable`] when every next hop on offer failed, or the
     /// walk did not converge.
     pub fn find_successor(&self, id: Id) -> Result<Lookup> {
-        let first = self.find_successor_step(id);
+        let first = self.step_here(id);
         self.walk(id, first)
     }
 
-    /// Follows step answers from `answer` until one names the successor.
-    pub(crate) fn walk(&self, id: Id, mut answer: Response) -> Result<Lookup> {
+    /// Follows steps from `step` until one names the successor.
+    pub(crate) fn walk(&self, id: Id, mut step: Step) -> Result<Lookup> {
         let mut path = Vec::new();
         let mut failed: Vec<String> = Vec::new();
         // Every step moves strictly closer to id, so m steps suffice in a
         // consistent ring; the slack covers failed hops and a moving ring.
         let limit = 2 * usize::from(self.config.space.bits()) + 2 * self.config.successors + 8;
         for _ in 0..limit {
-            match answer {
-                Response::Found { successors } if !successors.is_empty() => {
+            match step {
+                Step::Found(successors) if !successors.is_empty() => {
                     return Ok(Lookup { successors, path });
                 }
-                Response::Closer { candidates } => {
+                Step::Found(_) => {
+                    return Err(Error::Unavailable(format!(
+                        "lookup of {id} found an empty successor list"
+                    )))
+                }
+                Step::Closer(candidates) => {
                     let (asked, next) = self.ask_next_hop(id, &candidates, &mut failed)?;
                     path.push(asked);
-                    answer = next;
-                }
-                other => {
-                    return Err(Error::Unavailable(format!(
-                        "lookup of {id} got an unexpected answer: {other:?}"
-                    )))
+                    step = next;
                 }
             }
         }
@@ -70,23 +71,23 @@ impl Ring {
     }
 
     /// Asks the first live candidate for the next step toward `id`; returns
-    /// the node that answered and its answer.
+    /// the node that answered and its step.
     fn ask_next_hop(
         &self,
         id: Id,
         candidates: &[NodeRef],
         failed: &mut Vec<String>,
-    ) -> Result<(NodeRef, Response)> {
+    ) -> Result<(NodeRef, Step)> {
         for candidate in candidates {
             if failed.contains(&candidate.addr) {
                 continue;
             }
-            match self.call(candidate, Request::FindSuccessor { id }) {
-                Ok(answer) => return Ok((candidate.clone(), answer)),
+            match self.peer(candidate).find_successor_step(id) {
+                Ok(step) => return Ok((candidate.clone(), step)),
                 Err(e) => {
                     debug!("{}: lookup hop {candidate:?} failed: {e}", self.me.addr);
                     failed.push(candidate.addr.clone());
-                    if self.has_failed(candidate, &e) {
+                    if self.call_failed(candidate, &e) {
                         self.forget_finger(candidate);
                     }
                 }
@@ -98,10 +99,18 @@ impl Ring {
         )))
     }
 
+    /// One step of `find_successor(id)` as the answer to a peer.
+    pub fn find_successor_step(&self, id: Id) -> Response {
+        match self.step_here(id) {
+            Step::Found(successors) => Response::Found { successors },
+            Step::Closer(candidates) => Response::Closer { candidates },
+        }
+    }
+
     /// One step of `find_successor(id)`, answered from this node's tables:
     /// the first `if` of the paper's pseudocode, or the candidates for the
     /// recursive call.
-    pub fn find_successor_step(&self, id: Id) -> Response {
+    pub fn step_here(&self, id: Id) -> Step {
         let links = self.links.read();
         if id.in_open_closed(self.me.id, links.successors[0].id) {
             let mut successors = links.successors.clone();
@@ -111,11 +120,9 @@ impl Ring {
             if wrapped && successors.iter().all(|s| s.addr != self.me.addr) {
                 successors.push(self.me.clone());
             }
-            Response::Found { successors }
+            Step::Found(successors)
         } else {
-            Response::Closer {
-                candidates: self.closest_preceding_nodes(&links, id, CANDIDATES),
-            }
+            Step::Closer(self.closest_preceding_nodes(&links, id, CANDIDATES))
         }
     }
 

@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 
-use log::debug;
 use parking_lot::{Mutex, RwLock};
 
 use crate::config::NodeConfig;
 use crate::finger::FingerTable;
 use crate::id::{Id, NodeRef};
 use crate::message::{Checker, Request, Response};
+use crate::peer::{CallError, Caller, Peer};
 use crate::stats::Stats;
 use crate::transport::{Handler, Transport, TransportError};
 use crate::{Error, Result};
@@ -80,12 +80,6 @@ pub enum Stabilized {
     Pending,
     /// Another node with our identifier holds our place in the ring.
     Twin(NodeRef),
-}
-
-/// What a node's successor told it in `stabilize`.
-pub(crate) struct Neighbours {
-    pub(crate) predecessor: Option<NodeRef>,
-    pub(crate) successors: Vec<NodeRef>,
 }
 
 /// A node's view of the ring.
@@ -240,6 +234,20 @@ impl Ring {
     }
 
     /// Calls `to`, or answers locally when `to` is this node.
+    /// `node`, to call with typed requests.
+    pub fn peer<'a>(&'a self, node: &'a NodeRef) -> Peer<'a> {
+        Peer::new(self, node)
+    }
+
+    /// Whether a failed call shows that `node` has failed (the failure
+    /// rule of `Ring::has_failed`); answers that refuse or do not fit the
+    /// request never do.
+    pub(crate) fn call_failed(&self, node: &NodeRef, e: &CallError) -> bool {
+        matches!(e, CallError::Transport(t) if self.has_failed(node, t))
+    }
+
+    /// Calls `to`, or answers locally when `to` is this node; counts the
+    /// call for the failure rule and checks the answer before it is used.
     pub(crate) fn call(
         &self,
         to: &NodeRef,
@@ -296,13 +304,6 @@ impl Ring {
                 self.timeouts.lock().remove(&node.addr);
                 true
             }
-        }
-    }
-
-    /// Sends a request whose answer carries nothing we need; logs failures.
-    pub(crate) fn tell(&self, to: &NodeRef, request: Request) {
-        if let Err(e) = self.call(to, request) {
-            debug!("{}: {to:?} did not take a notice: {e}", self.me.addr);
         }
     }
 
@@ -369,14 +370,12 @@ impl Ring {
         while entries.len() < limit {
             let mut answered = None;
             for candidate in &next {
-                if let Ok(Response::Info {
-                    node,
-                    successors,
-                    keys,
-                    ..
-                }) = self.call(candidate, Request::Info)
-                {
-                    answered = Some((RingEntry { node, keys }, successors));
+                if let Ok(info) = self.peer(candidate).info() {
+                    let entry = RingEntry {
+                        node: info.node,
+                        keys: info.keys,
+                    };
+                    answered = Some((entry, info.successors));
                     break;
                 }
             }
@@ -450,6 +449,16 @@ impl Ring {
     }
 }
 
+impl Caller for Ring {
+    fn call(
+        &self,
+        to: &NodeRef,
+        request: Request,
+    ) -> std::result::Result<Response, TransportError> {
+        Ring::call(self, to, request)
+    }
+}
+
 /// One node as a RING walk found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RingEntry {
@@ -459,10 +468,13 @@ pub struct RingEntry {
     pub keys: u64,
 }
 
-/// The error for a peer that answered with the wrong kind of response.
-pub(crate) fn unexpected(peer: &NodeRef, answer: &Response) -> Error {
-    Error::Transport(TransportError::Protocol {
-        addr: peer.addr.clone(),
-        detail: format!("unexpected answer {answer:?}"),
-    })
+/// A failed call to `peer` as this crate's [`Error`].
+pub(crate) fn call_error(peer: &NodeRef, e: CallError) -> Error {
+    match e {
+        CallError::Transport(e) => Error::Transport(e),
+        other => Error::Transport(TransportError::Protocol {
+            addr: peer.addr.clone(),
+            detail: other.to_string(),
+        }),
+    }
 }

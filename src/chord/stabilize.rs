@@ -5,10 +5,11 @@
 
 use log::{debug, error, info, warn};
 
-use super::ring::{unexpected, Adoption, Links, Neighbours, Ring, Stabilized};
+use super::ring::{call_error, Adoption, Links, Ring, Stabilized};
 use super::Keys;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
+use crate::peer::{CallError, Neighbours, Step};
 use crate::stats::Stats;
 use crate::transport::TransportError;
 use crate::{Error, Result};
@@ -55,19 +56,32 @@ impl Ring {
         let first = self
             .transport
             .call(known, Request::FindSuccessor { id: self.me.id })?;
-        if let Response::Closer { candidates }
-        | Response::Found {
-            successors: candidates,
-        } = &first
-        {
-            if let Some(other) = candidates.iter().find(|c| c.id.bits() != self.me.id.bits()) {
-                return Err(Error::SpaceMismatch {
-                    ours: self.me.id.bits(),
-                    theirs: other.id.bits(),
-                    peer: known.to_string(),
-                });
-            }
+        let protocol = |detail: String| TransportError::Protocol {
+            addr: known.to_string(),
+            detail,
+        };
+        let (Response::Closer { candidates: nodes } | Response::Found { successors: nodes }) =
+            &first
+        else {
+            return Err(protocol(format!("it answered a lookup with {first:?}")).into());
+        };
+        if let Some(other) = nodes.iter().find(|c| c.id.bits() != self.me.id.bits()) {
+            return Err(Error::SpaceMismatch {
+                ours: self.me.id.bits(),
+                theirs: other.id.bits(),
+                peer: known.to_string(),
+            });
         }
+        // The first answer comes straight from the transport: check it as
+        // Ring::call checks every other.
+        first
+            .check(&self.checker())
+            .map_err(|e| protocol(format!("its answer was refused: {e}")))?;
+        let first = match first {
+            Response::Found { successors } => Step::Found(successors),
+            Response::Closer { candidates } => Step::Closer(candidates),
+            _ => unreachable!("matched above"),
+        };
         // A node at our own address is this node's previous incarnation,
         // crashed and not yet noticed, if that address now reaches us: then
         // it is gone and we take its place. If it reaches someone else, that
@@ -89,16 +103,12 @@ impl Ring {
                     holder: candidate.addr.clone(),
                 });
             }
-            match self.call(candidate, Request::GetNeighbours) {
-                Ok(Response::Neighbours {
-                    predecessor,
-                    successors,
-                }) => {
-                    found = Some((candidate.clone(), predecessor, successors));
+            match self.peer(candidate).neighbours() {
+                Ok(its) => {
+                    found = Some((candidate.clone(), its.predecessor, its.successors));
                     break;
                 }
-                Ok(other) => last_error = Some(unexpected(candidate, &other)),
-                Err(e) => last_error = Some(e.into()),
+                Err(e) => last_error = Some(call_error(candidate, e)),
             }
         }
         let Some((successor, its_predecessor, rest)) = found else {
@@ -221,20 +231,10 @@ impl Ring {
                 break;
             };
             // Zave: adopt x only once it has answered.
-            match self.call(&x, Request::GetNeighbours) {
-                Ok(Response::Neighbours {
-                    predecessor,
-                    successors,
-                }) => {
+            match self.peer(&x).neighbours() {
+                Ok(its) => {
                     successor = x;
-                    neighbours = Neighbours {
-                        predecessor,
-                        successors,
-                    };
-                }
-                Ok(other) => {
-                    warn!("{}: {}", self.me.addr, unexpected(&x, &other));
-                    break;
+                    neighbours = its;
                 }
                 Err(e) => {
                     debug!("{}: not adopting {x:?} as successor: {e}", self.me.addr);
@@ -257,23 +257,10 @@ impl Ring {
     fn first_live_successor(&self) -> Option<(NodeRef, Neighbours)> {
         loop {
             let successor = self.successor();
-            match self.call(&successor, Request::GetNeighbours) {
-                Ok(Response::Neighbours {
-                    predecessor,
-                    successors,
-                }) => {
-                    let neighbours = Neighbours {
-                        predecessor,
-                        successors,
-                    };
-                    return Some((successor, neighbours));
-                }
-                Ok(other) => {
-                    warn!("{}: {}", self.me.addr, unexpected(&successor, &other));
-                    return None;
-                }
-                Err(e) if !self.has_failed(&successor, &e) => {
-                    debug!("{}: successor busy or slow: {e}", self.me.addr);
+            match self.peer(&successor).neighbours() {
+                Ok(neighbours) => return Some((successor, neighbours)),
+                Err(e) if !self.call_failed(&successor, &e) => {
+                    debug!("{}: successor busy, slow or confused: {e}", self.me.addr);
                     return None;
                 }
                 Err(e) => self.successor_failed(&successor, &e),
@@ -282,7 +269,7 @@ impl Ring {
     }
 
     /// Drops a dead successor from the list; the next entry takes its place.
-    fn successor_failed(&self, dead: &NodeRef, e: &TransportError) {
+    fn successor_failed(&self, dead: &NodeRef, e: &CallError) {
         let next = {
             let mut links = self.links.write();
             links.successors.retain(|s| s.addr != dead.addr);
@@ -374,29 +361,25 @@ impl Ring {
             links.receiving |= becoming;
             links.receiving
         };
-        let notice = Request::Notify {
-            candidate: self.me.clone(),
-        };
+        let notified = self.peer(successor).notify(&self.me);
         if !pull_due {
-            self.tell(successor, notice);
+            if let Err(e) = notified {
+                debug!("{}: {successor:?} did not take a notice: {e}", self.me.addr);
+            }
             return true;
         }
-        match self.call(successor, notice) {
-            Ok(Response::Notified { adopted: false, .. }) if becoming => {
+        match notified {
+            Ok((false, _)) if becoming => {
                 // Another node sits between us; nothing is ours to pull.
                 self.links.write().receiving = false;
                 false
             }
-            Ok(Response::Notified { replaced, .. }) => {
+            Ok((_, replaced)) => {
                 if let Some(named) = replaced {
                     self.take_named_predecessor(named);
                 }
                 self.pull_keys(keys, successor);
                 true
-            }
-            Ok(other) => {
-                warn!("{}: {}", self.me.addr, unexpected(successor, &other));
-                false
             }
             Err(e) => {
                 debug!("{}: notify {successor:?} failed: {e}", self.me.addr);
@@ -584,10 +567,10 @@ impl Ring {
         let Some(p) = predecessor.filter(|p| p.addr != self.me.addr) else {
             return;
         };
-        let Err(e) = self.call(&p, Request::Ping) else {
+        let Err(e) = self.peer(&p).ping() else {
             return;
         };
-        if !self.has_failed(&p, &e) {
+        if !self.call_failed(&p, &e) {
             return;
         }
         {

@@ -28,7 +28,7 @@
 //!   halfway.
 //!
 //! While the ring moves (a node joining, leaving or found dead), the owner
-//! a lookup names may refuse the key ([`Response::NotOwner`]) or not
+//! a lookup names may refuse the key ([`crate::message::Response::NotOwner`]) or not
 //! answer; the coordinator then backs off briefly and tries again, until
 //! the request's deadline ([`crate::NodeConfig::request_timeout`]). A write
 //! retried this way is written again with a newer version; its value is
@@ -41,7 +41,7 @@ use log::debug;
 use super::Dhash;
 use crate::chord::Lookup;
 use crate::id::{Id, NodeRef};
-use crate::message::{Request, Response};
+use crate::peer::CallError;
 use crate::stats::Stats;
 use crate::store::{Entry, Full, Item};
 use crate::{Error, Result};
@@ -146,29 +146,23 @@ impl Dhash {
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
-        let request = Request::Get {
-            key: key.to_string(),
-        };
-        let unreachable = match self.call(owner, request) {
-            Ok(Response::Value(entry)) => return Ok(entry),
-            Ok(other) => return Err(refused(owner, &other).into()),
-            Err(e) => e,
+        let unreachable = match self.ring.peer(owner).get(key) {
+            Ok(entry) => return Ok(entry),
+            Err(CallError::Transport(e)) => e,
+            Err(e) => return Err(Failure::Retry(format!("owner {}: {e}", owner.addr))),
         };
         // Every other holder must answer: one that joined a moment ago may
         // not have its copy yet, and alone it would read as NOT_FOUND.
         let mut newest: Option<Entry> = None;
         for holder in lookup.holders(self.config().replicas).iter().skip(1) {
-            let request = Request::GetCopy {
-                key: key.to_string(),
-            };
-            match self.call(holder, request) {
-                Ok(Response::Value(Some(entry))) => {
+            match self.ring.peer(holder).get_copy(key) {
+                Ok(Some(entry)) => {
                     if newest.as_ref().is_none_or(|n| entry.version > n.version) {
                         newest = Some(entry);
                     }
                 }
-                Ok(Response::Value(None)) => {}
-                _ => {
+                Ok(None) => {}
+                Err(_) => {
                     return Err(Failure::Retry(format!(
                         "owner {} did not answer ({unreachable}), nor did replica {}",
                         owner.addr, holder.addr
@@ -186,20 +180,12 @@ impl Dhash {
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
-        let request = Request::Write {
-            key: key.to_string(),
-            value,
-        };
-        let (entry, existed, successors) = match self.call(owner, request) {
-            Ok(Response::Written {
-                entry,
-                existed,
-                successors,
-            }) => (entry, existed, successors),
-            Ok(Response::Full { used, limit }) => return Err(full(owner, used, limit, "")),
-            Ok(other) => return Err(refused(owner, &other).into()),
+        let written = match self.ring.peer(owner).write(key, value) {
+            Ok(written) => written,
+            Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
             Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
         };
+        let (entry, existed, successors) = (written.entry, written.existed, written.successors);
         let others: Vec<&NodeRef> = successors.iter().filter(|s| s.addr != owner.addr).collect();
         let needed = (self.config().replicas - 1).min(others.len());
         let item = Item {
@@ -211,16 +197,12 @@ impl Dhash {
             if holding == needed {
                 break;
             }
-            let copy = Request::Replicate {
-                items: vec![item.clone()],
-            };
-            match self.call(replica, copy) {
-                Ok(Response::Done) => holding += 1,
-                Ok(Response::Full { used, limit }) => {
+            match self.ring.peer(replica).replicate(vec![item.clone()]) {
+                Ok(()) => holding += 1,
+                Err(CallError::Full(bound)) => {
                     let only = format!("; only {} of {} holders took it", holding + 1, needed + 1);
-                    return Err(full(replica, used, limit, &only));
+                    return Err(full(replica, bound, &only));
                 }
-                Ok(other) => debug!("{}: {}", self.me().addr, refused(replica, &other)),
                 Err(e) => debug!("{}: replica {}: {e}", self.me().addr, replica.addr),
             }
         }
@@ -237,22 +219,9 @@ impl Dhash {
 }
 
 /// The final failure of a write that `node` refused as full.
-fn full(node: &NodeRef, used: u64, limit: u64, more: &str) -> Failure {
-    let full = Full {
-        used: usize::try_from(used).unwrap_or(usize::MAX),
-        limit: usize::try_from(limit).unwrap_or(usize::MAX),
-    };
+fn full(node: &NodeRef, bound: Full, more: &str) -> Failure {
     Failure::Final(Error::OutOfMemory(format!(
-        "node {} {full} (--max-memory){more}",
+        "node {} {bound} (--max-memory){more}",
         node.addr
     )))
-}
-
-/// Why an owner's answer was not the one asked for.
-fn refused(owner: &NodeRef, answer: &Response) -> String {
-    match answer {
-        Response::NotOwner => format!("{} does not own it now", owner.addr),
-        Response::Error(text) => format!("{}: {text}", owner.addr),
-        other => format!("{} answered {other:?}", owner.addr),
-    }
 }

@@ -22,14 +22,12 @@ use std::sync::Arc;
 use log::{debug, warn};
 use parking_lot::Mutex;
 
-use crate::chord::ring::unexpected;
 use crate::chord::{Keys, Lookup, Ring};
 use crate::config::NodeConfig;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::stats::{Stats, Throttled, Timed};
 use crate::store::{Full, Item, Store};
-use crate::transport::TransportError;
 use crate::Result;
 use replication::RepairState;
 
@@ -100,14 +98,6 @@ impl Dhash {
         self.ring.stats()
     }
 
-    fn call(
-        &self,
-        to: &NodeRef,
-        request: Request,
-    ) -> std::result::Result<Response, TransportError> {
-        self.ring.call(to, request)
-    }
-
     fn find_successor(&self, id: Id) -> Result<Lookup> {
         self.ring.find_successor(id)
     }
@@ -134,23 +124,12 @@ impl Dhash {
         Timed::lock(&self.store, &self.stats().longest_store_lock_us)
     }
 
-    /// Sends `items` to `to` in a [`Request::Replicate`]; whether it took
-    /// them.
+    /// Gives `to` copies of `items`; whether it took them all. A holder
+    /// that refuses them (its store is full) is logged, and the keys stay
+    /// here.
     pub(crate) fn give(&self, to: &NodeRef, items: Vec<Item>) -> bool {
-        match self.call(to, Request::Replicate { items }) {
-            Ok(Response::Done) => true,
-            Ok(Response::Full { used, limit }) => {
-                let full = Full {
-                    used: used as usize,
-                    limit: limit as usize,
-                };
-                warn!("{}: {to:?} refused keys: it {full}", self.me().addr);
-                false
-            }
-            Ok(other) => {
-                warn!("{}: {}", self.me().addr, unexpected(to, &other));
-                false
-            }
+        match self.ring.peer(to).replicate(items) {
+            Ok(()) => true,
             Err(e) => {
                 warn!("{}: handing keys to {to:?} failed: {e}", self.me().addr);
                 false
@@ -268,15 +247,10 @@ impl Keys for Dhash {
     fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> Option<u64> {
         let mut after = None;
         let mut received = 0;
+        let peer = self.ring.peer(source);
         loop {
-            let request = Request::TakeKeys {
-                from,
-                to,
-                after: after.take(),
-                max_bytes: CHUNK_BYTES as u32,
-            };
-            match self.call(source, request) {
-                Ok(Response::Keys { items, more }) => {
+            match peer.take_keys(from, to, after.take(), CHUNK_BYTES as u32) {
+                Ok((items, more)) => {
                     received += items.len() as u64;
                     if self.merge(items).full.is_some() {
                         return None;
@@ -285,10 +259,6 @@ impl Keys for Dhash {
                         Some(cursor) => after = Some(cursor),
                         None => return Some(received),
                     }
-                }
-                Ok(other) => {
-                    warn!("{}: {}", self.me().addr, unexpected(source, &other));
-                    return None;
                 }
                 Err(e) => {
                     debug!(

@@ -18,8 +18,8 @@
 //!    the arc: [`Store::digests`](crate::store::Store::digests) cuts a slice
 //!    of the arc into buckets of at most [`BUCKET_ENTRIES`] entries and
 //!    hashes each; the replica answers which buckets differ
-//!    ([`Request::Digest`]), and only those are exchanged, both ways
-//!    ([`Request::Reconcile`]). This finds and mends any divergence: a new
+//!    ([`crate::message::Request::Digest`]), and only those are exchanged, both ways
+//!    ([`crate::message::Request::Reconcile`]). This finds and mends any divergence: a new
 //!    replica that lacks the arc, a write that reached only some replicas,
 //!    a tombstone one copy missed. We chose fixed-size buckets over a
 //!    Merkle tree: one round trip per slice, no tree to keep up to date on
@@ -31,7 +31,7 @@
 //!    replica until a node joined before it, or an owner until a node
 //!    joined before it took the arc. For each run of such keys it looks
 //!    the owner up; if it is not among the first R nodes from the owner,
-//!    it gives the run to all R of them ([`Request::Replicate`]) and drops
+//!    it gives the run to all R of them ([`crate::message::Request::Replicate`]) and drops
 //!    its copies only once every one of them has confirmed, and only those
 //!    that did not change meanwhile. So a copy is never dropped before R
 //!    nodes hold it.
@@ -49,7 +49,7 @@ use log::{debug, info};
 use super::{Dhash, CHUNK_BYTES};
 use crate::chord::Keys;
 use crate::id::{Id, NodeRef};
-use crate::message::{Request, Response};
+use crate::message::Response;
 use crate::stats::Stats;
 use crate::store::{Bucket, Item, Version};
 
@@ -193,19 +193,9 @@ impl Dhash {
     /// not answer).
     fn sync_slice(&self, replica: &NodeRef, start: Id) -> Option<Id> {
         let buckets = self.digest_slice(start);
-        let request = Request::Digest {
-            from: start,
-            buckets: buckets.clone(),
-        };
-        let differ = match self.call(replica, request) {
-            Ok(Response::Differ { buckets }) => buckets,
-            Ok(other) => {
-                debug!(
-                    "{}: {replica:?} answered a digest with {other:?}",
-                    self.me().addr
-                );
-                return None;
-            }
+        let peer = self.ring.peer(replica);
+        let differ = match peer.digest(start, buckets.clone()) {
+            Ok(differ) => differ,
             Err(e) => {
                 debug!("{}: anti-entropy with {replica:?}: {e}", self.me().addr);
                 return None;
@@ -226,17 +216,12 @@ impl Dhash {
             }
             let (items, _) = self.store().chunk(from, bucket.to, None, 4 * CHUNK_BYTES);
             sent += items.iter().map(Item::size).sum::<usize>();
-            let request = Request::Reconcile {
-                from,
-                to: bucket.to,
-                items,
-            };
-            match self.call(replica, request) {
-                Ok(Response::Keys { items, .. }) => {
+            match peer.reconcile(from, bucket.to, items) {
+                Ok(items) => {
                     let merged = self.merge(items);
                     Stats::add(&self.stats().keys_repaired, merged.changed as u64);
                 }
-                _ => return Some(from),
+                Err(_) => return Some(from),
             }
         }
         buckets.last().map(|b| b.to)
@@ -263,7 +248,7 @@ impl Dhash {
         buckets
     }
 
-    /// The answer to [`Request::Digest`]: which of the sender's buckets
+    /// The answer to [`crate::message::Request::Digest`]: which of the sender's buckets
     /// differ from ours. The store lock is taken bucket by bucket, and a
     /// bucket is looked at for at most [`BUCKET_SCAN`] entries.
     pub(crate) fn compare_digests(&self, from: Id, buckets: &[Bucket]) -> Response {
@@ -280,7 +265,7 @@ impl Dhash {
         Response::Differ { buckets: differ }
     }
 
-    /// The answer to [`Request::Reconcile`]: merge the sender's copy of the
+    /// The answer to [`crate::message::Request::Reconcile`]: merge the sender's copy of the
     /// arc and send back what it lacks.
     pub(crate) fn reconcile(&self, from: Id, to: Id, items: Vec<Item>) -> Response {
         let horizon = self.horizon();

@@ -1,0 +1,408 @@
+//! Typed calls to another node: one method per request, each returning the
+//! answer it expects or a [`CallError`]. The protocol code then reads like
+//! the paper (`let x = successor.neighbours()?.predecessor`) instead of
+//! matching every possible [`Response`] at every call.
+//!
+//! A [`Peer`] is a node as seen through a [`Caller`], which does the
+//! actual sending: the ring ([`crate::chord::Ring`]), which adds the
+//! failure rule and checks every answer before it is used.
+
+use std::fmt;
+
+use crate::id::{Id, NodeRef};
+use crate::message::{Request, Response};
+use crate::store::{Bucket, Cursor, Entry, Full, Item};
+use crate::transport::TransportError;
+
+/// What sends a request to a node and returns its answer.
+pub trait Caller {
+    /// Sends `request` to `to`; its answer, or why there was none.
+    ///
+    /// # Errors
+    /// The transport's error.
+    fn call(&self, to: &NodeRef, request: Request) -> Result<Response, TransportError>;
+}
+
+/// Why a call did not return the answer it expects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No answer: the node is down, slow, busy, or broke the protocol.
+    Transport(TransportError),
+    /// The node does not own that key now: look it up again.
+    NotOwner,
+    /// The node's store is full.
+    Full(Full),
+    /// The node refused the request, and said why.
+    Refused(String),
+    /// The node answered with something else than this request expects.
+    Unexpected(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Transport(e) => write!(f, "{e}"),
+            CallError::NotOwner => write!(f, "it does not own that key now"),
+            CallError::Full(full) => write!(f, "it {full} (--max-memory)"),
+            CallError::Refused(why) => write!(f, "it refused: {why}"),
+            CallError::Unexpected(answer) => write!(f, "it answered {answer}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl From<TransportError> for CallError {
+    fn from(e: TransportError) -> CallError {
+        CallError::Transport(e)
+    }
+}
+
+/// One step of a lookup at a node: the paper's `find_successor` answered
+/// from that node's tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The identifier lies in `(node, successor]`: its successor list,
+    /// the owner first.
+    Found(Vec<NodeRef>),
+    /// Ask one of these next, best first.
+    Closer(Vec<NodeRef>),
+}
+
+/// A node's predecessor and successor list, as it told them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbours {
+    /// Its predecessor, if it knows one.
+    pub predecessor: Option<NodeRef>,
+    /// Its successor list, nearest first.
+    pub successors: Vec<NodeRef>,
+}
+
+/// What a node said about itself (RING, and telling processes apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// The node.
+    pub node: NodeRef,
+    /// Its process's random incarnation number.
+    pub incarnation: u64,
+    /// Its successor list.
+    pub successors: Vec<NodeRef>,
+    /// How many keys it holds.
+    pub keys: u64,
+}
+
+/// What an owner did with a write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The entry stored, with the owner's new version.
+    pub entry: Entry,
+    /// Whether the key had a value before.
+    pub existed: bool,
+    /// The owner's successor list: the replicas are the first R - 1.
+    pub successors: Vec<NodeRef>,
+}
+
+/// Another node, to call.
+pub struct Peer<'a> {
+    caller: &'a dyn Caller,
+    node: &'a NodeRef,
+}
+
+impl<'a> Peer<'a> {
+    /// `node`, called through `caller`.
+    pub fn new(caller: &'a dyn Caller, node: &'a NodeRef) -> Peer<'a> {
+        Peer { caller, node }
+    }
+
+    /// The node called.
+    pub fn node(&self) -> &NodeRef {
+        self.node
+    }
+
+    fn call(&self, request: Request) -> Result<Response, CallError> {
+        match self.caller.call(self.node, request)? {
+            Response::NotOwner => Err(CallError::NotOwner),
+            Response::Full { used, limit } => Err(CallError::Full(Full {
+                used: usize::try_from(used).unwrap_or(usize::MAX),
+                limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            })),
+            Response::Error(why) => Err(CallError::Refused(why)),
+            answer => Ok(answer),
+        }
+    }
+
+    /// `node.find_successor(id)`, one step of it.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn find_successor_step(&self, id: Id) -> Result<Step, CallError> {
+        match self.call(Request::FindSuccessor { id })? {
+            Response::Found { successors } => Ok(Step::Found(successors)),
+            Response::Closer { candidates } => Ok(Step::Closer(candidates)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Its predecessor and successor list (`successor.predecessor` in
+    /// `stabilize`).
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn neighbours(&self) -> Result<Neighbours, CallError> {
+        match self.call(Request::GetNeighbours)? {
+            Response::Neighbours {
+                predecessor,
+                successors,
+            } => Ok(Neighbours {
+                predecessor,
+                successors,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// `node.notify(candidate)`: whether it adopted `candidate` as its
+    /// predecessor, and which predecessor it replaced.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn notify(&self, candidate: &NodeRef) -> Result<(bool, Option<NodeRef>), CallError> {
+        let request = Request::Notify {
+            candidate: candidate.clone(),
+        };
+        match self.call(request)? {
+            Response::Notified { adopted, replaced } => Ok((adopted, replaced)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Whether it answers (`check_predecessor`).
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn ping(&self) -> Result<(), CallError> {
+        match self.call(Request::Ping)? {
+            Response::Pong => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// What it says about itself.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn info(&self) -> Result<Info, CallError> {
+        match self.call(Request::Info)? {
+            Response::Info {
+                node,
+                incarnation,
+                successors,
+                keys,
+                ..
+            } => Ok(Info {
+                node,
+                incarnation,
+                successors,
+                keys,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A chunk of what it holds in `(from, to]`, resuming after `after`;
+    /// the items, and where to resume if there is more.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn take_keys(
+        &self,
+        from: Id,
+        to: Id,
+        after: Option<Cursor>,
+        max_bytes: u32,
+    ) -> Result<(Vec<Item>, Option<Cursor>), CallError> {
+        let request = Request::TakeKeys {
+            from,
+            to,
+            after,
+            max_bytes,
+        };
+        match self.call(request)? {
+            Response::Keys { items, more } => Ok((items, more)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Gives it copies of `items`.
+    ///
+    /// # Errors
+    /// [`CallError::Full`] when it refused some for a full store, else a
+    /// [`CallError`].
+    pub fn replicate(&self, items: Vec<Item>) -> Result<(), CallError> {
+        match self.call(Request::Replicate { items })? {
+            Response::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Which of these digest buckets of the arc after `from` differ there.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn digest(&self, from: Id, buckets: Vec<Bucket>) -> Result<Vec<u32>, CallError> {
+        match self.call(Request::Digest { from, buckets })? {
+            Response::Differ { buckets } => Ok(buckets),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Gives it our copy of `(from, to]`; what it holds there that we lack
+    /// or hold older.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn reconcile(&self, from: Id, to: Id, items: Vec<Item>) -> Result<Vec<Item>, CallError> {
+        match self.call(Request::Reconcile { from, to, items })? {
+            Response::Keys { items, .. } => Ok(items),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Tells it that its predecessor `leaver` leaves, and who was before.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn predecessor_leaving(
+        &self,
+        leaver: &NodeRef,
+        predecessor: Option<NodeRef>,
+    ) -> Result<(), CallError> {
+        self.done(Request::PredecessorLeaving {
+            leaver: leaver.clone(),
+            predecessor,
+        })
+    }
+
+    /// Tells it that its successor `leaver` leaves, and what came after.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn successor_leaving(
+        &self,
+        leaver: &NodeRef,
+        successors: Vec<NodeRef>,
+    ) -> Result<(), CallError> {
+        self.done(Request::SuccessorLeaving {
+            leaver: leaver.clone(),
+            successors,
+        })
+    }
+
+    fn done(&self, request: Request) -> Result<(), CallError> {
+        match self.call(request)? {
+            Response::Done => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Its entry for `key` as the owner (a tombstone included).
+    ///
+    /// # Errors
+    /// [`CallError::NotOwner`] when it does not own `key` now, else a
+    /// [`CallError`].
+    pub fn get(&self, key: &str) -> Result<Option<Entry>, CallError> {
+        self.value(Request::Get {
+            key: key.to_string(),
+        })
+    }
+
+    /// Its copy of `key`, owner or not.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn get_copy(&self, key: &str) -> Result<Option<Entry>, CallError> {
+        self.value(Request::GetCopy {
+            key: key.to_string(),
+        })
+    }
+
+    fn value(&self, request: Request) -> Result<Option<Entry>, CallError> {
+        match self.call(request)? {
+            Response::Value(entry) => Ok(entry),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes `key` (`None` deletes it) at its owner, which stamps the
+    /// version.
+    ///
+    /// # Errors
+    /// [`CallError::NotOwner`], [`CallError::Full`], or another
+    /// [`CallError`].
+    pub fn write(&self, key: &str, value: Option<String>) -> Result<Written, CallError> {
+        let request = Request::Write {
+            key: key.to_string(),
+            value,
+        };
+        match self.call(request)? {
+            Response::Written {
+                entry,
+                existed,
+                successors,
+            } => Ok(Written {
+                entry,
+                existed,
+                successors,
+            }),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+fn unexpected(answer: &Response) -> CallError {
+    let text = format!("{answer:?}");
+    CallError::Unexpected(text.chars().take(200).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::IdSpace;
+
+    /// Answers every call with the same response.
+    struct Always(Response);
+
+    impl Caller for Always {
+        fn call(&self, _: &NodeRef, _: Request) -> Result<Response, TransportError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[test]
+    fn answers_become_values_or_typed_errors() {
+        let node = NodeRef::new(IdSpace::new(8).unwrap(), "n");
+        let ask = |answer: Response| Always(answer);
+        let pong = ask(Response::Pong);
+        assert_eq!(Peer::new(&pong, &node).ping(), Ok(()));
+        let not_owner = ask(Response::NotOwner);
+        assert_eq!(
+            Peer::new(&not_owner, &node).get("k"),
+            Err(CallError::NotOwner)
+        );
+        let full = ask(Response::Full { used: 9, limit: 8 });
+        assert_eq!(
+            Peer::new(&full, &node).replicate(vec![]),
+            Err(CallError::Full(Full { used: 9, limit: 8 }))
+        );
+        let refused = ask(Response::Error("no".into()));
+        assert_eq!(
+            Peer::new(&refused, &node).neighbours(),
+            Err(CallError::Refused("no".into()))
+        );
+        // The wrong kind of answer is an error, not a panic or a default.
+        assert!(matches!(
+            Peer::new(&pong, &node).neighbours(),
+            Err(CallError::Unexpected(_))
+        ));
+    }
+}
