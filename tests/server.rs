@@ -175,8 +175,14 @@ fn a_busy_node_says_so_at_once_and_recovers() {
     // The one worker is now serving this connection.
     let mut holder = client(&server);
     assert_eq!(holder.line("GET nothing").unwrap(), "NOT_FOUND");
+    // A person who types at once is told at once: the lobby sees the
+    // first byte and the text clients' share is full.
+    let started = std::time::Instant::now();
     let mut second = TcpStream::connect(server.addr()).unwrap();
+    second.write_all(b"GET x\r\n").unwrap();
     assert_eq!(read_to_close(&mut second), "ERR busy\r\n");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_millis(500), "ERR busy after {waited:?}");
     drop(holder);
     // Once the worker is free again, a new connection is served.
     cluster.settle_until("a free worker", &|_| {
