@@ -31,7 +31,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join bench churn massive fuzz attack memory locks
+.PHONY: all build test ring stop join bench churn massive fuzz attack memory locks figures
 
 all: build
 
@@ -171,3 +171,9 @@ memory: build
 LOCK_KEYS ?= 1000000
 locks: build
 	@RUST_LOG=warn $(CHORD) locks --keys $(LOCK_KEYS)
+
+# The paper's simulation experiments, from the real node code on the
+# in-memory network: CSV and SVG into figures/ (see README, "Figures").
+SEED ?= 1
+figures: build
+	@RUST_LOG=warn $(CHORD) sim --figure all --seed $(SEED) --out figures

@@ -16,6 +16,7 @@
 //! - `chord fill`: write large values until a node answers out of memory.
 //! - `chord fuzz`: feed random and mutated bytes to every parser.
 //! - `chord locks`: the longest store-lock hold at a node with many keys.
+//! - `chord sim`: the paper's simulation experiments, as CSV.
 //!
 //! Arguments are parsed in `cli.rs`. The protocol, the attacks, the fuzzer
 //! and the lock measurement live in the library; what remains here is the
@@ -126,6 +127,7 @@ fn main() -> ExitCode {
             "fill" => fill(&parsed),
             "fuzz" => fuzz(&parsed),
             "locks" => locks(&parsed),
+            "sim" => sim(&parsed),
             other => Err(format!("chord {other} is in the table but not wired up")),
         },
         Err(message) => {
@@ -488,6 +490,42 @@ fn fill(args: &Parsed) -> Result<(), String> {
         format!("refusal={refusal}").as_str(),
         format!("failed_rewrites_or_reads={failed}").as_str(),
     ])
+}
+
+fn sim(args: &Parsed) -> Result<(), String> {
+    use chord::sim::figures::{self, Scale, FIGURES};
+    use chord::sim::plot;
+    let figure: String = args.get("figure")?;
+    let seed: u64 = args.get("seed")?;
+    let out: String = args.get("out")?;
+    let scale = match args.get::<String>("scale")?.as_str() {
+        "paper" => Scale::Paper,
+        "small" => Scale::Small,
+        other => return Err(format!("--scale takes paper or small, not {other:?}")),
+    };
+    let names: Vec<&str> = if figure == "all" {
+        FIGURES.to_vec()
+    } else {
+        vec![figure.as_str()]
+    };
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {out}: {e}"))?;
+    for name in names {
+        let started = Instant::now();
+        for output in figures::run(name, seed, scale)? {
+            let path = std::path::Path::new(&out).join(&output.file);
+            std::fs::write(&path, &output.csv)
+                .map_err(|e| format!("writing {}: {e}", path.display()))?;
+            println!("{}", path.display());
+            for chart in plot::CHARTS.iter().filter(|c| c.csv == output.file) {
+                let svg = path.with_extension("svg");
+                std::fs::write(&svg, plot::draw(chart, &output.csv)?)
+                    .map_err(|e| format!("writing {}: {e}", svg.display()))?;
+                println!("{}", svg.display());
+            }
+        }
+        println!("{name}: {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
 }
 
 fn locks(args: &Parsed) -> Result<(), String> {

@@ -212,6 +212,17 @@ const COMMANDS: &[Command] = &[
         free: None,
     },
     Command {
+        name: "sim",
+        about: "Run the paper's simulation experiments on the in-memory network; write CSV",
+        flags: &[
+            with_default("figure", "NAME", "path-length, load, failures, or all", "all"),
+            with_default("seed", "N", "seed for every random choice", "1"),
+            with_default("out", "DIR", "where the CSV files go", "figures"),
+            with_default("scale", "SCALE", "paper (the paper's sizes) or small", "paper"),
+        ],
+        free: None,
+    },
+    Command {
         name: "locks",
         about: "Measure the longest store-lock hold of each kind of work at a node with many keys",
         flags: &[with_default("keys", "N", "keys each node holds", "1000000")],

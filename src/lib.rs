@@ -47,6 +47,8 @@
 //! - [`maintenance`]: the periodic thread that runs stabilization.
 //! - [`stats`]: counters a node reports with `STATS`, a timed lock guard,
 //!   and a throttled log line.
+//! - [`sim`]: the simulator: settled rings of up to 2^14 real nodes on the
+//!   in-memory network, and the paper's simulation experiments as CSV.
 //! - [`harness`]: what drives whole nodes from outside to measure them: the
 //!   attacks, the fuzzer, and the crate's one random number generator.
 //!
@@ -68,6 +70,7 @@ pub mod message;
 pub mod node;
 pub mod peer;
 pub mod server;
+pub mod sim;
 pub mod stats;
 pub mod store;
 pub mod text;

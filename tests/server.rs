@@ -182,7 +182,10 @@ fn a_busy_node_says_so_at_once_and_recovers() {
     second.write_all(b"GET x\r\n").unwrap();
     assert_eq!(read_to_close(&mut second), "ERR busy\r\n");
     let waited = started.elapsed();
-    assert!(waited < Duration::from_millis(500), "ERR busy after {waited:?}");
+    assert!(
+        waited < Duration::from_millis(500),
+        "ERR busy after {waited:?}"
+    );
     drop(holder);
     // Once the worker is free again, a new connection is served.
     cluster.settle_until("a free worker", &|_| {

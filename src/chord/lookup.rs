@@ -51,7 +51,12 @@ impl Ring {
         for _ in 0..limit {
             match step {
                 Step::Found(successors) if !successors.is_empty() => {
-                    return Ok(Lookup { successors, path });
+                    let timeouts = u32::try_from(failed.len()).unwrap_or(u32::MAX);
+                    return Ok(Lookup {
+                        successors,
+                        path,
+                        timeouts,
+                    });
                 }
                 Step::Found(_) => {
                     return Err(Error::Unavailable(format!(

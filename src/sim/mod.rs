@@ -1,0 +1,186 @@
+//! The simulator: the paper's "Simulation Results" from the same node code
+//! that runs in production, over the in-memory network, on a virtual
+//! clock, in one process. The same seed gives the same output, byte for
+//! byte.
+//!
+//! A ring of N nodes is built settled ([`SimRing::settled`]): each node's
+//! predecessor, successor list and fingers are set to what stabilization
+//! converges to, computed from the sorted identifiers, instead of joining
+//! 10^4 nodes one by one. Lookups then run the real `find_successor`, hop
+//! by hop through the in-memory network.
+//!
+//! The experiments ([`figures`]) write CSV:
+//!
+//! - `path-length`: hops per lookup against N = 2^3 ... 2^14, mean and 1st
+//!   and 99th percentiles, beside the paper's ½·log2 N, and the
+//!   distribution at N = 2^12;
+//! - `load`: keys per node with 10^4 nodes against the number of keys,
+//!   and with virtual nodes;
+//! - `failures`: failed lookups, and timeouts (dead nodes tried) per
+//!   lookup, against the fraction of nodes that fail at once, before any
+//!   stabilization.
+//!
+//! Not simulated yet: message latency and loss, and lookups under churn
+//! (joins and failures at a rate); see the README.
+//!
+//! Identifiers here have m = 64 bits, not 160: a finger table per node is
+//! then 64 entries, which keeps 16,384 nodes in a few hundred megabytes;
+//! with 2^64 points and at most 2^14 nodes the ring is as sparse as the
+//! paper's for every quantity measured.
+
+pub mod figures;
+pub mod plot;
+
+use std::sync::Arc;
+
+use crate::clock::VirtualClock;
+use crate::config::NodeConfig;
+use crate::harness::Rng;
+use crate::id::{Id, IdSpace, NodeRef};
+use crate::node::Node;
+use crate::transport::{Handler, MemoryNetwork};
+
+/// The bits of the simulator's identifiers.
+pub const BITS: u8 = 64;
+
+/// r, the successor list length, as the nodes' default.
+pub const SUCCESSORS: usize = 8;
+
+/// A settled ring of real nodes on an in-memory network.
+pub struct SimRing {
+    net: Arc<MemoryNetwork>,
+    space: IdSpace,
+    /// The nodes, in the order they were made.
+    nodes: Vec<Arc<Node>>,
+    /// The nodes sorted by identifier: the ring as it is.
+    sorted: Vec<NodeRef>,
+}
+
+impl SimRing {
+    /// `n` nodes (`n` >= 1) at the addresses `sim-<i>`, settled; randomness
+    /// from `seed`.
+    pub fn settled(n: usize, seed: u64) -> SimRing {
+        let space = space();
+        let net = MemoryNetwork::new();
+        let mut config = NodeConfig::new(space);
+        config.successors = SUCCESSORS;
+        config.clock = Arc::new(VirtualClock::new(seed));
+        let nodes: Vec<Arc<Node>> = (0..n)
+            .map(|i| {
+                let addr = format!("sim-{i}");
+                let node = Node::new(&addr, config.clone(), net.clone())
+                    .unwrap_or_else(|e| unreachable!("the simulator's settings: {e}"));
+                let handler: Arc<dyn Handler> = node.clone();
+                net.register(&addr, &handler);
+                node
+            })
+            .collect();
+        let mut sorted: Vec<NodeRef> = nodes.iter().map(|n| n.me().clone()).collect();
+        sorted.sort_by_key(|r| r.id);
+        sorted.dedup_by(|a, b| a.id == b.id);
+        let ring = SimRing {
+            net,
+            space,
+            nodes,
+            sorted,
+        };
+        ring.install();
+        ring
+    }
+
+    fn install(&self) {
+        let len = self.sorted.len();
+        for node in &self.nodes {
+            let Ok(at) = self.sorted.binary_search_by_key(&node.me().id, |r| r.id) else {
+                continue;
+            };
+            let predecessor = self.sorted[(at + len - 1) % len].clone();
+            let successors = (1..=SUCCESSORS.min(len.max(2) - 1))
+                .map(|k| self.sorted[(at + k) % len].clone())
+                .collect();
+            node.ring().install(predecessor, successors, |start| {
+                self.successor(start).clone()
+            });
+        }
+    }
+
+    /// `successor(id)` on this ring: the first node at or after `id`.
+    pub fn successor(&self, id: Id) -> &NodeRef {
+        let at = self.sorted.partition_point(|r| r.id < id);
+        &self.sorted[at % self.sorted.len()]
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+
+    /// The identifier space.
+    pub fn space(&self) -> IdSpace {
+        self.space
+    }
+
+    /// Makes the node at index `i` stop answering, as a crash would.
+    pub fn fail(&self, i: usize) {
+        self.net.stop(&self.nodes[i].me().addr);
+    }
+
+    /// Whether the node at index `i` answers.
+    pub fn is_up(&self, i: usize) -> bool {
+        self.net.is_up(&self.nodes[i].me().addr)
+    }
+
+    /// `successor(id)` among the nodes that still answer.
+    pub fn live_successor(&self, id: Id) -> Option<&NodeRef> {
+        let len = self.sorted.len();
+        let at = self.sorted.partition_point(|r| r.id < id);
+        (0..len)
+            .map(|k| &self.sorted[(at + k) % len])
+            .find(|r| self.net.is_up(&r.addr))
+    }
+
+    /// A random key's identifier.
+    pub fn random_key(&self, rng: &mut Rng) -> Id {
+        self.space
+            .hash(format!("key-{:016x}", rng.next_u64()).as_bytes())
+    }
+}
+
+/// The simulator's identifier space.
+pub fn space() -> IdSpace {
+    IdSpace::new(BITS).unwrap_or_else(|_| unreachable!("64 bits is a valid space"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::Rng;
+
+    #[test]
+    fn a_settled_ring_answers_every_lookup_with_the_true_successor() {
+        let ring = SimRing::settled(200, 1);
+        let mut rng = Rng::new(2);
+        for _ in 0..300 {
+            let key = ring.random_key(&mut rng);
+            let from = &ring.nodes()[rng.below(200)];
+            let lookup = from.find_successor(key).expect("a lookup");
+            assert_eq!(lookup.owner(), ring.successor(key));
+            assert!(lookup.hops() <= 16, "{} hops", lookup.hops());
+        }
+    }
+
+    #[test]
+    fn failed_nodes_are_routed_around_or_the_lookup_says_so() {
+        let ring = SimRing::settled(100, 3);
+        for i in (0..100).step_by(4) {
+            ring.fail(i);
+        }
+        assert!(!ring.is_up(0) && ring.is_up(1));
+        let mut rng = Rng::new(4);
+        let from = &ring.nodes()[1];
+        let key = ring.random_key(&mut rng);
+        if let Ok(lookup) = from.find_successor(key) {
+            assert!(lookup.timeouts() <= 16);
+        }
+    }
+}
