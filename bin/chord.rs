@@ -16,7 +16,8 @@
 //! - `chord fill`: write large values until a node answers out of memory.
 //! - `chord fuzz`: feed random and mutated bytes to every parser.
 //! - `chord locks`: the longest store-lock hold at a node with many keys.
-//! - `chord sim`: the paper's simulation experiments, as CSV.
+//! - `chord sim`: the paper's simulation experiments, as CSV and SVG.
+//! - `chord draw`: a running ring as SVG.
 //!
 //! Arguments are parsed in `cli.rs`. The protocol, the attacks, the fuzzer
 //! and the lock measurement live in the library; what remains here is the
@@ -128,6 +129,7 @@ fn main() -> ExitCode {
             "fuzz" => fuzz(&parsed),
             "locks" => locks(&parsed),
             "sim" => sim(&parsed),
+            "draw" => draw(&parsed),
             other => Err(format!("chord {other} is in the table but not wired up")),
         },
         Err(message) => {
@@ -490,6 +492,59 @@ fn fill(args: &Parsed) -> Result<(), String> {
         format!("refusal={refusal}").as_str(),
         format!("failed_rewrites_or_reads={failed}").as_str(),
     ])
+}
+
+fn draw(args: &Parsed) -> Result<(), String> {
+    use chord::draw::{position, ring_svg, Point};
+    let addr: String = args.get("addr")?;
+    let bits: u8 = args.get("bits")?;
+    let chosen = args.optional("fingers-of").unwrap_or_else(|| addr.clone());
+    let place = |id: &str| position(id, bits).ok_or_else(|| format!("not an identifier: {id:?}"));
+    let mut nodes = Vec::new();
+    for line in ring(&addr)? {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [id, node, keys] = words[..] else {
+            return Err(format!("an unexpected RING line: {line:?}"));
+        };
+        let keys = keys
+            .strip_prefix("keys=")
+            .and_then(|k| k.parse().ok())
+            .unwrap_or(0);
+        let short: String = id.chars().take(6).collect();
+        let port = node.rsplit(':').next().unwrap_or(node);
+        let label = format!("{short} :{port}");
+        nodes.push((
+            node.to_string(),
+            Point {
+                at: place(id)?,
+                label,
+                keys,
+            },
+        ));
+    }
+    nodes.sort_by(|a, b| a.1.at.total_cmp(&b.1.at));
+    let mut client =
+        Client::connect(&chosen, CLIENT_TIMEOUT).map_err(|e| format!("{chosen}: {e}"))?;
+    let mut targets: Vec<f64> = Vec::new();
+    for line in client
+        .request("FINGERS FULL")
+        .map_err(|e| format!("{chosen}: {e}"))?
+    {
+        if let Some(id) = line.split_whitespace().nth(2).filter(|w| *w != "none") {
+            let at = place(id)?;
+            if !targets.contains(&at) {
+                targets.push(at);
+            }
+        }
+    }
+    let index = nodes.iter().position(|(a, _)| *a == chosen);
+    let points: Vec<Point> = nodes.into_iter().map(|(_, p)| p).collect();
+    let svg = ring_svg(
+        &points,
+        index.map(|i| (i, targets)),
+        args.at_least("size", 200)?,
+    )?;
+    print_lines([svg.as_str()])
 }
 
 fn sim(args: &Parsed) -> Result<(), String> {

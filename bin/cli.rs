@@ -212,6 +212,17 @@ const COMMANDS: &[Command] = &[
         free: None,
     },
     Command {
+        name: "draw",
+        about: "Draw a running ring as SVG on standard output: nodes, arcs, one node's fingers",
+        flags: &[
+            required("addr", "HOST:PORT", "any node of the ring"),
+            with_default("bits", "M", "the ring's identifiers have M bits", "160"),
+            optional("fingers-of", "HOST:PORT", "whose fingers to draw [default: --addr]"),
+            with_default("size", "PIXELS", "the picture's width and height", "800"),
+        ],
+        free: None,
+    },
+    Command {
         name: "sim",
         about: "Run the paper's simulation experiments on the in-memory network; write CSV",
         flags: &[

@@ -47,6 +47,8 @@
 //! - [`maintenance`]: the periodic thread that runs stabilization.
 //! - [`stats`]: counters a node reports with `STATS`, a timed lock guard,
 //!   and a throttled log line.
+//! - [`draw`]: a picture of a ring as SVG: nodes on the circle, arcs,
+//!   one node's fingers as chords.
 //! - [`sim`]: the simulator: settled rings of up to 2^14 real nodes on the
 //!   in-memory network, and the paper's simulation experiments as CSV.
 //! - [`harness`]: what drives whole nodes from outside to measure them: the
@@ -62,6 +64,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod dhash;
+pub mod draw;
 pub mod finger;
 pub mod harness;
 pub mod id;

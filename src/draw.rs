@@ -1,0 +1,190 @@
+//! A picture of a ring, as SVG: the nodes on a circle at their
+//! identifiers, each node's arc `(predecessor, node]` coloured as its own,
+//! key counts beside them, and one node's fingers drawn as chords, in the
+//! style of the paper's finger-table figure. `chord draw` draws a live
+//! ring with it.
+//!
+//! Positions are fractions of the circle: identifier / 2^m, clockwise from
+//! the top, as the paper draws its rings.
+
+use std::f64::consts::PI;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// One node as the picture shows it.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// Where it sits: identifier / 2^m, in `[0, 1)`.
+    pub at: f64,
+    /// Its label: a short identifier and its address.
+    pub label: String,
+    /// How many keys it holds.
+    pub keys: u64,
+}
+
+/// The fraction of the circle of an identifier printed as the text
+/// protocol prints it (decimal for m <= 64, else hex, whole or its first
+/// digits), in a `bits`-bit space; `None` for text that is neither.
+pub fn position(id: &str, bits: u8) -> Option<f64> {
+    if bits <= 64 {
+        let value: u64 = id.parse().ok()?;
+        return Some(value as f64 / 2f64.powi(i32::from(bits)));
+    }
+    // Hex, most significant digit first, so its first digits (whole or
+    // as NODE prints them short) place it; 13 digits fill an f64.
+    let head: String = id.chars().take(13).collect();
+    let value = u64::from_str_radix(&head, 16).ok()?;
+    Some(value as f64 / 16f64.powi(head.len() as i32))
+}
+
+/// Draws the ring of `nodes` (in ring order), with the fingers of
+/// `chosen` (an index into `nodes`) as chords to the nodes at the given
+/// positions; the SVG text, `size` pixels square.
+///
+/// # Errors
+/// The drawing backend's error, as text.
+pub fn ring_svg(
+    nodes: &[Point],
+    chosen: Option<(usize, Vec<f64>)>,
+    size: u32,
+) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (size, size)).into_drawing_area();
+        let failed = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|e| failed(&e))?;
+        let centre = (f64::from(size) / 2.0, f64::from(size) / 2.0);
+        let radius = f64::from(size) * 0.28;
+        let point = |at: f64, r: f64| -> (i32, i32) {
+            let angle = at * 2.0 * PI - PI / 2.0;
+            (
+                (centre.0 + r * angle.cos()).round() as i32,
+                (centre.1 + r * angle.sin()).round() as i32,
+            )
+        };
+        root.draw(&Circle::new(point(0.0, 0.0), radius as i32, BLACK.mix(0.2)))
+            .map_err(|e| failed(&e))?;
+        // Each node's arc (predecessor, node], in its colour.
+        for (i, node) in nodes.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            let from = nodes[(i + nodes.len() - 1) % nodes.len()].at;
+            let mut span = node.at - from;
+            if span <= 0.0 {
+                span += 1.0;
+            }
+            let steps = ((span * 360.0).ceil() as usize).max(2);
+            let arc: Vec<(i32, i32)> = (0..=steps)
+                .map(|s| point(from + span * s as f64 / steps as f64, radius))
+                .collect();
+            root.draw(&PathElement::new(arc, colour.stroke_width(6)))
+                .map_err(|e| failed(&e))?;
+        }
+        // The chosen node's fingers, as chords.
+        if let Some((i, targets)) = &chosen {
+            let from = point(nodes[*i].at, radius);
+            for target in targets {
+                let to = point(*target, radius);
+                root.draw(&PathElement::new(
+                    vec![from, to],
+                    BLACK.mix(0.5).stroke_width(1),
+                ))
+                .map_err(|e| failed(&e))?;
+            }
+        }
+        let font = ("sans-serif", (f64::from(size) / 60.0).max(9.0)).into_font();
+        let title = match &chosen {
+            Some((i, targets)) => format!(
+                "{} nodes; the fingers of {} ({} distinct)",
+                nodes.len(),
+                nodes[*i].label,
+                targets.len()
+            ),
+            None => format!("{} nodes", nodes.len()),
+        }; // Up to 16 nodes, every node is named; beyond, only the chosen node
+           // and the nodes its fingers point at, or the names would pile up.
+        let named = |i: usize, at: f64| {
+            nodes.len() <= 16
+                || chosen
+                    .as_ref()
+                    .is_some_and(|(c, targets)| *c == i || targets.contains(&at))
+        };
+        // Labels of nodes close together on the circle step apart, so that
+        // they do not print over each other.
+        let mut step = 0.0;
+        let mut last_named: Option<f64> = None;
+        for (i, node) in nodes.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            let is_chosen = chosen.as_ref().is_some_and(|(c, _)| *c == i);
+            let dot = if is_chosen { 8 } else { 5 };
+            root.draw(&Circle::new(point(node.at, radius), dot, colour.filled()))
+                .map_err(|e| failed(&e))?;
+            if named(i, node.at) {
+                let close = last_named.is_some_and(|at| node.at - at < 0.03);
+                step = if close { step + 1.0 } else { 0.0 };
+                last_named = Some(node.at);
+                let angle = node.at * 2.0 * PI - PI / 2.0;
+                let h = if angle.cos() >= 0.0 {
+                    HPos::Left
+                } else {
+                    HPos::Right
+                };
+                let style = TextStyle::from(font.clone()).pos(Pos::new(h, VPos::Center));
+                let text = format!("{} ({} keys)", node.label, node.keys);
+                // Clockwise, labels move down the right side and up the
+                // left: a close label steps further the same way.
+                let way = if angle.cos() >= 0.0 { 1.0 } else { -1.0 };
+                let (x, y) = point(node.at, radius + 14.0);
+                let at = (x, y + (18.0 * step * way) as i32);
+                root.draw(&Text::new(text, at, style))
+                    .map_err(|e| failed(&e))?;
+            }
+        }
+        let style =
+            TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        root.draw(&Text::new(title, (centre.0 as i32, 8), style))
+            .map_err(|e| failed(&e))?;
+        root.present().map_err(|e| failed(&e))?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_read_both_ways_identifiers_print() {
+        assert_eq!(position("32", 6), Some(0.5));
+        assert_eq!(position("0", 6), Some(0.0));
+        let half = format!("8{}", "0".repeat(39));
+        assert!((position(&half, 160).unwrap() - 0.5).abs() < 1e-12);
+        assert_eq!(position("zz", 160), None);
+    }
+
+    #[test]
+    fn every_node_appears_in_a_small_picture_and_fingers_in_a_large_one() {
+        let nodes: Vec<Point> = (0..8)
+            .map(|i| Point {
+                at: f64::from(i) / 8.0,
+                label: format!("node-{i}"),
+                keys: i as u64,
+            })
+            .collect();
+        let svg = ring_svg(&nodes, Some((0, vec![0.125, 0.5])), 600).unwrap();
+        for i in 0..8 {
+            assert!(svg.contains(&format!("node-{i} ({i} keys)")), "node-{i}");
+        }
+        assert!(svg.contains("the fingers of node-0 (2 distinct)"));
+        let many: Vec<Point> = (0..64)
+            .map(|i| Point {
+                at: f64::from(i) / 64.0,
+                label: format!("n{i}"),
+                keys: 0,
+            })
+            .collect();
+        let svg = ring_svg(&many, Some((0, vec![0.5])), 800).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 65, "the ring and 64 nodes");
+        assert!(svg.contains("n32 (0 keys)") && !svg.contains("n31 (0 keys)"));
+    }
+}
