@@ -49,6 +49,24 @@ pub fn ring_svg(
     chosen: Option<(usize, Vec<f64>)>,
     size: u32,
 ) -> Result<String, String> {
+    ring_svg_with_path(nodes, chosen, None, size)
+}
+
+/// A lookup to draw on the ring: the key's name, its position, and the
+/// positions of the nodes the lookup went through, from the asking node to
+/// the owner.
+pub type Path = (String, f64, Vec<f64>);
+
+/// As [`ring_svg`], with a lookup's path drawn on the ring too.
+///
+/// # Errors
+/// The drawing backend's error, as text.
+pub fn ring_svg_with_path(
+    nodes: &[Point],
+    chosen: Option<(usize, Vec<f64>)>,
+    path: Option<Path>,
+    size: u32,
+) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (size, size)).into_drawing_area();
@@ -91,6 +109,21 @@ pub fn ring_svg(
                 ))
                 .map_err(|e| failed(&e))?;
             }
+        }
+        if let Some((key, at, hops)) = &path {
+            let red = RGBColor(200, 0, 0);
+            let line: Vec<(i32, i32)> = hops.iter().map(|h| point(*h, radius)).collect();
+            root.draw(&PathElement::new(line, red.stroke_width(3)))
+                .map_err(|e| failed(&e))?;
+            let mark = point(*at, radius);
+            root.draw(&Cross::new(mark, 7, red.stroke_width(3)))
+                .map_err(|e| failed(&e))?;
+            let style = TextStyle::from(("sans-serif", 14).into_font().color(&red))
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            let inside = point(*at, radius - 24.0);
+            let text = format!("{key}: {} hops", hops.len().saturating_sub(2));
+            root.draw(&Text::new(text, inside, style))
+                .map_err(|e| failed(&e))?;
         }
         let font = ("sans-serif", (f64::from(size) / 60.0).max(9.0)).into_font();
         let title = match &chosen {

@@ -423,3 +423,44 @@ fn a_node_with_another_secret_cannot_join_and_says_why() {
         2
     );
 }
+
+/// Sends one HTTP request and reads the whole answer.
+fn http(server: &Server, request: &str) -> String {
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    read_to_close(&mut stream)
+}
+
+#[test]
+fn a_browser_gets_a_page_of_the_ring_and_people_still_get_the_text_protocol() {
+    let cluster = ring_of(3);
+    let server = &cluster.servers()[0];
+    let page = http(server, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html") && page.contains("<html"));
+    let svg = http(server, "GET /ring.svg HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(svg.contains("Content-Type: image/svg+xml"), "{svg}");
+    for s in cluster.servers() {
+        let port = s.addr().rsplit(':').next().unwrap().to_string();
+        assert!(
+            svg.contains(&format!(":{port} (")),
+            "node {port} is not drawn"
+        );
+    }
+    let path = http(server, "GET /ring.svg?key=hello+world HTTP/1.0\r\n\r\n");
+    assert!(
+        path.contains("hello world: "),
+        "the lookup path is labelled"
+    );
+    assert!(http(server, "GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
+    assert!(http(server, "POST / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
+    // Headers that never end are refused, not waited on forever.
+    let mut long = String::from("GET / HTTP/1.1\r\n");
+    for i in 0..100 {
+        long += &format!("X-{i}: y\r\n");
+    }
+    assert!(http(server, &long).starts_with("HTTP/1.1 400 "));
+    let mut c = client(server);
+    assert_eq!(c.line("PUT k v").unwrap(), "OK");
+    assert_eq!(c.line("GET k").unwrap(), "VALUE v");
+}

@@ -18,7 +18,8 @@
 //!
 //! One address serves people and peers: a connection whose first byte is
 //! the peer preamble's NUL ([`crate::codec::MAGIC`]) speaks the peer
-//! protocol, any other the text protocol. Text clients must send
+//! protocol, any other the text protocol, and a text line that is an HTTP
+//! request line gets a read-only page of the ring (`server/http.rs`). Text clients must send
 //! `AUTH <password>` first when the node has a password.
 //!
 //! # When a thread panics anyway
@@ -36,6 +37,7 @@
 //! accepting, shut down every open connection (which wakes the workers
 //! blocked reading them), close the channel, and join the workers.
 
+mod http;
 mod lobby;
 
 use std::collections::HashMap;
@@ -550,6 +552,13 @@ fn serve_text(
             }
             Err(e) => return Err(e),
         };
+        if let Line::Complete(bytes) = &line {
+            if let Some((method, target)) = http::request_line(bytes) {
+                let locked = shared.password.is_some();
+                let node = &shared.node;
+                return http::serve(node, locked, &method, &target, &mut reader, &mut writer);
+            }
+        }
         let answer = match line {
             Line::Eof => return Ok(()),
             Line::TooLong => vec![format!("ERR {}", text::ParseError::LineTooLong)],
