@@ -118,7 +118,9 @@ pub fn ring_svg_with_path(
             let mark = point(*at, radius);
             root.draw(&Cross::new(mark, 7, red.stroke_width(3)))
                 .map_err(|e| failed(&e))?;
-            let style = TextStyle::from(("sans-serif", 14).into_font().color(&red))
+            let style = ("sans-serif", 14)
+                .into_font()
+                .color(&red)
                 .pos(Pos::new(HPos::Center, VPos::Center));
             let inside = point(*at, radius - 24.0);
             let text = format!("{key}: {} hops", hops.len().saturating_sub(2));
