@@ -31,7 +31,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join bench churn massive fuzz attack memory locks figures
+.PHONY: all build test ring stop join bench churn massive fuzz attack memory locks figures screenshot
 
 all: build
 
@@ -177,3 +177,17 @@ locks: build
 SEED ?= 1
 figures: build
 	@RUST_LOG=warn $(CHORD) sim --figure all --seed $(SEED) --out figures
+
+# A screenshot of the running ring's page (make ring first), taken by
+# headless Chromium where it is installed (Debian: apt-get install
+# chromium): figures/page.png, with the lookup path of KEY drawn.
+KEY ?= hello
+screenshot:
+	@command -v chromium > /dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
+	@profile=$$(mktemp -d); \
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir=$$profile --window-size=900,1000 --virtual-time-budget=3000 \
+	  --screenshot=figures/page.png "http://$(HOST):$(PORT)/?key=$(KEY)" > /dev/null 2>&1; \
+	status=$$?; rm -rf $$profile; \
+	[ $$status -eq 0 ] && echo "figures/page.png" || { echo "chromium failed ($$status)"; exit 1; }

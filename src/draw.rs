@@ -123,7 +123,8 @@ pub fn ring_svg_with_path(
                 .color(&red)
                 .pos(Pos::new(HPos::Center, VPos::Center));
             let inside = point(*at, radius - 24.0);
-            let text = format!("{key}: {} hops", hops.len().saturating_sub(2));
+            let count = hops.len().saturating_sub(2);
+            let text = format!("{key}: {count} hop{}", if count == 1 { "" } else { "s" });
             root.draw(&Text::new(text, inside, style))
                 .map_err(|e| failed(&e))?;
         }

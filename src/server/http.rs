@@ -6,7 +6,7 @@
 //! three, the last `HTTP/1.0` or `HTTP/1.1`, so the two cannot be confused
 //! ([`request_line`]). The connection closes after each answer.
 //!
-//! - `GET /` is the page;
+//! - `GET /` is the page (`/?key=<key>` opens it with that key's path);
 //! - `GET /ring.svg` is the ring as [`crate::draw`] draws it, from a RING
 //!   walk and this node's fingers; `GET /ring.svg?key=<key>` draws the
 //!   lookup path of `<key>` from this node as well;
@@ -220,7 +220,8 @@ body { font-family: sans-serif; margin: 1em 2em; }
 <p id="status">loading...</p>
 <div id="ring"></div>
 <script>
-let key = "";
+let key = new URLSearchParams(location.search).get("key") || "";
+document.getElementById("key").value = key;
 async function redraw() {
   const url = key ? "/ring.svg?key=" + encodeURIComponent(key) : "/ring.svg";
   try {
