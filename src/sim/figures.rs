@@ -10,7 +10,7 @@ use crate::harness::Rng;
 use crate::id::{Id, NodeRef};
 
 /// The figures `chord sim` can make, by name.
-pub const FIGURES: [&str; 3] = ["path-length", "load", "failures"];
+pub const FIGURES: [&str; 4] = ["path-length", "load", "failures", "churn"];
 
 /// One output file: its name and its CSV text.
 pub struct Output {
@@ -29,6 +29,7 @@ pub fn run(figure: &str, seed: u64, scale: Scale) -> Result<Vec<Output>, String>
         "path-length" => Ok(path_length(seed, scale)),
         "load" => Ok(load(seed, scale)),
         "failures" => Ok(failures(seed, scale)),
+        "churn" => Ok(churn(seed, scale)),
         other => Err(format!(
             "unknown figure {other:?}; the figures are {FIGURES:?}"
         )),
@@ -255,6 +256,21 @@ fn failures(seed: u64, scale: Scale) -> Vec<Output> {
     vec![Output {
         file: "failures.csv".into(),
         csv: rows,
+    }]
+}
+
+/// Lookups while nodes join and fail at a rate (the paper's "Lookups
+/// During Stabilization"): 1,000 nodes, one lookup a second, each node's
+/// rounds every 30 s on average, an hour of virtual time per rate.
+fn churn(seed: u64, scale: Scale) -> Vec<Output> {
+    let rates = [0.05, 0.1, 0.2, 0.3, 0.4];
+    let csv = match scale {
+        Scale::Paper => super::churn::figure(seed, 1_000, 3_600.0, &rates),
+        Scale::Small => super::churn::figure(seed, 64, 300.0, &rates[..2]),
+    };
+    vec![Output {
+        file: "churn.csv".into(),
+        csv,
     }]
 }
 

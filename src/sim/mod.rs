@@ -20,14 +20,17 @@
 //!   lookup, against the fraction of nodes that fail at once, before any
 //!   stabilization.
 //!
-//! Not simulated yet: message latency and loss, and lookups under churn
-//! (joins and failures at a rate); see the README.
+//! - `churn`: lookups while nodes join and fail at a rate, with latency
+//!   accounted per message ([`churn`]).
+//!
+//! Not simulated: message loss.
 //!
 //! Identifiers here have m = 64 bits, not 160: a finger table per node is
 //! then 64 entries, which keeps 16,384 nodes in a few hundred megabytes;
 //! with 2^64 points and at most 2^14 nodes the ring is as sparse as the
 //! paper's for every quantity measured.
 
+pub mod churn;
 pub mod figures;
 pub mod plot;
 
@@ -60,11 +63,14 @@ impl SimRing {
     /// `n` nodes (`n` >= 1) at the addresses `sim-<i>`, settled; randomness
     /// from `seed`.
     pub fn settled(n: usize, seed: u64) -> SimRing {
-        let space = space();
-        let net = MemoryNetwork::new();
-        let mut config = NodeConfig::new(space);
+        let mut config = NodeConfig::new(space());
         config.successors = SUCCESSORS;
         config.clock = Arc::new(VirtualClock::new(seed));
+        SimRing::settled_on(n, &config, &MemoryNetwork::new())
+    }
+
+    /// `n` nodes with `config` on `net`, settled.
+    pub(crate) fn settled_on(n: usize, config: &NodeConfig, net: &Arc<MemoryNetwork>) -> SimRing {
         let nodes: Vec<Arc<Node>> = (0..n)
             .map(|i| {
                 let addr = format!("sim-{i}");
@@ -79,8 +85,8 @@ impl SimRing {
         sorted.sort_by_key(|r| r.id);
         sorted.dedup_by(|a, b| a.id == b.id);
         let ring = SimRing {
-            net,
-            space,
+            net: net.clone(),
+            space: config.space,
             nodes,
             sorted,
         };

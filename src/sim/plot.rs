@@ -87,6 +87,17 @@ pub const CHARTS: &[Chart] = &[
         y_label: "fraction / timeouts",
         log2_x: false,
     },
+    Chart {
+        csv: "churn.csv",
+        title: "Lookups while nodes join and fail (1,000 nodes)",
+        x: ("rate_per_s", "joins (and failures) per second"),
+        lines: &[
+            ("failed_lookups", "failed lookups"),
+            ("mean_timeouts", "timeouts per lookup"),
+        ],
+        y_label: "fraction / timeouts",
+        log2_x: false,
+    },
 ];
 
 /// Draws `csv` as `chart`; the SVG text.
