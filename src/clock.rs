@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::harness::Rng;
+use crate::rng::Rng;
 
 /// Where a node reads the time and draws random numbers.
 pub trait Clock: Send + Sync + fmt::Debug {

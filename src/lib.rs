@@ -45,6 +45,7 @@
 //!   they authenticate or show they are people), the worker pool, one
 //!   connection's loop.
 //! - [`maintenance`]: the periodic thread that runs stabilization.
+//! - [`rng`]: the crate's one random number generator, seeded.
 //! - [`stats`]: counters a node reports with `STATS`, a timed lock guard,
 //!   and a throttled log line.
 //! - [`draw`]: a picture of a ring as SVG: nodes on the circle, arcs,
@@ -72,6 +73,7 @@ pub mod maintenance;
 pub mod message;
 pub mod node;
 pub mod peer;
+pub mod rng;
 pub mod server;
 pub mod sim;
 pub mod stats;
