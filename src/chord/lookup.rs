@@ -48,6 +48,8 @@ impl Ring {
         // Every step moves strictly closer to id, so m steps suffice in a
         // consistent ring; the slack covers failed hops and a moving ring.
         let limit = 2 * usize::from(self.config.space.bits()) + 2 * self.config.successors + 8;
+        // The node whose answer is being followed.
+        let mut from = self.me.clone();
         for _ in 0..limit {
             match step {
                 Step::Found(successors) if !successors.is_empty() => {
@@ -64,8 +66,12 @@ impl Ring {
                     )))
                 }
                 Step::Closer(candidates) => {
-                    let (asked, next) = self.ask_next_hop(id, &candidates, &mut failed)?;
-                    path.push(asked);
+                    let (asked, next) = match self.ask_next_hop(id, &candidates, &mut failed) {
+                        Ok(hop) => hop,
+                        Err(e) => self.past_the_dead(id, &from, &mut failed).ok_or(e)?,
+                    };
+                    path.push(asked.clone());
+                    from = asked;
                     step = next;
                 }
             }
@@ -73,6 +79,46 @@ impl Ring {
         Err(Error::Unavailable(format!(
             "lookup of {id} did not converge in {limit} hops"
         )))
+    }
+
+    /// When every next hop `from` offered has failed: goes on from the first
+    /// successor of `from` that answers, as the paper's successor lists
+    /// are meant to ("if a node's successor fails, it uses the next one in
+    /// its list"). A node just before a dead one offers only that dead
+    /// node, and without this a lookup of a key the dead node preceded
+    /// would fail although a live successor is known.
+    fn past_the_dead(
+        &self,
+        id: Id,
+        from: &NodeRef,
+        failed: &mut Vec<String>,
+    ) -> Option<(NodeRef, Step)> {
+        let successors = if from.addr == self.me.addr {
+            self.links.read().successors.clone()
+        } else {
+            self.peer(from).neighbours().ok()?.successors
+        };
+        for (i, next) in successors.iter().enumerate() {
+            if failed.contains(&next.addr) || next.addr == from.addr {
+                continue;
+            }
+            let peer = self.peer(next);
+            // The key lies between `from` and its first successor still
+            // standing: that one owns it now, if it answers.
+            let answer = if id.in_open_closed(from.id, next.id) {
+                peer.ping().map(|()| Step::Found(successors[i..].to_vec()))
+            } else {
+                peer.find_successor_step(id)
+            };
+            match answer {
+                Ok(step) => return Some((next.clone(), step)),
+                Err(e) => {
+                    debug!("{}: lookup fallback {next:?} failed: {e}", self.me.addr);
+                    failed.push(next.addr.clone());
+                }
+            }
+        }
+        None
     }
 
     /// Asks the first live candidate for the next step toward `id`; returns

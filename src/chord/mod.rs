@@ -88,8 +88,10 @@
 //!   by its maintenance thread if it joined at the very moment its twin
 //!   did. A node restarted at its own address takes its old place at once.
 //! - **Lookups tolerate dead nodes**: `closest_preceding_node` also looks at
-//!   the successor list (as "Failure and Replication" suggests), and a step answers with a few candidates, so
-//!   a lookup that meets a dead node tries the next best one.
+//!   the successor list (as "Failure and Replication" suggests), and a step
+//!   answers with a few candidates, so a lookup that meets a dead node tries
+//!   the next best one; when all of them are dead, it goes on from the
+//!   answering node's successor list (`Ring::past_the_dead`).
 //! - Zave proves correctness for rings of at least r + 1 nodes with a stable
 //!   base of members; smaller rings work here but do not carry that proof.
 //!

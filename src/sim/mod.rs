@@ -176,6 +176,22 @@ mod tests {
     }
 
     #[test]
+    fn a_key_just_after_a_dead_node_is_found_at_its_live_successor() {
+        // The node before the dead one offers only the dead one as the next
+        // hop: the lookup must go on from that node's successor list.
+        let ring = SimRing::settled(50, 5);
+        ring.fail(7);
+        let key = ring.nodes()[7].me().id.add_pow2(0);
+        let expected = ring.live_successor(key).unwrap().clone();
+        for (i, node) in ring.nodes().iter().enumerate().filter(|(i, _)| *i != 7) {
+            let lookup = node
+                .find_successor(key)
+                .unwrap_or_else(|e| panic!("from {i}: {e}"));
+            assert_eq!(lookup.owner(), &expected, "from {i}");
+        }
+    }
+
+    #[test]
     fn failed_nodes_are_routed_around_or_the_lookup_says_so() {
         let ring = SimRing::settled(100, 3);
         for i in (0..100).step_by(4) {
