@@ -18,7 +18,8 @@
 //! - [`finger`]: the finger table of the paper's Table I, start(k) = n + 2^(k-1).
 //! - [`store`]: the key-value map each node holds: versions, tombstones, the
 //!   range queries that hand keys over, and the digests anti-entropy compares.
-//! - [`message`]: the peer protocol's request and response types; types only.
+//! - [`message`]: the peer protocol's request and response types, and the
+//!   checks every message passes before a node uses it.
 //! - [`codec`]: length-prefixed postcard frames with bounded sizes; bytes only.
 //! - [`auth`]: the cluster secret, the HMAC handshake that proves it, and
 //!   the MAC on every frame: only members speak the peer protocol.
@@ -27,7 +28,8 @@
 //! - [`transport`]: the interface the protocol calls to reach other nodes,
 //!   with a TCP implementation and an in-memory network for tests.
 //! - [`config`]: a node's settings, checked before use.
-//! - [`clock`]: the time versions are stamped with.
+//! - [`clock`]: time and randomness, injected: the machine's, or a virtual
+//!   clock with seeded randomness for repeatable runs.
 //! - [`chord`]: the paper, and nothing else: a node's ring state and the
 //!   paper's functions, `find_successor`, `closest_preceding_node`,
 //!   `create`, `join`, `stabilize`, `notify`, `fix_fingers`,
@@ -51,9 +53,10 @@
 //! - [`draw`]: a picture of a ring as SVG: nodes on the circle, arcs,
 //!   one node's fingers as chords.
 //! - [`sim`]: the simulator: settled rings of up to 2^14 real nodes on the
-//!   in-memory network, and the paper's simulation experiments as CSV.
-//! - [`harness`]: what drives whole nodes from outside to measure them: the
-//!   attacks, the fuzzer, and the crate's one random number generator.
+//!   in-memory network, and the paper's simulation experiments (path
+//!   length, load, simultaneous failures, churn) as CSV and SVG.
+//! - [`harness`]: what drives whole nodes from outside to measure them:
+//!   churn, massive failure, the attacks, the fuzzer, the lock holds.
 //!
 //! The `chord` binary (`bin/`) parses arguments and calls [`server`],
 //! [`client`] and [`harness`].

@@ -18,7 +18,6 @@ use crate::stats::{Stats, Throttled};
 use crate::transport::{Handler, Transport};
 use crate::Result;
 
-pub use crate::clock::now_micros;
 pub use crate::config::{default_max_memory, NodeConfig};
 
 /// One Chord node: its place on the ring, its tables and its keys.

@@ -154,8 +154,9 @@ impl Throttled {
     /// The least time between two lines.
     pub const PERIOD: Duration = Duration::from_secs(1);
 
-    /// Logs `message()` at warn level, unless a line went out less than
-    /// [`Throttled::PERIOD`] ago.
+    /// Logs `message()` at warn level under the target `chord::refused`
+    /// (so `RUST_LOG=chord::refused=off` silences refusals alone), unless a
+    /// line went out less than [`Throttled::PERIOD`] ago.
     pub fn warn(&self, message: impl FnOnce() -> String) {
         {
             let mut last = self.last.lock();
@@ -167,8 +168,8 @@ impl Throttled {
         }
         let text = message();
         match self.held_back.swap(0, Ordering::Relaxed) {
-            0 => log::warn!("{text}"),
-            n => log::warn!("{text} ({n} more like it held back)"),
+            0 => log::warn!(target: "chord::refused", "{text}"),
+            n => log::warn!(target: "chord::refused", "{text} ({n} more like it held back)"),
         }
     }
 }

@@ -29,10 +29,11 @@ use std::time::{Duration, Instant};
 
 use super::Rng;
 use crate::auth::{self, Secret, ServerHandshake, Session};
+use crate::clock::now_micros;
 use crate::codec;
 use crate::id::{IdSpace, NodeRef};
 use crate::message::{Request, Response};
-use crate::node::{now_micros, Node, NodeConfig};
+use crate::node::{Node, NodeConfig};
 use crate::store::{Bucket, Cursor, Entry, Item, Version};
 use crate::text;
 use crate::transport::Handler;

@@ -10,9 +10,10 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use crate::clock::now_micros;
 use crate::id::{IdSpace, NodeRef};
 use crate::message::{Request, MAX_BUCKETS, MAX_ITEMS};
-use crate::node::{now_micros, NodeConfig};
+use crate::node::NodeConfig;
 use crate::store::{Bucket, Entry, Item, Version};
 use crate::transport::Handler;
 

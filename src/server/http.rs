@@ -71,27 +71,19 @@ pub fn serve<R: BufRead, W: Write>(
         }
     }
     let (status, kind, body) = if !headers_ended {
-        plain(
-            400,
-            "Bad Request",
-            "the request's headers did not end within limits",
-        )
+        plain(400, "the request's headers did not end within limits")
     } else if method != "GET" {
-        plain(405, "Method Not Allowed", "the page is read-only: GET only")
+        plain(405, "the page is read-only: GET only")
     } else if locked {
-        plain(
-            403,
-            "Forbidden",
-            "this node has a password; the page is off",
-        )
+        plain(403, "this node has a password; the page is off")
     } else {
         match target.split_once('?').unwrap_or((target, "")) {
             ("/", _) => (200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
             ("/ring.svg", query) => match ring_svg(node, key_of(query).as_deref()) {
                 Ok(svg) => (200, "image/svg+xml", svg.into_bytes()),
-                Err(why) => plain(503, "Service Unavailable", &why),
+                Err(why) => plain(503, &why),
             },
-            _ => plain(404, "Not Found", "no such page: try /"),
+            _ => plain(404, "no such page: try /"),
         }
     };
     let reason = match status {
@@ -108,13 +100,12 @@ pub fn serve<R: BufRead, W: Write>(
          Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
-    if method != "HEAD" {
-        writer.write_all(&body)?;
-    }
+    writer.write_all(&body)?;
     writer.flush()
 }
 
-fn plain(status: u16, _reason: &str, text: &str) -> (u16, &'static str, Vec<u8>) {
+/// A plain-text answer: the status and its one line of explanation.
+fn plain(status: u16, text: &str) -> (u16, &'static str, Vec<u8>) {
     (
         status,
         "text/plain; charset=utf-8",
