@@ -566,7 +566,9 @@ fn sim(args: &Parsed) -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {out}: {e}"))?;
     for name in names {
         let started = Instant::now();
+        let mut events = 0;
         for output in figures::run(name, seed, scale)? {
+            events += output.events;
             let path = std::path::Path::new(&out).join(&output.file);
             std::fs::write(&path, &output.csv)
                 .map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -578,7 +580,13 @@ fn sim(args: &Parsed) -> Result<(), String> {
                 println!("{}", svg.display());
             }
         }
-        println!("{name}: {:.1} s", started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        // On standard error: the speed varies from run to run, the files
+        // must not.
+        eprintln!(
+            "{name}: {seconds:.1} s, {events} simulated events ({:.0} a second)",
+            events as f64 / seconds.max(1e-9)
+        );
     }
     Ok(())
 }

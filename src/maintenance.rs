@@ -25,7 +25,7 @@ use crate::stats::Stats;
 
 /// One round of the periodic functions; a fault that ends the node's
 /// membership, if one was found.
-fn round(node: &Node) -> Option<String> {
+pub(crate) fn round(node: &Node) -> Option<String> {
     if let Stabilized::Twin(twin) = node.stabilize() {
         return Some(format!(
             "{} has this node's identifier {} and holds its place in the ring",

@@ -23,6 +23,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::auth::{self, HandshakeError, Secret, Session};
 use crate::codec::{self, CodecError};
 use crate::message::{Request, Response};
+use crate::rng::Rng;
 
 /// Sends requests to other nodes.
 pub trait Transport: Send + Sync {
@@ -290,6 +291,10 @@ pub struct MemoryNetwork {
     nodes: RwLock<HashMap<String, Weak<dyn Handler>>>,
     /// Addresses that stopped answering: killed, or cut off for a while.
     down: RwLock<HashSet<String>>,
+    /// Message loss: each message (request or reply) is lost with this
+    /// probability, drawn from the seeded generator, and the caller sees a
+    /// timeout. `None`: nothing is lost.
+    loss: Mutex<Option<(f64, Rng)>>,
 }
 
 impl MemoryNetwork {
@@ -317,6 +322,23 @@ impl MemoryNetwork {
         self.down.write().remove(addr);
     }
 
+    /// From now on each message, request or reply, is lost with
+    /// `probability`, drawn from a generator seeded with `seed`; 0 loses
+    /// nothing. Deterministic when calls are made from one thread, as the
+    /// simulator makes them.
+    pub fn set_loss(&self, probability: f64, seed: u64) {
+        *self.loss.lock() = (probability > 0.0).then(|| (probability, Rng::new(seed)));
+    }
+
+    /// Whether the next message is lost.
+    fn lose(&self) -> bool {
+        let mut loss = self.loss.lock();
+        let Some((probability, rng)) = loss.as_mut() else {
+            return false;
+        };
+        rng.unit() < *probability
+    }
+
     /// Whether `addr` is answering.
     pub fn is_up(&self, addr: &str) -> bool {
         !self.down.read().contains(addr) && self.nodes.read().contains_key(addr)
@@ -334,8 +356,17 @@ impl Transport for MemoryNetwork {
         }
         let handler = self.nodes.read().get(addr).and_then(Weak::upgrade);
         let handler = handler.ok_or_else(|| unreachable("no such node"))?;
+        let timeout = || TransportError::Timeout {
+            addr: addr.to_string(),
+        };
+        if self.lose() {
+            return Err(timeout());
+        }
         let request = round_trip(addr, &request)?;
         let response = handler.handle(request);
+        if self.lose() {
+            return Err(timeout());
+        }
         round_trip(addr, &response)
     }
 
@@ -377,6 +408,30 @@ mod tests {
         net.resume("a");
         assert_eq!(net.call("a", Request::Ping), Ok(Response::Pong));
         assert!(net.call("b", Request::Ping).is_err());
+    }
+
+    #[test]
+    fn lost_messages_time_out_at_the_rate_set_and_repeat_for_a_seed() {
+        let net = MemoryNetwork::new();
+        let echo: Arc<dyn Handler> = Arc::new(Echo);
+        net.register("a", &echo);
+        let outcomes = |net: &MemoryNetwork| -> Vec<bool> {
+            net.set_loss(0.2, 9);
+            (0..2_000)
+                .map(|_| match net.call("a", Request::Ping) {
+                    Ok(_) => true,
+                    Err(TransportError::Timeout { .. }) => false,
+                    Err(e) => panic!("{e}"),
+                })
+                .collect()
+        };
+        let first = outcomes(&net);
+        // A call is lost when its request or its reply is: 1 - 0.8².
+        let lost = first.iter().filter(|ok| !**ok).count();
+        assert!((600..840).contains(&lost), "{lost} of 2000 lost");
+        assert_eq!(first, outcomes(&net));
+        net.set_loss(0.0, 9);
+        assert_eq!(net.call("a", Request::Ping), Ok(Response::Pong));
     }
 
     #[test]

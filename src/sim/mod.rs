@@ -23,7 +23,8 @@
 //! - `churn`: lookups while nodes join and fail at a rate, with latency
 //!   accounted per message ([`churn`]).
 //!
-//! Not simulated: message loss.
+//! Messages can be lost ([`MemoryNetwork::set_loss`]; the churn runs
+//! use it).
 //!
 //! Identifiers here have m = 64 bits, not 160: a finger table per node is
 //! then 64 entries, which keeps 16,384 nodes in a few hundred megabytes;
@@ -36,6 +37,7 @@ pub mod plot;
 
 use std::sync::Arc;
 
+use crate::chord::Lookup;
 use crate::clock::VirtualClock;
 use crate::config::NodeConfig;
 use crate::harness::Rng;
@@ -131,6 +133,12 @@ impl SimRing {
         self.net.stop(&self.nodes[i].me().addr);
     }
 
+    /// Who answers for `lookup`'s key, and the dead nodes passed first
+    /// (see [`first_live`]).
+    pub fn answered_by<'a>(&self, lookup: &'a Lookup) -> (Option<&'a NodeRef>, u64) {
+        first_live(&self.net, lookup)
+    }
+
     /// Whether the node at index `i` answers.
     pub fn is_up(&self, i: usize) -> bool {
         self.net.is_up(&self.nodes[i].me().addr)
@@ -150,6 +158,22 @@ impl SimRing {
         self.space
             .hash(format!("key-{:016x}", rng.next_u64()).as_bytes())
     }
+}
+
+/// Who answers for a lookup's key: the first node of the returned
+/// successor list that is up, as whoever made the lookup contacts the
+/// owner named and, if it does not answer, the next (the key layer does
+/// the same). Also how many dead entries were passed: a timeout each.
+pub(crate) fn first_live<'a>(
+    net: &MemoryNetwork,
+    lookup: &'a Lookup,
+) -> (Option<&'a NodeRef>, u64) {
+    let dead = lookup
+        .successors
+        .iter()
+        .take_while(|s| !net.is_up(&s.addr))
+        .count();
+    (lookup.successors.get(dead), dead as u64)
 }
 
 /// The simulator's identifier space.

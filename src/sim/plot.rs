@@ -4,7 +4,8 @@
 
 use plotters::prelude::*;
 
-/// How to draw one CSV file.
+/// How to draw one CSV file. An empty cell is a point not drawn: the
+/// paper's values exist only where the paper reports them.
 pub struct Chart {
     /// The CSV file it draws.
     pub csv: &'static str,
@@ -51,6 +52,7 @@ pub const CHARTS: &[Chart] = &[
             ("mean", "mean"),
             ("p1", "1st percentile"),
             ("p99", "99th percentile"),
+            ("paper_p99", "paper: 99th percentile at 5x10^5 keys"),
         ],
         y_label: "keys per node",
         log2_x: false,
@@ -71,6 +73,8 @@ pub const CHARTS: &[Chart] = &[
             ("mean", "mean"),
             ("p1", "1st percentile"),
             ("p99", "99th percentile"),
+            ("paper_p1", "paper: 1st percentile"),
+            ("paper_p99", "paper: 99th percentile"),
         ],
         y_label: "keys per real node",
         log2_x: false,
@@ -81,7 +85,11 @@ pub const CHARTS: &[Chart] = &[
         x: ("failed_fraction", "fraction of nodes failed"),
         lines: &[
             ("failed_lookups", "failed lookups (ours)"),
-            ("failed_fraction", "paper: about the failed fraction"),
+            (
+                "failed_as_paper_counts",
+                "failed or key lost (the paper's count)",
+            ),
+            ("paper_failed_lookups", "paper: about the failed fraction"),
             ("mean_timeouts", "timeouts per lookup (mean)"),
         ],
         y_label: "fraction / timeouts",
@@ -91,6 +99,17 @@ pub const CHARTS: &[Chart] = &[
         csv: "churn.csv",
         title: "Lookups while nodes join and fail (1,000 nodes)",
         x: ("rate_per_s", "joins (and failures) per second"),
+        lines: &[
+            ("failed_lookups", "failed lookups"),
+            ("mean_timeouts", "timeouts per lookup"),
+        ],
+        y_label: "fraction / timeouts",
+        log2_x: false,
+    },
+    Chart {
+        csv: "churn_loss.csv",
+        title: "Lookups under churn (0.1 joins/s) with messages lost",
+        x: ("loss", "fraction of messages lost"),
         lines: &[
             ("failed_lookups", "failed lookups"),
             ("mean_timeouts", "timeouts per lookup"),
@@ -113,28 +132,31 @@ pub fn draw(chart: &Chart, csv: &str) -> Result<String, String> {
             .position(|h| *h == name)
             .ok_or_else(|| format!("{}: no column {name}", chart.csv))
     };
-    let table: Vec<Vec<f64>> = rows
+    let table: Vec<Vec<Option<f64>>> = rows
         .map(|row| {
             row.split(',')
-                .map(|cell| {
-                    cell.parse::<f64>()
-                        .map_err(|e| format!("{}: {cell:?}: {e}", chart.csv))
+                .map(|cell| match cell {
+                    "" => Ok(None),
+                    _ => cell
+                        .parse::<f64>()
+                        .map(Some)
+                        .map_err(|e| format!("{}: {cell:?}: {e}", chart.csv)),
                 })
                 .collect()
         })
         .collect::<Result<_, _>>()?;
     let x_at = column(chart.x.0)?;
-    let x_of = |row: &[f64]| {
-        if chart.log2_x {
-            row[x_at].log2()
-        } else {
-            row[x_at]
-        }
+    let x_of = |row: &[Option<f64>]| {
+        let x = row.get(x_at).copied().flatten()?;
+        Some(if chart.log2_x { x.log2() } else { x })
     };
     let mut series = Vec::new();
     for (name, label) in chart.lines {
         let at = column(name)?;
-        let points: Vec<(f64, f64)> = table.iter().map(|row| (x_of(row), row[at])).collect();
+        let points: Vec<(f64, f64)> = table
+            .iter()
+            .filter_map(|row| Some((x_of(row)?, row.get(at).copied().flatten()?)))
+            .collect();
         series.push((*label, points));
     }
     let all = series.iter().flat_map(|(_, p)| p.iter());
@@ -199,5 +221,8 @@ mod tests {
         assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
         assert!(svg.contains("paper: 1/2 log2 N"));
         assert!(draw(&CHARTS[0], "nodes\n8\n").is_err());
+        // The paper's value only where it reports one: the row still draws.
+        let sparse = "nodes,mean_hops,p1_hops,p99_hops,paper_half_log2_n\n8,1,0,2,\n16,1.5,0,3,2\n";
+        assert!(draw(&CHARTS[0], sparse).is_ok());
     }
 }
