@@ -188,6 +188,19 @@ pub fn draw(chart: &Chart, csv: &str) -> Result<String, String> {
             .map_err(|e| failed(&e))?;
         for (i, (label, points)) in series.into_iter().enumerate() {
             let colour = Palette99::pick(i).to_rgba();
+            if points.len() < table.len() {
+                // Values only where the paper reports them: marks, with no
+                // line to suggest values in between.
+                plot.draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Cross::new(p, 7, colour.stroke_width(3))),
+                )
+                .map_err(|e| failed(&e))?
+                .label(label)
+                .legend(move |(x, y)| Cross::new((x + 10, y), 5, colour.stroke_width(2)));
+                continue;
+            }
             plot.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
                 .map_err(|e| failed(&e))?
                 .label(label)
