@@ -1,7 +1,9 @@
 //! The maintenance thread: every stabilization period it runs the paper's
 //! periodic functions, `stabilize`, `fix_fingers` and `check_predecessor`
 //! (Figure 6, "called periodically"), then repairs replicas
-//! ([`crate::dhash::replication`]), until told to stop.
+//! ([`crate::dhash::replication`]), until told to stop. A round starts by
+//! catching up after a pause of the process, if the heartbeat thread
+//! beside it saw one ([`crate::chord::health`]).
 //!
 //! It waits on two channels at once, a ticker and a stop channel, so a stop
 //! takes effect at once rather than after the current period. When a round
@@ -20,12 +22,14 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
 
+use crate::chord::health::HEARTBEAT;
 use crate::node::{Node, Stabilized};
 use crate::stats::Stats;
 
 /// One round of the periodic functions; a fault that ends the node's
 /// membership, if one was found.
 pub(crate) fn round(node: &Node) -> Option<String> {
+    node.ring().resync_after_pause();
     if let Stabilized::Twin(twin) = node.stabilize() {
         return Some(format!(
             "{} has this node's identifier {} and holds its place in the ring",
@@ -38,11 +42,12 @@ pub(crate) fn round(node: &Node) -> Option<String> {
     None
 }
 
-/// A running maintenance thread.
+/// A running maintenance thread, and the heartbeat thread beside it.
 pub struct Maintenance {
     stop: Sender<()>,
     faults: Receiver<String>,
     thread: JoinHandle<()>,
+    heartbeat: JoinHandle<()>,
 }
 
 impl Maintenance {
@@ -53,6 +58,22 @@ impl Maintenance {
     pub fn start(node: Arc<Node>, period: Duration) -> io::Result<Maintenance> {
         let (stop, stopped) = bounded::<()>(1);
         let (report, faults) = bounded::<String>(1);
+        // The heartbeat has a thread of its own: a round can take seconds
+        // when peers time out, and that must not look like a pause. It
+        // ends when the stop sender is dropped.
+        let beating = node.clone();
+        let beat_stopped = stopped.clone();
+        let heartbeat = thread::Builder::new()
+            .name(format!("heartbeat {}", node.me().addr))
+            .spawn(move || {
+                let ticker = tick(HEARTBEAT);
+                loop {
+                    select! {
+                        recv(ticker) -> _ => beating.ring().heartbeat(),
+                        recv(beat_stopped) -> _ => return,
+                    }
+                }
+            })?;
         let thread = thread::Builder::new()
             .name(format!("maintenance {}", node.me().addr))
             .spawn(move || {
@@ -84,6 +105,7 @@ impl Maintenance {
             stop,
             faults,
             thread,
+            heartbeat,
         })
     }
 
@@ -101,6 +123,9 @@ impl Maintenance {
         drop(self.stop);
         if self.thread.join().is_err() {
             log::error!("the maintenance thread panicked");
+        }
+        if self.heartbeat.join().is_err() {
+            log::error!("the heartbeat thread panicked");
         }
     }
 }

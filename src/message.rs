@@ -225,6 +225,10 @@ pub enum Response {
     /// The receiver does not own that key right now (the ring is moving, or
     /// the receiver is taking keys over or leaving): look it up again.
     NotOwner,
+    /// The receiver owns that key but does not hold its arc yet: it was
+    /// restarted with an empty store and is copying the arc back. Read the
+    /// other holders instead; retry a write.
+    Syncing,
     /// The receiver's store is full: the write, or some of the copies, were
     /// refused (see [`crate::store`]).
     Full {
@@ -525,6 +529,7 @@ impl Response {
             Response::Pong
             | Response::Done
             | Response::NotOwner
+            | Response::Syncing
             | Response::Full { .. }
             | Response::Error(_) => Ok(()),
         }

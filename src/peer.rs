@@ -30,6 +30,9 @@ pub enum CallError {
     Transport(TransportError),
     /// The node does not own that key now: look it up again.
     NotOwner,
+    /// The node owns that key but does not hold it yet: read the other
+    /// holders, or retry.
+    Syncing,
     /// The node's store is full.
     Full(Full),
     /// The node refused the request, and said why.
@@ -43,6 +46,7 @@ impl fmt::Display for CallError {
         match self {
             CallError::Transport(e) => write!(f, "{e}"),
             CallError::NotOwner => write!(f, "it does not own that key now"),
+            CallError::Syncing => write!(f, "it owns that key but is still copying it"),
             CallError::Full(full) => write!(f, "it {full} (--max-memory)"),
             CallError::Refused(why) => write!(f, "it refused: {why}"),
             CallError::Unexpected(answer) => write!(f, "it answered {answer}"),
@@ -122,6 +126,7 @@ impl<'a> Peer<'a> {
     fn call(&self, request: Request) -> Result<Response, CallError> {
         match self.caller.call(self.node, request)? {
             Response::NotOwner => Err(CallError::NotOwner),
+            Response::Syncing => Err(CallError::Syncing),
             Response::Full { used, limit } => Err(CallError::Full(Full {
                 used: usize::try_from(used).unwrap_or(usize::MAX),
                 limit: usize::try_from(limit).unwrap_or(usize::MAX),

@@ -63,8 +63,16 @@ impl Ring {
             )));
         };
         // Notices: their answers carry nothing we need, and a neighbour
-        // that misses one finds out at its next stabilize.
-        if let Err(e) = self
+        // that misses one finds out at its next stabilize. A node restarted
+        // empty that has not copied its arc back did not hand it over: its
+        // successor must find it gone, as after a crash, and pull the arc
+        // from the replicas, rather than take it as handed.
+        if self.refilling() {
+            info!(
+                "{}: leaving before our arc was copied back; {heir:?} will find us gone",
+                self.me.addr
+            );
+        } else if let Err(e) = self
             .peer(heir)
             .predecessor_leaving(&self.me, predecessor.clone())
         {

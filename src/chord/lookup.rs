@@ -218,8 +218,13 @@ impl Ring {
             }
         });
         found.dedup_by(|a, b| a.addr == b.addr);
-        found.truncate(limit);
-        found
+        // Nodes that timed out a moment ago go last: a frozen node is
+        // tried only when nothing else is on offer.
+        let (mut fine, suspects): (Vec<NodeRef>, Vec<NodeRef>) =
+            found.into_iter().partition(|node| !self.is_suspect(node));
+        fine.extend(suspects);
+        fine.truncate(limit);
+        fine
     }
 }
 

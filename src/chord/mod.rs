@@ -108,6 +108,7 @@
 //! ownership moves at one instant and a read never sees a key missing from
 //! its new owner.
 
+pub mod health;
 pub mod leave;
 pub mod lookup;
 pub mod ring;
@@ -117,13 +118,27 @@ pub use ring::{Adoption, Lookup, Ring, RingEntry, Stabilized, View};
 
 use crate::id::{Id, NodeRef};
 
+/// Why a copy of an arc did not finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyError {
+    /// The source stopped answering, or this node's store is full: try
+    /// again later.
+    Stopped,
+    /// The source was restarted with an empty store and is copying its own
+    /// arc back: it holds nothing to give.
+    SourceRefilling,
+}
+
 /// What the ring asks of the layer that stores keys on it
 /// ([`crate::dhash`]) when ownership moves.
 pub trait Keys {
     /// Copies what `source` holds in the arc `(from, to]` into this node's
-    /// store; how many entries came, or `None` if `source` stopped
-    /// answering or this node could not take them all.
-    fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> Option<u64>;
+    /// store; how many entries came.
+    ///
+    /// # Errors
+    /// [`CopyError`]: `source` stopped answering, this node could not take
+    /// every entry, or `source` does not hold the arc at all.
+    fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> Result<u64, CopyError>;
 
     /// Gives every key held here to `heir`; whether it took them all.
     fn hand_off(&self, heir: &NodeRef) -> bool;

@@ -4,9 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
 
+use log::info;
 use parking_lot::{Mutex, RwLock};
 
+use super::health::Health;
 use crate::config::NodeConfig;
 use crate::finger::FingerTable;
 use crate::id::{Id, NodeRef};
@@ -47,7 +50,7 @@ impl Lookup {
     /// The nodes that hold the key with `replicas` = R: the owner and the
     /// next R - 1 distinct nodes after it (fewer in a smaller ring).
     pub fn holders(&self, replicas: usize) -> Vec<&NodeRef> {
-        let mut holders: Vec<&NodeRef> = Vec::with_capacity(replicas);
+        let mut holders: Vec<&NodeRef> = Vec::with_capacity(replicas.min(self.successors.len()));
         for node in &self.successors {
             if holders.len() == replicas {
                 break;
@@ -112,6 +115,20 @@ pub(crate) struct Links {
     pub(crate) unsynced: Option<(Id, Id)>,
     /// The node is leaving: refuse keys.
     pub(crate) leaving: bool,
+    /// When (on the node's clock) the node was restarted at the address of
+    /// a member the ring had not yet found dead, taking that member's place
+    /// with an empty store; or when it joined in front of such a node and
+    /// got nothing from it. It serves no key until it has a predecessor
+    /// and a whole stabilization period has passed, so that every node
+    /// that takes it as successor has notified it and the closest won;
+    /// then it pulls the arc `(predecessor, n]` from its successors (as
+    /// `unsynced`, with `refilling`): see [`Ring::begin_refill`].
+    pub(crate) restarted: Option<Duration>,
+    /// The `unsynced` arc is one this node restarted without: it holds
+    /// none of it, so readers should go to the other holders rather than
+    /// wait. (An arc taken over from a failed predecessor is one this node
+    /// mostly holds already, as a replica: readers wait for the pull.)
+    pub(crate) refilling: bool,
     /// The node is part of a ring: it created one, or a successor adopted it
     /// as predecessor, or another node adopted it as successor. Only a
     /// member serves keys, and only a member whose successors all failed
@@ -156,6 +173,9 @@ pub struct Ring {
     /// Calls in a row that timed out, by peer address; see
     /// `Ring::has_failed`. Held only to count.
     timeouts: Mutex<HashMap<String, u32>>,
+    /// Pauses of this process and peers that timed out a moment ago (see
+    /// [`crate::chord::health`]).
+    pub(crate) health: Health,
     pub(crate) stats: Arc<Stats>,
     /// The whole node this ring belongs to, which answers the requests
     /// this node sends itself (set once, by [`Ring::serve_locally`]).
@@ -178,6 +198,8 @@ impl Ring {
             receiving: false,
             unsynced: None,
             leaving: false,
+            restarted: None,
+            refilling: false,
             member: false,
         };
         Ring {
@@ -187,6 +209,7 @@ impl Ring {
             transport,
             links: RwLock::new(links),
             timeouts: Mutex::new(HashMap::new()),
+            health: Health::default(),
             stats,
             local: OnceLock::new(),
         }
@@ -232,7 +255,7 @@ impl Ring {
             successors: links.successors.clone(),
             fingers,
             keys,
-            taking_over: links.receiving || links.unsynced.is_some(),
+            taking_over: links.receiving || links.unsynced.is_some() || links.restarted.is_some(),
         }
     }
 
@@ -272,13 +295,22 @@ impl Ring {
                 }
             });
         }
-        let answer = self.transport.call(&to.addr, request)?;
+        let answer = match self.transport.call(&to.addr, request) {
+            Ok(answer) => answer,
+            Err(e) => {
+                if matches!(e, TransportError::Timeout { .. }) {
+                    self.suspect(&to.addr);
+                }
+                return Err(e);
+            }
+        };
         {
             let mut timeouts = self.timeouts.lock();
             if !timeouts.is_empty() {
                 timeouts.remove(&to.addr);
             }
         }
+        self.clear_suspect(&to.addr);
         answer.check(&self.checker()).map_err(|e| {
             Stats::add(&self.stats.protocol_errors, 1);
             TransportError::Protocol {
@@ -345,6 +377,8 @@ impl Ring {
         links.member
             && !links.receiving
             && !links.leaving
+            && links.restarted.is_none()
+            && !self.paused()
             && self.owns(links, id)
             && !links.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b))
     }
@@ -405,6 +439,47 @@ impl Ring {
         Ok(entries)
     }
 
+    /// Whether this node was restarted empty and has not yet copied its arc
+    /// back: it has nothing to hand over.
+    pub(crate) fn refilling(&self) -> bool {
+        let links = self.links.read();
+        links.restarted.is_some() || links.refilling
+    }
+
+    /// For a node restarted empty (see `Links::restarted`): once it has a
+    /// predecessor and a stabilization period has passed, marks its arc
+    /// for copying back from the replicas. Called before repair.
+    pub(crate) fn begin_refill(&self) {
+        let now = self.config.clock.elapsed();
+        let mut links = self.links.write();
+        let Some(since) = links.restarted else {
+            return;
+        };
+        let Some(p) = links.predecessor.clone() else {
+            return;
+        };
+        if now.saturating_sub(since) < self.config.stabilize_interval {
+            return;
+        }
+        links.restarted = None;
+        links.refilling = true;
+        links.unsynced = Some((p.id, self.me.id));
+        drop(links);
+        info!(
+            "{}: restarted empty; copying ({}, {}] back from the replicas before serving it",
+            self.me.addr, p.id, self.me.id
+        );
+    }
+
+    /// Whether this node was restarted empty and has not yet copied back
+    /// the part of its arc where `id` lies. The key layer then answers
+    /// [`Response::Syncing`], and readers go to the other holders.
+    pub(crate) fn syncing(&self, id: Id) -> bool {
+        let links = self.links.read();
+        links.restarted.is_some()
+            || (links.refilling && links.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b)))
+    }
+
     /// Runs `f` with this node's successor list if it serves `id` now,
     /// holding the ring's lock meanwhile, so that whatever `f` reads or
     /// writes in the store happens while ownership cannot move. `None`
@@ -453,6 +528,7 @@ impl Ring {
         let mut links = self.links.write();
         if links.unsynced == Some(arc) {
             links.unsynced = None;
+            links.refilling = false;
         }
     }
 

@@ -6,7 +6,7 @@
 use log::{debug, error, info, warn};
 
 use super::ring::{call_error, Adoption, Links, Ring, Stabilized};
-use super::Keys;
+use super::{CopyError, Keys};
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::peer::{CallError, Neighbours, Step};
@@ -120,18 +120,34 @@ impl Ring {
         };
         // The lookup can miss a twin that joined a moment ago and is not yet
         // linked in; its successor already knows it as predecessor.
-        if let Some(twin) = its_predecessor.filter(|p| p.id == self.me.id && p.addr != self.me.addr)
+        if let Some(twin) = its_predecessor
+            .as_ref()
+            .filter(|p| p.id == self.me.id && p.addr != self.me.addr)
         {
             return Err(Error::IdTaken {
                 id: self.me.id,
-                holder: twin.addr,
+                holder: twin.addr.clone(),
             });
         }
+        // Restarted before the ring noticed (the lookup of our identifier
+        // ended at our previous incarnation, or our successor still has it
+        // as its predecessor): the ring may still route our arc to this
+        // address, and no hand-over will come. Serve nothing until the
+        // first predecessor names the arc to pull (see `notify`).
+        let restarted = restarting || its_predecessor.as_ref() == Some(&self.me);
         {
             let mut links = self.links.write();
             links.predecessor = None;
             links.successors = self.successor_list(&successor, &rest);
             links.fingers.set(1, successor.clone());
+            links.restarted = restarted.then(|| self.config.clock.elapsed());
+        }
+        if restarted {
+            info!(
+                "{}: restarted in the place of our previous incarnation; \
+                 serving no key until it has been copied back from the replicas",
+                self.me.addr
+            );
         }
         info!(
             "{}: joined the ring through {known}; successor is {successor:?}",
@@ -393,9 +409,32 @@ impl Ring {
     /// its copies: it is now a replica of them, and whichever node no
     /// longer should hold them passes them on ([`crate::dhash`]). On
     /// failure the pull stays due and the next `stabilize` retries it.
+    ///
+    /// A successor restarted empty has nothing to hand over: then this
+    /// node, if it holds nothing either (a newcomer), refills its arc from
+    /// the replicas once its predecessor names the arc (as a restarted
+    /// node does; see `Links::restarted`).
     fn pull_keys(&self, keys: &dyn Keys, successor: &NodeRef) {
-        let Some(received) = keys.copy_arc(successor, successor.id, self.me.id) else {
-            return;
+        let received = match keys.copy_arc(successor, successor.id, self.me.id) {
+            Ok(received) => received,
+            Err(CopyError::Stopped) => return,
+            Err(CopyError::SourceRefilling) if keys.count() > 0 => {
+                // We hold keys already: not a newcomer, but a member the
+                // restarted successor took as its first predecessor.
+                self.links.write().receiving = false;
+                return;
+            }
+            Err(CopyError::SourceRefilling) => {
+                let mut links = self.links.write();
+                links.receiving = false;
+                links.restarted = Some(self.config.clock.elapsed());
+                info!(
+                    "{}: successor {successor:?} restarted empty; \
+                     copying our arc from the replicas instead",
+                    self.me.addr
+                );
+                return;
+            }
         };
         self.links.write().receiving = false;
         Stats::add(&self.stats.keys_received, received);

@@ -113,6 +113,12 @@ impl Dhash {
     /// Runs `attempt` until it succeeds or the deadline passes, backing off
     /// between attempts.
     fn retrying<T>(&self, key: &str, mut attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
+        // A request that waited out a pause of this process in its socket
+        // buffer was given up by its client: do not act on it now.
+        if self.ring.paused() {
+            Stats::add(&self.stats().failed_requests, 1);
+            return Err(Error::Paused);
+        }
         let clock = &self.config().clock;
         let deadline = clock.elapsed() + self.config().request_timeout;
         let mut backoff = FIRST_BACKOFF;
@@ -139,8 +145,9 @@ impl Dhash {
         }
     }
 
-    /// One read: the owner's entry, or, if the owner does not answer, the
-    /// newest entry among the replicas that do.
+    /// One read: the owner's entry, or, if the owner does not answer or
+    /// does not hold the key's arc yet, the newest entry among the
+    /// replicas, all of which must answer.
     fn read_once(&self, key: &str) -> Attempt<Option<Entry>> {
         let (_, lookup) = self
             .lookup(key)
@@ -148,20 +155,48 @@ impl Dhash {
         let owner = lookup.owner();
         let unreachable = match self.ring.peer(owner).get(key) {
             Ok(entry) => return Ok(entry),
-            Err(CallError::Transport(e)) => e,
+            Err(e @ (CallError::Transport(_) | CallError::Syncing)) => e,
             Err(e) => return Err(Failure::Retry(format!("owner {}: {e}", owner.addr))),
         };
         // Every other holder must answer: one that joined a moment ago may
-        // not have its copy yet, and alone it would read as NOT_FOUND.
+        // not have its copy yet, and alone it would read as NOT_FOUND. The
+        // rest of the owner's successor list is asked too, answering or
+        // not: while nodes join, the copies can still sit on the holders of
+        // a moment ago, further along (repair moves them only once the new
+        // holders have them, and those may be the ones just joined).
+        // And at least one must have answered: a lookup that came round a
+        // dead node can name the owner alone.
+        // An owner that answered Syncing is alive: its own successor list
+        // is fresher than the one the lookup ended on, so it comes first.
+        let mut holders: Vec<NodeRef> = match unreachable {
+            CallError::Syncing => self
+                .ring
+                .peer(owner)
+                .neighbours()
+                .map(|n| n.successors)
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        holders.extend(lookup.successors.iter().skip(1).cloned());
+        let mut seen = vec![owner.addr.clone()];
+        holders.retain(|h| {
+            let fresh = !seen.contains(&h.addr);
+            seen.push(h.addr.clone());
+            fresh
+        });
+        let required = self.config().replicas - 1;
         let mut newest: Option<Entry> = None;
-        for holder in lookup.holders(self.config().replicas).iter().skip(1) {
+        let mut answered = 0;
+        for (i, holder) in holders.iter().enumerate() {
             match self.ring.peer(holder).get_copy(key) {
                 Ok(Some(entry)) => {
+                    answered += 1;
                     if newest.as_ref().is_none_or(|n| entry.version > n.version) {
                         newest = Some(entry);
                     }
                 }
-                Ok(None) => {}
+                Ok(None) => answered += 1,
+                Err(_) if i >= required => {}
                 Err(_) => {
                     return Err(Failure::Retry(format!(
                         "owner {} did not answer ({unreachable}), nor did replica {}",
@@ -169,6 +204,12 @@ impl Dhash {
                     )))
                 }
             }
+        }
+        if answered == 0 {
+            return Err(Failure::Retry(format!(
+                "owner {} did not answer ({unreachable}), and the lookup named no replica",
+                owner.addr
+            )));
         }
         Ok(newest)
     }

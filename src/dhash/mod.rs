@@ -22,10 +22,11 @@ use std::sync::Arc;
 use log::{debug, warn};
 use parking_lot::Mutex;
 
-use crate::chord::{Keys, Lookup, Ring};
+use crate::chord::{CopyError, Keys, Lookup, Ring};
 use crate::config::NodeConfig;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
+use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
 use crate::store::{Full, Item, Store};
 use crate::Result;
@@ -180,7 +181,17 @@ impl Dhash {
         let id = self.config().space.hash(key.as_bytes());
         self.ring
             .while_serving(id, |_| Response::Value(self.store().get(id, key).cloned()))
-            .unwrap_or(Response::NotOwner)
+            .unwrap_or_else(|| self.refusal(id))
+    }
+
+    /// Why this node does not serve `id`: it is not the owner, or it is
+    /// but lacks the key's arc for now.
+    fn refusal(&self, id: Id) -> Response {
+        if self.ring.syncing(id) {
+            Response::Syncing
+        } else {
+            Response::NotOwner
+        }
     }
 
     /// Writes `key` as its owner: stamps the new version, which the
@@ -194,7 +205,7 @@ impl Dhash {
             (written, successors.to_vec())
         });
         match written {
-            None => Response::NotOwner,
+            None => self.refusal(id),
             Some((Ok(written), successors)) => Response::Written {
                 entry: written.entry,
                 existed: written.existed,
@@ -214,6 +225,9 @@ impl Dhash {
     /// [`crate::node`] sends the others to the ring).
     pub(crate) fn handle(&self, request: Request) -> Response {
         match request {
+            // A node restarted empty has nothing to give until it has
+            // copied its arc back; saying so sends the asker elsewhere.
+            Request::TakeKeys { .. } if self.ring.refilling() => Response::Syncing,
             Request::TakeKeys {
                 from,
                 to,
@@ -244,7 +258,7 @@ impl Keys for Dhash {
     /// Copies everything `source` holds in the arc `(from, to]` into this
     /// node's store, chunk by chunk; how many entries came, or `None` if
     /// `source` stopped answering.
-    fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> Option<u64> {
+    fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> std::result::Result<u64, CopyError> {
         let mut after = None;
         let mut received = 0;
         let peer = self.ring.peer(source);
@@ -253,19 +267,20 @@ impl Keys for Dhash {
                 Ok((items, more)) => {
                     received += items.len() as u64;
                     if self.merge(items).full.is_some() {
-                        return None;
+                        return Err(CopyError::Stopped);
                     }
                     match more {
                         Some(cursor) => after = Some(cursor),
-                        None => return Some(received),
+                        None => return Ok(received),
                     }
                 }
+                Err(CallError::Syncing) => return Err(CopyError::SourceRefilling),
                 Err(e) => {
                     debug!(
                         "{}: copying keys from {source:?} stopped: {e}",
                         self.me().addr
                     );
-                    return None;
+                    return Err(CopyError::Stopped);
                 }
             }
         }

@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use log::{debug, info};
 
 use super::{Dhash, CHUNK_BYTES};
-use crate::chord::Keys;
+use crate::chord::{CopyError, Keys};
 use crate::id::{Id, NodeRef};
 use crate::message::Response;
 use crate::stats::Stats;
@@ -98,6 +98,7 @@ impl Dhash {
     /// One round of replica repair; see the module docs for the four steps.
     /// Called periodically, after `stabilize`.
     pub fn repair(&self) {
+        self.ring.begin_refill();
         self.pull_grown_arc();
         self.anti_entropy();
         self.pass_strays_on();
@@ -131,24 +132,37 @@ impl Dhash {
         let Some((grown, successors)) = self.ring.unsynced_arc() else {
             return;
         };
-        let replicas = self.replicas_in(&successors);
         let (from, to) = grown;
-        let mut copied = replicas.is_empty();
-        let mut received = 0;
-        for replica in &replicas {
-            if let Some(count) = self.copy_arc(replica, from, to) {
-                copied = true;
-                received += count;
+        // Copy from every successor in the list, not only the next R - 1:
+        // while nodes join, restart and die, the copies can sit on the
+        // holders of a moment ago, further down. A successor refilling
+        // after its own restart holds nothing to give and does not count.
+        // This runs only when an arc grows or comes back, so the extra
+        // copies are rare.
+        let (mut sources, mut refilling, mut received) = (0, 0, 0);
+        for node in successors.iter().filter(|s| s.addr != self.me().addr) {
+            match self.copy_arc(node, from, to) {
+                Ok(count) => {
+                    sources += 1;
+                    received += count;
+                }
+                Err(CopyError::SourceRefilling) => refilling += 1,
+                Err(CopyError::Stopped) => {}
             }
         }
-        if !copied {
+        // With no other node, or only refilling ones, our copy is all
+        // there is; with some that did not answer, try again next round.
+        let others = successors
+            .iter()
+            .filter(|s| s.addr != self.me().addr)
+            .count();
+        if sources == 0 && refilling < others {
             return;
         }
         self.ring.arc_synced(grown);
         info!(
-            "{}: serving ({from}, {to}] after copying {received} entries from {} replicas",
-            self.me().addr,
-            replicas.len()
+            "{}: serving ({from}, {to}] after copying {received} entries from {sources} nodes",
+            self.me().addr
         );
     }
 

@@ -265,7 +265,13 @@ impl MemCluster {
     /// periodic functions of Figure 6, as the maintenance thread runs them.
     pub fn round(&mut self) {
         self.clock.advance(self.config.stabilize_interval);
+        // A server's heartbeat ticks many times a round; here once, before
+        // anything else: a node cut off and back sees its pause now.
         for node in &self.nodes {
+            node.ring().heartbeat();
+        }
+        for node in &self.nodes {
+            node.ring().resync_after_pause();
             let _ = node.stabilize();
         }
         // A node that joined but lost every contact before it got in can
@@ -298,6 +304,32 @@ impl MemCluster {
     pub fn reconnect(&mut self, node: Arc<Node>) {
         self.net.resume(&node.me().addr);
         self.nodes.push(node);
+    }
+
+    /// Kills the node at `addr` and at once starts a new one at the same
+    /// address with an empty store, as a process restarted on its port:
+    /// it joins and links in before any other node runs a round.
+    /// (When the ring is too busy for the join or the link-in, it runs
+    /// rounds in between, as a server would retry.)
+    pub fn restart(&mut self, addr: &str) -> Arc<Node> {
+        self.kill(addr);
+        for _ in 0..100 {
+            match self.add_named(addr) {
+                Ok(node) => {
+                    for _ in 0..100 {
+                        match node.link_in() {
+                            Ok(()) => return node,
+                            Err(chord::Error::Unavailable(_)) => self.round(),
+                            Err(e) => panic!("linking in restarted {addr}: {e}"),
+                        }
+                    }
+                    panic!("restarted {addr} never linked in");
+                }
+                Err(chord::Error::Unavailable(_) | chord::Error::Transport(_)) => self.round(),
+                Err(e) => panic!("restarting {addr}: {e}"),
+            }
+        }
+        panic!("restarted {addr} could not join in 100 tries");
     }
 
     fn take(&mut self, addr: &str) -> Arc<Node> {
@@ -335,10 +367,20 @@ impl Cluster for MemCluster {
                         match node.link_in() {
                             Ok(()) => return node,
                             Err(chord::Error::Unavailable(_)) => self.round(),
+                            // A node with its identifier died a moment ago
+                            // and still holds its place (m = 8 makes such
+                            // collisions common): as an operator would, give
+                            // up this address and take another.
+                            Err(chord::Error::IdTaken { .. }) => {
+                                self.kill(&addr);
+                                break;
+                            }
                             Err(e) => panic!("linking in {addr}: {e}"),
                         }
                     }
-                    panic!("{addr} never linked in");
+                    if self.nodes.iter().any(|n| n.me().addr == addr) {
+                        panic!("{addr} never linked in");
+                    }
                 }
                 Err(chord::Error::IdTaken { .. }) => continue,
                 // Tables still name nodes that just left: as a server

