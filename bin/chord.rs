@@ -403,6 +403,12 @@ fn run_churn(args: &Parsed) -> Result<(), String> {
         replicas: args.get("replicas")?,
         duration: Duration::from_secs(args.get("duration-s")?),
         kill_every: every(args, "kill-every-ms")?,
+        fault: match (args.is_on("freeze"), args.is_on("restart")) {
+            (true, true) => return Err("--freeze and --restart do not go together".into()),
+            (true, false) => churn::Fault::Freeze,
+            (false, true) => churn::Fault::Restart,
+            (false, false) => churn::Fault::Kill,
+        },
         join_every: every(args, "join-every-ms")?,
         at_once: args.get("at-once")?,
         rate: args.get("rate")?,

@@ -36,6 +36,17 @@ const fn optional(name: &'static str, value: &'static str, help: &'static str) -
     }
 }
 
+/// A `--flag` that takes no value: on when given.
+const fn switch(name: &'static str, help: &'static str) -> Flag {
+    Flag {
+        name,
+        value: "",
+        help,
+        default: None,
+        optional: true,
+    }
+}
+
 const fn with_default(
     name: &'static str,
     value: &'static str,
@@ -156,6 +167,14 @@ const COMMANDS: &[Command] = &[
             with_default("kill-every-ms", "MS", "SIGKILL nodes this often (0: never)", "2000"),
             with_default("join-every-ms", "MS", "start a node this often (0: never)", "2000"),
             with_default("at-once", "K", "nodes killed each time", "1"),
+            switch(
+                "freeze",
+                "stop nodes with SIGSTOP for 5 to 15 s and resume them, instead of killing them",
+            ),
+            switch(
+                "restart",
+                "start each killed node again at once on its port, with an empty store",
+            ),
             with_default("rate", "OPS", "workload operations a second, all threads", "200"),
             with_default("keys", "N", "distinct keys the workload uses", "2000"),
             with_default("threads", "T", "workload threads (each owns its keys)", "4"),
@@ -269,7 +288,9 @@ fn command_usage(command: &Command) -> String {
         command.about, command.name
     );
     for flag in command.flags {
-        let left = format!("--{} {}", flag.name, flag.value);
+        let left = format!("--{} {}", flag.name, flag.value)
+            .trim_end()
+            .to_string();
         let note = match (flag.default, flag.optional) {
             (Some(default), _) => format!(" [default: {default}]"),
             (None, false) => " (required)".to_string(),
@@ -347,7 +368,11 @@ pub fn parse(args: &[String]) -> Result<Request, String> {
             .find(|f| f.name == flag_name)
             .ok_or_else(|| format!("unknown option --{flag_name}; see `chord {name} --help`"))?;
         let value = match inline {
+            Some(_) if flag.value.is_empty() => {
+                return Err(format!("--{} takes no value", flag.name));
+            }
             Some(value) => value,
+            None if flag.value.is_empty() => "yes".to_string(),
             None => rest
                 .next()
                 .cloned()
@@ -392,6 +417,11 @@ impl Parsed {
     /// The value of an optional `--name` without a default.
     pub fn optional(&self, name: &str) -> Option<String> {
         self.values.get(name).cloned()
+    }
+
+    /// Whether the switch `--name` was given.
+    pub fn is_on(&self, name: &str) -> bool {
+        self.values.contains_key(name)
     }
 
     /// The value of `--name` as a `T` that must be at least `least`: a

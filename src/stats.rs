@@ -27,6 +27,9 @@ pub struct Stats {
     pub failed_requests: AtomicU64,
     /// Times a request found the key's owner moving and looked again.
     pub retries: AtomicU64,
+    /// Writes that went to the other holders because the owner did not
+    /// answer or timed out a moment ago.
+    pub writes_around: AtomicU64,
     /// Keys received from a successor after becoming its predecessor.
     pub keys_received: AtomicU64,
     /// Keys handed to other nodes: to the successor when leaving, or to
@@ -79,6 +82,7 @@ impl Stats {
             ("lookup_hops", &self.lookup_hops),
             ("failed_requests", &self.failed_requests),
             ("retries", &self.retries),
+            ("writes_around", &self.writes_around),
             ("keys_received", &self.keys_received),
             ("keys_handed_off", &self.keys_handed_off),
             ("keys_repaired", &self.keys_repaired),

@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chord::Node;
 use common::{keys, put_all, sorted, successor_of, value_of, Cluster, MemCluster};
@@ -54,4 +55,53 @@ fn a_restarted_node_serves_no_key_until_it_holds_it_again() {
     for key in &owned {
         assert_eq!(restarted.get(key).expect("get"), Some(value_of(key)));
     }
+}
+
+/// A node frozen while its keys are overwritten, and woken before the
+/// ring noticed it was gone: not one read through any node answers with a
+/// value from before the freeze. The others read the other holders while
+/// the woken node catches up; the woken node takes no client request
+/// until then; afterwards it serves the newer values.
+#[test]
+fn a_woken_node_never_serves_a_value_from_before_its_freeze() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(8);
+    cluster.settle();
+    let keys = keys("freeze", 200);
+    put_all(&cluster.live()[0], &keys);
+    let victim = cluster.live()[5].clone();
+    let owned = owned_by(&victim, &cluster.live(), &keys);
+    assert!(owned.len() >= 5, "pick more keys: {}", owned.len());
+    let frozen = cluster.cut_off(&victim.me().addr);
+    // While it is away, and before any round: the writes go around it.
+    let writer = cluster.live()[0].clone();
+    for key in &owned {
+        writer
+            .put(key, &newer(key))
+            .expect("a write while it is frozen");
+    }
+    cluster.advance(Duration::from_secs(5));
+    cluster.reconnect(frozen.clone());
+    for key in &owned {
+        assert!(
+            matches!(frozen.get(key), Err(chord::Error::Paused)),
+            "the woken node took a client request before catching up"
+        );
+        for reader in cluster.live().iter().filter(|n| n.me() != frozen.me()) {
+            let got = reader
+                .get(key)
+                .unwrap_or_else(|e| panic!("GET {key} at {}: {e}", reader.me().addr));
+            assert_eq!(got, Some(newer(key)), "GET {key} at {}", reader.me().addr);
+        }
+    }
+    cluster.settle_until("the woken node caught up", &|nodes| {
+        common::ring_is_correct(nodes) && nodes.iter().all(|n| !n.view().taking_over)
+    });
+    for key in &owned {
+        assert_eq!(frozen.get(key).expect("get"), Some(newer(key)));
+    }
+}
+
+fn newer(key: &str) -> String {
+    format!("{key}-newer")
 }

@@ -151,8 +151,8 @@ pub struct View {
     /// How many keys it holds.
     pub keys: usize,
     /// Whether it is copying keys it took over (from its successor after a
-    /// join, or from replicas after its predecessor failed), refusing them
-    /// until done.
+    /// join, or from replicas after its predecessor failed, a restart or a
+    /// pause), refusing them until done.
     pub taking_over: bool,
 }
 
@@ -255,7 +255,10 @@ impl Ring {
             successors: links.successors.clone(),
             fingers,
             keys,
-            taking_over: links.receiving || links.unsynced.is_some() || links.restarted.is_some(),
+            taking_over: links.receiving
+                || links.unsynced.is_some()
+                || links.restarted.is_some()
+                || self.paused(),
         }
     }
 
@@ -471,10 +474,14 @@ impl Ring {
         );
     }
 
-    /// Whether this node was restarted empty and has not yet copied back
-    /// the part of its arc where `id` lies. The key layer then answers
+    /// Whether this node was paused, or restarted empty and has not yet
+    /// copied back the part of its arc where `id` lies. The key layer then
+    /// answers
     /// [`Response::Syncing`], and readers go to the other holders.
     pub(crate) fn syncing(&self, id: Id) -> bool {
+        if self.paused() {
+            return true;
+        }
         let links = self.links.read();
         links.restarted.is_some()
             || (links.refilling && links.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b)))

@@ -43,7 +43,8 @@ use crate::chord::Lookup;
 use crate::id::{Id, NodeRef};
 use crate::peer::CallError;
 use crate::stats::Stats;
-use crate::store::{Entry, Full, Item};
+use crate::store::{Entry, Full, Item, Version};
+use crate::transport::TransportError;
 use crate::{Error, Result};
 
 /// The first pause before trying a key again; it doubles each time, up to
@@ -145,30 +146,45 @@ impl Dhash {
         }
     }
 
-    /// One read: the owner's entry, or, if the owner does not answer or
-    /// does not hold the key's arc yet, the newest entry among the
-    /// replicas, all of which must answer.
+    /// One read: the owner's entry, or, if the owner does not answer, timed
+    /// out a moment ago, or does not hold the key's arc yet, the newest
+    /// entry among the other holders ([`Dhash::newest_elsewhere`]).
     fn read_once(&self, key: &str) -> Attempt<Option<Entry>> {
         let (_, lookup) = self
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
-        let unreachable = match self.ring.peer(owner).get(key) {
+        let why = match self.ask_owner(owner, |peer| peer.get(key)) {
             Ok(entry) => return Ok(entry),
             Err(e @ (CallError::Transport(_) | CallError::Syncing)) => e,
             Err(e) => return Err(Failure::Retry(format!("owner {}: {e}", owner.addr))),
         };
-        // Every other holder must answer: one that joined a moment ago may
-        // not have its copy yet, and alone it would read as NOT_FOUND. The
-        // rest of the owner's successor list is asked too, answering or
-        // not: while nodes join, the copies can still sit on the holders of
-        // a moment ago, further along (repair moves them only once the new
-        // holders have them, and those may be the ones just joined).
-        // And at least one must have answered: a lookup that came round a
-        // dead node can name the owner alone.
-        // An owner that answered Syncing is alive: its own successor list
-        // is fresher than the one the lookup ended on, so it comes first.
-        let mut holders: Vec<NodeRef> = match unreachable {
+        let holders = self.other_holders(&lookup, &why);
+        self.newest_elsewhere(key, owner, &holders, &why)
+    }
+
+    /// Calls the owner, unless it timed out a moment ago: then the call is
+    /// not made, and the caller goes to the other holders at once rather
+    /// than wait out another timeout.
+    fn ask_owner<T>(
+        &self,
+        owner: &NodeRef,
+        call: impl FnOnce(&crate::peer::Peer<'_>) -> std::result::Result<T, CallError>,
+    ) -> std::result::Result<T, CallError> {
+        if self.ring.is_suspect(owner) {
+            return Err(CallError::Transport(TransportError::Timeout {
+                addr: owner.addr.clone(),
+            }));
+        }
+        call(&self.ring.peer(owner))
+    }
+
+    /// The nodes after the owner that may hold its keys, nearest first.
+    /// An owner that answered `Syncing` is alive, and its own successor
+    /// list is fresher than the one the lookup ended on, so it comes first.
+    fn other_holders(&self, lookup: &Lookup, why: &CallError) -> Vec<NodeRef> {
+        let owner = lookup.owner();
+        let mut holders: Vec<NodeRef> = match why {
             CallError::Syncing => self
                 .ring
                 .peer(owner)
@@ -184,6 +200,24 @@ impl Dhash {
             seen.push(h.addr.clone());
             fresh
         });
+        holders
+    }
+
+    /// The newest entry for `key` among `holders`, the nodes after an owner
+    /// that could not answer (`why`). The first R - 1 must answer: one that
+    /// joined a moment ago may not have its copy yet, and alone it would
+    /// read as NOT_FOUND. The rest are asked too, answering or not: while
+    /// nodes join, the copies can still sit on the holders of a moment ago,
+    /// further along (repair moves them only once the new holders have
+    /// them). And at least one must answer: a lookup that came round a dead
+    /// node can name the owner alone.
+    fn newest_elsewhere(
+        &self,
+        key: &str,
+        owner: &NodeRef,
+        holders: &[NodeRef],
+        why: &CallError,
+    ) -> Attempt<Option<Entry>> {
         let required = self.config().replicas - 1;
         let mut newest: Option<Entry> = None;
         let mut answered = 0;
@@ -199,7 +233,7 @@ impl Dhash {
                 Err(_) if i >= required => {}
                 Err(_) => {
                     return Err(Failure::Retry(format!(
-                        "owner {} did not answer ({unreachable}), nor did replica {}",
+                        "owner {} did not answer ({why}), nor did replica {}",
                         owner.addr, holder.addr
                     )))
                 }
@@ -207,7 +241,7 @@ impl Dhash {
         }
         if answered == 0 {
             return Err(Failure::Retry(format!(
-                "owner {} did not answer ({unreachable}), and the lookup named no replica",
+                "owner {} did not answer ({why}), and the lookup named no replica",
                 owner.addr
             )));
         }
@@ -221,41 +255,109 @@ impl Dhash {
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
-        let written = match self.ring.peer(owner).write(key, value) {
+        let written = match self.ask_owner(owner, |peer| peer.write(key, value.clone())) {
             Ok(written) => written,
             Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
+            Err(why @ CallError::Transport(_)) => {
+                return self.write_around(key, value, &lookup, &why)
+            }
             Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
         };
         let (entry, existed, successors) = (written.entry, written.existed, written.successors);
-        let others: Vec<&NodeRef> = successors.iter().filter(|s| s.addr != owner.addr).collect();
+        let others: Vec<NodeRef> = successors
+            .into_iter()
+            .filter(|s| s.addr != owner.addr)
+            .collect();
         let needed = (self.config().replicas - 1).min(others.len());
+        self.copy_to(key, entry, &others, needed, 1)?;
+        Ok(existed)
+    }
+
+    /// A write whose owner did not answer (or timed out a moment ago): it
+    /// goes to R live nodes after the owner instead, stamped here past the
+    /// newest copy they hold. With R = 3 that is the owner's two replicas
+    /// and the node after them, which keeps the extra copy until repair
+    /// passes it on. So a frozen owner does not stall writes; when it
+    /// wakes, it copies its arc back before serving it (see
+    /// [`crate::chord::health`]), and the newest version wins. A write
+    /// stamped here and one stamped by the owner at the same time are
+    /// ordered by their stamps, as every write is (last writer wins).
+    fn write_around(
+        &self,
+        key: &str,
+        value: Option<String>,
+        lookup: &Lookup,
+        why: &CallError,
+    ) -> Attempt<bool> {
+        let owner = lookup.owner();
+        let holders = self.other_holders(lookup, why);
+        let newest = self.newest_elsewhere(key, owner, &holders, why)?;
+        let now = self.config().clock.now_micros();
+        let stamp = newest
+            .as_ref()
+            .map_or(now, |e| now.max(e.version.stamp.saturating_add(1)));
+        let existed = newest.is_some_and(|e| !e.is_tombstone());
+        let entry = Entry {
+            value,
+            version: Version {
+                stamp,
+                writer: self.ring.incarnation,
+            },
+        };
+        let needed = self.config().replicas.min(holders.len());
+        if needed == 0 {
+            return Err(format!(
+                "owner {} did not answer ({why}), and no other node is known",
+                owner.addr
+            )
+            .into());
+        }
+        Stats::add(&self.stats().writes_around, 1);
+        self.copy_to(key, entry, &holders, needed, 0)?;
+        Ok(existed)
+    }
+
+    /// Copies `entry` of `key` to the first `needed` of `targets` that
+    /// take it; `already` nodes hold it (for the messages).
+    fn copy_to(
+        &self,
+        key: &str,
+        entry: Entry,
+        targets: &[NodeRef],
+        needed: usize,
+        already: usize,
+    ) -> Attempt<()> {
         let item = Item {
             key: key.to_string(),
             entry,
         };
         let mut holding = 0;
-        for replica in others {
+        for target in targets {
             if holding == needed {
                 break;
             }
-            match self.ring.peer(replica).replicate(vec![item.clone()]) {
+            match self.ring.peer(target).replicate(vec![item.clone()]) {
                 Ok(()) => holding += 1,
                 Err(CallError::Full(bound)) => {
-                    let only = format!("; only {} of {} holders took it", holding + 1, needed + 1);
-                    return Err(full(replica, bound, &only));
+                    let only = format!(
+                        "; only {} of {} holders took it",
+                        holding + already,
+                        needed + already
+                    );
+                    return Err(full(target, bound, &only));
                 }
-                Err(e) => debug!("{}: replica {}: {e}", self.me().addr, replica.addr),
+                Err(e) => debug!("{}: replica {}: {e}", self.me().addr, target.addr),
             }
         }
         if holding < needed {
             return Err(format!(
                 "only {} of {} nodes took the write",
-                holding + 1,
-                needed + 1
+                holding + already,
+                needed + already
             )
             .into());
         }
-        Ok(existed)
+        Ok(())
     }
 }
 

@@ -17,10 +17,7 @@
 //! repair has had a few more seconds counts as an acknowledged write lost.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -28,15 +25,32 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::nodes::{ring_settled, Nodes, CALL_TIMEOUT};
 use super::Rng;
 use crate::client::Client;
-use crate::id::{Id, IdSpace};
-
-/// How long the harness waits for one answer from a node.
-pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long one operation may take, retries at other nodes included.
 const OP_DEADLINE: Duration = Duration::from_secs(15);
+
+/// What the harness does to a node every `kill_every`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// SIGKILL; a joining node replaces it (see `join_every`).
+    Kill,
+    /// SIGKILL, and a new node at once on the same port with an empty
+    /// store.
+    Restart,
+    /// SIGSTOP for 5 to 15 s, then SIGCONT.
+    Freeze,
+}
+
+/// The shortest and longest freeze, in milliseconds.
+const FREEZE_MS: (usize, usize) = (5_000, 15_000);
+
+/// How long a client waits for one answer when nodes freeze: a node can
+/// freeze with a request in flight, and a client with failover gives up on
+/// it and asks another. (Otherwise [`CALL_TIMEOUT`].)
+const FREEZE_CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a run is asked to do.
 #[derive(Clone)]
@@ -49,8 +63,11 @@ pub struct Settings {
     pub replicas: usize,
     /// How long the churn and the workload run.
     pub duration: Duration,
-    /// How often nodes are killed with SIGKILL, if at all.
+    /// How often nodes are killed with SIGKILL (or restarted, or frozen:
+    /// see `fault`), if at all.
     pub kill_every: Option<Duration>,
+    /// What happens to a node every `kill_every`.
+    pub fault: Fault,
     /// How often a node is started, if at all.
     pub join_every: Option<Duration>,
     /// How many nodes each kill takes.
@@ -67,192 +84,6 @@ pub struct Settings {
     pub stabilize_ms: u64,
     /// Where node logs go.
     pub logs: String,
-}
-
-/// The node processes this harness started, by address.
-pub(super) struct Nodes {
-    exe: PathBuf,
-    settings_flags: Vec<String>,
-    /// The ring's secret, fresh for each run, given to every node through
-    /// `CHORD_SECRET`: the harness's ring is closed like `make ring`'s.
-    secret: String,
-    logs: String,
-    live: Mutex<Vec<(String, Child)>>,
-}
-
-impl Nodes {
-    /// Nodes that will run with R = `replicas` and stabilize every
-    /// `stabilize_ms`, logging into the directory `logs`.
-    pub(super) fn new(
-        exe: &Path,
-        replicas: usize,
-        stabilize_ms: u64,
-        logs: &str,
-    ) -> Result<Nodes, String> {
-        let exe = exe.to_path_buf();
-        fs::create_dir_all(logs).map_err(|e| format!("creating {logs}: {e}"))?;
-        let mut secret = String::new();
-        for _ in 0..2 {
-            let bytes = crate::auth::nonce().map_err(|e| format!("a random secret: {e}"))?;
-            secret.extend(bytes.iter().map(|b| format!("{b:02x}")));
-        }
-        Ok(Nodes {
-            exe,
-            secret,
-            settings_flags: vec![
-                "--replicas".into(),
-                replicas.to_string(),
-                "--stabilize-ms".into(),
-                stabilize_ms.to_string(),
-            ],
-            logs: logs.to_string(),
-            live: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// Starts a node on a free loopback port, joining through `join`.
-    pub(super) fn start(&self, join: Option<&str>) -> Result<String, String> {
-        let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("a free port: {e}"))?;
-        let addr = probe
-            .local_addr()
-            .map_err(|e| format!("a free port: {e}"))?
-            .to_string();
-        drop(probe);
-        let port = addr.rsplit(':').next().unwrap_or("0");
-        let log_path = format!("{}/node-{port}.log", self.logs);
-        let log = File::create(&log_path).map_err(|e| format!("creating {log_path}: {e}"))?;
-        let mut command = Command::new(&self.exe);
-        command
-            .args(["node", "--listen", &addr])
-            .args(&self.settings_flags);
-        if let Some(join) = join {
-            command.args(["--join", join]);
-        }
-        let child = command
-            .env("RUST_LOG", "warn")
-            .env("CHORD_SECRET", &self.secret)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("starting a node: {e}"))?;
-        self.live.lock().push((addr.clone(), child));
-        Ok(addr)
-    }
-
-    pub(super) fn addrs(&self) -> Vec<String> {
-        self.live.lock().iter().map(|(a, _)| a.clone()).collect()
-    }
-
-    /// SIGKILLs the node at `addr` (a child of this process) and reaps it.
-    pub(super) fn kill(&self, addr: &str) {
-        let child = {
-            let mut live = self.live.lock();
-            let Some(i) = live.iter().position(|(a, _)| a == addr) else {
-                return;
-            };
-            live.remove(i).1
-        };
-        let mut child = child;
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    /// Stops every node left, with SIGKILL: the run is over.
-    pub(super) fn stop_all(&self) {
-        for addr in self.addrs() {
-            self.kill(&addr);
-        }
-    }
-
-    /// Waits until a RING walk from the first node lists `n` nodes.
-    pub(super) fn wait_for(&self, n: usize, timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(first) = self.addrs().first() {
-                if ring_size(first) == Some(n) {
-                    return Ok(());
-                }
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        Err(format!("the ring did not reach {n} nodes in {timeout:?}"))
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        self.stop_all();
-    }
-}
-
-/// How many nodes a RING walk from `addr` lists.
-pub(super) fn ring_size(addr: &str) -> Option<usize> {
-    let mut client = Client::connect(addr, CALL_TIMEOUT).ok()?;
-    let lines = client.request("RING").ok()?;
-    (!lines.first()?.starts_with("ERR")).then_some(lines.len())
-}
-
-/// The identifier space of the nodes the harness starts (m = 160).
-pub(super) fn space() -> IdSpace {
-    IdSpace::new(160).expect("160 bits is a valid identifier size")
-}
-
-/// The nodes at `addrs` as they should stand on the ring: by identifier.
-pub(super) fn ring_of(addrs: &[String]) -> Vec<(Id, &String)> {
-    let mut ring: Vec<(Id, &String)> = addrs
-        .iter()
-        .map(|a| (space().hash(a.as_bytes()), a))
-        .collect();
-    ring.sort();
-    ring
-}
-
-/// Sends one line to `at`, over a connection kept in `clients`.
-pub(super) fn ask(
-    clients: &mut HashMap<String, Client>,
-    at: &str,
-    line: &str,
-) -> std::io::Result<String> {
-    let client = match clients.get_mut(at) {
-        Some(client) => client,
-        None => {
-            let client = Client::connect(at, CALL_TIMEOUT)?;
-            clients.entry(at.to_string()).or_insert(client)
-        }
-    };
-    client.line(line)
-}
-
-/// Whether every live node's predecessor and successor are the live nodes
-/// before and after it by identifier: the ring has settled.
-pub(super) fn ring_settled(addrs: &[String]) -> bool {
-    let ring = ring_of(addrs);
-    for (i, (_, addr)) in ring.iter().enumerate() {
-        let next = ring[(i + 1) % ring.len()].1;
-        let previous = ring[(i + ring.len() - 1) % ring.len()].1;
-        let Ok(mut client) = Client::connect(addr, CALL_TIMEOUT) else {
-            return false;
-        };
-        let Ok(lines) = client.request("NODE") else {
-            return false;
-        };
-        let field = |name: &str| {
-            lines
-                .iter()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().last())
-                .map(str::to_string)
-        };
-        let single = ring.len() == 1;
-        if field("successor 1 ").as_deref() != Some(next.as_str()) {
-            return false;
-        }
-        if !single && field("predecessor ").as_deref() != Some(previous.as_str()) {
-            return false;
-        }
-    }
-    true
 }
 
 /// One key's history, as the checker knows it.
@@ -301,6 +132,9 @@ struct Tally {
     /// Latencies of successful operations, in microseconds.
     put_micros: Mutex<Vec<u64>>,
     get_micros: Mutex<Vec<u64>>,
+    /// Latencies of the operations, successful or not, that started while
+    /// a node was frozen, in microseconds.
+    frozen_micros: Mutex<Vec<u64>>,
 }
 
 /// The answer to one operation, once some node gave one.
@@ -312,6 +146,8 @@ enum Outcome {
 /// A workload thread's connections, one per node, opened as needed.
 struct Connections {
     open: HashMap<String, Client>,
+    /// How long to wait for one answer.
+    timeout: Duration,
 }
 
 impl Connections {
@@ -334,7 +170,7 @@ impl Connections {
             let addr = addrs[rng.below(addrs.len())].clone();
             let client = match self.open.get_mut(&addr) {
                 Some(client) => client,
-                None => match Client::connect(&addr, CALL_TIMEOUT) {
+                None => match Client::connect(&addr, self.timeout) {
                     Ok(client) => self.open.entry(addr.clone()).or_insert(client),
                     Err(e) => {
                         last = format!("{addr}: {e}");
@@ -378,6 +214,10 @@ fn workload(
     let gap = Duration::from_secs_f64(1.0 / per_thread);
     let mut connections = Connections {
         open: HashMap::new(),
+        timeout: match settings.fault {
+            Fault::Freeze => FREEZE_CALL_TIMEOUT,
+            Fault::Kill | Fault::Restart => CALL_TIMEOUT,
+        },
     };
     let mut next = Instant::now();
     let mut sequence = 0u64;
@@ -392,6 +232,15 @@ fn workload(
         let roll = rng.below(100);
         sequence += 1;
         let started = Instant::now();
+        let during_freeze = nodes.frozen_count() > 0;
+        let note = |tally: &Tally| {
+            if during_freeze {
+                tally
+                    .frozen_micros
+                    .lock()
+                    .push(started.elapsed().as_micros() as u64);
+            }
+        };
         if roll < 50 {
             // A GET, checked against what was acknowledged before it.
             tally.gets.fetch_add(1, Ordering::Relaxed);
@@ -408,6 +257,7 @@ fn workload(
                 }
                 Outcome::Failed(why) => *tally.last_failure.lock() = why,
             }
+            note(tally);
             continue;
         }
         // A PUT (45%) or a DEL (5%).
@@ -431,6 +281,7 @@ fn workload(
                 keys.lock()[index].failed(value);
             }
         }
+        note(tally);
     }
 }
 
@@ -466,6 +317,7 @@ fn read_everything(
     let mut rng = Rng::new(settings.seed ^ 0xDEAD_BEEF);
     let mut connections = Connections {
         open: HashMap::new(),
+        timeout: CALL_TIMEOUT,
     };
     let mut wrong = Vec::new();
     for (thread_no, states) in keys.iter().enumerate() {
@@ -510,7 +362,14 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         settings.rate,
         settings
             .kill_every
-            .map(|d| format!(", killing {} every {d:?}", settings.at_once))
+            .map(|d| {
+                let verb = match settings.fault {
+                    Fault::Kill => "killing",
+                    Fault::Restart => "restarting (empty, same port)",
+                    Fault::Freeze => "freezing for 5 to 15 s",
+                };
+                format!(", {verb} {} every {d:?}", settings.at_once)
+            })
             .unwrap_or_default(),
         settings
             .join_every
@@ -549,7 +408,7 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     // The churn itself, on this thread, with a progress line a second.
     let mut rng = Rng::new(settings.seed);
     let started = Instant::now();
-    let (mut kills, mut joins) = (0usize, 0usize);
+    let (mut kills, mut joins, mut thaws) = (0usize, 0usize, 0usize);
     let mut next_kill = settings.kill_every.map(|d| started + d);
     let mut next_join = settings.join_every.map(|d| started + d);
     let mut next_report = started + Duration::from_secs(1);
@@ -563,15 +422,37 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
             if now >= at {
                 for _ in 0..settings.at_once {
                     let addrs = nodes.addrs();
-                    if addrs.len() > settings.replicas {
-                        nodes.kill(&addrs[rng.below(addrs.len())]);
-                        kills += 1;
+                    // Freezes come one at a time (with `at_once`, that many):
+                    // more frozen nodes than R - 1 at once could hold every
+                    // copy of a key, and no design serves it then.
+                    let busy =
+                        settings.fault == Fault::Freeze && nodes.frozen_count() >= settings.at_once;
+                    if addrs.len() <= settings.replicas || busy {
+                        continue;
                     }
+                    let victim = &addrs[rng.below(addrs.len())];
+                    match settings.fault {
+                        Fault::Kill => nodes.kill(victim),
+                        Fault::Restart => {
+                            let through = addrs.iter().find(|a| *a != victim).unwrap_or(victim);
+                            nodes.restart(victim, through)?;
+                        }
+                        Fault::Freeze => {
+                            let (shortest, longest) = FREEZE_MS;
+                            let ms = shortest + rng.below(longest - shortest + 1);
+                            let until = Instant::now() + Duration::from_millis(ms as u64);
+                            if !nodes.freeze(victim, until) {
+                                continue;
+                            }
+                        }
+                    }
+                    kills += 1;
                 }
                 unsettled_since = Some(Instant::now());
                 next_kill = Some(at + every);
             }
         }
+        thaws += nodes.thaw_due(false);
         if let (Some(at), Some(every)) = (next_join, settings.join_every) {
             if now >= at {
                 let addrs = nodes.addrs();
@@ -608,6 +489,7 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     for worker in workers {
         let _ = worker.join();
     }
+    thaws += nodes.thaw_due(true);
     // Settling: the ring's pointers agree with its membership.
     let settle_deadline = Instant::now() + Duration::from_secs(60);
     while !ring_settled(&nodes.addrs()) {
@@ -643,8 +525,13 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     let mut put_micros = std::mem::take(&mut *tally.put_micros.lock());
     let mut get_micros = std::mem::take(&mut *tally.get_micros.lock());
     println!("--- churn report (seed {}) ---", settings.seed);
+    let faults = match settings.fault {
+        Fault::Kill => "kills",
+        Fault::Restart => "restarts",
+        Fault::Freeze => "freezes",
+    };
     println!(
-        "nodes at start={} end={} kills={kills} joins={joins}",
+        "nodes at start={} end={} {faults}={kills} joins={joins} thawed={thaws}",
         settings.nodes,
         nodes.addrs().len()
     );
@@ -667,6 +554,22 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         quantile_ms(&mut get_micros, 0.99),
         quantile_ms(&mut put_micros, 0.5),
         quantile_ms(&mut put_micros, 0.99)
+    );
+    let mut frozen_micros = std::mem::take(&mut *tally.frozen_micros.lock());
+    if !frozen_micros.is_empty() {
+        println!(
+            "while a node was frozen: {} operations, latency ms p50={:.2} p99={:.2} max={:.2}",
+            frozen_micros.len(),
+            quantile_ms(&mut frozen_micros, 0.5),
+            quantile_ms(&mut frozen_micros, 0.99),
+            quantile_ms(&mut frozen_micros, 1.0)
+        );
+    }
+    println!(
+        "operations that succeeded: {:.3}% ({}/{})",
+        share(gets_ok + puts_ok, gets + puts),
+        gets_ok + puts_ok,
+        gets + puts
     );
     let failure = tally.last_failure.lock().clone();
     if !failure.is_empty() {

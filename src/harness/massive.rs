@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::churn::{ask, ring_of, ring_settled, share, space, Nodes, CALL_TIMEOUT};
+use super::churn::share;
+use super::nodes::{ask, ring_of, ring_settled, space, Nodes, CALL_TIMEOUT};
 use super::Rng;
 use crate::client::Client;
 

@@ -5,6 +5,8 @@
 //! - [`churn`]: node processes killed and started under a checked
 //!   workload (`chord churn`).
 //! - [`massive`]: the paper's massive-failure experiment (`chord massive`).
+//! - [`nodes`]: the node processes those two start, kill, restart, freeze
+//!   and thaw.
 //! - [`attack`]: the attacks a stranger (or a member sending malformed
 //!   frames) can make on a ring, each with the outcome that shows the ring
 //!   withstood it.
@@ -20,6 +22,7 @@ pub mod churn;
 pub mod fuzz;
 pub mod locks;
 pub mod massive;
+pub mod nodes;
 
 pub use crate::rng::Rng;
 

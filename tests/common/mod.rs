@@ -291,6 +291,21 @@ impl MemCluster {
         }
     }
 
+    /// Lets `time` pass with no round run, the heartbeats of the nodes in
+    /// the cluster ticking: a node cut off meanwhile has been paused.
+    pub fn advance(&mut self, time: Duration) {
+        let step = chord::chord::health::HEARTBEAT;
+        let mut left = time;
+        while !left.is_zero() {
+            let now = left.min(step);
+            self.clock.advance(now);
+            left -= now;
+            for node in &self.nodes {
+                node.ring().heartbeat();
+            }
+        }
+    }
+
     /// Cuts the node at `addr` off: it stops answering at once and is not
     /// driven, but keeps its store and its view, to come back with them
     /// through [`MemCluster::reconnect`].

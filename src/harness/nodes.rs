@@ -1,0 +1,287 @@
+//! The node processes a harness starts on loopback, and what it does to
+//! them: kill (SIGKILL), restart on the same port, freeze (SIGSTOP) and
+//! thaw (SIGCONT); plus the few questions a harness asks a running ring.
+//! Used by [`super::churn`] and [`super::massive`].
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::client::Client;
+use crate::id::{Id, IdSpace};
+
+/// How long a harness waits for one answer from a node.
+pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The node processes this harness started, by address.
+pub(super) struct Nodes {
+    exe: PathBuf,
+    settings_flags: Vec<String>,
+    /// The ring's secret, fresh for each run, given to every node through
+    /// `CHORD_SECRET`: the harness's ring is closed like `make ring`'s.
+    secret: String,
+    logs: String,
+    live: Mutex<Vec<(String, Child)>>,
+    /// Nodes stopped with SIGSTOP, by address, with when to resume them.
+    /// They stay in `live`, but [`Nodes::addrs`] leaves them out: clients
+    /// and kills pick among nodes that run, as a client behind a health
+    /// check would.
+    frozen: Mutex<HashMap<String, Instant>>,
+}
+
+impl Nodes {
+    /// Nodes that will run with R = `replicas` and stabilize every
+    /// `stabilize_ms`, logging into the directory `logs`.
+    pub(super) fn new(
+        exe: &Path,
+        replicas: usize,
+        stabilize_ms: u64,
+        logs: &str,
+    ) -> Result<Nodes, String> {
+        let exe = exe.to_path_buf();
+        fs::create_dir_all(logs).map_err(|e| format!("creating {logs}: {e}"))?;
+        let mut secret = String::new();
+        for _ in 0..2 {
+            let bytes = crate::auth::nonce().map_err(|e| format!("a random secret: {e}"))?;
+            secret.extend(bytes.iter().map(|b| format!("{b:02x}")));
+        }
+        Ok(Nodes {
+            exe,
+            secret,
+            settings_flags: vec![
+                "--replicas".into(),
+                replicas.to_string(),
+                "--stabilize-ms".into(),
+                stabilize_ms.to_string(),
+            ],
+            logs: logs.to_string(),
+            live: Mutex::new(Vec::new()),
+            frozen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Starts a node on a free loopback port, joining through `join`.
+    pub(super) fn start(&self, join: Option<&str>) -> Result<String, String> {
+        let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("a free port: {e}"))?;
+        let addr = probe
+            .local_addr()
+            .map_err(|e| format!("a free port: {e}"))?
+            .to_string();
+        drop(probe);
+        self.start_at(&addr, join)?;
+        Ok(addr)
+    }
+
+    /// Kills the node at `addr` and at once starts a new one on the same
+    /// address, with an empty store, joining through `join`.
+    pub(super) fn restart(&self, addr: &str, join: &str) -> Result<(), String> {
+        self.kill(addr);
+        self.start_at(addr, Some(join))
+    }
+
+    /// Starts a node listening on `addr`, joining through `join`.
+    fn start_at(&self, addr: &str, join: Option<&str>) -> Result<(), String> {
+        let port = addr.rsplit(':').next().unwrap_or("0");
+        let log_path = format!("{}/node-{port}.log", self.logs);
+        // Appended to: a node restarted on its port goes on in the same log.
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| format!("creating {log_path}: {e}"))?;
+        let mut command = Command::new(&self.exe);
+        command
+            .args(["node", "--listen", addr])
+            .args(&self.settings_flags);
+        if let Some(join) = join {
+            command.args(["--join", join]);
+        }
+        let child = command
+            .env("RUST_LOG", "warn")
+            .env("CHORD_SECRET", &self.secret)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting a node: {e}"))?;
+        self.live.lock().push((addr.to_string(), child));
+        Ok(())
+    }
+
+    /// The nodes that run: started, not killed, not frozen.
+    pub(super) fn addrs(&self) -> Vec<String> {
+        let frozen = self.frozen.lock();
+        self.live
+            .lock()
+            .iter()
+            .map(|(a, _)| a.clone())
+            .filter(|a| !frozen.contains_key(a))
+            .collect()
+    }
+
+    /// How many nodes are frozen now.
+    pub(super) fn frozen_count(&self) -> usize {
+        self.frozen.lock().len()
+    }
+
+    /// Stops the node at `addr` with SIGSTOP until `until` (see
+    /// [`Nodes::thaw_due`]). Whether it was stopped.
+    pub(super) fn freeze(&self, addr: &str, until: Instant) -> bool {
+        if !self.signal(addr, libc::SIGSTOP) {
+            return false;
+        }
+        self.frozen.lock().insert(addr.to_string(), until);
+        true
+    }
+
+    /// Resumes, with SIGCONT, every frozen node whose time has come (all
+    /// of them with `all`); how many.
+    pub(super) fn thaw_due(&self, all: bool) -> usize {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .frozen
+            .lock()
+            .iter()
+            .filter(|(_, until)| all || **until <= now)
+            .map(|(a, _)| a.clone())
+            .collect();
+        for addr in &due {
+            self.signal(addr, libc::SIGCONT);
+            self.frozen.lock().remove(addr);
+        }
+        due.len()
+    }
+
+    /// Sends `signal` to the node process at `addr`, a child of this
+    /// process. Whether it was sent.
+    fn signal(&self, addr: &str, signal: libc::c_int) -> bool {
+        let live = self.live.lock();
+        let Some((_, child)) = live.iter().find(|(a, _)| a == addr) else {
+            return false;
+        };
+        let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+            return false;
+        };
+        // SAFETY: kill(2) takes a pid and a signal number and touches no
+        // memory of ours; the pid is our own child, not yet reaped (it is
+        // still in `live`), so it cannot name another process.
+        unsafe { libc::kill(pid, signal) == 0 }
+    }
+
+    /// SIGKILLs the node at `addr` (a child of this process) and reaps it.
+    pub(super) fn kill(&self, addr: &str) {
+        let child = {
+            let mut live = self.live.lock();
+            let Some(i) = live.iter().position(|(a, _)| a == addr) else {
+                return;
+            };
+            live.remove(i).1
+        };
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Stops every node left, with SIGKILL: the run is over.
+    pub(super) fn stop_all(&self) {
+        self.thaw_due(true);
+        for addr in self.addrs() {
+            self.kill(&addr);
+        }
+    }
+
+    /// Waits until a RING walk from the first node lists `n` nodes.
+    pub(super) fn wait_for(&self, n: usize, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(first) = self.addrs().first() {
+                if ring_size(first) == Some(n) {
+                    return Ok(());
+                }
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("the ring did not reach {n} nodes in {timeout:?}"))
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        self.stop_all();
+    }
+}
+
+/// How many nodes a RING walk from `addr` lists.
+pub(super) fn ring_size(addr: &str) -> Option<usize> {
+    let mut client = Client::connect(addr, CALL_TIMEOUT).ok()?;
+    let lines = client.request("RING").ok()?;
+    (!lines.first()?.starts_with("ERR")).then_some(lines.len())
+}
+
+/// The identifier space of the nodes the harness starts (m = 160).
+pub(super) fn space() -> IdSpace {
+    IdSpace::new(160).expect("160 bits is a valid identifier size")
+}
+
+/// The nodes at `addrs` as they should stand on the ring: by identifier.
+pub(super) fn ring_of(addrs: &[String]) -> Vec<(Id, &String)> {
+    let mut ring: Vec<(Id, &String)> = addrs
+        .iter()
+        .map(|a| (space().hash(a.as_bytes()), a))
+        .collect();
+    ring.sort();
+    ring
+}
+
+/// Sends one line to `at`, over a connection kept in `clients`.
+pub(super) fn ask(
+    clients: &mut HashMap<String, Client>,
+    at: &str,
+    line: &str,
+) -> std::io::Result<String> {
+    let client = match clients.get_mut(at) {
+        Some(client) => client,
+        None => {
+            let client = Client::connect(at, CALL_TIMEOUT)?;
+            clients.entry(at.to_string()).or_insert(client)
+        }
+    };
+    client.line(line)
+}
+
+/// Whether every live node's predecessor and successor are the live nodes
+/// before and after it by identifier: the ring has settled.
+pub(super) fn ring_settled(addrs: &[String]) -> bool {
+    let ring = ring_of(addrs);
+    for (i, (_, addr)) in ring.iter().enumerate() {
+        let next = ring[(i + 1) % ring.len()].1;
+        let previous = ring[(i + ring.len() - 1) % ring.len()].1;
+        let Ok(mut client) = Client::connect(addr, CALL_TIMEOUT) else {
+            return false;
+        };
+        let Ok(lines) = client.request("NODE") else {
+            return false;
+        };
+        let field = |name: &str| {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().last())
+                .map(str::to_string)
+        };
+        let single = ring.len() == 1;
+        if field("successor 1 ").as_deref() != Some(next.as_str()) {
+            return false;
+        }
+        if !single && field("predecessor ").as_deref() != Some(previous.as_str()) {
+            return false;
+        }
+    }
+    true
+}
