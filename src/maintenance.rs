@@ -38,6 +38,7 @@ pub(crate) fn round(node: &Node) -> Option<String> {
     }
     node.fix_fingers();
     node.check_predecessor();
+    node.ring().merge_round();
     node.repair();
     None
 }

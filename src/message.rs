@@ -144,6 +144,12 @@ pub enum Request {
         /// The new value, or `None` to delete.
         value: Option<String>,
     },
+    /// `node` lives in another ring, seen after a partition healed: link
+    /// it into ours near its identifier ([`crate::chord::merge`]).
+    Consider {
+        /// The node of the other ring.
+        node: NodeRef,
+    },
 }
 
 /// A node's answer to a [`Request`].
@@ -465,6 +471,7 @@ impl Request {
                 c.id(*to)?;
                 c.items(items)
             }
+            Request::Consider { node } => c.node(node),
             Request::PredecessorLeaving {
                 leaver,
                 predecessor,

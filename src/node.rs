@@ -111,7 +111,9 @@ impl Node {
     /// # Errors
     /// As [`Ring::join`].
     pub fn join(&self, known: &str) -> Result<()> {
-        self.ring.join(known)
+        self.ring.join(known)?;
+        self.ring.add_seed(known);
+        Ok(())
     }
 
     /// Runs `stabilize` until adopted: see [`Ring::link_in`].
@@ -238,6 +240,10 @@ impl Handler for Node {
                 },
             },
             Request::Ping => Response::Pong,
+            Request::Consider { node } => {
+                ring.consider(node);
+                Response::Done
+            }
             Request::Info => ring.info(self.keys.count()),
             Request::PredecessorLeaving {
                 leaver,

@@ -288,6 +288,14 @@ impl<'a> Peer<'a> {
         })
     }
 
+    /// Tells it that `node` lives in another ring, to link in.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn consider(&self, node: &NodeRef) -> Result<(), CallError> {
+        self.done(Request::Consider { node: node.clone() })
+    }
+
     /// Tells it that its successor `leaver` leaves, and what came after.
     ///
     /// # Errors

@@ -291,6 +291,14 @@ pub struct MemoryNetwork {
     nodes: RwLock<HashMap<String, Weak<dyn Handler>>>,
     /// Addresses that stopped answering: killed, or cut off for a while.
     down: RwLock<HashSet<String>>,
+    /// Addresses whose calls time out instead: frozen processes, whose
+    /// sockets still accept but never answer.
+    frozen: RwLock<HashSet<String>>,
+    /// A partition: the side of each address named in it; a call through
+    /// an [`Endpoint`] from one side to another times out, as packets
+    /// dropped between two halves of a network would. Addresses not named
+    /// are on side 0. Empty: one network.
+    sides: RwLock<HashMap<String, u8>>,
     /// Message loss: each message (request or reply) is lost with this
     /// probability, drawn from the seeded generator, and the caller sees a
     /// timeout. `None`: nothing is lost.
@@ -320,6 +328,41 @@ impl MemoryNetwork {
     /// The node at `addr` answers again, with whatever state it kept.
     pub fn resume(&self, addr: &str) {
         self.down.write().remove(addr);
+        self.frozen.write().remove(addr);
+    }
+
+    /// Splits the network in two: `side` on one side, every other address
+    /// on the other. Calls through [`MemoryNetwork::endpoint`]s across the
+    /// split time out until [`MemoryNetwork::heal`].
+    pub fn partition(&self, side: &[String]) {
+        *self.sides.write() = side.iter().map(|a| (a.clone(), 1)).collect();
+    }
+
+    /// Joins the halves again.
+    pub fn heal(&self) {
+        self.sides.write().clear();
+    }
+
+    /// The network as the node at `from` reaches it: the same nodes,
+    /// except across a partition.
+    pub fn endpoint(self: &Arc<Self>, from: &str) -> Arc<dyn Transport> {
+        Arc::new(Endpoint {
+            net: self.clone(),
+            from: from.to_string(),
+        })
+    }
+
+    /// Whether a partition separates `from` and `to`.
+    fn cut(&self, from: &str, to: &str) -> bool {
+        let sides = self.sides.read();
+        !sides.is_empty()
+            && sides.get(from).copied().unwrap_or(0) != sides.get(to).copied().unwrap_or(0)
+    }
+
+    /// Calls to the node at `addr` time out until [`MemoryNetwork::resume`]:
+    /// the in-memory counterpart of SIGSTOP.
+    pub fn freeze(&self, addr: &str) {
+        self.frozen.write().insert(addr.to_string());
     }
 
     /// From now on each message, request or reply, is lost with
@@ -359,7 +402,7 @@ impl Transport for MemoryNetwork {
         let timeout = || TransportError::Timeout {
             addr: addr.to_string(),
         };
-        if self.lose() {
+        if self.frozen.read().contains(addr) || self.lose() {
             return Err(timeout());
         }
         let request = round_trip(addr, &request)?;
@@ -371,6 +414,28 @@ impl Transport for MemoryNetwork {
     }
 
     fn forget(&self, _addr: &str) {}
+}
+
+/// One node's way into a [`MemoryNetwork`]: calls go from its address,
+/// so a partition can stop them.
+pub struct Endpoint {
+    net: Arc<MemoryNetwork>,
+    from: String,
+}
+
+impl Transport for Endpoint {
+    fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
+        if self.net.cut(&self.from, addr) {
+            return Err(TransportError::Timeout {
+                addr: addr.to_string(),
+            });
+        }
+        self.net.call(addr, request)
+    }
+
+    fn forget(&self, addr: &str) {
+        self.net.forget(addr);
+    }
 }
 
 /// Encodes and decodes a message as the TCP transport would, so the

@@ -111,6 +111,7 @@
 pub mod health;
 pub mod leave;
 pub mod lookup;
+pub mod merge;
 pub mod ring;
 pub mod stabilize;
 

@@ -10,6 +10,7 @@ use log::info;
 use parking_lot::{Mutex, RwLock};
 
 use super::health::Health;
+use super::merge::Passive;
 use crate::config::NodeConfig;
 use crate::finger::FingerTable;
 use crate::id::{Id, NodeRef};
@@ -176,6 +177,10 @@ pub struct Ring {
     /// Pauses of this process and peers that timed out a moment ago (see
     /// [`crate::chord::health`]).
     pub(crate) health: Health,
+    /// Nodes seen and lost, to probe for a healed partition, and a node of
+    /// another ring to link in (see [`crate::chord::merge`]). Held only to
+    /// read or update the list.
+    pub(crate) passive: Mutex<Passive>,
     pub(crate) stats: Arc<Stats>,
     /// The whole node this ring belongs to, which answers the requests
     /// this node sends itself (set once, by [`Ring::serve_locally`]).
@@ -210,6 +215,7 @@ impl Ring {
             links: RwLock::new(links),
             timeouts: Mutex::new(HashMap::new()),
             health: Health::default(),
+            passive: Mutex::new(Passive::default()),
             stats,
             local: OnceLock::new(),
         }
@@ -352,6 +358,7 @@ impl Ring {
 
     /// Forgets a finger that failed to answer.
     pub(crate) fn forget_finger(&self, dead: &NodeRef) {
+        self.note_lost(dead);
         self.links.write().fingers.forget(&dead.addr);
         self.transport.forget(&dead.addr);
     }

@@ -286,6 +286,7 @@ impl Ring {
 
     /// Drops a dead successor from the list; the next entry takes its place.
     fn successor_failed(&self, dead: &NodeRef, e: &CallError) {
+        self.note_lost(dead);
         let next = {
             let mut links = self.links.write();
             links.successors.retain(|s| s.addr != dead.addr);
@@ -612,6 +613,7 @@ impl Ring {
         if !self.call_failed(&p, &e) {
             return;
         }
+        self.note_lost(&p);
         {
             let mut links = self.links.write();
             if links.predecessor.as_ref() == Some(&p) {

@@ -258,7 +258,10 @@ impl Dhash {
         let written = match self.ask_owner(owner, |peer| peer.write(key, value.clone())) {
             Ok(written) => written,
             Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
-            Err(why @ CallError::Transport(_)) => {
+            // Only a timeout: the owner may be frozen, and when it wakes
+            // it copies its arc back before serving. A refused connection
+            // means it is gone, and the lookup was stale: look again.
+            Err(why @ CallError::Transport(TransportError::Timeout { .. })) => {
                 return self.write_around(key, value, &lookup, &why)
             }
             Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
@@ -273,7 +276,7 @@ impl Dhash {
         Ok(existed)
     }
 
-    /// A write whose owner did not answer (or timed out a moment ago): it
+    /// A write whose owner timed out (now or a moment ago): it
     /// goes to R live nodes after the owner instead, stamped here past the
     /// newest copy they hold. With R = 3 that is the owner's two replicas
     /// and the node after them, which keeps the extra copy until repair

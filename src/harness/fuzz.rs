@@ -326,7 +326,7 @@ fn request(rng: &mut Rng) -> Request {
             },
         },
     };
-    match rng.below(14) {
+    match rng.below(15) {
         0 => Request::FindSuccessor { id: id(rng) },
         1 => Request::GetNeighbours,
         2 => Request::Notify {
@@ -370,6 +370,7 @@ fn request(rng: &mut Rng) -> Request {
         },
         11 => Request::Get { key: key(rng) },
         12 => Request::GetCopy { key: key(rng) },
+        13 => Request::Consider { node: node(rng) },
         _ => Request::Write {
             key: key(rng),
             value: (rng.below(3) > 0).then(|| "w".repeat(rng.below(100))),

@@ -244,7 +244,7 @@ impl MemCluster {
     /// # Errors
     /// The join's error (an identifier already taken, say).
     pub fn add_named(&mut self, addr: &str) -> chord::Result<Arc<Node>> {
-        let node = Node::new(addr, self.config.clone(), self.net.clone())?;
+        let node = Node::new(addr, self.config.clone(), self.net.endpoint(addr))?;
         let handler: Arc<dyn Handler> = node.clone();
         self.net.register(addr, &handler);
         match self.nodes.first() {
@@ -287,6 +287,7 @@ impl MemCluster {
         for node in &self.nodes {
             node.fix_fingers();
             node.check_predecessor();
+            node.ring().merge_round();
             node.repair();
         }
     }
@@ -311,6 +312,14 @@ impl MemCluster {
     /// through [`MemCluster::reconnect`].
     pub fn cut_off(&mut self, addr: &str) -> Arc<Node> {
         self.net.stop(addr);
+        self.take(addr)
+    }
+
+    /// Freezes the node at `addr`: calls to it time out, and it is not
+    /// driven (no rounds, no heartbeat), but keeps its store and its view,
+    /// to wake with them through [`MemCluster::reconnect`].
+    pub fn freeze(&mut self, addr: &str) -> Arc<Node> {
+        self.net.freeze(addr);
         self.take(addr)
     }
 
@@ -419,10 +428,18 @@ impl Cluster for MemCluster {
     }
 
     fn settle_until(&mut self, what: &str, done: &dyn Fn(&[Arc<Node>]) -> bool) {
+        self.rounds_until(what, done);
+    }
+}
+
+impl MemCluster {
+    /// Runs rounds until `done` holds; how many it took. Panics, naming
+    /// `what` and showing the ring, after 2,000.
+    pub fn rounds_until(&mut self, what: &str, done: &dyn Fn(&[Arc<Node>]) -> bool) -> usize {
         const ROUNDS: usize = 2000;
-        for _ in 0..ROUNDS {
+        for rounds in 0..ROUNDS {
             if done(&self.nodes) {
-                return;
+                return rounds;
             }
             self.round();
         }
