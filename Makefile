@@ -31,7 +31,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join bench churn massive fuzz attack memory locks figures screenshot
+.PHONY: all build test ring stop join bench churn massive partition fuzz attack memory locks figures screenshot
 
 all: build
 
@@ -131,9 +131,19 @@ bench: build
 # The churn harness: 16 node processes on loopback, R = 3, one node killed
 # (SIGKILL) and one started every 2 s for 60 s under a checked workload.
 # Exits non-zero if an acknowledged write was lost. CHURN_FLAGS adds
-# options, e.g. CHURN_FLAGS="--nodes 32 --at-once 2 --seed 7".
+# options, e.g. CHURN_FLAGS="--nodes 32 --at-once 2 --seed 7";
+# CHURN_FLAGS=--freeze stops nodes (SIGSTOP) for 5 to 15 s instead, and
+# CHURN_FLAGS=--restart starts each killed node again at once on its port.
 churn: build
 	@$(CHORD) churn $(CHURN_FLAGS)
+
+# A partition healed: 8 nodes in two network namespaces joined by a veth
+# pair (created and removed by the harness; needs root), split 4/4 for
+# 20 s with writes on both sides, then healed; reports the time to one
+# ring and to every key agreeing on all 8 nodes. PARTITION_FLAGS adds
+# options (see chord partition --help).
+partition: build
+	@$(CHORD) partition $(PARTITION_FLAGS)
 
 # The paper's massive-failure experiment: 32 nodes, a fraction P killed at
 # once; failed lookups before and after stabilization, keys lost next to P^R.

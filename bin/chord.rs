@@ -123,6 +123,7 @@ fn main() -> ExitCode {
             "wait" => wait(&parsed),
             "hops" => hops(&parsed),
             "churn" => run_churn(&parsed),
+            "partition" => run_partition(&parsed),
             "massive" => run_massive(&parsed),
             "attack" => attack(&parsed),
             "fill" => fill(&parsed),
@@ -422,6 +423,22 @@ fn run_churn(args: &Parsed) -> Result<(), String> {
         Ok(())
     } else {
         Err("acknowledged writes were lost".into())
+    }
+}
+
+fn run_partition(args: &Parsed) -> Result<(), String> {
+    let settings = chord::harness::partition::Settings {
+        exe: this_binary()?,
+        per_side: args.at_least("per-side", 1)?,
+        split: Duration::from_secs(args.at_least("split-s", 1)?),
+        keys: args.at_least("keys", 1)?,
+        stabilize_ms: args.at_least("stabilize-ms", 1)?,
+        logs: args.get("logs")?,
+    };
+    if chord::harness::partition::partition(&settings)? {
+        Ok(())
+    } else {
+        Err("the keys did not agree within 60 s of the heal".into())
     }
 }
 

@@ -5,8 +5,10 @@
 //! - [`churn`]: node processes killed and started under a checked
 //!   workload (`chord churn`).
 //! - [`massive`]: the paper's massive-failure experiment (`chord massive`).
-//! - [`nodes`]: the node processes those two start, kill, restart, freeze
+//! - [`nodes`]: the node processes those start, kill, restart, freeze
 //!   and thaw.
+//! - [`partition`]: a ring cut in two by network namespaces, written to
+//!   on both sides and healed (`chord partition`).
 //! - [`attack`]: the attacks a stranger (or a member sending malformed
 //!   frames) can make on a ring, each with the outcome that shows the ring
 //!   withstood it.
@@ -23,6 +25,7 @@ pub mod fuzz;
 pub mod locks;
 pub mod massive;
 pub mod nodes;
+pub mod partition;
 
 pub use crate::rng::Rng;
 

@@ -74,7 +74,7 @@ impl Nodes {
             .map_err(|e| format!("a free port: {e}"))?
             .to_string();
         drop(probe);
-        self.start_at(&addr, join)?;
+        self.start_at(&addr, join, None)?;
         Ok(addr)
     }
 
@@ -82,11 +82,18 @@ impl Nodes {
     /// address, with an empty store, joining through `join`.
     pub(super) fn restart(&self, addr: &str, join: &str) -> Result<(), String> {
         self.kill(addr);
-        self.start_at(addr, Some(join))
+        self.start_at(addr, Some(join), None)
     }
 
-    /// Starts a node listening on `addr`, joining through `join`.
-    fn start_at(&self, addr: &str, join: Option<&str>) -> Result<(), String> {
+    /// Starts a node listening on `addr`, joining through `join`, in the
+    /// network namespace `netns` if one is named (through `ip netns exec`,
+    /// which execs the node: the child is the node).
+    pub(super) fn start_at(
+        &self,
+        addr: &str,
+        join: Option<&str>,
+        netns: Option<&str>,
+    ) -> Result<(), String> {
         let port = addr.rsplit(':').next().unwrap_or("0");
         let log_path = format!("{}/node-{port}.log", self.logs);
         // Appended to: a node restarted on its port goes on in the same log.
@@ -95,7 +102,14 @@ impl Nodes {
             .append(true)
             .open(&log_path)
             .map_err(|e| format!("creating {log_path}: {e}"))?;
-        let mut command = Command::new(&self.exe);
+        let mut command = match netns {
+            Some(netns) => {
+                let mut ip = Command::new("ip");
+                ip.args(["netns", "exec", netns]).arg(&self.exe);
+                ip
+            }
+            None => Command::new(&self.exe),
+        };
         command
             .args(["node", "--listen", addr])
             .args(&self.settings_flags);
