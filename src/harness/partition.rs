@@ -109,11 +109,10 @@ impl Network {
             "netns",
             &network.sides[1],
         ])?;
-        for side in 0..2 {
-            let ns = &network.sides[side];
-            let cidr = format!("{}/24", network.addrs[side]);
-            ip(&["-n", ns, "addr", "add", &cidr, "dev", &veth[side]])?;
-            ip(&["-n", ns, "link", "set", &veth[side], "up"])?;
+        for ((ns, addr), veth) in network.sides.iter().zip(&network.addrs).zip(&veth) {
+            let cidr = format!("{addr}/24");
+            ip(&["-n", ns, "addr", "add", &cidr, "dev", veth])?;
+            ip(&["-n", ns, "link", "set", veth, "up"])?;
         }
         Ok(network)
     }
@@ -336,8 +335,8 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
     let half = split_at + settings.split / 2;
     let end = split_at + settings.split;
     let mut writers = Vec::new();
-    for side in 0..2 {
-        let (ns, side_nodes) = (network.sides[side].clone(), sides[side].clone());
+    for (side, (ns, side_nodes)) in network.sides.iter().zip(&sides).enumerate() {
+        let (ns, side_nodes) = (ns.clone(), side_nodes.clone());
         let own = key_set(if side == 0 { "only-a" } else { "only-b" });
         let shared = key_set("both");
         let tag = if side == 0 { "a" } else { "b" };
