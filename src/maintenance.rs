@@ -1,6 +1,7 @@
 //! The maintenance thread: every stabilization period it runs the paper's
 //! periodic functions, `stabilize`, `fix_fingers` and `check_predecessor`
-//! (Figure 6, "called periodically"), then repairs replicas
+//! (Figure 6, "called periodically"), probes the passive list for another
+//! ring to merge with ([`crate::chord::merge`]), then repairs replicas
 //! ([`crate::dhash::replication`]), until told to stop. A round starts by
 //! catching up after a pause of the process, if the heartbeat thread
 //! beside it saw one ([`crate::chord::health`]).

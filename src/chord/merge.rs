@@ -8,7 +8,7 @@
 //!
 //! - **The passive list.** A node remembers, in a bounded list, the nodes
 //!   it has seen and lost: a successor, predecessor or finger found failed
-//!   ([`Ring::note_lost`]). The addresses it joined through stay on the
+//!   (`Ring::note_lost`). The addresses it joined through stay on the
 //!   list for good ([`Ring::add_seed`]). Each maintenance round it probes
 //!   one entry that is due, with a backoff that doubles up to
 //!   [`MAX_BACKOFF`] while the entry stays silent.
@@ -17,7 +17,7 @@
 //!   and leaves the list (a seed stays). If not, it lives in another ring.
 //! - **Unification.** For a node `q` of another ring, the node `n` of ours
 //!   with `q ∈ (n, successor(n))` takes `q` as its successor, once `q`
-//!   answers ([`Ring::consider`], carried by `Request::Consider`). And `q`
+//!   answers (`Ring::consider`, carried by `Request::Consider`). And `q`
 //!   is told about us, so its ring does the same for us. From that pair of
 //!   links on, stabilization zips the two rings together: each node finds
 //!   its successor's new predecessor closer than its successor and adopts

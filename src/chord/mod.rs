@@ -14,6 +14,11 @@
 //!   `check_predecessor` (Figure 6, with successor lists and Zave).
 //! - [`leave`]: voluntary departures.
 //!
+//! Two modules go beyond the paper, for faults its nodes do not have, and
+//! say so: [`health`] (a pause of this process, peers that timed out a
+//! moment ago) and [`merge`] (rings that merge when a partition heals,
+//! after Shafaat, Ghodsi and Haridi).
+//!
 //! The keys stored on the ring live one layer up, in [`crate::dhash`]. The
 //! ring moves them through the [`Keys`] trait when ownership moves (a node
 //! joins and takes over part of its successor's arc; a node leaves), and
@@ -33,6 +38,7 @@
 //! | `n.fix_fingers()` (Fig. 6) | [`Ring::fix_fingers`] |
 //! | `n.check_predecessor()` (Fig. 6) | [`Ring::check_predecessor`] |
 //! | "Voluntary Node Departures" | [`Ring::leave`] |
+//! | (not in the paper) ring unification after a partition | [`Ring::merge_round`] |
 //!
 //! # Iterative lookups, and why the ring cannot deadlock
 //!

@@ -134,7 +134,7 @@ impl SimRing {
     }
 
     /// Who answers for `lookup`'s key, and the dead nodes passed first
-    /// (see [`first_live`]).
+    /// (see `first_live`).
     pub fn answered_by<'a>(&self, lookup: &'a Lookup) -> (Option<&'a NodeRef>, u64) {
         first_live(&self.net, lookup)
     }
