@@ -13,7 +13,9 @@ CHURN_FLAGS ?=
 # The massive-failure experiment (make massive P=0.5).
 P ?= 0.25
 
-RING := .ring
+# The ring's directory (pid files, logs, the secret) is always .ring, which
+# git ignores; it cannot be set from the command line.
+override RING := .ring
 CHORD := target/release/chord
 # The ring's cluster secret: made once per ring directory, given to every
 # node this Makefile starts, so the default local ring is closed to
@@ -48,7 +50,10 @@ ring: build
 	@$(ALIVE); for f in $(RING)/*.pid; do [ -e "$$f" ] && { alive $$(cat $$f) || rm -f $$f; }; done; \
 	if ls $(RING)/*.pid >/dev/null 2>&1; then \
 	  echo "A ring is already running (pid files in $(RING)/); 'make stop' first."; exit 1; fi
+	@taken=$$($(CHORD) ports --host $(HOST) --port $(PORT) --count $(N) 2>&1) || { \
+	  echo "make ring: ports $(PORT) to $$(($(PORT) + $(N) - 1)) on $(HOST) must be free; $${taken##*] }"; exit 1; }
 	@mkdir -p $(RING)
+	@echo $(HOST) > $(RING)/host; echo $(PORT) > $(RING)/port
 	@$(MAKE_SECRET)
 	@start=$$(date +%s%N); \
 	for i in $$(seq 0 $$(($(N) - 1))); do \
@@ -87,7 +92,7 @@ ring: build
 	echo "Connect:    telnet $(HOST) $(PORT)    (or: nc $(HOST) $(PORT)), then type HELP"; \
 	echo "Secret:     $(SECRET) (peers without it are refused)"; \
 	echo "Kill one:   kill -9 \$$(cat $(RING)/node-$$(($(PORT) + 1)).pid), then RING shows it healing"; \
-	echo "Add one:    make join PORT=$$(($(PORT) + $(N)))"; \
+	echo "Add one:    make join"; \
 	echo "Stop all:   make stop"
 
 # Stop every node this Makefile started, gracefully (SIGTERM: each hands its
@@ -105,28 +110,40 @@ stop:
 	done; \
 	echo "Stopped $$stopped nodes."
 
-# Start one more node on HOST:PORT and join it to the running ring.
+# Start one more node and join it to the running ring: on PORT if given,
+# else on the port after the ring's highest. Pid files of nodes that died
+# are removed first, so only live nodes count.
 join: build
-	@$(ALIVE); seed=""; for f in $(RING)/*.pid; do \
-	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; seed=$${p%.pid}; break; }; done; \
+	@$(ALIVE); seed=""; top=0; host=$$(cat $(RING)/host 2>/dev/null || echo $(HOST)); \
+	for f in $(RING)/*.pid; do [ -e "$$f" ] || continue; \
+	  if alive $$(cat $$f); then p=$${f##*/node-}; p=$${p%.pid}; seed=$$p; [ $$p -gt $$top ] && top=$$p; \
+	  else rm -f $$f; fi; done; \
 	if [ -z "$$seed" ]; then echo "No running ring in $(RING)/; start one with 'make ring'."; exit 1; fi; \
-	if [ -e $(RING)/node-$(PORT).pid ] && alive $$(cat $(RING)/node-$(PORT).pid); then \
-	  echo "A node already runs on port $(PORT)."; exit 1; fi; \
+	port=$(if $(filter command line,$(origin PORT)),$(PORT),$$((top + 1))); \
+	$(CHORD) ports --host $$host --port $$port 2> /dev/null || { \
+	  echo "make join: $$host:$$port is taken; pick another with PORT=..."; exit 1; }; \
 	$(MAKE_SECRET); \
-	nohup $(CHORD) node --listen $(HOST):$(PORT) --bits $(BITS) --join $(HOST):$$seed \
+	nohup $(CHORD) node --listen $$host:$$port --bits $(BITS) --join $$host:$$seed \
 	  --secret-file $(SECRET) $(NODE_FLAGS) \
-	  > $(RING)/node-$(PORT).log 2>&1 & \
-	echo $$! > $(RING)/node-$(PORT).pid; \
+	  > $(RING)/node-$$port.log 2>&1 & \
+	echo $$! > $(RING)/node-$$port.pid; \
 	n=$$(ls $(RING)/*.pid | wc -l); \
-	if $(CHORD) wait --addr $(HOST):$$seed --nodes $$n --timeout-s 30 > /dev/null; then \
-	  echo "Joined $(HOST):$(PORT) (pid $$(cat $(RING)/node-$(PORT).pid)); the ring has $$n nodes."; \
-	else echo "The ring did not grow to $$n nodes; see $(RING)/node-$(PORT).log"; exit 1; fi
+	if $(CHORD) wait --addr $$host:$$seed --nodes $$n --timeout-s 30 > /dev/null; then \
+	  echo "Joined $$host:$$port (pid $$(cat $(RING)/node-$$port.pid)); the ring has $$n nodes."; \
+	else echo "The ring did not grow to $$n nodes; see $(RING)/node-$$port.log"; exit 1; fi
 
-# Measure lookup path length on a fresh ring of N nodes (default 64).
+# Measure lookup path length: on the running ring if there is one (at its
+# own address), else on a fresh ring of N nodes (default 64), stopped after.
 bench: build
-	@$(MAKE) --no-print-directory ring N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null
-	@$(CHORD) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
-	$(MAKE) --no-print-directory stop > /dev/null; exit $$status
+	@$(ALIVE); live=""; for f in $(RING)/*.pid; do \
+	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; live=$${p%.pid}; }; done; \
+	if [ -n "$$live" ]; then \
+	  $(CHORD) hops --addr $$(cat $(RING)/host):$$live --keys $(KEYS); \
+	else \
+	  $(MAKE) --no-print-directory ring N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null || exit 1; \
+	  $(CHORD) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
+	  $(MAKE) --no-print-directory stop > /dev/null; exit $$status; \
+	fi
 
 # The churn harness: 16 node processes on loopback, R = 3, one node killed
 # (SIGKILL) and one started every 2 s for 60 s under a checked workload.

@@ -121,6 +121,7 @@ fn main() -> ExitCode {
             "node" => run_node(&parsed),
             "send" => send(&parsed),
             "wait" => wait(&parsed),
+            "ports" => ports(&parsed),
             "hops" => hops(&parsed),
             "churn" => run_churn(&parsed),
             "partition" => run_partition(&parsed),
@@ -423,6 +424,29 @@ fn run_churn(args: &Parsed) -> Result<(), String> {
         Ok(())
     } else {
         Err("acknowledged writes were lost".into())
+    }
+}
+
+/// Binds each port in turn: one that something (anything) holds is named.
+fn ports(args: &Parsed) -> Result<(), String> {
+    let host: String = args.get("host")?;
+    let first: u16 = args.get("port")?;
+    let count: u16 = args.at_least("count", 1)?;
+    let taken: Vec<String> = (0..count)
+        .filter_map(|i| {
+            let port = first.checked_add(i)?;
+            std::net::TcpListener::bind((host.as_str(), port))
+                .err()
+                .map(|e| format!("{host}:{port} ({e})"))
+        })
+        .collect();
+    if taken.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "taken: {}. Pick another PORT, or stop what holds it",
+            taken.join(", ")
+        ))
     }
 }
 

@@ -142,6 +142,16 @@ const COMMANDS: &[Command] = &[
         free: None,
     },
     Command {
+        name: "ports",
+        about: "Check that COUNT ports from PORT on HOST are free; name each one taken",
+        flags: &[
+            required("host", "HOST", "the address to bind"),
+            required("port", "PORT", "the first port"),
+            with_default("count", "N", "how many ports", "1"),
+        ],
+        free: None,
+    },
+    Command {
         name: "hops",
         about: "LOOKUP random keys at random nodes of a ring; print the mean hop count",
         flags: &[
@@ -287,8 +297,10 @@ fn usage() -> String {
     let mut text = String::from(
         "chord: a Chord distributed hash table\n\nUsage: chord <COMMAND> [OPTIONS]\n\nCommands:\n",
     );
+    // The names' column fits the longest, with two spaces after it.
+    let width = COMMANDS.iter().map(|c| c.name.len()).max().unwrap_or(0) + 2;
     for command in COMMANDS {
-        text += &format!("  {:<9}{}\n", command.name, command.about);
+        text += &format!("  {:<width$}{}\n", command.name, command.about);
     }
     text + "\n`chord <COMMAND> --help` describes a command's options.\n"
 }
@@ -486,5 +498,23 @@ mod tests {
         };
         assert!(parsed.at_least("threads", 1usize).is_err());
         assert!(parsed.get::<u8>("no-such-flag").is_err());
+        let Ok(Request::Run(parsed)) = parse(&args("churn --freeze --seed 3")) else {
+            panic!("a switch, then a flag");
+        };
+        assert!(parsed.is_on("freeze") && !parsed.is_on("restart"));
+        assert!(error("churn --freeze=yes").contains("takes no value"));
+    }
+
+    #[test]
+    fn the_usage_keeps_every_name_apart_from_its_text() {
+        let text = usage();
+        for command in COMMANDS {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(command.name))
+                .unwrap_or_else(|| panic!("{} is not listed", command.name));
+            let rest = &line.trim_start()[command.name.len()..];
+            assert!(rest.starts_with("  "), "{line:?}");
+        }
     }
 }

@@ -176,3 +176,44 @@ fn the_churn_harness_runs_checks_and_reports() {
         "nothing churned:\n{stdout}"
     );
 }
+
+/// `chord ports`, which `make ring` runs before it starts anything, names
+/// a port that something holds and passes free ones.
+#[test]
+fn the_port_check_names_a_taken_port() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = holder.local_addr().expect("its address").port().to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_chord"))
+            .args(args)
+            .output()
+            .expect("the chord binary runs")
+    };
+    let taken = run(&["ports", "--host", "127.0.0.1", "--port", &port]);
+    assert!(!taken.status.success());
+    let said = String::from_utf8_lossy(&taken.stderr);
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    drop(holder);
+    let free = run(&["ports", "--host", "127.0.0.1", "--port", &port]);
+    assert!(
+        free.status.success(),
+        "{}",
+        String::from_utf8_lossy(&free.stderr)
+    );
+}
+
+/// `chord help node` is `chord node --help`, and the command list keeps
+/// every name apart from its text.
+#[test]
+fn help_is_the_same_both_ways_and_readable() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_chord"))
+            .args(args)
+            .output()
+            .expect("the chord binary runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(run(&["help", "node"]), run(&["node", "--help"]));
+    let usage = run(&["--help"]);
+    assert!(usage.contains("  partition  "), "{usage}");
+}
