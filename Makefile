@@ -33,7 +33,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join bench churn massive partition fuzz attack memory locks figures screenshot
+.PHONY: all build test ring stop join cli bench churn massive partition fuzz attack memory locks figures screenshot
 
 all: build
 
@@ -89,7 +89,7 @@ ring: build
 	  printf "  %-42s %-22s %-8s %s\n" "$$id" "$$addr" "$${keys#keys=}" "$$(cat $(RING)/node-$${addr##*:}.pid)"; \
 	done < $(RING)/ring.txt; \
 	echo; \
-	echo "Connect:    telnet $(HOST) $(PORT)    (or: nc $(HOST) $(PORT)), then type HELP"; \
+	echo "Connect:    make cli    (or: telnet $(HOST) $(PORT), nc $(HOST) $(PORT)), then type HELP"; \
 	echo "Secret:     $(SECRET) (peers without it are refused)"; \
 	echo "Kill one:   kill -9 \$$(cat $(RING)/node-$$(($(PORT) + 1)).pid), then RING shows it healing"; \
 	echo "Add one:    make join"; \
@@ -131,6 +131,14 @@ join: build
 	if $(CHORD) wait --addr $$host:$$seed --nodes $$n --timeout-s 30 > /dev/null; then \
 	  echo "Joined $$host:$$port (pid $$(cat $(RING)/node-$$port.pid)); the ring has $$n nodes."; \
 	else echo "The ring did not grow to $$n nodes; see $(RING)/node-$$port.log"; exit 1; fi
+
+# Talk to the running ring: chord cli (a prompt, history, line editing) at a
+# live node of it.
+cli: build
+	@$(ALIVE); live=""; for f in $(RING)/*.pid; do \
+	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; live=$${p%.pid}; }; done; \
+	if [ -z "$$live" ]; then echo "No running ring in $(RING)/; start one with 'make ring'."; exit 1; fi; \
+	$(CHORD) cli --addr $$(cat $(RING)/host):$$live
 
 # Measure lookup path length: on the running ring if there is one (at its
 # own address), else on a fresh ring of N nodes (default 64), stopped after.

@@ -2,6 +2,8 @@
 //!
 //! - `chord node`: run one node until SIGINT or SIGTERM, then leave the
 //!   ring gracefully and exit 0.
+//! - `chord cli`: talk to a node, with a prompt, history and line editing
+//!   (rustyline) at a terminal, line by line from a pipe.
 //! - `chord send`: send text-protocol lines to a node and print the answers.
 //! - `chord wait`: wait until a RING walk lists a number of nodes (used by
 //!   `make ring`).
@@ -120,6 +122,7 @@ fn main() -> ExitCode {
         Ok(Request::Run(parsed)) => match parsed.command.name {
             "node" => run_node(&parsed),
             "send" => send(&parsed),
+            "cli" => cli(&parsed),
             "wait" => wait(&parsed),
             "ports" => ports(&parsed),
             "hops" => hops(&parsed),
@@ -233,16 +236,67 @@ fn send(args: &Parsed) -> Result<(), String> {
     let addr: String = args.get("addr")?;
     let mut client =
         Client::connect(&addr, CLIENT_TIMEOUT).map_err(|e| format!("connecting to {addr}: {e}"))?;
-    let lines: Vec<String> = if args.free.is_empty() {
-        io::stdin().lock().lines().map_while(Result::ok).collect()
-    } else {
-        args.free.clone()
-    };
-    for line in lines {
+    if !args.free.is_empty() {
+        for line in &args.free {
+            let answer = client.request(line).map_err(|e| format!("{addr}: {e}"))?;
+            print_lines(answer.iter().map(String::as_str))?;
+        }
+        return Ok(());
+    }
+    // Each line is answered as it is read, so a person or a script can
+    // talk through a pipe.
+    for line in io::stdin().lock().lines() {
+        let line = line.map_err(|e| format!("reading standard input: {e}"))?;
         let answer = client.request(&line).map_err(|e| format!("{addr}: {e}"))?;
         print_lines(answer.iter().map(String::as_str))?;
     }
     Ok(())
+}
+
+/// `chord cli`: at a terminal, a prompt with history and line editing; from
+/// a pipe, `chord send` (each line answered as it is read). A dropped
+/// connection is opened again for the next line.
+fn cli(args: &Parsed) -> Result<(), String> {
+    use std::io::IsTerminal;
+    if !io::stdin().is_terminal() {
+        return send(args);
+    }
+    let addr: String = args.get("addr")?;
+    let mut editor = rustyline::DefaultEditor::new().map_err(|e| format!("the terminal: {e}"))?;
+    let mut client: Option<Client> = None;
+    println!("Connected to {addr}: HELP lists the commands, QUIT or Ctrl-D leaves.");
+    loop {
+        let line = match editor.readline(&format!("{addr}> ")) {
+            Ok(line) => line,
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(rustyline::error::ReadlineError::Eof) => return Ok(()),
+            Err(e) => return Err(format!("the terminal: {e}")),
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(line.as_str());
+        let connection = match client.as_mut() {
+            Some(c) => c,
+            None => match Client::connect(&addr, CLIENT_TIMEOUT) {
+                Ok(c) => client.insert(c),
+                Err(e) => {
+                    println!("(cannot reach {addr}: {e})");
+                    continue;
+                }
+            },
+        };
+        match connection.request(&line) {
+            Ok(answer) => print_lines(answer.iter().map(String::as_str))?,
+            Err(e) => {
+                println!("(connection to {addr} lost: {e})");
+                client = None;
+            }
+        }
+        if line.trim().eq_ignore_ascii_case("QUIT") {
+            return Ok(());
+        }
+    }
 }
 
 /// The RING walk from `addr`, as lines, with whole identifiers.

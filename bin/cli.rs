@@ -126,6 +126,17 @@ const COMMANDS: &[Command] = &[
         free: None,
     },
     Command {
+        name: "cli",
+        about: "Talk to a node interactively: a prompt, history, line editing (line by line from a pipe)",
+        flags: &[with_default(
+            "addr",
+            "HOST:PORT",
+            "the node to talk to",
+            "127.0.0.1:4000",
+        )],
+        free: None,
+    },
+    Command {
         name: "send",
         about: "Send text-protocol lines to a node (the arguments, else standard input) and print the answers",
         flags: &[required("addr", "HOST:PORT", "the node to talk to")],

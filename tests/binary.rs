@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -216,4 +216,33 @@ fn help_is_the_same_both_ways_and_readable() {
     assert_eq!(run(&["help", "node"]), run(&["node", "--help"]));
     let usage = run(&["--help"]);
     assert!(usage.contains("  partition  "), "{usage}");
+}
+
+/// `chord cli` from a pipe answers each line as it is read, before the
+/// next arrives: a script, or a person typing through `cat`, can talk to a
+/// node with nothing else installed.
+#[test]
+fn the_cli_answers_each_line_as_it_is_read() {
+    let node = NodeProcess::start(&[]).expect("a node starts");
+    let mut cli = Command::new(env!("CARGO_BIN_EXE_chord"))
+        .args(["cli", "--addr", &node.addr])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chord cli runs");
+    let mut input = cli.stdin.take().expect("its stdin");
+    let mut output = BufReader::new(cli.stdout.take().expect("its stdout"));
+    let mut answer = String::new();
+    writeln!(input, "PUT piped value-1").expect("a line sent");
+    input.flush().expect("sent now");
+    output.read_line(&mut answer).expect("an answer");
+    assert_eq!(answer.trim_end(), "OK");
+    answer.clear();
+    writeln!(input, "GET piped").expect("a second line sent");
+    input.flush().expect("sent now");
+    output.read_line(&mut answer).expect("a second answer");
+    assert_eq!(answer.trim_end(), "VALUE value-1");
+    drop(input);
+    assert!(cli.wait().expect("chord cli ends").success());
 }
