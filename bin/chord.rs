@@ -188,6 +188,16 @@ fn run_node(args: &Parsed) -> Result<(), String> {
         }
         config.password = Some(password.to_string());
     }
+    // Each connection is a file: the pool is sized for about a thousand
+    // clients, more than a shell's usual 1,024 open files allow.
+    match chord::server::raise_open_file_limit() {
+        Ok(limit) if (limit as usize) < config.workers + 64 => log::warn!(
+            "at most {limit} open files (ulimit -n): fewer than the {} workers can use",
+            config.workers
+        ),
+        Ok(_) => {}
+        Err(e) => log::warn!("could not raise the open file limit: {e}"),
+    }
     // Register for signals before joining, so none is missed.
     let mut signals =
         Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("installing signal handlers: {e}"))?;

@@ -95,8 +95,8 @@ const COMMANDS: &[Command] = &[
             with_default(
                 "workers",
                 "N",
-                "connections served at once (text clients may hold three quarters)",
-                "64",
+                "connections served at once (all but a quarter, at most 64, for text clients)",
+                "1088",
             ),
             with_default("stabilize-ms", "MS", "the stabilization period", "250"),
             with_default("rpc-timeout-ms", "MS", "a peer call slower than this fails", "1000"),

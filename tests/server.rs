@@ -464,3 +464,36 @@ fn a_browser_gets_a_page_of_the_ring_and_people_still_get_the_text_protocol() {
     assert_eq!(c.line("PUT k v").unwrap(), "OK");
     assert_eq!(c.line("GET k").unwrap(), "VALUE v");
 }
+
+/// A node with the default pool serves a thousand people at once: each
+/// connects, is answered, and stays connected; none is told `ERR busy`.
+#[test]
+fn a_thousand_clients_at_once_are_all_served() {
+    let limit = chord::server::raise_open_file_limit().expect("the open file limit");
+    assert!(
+        limit >= 2_200,
+        "this test holds both ends of 1,000 connections: raise `ulimit -n` past 2,200 (it is {limit})"
+    );
+    let cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.workers = chord::server::DEFAULT_WORKERS;
+    let server = Server::start(config).expect("start");
+    let mut clients: Vec<Client> = Vec::with_capacity(1_000);
+    let mut busy = 0;
+    for i in 0..1_000 {
+        let mut c = client(&server);
+        let answer = c.line(&format!("PUT crowd-{i} {i}")).expect("an answer");
+        if answer == "ERR busy" {
+            busy += 1;
+        } else {
+            assert_eq!(answer, "OK", "client {i}");
+        }
+        clients.push(c);
+    }
+    assert_eq!(busy, 0, "{busy} of 1,000 clients were turned away");
+    // All still connected and served: the first one again, last.
+    assert_eq!(
+        clients[0].line("GET crowd-999").expect("an answer"),
+        "VALUE 999"
+    );
+}

@@ -11,7 +11,7 @@
 //! for minutes; but first, if a peer connection sits idle, it is closed to
 //! make room (the peer's pool simply reconnects). Idle connections are
 //! closed after a timeout, so nobody pins a worker forever. Text clients
-//! may hold at most three quarters of the workers, and connections that
+//! may hold all workers but a quarter (at most [`PEER_WORKERS`]), and connections that
 //! have not authenticated hold none: the rest stay free for peers, so
 //! people and strangers, however many and however idle, cannot cut a node
 //! off from the ring.
@@ -92,9 +92,9 @@ pub struct ServerConfig {
     pub join: Option<String>,
     /// The protocol settings.
     pub node: NodeConfig,
-    /// How many connections are served at once. Text clients may hold at
-    /// most three quarters of them (all but one, with fewer than eight);
-    /// the rest are kept for peers.
+    /// How many connections are served at once. Text clients may hold all
+    /// but a quarter of them, and at most [`PEER_WORKERS`] are kept for
+    /// peers (all but one, with fewer than eight).
     pub workers: usize,
     /// How long a call to a peer may take before the peer counts as failed.
     pub rpc_timeout: Duration,
@@ -109,15 +109,15 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults around `node`: 64 workers, 1 s peer calls, 5 minutes of
-    /// client idleness.
+    /// Defaults around `node`: [`DEFAULT_WORKERS`] workers, 1 s peer
+    /// calls, 5 minutes of client idleness.
     pub fn new(listen: &str, node: NodeConfig) -> ServerConfig {
         ServerConfig {
             listen: listen.to_string(),
             advertise: None,
             join: None,
             node,
-            workers: 64,
+            workers: DEFAULT_WORKERS,
             rpc_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(300),
             secret: None,
@@ -132,6 +132,48 @@ enum Job {
     Text(TcpStream),
     /// A peer that passed the handshake; its frames use this session.
     Peer(TcpStream, Session),
+}
+
+/// The default pool: 1,024 text clients at once, and [`PEER_WORKERS`] kept
+/// for peers. Idle workers cost a parked thread each; with
+/// [`WORKER_STACK`] stacks, a node's pool takes tens of megabytes of
+/// address space touched only where a thread has run.
+pub const DEFAULT_WORKERS: usize = 1024 + PEER_WORKERS;
+
+/// The most workers kept for peers.
+pub const PEER_WORKERS: usize = 64;
+
+/// The stack of a worker thread. A worker's deepest path (a lookup, a
+/// store operation, encoding a frame) needs far less; the default 2 MiB
+/// would reserve 2 GiB of address space for the default pool.
+pub const WORKER_STACK: usize = 256 * 1024;
+
+/// Raises this process's limit on open files to the most it may have
+/// (its hard limit), so that a node can hold the connections its pool is
+/// sized for: a shell's default soft limit is often 1,024. Returns the
+/// limit now in force.
+///
+/// # Errors
+/// The operating system's, if the limits cannot be read or set.
+pub fn raise_open_file_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct we
+    // pass, which lives on this stack frame.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(limit.rlim_cur)
 }
 
 /// What the accept thread and the workers share.
@@ -261,6 +303,7 @@ impl Server {
             let (shared, jobs) = (shared.clone(), jobs.clone());
             let worker = thread::Builder::new()
                 .name(format!("worker {i}"))
+                .stack_size(WORKER_STACK)
                 .spawn(move || work(&shared, &jobs))
                 .map_err(io_error("spawning a worker thread".into()))?;
             server.workers.push(worker);
@@ -387,15 +430,16 @@ fn retry_while_the_ring_moves(
     }
 }
 
-/// How many of `workers` text clients may never take: a quarter, and at
-/// least one when there are two or more. Peer requests never wait on
-/// anything, so a worker they can always get keeps every request in the
-/// ring moving, however many people are connected.
+/// How many of `workers` text clients may never take: a quarter, at least
+/// one when there are two or more, and at most [`PEER_WORKERS`]. Peer
+/// requests never wait on anything, so a worker they can always get keeps
+/// every request in the ring moving, however many people are connected;
+/// and they are quick, so a few dozen serve any ring.
 fn kept_for_peers(workers: usize) -> usize {
     if workers < 2 {
         0
     } else {
-        (workers / 4).max(1)
+        (workers / 4).clamp(1, PEER_WORKERS)
     }
 }
 
