@@ -28,7 +28,7 @@
 use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select};
 use log::{error, info};
@@ -42,36 +42,6 @@ use chord::client::Client;
 use chord::harness::{churn, massive};
 use chord::{IdSpace, NodeConfig, Server, ServerConfig};
 use cli::{parse, Parsed, Request};
-
-/// The current UTC time as `2026-11-24T20:51:12.123Z`, for log lines.
-fn utc_now() -> String {
-    utc(SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default())
-}
-
-/// A time since the Unix epoch as `YYYY-MM-DDThh:mm:ss.mmmZ`.
-fn utc(since_epoch: Duration) -> String {
-    let secs = since_epoch.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since_epoch.subsec_millis()
-    )
-}
 
 /// Makes glibc's malloc use one arena for every thread. By default each
 /// thread that allocates gets an arena of its own (up to eight per core);
@@ -104,10 +74,12 @@ fn main() -> ExitCode {
     }
     logger
         .format(|out, record| {
+            // RFC 3339 in UTC, to the millisecond, from env_logger (with
+            // humantime): 2026-11-25T12:58:01.691Z.
+            let now = out.timestamp_millis();
             writeln!(
                 out,
-                "[{} {:<5} {}] {}",
-                utc_now(),
+                "[{now} {:<5} {}] {}",
                 record.level(),
                 record.target(),
                 record.args()
@@ -744,23 +716,6 @@ fn fuzz(args: &Parsed) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_timestamps_match_the_calendar() {
-        // Milliseconds since the epoch, and the date Python's calendar gives.
-        let cases = [
-            (0, "1970-01-01T00:00:00.000Z"),
-            (951_782_400_000, "2000-02-29T00:00:00.000Z"),
-            (951_868_800_000, "2000-03-01T00:00:00.000Z"),
-            // 2100 is not a leap year: February 28 is followed by March 1.
-            (4_107_456_000_000, "2100-02-28T00:00:00.000Z"),
-            (4_107_542_400_000, "2100-03-01T00:00:00.000Z"),
-            (1_795_985_472_123, "2026-11-29T20:51:12.123Z"),
-        ];
-        for (millis, expected) in cases {
-            assert_eq!(utc(Duration::from_millis(millis)), expected);
-        }
-    }
 
     #[test]
     fn printed_identifiers_order_numerically() {
