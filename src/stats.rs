@@ -30,6 +30,9 @@ pub struct Stats {
     /// Writes that went to the other holders because the owner did not
     /// answer or timed out a moment ago.
     pub writes_around: AtomicU64,
+    /// Times a text connection's replies were sent (a batch of pipelined
+    /// requests is answered in one).
+    pub reply_flushes: AtomicU64,
     /// Keys received from a successor after becoming its predecessor.
     pub keys_received: AtomicU64,
     /// Keys handed to other nodes: to the successor when leaving, or to
@@ -83,6 +86,7 @@ impl Stats {
             ("failed_requests", &self.failed_requests),
             ("retries", &self.retries),
             ("writes_around", &self.writes_around),
+            ("reply_flushes", &self.reply_flushes),
             ("keys_received", &self.keys_received),
             ("keys_handed_off", &self.keys_handed_off),
             ("keys_repaired", &self.keys_repaired),

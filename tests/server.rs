@@ -497,3 +497,36 @@ fn a_thousand_clients_at_once_are_all_served() {
         "VALUE 999"
     );
 }
+
+/// Pipelined requests are answered in order, and in batches: a hundred
+/// requests sent in one write take a handful of flushes, not a hundred.
+#[test]
+fn pipelined_requests_are_answered_in_order_and_in_batches() {
+    let cluster = TcpCluster::new(160);
+    let server = Server::start(cluster.server_config()).expect("start");
+    let mut stream = TcpStream::connect(server.addr()).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut batch = String::new();
+    for i in 0..100 {
+        batch += &format!("PUT p{i} {i}\r\nGET p{i}\r\n");
+    }
+    stream.write_all(batch.as_bytes()).expect("sent");
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    for i in 0..100 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "OK\r\n", "request {i}");
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("VALUE {i}\r\n"), "request {i}");
+    }
+    let flushes = server
+        .node()
+        .stats()
+        .report()
+        .into_iter()
+        .find(|(name, _)| *name == "reply_flushes")
+        .map(|(_, n)| n.parse::<u64>().unwrap())
+        .expect("a reply_flushes counter");
+    assert!(flushes < 50, "{flushes} flushes for 200 pipelined replies");
+}

@@ -631,7 +631,12 @@ fn serve_text(
             writer.write_all(line.as_bytes())?;
             writer.write_all(b"\r\n")?;
         }
-        writer.flush()?;
+        // Replies go out in batches: while another whole request is
+        // already buffered (a pipelining client), answer it first.
+        if !reader.buffer().contains(&b'\n') {
+            Stats::add(&shared.node.stats().reply_flushes, 1);
+            writer.flush()?;
+        }
     }
 }
 
