@@ -76,6 +76,7 @@ pub mod maintenance;
 pub mod message;
 pub mod node;
 pub mod peer;
+pub mod resp;
 pub mod rng;
 pub mod server;
 pub mod sim;

@@ -18,7 +18,8 @@
 //!
 //! One address serves people and peers: a connection whose first byte is
 //! the peer preamble's NUL ([`crate::codec::MAGIC`]) speaks the peer
-//! protocol, any other the text protocol, and a text line that is an HTTP
+//! protocol, one whose first byte is `*` the Redis protocol
+//! (`server/resp.rs`), any other the text protocol, and a text line that is an HTTP
 //! request line gets a read-only page of the ring (`server/http.rs`). Text clients must send
 //! `AUTH <password>` first when the node has a password.
 //!
@@ -39,6 +40,7 @@
 
 mod http;
 mod lobby;
+mod resp;
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Write};
@@ -581,6 +583,10 @@ fn serve_text(
     mut reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
+    // A first byte `*` is a RESP array: a Redis client.
+    if matches!(std::io::BufRead::fill_buf(&mut reader), Ok([b'*', ..])) {
+        return resp::serve(shared, reader, writer);
+    }
     let mut authenticated = shared.password.is_none();
     loop {
         let line = match text::read_line(&mut reader, text::MAX_LINE) {

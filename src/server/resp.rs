@@ -1,0 +1,336 @@
+//! The Redis protocol on the node's one port: a connection whose first
+//! byte is `*` speaks RESP2 ([`crate::resp`]), so `redis-cli`,
+//! `redis-benchmark` and Redis client libraries talk to any node of a
+//! ring. Each command maps onto the same node operations as the text
+//! protocol; replies go out in batches, flushed only when no request is
+//! left in the input buffer.
+//!
+//! What is served, and what is not yet (each refusal says so):
+//! - `PING`, `ECHO`, `GET`, `SET key value` (no options yet: `NX`, `XX`,
+//!   `EX` and the others answer an error naming the option), `DEL` and
+//!   `EXISTS` of many keys, `MGET`, `MSET`, `DBSIZE`, `INFO`, `SELECT 0`,
+//!   `CLIENT SETNAME`/`GETNAME`, `HELLO 2` (and a clear error for 3),
+//!   `COMMAND` (enough for redis-cli to start), `QUIT`, `AUTH`;
+//! - the Chord commands `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`,
+//!   `CHORD FINGERS`, each an array of the text protocol's lines;
+//! - not yet: `INCR`, `INCRBY`, `DECR` (they need an atomic update at the
+//!   owner), and values that are not UTF-8 (the store holds text).
+//!
+//! `DBSIZE` counts the keys this node holds, its own and its replica
+//! copies; the ring's total is in `CHORD RING`.
+
+use std::io::{self, BufReader, BufWriter, Write};
+use std::net::TcpStream;
+
+use super::{check_password, Shared, RING_LIMIT};
+use crate::resp::{read_request, Read, Reply};
+use crate::stats::Stats;
+use crate::{text, Error};
+
+/// One connection's state.
+struct Session {
+    authenticated: bool,
+    name: Option<String>,
+}
+
+/// Serves one RESP connection until the client closes it or says QUIT.
+pub(super) fn serve(
+    shared: &Shared,
+    mut reader: BufReader<TcpStream>,
+    mut writer: BufWriter<TcpStream>,
+) -> io::Result<()> {
+    let mut session = Session {
+        authenticated: shared.password.is_none(),
+        name: None,
+    };
+    let mut out = Vec::new();
+    loop {
+        let args = match read_request(&mut reader) {
+            Ok(Read::Request(args)) => args,
+            Ok(Read::Eof) => return writer.flush(),
+            Ok(Read::Broken(why)) => {
+                Reply::err(format!("Protocol error: {why}")).encode(&mut out);
+                writer.write_all(&out)?;
+                return writer.flush();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return writer.flush();
+            }
+            Err(e) => return Err(e),
+        };
+        if args.is_empty() {
+            continue;
+        }
+        Stats::add(&shared.node.stats().client_requests, 1);
+        let name = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+        let quit = name == "QUIT";
+        let reply = if quit {
+            Reply::ok()
+        } else {
+            command(shared, &mut session, &name, &args[1..])
+        };
+        out.clear();
+        reply.encode(&mut out);
+        writer.write_all(&out)?;
+        if quit {
+            return writer.flush();
+        }
+        if reader.buffer().is_empty() {
+            Stats::add(&shared.node.stats().reply_flushes, 1);
+            writer.flush()?;
+        }
+    }
+}
+
+/// An argument as text; values and keys are UTF-8 in this version.
+fn utf8(arg: &[u8]) -> Result<&str, Reply> {
+    std::str::from_utf8(arg)
+        .map_err(|_| Reply::err("keys and values must be UTF-8 text in this version of chord"))
+}
+
+fn wrong_arity(name: &str) -> Reply {
+    Reply::err(format!(
+        "wrong number of arguments for '{}' command",
+        name.to_ascii_lowercase()
+    ))
+}
+
+/// A node error in Redis's form.
+fn error(e: &Error) -> Reply {
+    match e {
+        Error::OutOfMemory(text) => Reply::Error(format!("OOM {text}")),
+        Error::Paused => Reply::Error(format!("BUSY {}", e)),
+        other => Reply::err(other.to_string()),
+    }
+}
+
+fn command(shared: &Shared, session: &mut Session, name: &str, args: &[Vec<u8>]) -> Reply {
+    match name {
+        "AUTH" => {
+            // AUTH password, or AUTH user password (the user is ignored).
+            let Some(password) = args.last().filter(|_| args.len() <= 2) else {
+                return wrong_arity(name);
+            };
+            let (lines, ok) = check_password(shared, &String::from_utf8_lossy(password));
+            session.authenticated |= ok;
+            if ok {
+                Reply::ok()
+            } else {
+                Reply::Error(lines.concat())
+            }
+        }
+        "HELLO" => hello(args),
+        "PING" | "COMMAND" => open_command(name, args),
+        _ if !session.authenticated => {
+            Stats::add(&shared.node.stats().auth_required, 1);
+            Reply::Error("NOAUTH Authentication required.".into())
+        }
+        _ => match key_command(shared, session, name, args) {
+            Ok(reply) | Err(reply) => reply,
+        },
+    }
+}
+
+/// Commands served before AUTH: they reveal nothing.
+fn open_command(name: &str, args: &[Vec<u8>]) -> Reply {
+    match (name, args) {
+        ("PING", []) => Reply::Simple("PONG".into()),
+        ("PING", [message]) => Reply::Bulk(Some(message.clone())),
+        ("PING", _) => wrong_arity(name),
+        // redis-cli asks for the command table at start; an empty one
+        // gives it no hints, and it works on.
+        ("COMMAND", [sub, ..]) if sub.eq_ignore_ascii_case(b"COUNT") => Reply::Integer(0),
+        _ => Reply::Array(Vec::new()),
+    }
+}
+
+fn hello(args: &[Vec<u8>]) -> Reply {
+    match args.first().map(|v| String::from_utf8_lossy(v).to_string()) {
+        None => {}
+        Some(version) if version == "2" => {}
+        Some(version) if version == "3" => {
+            return Reply::Error(
+                "NOPROTO this server speaks RESP2 only; use HELLO 2 or none".into(),
+            )
+        }
+        Some(version) => {
+            return Reply::Error(format!("NOPROTO unsupported protocol version {version}"))
+        }
+    }
+    let pairs = [
+        ("server", Reply::text("chord")),
+        ("version", Reply::text(env!("CARGO_PKG_VERSION"))),
+        ("proto", Reply::Integer(2)),
+        ("mode", Reply::text("cluster")),
+        ("role", Reply::text("master")),
+        ("modules", Reply::Array(Vec::new())),
+    ];
+    Reply::Array(
+        pairs
+            .into_iter()
+            .flat_map(|(k, v)| [Reply::text(k), v])
+            .collect(),
+    )
+}
+
+/// The commands that read or change keys, or describe the ring.
+fn key_command(
+    shared: &Shared,
+    session: &mut Session,
+    name: &str,
+    args: &[Vec<u8>],
+) -> Result<Reply, Reply> {
+    let node = &shared.node;
+    let reply = match (name, args) {
+        ("ECHO", [message]) => Reply::Bulk(Some(message.clone())),
+        ("GET", [key]) => match node.get(utf8(key)?) {
+            Ok(value) => Reply::Bulk(value.map(String::into_bytes)),
+            Err(e) => error(&e),
+        },
+        ("SET", [key, value]) => match node.put(utf8(key)?, utf8(value)?) {
+            Ok(()) => Reply::ok(),
+            Err(e) => error(&e),
+        },
+        ("SET", [_, _, option, ..]) => Reply::err(format!(
+            "SET option {} is not supported by chord yet; SET key value is",
+            String::from_utf8_lossy(option).to_ascii_uppercase()
+        )),
+        ("DEL" | "UNLINK", keys) if !keys.is_empty() => {
+            let mut deleted = 0;
+            for key in keys {
+                match node.delete(utf8(key)?) {
+                    Ok(existed) => deleted += i64::from(existed),
+                    Err(e) => return Ok(error(&e)),
+                }
+            }
+            Reply::Integer(deleted)
+        }
+        ("EXISTS", keys) if !keys.is_empty() => {
+            let mut found = 0;
+            for key in keys {
+                match node.get(utf8(key)?) {
+                    Ok(value) => found += i64::from(value.is_some()),
+                    Err(e) => return Ok(error(&e)),
+                }
+            }
+            Reply::Integer(found)
+        }
+        ("MGET", keys) if !keys.is_empty() => {
+            let mut values = Vec::with_capacity(keys.len());
+            for key in keys {
+                match node.get(utf8(key)?) {
+                    Ok(value) => values.push(Reply::Bulk(value.map(String::into_bytes))),
+                    Err(e) => return Ok(error(&e)),
+                }
+            }
+            Reply::Array(values)
+        }
+        ("MSET", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
+            for pair in pairs.chunks(2) {
+                if let Err(e) = node.put(utf8(&pair[0])?, utf8(&pair[1])?) {
+                    return Ok(error(&e));
+                }
+            }
+            Reply::ok()
+        }
+        ("INCR" | "INCRBY" | "DECR" | "DECRBY", _) => Reply::err(format!(
+            "{name} is not supported by chord yet (it needs an atomic update at the key's owner)"
+        )),
+        ("DBSIZE", []) => Reply::Integer(node.store_usage().0 as i64),
+        ("SELECT", [db]) if db.as_slice() == b"0" => Reply::ok(),
+        ("SELECT", [_]) => Reply::err("DB index is out of range (chord has database 0 only)"),
+        ("CLIENT", [sub, client]) if sub.eq_ignore_ascii_case(b"SETNAME") => {
+            session.name = Some(utf8(client)?.to_string());
+            Reply::ok()
+        }
+        ("CLIENT", [sub]) if sub.eq_ignore_ascii_case(b"GETNAME") => {
+            Reply::Bulk(session.name.clone().map(String::into_bytes))
+        }
+        ("CLIENT", [sub, ..]) => Reply::err(format!(
+            "unknown subcommand '{}'; chord serves CLIENT SETNAME and CLIENT GETNAME",
+            String::from_utf8_lossy(sub)
+        )),
+        ("INFO", _) => Reply::Bulk(Some(info(shared).into_bytes())),
+        ("CHORD", [sub, rest @ ..]) => chord(shared, &String::from_utf8_lossy(sub), rest)?,
+        (
+            "ECHO" | "GET" | "SET" | "DEL" | "UNLINK" | "EXISTS" | "MGET" | "MSET" | "DBSIZE"
+            | "SELECT" | "CLIENT" | "CHORD",
+            _,
+        ) => wrong_arity(name),
+        _ => Reply::err(format!(
+            "unknown command '{}'; chord speaks a subset of Redis (see the README)",
+            name.to_ascii_lowercase()
+        )),
+    };
+    Ok(reply)
+}
+
+/// `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`, `CHORD FINGERS`: the
+/// text protocol's lines, as an array.
+fn chord(shared: &Shared, sub: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
+    let node = &shared.node;
+    let lines = |lines: Vec<String>| Reply::Array(lines.into_iter().map(Reply::text).collect());
+    let reply = match (sub.to_ascii_uppercase().as_str(), args) {
+        ("LOOKUP", [key]) => match node.lookup(utf8(key)?) {
+            Ok((id, lookup)) => lines(vec![text::lookup_line(
+                &id,
+                &lookup,
+                node.config().replicas,
+            )]),
+            Err(e) => error(&e),
+        },
+        ("RING", []) => match node.walk_ring(RING_LIMIT) {
+            Ok(entries) => lines(entries.iter().map(|e| text::ring_line(e, false)).collect()),
+            Err(e) => error(&e),
+        },
+        ("NODE", []) => lines(text::node_lines(&node.view(), false)),
+        ("FINGERS", []) => lines(text::finger_lines(&node.view(), false)),
+        _ => Reply::err("CHORD takes LOOKUP <key>, RING, NODE or FINGERS"),
+    };
+    Ok(reply)
+}
+
+/// `INFO`: the usual sections, as far as they mean something here, and a
+/// `chord` section.
+fn info(shared: &Shared) -> String {
+    let node = &shared.node;
+    let view = node.view();
+    let (entries, bytes, limit) = node.store_usage();
+    let id = |n: &crate::id::NodeRef| format!("{}@{}", n.id, n.addr);
+    let successors: Vec<String> = view.successors.iter().map(id).collect();
+    let fingers_set = view.fingers.iter().filter(|(_, _, n)| n.is_some()).count();
+    let mut text = String::new();
+    text += "# Server\r\nredis_version:7.0.0\r\n";
+    text += &format!("chord_version:{}\r\n", env!("CARGO_PKG_VERSION"));
+    text += &format!(
+        "tcp_port:{}\r\n",
+        node.me().addr.rsplit(':').next().unwrap_or("")
+    );
+    text += "\r\n# Clients\r\n";
+    text += &format!(
+        "connected_clients:{}\r\n",
+        shared
+            .text_clients
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    text += "\r\n# Memory\r\n";
+    text += &format!("used_memory:{bytes}\r\nmaxmemory:{limit}\r\n");
+    text += "\r\n# Keyspace\r\n";
+    text += &format!("db0:keys={entries},expires=0\r\n");
+    text += "\r\n# Chord\r\n";
+    text += &format!("id:{}\r\n", view.me.id);
+    text += &format!("address:{}\r\n", view.me.addr);
+    text += &format!(
+        "predecessor:{}\r\n",
+        view.predecessor.as_ref().map_or("none".to_string(), id)
+    );
+    text += &format!("successors:{}\r\n", successors.join(","));
+    text += &format!("fingers_set:{fingers_set}\r\n");
+    text += &format!("keys_held:{}\r\n", view.keys);
+    text
+}

@@ -1,0 +1,121 @@
+//! The Redis protocol, spoken by a real client library (the `redis`
+//! crate) to every node of a ring: the commands chord serves, the errors
+//! it gives for those it does not, and pipelining.
+
+mod common;
+
+use common::{Cluster, TcpCluster};
+use redis::{Commands, Connection, RedisResult};
+
+fn connect(addr: &str) -> Connection {
+    redis::Client::open(format!("redis://{addr}/"))
+        .expect("a client")
+        .get_connection()
+        .expect("a connection")
+}
+
+#[test]
+fn a_redis_client_reads_and_writes_through_any_node() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(3);
+    cluster.settle();
+    let addrs = cluster.addrs();
+    let mut first = connect(&addrs[0]);
+    let mut second = connect(&addrs[1]);
+    let () = first.set("greeting", "hello world").unwrap();
+    assert_eq!(
+        second
+            .get::<_, Option<String>>("greeting")
+            .unwrap()
+            .as_deref(),
+        Some("hello world")
+    );
+    let () = redis::cmd("MSET")
+        .arg(&["a", "1", "b", "2", "c", "3"])
+        .query(&mut second)
+        .unwrap();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["a", "b", "nope", "c"])
+        .query(&mut first)
+        .unwrap();
+    assert_eq!(
+        values,
+        vec![Some("1".into()), Some("2".into()), None, Some("3".into())]
+    );
+    let existing: i64 = redis::cmd("EXISTS")
+        .arg(&["a", "nope", "b"])
+        .query(&mut first)
+        .unwrap();
+    assert_eq!(existing, 2);
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(&["a", "b", "nope"])
+        .query(&mut second)
+        .unwrap();
+    assert_eq!(deleted, 2);
+    assert_eq!(first.get::<_, Option<String>>("a").unwrap(), None);
+    let pong: String = redis::cmd("PING").query(&mut first).unwrap();
+    assert_eq!(pong, "PONG");
+    let echo: String = redis::cmd("ECHO").arg("x y").query(&mut first).unwrap();
+    assert_eq!(echo, "x y");
+    let () = redis::cmd("SELECT").arg(0).query(&mut first).unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("tester")
+        .query(&mut first)
+        .unwrap();
+    let name: Option<String> = redis::cmd("CLIENT")
+        .arg("GETNAME")
+        .query(&mut first)
+        .unwrap();
+    assert_eq!(name.as_deref(), Some("tester"));
+    let size: i64 = redis::cmd("DBSIZE").query(&mut first).unwrap();
+    assert!(size >= 1, "{size}");
+    let info: String = redis::cmd("INFO").query(&mut first).unwrap();
+    assert!(
+        info.contains("# Chord") && info.contains("successors:"),
+        "{info}"
+    );
+    let ring: Vec<String> = redis::cmd("CHORD").arg("RING").query(&mut first).unwrap();
+    assert_eq!(ring.len(), 3, "{ring:?}");
+    let lookup: Vec<String> = redis::cmd("CHORD")
+        .arg("LOOKUP")
+        .arg("greeting")
+        .query(&mut first)
+        .unwrap();
+    assert!(lookup[0].contains("hops="), "{lookup:?}");
+}
+
+#[test]
+fn what_chord_does_not_serve_yet_is_refused_by_name() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(1);
+    let mut con = connect(&cluster.addrs()[0]);
+    let refused = |result: RedisResult<()>| result.expect_err("refused").to_string();
+    assert!(refused(redis::cmd("SET").arg(&["k", "v", "NX"]).query(&mut con)).contains("NX"));
+    assert!(refused(redis::cmd("INCR").arg("k").query(&mut con)).contains("INCR"));
+    assert!(refused(redis::cmd("HELLO").arg(3).query(&mut con)).contains("RESP2"));
+    assert!(refused(redis::cmd("FLUSHALL").query(&mut con)).contains("unknown command"));
+    assert!(refused(redis::cmd("SELECT").arg(1).query(&mut con)).contains("database 0"));
+    // The connection is still usable after each refusal.
+    let () = con.set("k", "v").unwrap();
+}
+
+#[test]
+fn pipelined_commands_are_answered_in_order() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(2);
+    cluster.settle();
+    let mut con = connect(&cluster.addrs()[1]);
+    let mut pipe = redis::pipe();
+    for i in 0..200 {
+        pipe.cmd("SET").arg(format!("p{i}")).arg(i).ignore();
+    }
+    for i in 0..200 {
+        pipe.cmd("GET").arg(format!("p{i}"));
+    }
+    let values: Vec<String> = pipe.query(&mut con).unwrap();
+    assert_eq!(values.len(), 200);
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(v, &i.to_string());
+    }
+}
