@@ -129,6 +129,9 @@ pub enum Error {
     /// A write was refused because a node that would hold it is at its
     /// memory bound (`--max-memory`); the text names the node.
     OutOfMemory(String),
+    /// The request was refused for what it asked: an increment of a value
+    /// that is not an integer, say. The text says what.
+    Rejected(String),
     /// This node was paused (stopped, or starved) and is catching up; it
     /// takes no client request meanwhile (see [`chord`]'s `health`). Shown
     /// as `busy`, which clients already take as "ask another node".
@@ -154,6 +157,7 @@ impl fmt::Display for Error {
             ),
             Error::Unavailable(text) => write!(f, "unavailable: {text}"),
             Error::OutOfMemory(text) => write!(f, "out of memory: {text}"),
+            Error::Rejected(text) => write!(f, "{text}"),
             Error::Paused => write!(
                 f,
                 "busy: this node was paused and is catching up with the ring; ask another node"

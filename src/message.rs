@@ -46,6 +46,22 @@ pub const MAX_ITEMS: usize = 4096;
 /// The most buckets one anti-entropy digest carries.
 pub const MAX_BUCKETS: usize = 64;
 
+/// An atomic change at a key's owner ([`Request::Update`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Update {
+    /// Add this to the key's value, read as a signed 64-bit integer (a
+    /// missing key is 0), and store the sum.
+    Increment(i64),
+    /// Store `value` only if the key exists (`exists` true) or only if it
+    /// does not (`exists` false): Redis's `SET XX` and `SET NX`.
+    SetIf {
+        /// The new value.
+        value: String,
+        /// Whether the key must exist.
+        exists: bool,
+    },
+}
+
 /// A request from one node to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -150,6 +166,15 @@ pub enum Request {
         /// The node of the other ring.
         node: NodeRef,
     },
+    /// Change `key` at its owner, atomically there: an increment, or a
+    /// write that happens only if the key exists (or only if it does not).
+    /// Answered like [`Request::Write`], or [`Response::Unchanged`].
+    Update {
+        /// The key.
+        key: String,
+        /// The change.
+        update: Update,
+    },
 }
 
 /// A node's answer to a [`Request`].
@@ -245,6 +270,9 @@ pub enum Response {
     },
     /// The request could not be served; the text says why.
     Error(String),
+    /// The answer to an [`Request::Update`] whose condition did not hold:
+    /// nothing was written.
+    Unchanged,
 }
 
 /// Why a message was refused. The `Display` text says what was wrong, for
@@ -490,6 +518,13 @@ impl Request {
                     .as_ref()
                     .map_or(Ok(()), |v| length("value", v.len(), MAX_VALUE))
             }
+            Request::Update { key, update } => {
+                c.key(key)?;
+                match update {
+                    Update::Increment(_) => Ok(()),
+                    Update::SetIf { value, .. } => length("value", value.len(), MAX_VALUE),
+                }
+            }
         }
     }
 }
@@ -537,6 +572,7 @@ impl Response {
             | Response::Done
             | Response::NotOwner
             | Response::Syncing
+            | Response::Unchanged
             | Response::Full { .. }
             | Response::Error(_) => Ok(()),
         }

@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::id::{Id, NodeRef};
-use crate::message::{Request, Response};
+use crate::message::{Request, Response, Update};
 use crate::store::{Bucket, Cursor, Entry, Full, Item};
 use crate::transport::TransportError;
 
@@ -353,20 +353,41 @@ impl<'a> Peer<'a> {
     /// [`CallError::NotOwner`], [`CallError::Full`], or another
     /// [`CallError`].
     pub fn write(&self, key: &str, value: Option<String>) -> Result<Written, CallError> {
-        let request = Request::Write {
+        match self.written(Request::Write {
             key: key.to_string(),
             value,
-        };
+        })? {
+            Some(written) => Ok(written),
+            // A plain write has no condition to fail.
+            None => Err(unexpected(&Response::Unchanged)),
+        }
+    }
+
+    /// Applies `update` to `key` at its owner; what was written, or `None`
+    /// when the update's condition did not hold.
+    ///
+    /// # Errors
+    /// As [`Peer::write`]; [`CallError::Refused`] when the value is not an
+    /// integer an increment can use.
+    pub fn update(&self, key: &str, update: Update) -> Result<Option<Written>, CallError> {
+        self.written(Request::Update {
+            key: key.to_string(),
+            update,
+        })
+    }
+
+    fn written(&self, request: Request) -> Result<Option<Written>, CallError> {
         match self.call(request)? {
+            Response::Unchanged => Ok(None),
             Response::Written {
                 entry,
                 existed,
                 successors,
-            } => Ok(Written {
+            } => Ok(Some(Written {
                 entry,
                 existed,
                 successors,
-            }),
+            })),
             other => Err(unexpected(&other)),
         }
     }

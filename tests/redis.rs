@@ -91,8 +91,14 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
     cluster.grow_to(1);
     let mut con = connect(&cluster.addrs()[0]);
     let refused = |result: RedisResult<()>| result.expect_err("refused").to_string();
-    assert!(refused(redis::cmd("SET").arg(&["k", "v", "NX"]).query(&mut con)).contains("NX"));
-    assert!(refused(redis::cmd("INCR").arg("k").query(&mut con)).contains("INCR"));
+    assert!(refused(
+        redis::cmd("SET")
+            .arg(&["k", "v", "EX", "10"])
+            .query(&mut con)
+    )
+    .contains("EX"));
+    let () = con.set("text", "abc").unwrap();
+    assert!(refused(redis::cmd("INCR").arg("text").query(&mut con)).contains("not an integer"));
     assert!(refused(redis::cmd("HELLO").arg(3).query(&mut con)).contains("RESP2"));
     assert!(refused(redis::cmd("FLUSHALL").query(&mut con)).contains("unknown command"));
     assert!(refused(redis::cmd("SELECT").arg(1).query(&mut con)).contains("database 0"));
@@ -118,4 +124,72 @@ fn pipelined_commands_are_answered_in_order() {
     for (i, v) in values.iter().enumerate() {
         assert_eq!(v, &i.to_string());
     }
+}
+
+#[test]
+fn set_nx_and_xx_are_checked_at_the_owner() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(3);
+    cluster.settle();
+    let mut con = connect(&cluster.addrs()[2]);
+    let set = |con: &mut Connection, option: &str, value: &str| -> Option<String> {
+        redis::cmd("SET")
+            .arg("once")
+            .arg(value)
+            .arg(option)
+            .query(con)
+            .unwrap()
+    };
+    assert_eq!(
+        set(&mut con, "XX", "a"),
+        None,
+        "XX on a missing key writes nothing"
+    );
+    assert_eq!(con.get::<_, Option<String>>("once").unwrap(), None);
+    assert_eq!(set(&mut con, "NX", "b").as_deref(), Some("OK"));
+    assert_eq!(
+        set(&mut con, "NX", "c"),
+        None,
+        "NX on a present key writes nothing"
+    );
+    assert_eq!(set(&mut con, "XX", "d").as_deref(), Some("OK"));
+    assert_eq!(
+        con.get::<_, Option<String>>("once").unwrap().as_deref(),
+        Some("d")
+    );
+}
+
+/// The original brief's integers: ten clients increment one counter a
+/// hundred times each through different nodes, at once; not one increment
+/// is lost.
+#[test]
+fn concurrent_increments_through_many_nodes_lose_none() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(4);
+    cluster.settle();
+    let addrs = cluster.addrs();
+    let threads: Vec<_> = (0..10)
+        .map(|t| {
+            let addr = addrs[t % addrs.len()].clone();
+            std::thread::spawn(move || {
+                let mut con = connect(&addr);
+                for _ in 0..100 {
+                    let _: i64 = redis::cmd("INCR").arg("counter").query(&mut con).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a client thread");
+    }
+    let mut con = connect(&addrs[0]);
+    assert_eq!(con.get::<_, String>("counter").unwrap(), "1000");
+    let after: i64 = redis::cmd("INCRBY")
+        .arg("counter")
+        .arg(-1000)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(after, 0);
+    let down: i64 = redis::cmd("DECR").arg("counter").query(&mut con).unwrap();
+    assert_eq!(down, -1);
 }

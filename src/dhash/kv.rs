@@ -41,7 +41,8 @@ use log::debug;
 use super::Dhash;
 use crate::chord::Lookup;
 use crate::id::{Id, NodeRef};
-use crate::peer::CallError;
+use crate::message::Update;
+use crate::peer::{CallError, Written};
 use crate::stats::Stats;
 use crate::store::{Entry, Full, Item, Version};
 use crate::transport::TransportError;
@@ -266,14 +267,48 @@ impl Dhash {
             }
             Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
         };
-        let (entry, existed, successors) = (written.entry, written.existed, written.successors);
-        let others: Vec<NodeRef> = successors
+        let existed = written.existed;
+        self.copy_written(key, owner, written)?;
+        Ok(existed)
+    }
+
+    /// Copies what the owner wrote to the R - 1 replicas its answer named.
+    fn copy_written(&self, key: &str, owner: &NodeRef, written: Written) -> Attempt<()> {
+        let others: Vec<NodeRef> = written
+            .successors
             .into_iter()
             .filter(|s| s.addr != owner.addr)
             .collect();
         let needed = (self.config().replicas - 1).min(others.len());
-        self.copy_to(key, entry, &others, needed, 1)?;
-        Ok(existed)
+        self.copy_to(key, written.entry, &others, needed, 1)
+    }
+
+    /// Applies `update` to `key` at its owner, atomically there (Redis's
+    /// `INCR` and `SET NX`/`XX`), and copies the result to the replicas;
+    /// the value written, or `None` when the update's condition did not
+    /// hold. A timed-out owner is retried, not written around: the update
+    /// must read the owner's value.
+    ///
+    /// # Errors
+    /// [`Error::Rejected`] when the value cannot be incremented; else as
+    /// [`Dhash::put`].
+    pub fn update(&self, key: &str, update: &Update) -> Result<Option<String>> {
+        self.retrying(key, || {
+            let (_, lookup) = self
+                .lookup(key)
+                .map_err(|e| Failure::Retry(e.to_string()))?;
+            let owner = lookup.owner();
+            let written = match self.ask_owner(owner, |peer| peer.update(key, update.clone())) {
+                Ok(Some(written)) => written,
+                Ok(None) => return Ok(None),
+                Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
+                Err(CallError::Refused(why)) => return Err(Failure::Final(Error::Rejected(why))),
+                Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
+            };
+            let value = written.entry.value.clone();
+            self.copy_written(key, owner, written)?;
+            Ok(value)
+        })
     }
 
     /// A write whose owner timed out (now or a moment ago): it

@@ -25,10 +25,10 @@ use parking_lot::Mutex;
 use crate::chord::{CopyError, Keys, Lookup, Ring};
 use crate::config::NodeConfig;
 use crate::id::{Id, NodeRef};
-use crate::message::{Request, Response};
+use crate::message::{Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Full, Item, Store};
+use crate::store::{Entry, Full, Item, Store};
 use crate::Result;
 use replication::RepairState;
 
@@ -197,21 +197,63 @@ impl Dhash {
     /// Writes `key` as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
     fn owner_write(&self, key: &str, value: Option<String>) -> Response {
+        self.owner_apply(key, |_| Ok(Some(value)))
+    }
+
+    /// Applies `update` to `key` as its owner, atomically: the value is
+    /// read and written under one hold of the store lock.
+    fn owner_update(&self, key: &str, update: Update) -> Response {
+        self.owner_apply(key, |held| match update {
+            Update::Increment(by) => {
+                let now = held.and_then(|e| e.value.as_deref()).unwrap_or("0");
+                let sum = now
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|n| n.checked_add(by))
+                    .ok_or("value is not an integer or out of range")?;
+                Ok(Some(Some(sum.to_string())))
+            }
+            Update::SetIf { value, exists } => {
+                let there = held.is_some_and(|e| !e.is_tombstone());
+                Ok((there == exists).then_some(Some(value)))
+            }
+        })
+    }
+
+    /// Writes what `change` makes of the entry held for `key` (`None`: no
+    /// write, the condition did not hold; `Err`: refused, and why), as its
+    /// owner: stamps the new version, which the coordinator then copies to
+    /// the replicas this answer names.
+    fn owner_apply(
+        &self,
+        key: &str,
+        change: impl FnOnce(Option<&Entry>) -> std::result::Result<Option<Option<String>>, &'static str>,
+    ) -> Response {
         let id = self.config().space.hash(key.as_bytes());
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
         let written = self.ring.while_serving(id, |successors| {
-            let written = self.store().write(id, key, value, now, writer);
-            (written, successors.to_vec())
+            let mut store = self.store();
+            let value = match change(store.get(id, key)) {
+                Ok(Some(value)) => value,
+                Ok(None) => return Ok(None),
+                Err(why) => return Err(why),
+            };
+            Ok(Some((
+                store.write(id, key, value, now, writer),
+                successors.to_vec(),
+            )))
         });
         match written {
             None => self.refusal(id),
-            Some((Ok(written), successors)) => Response::Written {
+            Some(Err(why)) => Response::Error(why.into()),
+            Some(Ok(None)) => Response::Unchanged,
+            Some(Ok(Some((Ok(written), successors)))) => Response::Written {
                 entry: written.entry,
                 existed: written.existed,
                 successors,
             },
-            Some((Err(full), _)) => {
+            Some(Ok(Some((Err(full), _)))) => {
                 Stats::add(&self.stats().out_of_memory, 1);
                 Response::Full {
                     used: full.used as u64,
@@ -249,6 +291,7 @@ impl Dhash {
                 Response::Value(self.store().get(id, &key).cloned())
             }
             Request::Write { key, value } => self.owner_write(&key, value),
+            Request::Update { key, update } => self.owner_update(&key, update),
             other => Response::Error(format!("not a request for keys: {other:?}")),
         }
     }

@@ -32,7 +32,7 @@ use crate::auth::{self, Secret, ServerHandshake, Session};
 use crate::clock::now_micros;
 use crate::codec;
 use crate::id::{IdSpace, NodeRef};
-use crate::message::{Request, Response};
+use crate::message::{Request, Response, Update};
 use crate::node::{Node, NodeConfig};
 use crate::store::{Bucket, Cursor, Entry, Item, Version};
 use crate::text;
@@ -326,7 +326,7 @@ fn request(rng: &mut Rng) -> Request {
             },
         },
     };
-    match rng.below(15) {
+    match rng.below(17) {
         0 => Request::FindSuccessor { id: id(rng) },
         1 => Request::GetNeighbours,
         2 => Request::Notify {
@@ -371,6 +371,17 @@ fn request(rng: &mut Rng) -> Request {
         11 => Request::Get { key: key(rng) },
         12 => Request::GetCopy { key: key(rng) },
         13 => Request::Consider { node: node(rng) },
+        14 => Request::Update {
+            key: key(rng),
+            update: Update::Increment(rng.next_u64() as i64),
+        },
+        15 => Request::Update {
+            key: key(rng),
+            update: Update::SetIf {
+                value: "u".repeat(rng.below(100)),
+                exists: rng.below(2) == 0,
+            },
+        },
         _ => Request::Write {
             key: key(rng),
             value: (rng.below(3) > 0).then(|| "w".repeat(rng.below(100))),

@@ -6,15 +6,18 @@
 //! left in the input buffer.
 //!
 //! What is served, and what is not yet (each refusal says so):
-//! - `PING`, `ECHO`, `GET`, `SET key value` (no options yet: `NX`, `XX`,
-//!   `EX` and the others answer an error naming the option), `DEL` and
+//! - `PING`, `ECHO`, `GET`, `SET key value [NX|XX]` (checked and written
+//!   atomically at the key's owner; `EX` and the other options answer an
+//!   error naming the option), `INCR`, `INCRBY`, `DECR`, `DECRBY` (added
+//!   atomically at the owner, then copied to the replicas, so concurrent
+//!   increments through any nodes lose none), `DEL` and
 //!   `EXISTS` of many keys, `MGET`, `MSET`, `DBSIZE`, `INFO`, `SELECT 0`,
 //!   `CLIENT SETNAME`/`GETNAME`, `HELLO 2` (and a clear error for 3),
 //!   `COMMAND` (enough for redis-cli to start), `QUIT`, `AUTH`;
 //! - the Chord commands `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`,
 //!   `CHORD FINGERS`, each an array of the text protocol's lines;
-//! - not yet: `INCR`, `INCRBY`, `DECR` (they need an atomic update at the
-//!   owner), and values that are not UTF-8 (the store holds text).
+//! - not yet: values that are not UTF-8 (the store holds text), key
+//!   expiry, `SCAN`.
 //!
 //! `DBSIZE` counts the keys this node holds, its own and its replica
 //! copies; the ring's total is in `CHORD RING`.
@@ -23,6 +26,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::net::TcpStream;
 
 use super::{check_password, Shared, RING_LIMIT};
+use crate::message::Update;
 use crate::resp::{read_request, Read, Reply};
 use crate::stats::Stats;
 use crate::{text, Error};
@@ -196,8 +200,19 @@ fn key_command(
             Ok(()) => Reply::ok(),
             Err(e) => error(&e),
         },
+        ("SET", [key, value, option]) if is(option, "NX") || is(option, "XX") => {
+            let update = Update::SetIf {
+                value: utf8(value)?.to_string(),
+                exists: is(option, "XX"),
+            };
+            match node.keys().update(utf8(key)?, &update) {
+                Ok(Some(_)) => Reply::ok(),
+                Ok(None) => Reply::Bulk(None),
+                Err(e) => error(&e),
+            }
+        }
         ("SET", [_, _, option, ..]) => Reply::err(format!(
-            "SET option {} is not supported by chord yet; SET key value is",
+            "SET option {} is not supported by chord yet; SET key value [NX|XX] is",
             String::from_utf8_lossy(option).to_ascii_uppercase()
         )),
         ("DEL" | "UNLINK", keys) if !keys.is_empty() => {
@@ -238,9 +253,15 @@ fn key_command(
             }
             Reply::ok()
         }
-        ("INCR" | "INCRBY" | "DECR" | "DECRBY", _) => Reply::err(format!(
-            "{name} is not supported by chord yet (it needs an atomic update at the key's owner)"
-        )),
+        ("INCR", [key]) => increment(node, key, 1)?,
+        ("DECR", [key]) => increment(node, key, -1)?,
+        ("INCRBY", [key, by]) => increment(node, key, integer(by)?)?,
+        ("DECRBY", [key, by]) => {
+            let by = integer(by)?
+                .checked_neg()
+                .ok_or_else(|| Reply::err("decrement would overflow"))?;
+            increment(node, key, by)?
+        }
         ("DBSIZE", []) => Reply::Integer(node.store_usage().0 as i64),
         ("SELECT", [db]) if db.as_slice() == b"0" => Reply::ok(),
         ("SELECT", [_]) => Reply::err("DB index is out of range (chord has database 0 only)"),
@@ -259,13 +280,38 @@ fn key_command(
         ("CHORD", [sub, rest @ ..]) => chord(shared, &String::from_utf8_lossy(sub), rest)?,
         (
             "ECHO" | "GET" | "SET" | "DEL" | "UNLINK" | "EXISTS" | "MGET" | "MSET" | "DBSIZE"
-            | "SELECT" | "CLIENT" | "CHORD",
+            | "SELECT" | "CLIENT" | "CHORD" | "INCR" | "DECR" | "INCRBY" | "DECRBY",
             _,
         ) => wrong_arity(name),
         _ => Reply::err(format!(
             "unknown command '{}'; chord speaks a subset of Redis (see the README)",
             name.to_ascii_lowercase()
         )),
+    };
+    Ok(reply)
+}
+
+/// Whether `arg` is `word`, in any case.
+fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+fn integer(arg: &[u8]) -> Result<i64, Reply> {
+    utf8(arg)?
+        .parse()
+        .map_err(|_| Reply::err("value is not an integer or out of range"))
+}
+
+/// `INCR` and its kin: the owner adds `by` atomically; the new value.
+fn increment(node: &crate::Node, key: &[u8], by: i64) -> Result<Reply, Reply> {
+    let reply = match node.keys().update(utf8(key)?, &Update::Increment(by)) {
+        Ok(Some(value)) => value
+            .parse()
+            .map(Reply::Integer)
+            .unwrap_or_else(|_| Reply::err("value is not an integer or out of range")),
+        Ok(None) => Reply::err("the increment was not applied"),
+        Err(Error::Rejected(why)) => Reply::err(why),
+        Err(e) => error(&e),
     };
     Ok(reply)
 }
