@@ -86,6 +86,9 @@ pub enum Command {
     },
     /// `QUIT`
     Quit,
+    /// `PING`: answered `+PONG`, which a person reads and a Redis client
+    /// sending an inline `PING` (as `redis-benchmark` does) parses.
+    Ping,
 }
 
 impl Command {
@@ -166,6 +169,7 @@ pub const HELP: &[&str] = &[
     "STATS               this node's counters",
     "HELP                this list",
     "AUTH <password>     authenticate, when the node has a password (--password-file)",
+    "PING                +PONG (as Redis answers an inline PING)",
     "QUIT                close the connection",
 ];
 
@@ -233,6 +237,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             })
         }
         "QUIT" => no_arguments(Command::Quit, "QUIT"),
+        "PING" => no_arguments(Command::Ping, "PING"),
         _ => Err(ParseError::Unknown(word.chars().take(32).collect())),
     }
 }
@@ -436,6 +441,7 @@ mod tests {
             ("STATS", Command::Stats),
             ("help", Command::Help),
             ("QUIT", Command::Quit),
+            ("ping", Command::Ping),
         ] {
             assert_eq!(ok(line), command);
         }

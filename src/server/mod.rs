@@ -743,6 +743,7 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         }
         Command::Help => with_end(text::HELP.iter().map(|s| s.to_string()).collect()),
         Command::Quit => vec!["BYE".into()],
+        Command::Ping => vec!["+PONG".into()],
         Command::Auth { .. } => vec!["ERR AUTH is answered by the connection".into()],
     }
 }
