@@ -198,7 +198,7 @@ mod tests {
         assert!(matches!(read(b"*99999999\r\n"), Read::Broken(_)));
         assert!(matches!(read(b"*1\r\n$999999999999\r\n"), Read::Broken(_)));
         assert!(matches!(read(b"*1\r\n:3\r\n"), Read::Broken(_)));
-        assert!(matches!(read(b"*1\r\n$1\r\nab"), Read::Broken(_)));
+        assert!(matches!(read(b"*1\r\n$1\r\nabc\r\n"), Read::Broken(_)));
         // A length announced but not sent is a closed connection.
         assert_eq!(read(b"*1\r\n$10\r\nabc"), Read::Eof);
     }
