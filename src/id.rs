@@ -64,6 +64,20 @@ impl IdSpace {
         Id::masked(bytes, self.bits)
     }
 
+    /// The first identifier at scan position `position` (see
+    /// [`Id::position`]): `position` in the top 64 bits, zeros below.
+    pub fn at_position(self, position: u64) -> Id {
+        let shift = usize::from(self.bits.saturating_sub(64));
+        let mut bytes = [0u8; BYTES];
+        for j in 0..64 {
+            let i = shift + j;
+            if position >> j & 1 == 1 && i < usize::from(self.bits) {
+                bytes[BYTES - 1 - i / 8] |= 1 << (i % 8);
+            }
+        }
+        Id::masked(bytes, self.bits)
+    }
+
     /// The identifier with numeric value `value mod 2^m`; for tests and for
     /// reproducing the paper's small examples by hand.
     pub fn id(self, value: u64) -> Id {
@@ -173,6 +187,33 @@ impl Id {
             return true;
         }
         self == b || self.in_open(a, b)
+    }
+
+    /// The value's bit `i` (0: the lowest).
+    fn bit(self, i: usize) -> bool {
+        self.bytes[BYTES - 1 - i / 8] >> (i % 8) & 1 == 1
+    }
+
+    /// The top 64 bits of the value (all of it when m <= 64): where a
+    /// ring-wide scan stands, as a number a client can carry (`SCAN`'s
+    /// cursor).
+    pub fn position(self) -> u64 {
+        let shift = usize::from(self.bits.saturating_sub(64));
+        let width = usize::from(self.bits.min(64));
+        (0..width).fold(0u64, |acc, j| acc | (u64::from(self.bit(shift + j)) << j))
+    }
+
+    /// `self - 1 mod 2^m`.
+    pub fn prev(self) -> Id {
+        let mut bytes = self.bytes;
+        for byte in bytes.iter_mut().rev() {
+            let (value, borrow) = byte.overflowing_sub(1);
+            *byte = value;
+            if !borrow {
+                break;
+            }
+        }
+        Id::masked(bytes, self.bits)
     }
 
     /// The identifier's value as a u64, when it fits (always when m <= 64).

@@ -193,3 +193,41 @@ fn concurrent_increments_through_many_nodes_lose_none() {
     let down: i64 = redis::cmd("DECR").arg("counter").query(&mut con).unwrap();
     assert_eq!(down, -1);
 }
+
+/// SCAN walks the whole ring from any node: every key once at least, the
+/// pattern applied, and the cursor back at 0 at the end.
+#[test]
+fn scan_sees_every_key_of_the_ring_from_any_node() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let addrs = cluster.addrs();
+    let mut writer = connect(&addrs[0]);
+    for i in 0..300 {
+        let () = writer.set(format!("scan-{i}"), i).unwrap();
+    }
+    let () = writer.set("other", "x").unwrap();
+    for addr in &addrs[..2] {
+        let mut con = connect(addr);
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cursor = 0u64;
+        for calls in 0.. {
+            assert!(calls < 10_000, "the scan never came round");
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg("scan-*")
+                .arg("COUNT")
+                .arg(50)
+                .query(&mut con)
+                .unwrap();
+            seen.extend(keys);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert_eq!(seen.len(), 300, "from {addr}");
+        assert!(!seen.contains("other"));
+    }
+}

@@ -16,6 +16,7 @@
 
 pub mod kv;
 pub mod replication;
+pub mod scan;
 
 use std::sync::Arc;
 

@@ -16,8 +16,10 @@
 //!   `COMMAND` (enough for redis-cli to start), `QUIT`, `AUTH`;
 //! - the Chord commands `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`,
 //!   `CHORD FINGERS`, each an array of the text protocol's lines;
+//! - `SCAN cursor [MATCH pattern] [COUNT n]` over the whole ring, owner by
+//!   owner in identifier order ([`crate::dhash::scan`]);
 //! - not yet: values that are not UTF-8 (the store holds text), key
-//!   expiry, `SCAN`.
+//!   expiry.
 //!
 //! `DBSIZE` counts the keys this node holds, its own and its replica
 //! copies; the ring's total is in `CHORD RING`.
@@ -266,6 +268,7 @@ fn key_command(
             increment(node, key, by)?
         }
         ("DBSIZE", []) => Reply::Integer(node.store_usage().0 as i64),
+        ("SCAN", [cursor, options @ ..]) => scan(node, cursor, options)?,
         ("SELECT", [db]) if db.as_slice() == b"0" => Reply::ok(),
         ("SELECT", [_]) => Reply::err("DB index is out of range (chord has database 0 only)"),
         ("CLIENT", [sub, client]) if sub.eq_ignore_ascii_case(b"SETNAME") => {
@@ -283,7 +286,7 @@ fn key_command(
         ("CHORD", [sub, rest @ ..]) => chord(shared, &String::from_utf8_lossy(sub), rest)?,
         (
             "ECHO" | "GET" | "SET" | "DEL" | "UNLINK" | "EXISTS" | "MGET" | "MSET" | "DBSIZE"
-            | "SELECT" | "CLIENT" | "CHORD" | "INCR" | "DECR" | "INCRBY" | "DECRBY",
+            | "SELECT" | "CLIENT" | "CHORD" | "INCR" | "DECR" | "INCRBY" | "DECRBY" | "SCAN",
             _,
         ) => wrong_arity(name),
         _ => Reply::err(format!(
@@ -303,6 +306,39 @@ fn integer(arg: &[u8]) -> Result<i64, Reply> {
     utf8(arg)?
         .parse()
         .map_err(|_| Reply::err("value is not an integer or out of range"))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n]` over the whole ring (see
+/// [`crate::dhash::scan`]): the next cursor, and keys.
+fn scan(node: &crate::Node, cursor: &[u8], options: &[Vec<u8>]) -> Result<Reply, Reply> {
+    let cursor: u64 = utf8(cursor)?
+        .parse()
+        .map_err(|_| Reply::err("invalid cursor"))?;
+    let (mut pattern, mut count) = (None, 10usize);
+    for pair in options.chunks(2) {
+        match pair {
+            [name, value] if is(name, "MATCH") => pattern = Some(value.as_slice()),
+            [name, value] if is(name, "COUNT") => {
+                count = usize::try_from(integer(value)?)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Reply::err("COUNT must be positive"))?;
+            }
+            _ => {
+                return Err(Reply::err(
+                    "syntax error: SCAN cursor [MATCH pattern] [COUNT n]",
+                ))
+            }
+        }
+    }
+    let reply = match node.keys().scan(cursor, count, pattern) {
+        Ok((next, keys)) => Reply::Array(vec![
+            Reply::text(next.to_string()),
+            Reply::Array(keys.into_iter().map(Reply::text).collect()),
+        ]),
+        Err(e) => error(&e),
+    };
+    Ok(reply)
 }
 
 /// `INCR` and its kin: the owner adds `by` atomically; the new value.
