@@ -86,6 +86,12 @@ pub enum Command {
     },
     /// `QUIT`
     Quit,
+    /// `KEYS [pattern]`: the keys of the whole ring, matching a Redis glob,
+    /// at most [`KEYS_LIMIT`].
+    Keys {
+        /// The glob; every key without one.
+        pattern: Option<String>,
+    },
     /// `PING`: answered `+PONG`, which a person reads and a Redis client
     /// sending an inline `PING` (as `redis-benchmark` does) parses.
     Ping,
@@ -101,6 +107,7 @@ impl Command {
                 | Command::Ring { .. }
                 | Command::Stats
                 | Command::Help
+                | Command::Keys { .. }
         )
     }
 }
@@ -157,6 +164,9 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// The most keys `KEYS` lists; `SCAN` through redis-cli lists any number.
+pub const KEYS_LIMIT: usize = 1000;
+
 /// The commands with their arguments, as `HELP` lists them.
 pub const HELP: &[&str] = &[
     "PUT <key> <value>   store a value (the rest of the line)",
@@ -167,6 +177,7 @@ pub const HELP: &[&str] = &[
     "FINGERS [FULL]      this node's finger table: k (or a run k-k'), start, node id, address",
     "RING [FULL]         every node, walking successor pointers from here",
     "STATS               this node's counters",
+    "KEYS [pattern]      keys of the whole ring matching a glob (* ? [a-z]), at most 1000",
     "HELP                this list",
     "AUTH <password>     authenticate, when the node has a password (--password-file)",
     "PING                +PONG (as Redis answers an inline PING)",
@@ -226,6 +237,14 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "FINGERS" => full_flag(rest, "FINGERS").map(|full| Command::Fingers { full }),
         "RING" => full_flag(rest, "RING").map(|full| Command::Ring { full }),
         "STATS" => no_arguments(Command::Stats, "STATS"),
+        "KEYS" => {
+            let mut words = rest.split_whitespace();
+            let pattern = words.next().map(str::to_string);
+            if words.next().is_some() {
+                return Err(ParseError::ExtraArguments("KEYS"));
+            }
+            Ok(Command::Keys { pattern })
+        }
         "HELP" => no_arguments(Command::Help, "HELP"),
         "AUTH" => {
             let password = rest.trim_end();
@@ -442,6 +461,13 @@ mod tests {
             ("help", Command::Help),
             ("QUIT", Command::Quit),
             ("ping", Command::Ping),
+            ("KEYS", Command::Keys { pattern: None }),
+            (
+                "keys user:*",
+                Command::Keys {
+                    pattern: Some("user:*".into()),
+                },
+            ),
         ] {
             assert_eq!(ok(line), command);
         }

@@ -530,3 +530,20 @@ fn pipelined_requests_are_answered_in_order_and_in_batches() {
         .expect("a reply_flushes counter");
     assert!(flushes < 50, "{flushes} flushes for 200 pipelined replies");
 }
+
+/// KEYS lists the whole ring's keys that match, from any node, sorted.
+#[test]
+fn keys_lists_the_whole_rings_matching_keys() {
+    let cluster = ring_of(3);
+    let mut first = client(&cluster.servers()[0]);
+    for i in 0..40 {
+        assert_eq!(first.line(&format!("PUT fruit-{i:02} {i}")).unwrap(), "OK");
+    }
+    assert_eq!(first.line("PUT vegetable x").unwrap(), "OK");
+    let mut other = client(&cluster.servers()[2]);
+    let lines = other.request("KEYS fruit-*").unwrap();
+    let expected: Vec<String> = (0..40).map(|i| format!("fruit-{i:02}")).collect();
+    assert_eq!(lines, expected);
+    let all = other.request("KEYS").unwrap();
+    assert_eq!(all.len(), 41, "{all:?}");
+}
