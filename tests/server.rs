@@ -51,7 +51,21 @@ fn every_command_answers_as_documented() {
 
     let lookup = c.line("LOOKUP answer").unwrap();
     let words: Vec<&str> = lookup.split(' ').collect();
-    assert_eq!(words.len(), 5, "{lookup}");
+    assert_eq!(words.len(), 6, "{lookup}");
+    // Deleted above: every holder keeps the tombstone, one version.
+    let held: Vec<&str> = words[5]
+        .strip_prefix("held=")
+        .expect("held=")
+        .split(',')
+        .collect();
+    assert_eq!(held.len(), 3, "{lookup}");
+    let versions: Vec<&str> = held.iter().map(|h| h.rsplit('@').next().unwrap()).collect();
+    assert!(
+        versions
+            .iter()
+            .all(|v| v.ends_with('d') && *v == versions[0]),
+        "{lookup}"
+    );
     assert_eq!(words[0].len(), 40, "a 160-bit identifier in hex: {lookup}");
     assert!(servers.iter().any(|s| s.addr() == words[2]), "{lookup}");
     assert!(words[3].starts_with("hops="), "{lookup}");

@@ -718,7 +718,25 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
             vec![if found { "OK" } else { "NOT_FOUND" }.to_string()]
         }),
         Command::Lookup { key } => node.lookup(key).map_or_else(err, |(id, lookup)| {
-            vec![text::lookup_line(&id, &lookup, node.config().replicas)]
+            // Which of the holders hold it now, and at which version.
+            let held: Vec<String> = lookup
+                .holders(node.config().replicas)
+                .iter()
+                .map(|h| {
+                    let copy = match node.ring().peer(h).get_copy(key) {
+                        Ok(Some(e)) if e.is_tombstone() => format!("{}d", e.version.stamp),
+                        Ok(Some(e)) => e.version.stamp.to_string(),
+                        Ok(None) => "-".into(),
+                        Err(_) => "?".into(),
+                    };
+                    format!("{}@{copy}", h.addr)
+                })
+                .collect();
+            vec![format!(
+                "{} held={}",
+                text::lookup_line(&id, &lookup, node.config().replicas),
+                held.join(",")
+            )]
         }),
         Command::Node { full } => with_end(text::node_lines(&node.view(), *full)),
         Command::Fingers { full } => with_end(text::finger_lines(&node.view(), *full)),
