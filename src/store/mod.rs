@@ -50,6 +50,9 @@ use serde::{Deserialize, Serialize};
 use crate::id::Id;
 
 mod digest;
+mod slot;
+
+use slot::Slot;
 
 /// The longest key, in bytes.
 pub const MAX_KEY: usize = 256;
@@ -186,7 +189,7 @@ impl std::fmt::Display for Full {
 /// One node's pairs. Pure data: the caller holds the lock.
 #[derive(Debug)]
 pub struct Store {
-    by_id: BTreeMap<Id, BTreeMap<String, Entry>>,
+    by_id: BTreeMap<Id, Slot>,
     /// Entries held, tombstones included.
     entries: usize,
     /// Tombstones among them.
@@ -205,8 +208,8 @@ impl Default for Store {
 
 /// The identifiers of an arc with their keys, in ring order.
 type Arc<'a> = std::iter::Chain<
-    std::collections::btree_map::Range<'a, Id, BTreeMap<String, Entry>>,
-    std::collections::btree_map::Range<'a, Id, BTreeMap<String, Entry>>,
+    std::collections::btree_map::Range<'a, Id, Slot>,
+    std::collections::btree_map::Range<'a, Id, Slot>,
 >;
 
 impl Store {
@@ -413,7 +416,7 @@ impl Store {
     ) -> (Vec<Item>, Option<Cursor>) {
         let mut items = Vec::new();
         let mut bytes = 0;
-        let mut buckets: Vec<(Id, &BTreeMap<String, Entry>, Bound<&str>)> = Vec::new();
+        let mut buckets: Vec<(Id, &Slot, Bound<&str>)> = Vec::new();
         let rest_from = match after {
             Some(cursor) => {
                 if let Some(keys) = self.by_id.get(&cursor.id) {
@@ -432,7 +435,7 @@ impl Store {
             .into_iter()
             .chain(rest.map(|(id, keys)| (*id, keys, Bound::Unbounded)))
         {
-            for (key, entry) in keys.range::<str, _>((start, Bound::Unbounded)) {
+            for (key, entry) in keys.range(start) {
                 if bytes >= max_bytes || items.len() >= CHUNK_ITEMS {
                     let resume = items.last().map(|item: &Item| Cursor {
                         id: last_id,

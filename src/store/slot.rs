@@ -1,0 +1,142 @@
+//! The keys that share one identifier. With m = 160 that is one key (a
+//! second needs a SHA-1 collision), so it is held inline, with no map and
+//! no allocation of its own; a map appears only when several keys share
+//! an identifier, as they often do with the tiny m of tests. A map per key
+//! cost about 700 bytes (a B-tree node), four times the key and value.
+
+use std::collections::btree_map;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use super::Entry;
+
+/// The keys of one identifier, in key order.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Slot {
+    /// None (only ever transient: an empty slot is removed).
+    #[default]
+    Empty,
+    /// One key.
+    One(String, Entry),
+    /// Several keys.
+    Many(BTreeMap<String, Entry>),
+}
+
+impl Slot {
+    /// The entry of `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
+        match self {
+            Slot::Empty => None,
+            Slot::One(k, entry) => (k == key).then_some(entry),
+            Slot::Many(map) => map.get(key),
+        }
+    }
+
+    /// Puts `entry` under `key`; the entry it replaced.
+    pub(crate) fn insert(&mut self, key: String, entry: Entry) -> Option<Entry> {
+        match self {
+            Slot::Empty => {
+                *self = Slot::One(key, entry);
+                None
+            }
+            Slot::One(k, old) if *k == key => Some(std::mem::replace(old, entry)),
+            Slot::One(..) => {
+                let Slot::One(k, old) = std::mem::take(self) else {
+                    unreachable!("matched One above")
+                };
+                *self = Slot::Many(BTreeMap::from([(k, old), (key, entry)]));
+                None
+            }
+            Slot::Many(map) => map.insert(key, entry),
+        }
+    }
+
+    /// Removes `key`; its entry.
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Entry> {
+        match self {
+            Slot::One(k, _) if k == key => match std::mem::take(self) {
+                Slot::One(_, entry) => Some(entry),
+                _ => unreachable!("matched One above"),
+            },
+            Slot::Many(map) => {
+                let removed = map.remove(key);
+                if map.len() == 1 {
+                    if let Some((k, entry)) = map.pop_first() {
+                        *self = Slot::One(k, entry);
+                    }
+                }
+                removed
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether it holds no key.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Slot::Empty => true,
+            Slot::One(..) => false,
+            Slot::Many(map) => map.is_empty(),
+        }
+    }
+
+    /// Its keys and entries, in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Entry)> {
+        self.range(Bound::Unbounded)
+    }
+
+    /// Its keys and entries from `start` on, in key order.
+    pub(crate) fn range(&self, start: Bound<&str>) -> impl Iterator<Item = (&String, &Entry)> {
+        let (one, many): (
+            Option<(&String, &Entry)>,
+            Option<btree_map::Range<'_, String, Entry>>,
+        ) = match self {
+            Slot::Empty => (None, None),
+            Slot::One(k, entry) => {
+                let after = match start {
+                    Bound::Unbounded => true,
+                    Bound::Included(s) => k.as_str() >= s,
+                    Bound::Excluded(s) => k.as_str() > s,
+                };
+                (after.then_some((k, entry)), None)
+            }
+            Slot::Many(map) => (None, Some(map.range::<str, _>((start, Bound::Unbounded)))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Version;
+
+    fn entry(stamp: u64) -> Entry {
+        Entry {
+            value: Some(format!("v{stamp}")),
+            version: Version { stamp, writer: 1 },
+        }
+    }
+
+    #[test]
+    fn one_key_inline_several_in_a_map_back_to_one() {
+        let mut slot = Slot::default();
+        assert!(slot.is_empty());
+        assert_eq!(slot.insert("b".into(), entry(1)), None);
+        assert!(matches!(slot, Slot::One(..)));
+        assert_eq!(slot.insert("b".into(), entry(2)), Some(entry(1)));
+        assert_eq!(slot.insert("a".into(), entry(3)), None);
+        assert!(matches!(slot, Slot::Many(_)));
+        let keys: Vec<&String> = slot.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["a", "b"], "key order");
+        let after_a: Vec<&String> = slot.range(Bound::Excluded("a")).map(|(k, _)| k).collect();
+        assert_eq!(after_a, ["b"]);
+        assert_eq!(slot.get("a"), Some(&entry(3)));
+        assert_eq!(slot.remove("a"), Some(entry(3)));
+        assert!(matches!(slot, Slot::One(..)));
+        assert_eq!(slot.remove("zzz"), None);
+        assert_eq!(slot.remove("b"), Some(entry(2)));
+        assert!(slot.is_empty());
+        assert_eq!(slot.range(Bound::Excluded("")).count(), 0);
+    }
+}
