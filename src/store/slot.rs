@@ -10,6 +10,9 @@ use std::ops::Bound;
 
 use super::Entry;
 
+/// A range of a slot's map.
+type KeyRange<'a> = btree_map::Range<'a, String, Entry>;
+
 /// The keys of one identifier, in key order.
 #[derive(Clone, Debug, Default)]
 pub(crate) enum Slot {
@@ -87,10 +90,7 @@ impl Slot {
 
     /// Its keys and entries from `start` on, in key order.
     pub(crate) fn range(&self, start: Bound<&str>) -> impl Iterator<Item = (&String, &Entry)> {
-        let (one, many): (
-            Option<(&String, &Entry)>,
-            Option<btree_map::Range<'_, String, Entry>>,
-        ) = match self {
+        let (one, many): (Option<(&String, &Entry)>, Option<KeyRange<'_>>) = match self {
             Slot::Empty => (None, None),
             Slot::One(k, entry) => {
                 let after = match start {
