@@ -413,4 +413,25 @@ mod tests {
             prop_assert!(!n.in_open_closed(n, start));
         }
     }
+
+    #[test]
+    fn scan_positions_are_the_top_64_bits_and_prev_wraps() {
+        // m <= 64: the position is the value itself.
+        let small = IdSpace::new(8).unwrap();
+        assert_eq!(small.id(200).position(), 200);
+        assert_eq!(small.at_position(200), small.id(200));
+        assert_eq!(small.id(0).prev(), small.id(255));
+        assert_eq!(small.id(7).prev(), small.id(6));
+        // m = 160: the top 64 bits; the first identifier of a position has
+        // zeros below them, and every identifier lies at or after its own
+        // position's first one.
+        let big = IdSpace::new(160).unwrap();
+        let id = big.hash(b"somewhere");
+        let at = big.at_position(id.position());
+        assert_eq!(at.position(), id.position());
+        assert!(at <= id);
+        assert!(id < big.at_position(id.position() + 1) || id.position() == u64::MAX);
+        assert_eq!(big.id(0).prev().position(), u64::MAX);
+        assert_eq!(big.id(1).prev(), big.id(0));
+    }
 }
