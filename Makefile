@@ -84,9 +84,9 @@ ring: build
 	fi; \
 	elapsed=$$(( ($$(date +%s%N) - start) / 1000000 )); \
 	echo "A Chord ring of $(N) nodes (m = $(BITS) bits) is up after $$elapsed ms:"; \
-	echo; printf "  %-42s %-22s %-8s %s\n" "identifier" "address" "keys" "pid"; \
-	while read -r id addr keys; do \
-	  printf "  %-42s %-22s %-8s %s\n" "$$id" "$$addr" "$${keys#keys=}" "$$(cat $(RING)/node-$${addr##*:}.pid)"; \
+	echo; printf "  %-42s %-22s %-7s %-9s %s\n" "identifier" "address" "owned" "replicas" "pid"; \
+	while read -r id addr owned replicas; do \
+	  printf "  %-42s %-22s %-7s %-9s %s\n" "$$id" "$$addr" "$${owned#owned=}" "$${replicas#replicas=}" "$$(cat $(RING)/node-$${addr##*:}.pid)"; \
 	done < $(RING)/ring.txt; \
 	echo; \
 	echo "Connect:    make cli    (or: telnet $(HOST) $(PORT), nc $(HOST) $(PORT)), then type HELP"; \

@@ -319,7 +319,7 @@ fn ring_order(id: &str) -> String {
 }
 
 /// Whether every finger of every node is `successor(start)` on the ring
-/// that `ring` lists (`<id> <addr> keys=<n>` lines).
+/// that `ring` lists (`<id> <addr> owned=<n> replicas=<n>` lines).
 fn fingers_settled(ring: &[String]) -> Result<bool, String> {
     let mut ids: Vec<String> = ring
         .iter()
@@ -586,13 +586,15 @@ fn draw(args: &Parsed) -> Result<(), String> {
     let mut nodes = Vec::new();
     for line in ring(&addr)? {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let [id, node, keys] = words[..] else {
+        let [id, node, owned, replicas] = words[..] else {
             return Err(format!("an unexpected RING line: {line:?}"));
         };
-        let keys = keys
-            .strip_prefix("keys=")
-            .and_then(|k| k.parse().ok())
-            .unwrap_or(0);
+        let count = |word: &str, name: &str| {
+            word.strip_prefix(name)
+                .and_then(|k| k.parse().ok())
+                .unwrap_or(0)
+        };
+        let keys = count(owned, "owned=") + count(replicas, "replicas=");
         let short: String = id.chars().take(6).collect();
         let port = node.rsplit(':').next().unwrap_or(node);
         let label = format!("{short} :{port}");

@@ -58,8 +58,10 @@ use crate::{Error, Result};
 pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
 
 /// The peer protocol's version; the handshake carries it. 3 added the
-/// cluster secret and frame MACs.
-pub const VERSION: u8 = 3;
+/// cluster secret and frame MACs; 4 the owned count in `Info`, `Update`,
+/// `Consider`, `Syncing` and `Unchanged`. Nodes of different versions
+/// refuse each other at the handshake, saying so.
+pub const VERSION: u8 = 4;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -221,8 +221,10 @@ pub enum Response {
         predecessor: Option<NodeRef>,
         /// Its successor list.
         successors: Vec<NodeRef>,
-        /// How many keys it holds.
+        /// How many keys it holds, its own and replica copies.
         keys: u64,
+        /// How many of those lie in its own arc: the keys it owns.
+        owned: u64,
     },
     /// A chunk of [`Request::TakeKeys`], or what a [`Request::Reconcile`]
     /// sends back; `more` names where to resume.

@@ -244,7 +244,7 @@ impl Handler for Node {
                 ring.consider(node);
                 Response::Done
             }
-            Request::Info => ring.info(self.keys.count()),
+            Request::Info => ring.info(self.keys.count(), self.keys.owned_count()),
             Request::PredecessorLeaving {
                 leaver,
                 predecessor,

@@ -91,8 +91,10 @@ pub struct Info {
     pub incarnation: u64,
     /// Its successor list.
     pub successors: Vec<NodeRef>,
-    /// How many keys it holds.
+    /// How many keys it holds, its own and replica copies.
     pub keys: u64,
+    /// How many of those it owns.
+    pub owned: u64,
 }
 
 /// What an owner did with a write.
@@ -203,12 +205,14 @@ impl<'a> Peer<'a> {
                 incarnation,
                 successors,
                 keys,
+                owned,
                 ..
             } => Ok(Info {
                 node,
                 incarnation,
                 successors,
                 keys,
+                owned,
             }),
             other => Err(unexpected(&other)),
         }

@@ -176,7 +176,7 @@ pub const HELP: &[&str] = &[
     "                    held=<address>@<version>,...: each holder's copy (d deleted, - none, ? no answer)",
     "NODE [FULL]         this node: id, address, predecessor, successors, keys",
     "FINGERS [FULL]      this node's finger table: k (or a run k-k'), start, node id, address",
-    "RING [FULL]         every node, walking successor pointers from here",
+    "RING [FULL]         every node (keys owned, replica copies held), walking successor pointers from here",
     "STATS               this node's counters",
     "KEYS [pattern]      keys of the whole ring matching a glob (* ? [a-z]), at most 1000",
     "HELP                this list",
@@ -433,7 +433,12 @@ pub fn finger_lines(view: &View, full: bool) -> Vec<String> {
 
 /// One line of `RING`: `<id> <host:port> keys=<n>`.
 pub fn ring_line(entry: &RingEntry, full: bool) -> String {
-    format!("{} keys={}", node_text(&entry.node, full), entry.keys)
+    format!(
+        "{} owned={} replicas={}",
+        node_text(&entry.node, full),
+        entry.owned,
+        entry.keys.saturating_sub(entry.owned)
+    )
 }
 
 #[cfg(test)]

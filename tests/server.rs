@@ -100,7 +100,11 @@ fn every_command_answers_as_documented() {
 
     let ring = c.request("RING").unwrap();
     assert_eq!(ring.len(), 3, "{ring:?}");
-    assert!(ring.iter().all(|l| l.contains(" keys=")));
+    assert!(
+        ring.iter()
+            .all(|l| l.contains(" owned=") && l.contains(" replicas=")),
+        "{ring:?}"
+    );
 
     let stats = c.request("STATS").unwrap();
     assert!(stats.iter().any(|l| l.starts_with("client_requests=")));
@@ -560,4 +564,15 @@ fn keys_lists_the_whole_rings_matching_keys() {
     assert_eq!(lines, expected);
     let all = other.request("KEYS").unwrap();
     assert_eq!(all.len(), 41, "{all:?}");
+    // RING counts them apart: each key owned once, and held twice more.
+    let count = |line: &str, name: &str| -> u64 {
+        line.split(' ')
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+    };
+    let ring = other.request("RING").unwrap();
+    let owned: u64 = ring.iter().map(|l| count(l, "owned=")).sum();
+    let replicas: u64 = ring.iter().map(|l| count(l, "replicas=")).sum();
+    assert_eq!((owned, replicas), (41, 82), "{ring:?}");
 }

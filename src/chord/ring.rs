@@ -398,7 +398,7 @@ impl Ring {
         self.links.read().member
     }
 
-    pub(crate) fn info(&self, keys: usize) -> Response {
+    pub(crate) fn info(&self, keys: usize, owned: usize) -> Response {
         let links = self.links.read();
         Response::Info {
             node: self.me.clone(),
@@ -406,6 +406,20 @@ impl Ring {
             predecessor: links.predecessor.clone(),
             successors: links.successors.clone(),
             keys: keys as u64,
+            owned: owned as u64,
+        }
+    }
+
+    /// The arc this node owns, `(predecessor, n]`, if it knows its
+    /// predecessor (or is alone: then the whole circle).
+    pub(crate) fn own_arc(&self) -> Option<(Id, Id)> {
+        let links = self.links.read();
+        match (&links.predecessor, &links.failed_predecessor) {
+            (Some(p), _) | (None, Some(p)) => Some((p.id, self.me.id)),
+            (None, None) if links.successors[0].addr == self.me.addr => {
+                Some((self.me.id, self.me.id))
+            }
+            (None, None) => None,
         }
     }
 
@@ -426,6 +440,7 @@ impl Ring {
                     let entry = RingEntry {
                         node: info.node,
                         keys: info.keys,
+                        owned: info.owned,
                     };
                     answered = Some((entry, info.successors));
                     break;
@@ -584,8 +599,10 @@ impl Caller for Ring {
 pub struct RingEntry {
     /// The node.
     pub node: NodeRef,
-    /// How many keys it holds.
+    /// How many keys it holds, its own and replica copies.
     pub keys: u64,
+    /// How many of those it owns.
+    pub owned: u64,
 }
 
 /// A failed call to `peer` as this crate's [`Error`].

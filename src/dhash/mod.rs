@@ -39,6 +39,10 @@ pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 /// How many copies one hold of the store lock merges.
 const MERGE_BATCH: usize = 64;
 
+/// Identifiers read per hold of the store lock when counting the keys a
+/// node owns (RING's `owned=`).
+const COUNT_PER_HOLD: usize = 4096;
+
 /// What merging copies into the store did.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Merged {
@@ -355,5 +359,25 @@ impl Keys for Dhash {
 
     fn count(&self) -> usize {
         self.store().len()
+    }
+}
+
+impl Dhash {
+    /// How many of its keys this node owns (those in its arc), read
+    /// [`COUNT_PER_HOLD`] identifiers per hold of the store
+    /// lock, so a large store never holds it long.
+    pub(crate) fn owned_count(&self) -> usize {
+        let Some((from, to)) = self.ring.own_arc() else {
+            return 0;
+        };
+        let (mut total, mut at) = (0, from);
+        loop {
+            let (count, more) = self.store().count_in(at, to, COUNT_PER_HOLD);
+            total += count;
+            match more {
+                Some(last) => at = last,
+                None => return total,
+            }
+        }
     }
 }

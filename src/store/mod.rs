@@ -396,6 +396,20 @@ impl Store {
         self.by_id.range(after).chain(self.by_id.range(wrapped))
     }
 
+    /// How many entries the first `budget` identifiers of the arc
+    /// `(from, to]` hold (values only, as [`Store::len`] counts);
+    /// and the last identifier read, if the budget ran out before the arc
+    /// did.
+    pub fn count_in(&self, from: Id, to: Id, budget: usize) -> (usize, Option<Id>) {
+        let mut ids = self.arc(from, to);
+        let (mut count, mut last) = (0, None);
+        for (id, keys) in ids.by_ref().take(budget.max(1)) {
+            count += keys.iter().filter(|(_, e)| !e.is_tombstone()).count();
+            last = Some(*id);
+        }
+        (count, last.filter(|_| ids.next().is_some()))
+    }
+
     /// The first identifier held in the arc `(from, to]`, if any.
     pub fn first_id_in(&self, from: Id, to: Id) -> Option<Id> {
         self.arc(from, to).next().map(|(id, _)| *id)
