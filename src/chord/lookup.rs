@@ -150,6 +150,25 @@ impl Ring {
         )))
     }
 
+    /// The owner of `id` as this node's successor list alone shows it, when
+    /// it does: `id` falls between two neighbouring entries of the list.
+    /// Not in the paper, whose lookups always walk. The key layer asks it
+    /// first and uses it only to reach the owner: if that node does not
+    /// answer as the owner, the request walks the paper's way before
+    /// anything else (a stale list must not choose the replicas a read
+    /// falls back to).
+    pub fn owner_from_successors(&self, id: Id) -> Option<NodeRef> {
+        let links = self.links.read();
+        let mut previous = &self.me;
+        for node in &links.successors {
+            if id.in_open_closed(previous.id, node.id) {
+                return Some(node.clone());
+            }
+            previous = node;
+        }
+        None
+    }
+
     /// One step of `find_successor(id)` as the answer to a peer.
     pub fn find_successor_step(&self, id: Id) -> Response {
         match self.step_here(id) {

@@ -77,7 +77,7 @@ impl Dhash {
     /// [`Error::Unavailable`] when neither the owner nor a replica could be
     /// read before the request deadline.
     pub fn get(&self, key: &str) -> Result<Option<String>> {
-        let entry = self.retrying(key, || self.read_once(key))?;
+        let entry = self.retrying(key, |first| self.read_once(key, first))?;
         Ok(entry.and_then(|e| e.value))
     }
 
@@ -88,7 +88,7 @@ impl Dhash {
     /// than R nodes took the write, before the request deadline.
     pub fn put(&self, key: &str, value: &str) -> Result<()> {
         let value = Some(value.to_string());
-        self.retrying(key, || self.write_once(key, value.clone()))
+        self.retrying(key, |first| self.write_once(key, value.clone(), first))
             .map(|_| ())
     }
 
@@ -97,7 +97,7 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::put`].
     pub fn delete(&self, key: &str) -> Result<bool> {
-        self.retrying(key, || self.write_once(key, None))
+        self.retrying(key, |first| self.write_once(key, None, first))
     }
 
     /// The identifier of `key` and the lookup of its owner.
@@ -112,9 +112,26 @@ impl Dhash {
         Ok((id, lookup))
     }
 
+    /// On a request's first attempt, the owner of `key` as this node's
+    /// successor list shows it, unless it timed out a moment ago: asking
+    /// it at once saves the lookup's calls. Anything but the owner's own
+    /// answer sends the request down the paper's walk, which alone chooses
+    /// where a read falls back or a write goes around (see
+    /// [`crate::chord::Ring::owner_from_successors`]).
+    fn listed_owner(&self, key: &str, first: bool) -> Option<NodeRef> {
+        if !first {
+            return None;
+        }
+        let id = self.config().space.hash(key.as_bytes());
+        self.ring
+            .owner_from_successors(id)
+            .filter(|owner| !self.ring.is_suspect(owner))
+    }
+
     /// Runs `attempt` until it succeeds or the deadline passes, backing off
     /// between attempts.
-    fn retrying<T>(&self, key: &str, mut attempt: impl FnMut() -> Attempt<T>) -> Result<T> {
+    /// `attempt` is told whether it is the first.
+    fn retrying<T>(&self, key: &str, mut attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         // A request that waited out a pause of this process in its socket
         // buffer was given up by its client: do not act on it now.
         if self.ring.paused() {
@@ -124,8 +141,9 @@ impl Dhash {
         let clock = &self.config().clock;
         let deadline = clock.elapsed() + self.config().request_timeout;
         let mut backoff = FIRST_BACKOFF;
+        let mut first = true;
         loop {
-            let last = match attempt() {
+            let last = match attempt(std::mem::replace(&mut first, false)) {
                 Ok(answer) => return Ok(answer),
                 Err(Failure::Final(e)) => {
                     Stats::add(&self.stats().failed_requests, 1);
@@ -150,7 +168,12 @@ impl Dhash {
     /// One read: the owner's entry, or, if the owner does not answer, timed
     /// out a moment ago, or does not hold the key's arc yet, the newest
     /// entry among the other holders ([`Dhash::newest_elsewhere`]).
-    fn read_once(&self, key: &str) -> Attempt<Option<Entry>> {
+    fn read_once(&self, key: &str, first: bool) -> Attempt<Option<Entry>> {
+        if let Some(owner) = self.listed_owner(key, first) {
+            if let Ok(entry) = self.ring.peer(&owner).get(key) {
+                return Ok(entry);
+            }
+        }
         let (_, lookup) = self
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
@@ -251,7 +274,18 @@ impl Dhash {
 
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
-    fn write_once(&self, key: &str, value: Option<String>) -> Attempt<bool> {
+    fn write_once(&self, key: &str, value: Option<String>, first: bool) -> Attempt<bool> {
+        if let Some(owner) = self.listed_owner(key, first) {
+            match self.ring.peer(&owner).write(key, value.clone()) {
+                Ok(written) => {
+                    let existed = written.existed;
+                    self.copy_written(key, &owner, written)?;
+                    return Ok(existed);
+                }
+                Err(CallError::Full(bound)) => return Err(full(&owner, bound, "")),
+                Err(_) => {}
+            }
+        }
         let (_, lookup) = self
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
@@ -293,7 +327,7 @@ impl Dhash {
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<String>> {
-        self.retrying(key, || {
+        self.retrying(key, |_| {
             let (_, lookup) = self
                 .lookup(key)
                 .map_err(|e| Failure::Retry(e.to_string()))?;
