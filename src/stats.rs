@@ -19,6 +19,9 @@ pub struct Stats {
     pub client_requests: AtomicU64,
     /// Peer-protocol requests answered.
     pub peer_requests: AtomicU64,
+    /// Calls to other nodes made while serving client requests (lookup
+    /// hops, the owner, replicas), not maintenance.
+    pub client_peer_calls: AtomicU64,
     /// Key lookups started for clients (GET, PUT, DEL, LOOKUP).
     pub lookups: AtomicU64,
     /// Hops those lookups took, summed.
@@ -81,6 +84,7 @@ impl Stats {
         let counters = [
             ("client_requests", &self.client_requests),
             ("peer_requests", &self.peer_requests),
+            ("client_peer_calls", &self.client_peer_calls),
             ("lookups", &self.lookups),
             ("lookup_hops", &self.lookup_hops),
             ("failed_requests", &self.failed_requests),
@@ -104,8 +108,40 @@ impl Stats {
             .map(|(name, c)| (*name, get(c).to_string()))
             .collect();
         rows.push(("mean_hops", format!("{mean:.3}")));
+        let requests = get(&self.client_requests);
+        let per_request = if requests == 0 {
+            0.0
+        } else {
+            get(&self.client_peer_calls) as f64 / requests as f64
+        };
+        rows.push(("peer_calls_per_client_request", format!("{per_request:.2}")));
         rows
     }
+}
+
+thread_local! {
+    /// Whether this thread is serving a client request now.
+    static SERVING_CLIENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` as part of serving a client request: the peer calls it
+/// makes count in `client_peer_calls`.
+pub fn serving_client<T>(work: impl FnOnce() -> T) -> T {
+    /// Puts the flag back however `work` ends, a caught panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERVING_CLIENT.with(|s| s.set(self.0));
+        }
+    }
+    let _restore = Restore(SERVING_CLIENT.with(|s| s.replace(true)));
+    work()
+}
+
+/// Whether this thread is serving a client request (see
+/// [`serving_client`]).
+pub fn is_serving_client() -> bool {
+    SERVING_CLIENT.with(std::cell::Cell::get)
 }
 
 /// A lock guard that, when dropped, raises `longest` to the time the lock

@@ -576,3 +576,40 @@ fn keys_lists_the_whole_rings_matching_keys() {
     let replicas: u64 = ring.iter().map(|l| count(l, "replicas=")).sum();
     assert_eq!((owned, replicas), (41, 82), "{ring:?}");
 }
+
+/// STATS counts the peer calls client requests make. In a ring that the
+/// successor list covers, a GET makes at most one (to the owner) and a
+/// PUT at most three (the owner and two replicas).
+#[test]
+fn client_requests_make_few_peer_calls() {
+    let cluster = ring_of(4);
+    let node = cluster.servers()[1].node().clone();
+    let calls = || -> (u64, u64) {
+        let get = |name: &str| {
+            node.stats()
+                .report()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in STATS"))
+        };
+        (get("client_requests"), get("client_peer_calls"))
+    };
+    let mut c = client(&cluster.servers()[1]);
+    let (requests, peer) = calls();
+    for i in 0..100 {
+        assert_eq!(c.line(&format!("PUT few-{i} {i}")).unwrap(), "OK");
+    }
+    let (after_puts, peer_after_puts) = calls();
+    let per_put = (peer_after_puts - peer) as f64 / (after_puts - requests) as f64;
+    assert!(per_put <= 3.0, "{per_put} peer calls per PUT");
+    for i in 0..100 {
+        assert_eq!(
+            c.line(&format!("GET few-{i}")).unwrap(),
+            format!("VALUE {i}")
+        );
+    }
+    let (after_gets, peer_after_gets) = calls();
+    let per_get = (peer_after_gets - peer_after_puts) as f64 / (after_gets - after_puts) as f64;
+    assert!(per_get <= 1.0, "{per_get} peer calls per GET");
+}

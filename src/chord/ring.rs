@@ -304,6 +304,9 @@ impl Ring {
                 }
             });
         }
+        if crate::stats::is_serving_client() {
+            Stats::add(&self.stats.client_peer_calls, 1);
+        }
         let answer = match self.transport.call(&to.addr, request) {
             Ok(answer) => answer,
             Err(e) => {

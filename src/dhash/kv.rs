@@ -131,7 +131,11 @@ impl Dhash {
     /// Runs `attempt` until it succeeds or the deadline passes, backing off
     /// between attempts.
     /// `attempt` is told whether it is the first.
-    fn retrying<T>(&self, key: &str, mut attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
+    fn retrying<T>(&self, key: &str, attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
+        crate::stats::serving_client(|| self.retry_loop(key, attempt))
+    }
+
+    fn retry_loop<T>(&self, key: &str, mut attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         // A request that waited out a pause of this process in its socket
         // buffer was given up by its client: do not act on it now.
         if self.ring.paused() {
