@@ -129,12 +129,14 @@ impl Dhash {
     }
 
     /// Runs `attempt` until it succeeds or the deadline passes, backing off
-    /// between attempts.
-    /// `attempt` is told whether it is the first.
+    /// between attempts; `attempt` is told whether it is the first. The
+    /// peer calls it makes count as a client request's
+    /// (`client_peer_calls`).
     fn retrying<T>(&self, key: &str, attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         crate::stats::serving_client(|| self.retry_loop(key, attempt))
     }
 
+    /// The loop of [`Dhash::retrying`].
     fn retry_loop<T>(&self, key: &str, mut attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         // A request that waited out a pause of this process in its socket
         // buffer was given up by its client: do not act on it now.

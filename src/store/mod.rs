@@ -49,6 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::Id;
 
+mod arc;
 mod digest;
 mod slot;
 
@@ -205,12 +206,6 @@ impl Default for Store {
         Store::with_limit(usize::MAX)
     }
 }
-
-/// The identifiers of an arc with their keys, in ring order.
-type Arc<'a> = std::iter::Chain<
-    std::collections::btree_map::Range<'a, Id, Slot>,
-    std::collections::btree_map::Range<'a, Id, Slot>,
->;
 
 impl Store {
     /// An empty store with no limit on its size.
@@ -381,91 +376,6 @@ impl Store {
             self.tombstones -= 1;
         }
         true
-    }
-
-    /// The identifiers held in the arc `(from, to]` with their keys, in ring
-    /// order starting just after `from`; `(a, a]` is the whole ring.
-    fn arc(&self, from: Id, to: Id) -> Arc<'_> {
-        if from < to {
-            let upto = (Bound::Excluded(from), Bound::Included(to));
-            let nothing = (Bound::Excluded(to), Bound::Included(to));
-            return self.by_id.range(upto).chain(self.by_id.range(nothing));
-        }
-        let after = (Bound::Excluded(from), Bound::Unbounded);
-        let wrapped = (Bound::Unbounded, Bound::Included(to));
-        self.by_id.range(after).chain(self.by_id.range(wrapped))
-    }
-
-    /// How many entries the first `budget` identifiers of the arc
-    /// `(from, to]` hold (values only, as [`Store::len`] counts);
-    /// and the last identifier read, if the budget ran out before the arc
-    /// did.
-    pub fn count_in(&self, from: Id, to: Id, budget: usize) -> (usize, Option<Id>) {
-        let mut ids = self.arc(from, to);
-        let (mut count, mut last) = (0, None);
-        for (id, keys) in ids.by_ref().take(budget.max(1)) {
-            count += keys.iter().filter(|(_, e)| !e.is_tombstone()).count();
-            last = Some(*id);
-        }
-        (count, last.filter(|_| ids.next().is_some()))
-    }
-
-    /// The first identifier held in the arc `(from, to]`, if any.
-    pub fn first_id_in(&self, from: Id, to: Id) -> Option<Id> {
-        self.arc(from, to).next().map(|(id, _)| *id)
-    }
-
-    /// The items in the arc `(from, to]`, tombstones included, in ring
-    /// order, stopping once about `max_bytes` or [`CHUNK_ITEMS`] are
-    /// gathered. With `after`,
-    /// the read resumes there instead: the keys of `after.id` that sort
-    /// after `after.key`, then the identifiers in `(after.id, to]`. Returns
-    /// the items and, if it stopped early, the cursor to resume from.
-    pub fn chunk(
-        &self,
-        from: Id,
-        to: Id,
-        after: Option<&Cursor>,
-        max_bytes: usize,
-    ) -> (Vec<Item>, Option<Cursor>) {
-        let mut items = Vec::new();
-        let mut bytes = 0;
-        let mut buckets: Vec<(Id, &Slot, Bound<&str>)> = Vec::new();
-        let rest_from = match after {
-            Some(cursor) => {
-                if let Some(keys) = self.by_id.get(&cursor.id) {
-                    buckets.push((cursor.id, keys, Bound::Excluded(cursor.key.as_str())));
-                }
-                cursor.id
-            }
-            None => from,
-        };
-        // Resuming at the arc's last identifier leaves nothing after it;
-        // asking for (to, to] would mean the whole ring again.
-        let rest = (after.is_none() || rest_from != to).then(|| self.arc(rest_from, to));
-        let rest = rest.into_iter().flatten();
-        let mut last_id = from;
-        for (id, keys, start) in buckets
-            .into_iter()
-            .chain(rest.map(|(id, keys)| (*id, keys, Bound::Unbounded)))
-        {
-            for (key, entry) in keys.range(start) {
-                if bytes >= max_bytes || items.len() >= CHUNK_ITEMS {
-                    let resume = items.last().map(|item: &Item| Cursor {
-                        id: last_id,
-                        key: item.key.clone(),
-                    });
-                    return (items, resume);
-                }
-                bytes += entry.size(key);
-                last_id = id;
-                items.push(Item {
-                    key: key.clone(),
-                    entry: entry.clone(),
-                });
-            }
-        }
-        (items, None)
     }
 
     /// Removes `key` if its version is still at most `version`: a copy handed
@@ -664,73 +574,6 @@ pub(crate) mod tests {
         let (removed, next) = store.collect_tombstones(next, 2, 201);
         assert_eq!((removed, next), (1, None));
         assert_eq!((store.len(), store.entries()), (2, 2));
-    }
-
-    #[test]
-    fn chunk_reads_an_arc_in_ring_order_including_wraparound() {
-        let store = store_with(&[1, 10, 20, 40, 63]);
-        let (items, more) = store.chunk(space().id(10), space().id(40), None, usize::MAX);
-        assert_eq!(keys(&items), vec!["k20", "k40"]);
-        assert_eq!(more, None);
-        let (items, _) = store.chunk(space().id(40), space().id(10), None, usize::MAX);
-        assert_eq!(keys(&items), vec!["k63", "k1", "k10"]);
-        // (a, a] is the whole ring, starting after a.
-        let (items, _) = store.chunk(space().id(20), space().id(20), None, usize::MAX);
-        assert_eq!(keys(&items), vec!["k40", "k63", "k1", "k10", "k20"]);
-        assert_eq!(
-            store.first_id_in(space().id(40), space().id(10)),
-            Some(space().id(63))
-        );
-        assert_eq!(store.first_id_in(space().id(41), space().id(62)), None);
-    }
-
-    /// Reads the whole arc `(from, to]` in chunks of about `max_bytes`.
-    fn read_in_chunks(store: &Store, from: Id, to: Id, max_bytes: usize) -> Vec<String> {
-        let mut seen = Vec::new();
-        let mut after = None;
-        for _ in 0..1000 {
-            let (items, more) = store.chunk(from, to, after.as_ref(), max_bytes);
-            seen.extend(keys(&items));
-            match more {
-                Some(cursor) => after = Some(cursor),
-                None => return seen,
-            }
-        }
-        panic!("the chunks never ended");
-    }
-
-    #[test]
-    fn chunks_resume_where_they_stopped() {
-        let store = store_with(&[1, 10, 20, 40, 63]);
-        let all = vec!["k40", "k63", "k1", "k10", "k20"];
-        assert_eq!(
-            read_in_chunks(&store, space().id(30), space().id(20), 1),
-            all
-        );
-        // The whole ring, (a, a], ends at a and does not start over.
-        let whole = read_in_chunks(&store, space().id(20), space().id(20), 1);
-        assert_eq!(whole, all);
-    }
-
-    #[test]
-    fn keys_that_share_an_identifier_can_be_split_between_chunks() {
-        // With m = 1 every key has identifier 0 or 1: buckets are huge.
-        let space = IdSpace::new(1).unwrap();
-        let mut store = Store::new();
-        let keys: Vec<String> = (0..50).map(|i| format!("key-{i:02}")).collect();
-        for key in &keys {
-            store
-                .write(space.hash(key.as_bytes()), key, Some("v".repeat(100)), 1, 1)
-                .unwrap();
-        }
-        let (first, _) = store.chunk(space.id(0), space.id(0), None, 500);
-        assert!(
-            first.len() < 10,
-            "a chunk holds about 500 bytes, not a whole bucket"
-        );
-        let mut seen = read_in_chunks(&store, space.id(0), space.id(0), 500);
-        seen.sort();
-        assert_eq!(seen, keys);
     }
 
     #[test]
