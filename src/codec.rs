@@ -247,7 +247,7 @@ mod tests {
     fn an_oversized_message_is_refused_when_encoding() {
         let huge = Request::Write {
             key: "k".into(),
-            value: Some("x".repeat(MAX_FRAME + 1)),
+            value: Some(vec![b'x'; MAX_FRAME + 1]),
         };
         assert!(matches!(
             encode(&huge, &mut open()),
@@ -280,7 +280,7 @@ mod tests {
     fn a_frame_larger_than_the_first_allocation_arrives_whole_in_pieces() {
         let big = Request::Write {
             key: "k".into(),
-            value: Some("x".repeat(3 * FIRST_ALLOCATION)),
+            value: Some(vec![b'x'; 3 * FIRST_ALLOCATION]),
         };
         let wire = encode(&big, &mut open()).unwrap();
         let read: Request = read_frame(&mut Trickle(&wire), &mut open()).unwrap();

@@ -56,7 +56,7 @@ pub enum Update {
     /// does not (`exists` false): Redis's `SET XX` and `SET NX`.
     SetIf {
         /// The new value.
-        value: String,
+        value: Vec<u8>,
         /// Whether the key must exist.
         exists: bool,
     },
@@ -158,7 +158,7 @@ pub enum Request {
         /// The key.
         key: String,
         /// The new value, or `None` to delete.
-        value: Option<String>,
+        value: Option<Vec<u8>>,
     },
     /// `node` lives in another ring, seen after a partition healed: link
     /// it into ours near its identifier ([`crate::chord::merge`]).

@@ -174,7 +174,7 @@ impl Node {
     ///
     /// # Errors
     /// As [`Dhash::get`].
-    pub fn get(&self, key: &str) -> Result<Option<String>> {
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.keys.get(key)
     }
 
@@ -182,8 +182,8 @@ impl Node {
     ///
     /// # Errors
     /// As [`Dhash::put`].
-    pub fn put(&self, key: &str, value: &str) -> Result<()> {
-        self.keys.put(key, value)
+    pub fn put(&self, key: &str, value: impl AsRef<[u8]>) -> Result<()> {
+        self.keys.put(key, value.as_ref())
     }
 
     /// Deletes `key`; whether it had a value: see [`Dhash::delete`].

@@ -356,7 +356,7 @@ impl<'a> Peer<'a> {
     /// # Errors
     /// [`CallError::NotOwner`], [`CallError::Full`], or another
     /// [`CallError`].
-    pub fn write(&self, key: &str, value: Option<String>) -> Result<Written, CallError> {
+    pub fn write(&self, key: &str, value: Option<Vec<u8>>) -> Result<Written, CallError> {
         match self.written(Request::Write {
             key: key.to_string(),
             value,

@@ -9,18 +9,25 @@
 //!
 //! ```text
 //! PUT <key> <value>   -> OK
-//! GET <key>           -> VALUE <value>   or  NOT_FOUND
+//! GET <key>           -> VALUE <value>   or  BYTES <escaped>  or  NOT_FOUND
 //! DEL <key>           -> OK              or  NOT_FOUND
 //! LOOKUP <key>        -> <key id> <owner id> <owner host:port> hops=<n> replicas=<host:port>,...
 //! NODE [FULL]         -> this node's id, address, predecessor, successors, keys; END
 //! FINGERS [FULL]      -> k, start, node id, node address per run of fingers; END
-//! RING [FULL]         -> <id> <host:port> keys=<n> per node, by successor; END
+//! RING [FULL]         -> <id> <host:port> owned=<n> replicas=<n> per node, by successor; END
+//! COUNT               -> COUNT <keys of the ring> nodes=<n>
 //! STATS               -> name=value counters; END
 //! HELP                -> the commands; END
 //! AUTH <password>     -> OK, or ERR; needed first when the node has a password
 //! QUIT                -> BYE, and the connection closes
 //! anything else       -> ERR <what was wrong>; the connection stays usable
 //! ```
+//!
+//! Values are bytes. A value typed here is text, but one written through
+//! the Redis protocol may be anything; a GET shows such a value, when it
+//! is not UTF-8 or holds a line break, as `BYTES` and the value escaped
+//! the way Rust escapes a byte string (`\n`, `\x00`, `\\`), so that a
+//! reply is always one line and a reader can tell text from escapes.
 
 use std::fmt;
 use std::io::{self, BufRead};
@@ -75,6 +82,9 @@ pub enum Command {
         /// Whole identifiers rather than their first digits.
         full: bool,
     },
+    /// `COUNT`: the keys of the whole ring, each counted once, at its
+    /// owner.
+    Count,
     /// `STATS`
     Stats,
     /// `HELP`
@@ -177,6 +187,7 @@ pub const HELP: &[&str] = &[
     "NODE [FULL]         this node: id, address, predecessor, successors, keys",
     "FINGERS [FULL]      this node's finger table: k (or a run k-k'), start, node id, address",
     "RING [FULL]         every node (keys owned, replica copies held), walking successor pointers from here",
+    "COUNT               the keys of the whole ring, each once (the owned counts of RING, summed)",
     "STATS               this node's counters",
     "KEYS [pattern]      keys of the whole ring matching a glob (* ? [a-z]), at most 1000",
     "HELP                this list",
@@ -238,6 +249,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "FINGERS" => full_flag(rest, "FINGERS").map(|full| Command::Fingers { full }),
         "RING" => full_flag(rest, "RING").map(|full| Command::Ring { full }),
         "STATS" => no_arguments(Command::Stats, "STATS"),
+        "COUNT" => no_arguments(Command::Count, "COUNT"),
         "KEYS" => {
             let mut words = rest.split_whitespace();
             let pattern = words.next().map(str::to_string);
@@ -347,6 +359,15 @@ pub fn read_line<R: BufRead>(reader: &mut R, max: usize) -> io::Result<Line> {
                 Line::Complete(line)
             });
         }
+    }
+}
+
+/// The answer to `GET` for a value: `VALUE <value>` when it is text of one
+/// line, else `BYTES <value escaped>`.
+pub fn value_line(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) if !text.contains(['\n', '\r']) => format!("VALUE {text}"),
+        _ => format!("BYTES {}", value.escape_ascii()),
     }
 }
 
@@ -464,6 +485,7 @@ mod tests {
             ("fingers", Command::Fingers { full: false }),
             ("Ring full", Command::Ring { full: true }),
             ("STATS", Command::Stats),
+            ("count", Command::Count),
             ("help", Command::Help),
             ("QUIT", Command::Quit),
             ("ping", Command::Ping),
@@ -477,6 +499,17 @@ mod tests {
         ] {
             assert_eq!(ok(line), command);
         }
+    }
+
+    #[test]
+    fn a_value_that_is_not_one_line_of_text_is_shown_escaped() {
+        assert_eq!(
+            value_line(b"plain text, even \\x41"),
+            "VALUE plain text, even \\x41"
+        );
+        assert_eq!(value_line("é".as_bytes()), "VALUE é");
+        assert_eq!(value_line(b"a\r\nb"), "BYTES a\\r\\nb");
+        assert_eq!(value_line(b"\x00\xff\\"), "BYTES \\x00\\xff\\\\");
     }
 
     #[test]

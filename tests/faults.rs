@@ -42,7 +42,7 @@ fn a_restarted_node_serves_no_key_until_it_holds_it_again() {
                 reader
                     .get(key)
                     .unwrap_or_else(|e| panic!("GET {key} at {}: {e}", reader.me().addr)),
-                Some(value_of(key)),
+                Some(value_of(key).into_bytes()),
                 "GET {key} at {} just after the restart",
                 reader.me().addr
             );
@@ -53,7 +53,10 @@ fn a_restarted_node_serves_no_key_until_it_holds_it_again() {
         owned.iter().all(|k| held.contains(k))
     });
     for key in &owned {
-        assert_eq!(restarted.get(key).expect("get"), Some(value_of(key)));
+        assert_eq!(
+            restarted.get(key).expect("get"),
+            Some(value_of(key).into_bytes())
+        );
     }
 }
 
@@ -77,7 +80,7 @@ fn a_woken_node_never_serves_a_value_from_before_its_freeze() {
     let writer = cluster.live()[0].clone();
     for key in &owned {
         writer
-            .put(key, &newer(key))
+            .put(key, newer(key))
             .expect("a write while it is frozen");
     }
     cluster.advance(Duration::from_secs(5));
@@ -91,14 +94,19 @@ fn a_woken_node_never_serves_a_value_from_before_its_freeze() {
             let got = reader
                 .get(key)
                 .unwrap_or_else(|e| panic!("GET {key} at {}: {e}", reader.me().addr));
-            assert_eq!(got, Some(newer(key)), "GET {key} at {}", reader.me().addr);
+            assert_eq!(
+                got,
+                Some(newer(key).into_bytes()),
+                "GET {key} at {}",
+                reader.me().addr
+            );
         }
     }
     cluster.settle_until("the woken node caught up", &|nodes| {
         common::ring_is_correct(nodes) && nodes.iter().all(|n| !n.view().taking_over)
     });
     for key in &owned {
-        assert_eq!(frozen.get(key).expect("get"), Some(newer(key)));
+        assert_eq!(frozen.get(key).expect("get"), Some(newer(key).into_bytes()));
     }
 }
 
@@ -146,13 +154,13 @@ fn two_rings_merge_after_a_partition_heals() {
     put_all(&writer_b, &only_b);
     for key in &both {
         writer_a
-            .put(key, &format!("{key}-from-a"))
+            .put(key, format!("{key}-from-a"))
             .expect("a write on side A");
     }
     cluster.round();
     for key in &both {
         writer_b
-            .put(key, &format!("{key}-from-b"))
+            .put(key, format!("{key}-from-b"))
             .expect("a later write on side B");
     }
 
@@ -172,7 +180,7 @@ fn two_rings_merge_after_a_partition_heals() {
         nodes.iter().all(|n| {
             expected
                 .iter()
-                .all(|(k, v)| n.get(k).ok() == Some(Some(v.clone())))
+                .all(|(k, v)| n.get(k).ok() == Some(Some(v.clone().into_bytes())))
         })
     });
     eprintln!("merged in {merged} rounds; keys agreed {agreed} rounds later");

@@ -118,7 +118,7 @@ fn figure_2_keys_are_stored_at_their_successor() {
     assert_eq!(nodes[0].config().replicas, 3);
     for (key_id, expected) in expected {
         let key = key_for(6, key_id);
-        nodes[0].put(&key, &value_of(&key)).unwrap();
+        nodes[0].put(&key, value_of(&key)).unwrap();
         let (_, lookup) = nodes[0].lookup(&key).unwrap();
         assert_eq!(lookup.owner().id.to_u64(), Some(expected[0]), "K{key_id}");
         let mut holders: Vec<u64> = nodes
@@ -145,7 +145,7 @@ fn keys_are_assigned_to_successor_k_in_a_160_bit_ring() {
     let nodes = cluster.live();
     let keys = keys("placement", 200);
     for (i, key) in keys.iter().enumerate() {
-        nodes[i % 16].put(key, &value_of(key)).unwrap();
+        nodes[i % 16].put(key, value_of(key)).unwrap();
     }
     assert!(keys_are_at_their_holders(&nodes, &keys));
     // Reference: section "Consistent Hashing".
@@ -290,7 +290,10 @@ fn a_leaving_node_hands_its_keys_to_its_successor() {
     let held = heir.held_keys();
     assert!(its_keys.iter().all(|k| held.contains(k)));
     for key in &keys {
-        assert_eq!(cluster.live()[0].get(key).unwrap(), Some(value_of(key)));
+        assert_eq!(
+            cluster.live()[0].get(key).unwrap(),
+            Some(value_of(key).into_bytes())
+        );
     }
     // Reference: section "Voluntary Node Departures": the leaving node
     // transfers its keys to its successor before it goes.

@@ -46,6 +46,7 @@ type Possible = Vec<Option<String>>;
 fn check_read(reader: &Node, key: &str, possible: &Possible, context: &str) -> bool {
     match reader.get(key) {
         Ok(got) => {
+            let got = got.map(|v| String::from_utf8(v).expect("the tests write text"));
             assert!(
                 possible.contains(&got),
                 "{context}: GET {key} at {:?} read {got:?}, not one of {possible:?}",

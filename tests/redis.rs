@@ -231,3 +231,39 @@ fn scan_sees_every_key_of_the_ring_from_any_node() {
         assert!(!seen.contains("other"));
     }
 }
+
+#[test]
+fn values_are_binary_safe_and_the_text_protocol_shows_them_escaped() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(3);
+    cluster.settle();
+    let addrs = cluster.addrs();
+    // Every byte value, line breaks and NUL among them, and not UTF-8.
+    let every_byte: Vec<u8> = (0..=255).collect();
+    let () = connect(&addrs[0]).set("bytes", &every_byte).unwrap();
+    let read: Vec<u8> = connect(&addrs[1]).get("bytes").unwrap();
+    assert_eq!(read, every_byte);
+    let () = redis::cmd("MSET")
+        .arg("a")
+        .arg(&b"\x00\xff"[..])
+        .arg("b")
+        .arg("two\r\nlines")
+        .query(&mut connect(&addrs[2]))
+        .unwrap();
+
+    let mut text = chord::client::Client::connect(&addrs[2], std::time::Duration::from_secs(10))
+        .expect("connect");
+    let escaped = format!("BYTES {}", every_byte.escape_ascii());
+    assert_eq!(text.line("GET bytes").unwrap(), escaped);
+    assert_eq!(text.line("GET a").unwrap(), "BYTES \\x00\\xff");
+    assert_eq!(text.line("GET b").unwrap(), "BYTES two\\r\\nlines");
+    // Text typed in stays text.
+    assert_eq!(text.line("PUT c plain words").unwrap(), "OK");
+    assert_eq!(text.line("GET c").unwrap(), "VALUE plain words");
+    // The ring's keys, each once: bytes, a, b and c.
+    let count: i64 = redis::cmd("CHORD")
+        .arg("COUNT")
+        .query(&mut connect(&addrs[0]))
+        .unwrap();
+    assert_eq!(count, 4);
+}

@@ -29,7 +29,7 @@ fn two_kills_lose_no_acknowledged_write(cluster: &mut impl Cluster) {
     let keys = keys("survivor", 120);
     put_all(&nodes[0], &keys);
     for key in keys.iter().step_by(2) {
-        nodes[1].put(key, &newer(key)).expect("overwrite");
+        nodes[1].put(key, newer(key)).expect("overwrite");
     }
     let ring = sorted(&nodes);
     for victim in &ring[2..4] {
@@ -44,7 +44,11 @@ fn two_kills_lose_no_acknowledged_write(cluster: &mut impl Cluster) {
             value_of(key)
         };
         let reader = &live[i % live.len()];
-        assert_eq!(reader.get(key).expect("get"), Some(expected), "{key}");
+        assert_eq!(
+            reader.get(key).expect("get"),
+            Some(expected.into_bytes()),
+            "{key}"
+        );
     }
     cluster.settle_until("every key at its three holders again", &|nodes| {
         keys_are_at_their_holders(nodes, &keys)
@@ -74,7 +78,10 @@ fn a_read_falls_back_to_the_replicas_when_the_owner_is_dead() {
     // No round has run: every node still names the dead owner, and the
     // read is answered by a replica.
     let reader = cluster.live()[0].clone();
-    assert_eq!(reader.get(&keys[0]).expect("get"), Some(value_of(&keys[0])));
+    assert_eq!(
+        reader.get(&keys[0]).expect("get"),
+        Some(value_of(&keys[0]).into_bytes())
+    );
     // Reference: section "Failure and Replication": if a node fails, the
     // replicas at its successors keep the key available.
 }
@@ -91,7 +98,7 @@ fn tcp_writes_during_joins_are_all_kept() {
         std::thread::spawn(move || {
             for key in &keys {
                 writer_node
-                    .put(key, &value_of(key))
+                    .put(key, value_of(key))
                     .expect("put during joins");
             }
         })
@@ -107,7 +114,7 @@ fn tcp_writes_during_joins_are_all_kept() {
     for (i, key) in keys.iter().enumerate() {
         assert_eq!(
             nodes[i % nodes.len()].get(key).expect("get"),
-            Some(value_of(key))
+            Some(value_of(key).into_bytes())
         );
     }
 }
@@ -130,7 +137,7 @@ fn a_node_cut_off_and_back_does_not_bring_back_stale_values() {
     let overwritten: Vec<&String> = its_keys.iter().step_by(2).collect();
     let deleted: Vec<&String> = its_keys.iter().skip(1).step_by(2).collect();
     for key in &overwritten {
-        writer.put(key, &newer(key)).expect("overwrite");
+        writer.put(key, newer(key)).expect("overwrite");
     }
     for key in &deleted {
         assert!(writer.delete(key).expect("delete"));
@@ -152,7 +159,7 @@ fn a_node_cut_off_and_back_does_not_bring_back_stale_values() {
     });
     for node in cluster.live() {
         for key in &overwritten {
-            assert_eq!(node.get(key).expect("get"), Some(newer(key)));
+            assert_eq!(node.get(key).expect("get"), Some(newer(key).into_bytes()));
         }
         for key in &deleted {
             assert_eq!(node.get(key).expect("get"), None, "{key} came back");
@@ -195,7 +202,7 @@ fn after_a_massive_failure_only_keys_whose_holders_all_died_are_lost() {
     let reader = cluster.live()[0].clone();
     let lost: Vec<&String> = keys
         .iter()
-        .filter(|k| reader.get(k).expect("get") != Some(value_of(k)))
+        .filter(|k| reader.get(k).expect("get") != Some(value_of(k).into_bytes()))
         .collect();
     assert!(
         !doomed.is_empty(),

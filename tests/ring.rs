@@ -22,15 +22,13 @@ fn put_at_one_get_at_every_other(cluster: &mut impl Cluster) {
     let nodes = cluster.live();
     let keys = keys("everywhere", 40);
     for (i, key) in keys.iter().enumerate() {
-        nodes[i % nodes.len()]
-            .put(key, &value_of(key))
-            .expect("put");
+        nodes[i % nodes.len()].put(key, value_of(key)).expect("put");
     }
     for node in &nodes {
         for key in &keys {
             assert_eq!(
                 node.get(key).expect("get"),
-                Some(value_of(key)),
+                Some(value_of(key).into_bytes()),
                 "at {:?}",
                 node.me()
             );
@@ -41,7 +39,7 @@ fn put_at_one_get_at_every_other(cluster: &mut impl Cluster) {
     nodes[3].put(&keys[0], "new").expect("overwrite");
     assert!(nodes
         .iter()
-        .all(|n| n.get(&keys[0]).unwrap().as_deref() == Some("new")));
+        .all(|n| n.get(&keys[0]).unwrap().as_deref() == Some(&b"new"[..])));
     assert!(nodes[5].delete(&keys[0]).expect("delete"));
     assert!(nodes.iter().all(|n| n.get(&keys[0]).unwrap().is_none()));
     assert!(!nodes[6].delete(&keys[0]).expect("delete again"));
@@ -63,7 +61,10 @@ fn joins_move_keys(cluster: &mut impl Cluster) {
     assert!(newcomers_hold_keys, "no key moved to a new node");
     for node in &nodes {
         for key in &keys {
-            assert_eq!(node.get(key).expect("get"), Some(value_of(key)));
+            assert_eq!(
+                node.get(key).expect("get"),
+                Some(value_of(key).into_bytes())
+            );
         }
     }
 }
@@ -79,7 +80,10 @@ fn graceful_leaves_keep_every_key(cluster: &mut impl Cluster) {
         // Right after the leave, before any stabilization, every key reads.
         for node in cluster.live() {
             for key in &keys {
-                assert_eq!(node.get(key).expect("get"), Some(value_of(key)));
+                assert_eq!(
+                    node.get(key).expect("get"),
+                    Some(value_of(key).into_bytes())
+                );
             }
         }
         cluster.settle_until("a correct ring after a leave", &|nodes| {
@@ -106,8 +110,11 @@ fn a_killed_node_is_routed_around(cluster: &mut impl Cluster) {
             assert_eq!(lookup.owner(), successor_of(&ring, id));
             assert!(lookup.path.iter().all(|hop| *hop != victim));
         }
-        nodes[0].put(key, &value_of(key)).expect("put");
-        assert_eq!(nodes[7 - 1].get(key).expect("get"), Some(value_of(key)));
+        nodes[0].put(key, value_of(key)).expect("put");
+        assert_eq!(
+            nodes[7 - 1].get(key).expect("get"),
+            Some(value_of(key).into_bytes())
+        );
     }
 }
 
@@ -320,7 +327,7 @@ fn memory_keys_move_in_chunks_when_identifiers_are_few() {
     for key in &keys {
         assert_eq!(
             nodes[0].get(key).expect("get").as_deref(),
-            Some(value.as_str())
+            Some(value.as_bytes())
         );
     }
 }
@@ -341,7 +348,7 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
         .map(|key| chord::store::Item {
             key: key.clone(),
             entry: chord::store::Entry {
-                value: Some(value_of(key)),
+                value: Some(value_of(key).into_bytes()),
                 version: chord::store::Version {
                     stamp: 1,
                     writer: 1,
@@ -356,7 +363,10 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
         keys_are_at_their_holders(nodes, &keys)
     });
     for key in &keys {
-        assert_eq!(nodes[3].get(key).expect("get"), Some(value_of(key)));
+        assert_eq!(
+            nodes[3].get(key).expect("get"),
+            Some(value_of(key).into_bytes())
+        );
     }
 }
 

@@ -575,6 +575,8 @@ fn keys_lists_the_whole_rings_matching_keys() {
     let owned: u64 = ring.iter().map(|l| count(l, "owned=")).sum();
     let replicas: u64 = ring.iter().map(|l| count(l, "replicas=")).sum();
     assert_eq!((owned, replicas), (41, 82), "{ring:?}");
+    // COUNT is that sum, from any node.
+    assert_eq!(first.line("COUNT").unwrap(), "COUNT 41 nodes=3");
 }
 
 /// STATS counts the peer calls client requests make. In a ring that the

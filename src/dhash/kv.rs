@@ -76,7 +76,7 @@ impl Dhash {
     /// # Errors
     /// [`Error::Unavailable`] when neither the owner nor a replica could be
     /// read before the request deadline.
-    pub fn get(&self, key: &str) -> Result<Option<String>> {
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let entry = self.retrying(key, |first| self.read_once(key, first))?;
         Ok(entry.and_then(|e| e.value))
     }
@@ -86,8 +86,8 @@ impl Dhash {
     /// # Errors
     /// [`Error::Unavailable`] when the owner could not be reached, or fewer
     /// than R nodes took the write, before the request deadline.
-    pub fn put(&self, key: &str, value: &str) -> Result<()> {
-        let value = Some(value.to_string());
+    pub fn put(&self, key: &str, value: &[u8]) -> Result<()> {
+        let value = Some(value.to_vec());
         self.retrying(key, |first| self.write_once(key, value.clone(), first))
             .map(|_| ())
     }
@@ -280,7 +280,7 @@ impl Dhash {
 
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
-    fn write_once(&self, key: &str, value: Option<String>, first: bool) -> Attempt<bool> {
+    fn write_once(&self, key: &str, value: Option<Vec<u8>>, first: bool) -> Attempt<bool> {
         if let Some(owner) = self.listed_owner(key, first) {
             match self.ring.peer(&owner).write(key, value.clone()) {
                 Ok(written) => {
@@ -332,7 +332,7 @@ impl Dhash {
     /// # Errors
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
-    pub fn update(&self, key: &str, update: &Update) -> Result<Option<String>> {
+    pub fn update(&self, key: &str, update: &Update) -> Result<Option<Vec<u8>>> {
         self.retrying(key, |_| {
             let (_, lookup) = self
                 .lookup(key)
@@ -363,7 +363,7 @@ impl Dhash {
     fn write_around(
         &self,
         key: &str,
-        value: Option<String>,
+        value: Option<Vec<u8>>,
         lookup: &Lookup,
         why: &CallError,
     ) -> Attempt<bool> {

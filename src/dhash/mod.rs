@@ -201,7 +201,7 @@ impl Dhash {
 
     /// Writes `key` as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
-    fn owner_write(&self, key: &str, value: Option<String>) -> Response {
+    fn owner_write(&self, key: &str, value: Option<Vec<u8>>) -> Response {
         self.owner_apply(key, |_| Ok(Some(value)))
     }
 
@@ -210,13 +210,13 @@ impl Dhash {
     fn owner_update(&self, key: &str, update: Update) -> Response {
         self.owner_apply(key, |held| match update {
             Update::Increment(by) => {
-                let now = held.and_then(|e| e.value.as_deref()).unwrap_or("0");
-                let sum = now
-                    .parse::<i64>()
+                let now = held.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
+                let sum = std::str::from_utf8(now)
                     .ok()
+                    .and_then(|now| now.parse::<i64>().ok())
                     .and_then(|n| n.checked_add(by))
                     .ok_or("value is not an integer or out of range")?;
-                Ok(Some(Some(sum.to_string())))
+                Ok(Some(Some(sum.to_string().into_bytes())))
             }
             Update::SetIf { value, exists } => {
                 let there = held.is_some_and(|e| !e.is_tombstone());
@@ -232,7 +232,9 @@ impl Dhash {
     fn owner_apply(
         &self,
         key: &str,
-        change: impl FnOnce(Option<&Entry>) -> std::result::Result<Option<Option<String>>, &'static str>,
+        change: impl FnOnce(
+            Option<&Entry>,
+        ) -> std::result::Result<Option<Option<Vec<u8>>>, &'static str>,
     ) -> Response {
         let id = self.config().space.hash(key.as_bytes());
         let writer = self.ring.incarnation;

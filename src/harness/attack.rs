@@ -211,7 +211,7 @@ pub fn crash_frame(t: &Target) -> Outcome {
 pub fn future_version(t: &Target) -> Outcome {
     let key = "attack-future";
     let first = text(&t.addrs[0], &format!("PUT {key} before"));
-    let forever = |key: String, value: Option<String>| Item {
+    let forever = |key: String, value: Option<Vec<u8>>| Item {
         key,
         entry: Entry {
             value,
@@ -222,7 +222,7 @@ pub fn future_version(t: &Target) -> Outcome {
         },
     };
     let evil = Request::Replicate {
-        items: vec![forever(key.into(), Some("evil".into()))],
+        items: vec![forever(key.into(), Some(b"evil".to_vec()))],
     };
     let tombstones = Request::Replicate {
         items: (0..CANARIES).map(|i| forever(canary(i).0, None)).collect(),

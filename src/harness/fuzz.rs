@@ -314,7 +314,7 @@ fn request(rng: &mut Rng) -> Request {
     let item = |rng: &mut Rng| Item {
         key: key(rng),
         entry: Entry {
-            value: (rng.below(3) > 0).then(|| "v".repeat(rng.below(100))),
+            value: (rng.below(3) > 0).then(|| vec![b'v'; rng.below(100)]),
             version: Version {
                 // Mostly near the node's clock, so that most pass the
                 // check and reach the store; now and then anything.
@@ -378,13 +378,13 @@ fn request(rng: &mut Rng) -> Request {
         15 => Request::Update {
             key: key(rng),
             update: Update::SetIf {
-                value: "u".repeat(rng.below(100)),
+                value: vec![b'u'; rng.below(100)],
                 exists: rng.below(2) == 0,
             },
         },
         _ => Request::Write {
             key: key(rng),
-            value: (rng.below(3) > 0).then(|| "w".repeat(rng.below(100))),
+            value: (rng.below(3) > 0).then(|| vec![b'w'; rng.below(100)]),
         },
     }
 }

@@ -37,7 +37,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
     let item = |i: usize| Item {
         key: format!("key-{i:08}"),
         entry: Entry {
-            value: Some(format!("{i:0>100}")),
+            value: Some(format!("{i:0>100}").into_bytes()),
             version: Version {
                 stamp: now,
                 writer: 1,

@@ -711,7 +711,7 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
             .put(key, value)
             .map_or_else(err, |()| vec!["OK".into()]),
         Command::Get { key } => node.get(key).map_or_else(err, |value| match value {
-            Some(value) => vec![format!("VALUE {value}")],
+            Some(value) => vec![text::value_line(&value)],
             None => vec!["NOT_FOUND".into()],
         }),
         Command::Del { key } => node.delete(key).map_or_else(err, |found| {
@@ -742,6 +742,10 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         Command::Fingers { full } => with_end(text::finger_lines(&node.view(), *full)),
         Command::Ring { full } => node.walk_ring(RING_LIMIT).map_or_else(err, |entries| {
             with_end(entries.iter().map(|e| text::ring_line(e, *full)).collect())
+        }),
+        Command::Count => node.walk_ring(RING_LIMIT).map_or_else(err, |entries| {
+            let owned: u64 = entries.iter().map(|e| e.owned).sum();
+            vec![format!("COUNT {owned} nodes={}", entries.len())]
         }),
         Command::Stats => {
             let (entries, bytes, limit) = node.store_usage();

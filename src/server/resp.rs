@@ -18,8 +18,8 @@
 //!   `CHORD FINGERS`, each an array of the text protocol's lines;
 //! - `SCAN cursor [MATCH pattern] [COUNT n]` over the whole ring, owner by
 //!   owner in identifier order ([`crate::dhash::scan`]);
-//! - not yet: values that are not UTF-8 (the store holds text), key
-//!   expiry.
+//! - values are bytes, whatever a client sends; keys are UTF-8 text;
+//! - not yet: key expiry and SET's other options.
 //!
 //! `DBSIZE` counts the keys this node holds, its own and its replica
 //! copies; the ring's total is in `CHORD RING`.
@@ -93,10 +93,10 @@ pub(super) fn serve(
     }
 }
 
-/// An argument as text; values and keys are UTF-8 in this version.
+/// An argument that must be text: a key, a pattern, a name. Values are
+/// bytes and never pass through here.
 fn utf8(arg: &[u8]) -> Result<&str, Reply> {
-    std::str::from_utf8(arg)
-        .map_err(|_| Reply::err("keys and values must be UTF-8 text in this version of chord"))
+    std::str::from_utf8(arg).map_err(|_| Reply::err("keys, patterns and names must be UTF-8 text"))
 }
 
 fn wrong_arity(name: &str) -> Reply {
@@ -198,16 +198,16 @@ fn key_command(
     let reply = match (name, args) {
         ("ECHO", [message]) => Reply::Bulk(Some(message.clone())),
         ("GET", [key]) => match node.get(utf8(key)?) {
-            Ok(value) => Reply::Bulk(value.map(String::into_bytes)),
+            Ok(value) => Reply::Bulk(value),
             Err(e) => error(&e),
         },
-        ("SET", [key, value]) => match node.put(utf8(key)?, utf8(value)?) {
+        ("SET", [key, value]) => match node.put(utf8(key)?, value) {
             Ok(()) => Reply::ok(),
             Err(e) => error(&e),
         },
         ("SET", [key, value, option]) if is(option, "NX") || is(option, "XX") => {
             let update = Update::SetIf {
-                value: utf8(value)?.to_string(),
+                value: value.clone(),
                 exists: is(option, "XX"),
             };
             match node.keys().update(utf8(key)?, &update) {
@@ -244,7 +244,7 @@ fn key_command(
             let mut values = Vec::with_capacity(keys.len());
             for key in keys {
                 match node.get(utf8(key)?) {
-                    Ok(value) => values.push(Reply::Bulk(value.map(String::into_bytes))),
+                    Ok(value) => values.push(Reply::Bulk(value)),
                     Err(e) => return Ok(error(&e)),
                 }
             }
@@ -252,7 +252,7 @@ fn key_command(
         }
         ("MSET", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
             for pair in pairs.chunks(2) {
-                if let Err(e) = node.put(utf8(&pair[0])?, utf8(&pair[1])?) {
+                if let Err(e) = node.put(utf8(&pair[0])?, &pair[1]) {
                     return Ok(error(&e));
                 }
             }
@@ -344,10 +344,11 @@ fn scan(node: &crate::Node, cursor: &[u8], options: &[Vec<u8>]) -> Result<Reply,
 /// `INCR` and its kin: the owner adds `by` atomically; the new value.
 fn increment(node: &crate::Node, key: &[u8], by: i64) -> Result<Reply, Reply> {
     let reply = match node.keys().update(utf8(key)?, &Update::Increment(by)) {
-        Ok(Some(value)) => value
-            .parse()
+        Ok(Some(value)) => std::str::from_utf8(&value)
+            .ok()
+            .and_then(|value| value.parse().ok())
             .map(Reply::Integer)
-            .unwrap_or_else(|_| Reply::err("value is not an integer or out of range")),
+            .unwrap_or_else(|| Reply::err("value is not an integer or out of range")),
         Ok(None) => Reply::err("the increment was not applied"),
         Err(Error::Rejected(why)) => Reply::err(why),
         Err(e) => error(&e),
@@ -356,7 +357,8 @@ fn increment(node: &crate::Node, key: &[u8], by: i64) -> Result<Reply, Reply> {
 }
 
 /// `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`, `CHORD FINGERS`: the
-/// text protocol's lines, as an array.
+/// text protocol's lines, as an array; `CHORD COUNT`: the ring's keys, each
+/// counted once.
 fn chord(shared: &Shared, sub: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
     let node = &shared.node;
     let lines = |lines: Vec<String>| Reply::Array(lines.into_iter().map(Reply::text).collect());
@@ -373,9 +375,20 @@ fn chord(shared: &Shared, sub: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
             Ok(entries) => lines(entries.iter().map(|e| text::ring_line(e, false)).collect()),
             Err(e) => error(&e),
         },
+        ("COUNT", []) => match node.walk_ring(RING_LIMIT) {
+            Ok(entries) => Reply::Integer(
+                entries
+                    .iter()
+                    .map(|e| e.owned)
+                    .sum::<u64>()
+                    .try_into()
+                    .unwrap_or(i64::MAX),
+            ),
+            Err(e) => error(&e),
+        },
         ("NODE", []) => lines(text::node_lines(&node.view(), false)),
         ("FINGERS", []) => lines(text::finger_lines(&node.view(), false)),
-        _ => Reply::err("CHORD takes LOOKUP <key>, RING, NODE or FINGERS"),
+        _ => Reply::err("CHORD takes LOOKUP <key>, RING, COUNT, NODE or FINGERS"),
     };
     Ok(reply)
 }

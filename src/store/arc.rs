@@ -161,7 +161,7 @@ mod tests {
         let keys: Vec<String> = (0..50).map(|i| format!("key-{i:02}")).collect();
         for key in &keys {
             store
-                .write(space.hash(key.as_bytes()), key, Some("v".repeat(100)), 1, 1)
+                .write(space.hash(key.as_bytes()), key, Some(vec![b'v'; 100]), 1, 1)
                 .unwrap();
         }
         let (first, _) = store.chunk(space.id(0), space.id(0), None, 500);

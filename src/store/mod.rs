@@ -92,7 +92,7 @@ pub struct Version {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The value as the client wrote it; `None` for a deleted key.
-    pub value: Option<String>,
+    pub value: Option<Vec<u8>>,
     /// The higher version wins.
     pub version: Version,
 }
@@ -111,12 +111,12 @@ impl Entry {
 
     /// The size this entry adds to a chunk, roughly its bytes on the wire.
     fn size(&self, key: &str) -> usize {
-        key.len() + self.value.as_ref().map_or(0, String::len) + 24
+        key.len() + self.value.as_ref().map_or(0, Vec::len) + 24
     }
 
     /// The bytes this entry counts for in a store.
     fn cost(&self, key: &str) -> usize {
-        key.len() + self.value.as_ref().map_or(0, String::len) + ENTRY_OVERHEAD
+        key.len() + self.value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
     }
 }
 
@@ -299,7 +299,7 @@ impl Store {
         &mut self,
         id: Id,
         key: &str,
-        value: Option<String>,
+        value: Option<Vec<u8>>,
         now: u64,
         writer: u64,
     ) -> Result<Written, Full> {
@@ -349,7 +349,7 @@ impl Store {
         match self.by_id.entry(id).or_default().insert(key, entry) {
             None => self.entries += 1,
             Some(old) => {
-                self.bytes -= key_len + old.value.as_ref().map_or(0, String::len) + ENTRY_OVERHEAD;
+                self.bytes -= key_len + old.value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
                 if old.is_tombstone() {
                     self.tombstones -= 1;
                 }
@@ -433,7 +433,7 @@ pub(crate) mod tests {
 
     /// Writes `value` under `key` at identifier `id`, at time `now`.
     pub(crate) fn put(store: &mut Store, id: u64, key: &str, value: &str, now: u64) -> Entry {
-        let value = Some(value.to_string());
+        let value = Some(value.as_bytes().to_vec());
         store
             .write(space().id(id), key, value, now, 1)
             .unwrap()
@@ -453,7 +453,8 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn value(store: &Store, id: u64, key: &str) -> Option<String> {
-        store.get(space().id(id), key).and_then(|e| e.value.clone())
+        let value = store.get(space().id(id), key)?.value.clone()?;
+        Some(String::from_utf8(value).expect("the tests write text"))
     }
 
     #[test]
@@ -597,7 +598,7 @@ pub(crate) mod tests {
         }
         assert_eq!(store.bytes(), 3 * cost(&value));
         // A fourth value does not fit: refused, and nothing changes.
-        let refused = store.write(space().id(3), "k3", Some(value.clone()), 1, 1);
+        let refused = store.write(space().id(3), "k3", Some(value.clone().into_bytes()), 1, 1);
         assert_eq!(
             refused,
             Err(Full {
@@ -614,7 +615,7 @@ pub(crate) mod tests {
         // Copies from other nodes may use an eighth more: one tombstone
         // fits, then the hard limit refuses a value.
         let copy = |stamp| Entry {
-            value: Some(value.clone()),
+            value: Some(value.clone().into_bytes()),
             version: Version { stamp, writer: 2 },
         };
         store.merge(space().id(4), "k4".into(), copy(3), 0).unwrap();

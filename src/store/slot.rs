@@ -113,7 +113,7 @@ mod tests {
 
     fn entry(stamp: u64) -> Entry {
         Entry {
-            value: Some(format!("v{stamp}")),
+            value: Some(format!("v{stamp}").into_bytes()),
             version: Version { stamp, writer: 1 },
         }
     }

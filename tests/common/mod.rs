@@ -553,7 +553,7 @@ pub fn node_at(nodes: &[Arc<Node>], addr: &str) -> Arc<Node> {
 /// Stores every key with [`value_of`] it, through `node`.
 pub fn put_all(node: &Node, keys: &[String]) {
     for key in keys {
-        node.put(key, &value_of(key))
+        node.put(key, value_of(key))
             .unwrap_or_else(|e| panic!("put {key}: {e}"));
     }
 }
