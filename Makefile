@@ -140,18 +140,26 @@ cli: build
 	if [ -z "$$live" ]; then echo "No running ring in $(RING)/; start one with 'make ring'."; exit 1; fi; \
 	$(CHORD) cli --addr $$(cat $(RING)/host):$$live
 
-# Measure lookup path length: on the running ring if there is one (at its
-# own address), else on a fresh ring of N nodes (default 64), stopped after.
+# chord against Redis: redis-benchmark on redis-server, one node and an
+# 8-node ring of its own (free loopback ports), alternating, then a table of
+# ratios with p50 and p99 (BENCH_FLAGS adds options, e.g. --rounds 5 or
+# --only "ring get"; see chord bench --help). It says how to install
+# redis-tools if it is missing. Then lookup path length: on the running
+# ring if there is one (at its own address), else on a fresh ring of N
+# nodes (default 64), stopped after.
+BENCH_FLAGS ?=
 bench: build
-	@$(ALIVE); live=""; for f in $(RING)/*.pid; do \
+	@$(CHORD) bench $(BENCH_FLAGS); versus=$$?; echo; \
+	$(ALIVE); live=""; for f in $(RING)/*.pid; do \
 	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; live=$${p%.pid}; }; done; \
 	if [ -n "$$live" ]; then \
-	  $(CHORD) hops --addr $$(cat $(RING)/host):$$live --keys $(KEYS); \
+	  $(CHORD) hops --addr $$(cat $(RING)/host):$$live --keys $(KEYS) || exit 1; \
 	else \
 	  $(MAKE) --no-print-directory ring N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null || exit 1; \
 	  $(CHORD) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
-	  $(MAKE) --no-print-directory stop > /dev/null; exit $$status; \
-	fi
+	  $(MAKE) --no-print-directory stop > /dev/null; [ $$status -eq 0 ] || exit $$status; \
+	fi; \
+	exit $$versus
 
 # The churn harness: 16 node processes on loopback, R = 3, one node killed
 # (SIGKILL) and one started every 2 s for 60 s under a checked workload.

@@ -105,6 +105,7 @@ fn main() -> ExitCode {
             "fill" => fill(&parsed),
             "fuzz" => fuzz(&parsed),
             "locks" => locks(&parsed),
+            "bench" => bench(&parsed),
             "sim" => sim(&parsed),
             "draw" => draw(&parsed),
             other => Err(format!("chord {other} is in the table but not wired up")),
@@ -674,6 +675,18 @@ fn sim(args: &Parsed) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+fn bench(args: &Parsed) -> Result<(), String> {
+    let options = chord::harness::versus::Options {
+        exe: this_binary()?,
+        rounds: args.at_least("rounds", 1)?,
+        requests: args.at_least("requests", 1000)?,
+        ring_nodes: args.at_least("ring-nodes", 1)?,
+        only: args.optional("only"),
+    };
+    let table = chord::harness::versus::run(&options)?;
+    print_lines(table.lines())
 }
 
 fn locks(args: &Parsed) -> Result<(), String> {

@@ -286,6 +286,17 @@ const COMMANDS: &[Command] = &[
         free: None,
     },
     Command {
+        name: "bench",
+        about: "Run redis-benchmark against redis-server, one node and a ring, alternating; print ratios",
+        flags: &[
+            with_default("rounds", "N", "runs of each case on each system", "3"),
+            with_default("requests", "N", "requests per run at 50 connections", "100000"),
+            with_default("ring-nodes", "N", "nodes in the ring", "8"),
+            optional("only", "TEXT", "only the cases whose name contains TEXT, e.g. \"node set\""),
+        ],
+        free: None,
+    },
+    Command {
         name: "locks",
         about: "Measure the longest store-lock hold of each kind of work at a node with many keys",
         flags: &[with_default("keys", "N", "keys each node holds", "1000000")],

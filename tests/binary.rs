@@ -218,6 +218,24 @@ fn help_is_the_same_both_ways_and_readable() {
     assert!(usage.contains("  partition  "), "{usage}");
 }
 
+/// `chord bench` without redis-benchmark on the PATH says how to install
+/// it, and fails.
+#[test]
+fn bench_without_redis_tools_says_how_to_install_them() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chord"))
+        .args(["bench", "--rounds", "1"])
+        .env("PATH", "")
+        .output()
+        .expect("the chord binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("redis-benchmark is not installed")
+            && stderr.contains("apt-get install redis-tools"),
+        "{stderr}"
+    );
+}
+
 /// `chord cli` from a pipe answers each line as it is read, before the
 /// next arrives: a script, or a person typing through `cat`, can talk to a
 /// node with nothing else installed.

@@ -15,6 +15,8 @@
 //! - [`fuzz`]: random and mutated bytes fed to every parser a node has.
 //! - [`locks`]: the longest the store lock is held, on a node with a
 //!   million keys.
+//! - [`versus`]: chord against Redis under redis-benchmark (`chord
+//!   bench`).
 //!
 //! The crate's one random number generator, [`Rng`], lives in
 //! [`crate::rng`]; it is re-exported here for the harnesses.
@@ -26,6 +28,7 @@ pub mod locks;
 pub mod massive;
 pub mod nodes;
 pub mod partition;
+pub mod versus;
 
 pub use crate::rng::Rng;
 

@@ -1,0 +1,443 @@
+//! chord against Redis, measured with Redis's own load generator
+//! (`chord bench`, run by `make bench`).
+//!
+//! The harness starts a `redis-server`, a single chord node and a ring of
+//! chord nodes on free loopback ports, then runs `redis-benchmark` against
+//! each with the same arguments: 100-byte values over 10,000 random keys.
+//! Each case runs on Redis and then on chord, and the pair is repeated for
+//! every round, so that the machine's drift falls on both alike; the table
+//! gives the medians over the rounds, and the ratio is the median of the
+//! rounds' ratios.
+//!
+//! Against the ring, clients are spread over the nodes: one
+//! `redis-benchmark` per node, the connections and requests divided among
+//! them; Redis gets the same processes, all aimed at its one port. The
+//! throughput is their sum; p50 is their mean weighted by throughput, p99
+//! the worst of them. "set+get" is the rate of an even mix of the two, as
+//! both runs give it: two requests take 1/set + 1/get seconds. For the
+//! ring, the table also gives the peer calls each client request made,
+//! from the nodes' STATS.
+//!
+//! redis-benchmark and redis-server are not part of chord: when either is
+//! missing the harness says how to install them and measures nothing.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::nodes::{ring_settled, Nodes, CALL_TIMEOUT};
+use crate::client::Client;
+
+/// How to install what the harness runs, where it is missing.
+const INSTALL: &str = "redis-benchmark and redis-server are needed to compare chord with \
+     Redis; on Debian or Ubuntu: sudo apt-get install redis-tools redis-server";
+
+/// What `chord bench` measures.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The `chord` binary, which the nodes run.
+    pub exe: PathBuf,
+    /// How many times each case runs on each system.
+    pub rounds: usize,
+    /// Requests per run at 50 connections; other cases scale it.
+    pub requests: usize,
+    /// Nodes in the ring.
+    pub ring_nodes: usize,
+    /// Only the cases whose name contains this, if given.
+    pub only: Option<String>,
+}
+
+/// Where a case's load goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// Redis, or one chord node.
+    Single,
+    /// Every node of the ring (Redis: its one port, as many times).
+    Ring,
+}
+
+/// One line of the table: a redis-benchmark test under one load.
+struct Case {
+    name: String,
+    target: Target,
+    /// `-t`'s argument.
+    test: &'static str,
+    /// The row redis-benchmark prints for it.
+    row: &'static str,
+    clients: usize,
+    pipeline: usize,
+    requests: usize,
+}
+
+/// What one run of a case measured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    /// Peer calls per client request, for chord's ring.
+    peer_calls: Option<f64>,
+}
+
+/// A child process killed when dropped: redis-server.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn cases(requests: usize) -> Vec<Case> {
+    let case = |target, test, row, clients, pipeline, requests| {
+        let load = if pipeline > 1 {
+            format!("c={clients} P={pipeline}")
+        } else {
+            format!("c={clients}")
+        };
+        let place = match target {
+            Target::Single => "node",
+            Target::Ring => "ring",
+        };
+        Case {
+            name: format!("{place} {test} {load}"),
+            target,
+            test,
+            row,
+            clients,
+            pipeline,
+            requests,
+        }
+    };
+    let n = requests;
+    let few = (n / 5).max(1000);
+    use Target::{Ring, Single};
+    vec![
+        case(Single, "set", "SET", 1, 1, few),
+        case(Single, "get", "GET", 1, 1, few),
+        case(Single, "set", "SET", 50, 1, n),
+        case(Single, "get", "GET", 50, 1, n),
+        case(Single, "incr", "INCR", 50, 1, n),
+        case(Single, "mset", "MSET (10 keys)", 50, 1, few),
+        case(Single, "ping", "PING_MBULK", 50, 1, n),
+        case(Single, "set", "SET", 1000, 1, n),
+        case(Single, "get", "GET", 1000, 1, n),
+        case(Single, "set", "SET", 50, 16, 4 * n),
+        case(Single, "get", "GET", 50, 16, 4 * n),
+        case(Ring, "set", "SET", 50, 1, n),
+        case(Ring, "get", "GET", 50, 1, n),
+        case(Ring, "incr", "INCR", 50, 1, few),
+        case(Ring, "mset", "MSET (10 keys)", 50, 1, few / 5),
+        case(Ring, "ping", "PING_MBULK", 50, 1, n),
+    ]
+}
+
+/// Runs the comparison; the table, as text.
+///
+/// # Errors
+/// When redis-benchmark or redis-server is missing (saying how to install
+/// them), when a process cannot start, or when a run reports an error.
+pub fn run(options: &Options) -> Result<String, String> {
+    for tool in ["redis-benchmark", "redis-server"] {
+        match Command::new(tool).arg("--version").output() {
+            Ok(out) if out.status.success() => {}
+            _ => return Err(format!("{tool} is not installed. {INSTALL}")),
+        }
+    }
+    // redis-benchmark at 1,000 connections needs more than the usual 1,024
+    // descriptors; the children inherit the raised limit.
+    crate::server::raise_open_file_limit().map_err(|e| format!("the open-file limit: {e}"))?;
+    let logs = std::env::temp_dir().join(format!("chord-bench-{}", std::process::id()));
+    let logs_text = logs.to_string_lossy().to_string();
+    let result = compare(options, &logs_text);
+    let _ = fs::remove_dir_all(&logs);
+    result
+}
+
+fn compare(options: &Options, logs: &str) -> Result<String, String> {
+    let cases: Vec<Case> = cases(options.requests)
+        .into_iter()
+        .filter(|c| options.only.as_ref().is_none_or(|o| c.name.contains(o)))
+        .collect();
+    if cases.is_empty() {
+        return Err("no case matches --only".into());
+    }
+    let redis_addr = free_addr()?;
+    let _redis = start_redis(&redis_addr)?;
+    let single = Nodes::new(&options.exe, 3, 250, &format!("{logs}/single"))?;
+    let single_addr = single.start(None)?;
+    single.wait_for(1, Duration::from_secs(10))?;
+    let ring = Nodes::new(&options.exe, 3, 250, &format!("{logs}/ring"))?;
+    let ring_addrs = if cases.iter().any(|c| c.target == Target::Ring) {
+        start_ring(&ring, options.ring_nodes)?
+    } else {
+        Vec::new()
+    };
+    let mut samples: Vec<[Vec<Sample>; 2]> = cases.iter().map(|_| [vec![], vec![]]).collect();
+    for round in 0..options.rounds {
+        eprintln!("round {} of {}", round + 1, options.rounds);
+        for (case, got) in cases.iter().zip(samples.iter_mut()) {
+            let chord_targets = match case.target {
+                Target::Single => vec![single_addr.clone()],
+                Target::Ring => ring_addrs.clone(),
+            };
+            let redis_targets = vec![redis_addr.clone(); chord_targets.len()];
+            got[0].push(measure(case, &redis_targets, false)?);
+            got[1].push(measure(case, &chord_targets, case.target == Target::Ring)?);
+        }
+    }
+    Ok(table(&cases, &samples, options))
+}
+
+/// A loopback address with a port free a moment ago.
+fn free_addr() -> Result<String, String> {
+    let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("a free port: {e}"))?;
+    probe
+        .local_addr()
+        .map(|a| a.to_string())
+        .map_err(|e| format!("a free port: {e}"))
+}
+
+fn start_redis(addr: &str) -> Result<Server, String> {
+    let port = addr.rsplit(':').next().unwrap_or("0");
+    let child = Command::new("redis-server")
+        .args(["--port", port, "--bind", "127.0.0.1", "--save", ""])
+        .args(["--appendonly", "no", "--maxclients", "4000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting redis-server: {e}"))?;
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("redis-server did not listen on {addr} in 10 s"));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(server)
+}
+
+fn start_ring(nodes: &Nodes, n: usize) -> Result<Vec<String>, String> {
+    let first = nodes.start(None)?;
+    nodes.wait_for(1, Duration::from_secs(10))?;
+    for _ in 1..n {
+        nodes.start(Some(&first))?;
+    }
+    nodes.wait_for(n, Duration::from_secs(60))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addrs = nodes.addrs();
+    while !ring_settled(&addrs) {
+        if Instant::now() > deadline {
+            return Err("the ring did not settle in 60 s".into());
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    Ok(addrs)
+}
+
+/// Runs `case` against `targets`, one redis-benchmark each, and sums them.
+fn measure(case: &Case, targets: &[String], count_peer_calls: bool) -> Result<Sample, String> {
+    let before = if count_peer_calls {
+        Some(peer_calls(targets)?)
+    } else {
+        None
+    };
+    let k = targets.len();
+    let children: Vec<(String, io::Result<Child>)> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            // Divide connections and requests as evenly as they go.
+            let clients = case.clients / k + usize::from(i < case.clients % k);
+            let requests = case.requests / k + usize::from(i < case.requests % k);
+            let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
+            let child = Command::new("redis-benchmark")
+                .args(["-h", host, "-p", port, "-t", case.test, "--csv"])
+                .args(["-d", "100", "-r", "10000"])
+                .args(["-c", &clients.max(1).to_string()])
+                .args(["-n", &requests.max(1).to_string()])
+                .args(["-P", &case.pipeline.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn();
+            (addr.clone(), child)
+        })
+        .collect();
+    let mut parts = Vec::new();
+    for (addr, child) in children {
+        let child = child.map_err(|e| format!("starting redis-benchmark: {e}"))?;
+        let output = child
+            .wait_with_output()
+            .map_err(|e| format!("redis-benchmark: {e}"))?;
+        parts.push(parse(case, &addr, &output)?);
+    }
+    let rps: f64 = parts.iter().map(|s| s.rps).sum();
+    let mut sample = Sample {
+        rps,
+        p50_ms: parts.iter().map(|s| s.p50_ms * s.rps).sum::<f64>() / rps.max(f64::MIN_POSITIVE),
+        p99_ms: parts.iter().map(|s| s.p99_ms).fold(0.0, f64::max),
+        peer_calls: None,
+    };
+    if let Some((requests, calls)) = before {
+        let (requests_after, calls_after) = peer_calls(targets)?;
+        let requests = requests_after.saturating_sub(requests).max(1);
+        sample.peer_calls = Some(calls_after.saturating_sub(calls) as f64 / requests as f64);
+    }
+    Ok(sample)
+}
+
+/// The row of `case` in redis-benchmark's CSV; any error it reported
+/// fails the run.
+fn parse(case: &Case, addr: &str, output: &Output) -> Result<Sample, String> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let complaint = stderr
+        .lines()
+        .chain(stdout.lines())
+        .find(|l| l.contains("rror") || l.starts_with("ERR") || l.contains("-ERR"));
+    if !output.status.success() || complaint.is_some() {
+        return Err(format!(
+            "redis-benchmark against {addr} ({}): {}",
+            case.name,
+            complaint.unwrap_or(stderr.trim())
+        ));
+    }
+    let quoted = format!("\"{}\"", case.row);
+    let fields: Vec<f64> = stdout
+        .lines()
+        .find(|l| l.starts_with(&quoted))
+        .ok_or_else(|| format!("redis-benchmark printed no {quoted} row: {stdout}"))?
+        .rsplit("\",\"")
+        .map(|f| f.trim_matches('"').parse().unwrap_or(f64::NAN))
+        .collect();
+    // Reversed: max, p99, p95, p50, min, avg, rps, then the name.
+    match fields.as_slice() {
+        [_, p99, _, p50, _, _, rps, ..] => Ok(Sample {
+            rps: *rps,
+            p50_ms: *p50,
+            p99_ms: *p99,
+            peer_calls: None,
+        }),
+        _ => Err(format!(
+            "a row of redis-benchmark's CSV that is not: {stdout}"
+        )),
+    }
+}
+
+/// Client requests and the peer calls they made, summed over `targets`.
+fn peer_calls(targets: &[String]) -> Result<(u64, u64), String> {
+    let mut sums = (0, 0);
+    for addr in targets {
+        let lines = Client::connect(addr, CALL_TIMEOUT)
+            .and_then(|mut c| c.request("STATS"))
+            .map_err(|e| format!("STATS at {addr}: {e}"))?;
+        let get = |name: &str| -> u64 {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        sums.0 += get("client_requests");
+        sums.1 += get("client_peer_calls");
+    }
+    Ok(sums)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// The table: per case, medians over the rounds for each system.
+fn table(cases: &[Case], samples: &[[Vec<Sample>; 2]], options: &Options) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "redis-benchmark, 100-byte values, 10,000 keys; Redis {} and chord \
+         (one node, and a ring of {}); medians of {} rounds, alternated",
+        redis_version(),
+        options.ring_nodes,
+        options.rounds
+    );
+    let _ = writeln!(
+        out,
+        "{:<22} {:>10} {:>10} {:>6}  {:>14} {:>14}  {:>10}",
+        "case", "redis/s", "chord/s", "ratio", "p50 ms r/c", "p99 ms r/c", "peer calls"
+    );
+    let mut row = |name: &str, r: &[Sample], c: &[Sample]| {
+        let ratio = median(r.iter().zip(c).map(|(r, c)| c.rps / r.rps).collect());
+        let m = |s: &[Sample], f: fn(&Sample) -> f64| median(s.iter().map(f).collect());
+        let calls = c.iter().filter_map(|s| s.peer_calls).collect::<Vec<_>>();
+        let _ = writeln!(
+            out,
+            "{:<22} {:>10.0} {:>10.0} {:>6.2}  {:>6.2} / {:<6.2} {:>6.2} / {:<6.2}  {:>10}",
+            name,
+            m(r, |s| s.rps),
+            m(c, |s| s.rps),
+            ratio,
+            m(r, |s| s.p50_ms),
+            m(c, |s| s.p50_ms),
+            m(r, |s| s.p99_ms),
+            m(c, |s| s.p99_ms),
+            if calls.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.2}", median(calls))
+            }
+        );
+    };
+    for (case, [redis, chord]) in cases.iter().zip(samples) {
+        row(&case.name, redis, chord);
+    }
+    // An even mix of SET and GET, from the two runs of each round.
+    for place in ["node", "ring"] {
+        let find = |test: &str| {
+            cases
+                .iter()
+                .position(|c| c.name == format!("{place} {test} c=50"))
+        };
+        if let (Some(set), Some(get)) = (find("set"), find("get")) {
+            let mix = |i: usize| -> Vec<Sample> {
+                samples[set][i]
+                    .iter()
+                    .zip(&samples[get][i])
+                    .map(|(s, g)| Sample {
+                        rps: 2.0 / (1.0 / s.rps + 1.0 / g.rps),
+                        p50_ms: (s.p50_ms + g.p50_ms) / 2.0,
+                        p99_ms: s.p99_ms.max(g.p99_ms),
+                        peer_calls: s.peer_calls.zip(g.peer_calls).map(|(a, b)| (a + b) / 2.0),
+                    })
+                    .collect()
+            };
+            row(&format!("{place} set+get c=50"), &mix(0), &mix(1));
+        }
+    }
+    out
+}
+
+fn redis_version() -> String {
+    Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("v=").map(str::to_string))
+        })
+        .unwrap_or_else(|| "?".into())
+}
