@@ -21,6 +21,62 @@ pub trait Caller {
     /// # Errors
     /// The transport's error.
     fn call(&self, to: &NodeRef, request: Request) -> Result<Response, TransportError>;
+
+    /// Sends each request to its node, all in flight at once where the
+    /// caller can; the answers in the same order. By default one call
+    /// after another.
+    fn call_all(&self, calls: Vec<(&NodeRef, Request)>) -> Vec<Result<Response, TransportError>> {
+        calls
+            .into_iter()
+            .map(|(to, request)| self.call(to, request))
+            .collect()
+    }
+}
+
+/// Gives each of `targets` a copy of `items`, all at once where the caller
+/// can ([`Caller::call_all`]); each one's result, in order, as
+/// [`Peer::replicate`] gives it.
+pub fn replicate_all(
+    caller: &dyn Caller,
+    targets: &[NodeRef],
+    items: &[Item],
+) -> Vec<Result<(), CallError>> {
+    let calls = targets
+        .iter()
+        .map(|to| {
+            let request = Request::Replicate {
+                items: items.to_vec(),
+            };
+            (to, request)
+        })
+        .collect();
+    caller
+        .call_all(calls)
+        .into_iter()
+        .map(|answer| done(refused(answer?)?))
+        .collect()
+}
+
+/// The answers that refuse a request, as errors.
+fn refused(answer: Response) -> Result<Response, CallError> {
+    match answer {
+        Response::NotOwner => Err(CallError::NotOwner),
+        Response::Syncing => Err(CallError::Syncing),
+        Response::Full { used, limit } => Err(CallError::Full(Full {
+            used: usize::try_from(used).unwrap_or(usize::MAX),
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        })),
+        Response::Error(why) => Err(CallError::Refused(why)),
+        answer => Ok(answer),
+    }
+}
+
+/// The answer a request that changes something expects: done.
+fn done(answer: Response) -> Result<(), CallError> {
+    match answer {
+        Response::Done => Ok(()),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// Why a call did not return the answer it expects.
@@ -126,16 +182,7 @@ impl<'a> Peer<'a> {
     }
 
     fn call(&self, request: Request) -> Result<Response, CallError> {
-        match self.caller.call(self.node, request)? {
-            Response::NotOwner => Err(CallError::NotOwner),
-            Response::Syncing => Err(CallError::Syncing),
-            Response::Full { used, limit } => Err(CallError::Full(Full {
-                used: usize::try_from(used).unwrap_or(usize::MAX),
-                limit: usize::try_from(limit).unwrap_or(usize::MAX),
-            })),
-            Response::Error(why) => Err(CallError::Refused(why)),
-            answer => Ok(answer),
-        }
+        refused(self.caller.call(self.node, request)?)
     }
 
     /// `node.find_successor(id)`, one step of it.
@@ -248,10 +295,7 @@ impl<'a> Peer<'a> {
     /// [`CallError::Full`] when it refused some for a full store, else a
     /// [`CallError`].
     pub fn replicate(&self, items: Vec<Item>) -> Result<(), CallError> {
-        match self.call(Request::Replicate { items })? {
-            Response::Done => Ok(()),
-            other => Err(unexpected(&other)),
-        }
+        self.done(Request::Replicate { items })
     }
 
     /// Which of these digest buckets of the arc after `from` differ there.
@@ -316,10 +360,7 @@ impl<'a> Peer<'a> {
     }
 
     fn done(&self, request: Request) -> Result<(), CallError> {
-        match self.call(request)? {
-            Response::Done => Ok(()),
-            other => Err(unexpected(&other)),
-        }
+        done(self.call(request)?)
     }
 
     /// Its entry for `key` as the owner (a tombstone included).

@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use chord::client::Client;
 use chord::codec;
+use chord::message::{Request, Response};
 use chord::text::MAX_LINE;
+use chord::transport::{TcpTransport, Transport, TransportError};
 use chord::Server;
-use common::{Cluster, TcpCluster};
+use common::{cluster_secret, Cluster, TcpCluster};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -614,4 +616,38 @@ fn client_requests_make_few_peer_calls() {
     let (after_gets, peer_after_gets) = calls();
     let per_get = (peer_after_gets - peer_after_puts) as f64 / (after_gets - after_puts) as f64;
     assert!(per_get <= 1.0, "{per_get} peer calls per GET");
+}
+
+/// Calls to several peers at once (how a write's replica copies go out)
+/// answer in the order asked, each with its own answer or error; a second
+/// round does the same over the pooled connections.
+#[test]
+fn calls_to_several_peers_at_once_answer_in_order() {
+    let cluster = ring_of(2);
+    let addrs = cluster.addrs();
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let transport = TcpTransport::new(TIMEOUT, Some(cluster_secret()));
+    for _ in 0..2 {
+        let answers = transport.call_all(vec![
+            (addrs[0].as_str(), Request::Ping),
+            (nobody.as_str(), Request::Ping),
+            (addrs[1].as_str(), Request::GetNeighbours),
+        ]);
+        assert_eq!(answers.len(), 3);
+        assert_eq!(answers[0], Ok(Response::Pong));
+        assert!(
+            matches!(answers[1], Err(TransportError::Unreachable { .. })),
+            "{:?}",
+            answers[1]
+        );
+        assert!(
+            matches!(answers[2], Ok(Response::Neighbours { .. })),
+            "{:?}",
+            answers[2]
+        );
+    }
 }

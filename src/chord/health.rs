@@ -24,7 +24,7 @@
 //!   changes ownership and so waits for several timeouts in a row.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use log::warn;
@@ -63,6 +63,10 @@ pub(crate) struct Health {
     /// Peers that timed out, by address, with the time they stop being
     /// suspected. Held only to look up or update an entry.
     suspects: Mutex<HashMap<String, Duration>>,
+    /// How many entries `suspects` has, written under its lock: every
+    /// client request asks about a suspect, and while there are none (as
+    /// nearly always) the answer needs no lock that all workers share.
+    suspect_count: AtomicUsize,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -139,18 +143,28 @@ impl Ring {
         if suspects.len() < MAX_SUSPECTS {
             suspects.insert(addr.to_string(), until);
         }
+        self.health
+            .suspect_count
+            .store(suspects.len(), Ordering::Release);
     }
 
     /// Records that `addr` answered.
     pub(crate) fn clear_suspect(&self, addr: &str) {
-        let mut suspects = self.health.suspects.lock();
-        if !suspects.is_empty() {
-            suspects.remove(addr);
+        if self.health.suspect_count.load(Ordering::Acquire) == 0 {
+            return;
         }
+        let mut suspects = self.health.suspects.lock();
+        suspects.remove(addr);
+        self.health
+            .suspect_count
+            .store(suspects.len(), Ordering::Release);
     }
 
     /// Whether `node` timed out a moment ago.
     pub(crate) fn is_suspect(&self, node: &NodeRef) -> bool {
+        if self.health.suspect_count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
         let suspects = self.health.suspects.lock();
         suspects
             .get(&node.addr)

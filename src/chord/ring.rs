@@ -307,7 +307,51 @@ impl Ring {
         if crate::stats::is_serving_client() {
             Stats::add(&self.stats.client_peer_calls, 1);
         }
-        let answer = match self.transport.call(&to.addr, request) {
+        let answer = self.transport.call(&to.addr, request);
+        self.answered(to, answer)
+    }
+
+    /// [`Ring::call`] to several nodes at once: the remote calls are in
+    /// flight together ([`crate::transport::Transport::call_all`]). The answers come in the
+    /// order of `calls`.
+    pub(crate) fn call_all(
+        &self,
+        calls: Vec<(&NodeRef, Request)>,
+    ) -> Vec<std::result::Result<Response, TransportError>> {
+        let (local, remote): (Vec<_>, Vec<_>) = calls
+            .into_iter()
+            .enumerate()
+            .partition(|(_, (to, _))| to.addr == self.me.addr);
+        if crate::stats::is_serving_client() {
+            Stats::add(&self.stats.client_peer_calls, remote.len() as u64);
+        }
+        let (places, remote): (Vec<_>, Vec<_>) = remote.into_iter().unzip();
+        let nodes: Vec<&NodeRef> = remote.iter().map(|(to, _)| *to).collect();
+        let answers = self.transport.call_all(
+            remote
+                .into_iter()
+                .map(|(to, request)| (to.addr.as_str(), request))
+                .collect(),
+        );
+        let mut results: Vec<_> = local
+            .into_iter()
+            .map(|(place, (to, request))| (place, self.call(to, request)))
+            .collect();
+        for ((place, to), answer) in places.into_iter().zip(nodes).zip(answers) {
+            results.push((place, self.answered(to, answer)));
+        }
+        results.sort_by_key(|(place, _)| *place);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    /// What a remote call's answer teaches: a timeout makes the node a
+    /// suspect, an answer clears it; the answer is checked before use.
+    fn answered(
+        &self,
+        to: &NodeRef,
+        answer: std::result::Result<Response, TransportError>,
+    ) -> std::result::Result<Response, TransportError> {
+        let answer = match answer {
             Ok(answer) => answer,
             Err(e) => {
                 if matches!(e, TransportError::Timeout { .. }) {
@@ -594,6 +638,13 @@ impl Caller for Ring {
         request: Request,
     ) -> std::result::Result<Response, TransportError> {
         Ring::call(self, to, request)
+    }
+
+    fn call_all(
+        &self,
+        calls: Vec<(&NodeRef, Request)>,
+    ) -> Vec<std::result::Result<Response, TransportError>> {
+        Ring::call_all(self, calls)
     }
 }
 

@@ -42,7 +42,7 @@ use super::Dhash;
 use crate::chord::Lookup;
 use crate::id::{Id, NodeRef};
 use crate::message::Update;
-use crate::peer::{CallError, Written};
+use crate::peer::{self, CallError, Written};
 use crate::stats::Stats;
 use crate::store::{Entry, Full, Item, Version};
 use crate::transport::TransportError;
@@ -405,26 +405,31 @@ impl Dhash {
         needed: usize,
         already: usize,
     ) -> Attempt<()> {
-        let item = Item {
+        let items = [Item {
             key: key.to_string(),
             entry,
-        };
+        }];
+        // In waves: as many targets at once as copies are still needed, so
+        // that the usual case, every replica up, is one round trip.
         let mut holding = 0;
-        for target in targets {
-            if holding == needed {
-                break;
-            }
-            match self.ring.peer(target).replicate(vec![item.clone()]) {
-                Ok(()) => holding += 1,
-                Err(CallError::Full(bound)) => {
-                    let only = format!(
-                        "; only {} of {} holders took it",
-                        holding + already,
-                        needed + already
-                    );
-                    return Err(full(target, bound, &only));
+        let mut next = 0;
+        while holding < needed && next < targets.len() {
+            let wave = &targets[next..targets.len().min(next + needed - holding)];
+            next += wave.len();
+            let answers = peer::replicate_all(&*self.ring, wave, &items);
+            for (target, answer) in wave.iter().zip(answers) {
+                match answer {
+                    Ok(()) => holding += 1,
+                    Err(CallError::Full(bound)) => {
+                        let only = format!(
+                            "; only {} of {} holders took it",
+                            holding + already,
+                            needed + already
+                        );
+                        return Err(full(target, bound, &only));
+                    }
+                    Err(e) => debug!("{}: replica {}: {e}", self.me().addr, target.addr),
                 }
-                Err(e) => debug!("{}: replica {}: {e}", self.me().addr, target.addr),
             }
         }
         if holding < needed {
