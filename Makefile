@@ -13,9 +13,10 @@ CHURN_FLAGS ?=
 # The massive-failure experiment (make massive P=0.5).
 P ?= 0.25
 
-# The ring's directory (pid files, logs, the secret) is always .ring, which
-# git ignores; it cannot be set from the command line.
-override RING := .ring
+# The ring's directory (pid files, logs, the secret): .ring, or .memory for
+# the ring `make memory` starts beside it; git ignores both, and no other
+# can be set.
+override RING := $(if $(filter .memory,$(RING)),.memory,.ring)
 CHORD := target/release/chord
 # The ring's cluster secret: made once per ring directory, given to every
 # node this Makefile starts, so the default local ring is closed to

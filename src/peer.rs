@@ -57,6 +57,27 @@ pub fn replicate_all(
         .collect()
 }
 
+/// The answer to a [`Request::Write`], as [`Peer::write`] gives it; also
+/// for a write the node answered itself.
+///
+/// # Errors
+/// As [`Peer::write`].
+pub fn written(answer: Response) -> Result<Written, CallError> {
+    match refused(answer)? {
+        Response::Written {
+            entry,
+            existed,
+            successors,
+        } => Ok(Written {
+            entry,
+            existed,
+            successors,
+        }),
+        // A plain write has no condition to fail.
+        other => Err(unexpected(&other)),
+    }
+}
+
 /// The answers that refuse a request, as errors.
 fn refused(answer: Response) -> Result<Response, CallError> {
     match answer {
@@ -398,14 +419,10 @@ impl<'a> Peer<'a> {
     /// [`CallError::NotOwner`], [`CallError::Full`], or another
     /// [`CallError`].
     pub fn write(&self, key: &str, value: Option<Vec<u8>>) -> Result<Written, CallError> {
-        match self.written(Request::Write {
+        written(self.call(Request::Write {
             key: key.to_string(),
             value,
-        })? {
-            Some(written) => Ok(written),
-            // A plain write has no condition to fail.
-            None => Err(unexpected(&Response::Unchanged)),
-        }
+        })?)
     }
 
     /// Applies `update` to `key` at its owner; what was written, or `None`
@@ -424,16 +441,7 @@ impl<'a> Peer<'a> {
     fn written(&self, request: Request) -> Result<Option<Written>, CallError> {
         match self.call(request)? {
             Response::Unchanged => Ok(None),
-            Response::Written {
-                entry,
-                existed,
-                successors,
-            } => Ok(Some(Written {
-                entry,
-                existed,
-                successors,
-            })),
-            other => Err(unexpected(&other)),
+            answer => written(answer).map(Some),
         }
     }
 }

@@ -39,56 +39,114 @@ pub enum Read {
 /// # Errors
 /// The reader's, including a read timeout.
 pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
-    let header = match read_line(reader, MAX_HEADER)? {
-        Line::Eof => return Ok(Read::Eof),
-        Line::TooLong => return Ok(Read::Broken("too big inline request".into())),
-        Line::Complete(line) => trim_cr(line),
-    };
-    let Some(count) = header.strip_prefix(b"*") else {
-        // An inline command: words separated by spaces.
-        let args: Vec<Vec<u8>> = header
-            .split(|b| *b == b' ')
-            .filter(|w| !w.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect();
-        if args.len() > MAX_ARGS {
-            return Ok(Read::Broken("too many arguments".into()));
+    let count = match read_header(reader, b'*')? {
+        Header::Number(count) => count,
+        Header::Eof => return Ok(Read::Eof),
+        Header::TooLong => return Ok(Read::Broken("too big inline request".into())),
+        Header::Other(line) if line.first() == Some(&b'*') => {
+            return Ok(Read::Broken("invalid multibulk length".into()))
         }
-        return Ok(Read::Request(args));
+        Header::Other(line) => {
+            // An inline command: words separated by spaces.
+            let args: Vec<Vec<u8>> = line
+                .split(|b| *b == b' ')
+                .filter(|w| !w.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect();
+            if args.len() > MAX_ARGS {
+                return Ok(Read::Broken("too many arguments".into()));
+            }
+            return Ok(Read::Request(args));
+        }
     };
-    let Some(count) = number(count).filter(|n| *n <= MAX_ARGS) else {
+    if count > MAX_ARGS {
         return Ok(Read::Broken("invalid multibulk length".into()));
-    };
+    }
     let mut args = Vec::with_capacity(count.min(64));
     for _ in 0..count {
-        let header = match read_line(reader, MAX_HEADER)? {
-            Line::Complete(line) => trim_cr(line),
-            Line::Eof => return Ok(Read::Eof),
-            Line::TooLong => return Ok(Read::Broken("invalid bulk length".into())),
+        let len = match read_header(reader, b'$')? {
+            Header::Number(len) if len <= MAX_BULK => len,
+            Header::Eof => return Ok(Read::Eof),
+            Header::TooLong => return Ok(Read::Broken("invalid bulk length".into())),
+            Header::Number(_) | Header::Other(_) => {
+                return Ok(Read::Broken(format!(
+                    "expected '$' and a length of at most {MAX_BULK}"
+                )))
+            }
         };
-        let Some(len) = header
-            .strip_prefix(b"$")
-            .and_then(number)
-            .filter(|n| *n <= MAX_BULK)
-        else {
-            return Ok(Read::Broken(format!(
-                "expected '$' and a length of at most {MAX_BULK}"
-            )));
-        };
-        // The buffer grows with the bytes that arrive, not the length
-        // announced.
-        let mut bulk = Vec::with_capacity(len.min(64 * 1024));
-        let read = (&mut *reader).take(len as u64).read_to_end(&mut bulk)?;
+        match read_bulk(reader, len)? {
+            Some(bulk) => args.push(bulk),
+            None => return Ok(Read::Eof),
+        }
         let mut end = [0u8; 2];
-        if read < len || reader.read_exact(&mut end).is_err() {
+        if reader.read_exact(&mut end).is_err() {
             return Ok(Read::Eof);
         }
         if end != *b"\r\n" {
             return Ok(Read::Broken("a bulk string must end with CRLF".into()));
         }
-        args.push(bulk);
     }
     Ok(Read::Request(args))
+}
+
+/// A header line, `*<n>` or `$<n>`.
+enum Header {
+    /// The line was the expected prefix and a number.
+    Number(usize),
+    /// Any other line, without its line ending.
+    Other(Vec<u8>),
+    /// The connection ended first.
+    Eof,
+    /// The line is longer than [`MAX_HEADER`].
+    TooLong,
+}
+
+/// Reads a header line that should be `prefix` and a number. Parsed where
+/// it lies in the reader's buffer when it is whole there, as it nearly
+/// always is, so that the usual request allocates only its arguments.
+fn read_header<R: BufRead>(reader: &mut R, prefix: u8) -> io::Result<Header> {
+    let parse = |line: &[u8]| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        line.strip_prefix(&[prefix]).and_then(number)
+    };
+    match reader.fill_buf() {
+        Ok(buf) => {
+            let newline = buf.iter().take(MAX_HEADER).position(|&b| b == b'\n');
+            if let Some((i, n)) = newline.and_then(|i| Some((i, parse(&buf[..i])?))) {
+                reader.consume(i + 1);
+                return Ok(Header::Number(n));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        Err(e) => return Err(e),
+    }
+    Ok(match read_line(reader, MAX_HEADER)? {
+        Line::Eof => Header::Eof,
+        Line::TooLong => Header::TooLong,
+        Line::Complete(line) => match parse(&line) {
+            Some(n) => Header::Number(n),
+            None => Header::Other(trim_cr(line)),
+        },
+    })
+}
+
+/// Reads `len` bytes of a bulk string; `None` if the connection ends
+/// first. The buffer grows with the bytes that arrive, not the length
+/// announced.
+fn read_bulk<R: BufRead>(reader: &mut R, len: usize) -> io::Result<Option<Vec<u8>>> {
+    match reader.fill_buf() {
+        Ok(buf) if buf.len() >= len => {
+            let bulk = buf[..len].to_vec();
+            reader.consume(len);
+            return Ok(Some(bulk));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        Err(e) => return Err(e),
+    }
+    let mut bulk = Vec::with_capacity(len.min(64 * 1024));
+    let read = (&mut *reader).take(len as u64).read_to_end(&mut bulk)?;
+    Ok((read == len).then_some(bulk))
 }
 
 fn trim_cr(mut line: Vec<u8>) -> Vec<u8> {
@@ -190,6 +248,41 @@ mod tests {
             Read::Request(vec![b"PING".to_vec(), b"hello".to_vec()])
         );
         assert_eq!(read(b""), Read::Eof);
+    }
+
+    /// A reader that gives one byte per read, as a slow network might.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn requests_split_anywhere_parse_as_whole_ones_do() {
+        let bytes: &[u8] =
+            b"*3\r\n$3\r\nSET\r\n$12\r\nkey:00000042\r\n$5\r\nva\r\nl\r\n*1\r\n$4\r\nPING\r\nECHO x\r\n";
+        let whole = {
+            let mut reader = io::BufReader::new(bytes);
+            [(); 4].map(|()| read_request(&mut reader).unwrap())
+        };
+        for capacity in [1, 2, 3, 5, 8, 13, 64] {
+            let mut reader = io::BufReader::with_capacity(capacity, Trickle(bytes));
+            let split = [(); 4].map(|()| read_request(&mut reader).unwrap());
+            assert_eq!(split, whole, "buffer of {capacity}");
+        }
+        assert_eq!(whole[3], Read::Eof);
+        assert_eq!(
+            whole[1],
+            Read::Request(vec![b"PING".to_vec()]),
+            "pipelined requests follow each other"
+        );
     }
 
     #[test]

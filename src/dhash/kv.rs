@@ -105,7 +105,7 @@ impl Dhash {
     /// # Errors
     /// As [`crate::chord::Ring::find_successor`].
     pub fn lookup(&self, key: &str) -> Result<(Id, Lookup)> {
-        let id = self.config().space.hash(key.as_bytes());
+        let id = self.key_id(key);
         let lookup = self.find_successor(id)?;
         Stats::add(&self.stats().lookups, 1);
         Stats::add(&self.stats().lookup_hops, u64::from(lookup.hops()));
@@ -118,11 +118,10 @@ impl Dhash {
     /// answer sends the request down the paper's walk, which alone chooses
     /// where a read falls back or a write goes around (see
     /// [`crate::chord::Ring::owner_from_successors`]).
-    fn listed_owner(&self, key: &str, first: bool) -> Option<NodeRef> {
+    fn listed_owner(&self, id: Id, first: bool) -> Option<NodeRef> {
         if !first {
             return None;
         }
-        let id = self.config().space.hash(key.as_bytes());
         self.ring
             .owner_from_successors(id)
             .filter(|owner| !self.ring.is_suspect(owner))
@@ -145,7 +144,9 @@ impl Dhash {
             return Err(Error::Paused);
         }
         let clock = &self.config().clock;
-        let deadline = clock.elapsed() + self.config().request_timeout;
+        // The deadline counts from the first failure, so that a request
+        // that succeeds at once, as nearly all do, reads no clock here.
+        let mut deadline = None;
         let mut backoff = FIRST_BACKOFF;
         let mut first = true;
         loop {
@@ -157,7 +158,9 @@ impl Dhash {
                 }
                 Err(Failure::Retry(why)) => why,
             };
-            if clock.elapsed() + backoff > deadline {
+            let now = clock.elapsed();
+            let deadline = *deadline.get_or_insert(now + self.config().request_timeout);
+            if now + backoff > deadline {
                 Stats::add(&self.stats().failed_requests, 1);
                 return Err(Error::Unavailable(format!(
                     "key {key:?}: no attempt succeeded within {:?}; last: {last}",
@@ -175,8 +178,15 @@ impl Dhash {
     /// out a moment ago, or does not hold the key's arc yet, the newest
     /// entry among the other holders ([`Dhash::newest_elsewhere`]).
     fn read_once(&self, key: &str, first: bool) -> Attempt<Option<Entry>> {
-        if let Some(owner) = self.listed_owner(key, first) {
-            if let Ok(entry) = self.ring.peer(&owner).get(key) {
+        let id = self.key_id(key);
+        if let Some(owner) = self.listed_owner(id, first) {
+            // This node itself: read the store, with no message built.
+            let entry = if owner.addr == self.me().addr {
+                self.owner_read(id, key).ok_or(CallError::NotOwner)
+            } else {
+                self.ring.peer(&owner).get(key)
+            };
+            if let Ok(entry) = entry {
                 return Ok(entry);
             }
         }
@@ -281,8 +291,15 @@ impl Dhash {
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
     fn write_once(&self, key: &str, value: Option<Vec<u8>>, first: bool) -> Attempt<bool> {
-        if let Some(owner) = self.listed_owner(key, first) {
-            match self.ring.peer(&owner).write(key, value.clone()) {
+        let id = self.key_id(key);
+        if let Some(owner) = self.listed_owner(id, first) {
+            // This node itself: write the store, with no message built.
+            let written = if owner.addr == self.me().addr {
+                peer::written(self.owner_write(id, key, value.clone()))
+            } else {
+                self.ring.peer(&owner).write(key, value.clone())
+            };
+            match written {
                 Ok(written) => {
                     let existed = written.existed;
                     self.copy_written(key, &owner, written)?;
@@ -405,6 +422,9 @@ impl Dhash {
         needed: usize,
         already: usize,
     ) -> Attempt<()> {
+        if needed == 0 {
+            return Ok(());
+        }
         let items = [Item {
             key: key.to_string(),
             entry,

@@ -183,10 +183,23 @@ impl Dhash {
     /// Reads `key` as its owner: the entry, a tombstone included, so the
     /// coordinator can compare it with replicas.
     fn owner_get(&self, key: &str) -> Response {
-        let id = self.config().space.hash(key.as_bytes());
+        let id = self.key_id(key);
+        match self.owner_read(id, key) {
+            Some(entry) => Response::Value(entry),
+            None => self.refusal(id),
+        }
+    }
+
+    /// The entry of `key` (identifier `id`) as its owner holds it; `None`
+    /// when this node does not serve `id` now.
+    pub(crate) fn owner_read(&self, id: Id, key: &str) -> Option<Option<Entry>> {
         self.ring
-            .while_serving(id, |_| Response::Value(self.store().get(id, key).cloned()))
-            .unwrap_or_else(|| self.refusal(id))
+            .while_serving(id, |_| self.store().get(id, key).cloned())
+    }
+
+    /// The identifier of `key`.
+    pub(crate) fn key_id(&self, key: &str) -> Id {
+        self.config().space.hash(key.as_bytes())
     }
 
     /// Why this node does not serve `id`: it is not the owner, or it is
@@ -201,14 +214,14 @@ impl Dhash {
 
     /// Writes `key` as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
-    fn owner_write(&self, key: &str, value: Option<Vec<u8>>) -> Response {
-        self.owner_apply(key, |_| Ok(Some(value)))
+    pub(crate) fn owner_write(&self, id: Id, key: &str, value: Option<Vec<u8>>) -> Response {
+        self.owner_apply(id, key, |_| Ok(Some(value)))
     }
 
     /// Applies `update` to `key` as its owner, atomically: the value is
     /// read and written under one hold of the store lock.
     fn owner_update(&self, key: &str, update: Update) -> Response {
-        self.owner_apply(key, |held| match update {
+        self.owner_apply(self.key_id(key), key, |held| match update {
             Update::Increment(by) => {
                 let now = held.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
                 let sum = std::str::from_utf8(now)
@@ -231,12 +244,12 @@ impl Dhash {
     /// the replicas this answer names.
     fn owner_apply(
         &self,
+        id: Id,
         key: &str,
         change: impl FnOnce(
             Option<&Entry>,
         ) -> std::result::Result<Option<Option<Vec<u8>>>, &'static str>,
     ) -> Response {
-        let id = self.config().space.hash(key.as_bytes());
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
         let written = self.ring.while_serving(id, |successors| {
@@ -294,10 +307,10 @@ impl Dhash {
             Request::Reconcile { from, to, items } => self.reconcile(from, to, items),
             Request::Get { key } => self.owner_get(&key),
             Request::GetCopy { key } => {
-                let id = self.config().space.hash(key.as_bytes());
+                let id = self.key_id(&key);
                 Response::Value(self.store().get(id, &key).cloned())
             }
-            Request::Write { key, value } => self.owner_write(&key, value),
+            Request::Write { key, value } => self.owner_write(self.key_id(&key), &key, value),
             Request::Update { key, update } => self.owner_update(&key, update),
             other => Response::Error(format!("not a request for keys: {other:?}")),
         }

@@ -1,0 +1,35 @@
+//! The Makefile's own promises that can be checked without building or
+//! starting anything: `make -n` prints what a target would run.
+
+use std::process::Command;
+
+/// What `make -n <args>` would run, from the project's directory.
+fn dry_run(args: &[&str]) -> String {
+    let out = Command::new("make")
+        .args(["-n", "--no-print-directory"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("make runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A ring's pid files, logs and secret go only where git ignores them:
+/// `.ring`, or `.memory` for `make memory`'s ring, whatever RING says.
+#[test]
+fn the_ring_directory_is_one_git_ignores() {
+    let ignored = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.gitignore"))
+        .expect("a .gitignore");
+    for dir in [".ring/", ".memory/"] {
+        assert!(ignored.lines().any(|l| l == dir), "{dir} is not ignored");
+    }
+    let elsewhere = dry_run(&["stop", "RING=somewhere-else"]);
+    assert!(elsewhere.contains(".ring/*.pid"), "{elsewhere}");
+    assert!(!elsewhere.contains("somewhere-else"), "{elsewhere}");
+    assert!(dry_run(&["stop", "RING=.memory"]).contains(".memory/*.pid"));
+}
