@@ -406,3 +406,47 @@ fn memory_runs_repeat_exactly() {
     assert!(first.contains("stamp"), "entries were read: {first}");
     assert_eq!(first, run());
 }
+
+/// A request asks the owner its own tables show, successor list or finger,
+/// and looks up only the keys they do not cover: in a settled ring of 16
+/// nodes with successor lists of 2, exactly those keys cost a lookup, and
+/// every read is right.
+#[test]
+fn requests_skip_the_lookup_where_successors_or_fingers_know_the_owner() {
+    let mut config = common::node_config(160);
+    config.successors = 2;
+    config.replicas = 2;
+    let mut cluster = MemCluster::with_config(config);
+    cluster.grow_to(16);
+    cluster.settle_until("a ring with correct fingers", &|nodes| {
+        ring_is_correct(nodes) && fingers_are_correct(nodes)
+    });
+    let nodes = cluster.live();
+    let ring = sorted(&nodes);
+    let keys = keys("known", 200);
+    put_all(&nodes[0], &keys);
+    let reader = &nodes[5];
+    let mut uncovered = 0;
+    for key in &keys {
+        let id = reader.config().space.hash(key.as_bytes());
+        match reader.ring().known_owner(id) {
+            Some(owner) => assert_eq!(&owner, successor_of(&ring, id), "{key}"),
+            None => uncovered += 1,
+        }
+    }
+    let lookups = || {
+        reader
+            .stats()
+            .lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = lookups();
+    for key in &keys {
+        assert_eq!(
+            reader.get(key).expect("get"),
+            Some(value_of(key).into_bytes())
+        );
+    }
+    assert_eq!(lookups() - before, uncovered);
+    assert!(uncovered < 150, "{uncovered} of 200 keys not covered");
+}

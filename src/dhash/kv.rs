@@ -113,17 +113,17 @@ impl Dhash {
     }
 
     /// On a request's first attempt, the owner of `key` as this node's
-    /// successor list shows it, unless it timed out a moment ago: asking
+    /// successor list and fingers show it, unless it timed out a moment ago: asking
     /// it at once saves the lookup's calls. Anything but the owner's own
     /// answer sends the request down the paper's walk, which alone chooses
     /// where a read falls back or a write goes around (see
-    /// [`crate::chord::Ring::owner_from_successors`]).
+    /// [`crate::chord::Ring::known_owner`]).
     fn listed_owner(&self, id: Id, first: bool) -> Option<NodeRef> {
         if !first {
             return None;
         }
         self.ring
-            .owner_from_successors(id)
+            .known_owner(id)
             .filter(|owner| !self.ring.is_suspect(owner))
     }
 
