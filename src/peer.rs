@@ -53,7 +53,7 @@ pub fn replicate_all(
     caller
         .call_all(calls)
         .into_iter()
-        .map(|answer| done(refused(answer?)?))
+        .map(|answer| done(answer?))
         .collect()
 }
 
@@ -93,9 +93,23 @@ fn refused(answer: Response) -> Result<Response, CallError> {
 }
 
 /// The answer a request that changes something expects: done.
-fn done(answer: Response) -> Result<(), CallError> {
-    match answer {
+///
+/// # Errors
+/// A refusal, or an answer of another kind, as a [`CallError`].
+pub fn done(answer: Response) -> Result<(), CallError> {
+    match refused(answer)? {
         Response::Done => Ok(()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// The answer to a [`Request::Get`], as [`Peer::get`] gives it.
+///
+/// # Errors
+/// As [`Peer::get`].
+pub fn value(answer: Response) -> Result<Option<Entry>, CallError> {
+    match refused(answer)? {
+        Response::Value(entry) => Ok(entry),
         other => Err(unexpected(&other)),
     }
 }
@@ -406,10 +420,7 @@ impl<'a> Peer<'a> {
     }
 
     fn value(&self, request: Request) -> Result<Option<Entry>, CallError> {
-        match self.call(request)? {
-            Response::Value(entry) => Ok(entry),
-            other => Err(unexpected(&other)),
-        }
+        value(self.call(request)?)
     }
 
     /// Writes `key` (`None` deletes it) at its owner, which stamps the

@@ -267,3 +267,69 @@ fn values_are_binary_safe_and_the_text_protocol_shows_them_escaped() {
         .unwrap();
     assert_eq!(count, 4);
 }
+
+/// MSET, MGET and DEL of many keys send their first attempts together, and
+/// each key keeps a single write's promise: R copies before OK, even when
+/// a node has just died and the tables still name it.
+#[test]
+fn many_keys_at_once_are_each_written_as_one_write_is() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let keys = common::keys("many", 40);
+    let addrs = cluster.addrs();
+    let mut mset = redis::cmd("MSET");
+    for key in &keys {
+        mset.arg(key).arg(common::value_of(key));
+    }
+    let () = mset.query(&mut connect(&addrs[0])).unwrap();
+    assert!(common::keys_are_at_their_holders(&cluster.live(), &keys));
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&keys)
+        .query(&mut connect(&addrs[1]))
+        .unwrap();
+    let expected: Vec<Option<String>> = keys.iter().map(|k| Some(common::value_of(k))).collect();
+    assert_eq!(values, expected);
+
+    // A node dies; before the ring notices, the batch goes through anyway.
+    cluster.kill(&addrs[3]);
+    let mut mset = redis::cmd("MSET");
+    for key in &keys {
+        mset.arg(key).arg("second");
+    }
+    let () = mset.query(&mut connect(&addrs[0])).unwrap();
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&keys)
+        .query(&mut connect(&addrs[2]))
+        .unwrap();
+    assert!(
+        values.iter().all(|v| v.as_deref() == Some("second")),
+        "{values:?}"
+    );
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(&keys)
+        .arg("never-written")
+        .query(&mut connect(&addrs[4]))
+        .unwrap();
+    assert_eq!(deleted, 40);
+    let existing: i64 = redis::cmd("EXISTS")
+        .arg(&keys)
+        .query(&mut connect(&addrs[1]))
+        .unwrap();
+    assert_eq!(existing, 0);
+
+    // A key named twice ends as the last pair says, and is deleted once.
+    let mut con = connect(&addrs[1]);
+    for _ in 0..20 {
+        let () = redis::cmd("MSET")
+            .arg(&["twice", "first", "other", "x", "twice", "last"])
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(con.get::<_, String>("twice").unwrap(), "last");
+    }
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(&["twice", "twice"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(deleted, 1);
+}

@@ -118,7 +118,7 @@ impl Dhash {
     /// answer sends the request down the paper's walk, which alone chooses
     /// where a read falls back or a write goes around (see
     /// [`crate::chord::Ring::known_owner`]).
-    fn listed_owner(&self, id: Id, first: bool) -> Option<NodeRef> {
+    pub(super) fn listed_owner(&self, id: Id, first: bool) -> Option<NodeRef> {
         if !first {
             return None;
         }

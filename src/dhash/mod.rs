@@ -7,6 +7,9 @@
 //!   another node, giving keys away), plus the answers to peers' key
 //!   requests;
 //! - [`kv`]: what a client asks of any node: GET, PUT, DEL, LOOKUP;
+//! - [`batch`]: several keys at once (MSET, MGET, DEL of many), their
+//!   first attempts in flight together;
+//! - [`scan`]: SCAN and KEYS over the whole ring;
 //! - [`replication`]: R copies of every key, and the repair that keeps
 //!   them.
 //!
@@ -14,6 +17,7 @@
 //! key now, its arc, its successors) and implements [`Keys`], through which
 //! the ring moves keys when ownership moves.
 
+pub mod batch;
 pub mod kv;
 pub mod replication;
 pub mod scan;

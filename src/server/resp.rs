@@ -93,6 +93,11 @@ pub(super) fn serve(
     }
 }
 
+/// Arguments that must all be text, as [`utf8`].
+fn texts(args: &[Vec<u8>]) -> Result<Vec<&str>, Reply> {
+    args.iter().map(|arg| utf8(arg)).collect()
+}
+
 /// An argument that must be text: a key, a pattern, a name. Values are
 /// bytes and never pass through here.
 fn utf8(arg: &[u8]) -> Result<&str, Reply> {
@@ -221,42 +226,32 @@ fn key_command(
             String::from_utf8_lossy(option).to_ascii_uppercase()
         )),
         ("DEL" | "UNLINK", keys) if !keys.is_empty() => {
-            let mut deleted = 0;
-            for key in keys {
-                match node.delete(utf8(key)?) {
-                    Ok(existed) => deleted += i64::from(existed),
-                    Err(e) => return Ok(error(&e)),
-                }
+            let deletes = keys
+                .iter()
+                .map(|key| Ok((utf8(key)?, None)))
+                .collect::<Result<Vec<_>, Reply>>()?;
+            match node.keys().write_many(&deletes) {
+                Ok(existed) => Reply::Integer(existed.iter().map(|&e| i64::from(e)).sum()),
+                Err(e) => error(&e),
             }
-            Reply::Integer(deleted)
         }
-        ("EXISTS", keys) if !keys.is_empty() => {
-            let mut found = 0;
-            for key in keys {
-                match node.get(utf8(key)?) {
-                    Ok(value) => found += i64::from(value.is_some()),
-                    Err(e) => return Ok(error(&e)),
-                }
-            }
-            Reply::Integer(found)
-        }
-        ("MGET", keys) if !keys.is_empty() => {
-            let mut values = Vec::with_capacity(keys.len());
-            for key in keys {
-                match node.get(utf8(key)?) {
-                    Ok(value) => values.push(Reply::Bulk(value)),
-                    Err(e) => return Ok(error(&e)),
-                }
-            }
-            Reply::Array(values)
-        }
+        ("EXISTS", keys) if !keys.is_empty() => match node.keys().get_many(&texts(keys)?) {
+            Ok(values) => Reply::Integer(values.iter().map(|v| i64::from(v.is_some())).sum()),
+            Err(e) => error(&e),
+        },
+        ("MGET", keys) if !keys.is_empty() => match node.keys().get_many(&texts(keys)?) {
+            Ok(values) => Reply::Array(values.into_iter().map(Reply::Bulk).collect()),
+            Err(e) => error(&e),
+        },
         ("MSET", pairs) if !pairs.is_empty() && pairs.len() % 2 == 0 => {
-            for pair in pairs.chunks(2) {
-                if let Err(e) = node.put(utf8(&pair[0])?, &pair[1]) {
-                    return Ok(error(&e));
-                }
+            let writes = pairs
+                .chunks(2)
+                .map(|pair| Ok((utf8(&pair[0])?, Some(pair[1].as_slice()))))
+                .collect::<Result<Vec<_>, Reply>>()?;
+            match node.keys().write_many(&writes) {
+                Ok(_) => Reply::ok(),
+                Err(e) => error(&e),
             }
-            Reply::ok()
         }
         ("INCR", [key]) => increment(node, key, 1)?,
         ("DECR", [key]) => increment(node, key, -1)?,

@@ -1,0 +1,190 @@
+//! Several keys at once: Redis's `MSET`, `MGET` and `DEL` of many keys.
+//!
+//! Each key keeps the guarantees of a single request ([`super::kv`]): a
+//! write is acknowledged once R nodes hold it, a read asks the owner. What
+//! changes is only that the first attempts of all the keys are in flight
+//! together ([`crate::chord::Ring::call_all`]): every owner at once, then
+//! every replica copy at once, the copies for one node in one message. So
+//! ten keys cost about two round trips instead of thirty. A key whose first
+//! attempt does not go through, because its owner is not known from this
+//! node's tables, did not answer as the owner, or a copy failed, is then
+//! done on its own, exactly as [`Dhash::put`] or [`Dhash::get`] does it.
+//! The keys are not written atomically, as Redis's `MSET` is: a failure
+//! part way leaves the keys before it written. A batch that names a key
+//! twice is written one key after another, in order, so the last value
+//! wins as in Redis.
+
+use std::collections::{HashMap, HashSet};
+
+use super::Dhash;
+use crate::id::{Id, NodeRef};
+use crate::message::Request;
+use crate::peer::{self, CallError, Written};
+use crate::store::{Entry, Item};
+use crate::Result;
+
+/// A key whose owner this node's tables name
+/// ([`crate::chord::Ring::known_owner`]).
+struct Placed<'a> {
+    /// Where the key is in the caller's list.
+    place: usize,
+    key: &'a str,
+    id: Id,
+    owner: NodeRef,
+}
+
+impl Dhash {
+    /// Writes each `(key, value)` (`None` deletes the key) on R nodes;
+    /// for each, whether it had a value before.
+    ///
+    /// # Errors
+    /// As [`Dhash::put`], for the first key that fails; the keys before it
+    /// are written.
+    pub fn write_many(&self, writes: &[(&str, Option<&[u8]>)]) -> Result<Vec<bool>> {
+        let mut existed: Vec<Option<bool>> = vec![None; writes.len()];
+        // Writes of one key in flight together could land in any order; a
+        // key named twice must end as the last one says, so such a batch
+        // goes one key after another.
+        let distinct: HashSet<&str> = writes.iter().map(|(key, _)| *key).collect();
+        if distinct.len() == writes.len() && !self.ring.paused() {
+            crate::stats::serving_client(|| self.first_writes(writes, &mut existed));
+        }
+        writes
+            .iter()
+            .zip(existed)
+            .map(|((key, value), done)| match done {
+                Some(existed) => Ok(existed),
+                None => match value {
+                    Some(value) => self.put(key, value).map(|()| true),
+                    None => self.delete(key),
+                },
+            })
+            .collect()
+    }
+
+    /// The values of `keys`, in order.
+    ///
+    /// # Errors
+    /// As [`Dhash::get`], for the first key that fails.
+    pub fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut read: Vec<Option<Option<Entry>>> = vec![None; keys.len()];
+        if !self.ring.paused() {
+            crate::stats::serving_client(|| self.first_reads(keys, &mut read));
+        }
+        keys.iter()
+            .zip(read)
+            .map(|(key, done)| match done {
+                Some(entry) => Ok(entry.and_then(|e| e.value)),
+                None => self.get(key),
+            })
+            .collect()
+    }
+
+    /// The keys whose owners this node's tables name, with them.
+    fn placed<'a>(&self, keys: impl Iterator<Item = &'a str>) -> Vec<Placed<'a>> {
+        keys.enumerate()
+            .filter_map(|(place, key)| {
+                let id = self.key_id(key);
+                let owner = self.listed_owner(id, true)?;
+                Some(Placed {
+                    place,
+                    key,
+                    id,
+                    owner,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads every key whose owner is known, all at once; fills `read` for
+    /// those the owner answered.
+    fn first_reads(&self, keys: &[&str], read: &mut [Option<Option<Entry>>]) {
+        let placed = self.placed(keys.iter().copied());
+        let (local, remote): (Vec<_>, Vec<_>) =
+            placed.iter().partition(|p| p.owner.addr == self.me().addr);
+        for p in local {
+            read[p.place] = self.owner_read(p.id, p.key);
+        }
+        let calls = remote
+            .iter()
+            .map(|p| {
+                let request = Request::Get {
+                    key: p.key.to_string(),
+                };
+                (&p.owner, request)
+            })
+            .collect();
+        for (p, answer) in remote.iter().zip(self.ring.call_all(calls)) {
+            if let Ok(entry) = answer.map_err(CallError::from).and_then(peer::value) {
+                read[p.place] = Some(entry);
+            }
+        }
+    }
+
+    /// Writes every key whose owner is known at its owner, all at once,
+    /// then sends every replica copy at once; fills `existed` for the keys
+    /// that R nodes now hold.
+    fn first_writes(&self, writes: &[(&str, Option<&[u8]>)], existed: &mut [Option<bool>]) {
+        let placed = self.placed(writes.iter().map(|(key, _)| *key));
+        let value = |p: &Placed| writes[p.place].1.map(<[u8]>::to_vec);
+        let mut answers: Vec<Option<std::result::Result<Written, CallError>>> =
+            placed.iter().map(|_| None).collect();
+        let mut calls = Vec::new();
+        for (i, p) in placed.iter().enumerate() {
+            if p.owner.addr == self.me().addr {
+                answers[i] = Some(peer::written(self.owner_write(p.id, p.key, value(p))));
+            } else {
+                let request = Request::Write {
+                    key: p.key.to_string(),
+                    value: value(p),
+                };
+                calls.push((i, &p.owner, request));
+            }
+        }
+        let (places, calls): (Vec<usize>, Vec<_>) =
+            calls.into_iter().map(|(i, to, r)| (i, (to, r))).unzip();
+        for (i, answer) in places.into_iter().zip(self.ring.call_all(calls)) {
+            answers[i] = Some(answer.map_err(CallError::from).and_then(peer::written));
+        }
+        // The copies: the R - 1 replicas each owner named, gathered by node.
+        let mut copies: HashMap<&str, (&NodeRef, Vec<Item>, Vec<usize>)> = HashMap::new();
+        let mut pending: Vec<(usize, bool, usize)> = Vec::new();
+        for (p, answer) in placed.iter().zip(&answers) {
+            let Some(Ok(written)) = answer else { continue };
+            let replicas: Vec<&NodeRef> = written
+                .successors
+                .iter()
+                .filter(|s| s.addr != p.owner.addr)
+                .take(self.config().replicas - 1)
+                .collect();
+            for replica in &replicas {
+                let (_, items, places) = copies
+                    .entry(replica.addr.as_str())
+                    .or_insert_with(|| (*replica, Vec::new(), Vec::new()));
+                items.push(Item {
+                    key: p.key.to_string(),
+                    entry: written.entry.clone(),
+                });
+                places.push(p.place);
+            }
+            pending.push((p.place, written.existed, replicas.len()));
+        }
+        let (targets, calls): (Vec<Vec<usize>>, Vec<_>) = copies
+            .into_values()
+            .map(|(to, items, places)| (places, (to, Request::Replicate { items })))
+            .unzip();
+        let mut copied: HashMap<usize, usize> = HashMap::new();
+        for (places, answer) in targets.into_iter().zip(self.ring.call_all(calls)) {
+            if answer.map_err(CallError::from).and_then(peer::done).is_ok() {
+                for place in places {
+                    *copied.entry(place).or_default() += 1;
+                }
+            }
+        }
+        for (place, had, needed) in pending {
+            if copied.get(&place).copied().unwrap_or(0) == needed {
+                existed[place] = Some(had);
+            }
+        }
+    }
+}
