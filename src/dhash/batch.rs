@@ -3,7 +3,7 @@
 //! Each key keeps the guarantees of a single request ([`super::kv`]): a
 //! write is acknowledged once R nodes hold it, a read asks the owner. What
 //! changes is only that the first attempts of all the keys are in flight
-//! together ([`crate::chord::Ring::call_all`]): every owner at once, then
+//! together ([`crate::transport::Transport::call_all`]): every owner at once, then
 //! every replica copy at once, the copies for one node in one message. So
 //! ten keys cost about two round trips instead of thirty. A key whose first
 //! attempt does not go through, because its owner is not known from this
