@@ -295,6 +295,20 @@ fn stale(e: &CodecError) -> bool {
 }
 
 impl Transport for TcpTransport {
+    /// One call is [`TcpTransport::call_all`] of one request.
+    fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
+        match self.call_all(vec![(addr, request)]).pop() {
+            Some(answer) => answer,
+            None => Err(TransportError::Unreachable {
+                addr: addr.to_string(),
+                reason: "no answer was read".into(),
+            }),
+        }
+    }
+
+    /// Every request is written before any answer is read, each on its own
+    /// connection, so the peers work on them at the same time.
+    ///
     /// A request is sent again on a fresh connection only when a pooled one
     /// turned out closed by the far end, which happens while it is idle,
     /// so the request was almost always never read. In the rare race where
@@ -302,25 +316,6 @@ impl Transport for TcpTransport {
     /// two are harmless enough: a `Write` is stamped again with a newer
     /// version of the same value, and a repeated delete may answer
     /// NOT_FOUND where the first one deleted.
-    fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
-        if let Some(mut conn) = self.take_idle(addr) {
-            match TcpTransport::send(&mut conn, &request)
-                .and_then(|()| TcpTransport::receive(&mut conn))
-            {
-                Ok(response) => {
-                    self.give_back(addr, conn);
-                    return Ok(response);
-                }
-                Err(e) if stale(&e) => {}
-                Err(e) => return Err(codec_error(addr, e)),
-            }
-        }
-        self.call_fresh(addr, &request)
-    }
-
-    /// Every request is written before any answer is read, each on its own
-    /// connection, so the peers work on them at the same time. A stale
-    /// pooled connection is handled as in [`TcpTransport::call`].
     fn call_all(&self, calls: Vec<(&str, Request)>) -> Vec<Result<Response, TransportError>> {
         let pending: Vec<Pending> = calls
             .into_iter()

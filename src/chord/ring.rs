@@ -312,8 +312,8 @@ impl Ring {
     }
 
     /// [`Ring::call`] to several nodes at once: the remote calls are in
-    /// flight together ([`crate::transport::Transport::call_all`]). The answers come in the
-    /// order of `calls`.
+    /// flight together ([`crate::transport::Transport::call_all`]). The
+    /// answers come in the order of `calls`.
     pub(crate) fn call_all(
         &self,
         calls: Vec<(&NodeRef, Request)>,

@@ -112,12 +112,12 @@ impl Dhash {
         Ok((id, lookup))
     }
 
-    /// On a request's first attempt, the owner of `key` as this node's
-    /// successor list and fingers show it, unless it timed out a moment ago: asking
-    /// it at once saves the lookup's calls. Anything but the owner's own
-    /// answer sends the request down the paper's walk, which alone chooses
-    /// where a read falls back or a write goes around (see
-    /// [`crate::chord::Ring::known_owner`]).
+    /// On a request's first attempt, the owner of identifier `id` as this
+    /// node's successor list and fingers show it, unless it timed out a
+    /// moment ago: asking it at once saves the lookup's calls. Anything but
+    /// the owner's own answer sends the request down the paper's walk,
+    /// which alone chooses where a read falls back or a write goes around
+    /// (see [`crate::chord::Ring::known_owner`]).
     pub(super) fn listed_owner(&self, id: Id, first: bool) -> Option<NodeRef> {
         if !first {
             return None;
