@@ -113,7 +113,7 @@ impl Dhash {
     }
 
     /// On a request's first attempt, the owner of identifier `id` as this
-    /// node's successor list and fingers show it, unless it timed out a
+    /// node's successor list shows it, unless it timed out a
     /// moment ago: asking it at once saves the lookup's calls. Anything but
     /// the owner's own answer sends the request down the paper's walk,
     /// which alone chooses where a read falls back or a write goes around
