@@ -487,6 +487,8 @@ fn a_browser_gets_a_page_of_the_ring_and_people_still_get_the_text_protocol() {
 
 /// A node with the default pool serves a thousand people at once: each
 /// connects, is answered, and stays connected; none is told `ERR busy`.
+/// The workers start as they are needed: few at first, one per client
+/// by the end.
 #[test]
 fn a_thousand_clients_at_once_are_all_served() {
     let limit = chord::server::raise_open_file_limit().expect("the open file limit");
@@ -498,6 +500,9 @@ fn a_thousand_clients_at_once_are_all_served() {
     let mut config = cluster.server_config();
     config.workers = chord::server::DEFAULT_WORKERS;
     let server = Server::start(config).expect("start");
+    // An idle node starts few of its workers; the rest start as needed.
+    let idle = server.workers_started();
+    assert!(idle <= 8, "{idle} workers started before any client came");
     let mut clients: Vec<Client> = Vec::with_capacity(1_000);
     let mut busy = 0;
     for i in 0..1_000 {
@@ -511,6 +516,11 @@ fn a_thousand_clients_at_once_are_all_served() {
         clients.push(c);
     }
     assert_eq!(busy, 0, "{busy} of 1,000 clients were turned away");
+    let started = server.workers_started();
+    assert!(
+        (1_000..=chord::server::DEFAULT_WORKERS).contains(&started),
+        "{started} workers for 1,000 clients"
+    );
     // All still connected and served: the first one again, last.
     assert_eq!(
         clients[0].line("GET crowd-999").expect("an answer"),

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::nodes::{ring_settled, Nodes, CALL_TIMEOUT};
+use super::nodes::{ring_settled, unsettled, Nodes, CALL_TIMEOUT};
 use super::Rng;
 use crate::client::Client;
 
@@ -494,7 +494,11 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     let settle_deadline = Instant::now() + Duration::from_secs(60);
     while !ring_settled(&nodes.addrs()) {
         if Instant::now() > settle_deadline {
-            return Err("the ring did not settle within 60 s of the churn ending".into());
+            let wrong = unsettled(&nodes.addrs());
+            return Err(format!(
+                "the ring did not settle within 60 s of the churn ending: {}",
+                wrong.join("; ")
+            ));
         }
         thread::sleep(Duration::from_millis(20));
     }

@@ -272,15 +272,23 @@ pub(super) fn ask(
 /// Whether every live node's predecessor and successor are the live nodes
 /// before and after it by identifier: the ring has settled.
 pub(super) fn ring_settled(addrs: &[String]) -> bool {
+    unsettled(addrs).is_empty()
+}
+
+/// Each live node whose successor or predecessor is not the live node
+/// after or before it by identifier, with what it has and should have.
+pub(super) fn unsettled(addrs: &[String]) -> Vec<String> {
     let ring = ring_of(addrs);
+    let mut wrong = Vec::new();
     for (i, (_, addr)) in ring.iter().enumerate() {
         let next = ring[(i + 1) % ring.len()].1;
         let previous = ring[(i + ring.len() - 1) % ring.len()].1;
-        let Ok(mut client) = Client::connect(addr, CALL_TIMEOUT) else {
-            return false;
-        };
-        let Ok(lines) = client.request("NODE") else {
-            return false;
+        let lines = match Client::connect(addr, CALL_TIMEOUT).and_then(|mut c| c.request("NODE")) {
+            Ok(lines) => lines,
+            Err(e) => {
+                wrong.push(format!("{addr}: NODE failed: {e}"));
+                continue;
+            }
         };
         let field = |name: &str| {
             lines
@@ -289,13 +297,16 @@ pub(super) fn ring_settled(addrs: &[String]) -> bool {
                 .and_then(|rest| rest.split_whitespace().last())
                 .map(str::to_string)
         };
-        let single = ring.len() == 1;
-        if field("successor 1 ").as_deref() != Some(next.as_str()) {
-            return false;
+        let successor = field("successor 1 ");
+        if successor.as_deref() != Some(next.as_str()) {
+            wrong.push(format!("{addr}: successor {successor:?}, not {next}"));
         }
-        if !single && field("predecessor ").as_deref() != Some(previous.as_str()) {
-            return false;
+        let predecessor = field("predecessor ");
+        if ring.len() > 1 && predecessor.as_deref() != Some(previous.as_str()) {
+            wrong.push(format!(
+                "{addr}: predecessor {predecessor:?}, not {previous}"
+            ));
         }
     }
-    true
+    wrong
 }

@@ -25,6 +25,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{SendTimeoutError, Sender};
@@ -72,7 +73,7 @@ enum Next {
 
 /// Runs the lobby until the server stops. The listener must be
 /// non-blocking.
-pub(super) fn run(listener: &TcpListener, shared: &Shared, handoff: &Sender<Job>) {
+pub(super) fn run(listener: &TcpListener, shared: &Arc<Shared>, handoff: &Sender<Job>) {
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut fds: Vec<libc::pollfd> = Vec::new();
     loop {
@@ -264,7 +265,7 @@ fn refuse(shared: &Shared, stream: &TcpStream, why: &str) {
 
 /// Closes handshakes past their deadline, and hands connections that never
 /// spoke to workers as people.
-fn expire(shared: &Shared, handoff: &Sender<Job>, pending: &mut VecDeque<Pending>) {
+fn expire(shared: &Arc<Shared>, handoff: &Sender<Job>, pending: &mut VecDeque<Pending>) {
     let now = Instant::now();
     for i in (0..pending.len()).rev() {
         if deadline(&pending[i]) > now {
@@ -282,7 +283,7 @@ fn expire(shared: &Shared, handoff: &Sender<Job>, pending: &mut VecDeque<Pending
 }
 
 /// Hands a connection on: to a worker, or closed.
-fn dispatch(shared: &Shared, handoff: &Sender<Job>, stream: TcpStream, next: Next) {
+fn dispatch(shared: &Arc<Shared>, handoff: &Sender<Job>, stream: TcpStream, next: Next) {
     if stream.set_nonblocking(false).is_err() {
         return;
     }
@@ -295,6 +296,7 @@ fn dispatch(shared: &Shared, handoff: &Sender<Job>, stream: TcpStream, next: Nex
         Next::Text => Job::Text(stream),
         Next::Peer(session) => Job::Peer(stream, session),
     };
+    shared.make_room();
     let mut job = job;
     let mut evicted = false;
     loop {

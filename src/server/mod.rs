@@ -3,8 +3,10 @@
 //!
 //! The shape is the Rust Book's multithreaded server. One thread accepts
 //! connections and, once each has shown what it is (a person, or a peer
-//! that passed the handshake of [`crate::auth`]), hands it to a fixed pool
-//! of workers over a rendezvous channel; a worker serves its connection
+//! that passed the handshake of [`crate::auth`]), hands it to a pool of at
+//! most `--workers` workers over a rendezvous channel (a worker's thread
+//! starts the first time no started one is free, and is kept; see
+//! [`DEFAULT_WORKERS`] for why not all at once); a worker serves its connection
 //! until the client closes it, goes idle, or the server stops. If no
 //! worker takes a connection within a moment, it is answered busy and
 //! closed, rather than left to wait behind connections that may stay open
@@ -138,10 +140,14 @@ enum Job {
 }
 
 /// The default pool: 1,024 text clients at once, and [`PEER_WORKERS`] kept
-/// for peers. Idle workers cost a parked thread each; with
-/// [`WORKER_STACK`] stacks, a node's pool takes tens of megabytes of
-/// address space touched only where a thread has run.
+/// for peers. The pool's size is fixed, but its threads start as they are
+/// first needed and are then kept (see [`Pool`]), so an idle node runs a
+/// handful: a machine's thread ids are few (Linux's default `pid_max` is
+/// 32,768), and 64 nodes of 1,088 threads each would not start.
 pub const DEFAULT_WORKERS: usize = 1024 + PEER_WORKERS;
+
+/// The workers a node starts with; the rest start when needed.
+const FIRST_WORKERS: usize = 8;
 
 /// The most workers kept for peers.
 pub const PEER_WORKERS: usize = 64;
@@ -179,8 +185,27 @@ pub fn raise_open_file_limit() -> io::Result<u64> {
     Ok(limit.rlim_cur)
 }
 
+/// The worker pool: at most `max` threads, started when a connection finds
+/// none idle, and kept until the server stops. A fixed bound, as the Rust
+/// Book's pool has, without a thread per slot before it is used.
+struct Pool {
+    /// The most workers.
+    max: usize,
+    /// The workers started so far.
+    started: AtomicUsize,
+    /// The workers waiting for a connection now.
+    idle: AtomicUsize,
+    /// Where workers take connections from; each new worker gets a clone.
+    jobs: Receiver<Job>,
+    /// The started workers, joined when the server stops. Held only to
+    /// push a handle or drain them.
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
 /// What the accept thread and the workers share.
 struct Shared {
+    /// The worker pool.
+    pool: Pool,
     node: Arc<Node>,
     idle_timeout: Duration,
     secret: Option<Secret>,
@@ -211,6 +236,52 @@ struct Open {
 }
 
 impl Shared {
+    /// Starts one more worker, if the pool has room.
+    ///
+    /// # Errors
+    /// The operating system's, when it cannot start a thread.
+    fn start_worker(self: &Arc<Self>) -> io::Result<()> {
+        let pool = &self.pool;
+        let Ok(i) = pool
+            .started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < pool.max).then_some(n + 1)
+            })
+        else {
+            return Ok(());
+        };
+        let (shared, jobs) = (self.clone(), pool.jobs.clone());
+        let spawned = thread::Builder::new()
+            .name(format!("worker {i}"))
+            .stack_size(WORKER_STACK)
+            .spawn(move || work(&shared, &jobs));
+        match spawned {
+            Ok(handle) => {
+                pool.handles.lock().push(handle);
+                Ok(())
+            }
+            Err(e) => {
+                pool.started.fetch_sub(1, Ordering::SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    /// Before a connection is handed over: if no worker waits, starts one,
+    /// while the pool has room. A thread that cannot be started is logged
+    /// (at most once a second); the connection then waits for a worker, or
+    /// is answered busy, as when the pool is full.
+    fn make_room(self: &Arc<Self>) {
+        if self.pool.idle.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        if let Err(e) = self.start_worker() {
+            let me = &self.node.me().addr;
+            self.refusals
+                .warn(|| format!("{me}: could not start a worker thread: {e}"));
+        }
+    }
+
     /// Whether a text client may take a worker now.
     fn text_has_room(&self) -> bool {
         self.text_clients.load(Ordering::SeqCst) < self.text_limit
@@ -249,7 +320,6 @@ pub struct Server {
     transport: Arc<TcpTransport>,
     local_addr: SocketAddr,
     accept: Option<JoinHandle<()>>,
-    workers: Vec<JoinHandle<()>>,
     maintenance: Option<Maintenance>,
 }
 
@@ -281,7 +351,15 @@ impl Server {
         warn_if_open(&config, local_addr);
         let transport = Arc::new(TcpTransport::new(config.rpc_timeout, config.secret.clone()));
         let node = Node::new(&advertise, config.node.clone(), transport.clone())?;
+        let (handoff, jobs) = bounded::<Job>(0);
         let shared = Arc::new(Shared {
+            pool: Pool {
+                max: config.workers,
+                started: AtomicUsize::new(0),
+                idle: AtomicUsize::new(0),
+                jobs,
+                handles: Mutex::new(Vec::new()),
+            },
             node: node.clone(),
             idle_timeout: config.idle_timeout,
             secret: config.secret.clone(),
@@ -298,18 +376,12 @@ impl Server {
             transport,
             local_addr,
             accept: None,
-            workers: Vec::new(),
             maintenance: None,
         };
-        let (handoff, jobs) = bounded::<Job>(0);
-        for i in 0..config.workers {
-            let (shared, jobs) = (shared.clone(), jobs.clone());
-            let worker = thread::Builder::new()
-                .name(format!("worker {i}"))
-                .stack_size(WORKER_STACK)
-                .spawn(move || work(&shared, &jobs))
+        for _ in 0..config.workers.min(FIRST_WORKERS) {
+            shared
+                .start_worker()
                 .map_err(io_error("spawning a worker thread".into()))?;
-            server.workers.push(worker);
         }
         let accept_shared = shared.clone();
         let accept = thread::Builder::new()
@@ -329,6 +401,12 @@ impl Server {
         server.maintenance = Some(maintenance);
         info!("{}: serving on {local_addr}", advertise);
         Ok(server)
+    }
+
+    /// How many worker threads have started: they start as connections
+    /// first need them, up to `--workers`.
+    pub fn workers_started(&self) -> usize {
+        self.shared.pool.started.load(Ordering::SeqCst)
     }
 
     /// The node this server runs.
@@ -390,7 +468,10 @@ impl Server {
         for (_, open) in self.shared.open.lock().drain() {
             let _ = open.stream.shutdown(Shutdown::Both);
         }
-        for worker in self.workers.drain(..) {
+        // The accept thread, which starts workers, has ended: the list is
+        // complete.
+        let workers: Vec<JoinHandle<()>> = self.shared.pool.handles.lock().drain(..).collect();
+        for worker in workers {
             if worker.join().is_err() {
                 log::error!("a worker thread panicked");
             }
@@ -459,7 +540,11 @@ fn wake_address(bound: SocketAddr) -> SocketAddr {
 }
 
 fn work(shared: &Shared, jobs: &Receiver<Job>) {
-    while let Ok(job) = jobs.recv() {
+    loop {
+        shared.pool.idle.fetch_add(1, Ordering::SeqCst);
+        let next = jobs.recv();
+        shared.pool.idle.fetch_sub(1, Ordering::SeqCst);
+        let Ok(job) = next else { return };
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
