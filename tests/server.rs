@@ -528,6 +528,31 @@ fn a_thousand_clients_at_once_are_all_served() {
     );
 }
 
+/// Two hundred clients that speak at the same moment, each on a fresh
+/// connection, are all served: the workers they need start at once,
+/// rather than some clients being told `ERR busy` while threads start.
+#[test]
+fn a_burst_of_new_clients_starts_workers_for_all() {
+    let cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.workers = chord::server::DEFAULT_WORKERS;
+    let server = Server::start(config).expect("start");
+    let mut streams: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(server.addr()).expect("connect"))
+        .collect();
+    for stream in &mut streams {
+        stream.write_all(b"PING\r\n").expect("send");
+    }
+    for (i, stream) in streams.into_iter().enumerate() {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut line = String::new();
+        BufReader::new(stream)
+            .read_line(&mut line)
+            .expect("an answer");
+        assert_eq!(line, "+PONG\r\n", "client {i}");
+    }
+}
+
 /// Pipelined requests are answered in order, and in batches: a hundred
 /// requests sent in one write take a handful of flushes, not a hundred.
 #[test]

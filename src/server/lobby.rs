@@ -28,10 +28,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{SendTimeoutError, Sender};
+use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 use log::{error, warn};
 
-use super::{Job, Shared, HANDOFF_WAIT};
+use super::{Job, Shared, HANDOFF_WAIT, NEW_WORKER_WAIT};
 use crate::auth::{self, ServerHandshake, Step, ACK_BUSY};
 use crate::codec::MAGIC;
 use crate::stats::Stats;
@@ -296,11 +296,20 @@ fn dispatch(shared: &Arc<Shared>, handoff: &Sender<Job>, stream: TcpStream, next
         Next::Text => Job::Text(stream),
         Next::Peer(session) => Job::Peer(stream, session),
     };
-    shared.make_room();
+    // A worker waiting now takes it at once; if none does, start one.
+    let job = match handoff.try_send(job) {
+        Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+        Err(TrySendError::Full(job)) => job,
+    };
+    let mut wait = if shared.make_room() {
+        NEW_WORKER_WAIT
+    } else {
+        HANDOFF_WAIT
+    };
     let mut job = job;
     let mut evicted = false;
     loop {
-        match handoff.send_timeout(job, HANDOFF_WAIT) {
+        match handoff.send_timeout(job, std::mem::replace(&mut wait, HANDOFF_WAIT)) {
             Ok(()) => return,
             Err(SendTimeoutError::Disconnected(_)) => return,
             // No worker is free: free the one an idle peer holds longest.

@@ -80,6 +80,11 @@ pub const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// a quick `ERR busy` shows it alive.
 const HANDOFF_WAIT: Duration = Duration::from_millis(25);
 
+/// How long the accept thread waits for a worker it has just started to
+/// take a connection: a new thread on a loaded machine may take longer
+/// than [`HANDOFF_WAIT`] to run, and one is sure to come.
+const NEW_WORKER_WAIT: Duration = Duration::from_millis(250);
+
 /// How long a write to a client may block (a client that does not read).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -193,8 +198,6 @@ struct Pool {
     max: usize,
     /// The workers started so far.
     started: AtomicUsize,
-    /// The workers waiting for a connection now.
-    idle: AtomicUsize,
     /// Where workers take connections from; each new worker gets a clone.
     jobs: Receiver<Job>,
     /// The started workers, joined when the server stops. Held only to
@@ -267,18 +270,22 @@ impl Shared {
         }
     }
 
-    /// Before a connection is handed over: if no worker waits, starts one,
-    /// while the pool has room. A thread that cannot be started is logged
-    /// (at most once a second); the connection then waits for a worker, or
-    /// is answered busy, as when the pool is full.
-    fn make_room(self: &Arc<Self>) {
-        if self.pool.idle.load(Ordering::SeqCst) > 0 {
-            return;
+    /// When a connection finds no worker waiting: starts one, while the
+    /// pool has room; whether one was started. A thread that cannot be
+    /// started is logged (at most once a second); the connection then
+    /// waits for a worker, or is answered busy, as when the pool is full.
+    fn make_room(self: &Arc<Self>) -> bool {
+        if self.pool.started.load(Ordering::SeqCst) >= self.pool.max {
+            return false;
         }
-        if let Err(e) = self.start_worker() {
-            let me = &self.node.me().addr;
-            self.refusals
-                .warn(|| format!("{me}: could not start a worker thread: {e}"));
+        match self.start_worker() {
+            Ok(()) => true,
+            Err(e) => {
+                let me = &self.node.me().addr;
+                self.refusals
+                    .warn(|| format!("{me}: could not start a worker thread: {e}"));
+                false
+            }
         }
     }
 
@@ -356,7 +363,6 @@ impl Server {
             pool: Pool {
                 max: config.workers,
                 started: AtomicUsize::new(0),
-                idle: AtomicUsize::new(0),
                 jobs,
                 handles: Mutex::new(Vec::new()),
             },
@@ -540,11 +546,7 @@ fn wake_address(bound: SocketAddr) -> SocketAddr {
 }
 
 fn work(shared: &Shared, jobs: &Receiver<Job>) {
-    loop {
-        shared.pool.idle.fetch_add(1, Ordering::SeqCst);
-        let next = jobs.recv();
-        shared.pool.idle.fetch_sub(1, Ordering::SeqCst);
-        let Ok(job) = next else { return };
+    while let Ok(job) = jobs.recv() {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
