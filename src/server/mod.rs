@@ -146,9 +146,10 @@ enum Job {
 
 /// The default pool: 1,024 text clients at once, and [`PEER_WORKERS`] kept
 /// for peers. The pool's size is fixed, but its threads start as they are
-/// first needed and are then kept (see `Pool` in this module), so an idle node runs a
-/// handful: a machine's thread ids are few (Linux's default `pid_max` is
-/// 32,768), and 64 nodes of 1,088 threads each would not start.
+/// first needed and are then kept (see `Pool` in this module), so an idle
+/// node runs a handful: a machine's thread ids are few (Linux's default
+/// `pid_max` is 32,768), and 64 nodes of 1,088 threads each would not
+/// start.
 pub const DEFAULT_WORKERS: usize = 1024 + PEER_WORKERS;
 
 /// The workers a node starts with; the rest start when needed.
