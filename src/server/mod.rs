@@ -240,11 +240,11 @@ struct Open {
 }
 
 impl Shared {
-    /// Starts one more worker, if the pool has room.
+    /// Starts one more worker, if the pool has room; whether it did.
     ///
     /// # Errors
     /// The operating system's, when it cannot start a thread.
-    fn start_worker(self: &Arc<Self>) -> io::Result<()> {
+    fn start_worker(self: &Arc<Self>) -> io::Result<bool> {
         let pool = &self.pool;
         let Ok(i) = pool
             .started
@@ -252,7 +252,7 @@ impl Shared {
                 (n < pool.max).then_some(n + 1)
             })
         else {
-            return Ok(());
+            return Ok(false);
         };
         let (shared, jobs) = (self.clone(), pool.jobs.clone());
         let spawned = thread::Builder::new()
@@ -262,7 +262,7 @@ impl Shared {
         match spawned {
             Ok(handle) => {
                 pool.handles.lock().push(handle);
-                Ok(())
+                Ok(true)
             }
             Err(e) => {
                 pool.started.fetch_sub(1, Ordering::SeqCst);
@@ -276,11 +276,8 @@ impl Shared {
     /// started is logged (at most once a second); the connection then
     /// waits for a worker, or is answered busy, as when the pool is full.
     fn make_room(self: &Arc<Self>) -> bool {
-        if self.pool.started.load(Ordering::SeqCst) >= self.pool.max {
-            return false;
-        }
         match self.start_worker() {
-            Ok(()) => true,
+            Ok(started) => started,
             Err(e) => {
                 let me = &self.node.me().addr;
                 self.refusals
