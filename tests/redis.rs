@@ -16,9 +16,7 @@ fn connect(addr: &str) -> Connection {
 
 #[test]
 fn a_redis_client_reads_and_writes_through_any_node() {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(3);
-    cluster.settle();
+    let cluster = TcpCluster::settled(3);
     let addrs = cluster.addrs();
     let mut first = connect(&addrs[0]);
     let mut second = connect(&addrs[1]);
@@ -108,9 +106,7 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
 
 #[test]
 fn pipelined_commands_are_answered_in_order() {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(2);
-    cluster.settle();
+    let cluster = TcpCluster::settled(2);
     let mut con = connect(&cluster.addrs()[1]);
     let mut pipe = redis::pipe();
     for i in 0..200 {
@@ -128,9 +124,7 @@ fn pipelined_commands_are_answered_in_order() {
 
 #[test]
 fn set_nx_and_xx_are_checked_at_the_owner() {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(3);
-    cluster.settle();
+    let cluster = TcpCluster::settled(3);
     let mut con = connect(&cluster.addrs()[2]);
     let set = |con: &mut Connection, option: &str, value: &str| -> Option<String> {
         redis::cmd("SET")
@@ -164,9 +158,7 @@ fn set_nx_and_xx_are_checked_at_the_owner() {
 /// is lost.
 #[test]
 fn concurrent_increments_through_many_nodes_lose_none() {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(4);
-    cluster.settle();
+    let cluster = TcpCluster::settled(4);
     let addrs = cluster.addrs();
     let threads: Vec<_> = (0..10)
         .map(|t| {
@@ -198,9 +190,7 @@ fn concurrent_increments_through_many_nodes_lose_none() {
 /// pattern applied, and the cursor back at 0 at the end.
 #[test]
 fn scan_sees_every_key_of_the_ring_from_any_node() {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(5);
-    cluster.settle();
+    let cluster = TcpCluster::settled(5);
     let addrs = cluster.addrs();
     let mut writer = connect(&addrs[0]);
     for i in 0..300 {
@@ -234,9 +224,7 @@ fn scan_sees_every_key_of_the_ring_from_any_node() {
 
 #[test]
 fn values_are_binary_safe_and_the_text_protocol_shows_them_escaped() {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(3);
-    cluster.settle();
+    let cluster = TcpCluster::settled(3);
     let addrs = cluster.addrs();
     // Every byte value, line breaks and NUL among them, and not UTF-8.
     let every_byte: Vec<u8> = (0..=255).collect();
@@ -273,9 +261,7 @@ fn values_are_binary_safe_and_the_text_protocol_shows_them_escaped() {
 /// a node has just died and the tables still name it.
 #[test]
 fn many_keys_at_once_are_each_written_as_one_write_is() {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(5);
-    cluster.settle();
+    let mut cluster = TcpCluster::settled(5);
     let keys = common::keys("many", 40);
     let addrs = cluster.addrs();
     let mut mset = redis::cmd("MSET");

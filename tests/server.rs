@@ -19,13 +19,6 @@ use common::{cluster_secret, Cluster, TcpCluster};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn ring_of(n: usize) -> TcpCluster {
-    let mut cluster = TcpCluster::new(160);
-    cluster.grow_to(n);
-    cluster.settle();
-    cluster
-}
-
 fn client(server: &Server) -> Client {
     Client::connect(&server.addr(), TIMEOUT).expect("connect")
 }
@@ -40,7 +33,7 @@ fn read_to_close(stream: &mut TcpStream) -> String {
 
 #[test]
 fn every_command_answers_as_documented() {
-    let cluster = ring_of(3);
+    let cluster = TcpCluster::settled(3);
     let servers = cluster.servers();
     let mut c = client(&servers[0]);
     assert_eq!(c.line("PUT answer 42").unwrap(), "OK");
@@ -119,7 +112,7 @@ fn every_command_answers_as_documented() {
 
 #[test]
 fn bad_input_gets_an_error_and_the_connection_stays_usable() {
-    let cluster = ring_of(2);
+    let cluster = TcpCluster::settled(2);
     let server = &cluster.servers()[0];
     let mut c = client(server);
     c.line("PUT k v").unwrap();
@@ -165,7 +158,7 @@ fn bad_input_gets_an_error_and_the_connection_stays_usable() {
 
 #[test]
 fn a_value_of_64_kib_with_spaces_round_trips_and_a_larger_one_is_refused() {
-    let cluster = ring_of(2);
+    let cluster = TcpCluster::settled(2);
     let servers = cluster.servers();
     let value: String = "ab cd ".repeat(64 * 1024 / 6) + &"z".repeat(64 * 1024 % 6);
     assert_eq!(value.len(), 64 * 1024);
@@ -246,7 +239,7 @@ fn an_idle_client_is_disconnected_and_frees_its_worker() {
 
 #[test]
 fn a_peer_that_breaks_the_protocol_is_cut_off_and_the_node_lives_on() {
-    let cluster = ring_of(2);
+    let cluster = TcpCluster::settled(2);
     let server = &cluster.servers()[0];
     // An oversized frame length: refused before reading the body.
     let mut peer = common::peer_connection(&server.addr(), Some(&common::cluster_secret()));
@@ -291,7 +284,7 @@ fn a_peer_that_breaks_the_protocol_is_cut_off_and_the_node_lives_on() {
 
 #[test]
 fn a_client_that_stalls_mid_line_does_not_hold_up_others() {
-    let cluster = ring_of(2);
+    let cluster = TcpCluster::settled(2);
     let server = &cluster.servers()[0];
     let mut stalled = TcpStream::connect(server.addr()).unwrap();
     stalled.write_all(b"PUT k half").unwrap();
@@ -417,7 +410,7 @@ fn with_a_password_nothing_but_auth_help_and_quit_is_served_before_auth() {
     // Each connection authenticates for itself.
     assert_eq!(client(&server).line("GET k").unwrap(), refused);
     // A node without a password says so.
-    let open = ring_of(1);
+    let open = TcpCluster::settled(1);
     let answer = client(&open.servers()[0]).line("AUTH x").unwrap();
     assert!(
         answer.starts_with("ERR this node has no password"),
@@ -427,7 +420,7 @@ fn with_a_password_nothing_but_auth_help_and_quit_is_served_before_auth() {
 
 #[test]
 fn a_node_with_another_secret_cannot_join_and_says_why() {
-    let cluster = ring_of(2);
+    let cluster = TcpCluster::settled(2);
     let mut config = cluster.server_config();
     config.secret = Some(chord::auth::Secret::new(b"not the ring's secret at all").unwrap());
     let error = Server::start(config).err().expect("refused");
@@ -453,7 +446,7 @@ fn http(server: &Server, request: &str) -> String {
 
 #[test]
 fn a_browser_gets_a_page_of_the_ring_and_people_still_get_the_text_protocol() {
-    let cluster = ring_of(3);
+    let cluster = TcpCluster::settled(3);
     let server = &cluster.servers()[0];
     let page = http(server, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
@@ -589,7 +582,7 @@ fn pipelined_requests_are_answered_in_order_and_in_batches() {
 /// KEYS lists the whole ring's keys that match, from any node, sorted.
 #[test]
 fn keys_lists_the_whole_rings_matching_keys() {
-    let cluster = ring_of(3);
+    let cluster = TcpCluster::settled(3);
     let mut first = client(&cluster.servers()[0]);
     for i in 0..40 {
         assert_eq!(first.line(&format!("PUT fruit-{i:02} {i}")).unwrap(), "OK");
@@ -621,7 +614,7 @@ fn keys_lists_the_whole_rings_matching_keys() {
 /// PUT at most three (the owner and two replicas).
 #[test]
 fn client_requests_make_few_peer_calls() {
-    let cluster = ring_of(4);
+    let cluster = TcpCluster::settled(4);
     let node = cluster.servers()[1].node().clone();
     let calls = || -> (u64, u64) {
         let get = |name: &str| {
@@ -658,7 +651,7 @@ fn client_requests_make_few_peer_calls() {
 /// round does the same over the pooled connections.
 #[test]
 fn calls_to_several_peers_at_once_answer_in_order() {
-    let cluster = ring_of(2);
+    let cluster = TcpCluster::settled(2);
     let addrs = cluster.addrs();
     let nobody = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

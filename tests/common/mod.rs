@@ -86,6 +86,14 @@ impl TcpCluster {
         TcpCluster::with_workers(bits, 48)
     }
 
+    /// A settled ring of `n` nodes with m = 160.
+    pub fn settled(n: usize) -> TcpCluster {
+        let mut cluster = TcpCluster::new(160);
+        cluster.grow_to(n);
+        cluster.settle();
+        cluster
+    }
+
     /// An empty cluster whose nodes use m = `bits` and `workers` workers.
     pub fn with_workers(bits: u8, workers: usize) -> TcpCluster {
         TcpCluster {
