@@ -10,7 +10,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
 
 /// One node's counters.
 #[derive(Debug, Default)]
@@ -144,18 +144,18 @@ pub fn is_serving_client() -> bool {
     SERVING_CLIENT.with(std::cell::Cell::get)
 }
 
-/// A lock guard that, when dropped, raises `longest` to the time the lock
-/// was held in microseconds, if that is longer.
-pub struct Timed<'a, T> {
-    guard: MutexGuard<'a, T>,
+/// A lock guard (`G`: a mutex's, or a read or write guard of a
+/// read-write lock) that, when dropped, raises `longest` to the time the
+/// lock was held in microseconds, if that is longer.
+pub struct Timed<'a, G> {
+    guard: G,
     since: Instant,
     longest: &'a AtomicU64,
 }
 
-impl<'a, T> Timed<'a, T> {
-    /// Takes `lock`, timing the hold into `longest`.
-    pub fn lock(lock: &'a Mutex<T>, longest: &'a AtomicU64) -> Timed<'a, T> {
-        let guard = lock.lock();
+impl<'a, G> Timed<'a, G> {
+    /// Times the hold of `guard`, just taken, into `longest`.
+    pub fn new(guard: G, longest: &'a AtomicU64) -> Timed<'a, G> {
         Timed {
             guard,
             since: Instant::now(),
@@ -164,20 +164,20 @@ impl<'a, T> Timed<'a, T> {
     }
 }
 
-impl<T> Deref for Timed<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
+impl<G: Deref> Deref for Timed<'_, G> {
+    type Target = G::Target;
+    fn deref(&self) -> &G::Target {
         &self.guard
     }
 }
 
-impl<T> DerefMut for Timed<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
+impl<G: DerefMut> DerefMut for Timed<'_, G> {
+    fn deref_mut(&mut self) -> &mut G::Target {
         &mut self.guard
     }
 }
 
-impl<T> Drop for Timed<'_, T> {
+impl<G> Drop for Timed<'_, G> {
     fn drop(&mut self) {
         let held = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.longest.fetch_max(held, Ordering::Relaxed);
@@ -224,16 +224,16 @@ mod tests {
 
     #[test]
     fn a_timed_lock_records_its_longest_hold() {
-        let lock = Mutex::new(0);
+        let lock = parking_lot::RwLock::new(0);
         let longest = AtomicU64::new(0);
         {
-            let mut guard = Timed::lock(&lock, &longest);
+            let mut guard = Timed::new(lock.write(), &longest);
             *guard += 1;
             let start = Instant::now();
             while start.elapsed() < Duration::from_millis(2) {}
         }
         assert!(longest.load(Ordering::Relaxed) >= 2_000);
-        drop(Timed::lock(&lock, &longest));
+        drop(Timed::new(lock.read(), &longest));
         assert!(
             longest.load(Ordering::Relaxed) >= 2_000,
             "a short hold keeps the longest"

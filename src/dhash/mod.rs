@@ -25,7 +25,7 @@ pub mod scan;
 use std::sync::Arc;
 
 use log::{debug, warn};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::chord::{CopyError, Keys, Lookup, Ring};
 use crate::config::NodeConfig;
@@ -72,11 +72,13 @@ impl Merged {
 /// One node's key layer.
 pub struct Dhash {
     ring: Arc<Ring>,
-    /// The key-value pairs held here, as owner or replica. Taken after the
-    /// ring's lock when both are needed ([`Ring::while_serving`]), through
-    /// [`Dhash::store`], which times each hold; every use does a bounded
-    /// amount of work under it.
-    store: Mutex<Store>,
+    /// The key-value pairs held here, as owner or replica. Reads share
+    /// it, so that GETs on many connections do not queue behind each
+    /// other; writes hold it alone. Taken after the ring's lock when both
+    /// are needed ([`Ring::while_serving`]), through [`Dhash::store`] and
+    /// [`Dhash::store_mut`], which time each hold; every use does a
+    /// bounded amount of work under it.
+    store: RwLock<Store>,
     /// Where replica repair resumes next round; held only to read or
     /// update those positions.
     repair: Mutex<RepairState>,
@@ -90,7 +92,7 @@ impl Dhash {
         let max_memory = ring.config().max_memory;
         Dhash {
             ring,
-            store: Mutex::new(Store::with_limit(max_memory)),
+            store: RwLock::new(Store::with_limit(max_memory)),
             repair: Mutex::new(RepairState::default()),
             refusals: Throttled::default(),
         }
@@ -128,10 +130,15 @@ impl Dhash {
         (store.entries(), store.bytes(), store.limit())
     }
 
-    /// The store, locked; the hold is timed into the
-    /// `longest_store_lock_us` counter.
-    pub(crate) fn store(&self) -> Timed<'_, Store> {
-        Timed::lock(&self.store, &self.stats().longest_store_lock_us)
+    /// The store, locked for reading (shared with other readers); the
+    /// hold is timed into the `longest_store_lock_us` counter.
+    pub(crate) fn store(&self) -> Timed<'_, RwLockReadGuard<'_, Store>> {
+        Timed::new(self.store.read(), &self.stats().longest_store_lock_us)
+    }
+
+    /// The store, locked for writing (alone); timed like [`Dhash::store`].
+    pub(crate) fn store_mut(&self) -> Timed<'_, RwLockWriteGuard<'_, Store>> {
+        Timed::new(self.store.write(), &self.stats().longest_store_lock_us)
     }
 
     /// Gives `to` copies of `items`; whether it took them all. A holder
@@ -155,10 +162,16 @@ impl Dhash {
         let horizon = self.horizon();
         let mut merged = Merged::default();
         let mut items = items.into_iter().peekable();
+        let space = self.config().space;
         while items.peek().is_some() {
-            let mut store = self.store();
-            for item in items.by_ref().take(MERGE_BATCH) {
-                let id = self.config().space.hash(item.key.as_bytes());
+            // Hash before taking the lock: SHA-1 need not hold up readers.
+            let batch: Vec<(Id, Item)> = items
+                .by_ref()
+                .take(MERGE_BATCH)
+                .map(|item| (space.hash(item.key.as_bytes()), item))
+                .collect();
+            let mut store = self.store_mut();
+            for (id, item) in batch {
                 match store.merge(id, item.key, item.entry, horizon) {
                     Ok(changed) => merged.changed += usize::from(changed),
                     Err(full) => merged.full = Some(full),
@@ -257,16 +270,15 @@ impl Dhash {
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
         let written = self.ring.while_serving(id, |successors| {
-            let mut store = self.store();
+            let mut store = self.store_mut();
             let value = match change(store.get(id, key)) {
                 Ok(Some(value)) => value,
                 Ok(None) => return Ok(None),
                 Err(why) => return Err(why),
             };
-            Ok(Some((
-                store.write(id, key, value, now, writer),
-                successors.to_vec(),
-            )))
+            let written = store.write(id, key, value, now, writer);
+            drop(store);
+            Ok(Some((written, successors.to_vec())))
         });
         match written {
             None => self.refusal(id),

@@ -362,7 +362,7 @@ impl Dhash {
             }
         }
         let space = self.config().space;
-        let mut store = self.store();
+        let mut store = self.store_mut();
         for (key, version) in &versions {
             store.remove_if_not_newer(space.hash(key.as_bytes()), key, *version);
         }
@@ -381,7 +381,7 @@ impl Dhash {
         let horizon = self.horizon();
         let after = self.repair_state().lock().next_tombstone;
         let (removed, next) = self
-            .store()
+            .store_mut()
             .collect_tombstones(after, TOMBSTONE_SCAN, horizon);
         self.repair_state().lock().next_tombstone = next;
         if removed > 0 {

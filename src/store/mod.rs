@@ -42,6 +42,7 @@
 //! per-entry hashes; the other side computes [`Store::digest`] over the
 //! same bounds, and only buckets that differ are sent (`store/digest.rs`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -240,21 +241,6 @@ impl Store {
         self.limit.saturating_add(self.limit / 8)
     }
 
-    /// Whether replacing the entry of `key` with `entry` keeps the store
-    /// within `limit`; a change that does not grow it always does.
-    fn fits(&self, id: Id, key: &str, entry: &Entry, limit: usize) -> Result<(), Full> {
-        let old = self.get(id, key).map_or(0, |e| e.cost(key));
-        let new = entry.cost(key);
-        if new <= old || self.bytes.saturating_add(new - old) <= limit {
-            Ok(())
-        } else {
-            Err(Full {
-                used: self.bytes,
-                limit,
-            })
-        }
-    }
-
     /// How many keys have a value (tombstones are not counted).
     pub fn len(&self) -> usize {
         self.entries - self.tombstones
@@ -303,21 +289,25 @@ impl Store {
         now: u64,
         writer: u64,
     ) -> Result<Written, Full> {
-        let held = self.get(id, key);
-        let existed = held.is_some_and(|e| !e.is_tombstone());
-        let stamp = held.map_or(now, |e| now.max(e.version.stamp.saturating_add(1)));
-        let entry = Entry {
-            value,
-            version: Version { stamp, writer },
-        };
-        let limit = if entry.is_tombstone() {
+        let limit = if value.is_none() {
             self.hard_limit()
         } else {
             self.limit
         };
-        self.fits(id, key, &entry, limit)?;
-        self.insert(id, key.to_string(), entry.clone());
-        Ok(Written { entry, existed })
+        let mut written = None;
+        self.put(id, Cow::Borrowed(key), limit, |held| {
+            let stamp = held.map_or(now, |e| now.max(e.version.stamp.saturating_add(1)));
+            let entry = Entry {
+                value,
+                version: Version { stamp, writer },
+            };
+            written = Some(Written {
+                entry: entry.clone(),
+                existed: held.is_some_and(|e| !e.is_tombstone()),
+            });
+            Some(entry)
+        })?;
+        Ok(written.expect("put calls make once"))
     }
 
     /// Keeps `entry` for `key` unless the version held is as new. A
@@ -328,36 +318,64 @@ impl Store {
     /// [`Full`] when the copy would take the store past
     /// [`Store::hard_limit`]; nothing changes then.
     pub fn merge(&mut self, id: Id, key: String, entry: Entry, horizon: u64) -> Result<bool, Full> {
-        if self
-            .get(id, &key)
-            .is_some_and(|held| held.version >= entry.version)
-        {
-            return Ok(false);
-        }
         if entry.expired(horizon) {
-            return Ok(self.remove(id, &key));
+            let older = self
+                .get(id, &key)
+                .is_some_and(|held| held.version < entry.version);
+            return Ok(older && self.remove(id, &key));
         }
-        self.fits(id, &key, &entry, self.hard_limit())?;
-        self.insert(id, key, entry);
-        Ok(true)
+        let limit = self.hard_limit();
+        self.put(id, Cow::Owned(key), limit, |held| {
+            let newer = held.is_none_or(|held| held.version < entry.version);
+            newer.then_some(entry)
+        })
     }
 
-    fn insert(&mut self, id: Id, key: String, entry: Entry) {
-        let tombstone = entry.is_tombstone();
-        let key_len = key.len();
-        self.bytes += entry.cost(&key);
-        match self.by_id.entry(id).or_default().insert(key, entry) {
-            None => self.entries += 1,
-            Some(old) => {
-                self.bytes -= key_len + old.value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD;
-                if old.is_tombstone() {
-                    self.tombstones -= 1;
-                }
+    /// Puts what `make` returns for the entry held for `key` (`None`:
+    /// leave it), if the store stays within `limit` or does not grow;
+    /// whether it put one. `make` is called exactly once. A key already
+    /// held is looked up once and replaced in place: this is most of an
+    /// owner write's work under the store lock.
+    fn put(
+        &mut self,
+        id: Id,
+        key: Cow<'_, str>,
+        limit: usize,
+        make: impl FnOnce(Option<&Entry>) -> Option<Entry>,
+    ) -> Result<bool, Full> {
+        let used = self.bytes;
+        let fits = |old: usize, new: usize| {
+            if new <= old || used.saturating_add(new - old) <= limit {
+                Ok(())
+            } else {
+                Err(Full { used, limit })
             }
+        };
+        if let Some(held) = self.by_id.get_mut(&id).and_then(|slot| slot.get_mut(&key)) {
+            let Some(entry) = make(Some(held)) else {
+                return Ok(false);
+            };
+            let (old, new) = (held.cost(&key), entry.cost(&key));
+            fits(old, new)?;
+            let existed = !held.is_tombstone();
+            let tombstone = entry.is_tombstone();
+            *held = entry;
+            self.bytes = used - old + new;
+            self.tombstones = self.tombstones + usize::from(tombstone) - usize::from(!existed);
+            return Ok(true);
         }
-        if tombstone {
-            self.tombstones += 1;
-        }
+        let Some(entry) = make(None) else {
+            return Ok(false);
+        };
+        fits(0, entry.cost(&key))?;
+        self.bytes = used + entry.cost(&key);
+        self.entries += 1;
+        self.tombstones += usize::from(entry.is_tombstone());
+        self.by_id
+            .entry(id)
+            .or_default()
+            .insert(key.into_owned(), entry);
+        Ok(true)
     }
 
     fn remove(&mut self, id: Id, key: &str) -> bool {
@@ -643,5 +661,59 @@ pub(crate) mod tests {
         let next = put(&mut store, 5, "a", "w", 100);
         assert_eq!(next.version.stamp, u64::MAX);
         assert_eq!(value(&store, 5, "a").as_deref(), Some("w"));
+    }
+
+    /// The store's running counts, recounted from what it holds.
+    fn recount(store: &Store) -> (usize, usize, usize) {
+        let (mut bytes, mut entries, mut tombstones) = (0, 0, 0);
+        for slot in store.by_id.values() {
+            for (key, entry) in slot.iter() {
+                bytes += entry.cost(key);
+                entries += 1;
+                tombstones += usize::from(entry.is_tombstone());
+            }
+        }
+        (bytes, entries, tombstones)
+    }
+
+    #[test]
+    fn the_counts_follow_every_kind_of_change() {
+        let mut store = Store::new();
+        let counts = |s: &Store| (s.bytes, s.entries, s.tombstones);
+        let copy = |value: Option<&str>, stamp| Entry {
+            value: value.map(|v| v.as_bytes().to_vec()),
+            version: Version { stamp, writer: 2 },
+        };
+        // Ids 5 and 6 hold two keys each, as a small m makes common.
+        put(&mut store, 5, "a", "one", 10);
+        put(&mut store, 5, "b", "two", 10);
+        put(&mut store, 5, "a", "a longer value in place", 20);
+        store.write(space().id(5), "b", None, 30, 1).unwrap();
+        put(&mut store, 5, "b", "back", 40);
+        store.write(space().id(6), "c", None, 50, 1).unwrap();
+        store
+            .merge(space().id(6), "d".into(), copy(Some("x"), 60), 0)
+            .unwrap();
+        store
+            .merge(space().id(6), "d".into(), copy(None, 70), 0)
+            .unwrap();
+        store
+            .merge(space().id(6), "d".into(), copy(Some("old"), 65), 0)
+            .unwrap();
+        store
+            .merge(space().id(5), "a".into(), copy(None, 80), 90)
+            .unwrap();
+        assert_eq!(counts(&store), recount(&store));
+        assert_eq!(
+            (store.len(), store.entries()),
+            (1, 3),
+            "b; tombstones c and d; a removed"
+        );
+        store.collect_tombstones(None, 100, u64::MAX);
+        assert_eq!(counts(&store), recount(&store));
+        assert_eq!(
+            counts(&store),
+            (store.get(space().id(5), "b").unwrap().cost("b"), 1, 0)
+        );
     }
 }

@@ -35,6 +35,15 @@ impl Slot {
         }
     }
 
+    /// The entry of `key`, to change it in place.
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Entry> {
+        match self {
+            Slot::Empty => None,
+            Slot::One(k, entry) => (k == key).then_some(entry),
+            Slot::Many(map) => map.get_mut(key),
+        }
+    }
+
     /// Puts `entry` under `key`; the entry it replaced.
     pub(crate) fn insert(&mut self, key: String, entry: Entry) -> Option<Entry> {
         match self {
