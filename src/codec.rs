@@ -197,6 +197,7 @@ mod tests {
         let mut wire = Vec::new();
         write_frame(&mut wire, &sample(), &mut open()).unwrap();
         let entry = Entry {
+            expires: None,
             value: Some("v".into()),
             version: Version {
                 stamp: 7,
@@ -246,6 +247,7 @@ mod tests {
     #[test]
     fn an_oversized_message_is_refused_when_encoding() {
         let huge = Request::Write {
+            expires: None,
             key: "k".into(),
             value: Some(vec![b'x'; MAX_FRAME + 1]),
         };
@@ -279,6 +281,7 @@ mod tests {
     #[test]
     fn a_frame_larger_than_the_first_allocation_arrives_whole_in_pieces() {
         let big = Request::Write {
+            expires: None,
             key: "k".into(),
             value: Some(vec![b'x'; 3 * FIRST_ALLOCATION]),
         };

@@ -46,20 +46,40 @@ pub const MAX_ITEMS: usize = 4096;
 /// The most buckets one anti-entropy digest carries.
 pub const MAX_BUCKETS: usize = 64;
 
-/// An atomic change at a key's owner ([`Request::Update`]).
+/// An atomic change at a key's owner ([`Request::Update`]): the owner
+/// reads the entry it holds and writes the result under one hold of its
+/// store lock. An expired value counts as no value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Update {
     /// Add this to the key's value, read as a signed 64-bit integer (a
-    /// missing key is 0), and store the sum.
+    /// missing key is 0), and store the sum. The expiry stays.
     Increment(i64),
-    /// Store `value` only if the key exists (`exists` true) or only if it
-    /// does not (`exists` false): Redis's `SET XX` and `SET NX`.
-    SetIf {
+    /// Redis's `SET` with the options that need the value held: `NX`,
+    /// `XX`, `KEEPTTL`.
+    Set {
         /// The new value.
         value: Vec<u8>,
-        /// Whether the key must exist.
-        exists: bool,
+        /// Store only if the key has a value (`Some(true)`: `XX`) or only
+        /// if it has none (`Some(false)`: `NX`).
+        exists: Option<bool>,
+        /// What happens to the key's expiry.
+        expiry: Expiry,
     },
+    /// Redis's `EXPIRE` family and `PERSIST`: only the expiry of a key
+    /// that has a value changes (`None`: never). A time already passed
+    /// deletes the key.
+    Expire(Option<u64>),
+}
+
+/// What a [`Update::Set`] does to the key's expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expiry {
+    /// The value never expires (a plain `SET`).
+    Clear,
+    /// The expiry held stays (`KEEPTTL`).
+    Keep,
+    /// The value expires then, in microseconds since the Unix epoch.
+    At(u64),
 }
 
 /// A request from one node to another.
@@ -159,6 +179,8 @@ pub enum Request {
         key: String,
         /// The new value, or `None` to delete.
         value: Option<Vec<u8>>,
+        /// When the value expires, in microseconds since the Unix epoch.
+        expires: Option<u64>,
     },
     /// `node` lives in another ring, seen after a partition healed: link
     /// it into ours near its identifier ([`crate::chord::merge`]).
@@ -514,7 +536,7 @@ impl Request {
                 c.nodes("successors", successors, 0)
             }
             Request::Get { key } | Request::GetCopy { key } => c.key(key),
-            Request::Write { key, value } => {
+            Request::Write { key, value, .. } => {
                 c.key(key)?;
                 value
                     .as_ref()
@@ -523,8 +545,8 @@ impl Request {
             Request::Update { key, update } => {
                 c.key(key)?;
                 match update {
-                    Update::Increment(_) => Ok(()),
-                    Update::SetIf { value, .. } => length("value", value.len(), MAX_VALUE),
+                    Update::Increment(_) | Update::Expire(_) => Ok(()),
+                    Update::Set { value, .. } => length("value", value.len(), MAX_VALUE),
                 }
             }
         }
@@ -600,6 +622,7 @@ mod tests {
         Item {
             key: "k".into(),
             entry: Entry {
+                expires: None,
                 value: Some("v".into()),
                 version: Version { stamp, writer: 1 },
             },

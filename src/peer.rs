@@ -11,7 +11,7 @@ use std::fmt;
 
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response, Update};
-use crate::store::{Bucket, Cursor, Entry, Full, Item};
+use crate::store::{Bucket, Content, Cursor, Entry, Full, Item};
 use crate::transport::TransportError;
 
 /// What sends a request to a node and returns its answer.
@@ -423,16 +423,17 @@ impl<'a> Peer<'a> {
         value(self.call(request)?)
     }
 
-    /// Writes `key` (`None` deletes it) at its owner, which stamps the
-    /// version.
+    /// Writes `key` (`None` deletes it), expiring at `expires`, at its
+    /// owner, which stamps the version.
     ///
     /// # Errors
     /// [`CallError::NotOwner`], [`CallError::Full`], or another
     /// [`CallError`].
-    pub fn write(&self, key: &str, value: Option<Vec<u8>>) -> Result<Written, CallError> {
+    pub fn write(&self, key: &str, (value, expires): Content) -> Result<Written, CallError> {
         written(self.call(Request::Write {
             key: key.to_string(),
             value,
+            expires,
         })?)
     }
 

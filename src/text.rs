@@ -183,7 +183,7 @@ pub const HELP: &[&str] = &[
     "GET <key>           read a value: VALUE <value> or NOT_FOUND",
     "DEL <key>           delete a key: OK or NOT_FOUND",
     "LOOKUP <key>        <key id> <owner id> <owner address> hops=<n> replicas=<addresses>",
-    "                    held=<address>@<version>,...: each holder's copy (d deleted, - none, ? no answer)",
+    "                    held=<address>@<version>,...: each holder's copy (d deleted, x expired, - none, ? no answer)",
     "NODE [FULL]         this node: id, address, predecessor, successors, keys",
     "FINGERS [FULL]      this node's finger table: k (or a run k-k'), start, node id, address",
     "RING [FULL]         every node (keys owned, replica copies held), walking successor pointers from here",

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{Cluster, TcpCluster};
 use redis::{Commands, Connection, RedisResult};
 
@@ -89,12 +91,8 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
     cluster.grow_to(1);
     let mut con = connect(&cluster.addrs()[0]);
     let refused = |result: RedisResult<()>| result.expect_err("refused").to_string();
-    assert!(refused(
-        redis::cmd("SET")
-            .arg(&["k", "v", "EX", "10"])
-            .query(&mut con)
-    )
-    .contains("EX"));
+    assert!(refused(redis::cmd("SET").arg(&["k", "v", "GET"]).query(&mut con)).contains("GET"));
+    assert!(refused(redis::cmd("EXPIRE").arg(&["k", "10", "NX"]).query(&mut con)).contains("NX"));
     let () = con.set("text", "abc").unwrap();
     assert!(refused(redis::cmd("INCR").arg("text").query(&mut con)).contains("not an integer"));
     assert!(refused(redis::cmd("HELLO").arg(3).query(&mut con)).contains("RESP2"));
@@ -318,4 +316,91 @@ fn many_keys_at_once_are_each_written_as_one_write_is() {
         .query(&mut con)
         .unwrap();
     assert_eq!(deleted, 1);
+}
+
+/// Key expiry with Redis's replies, through different nodes of a ring:
+/// `SET ... PX`, `TTL`/`PTTL` (-1 and -2 included), `EXPIRE`, `PERSIST`,
+/// `KEEPTTL`, an `INCR` that keeps the expiry and a `SET` that clears it,
+/// and a key that is gone, for every node, once its time has passed.
+#[test]
+fn keys_expire_through_any_node_as_in_redis() {
+    let cluster = TcpCluster::settled(3);
+    let addrs = cluster.addrs();
+    let (mut a, mut b, mut c) = (connect(&addrs[0]), connect(&addrs[1]), connect(&addrs[2]));
+    let int = |con: &mut Connection, args: &[&str]| -> i64 {
+        redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap()
+    };
+    let ok = |con: &mut Connection, args: &[&str]| {
+        let () = redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap();
+    };
+
+    ok(&mut a, &["SET", "brief", "v", "PX", "700"]);
+    assert_eq!(
+        b.get::<_, Option<String>>("brief").unwrap().as_deref(),
+        Some("v")
+    );
+    let left = int(&mut c, &["PTTL", "brief"]);
+    assert!((1..=700).contains(&left), "{left}");
+    assert_eq!(int(&mut c, &["TTL", "missing"]), -2);
+    ok(&mut a, &["SET", "lasting", "1"]);
+    assert_eq!(int(&mut b, &["TTL", "lasting"]), -1);
+
+    // EXPIRE and PERSIST answer whether they changed anything.
+    assert_eq!(int(&mut b, &["EXPIRE", "lasting", "100"]), 1);
+    assert!((99..=100).contains(&int(&mut c, &["TTL", "lasting"])));
+    assert_eq!(
+        int(&mut c, &["INCR", "lasting"]),
+        2,
+        "INCR keeps the expiry"
+    );
+    assert!(int(&mut a, &["TTL", "lasting"]) > 0);
+    ok(&mut b, &["SET", "lasting", "3", "KEEPTTL"]);
+    assert!(int(&mut c, &["TTL", "lasting"]) > 0, "KEEPTTL keeps it");
+    assert_eq!(int(&mut a, &["PERSIST", "lasting"]), 1);
+    assert_eq!(int(&mut b, &["PERSIST", "lasting"]), 0, "nothing to remove");
+    assert_eq!(int(&mut c, &["TTL", "lasting"]), -1);
+    assert_eq!(int(&mut a, &["EXPIRE", "missing", "10"]), 0);
+    ok(&mut b, &["SETEX", "lasting", "50", "4"]);
+    ok(&mut c, &["SET", "lasting", "5"]);
+    assert_eq!(
+        int(&mut a, &["TTL", "lasting"]),
+        -1,
+        "a plain SET clears it"
+    );
+    let at = int(&mut b, &["EXPIRETIME", "brief"]);
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((unix - 1..=unix + 1).contains(&at), "{at} {unix}");
+
+    // A time already passed deletes; a non-positive SET expiry is refused.
+    ok(&mut a, &["SET", "doomed", "x"]);
+    assert_eq!(int(&mut b, &["EXPIRE", "doomed", "-1"]), 1);
+    assert_eq!(int(&mut c, &["EXISTS", "doomed"]), 0);
+    let refused: RedisResult<()> = redis::cmd("SET").arg(&["k", "v", "EX", "0"]).query(&mut a);
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("invalid expire time"));
+
+    // Once its time passes, no node has the key.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.get::<_, Option<String>>("brief").unwrap().is_some() {
+        assert!(Instant::now() < deadline, "brief never expired");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for con in [&mut b, &mut c] {
+        assert_eq!(con.get::<_, Option<String>>("brief").unwrap(), None);
+        assert_eq!(int(con, &["TTL", "brief"]), -2);
+        let (_, keys): (String, Vec<String>) = redis::cmd("SCAN")
+            .arg(0)
+            .arg("COUNT")
+            .arg(1000)
+            .query(con)
+            .unwrap();
+        assert!(!keys.contains(&"brief".to_string()), "{keys:?}");
+    }
+    let size: i64 = redis::cmd("CHORD").arg("COUNT").query(&mut a).unwrap();
+    assert_eq!(size, 1, "only 'lasting' is left");
 }

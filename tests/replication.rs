@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{
     keys, keys_are_at_their_holders, put_all, ring_is_correct, sorted, value_of, Cluster,
     MemCluster, TcpCluster,
@@ -212,4 +214,50 @@ fn after_a_massive_failure_only_keys_whose_holders_all_died_are_lost() {
     // Reference: section "Failure and Replication", and the experiment of
     // "Simultaneous Node Failures": with replicas on the successor list a
     // key is lost only if all of its R holders fail together.
+}
+
+/// Expiry travels with the value: a key written to expire is held, with
+/// its expiry, by all R holders; once the time passes, every node reads no
+/// value, and each holder empties its own copy into a tombstone of the
+/// same version, so no stale copy can bring the value back.
+#[test]
+fn memory_an_expiring_key_expires_at_every_holder() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let nodes = cluster.live();
+    let at = nodes[0].config().clock.now_micros() + 5_000_000;
+    nodes[0]
+        .keys()
+        .put_expiring("brief", b"soon gone", Some(at))
+        .expect("put");
+    nodes[1].put("lasting", "stays").expect("put");
+    let copies = |cluster: &MemCluster| {
+        let nodes = cluster.live();
+        let (_, lookup) = nodes[2].lookup("brief").expect("lookup");
+        let holders = lookup.holders(nodes[2].config().replicas);
+        assert_eq!(holders.len(), 3);
+        holders
+            .into_iter()
+            .map(|h| nodes[2].ring().peer(h).get_copy("brief").expect("a copy"))
+            .collect::<Vec<_>>()
+    };
+    for copy in copies(&cluster) {
+        assert_eq!(copy.map(|c| c.expires), Some(Some(at)));
+    }
+    assert_eq!(
+        nodes[3].get("brief").expect("get"),
+        Some(b"soon gone".to_vec())
+    );
+
+    cluster.advance(Duration::from_secs(6));
+    for node in &cluster.live() {
+        assert_eq!(node.get("brief").expect("get"), None, "{}", node.me().addr);
+        assert_eq!(node.get("lasting").expect("get"), Some(b"stays".to_vec()));
+    }
+    cluster.round();
+    for copy in copies(&cluster) {
+        let copy = copy.expect("the emptied copy stays as a tombstone");
+        assert!(copy.is_tombstone() && copy.expires == Some(at), "{copy:?}");
+    }
 }

@@ -71,10 +71,11 @@ impl Dhash {
         if !self.ring.paused() {
             crate::stats::serving_client(|| self.first_reads(keys, &mut read));
         }
+        let now = self.config().clock.now_micros();
         keys.iter()
             .zip(read)
             .map(|(key, done)| match done {
-                Some(entry) => Ok(entry.and_then(|e| e.value)),
+                Some(entry) => Ok(entry.and_then(|e| e.live_value(now))),
                 None => self.get(key),
             })
             .collect()
@@ -132,11 +133,16 @@ impl Dhash {
         let mut calls = Vec::new();
         for (i, p) in placed.iter().enumerate() {
             if p.owner.addr == self.me().addr {
-                answers[i] = Some(peer::written(self.owner_write(p.id, p.key, value(p))));
+                answers[i] = Some(peer::written(self.owner_write(
+                    p.id,
+                    p.key,
+                    (value(p), None),
+                )));
             } else {
                 let request = Request::Write {
                     key: p.key.to_string(),
                     value: value(p),
+                    expires: None,
                 };
                 calls.push((i, &p.owner, request));
             }

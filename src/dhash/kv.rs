@@ -27,6 +27,14 @@
 //!   any replica before it) keeps it, as with any write that fails
 //!   halfway.
 //!
+//! - **Expiry.** A value may carry the time it expires
+//!   ([`crate::store::Entry::expires`]), set by the write that stores it or
+//!   by an [`Update::Expire`] at the owner, and copied with it like the
+//!   value. Every node reads an expired value as no value, at the moment
+//!   of the read, by its own clock; the store later empties it into a
+//!   tombstone ([`crate::store::Store::collect`]). Nodes therefore agree
+//!   on expiry only as well as their clocks agree.
+//!
 //! While the ring moves (a node joining, leaving or found dead), the owner
 //! a lookup names may refuse the key ([`crate::message::Response::NotOwner`]) or not
 //! answer; the coordinator then backs off briefly and tries again, until
@@ -44,7 +52,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::Update;
 use crate::peer::{self, CallError, Written};
 use crate::stats::Stats;
-use crate::store::{Entry, Full, Item, Version};
+use crate::store::{Content, Entry, Full, Item, Version};
 use crate::transport::TransportError;
 use crate::{Error, Result};
 
@@ -77,18 +85,37 @@ impl Dhash {
     /// [`Error::Unavailable`] when neither the owner nor a replica could be
     /// read before the request deadline.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let entry = self.retrying(key, |first| self.read_once(key, first))?;
-        Ok(entry.and_then(|e| e.value))
+        Ok(self.get_entry(key)?.and_then(|e| e.value))
     }
 
-    /// Stores `value` under `key`, on R nodes.
+    /// The entry of `key` if it has a value now: its value, version and
+    /// expiry.
+    ///
+    /// # Errors
+    /// As [`Dhash::get`].
+    pub fn get_entry(&self, key: &str) -> Result<Option<Entry>> {
+        let entry = self.retrying(key, |first| self.read_once(key, first))?;
+        let now = self.config().clock.now_micros();
+        Ok(entry.filter(|e| e.is_live(now)))
+    }
+
+    /// Stores `value` under `key`, on R nodes, with no expiry.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when the owner could not be reached, or fewer
     /// than R nodes took the write, before the request deadline.
     pub fn put(&self, key: &str, value: &[u8]) -> Result<()> {
-        let value = Some(value.to_vec());
-        self.retrying(key, |first| self.write_once(key, value.clone(), first))
+        self.put_expiring(key, value, None)
+    }
+
+    /// Stores `value` under `key`, on R nodes, expiring at `expires`
+    /// (microseconds since the Unix epoch; `None`: never).
+    ///
+    /// # Errors
+    /// As [`Dhash::put`].
+    pub fn put_expiring(&self, key: &str, value: &[u8], expires: Option<u64>) -> Result<()> {
+        let content = (Some(value.to_vec()), expires);
+        self.retrying(key, |first| self.write_once(key, content.clone(), first))
             .map(|_| ())
     }
 
@@ -97,7 +124,7 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::put`].
     pub fn delete(&self, key: &str) -> Result<bool> {
-        self.retrying(key, |first| self.write_once(key, None, first))
+        self.retrying(key, |first| self.write_once(key, (None, None), first))
     }
 
     /// The identifier of `key` and the lookup of its owner.
@@ -290,14 +317,14 @@ impl Dhash {
 
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
-    fn write_once(&self, key: &str, value: Option<Vec<u8>>, first: bool) -> Attempt<bool> {
+    fn write_once(&self, key: &str, content: Content, first: bool) -> Attempt<bool> {
         let id = self.key_id(key);
         if let Some(owner) = self.listed_owner(id, first) {
             // This node itself: write the store, with no message built.
             let written = if owner.addr == self.me().addr {
-                peer::written(self.owner_write(id, key, value.clone()))
+                peer::written(self.owner_write(id, key, content.clone()))
             } else {
-                self.ring.peer(&owner).write(key, value.clone())
+                self.ring.peer(&owner).write(key, content.clone())
             };
             match written {
                 Ok(written) => {
@@ -313,14 +340,14 @@ impl Dhash {
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
-        let written = match self.ask_owner(owner, |peer| peer.write(key, value.clone())) {
+        let written = match self.ask_owner(owner, |peer| peer.write(key, content.clone())) {
             Ok(written) => written,
             Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
             // Only a timeout: the owner may be frozen, and when it wakes
             // it copies its arc back before serving. A refused connection
             // means it is gone, and the lookup was stale: look again.
             Err(why @ CallError::Transport(TransportError::Timeout { .. })) => {
-                return self.write_around(key, value, &lookup, &why)
+                return self.write_around(key, content, &lookup, &why)
             }
             Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
         };
@@ -341,15 +368,15 @@ impl Dhash {
     }
 
     /// Applies `update` to `key` at its owner, atomically there (Redis's
-    /// `INCR` and `SET NX`/`XX`), and copies the result to the replicas;
-    /// the value written, or `None` when the update's condition did not
-    /// hold. A timed-out owner is retried, not written around: the update
-    /// must read the owner's value.
+    /// `INCR`, `SET NX`/`XX`/`KEEPTTL`, `EXPIRE`), and copies the result to
+    /// the replicas; the entry written, or `None` when the update's
+    /// condition did not hold. A timed-out owner is retried, not written
+    /// around: the update must read the owner's value.
     ///
     /// # Errors
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
-    pub fn update(&self, key: &str, update: &Update) -> Result<Option<Vec<u8>>> {
+    pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
         self.retrying(key, |_| {
             let (_, lookup) = self
                 .lookup(key)
@@ -362,9 +389,9 @@ impl Dhash {
                 Err(CallError::Refused(why)) => return Err(Failure::Final(Error::Rejected(why))),
                 Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
             };
-            let value = written.entry.value.clone();
+            let entry = written.entry.clone();
             self.copy_written(key, owner, written)?;
-            Ok(value)
+            Ok(Some(entry))
         })
     }
 
@@ -380,7 +407,7 @@ impl Dhash {
     fn write_around(
         &self,
         key: &str,
-        value: Option<Vec<u8>>,
+        (value, expires): Content,
         lookup: &Lookup,
         why: &CallError,
     ) -> Attempt<bool> {
@@ -391,13 +418,14 @@ impl Dhash {
         let stamp = newest
             .as_ref()
             .map_or(now, |e| now.max(e.version.stamp.saturating_add(1)));
-        let existed = newest.is_some_and(|e| !e.is_tombstone());
+        let existed = newest.is_some_and(|e| e.is_live(now));
         let entry = Entry {
             value,
             version: Version {
                 stamp,
                 writer: self.ring.incarnation,
             },
+            expires,
         };
         let needed = self.config().replicas.min(holders.len());
         if needed == 0 {

@@ -30,10 +30,10 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::chord::{CopyError, Keys, Lookup, Ring};
 use crate::config::NodeConfig;
 use crate::id::{Id, NodeRef};
-use crate::message::{Request, Response, Update};
+use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Entry, Full, Item, Store};
+use crate::store::{Content, Entry, Full, Item, Store};
 use crate::Result;
 use replication::RepairState;
 
@@ -231,52 +231,76 @@ impl Dhash {
 
     /// Writes `key` as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
-    pub(crate) fn owner_write(&self, id: Id, key: &str, value: Option<Vec<u8>>) -> Response {
-        self.owner_apply(id, key, |_| Ok(Some(value)))
+    pub(crate) fn owner_write(&self, id: Id, key: &str, content: Content) -> Response {
+        self.owner_apply(id, key, |_, _| Ok(Some(content)))
     }
 
     /// Applies `update` to `key` as its owner, atomically: the value is
     /// read and written under one hold of the store lock.
     fn owner_update(&self, key: &str, update: Update) -> Response {
-        self.owner_apply(self.key_id(key), key, |held| match update {
-            Update::Increment(by) => {
-                let now = held.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
-                let sum = std::str::from_utf8(now)
-                    .ok()
-                    .and_then(|now| now.parse::<i64>().ok())
-                    .and_then(|n| n.checked_add(by))
-                    .ok_or("value is not an integer or out of range")?;
-                Ok(Some(Some(sum.to_string().into_bytes())))
-            }
-            Update::SetIf { value, exists } => {
-                let there = held.is_some_and(|e| !e.is_tombstone());
-                Ok((there == exists).then_some(Some(value)))
+        self.owner_apply(self.key_id(key), key, |held, now| {
+            // The entry as the update sees it: an expired value is none.
+            let live = held.filter(|e| e.is_live(now));
+            let held_expiry = live.and_then(|e| e.expires);
+            match update {
+                Update::Increment(by) => {
+                    let value = live.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
+                    let sum = std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|value| value.parse::<i64>().ok())
+                        .and_then(|n| n.checked_add(by))
+                        .ok_or("value is not an integer or out of range")?;
+                    Ok(Some((Some(sum.to_string().into_bytes()), held_expiry)))
+                }
+                Update::Set {
+                    value,
+                    exists,
+                    expiry,
+                } => {
+                    if exists.is_some_and(|exists| exists != live.is_some()) {
+                        return Ok(None);
+                    }
+                    let expires = match expiry {
+                        Expiry::Clear => None,
+                        Expiry::Keep => held_expiry,
+                        Expiry::At(at) => Some(at),
+                    };
+                    Ok(Some((Some(value), expires)))
+                }
+                Update::Expire(at) => {
+                    // PERSIST of a key without an expiry changes nothing.
+                    let Some(live) = live.filter(|e| at.is_some() || e.expires.is_some()) else {
+                        return Ok(None);
+                    };
+                    if at.is_some_and(|at| at <= now) {
+                        return Ok(Some((None, None)));
+                    }
+                    Ok(Some((live.value.clone(), at)))
+                }
             }
         })
     }
 
-    /// Writes what `change` makes of the entry held for `key` (`None`: no
-    /// write, the condition did not hold; `Err`: refused, and why), as its
-    /// owner: stamps the new version, which the coordinator then copies to
-    /// the replicas this answer names.
+    /// Writes what `change` makes of the entry held for `key` at time
+    /// `now` (`None`: no write, the condition did not hold; `Err`:
+    /// refused, and why), as its owner: stamps the new version, which the
+    /// coordinator then copies to the replicas this answer names.
     fn owner_apply(
         &self,
         id: Id,
         key: &str,
-        change: impl FnOnce(
-            Option<&Entry>,
-        ) -> std::result::Result<Option<Option<Vec<u8>>>, &'static str>,
+        change: impl FnOnce(Option<&Entry>, u64) -> std::result::Result<Option<Content>, &'static str>,
     ) -> Response {
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
         let written = self.ring.while_serving(id, |successors| {
             let mut store = self.store_mut();
-            let value = match change(store.get(id, key)) {
-                Ok(Some(value)) => value,
+            let content = match change(store.get(id, key), now) {
+                Ok(Some(content)) => content,
                 Ok(None) => return Ok(None),
                 Err(why) => return Err(why),
             };
-            let written = store.write(id, key, value, now, writer);
+            let written = store.write(id, key, content, now, writer);
             drop(store);
             Ok(Some((written, successors.to_vec())))
         });
@@ -326,7 +350,11 @@ impl Dhash {
                 let id = self.key_id(&key);
                 Response::Value(self.store().get(id, &key).cloned())
             }
-            Request::Write { key, value } => self.owner_write(self.key_id(&key), &key, value),
+            Request::Write {
+                key,
+                value,
+                expires,
+            } => self.owner_write(self.key_id(&key), &key, (value, expires)),
             Request::Update { key, update } => self.owner_update(&key, update),
             other => Response::Error(format!("not a request for keys: {other:?}")),
         }
@@ -394,16 +422,17 @@ impl Keys for Dhash {
 }
 
 impl Dhash {
-    /// How many of its keys this node owns (those in its arc), read
-    /// [`COUNT_PER_HOLD`] identifiers per hold of the store
-    /// lock, so a large store never holds it long.
+    /// How many of its keys this node owns (those in its arc, with a
+    /// value now), read [`COUNT_PER_HOLD`] identifiers per hold of the
+    /// store lock, so a large store never holds it long.
     pub(crate) fn owned_count(&self) -> usize {
         let Some((from, to)) = self.ring.own_arc() else {
             return 0;
         };
+        let now = self.config().clock.now_micros();
         let (mut total, mut at) = (0, from);
         loop {
-            let (count, more) = self.store().count_in(at, to, COUNT_PER_HOLD);
+            let (count, more) = self.store().count_in(at, to, COUNT_PER_HOLD, now);
             total += count;
             match more {
                 Some(last) => at = last,

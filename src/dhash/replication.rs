@@ -35,8 +35,9 @@
 //!    its copies only once every one of them has confirmed, and only those
 //!    that did not change meanwhile. So a copy is never dropped before R
 //!    nodes hold it.
-//! 4. **Collect tombstones** older than the hold period, a bounded number
-//!    of identifiers per round.
+//! 4. **Collect**: empty expired values into tombstones, and remove
+//!    tombstones older than the hold period, a bounded number of
+//!    identifiers per round.
 //!
 //! Failure detection stays as the ring has it: call timeouts and
 //! `check_predecessor`, and a successor that fails is replaced from the
@@ -73,8 +74,9 @@ const BUCKET_SCAN: usize = 4 * BUCKET_ENTRIES;
 /// The most lookups one round spends finding the owners of strays.
 const STRAY_LOOKUPS: usize = 8;
 
-/// The most identifiers one round looks at for expired tombstones.
-const TOMBSTONE_SCAN: usize = 4096;
+/// The most identifiers one round looks at for expired values and old
+/// tombstones.
+const COLLECT_SCAN: usize = 4096;
 
 /// Where the repair of one node resumes from round to round.
 #[derive(Debug, Default)]
@@ -82,8 +84,8 @@ pub(crate) struct RepairState {
     /// For each replica (by address), where the next anti-entropy slice of
     /// this node's arc starts.
     next_slice: HashMap<String, Id>,
-    /// Where the next scan for expired tombstones starts.
-    next_tombstone: Option<Id>,
+    /// Where the next scan for expired values and old tombstones starts.
+    next_collect: Option<Id>,
 }
 
 /// What this node needs to know, read at one instant, to repair its arc.
@@ -102,7 +104,7 @@ impl Dhash {
         self.pull_grown_arc();
         self.anti_entropy();
         self.pass_strays_on();
-        self.collect_tombstones();
+        self.collect();
     }
 
     /// The arc this node owns and the replicas of it, if it is settled
@@ -376,16 +378,15 @@ impl Dhash {
         );
     }
 
-    /// Step 4: removes expired tombstones, a bounded scan per round.
-    fn collect_tombstones(&self) {
-        let horizon = self.horizon();
-        let after = self.repair_state().lock().next_tombstone;
-        let (removed, next) = self
-            .store_mut()
-            .collect_tombstones(after, TOMBSTONE_SCAN, horizon);
-        self.repair_state().lock().next_tombstone = next;
-        if removed > 0 {
-            debug!("{}: collected {removed} tombstones", self.me().addr);
+    /// Step 4: empties expired values into tombstones and removes
+    /// tombstones older than the hold, a bounded scan per round.
+    fn collect(&self) {
+        let (now, horizon) = (self.config().clock.now_micros(), self.horizon());
+        let after = self.repair_state().lock().next_collect;
+        let (changed, next) = self.store_mut().collect(after, COLLECT_SCAN, now, horizon);
+        self.repair_state().lock().next_collect = next;
+        if changed > 0 {
+            debug!("{}: emptied or removed {changed} entries", self.me().addr);
         }
     }
 }

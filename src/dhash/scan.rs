@@ -69,9 +69,10 @@ impl Dhash {
                 after
             }
         };
+        let now = self.config().clock.now_micros();
         let keys = items
             .into_iter()
-            .filter(|item| !item.entry.is_tombstone())
+            .filter(|item| item.entry.is_live(now))
             .map(|item| item.key)
             .filter(|key| pattern.is_none_or(|p| glob(p, key.as_bytes())))
             .collect();

@@ -219,6 +219,7 @@ pub fn future_version(t: &Target) -> Outcome {
                 stamp: u64::MAX,
                 writer: u64::MAX,
             },
+            expires: None,
         },
     };
     let evil = Request::Replicate {

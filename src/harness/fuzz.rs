@@ -32,7 +32,7 @@ use crate::auth::{self, Secret, ServerHandshake, Session};
 use crate::clock::now_micros;
 use crate::codec;
 use crate::id::{IdSpace, NodeRef};
-use crate::message::{Request, Response, Update};
+use crate::message::{Expiry, Request, Response, Update};
 use crate::node::{Node, NodeConfig};
 use crate::store::{Bucket, Cursor, Entry, Item, Version};
 use crate::text;
@@ -311,6 +311,11 @@ fn request(rng: &mut Rng) -> Request {
         NodeRef::new(space(), addr)
     };
     let key = |rng: &mut Rng| format!("key-{}", rng.below(40));
+    // Expiry times: passed, about now, later, or anything.
+    let expiry = |rng: &mut Rng| match rng.below(4) {
+        0 => rng.next_u64(),
+        _ => now_micros().saturating_sub(1 << 20) + rng.next_u64() % (1 << 21),
+    };
     let item = |rng: &mut Rng| Item {
         key: key(rng),
         entry: Entry {
@@ -324,6 +329,7 @@ fn request(rng: &mut Rng) -> Request {
                 },
                 writer: rng.next_u64(),
             },
+            expires: (rng.below(3) == 0).then(|| expiry(rng)),
         },
     };
     match rng.below(17) {
@@ -377,14 +383,20 @@ fn request(rng: &mut Rng) -> Request {
         },
         15 => Request::Update {
             key: key(rng),
-            update: Update::SetIf {
-                value: vec![b'u'; rng.below(100)],
-                exists: rng.below(2) == 0,
+            update: if rng.below(2) == 0 {
+                Update::Set {
+                    value: vec![b'u'; rng.below(100)],
+                    exists: [None, Some(true), Some(false)][rng.below(3)],
+                    expiry: [Expiry::Clear, Expiry::Keep, Expiry::At(expiry(rng))][rng.below(3)],
+                }
+            } else {
+                Update::Expire((rng.below(2) == 0).then(|| expiry(rng)))
             },
         },
         _ => Request::Write {
             key: key(rng),
             value: (rng.below(3) > 0).then(|| vec![b'w'; rng.below(100)]),
+            expires: (rng.below(2) == 0).then(|| expiry(rng)),
         },
     }
 }

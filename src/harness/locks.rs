@@ -42,6 +42,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
                 stamp: now,
                 writer: 1,
             },
+            expires: None,
         },
     };
     for start in (0..keys).step_by(MAX_ITEMS) {

@@ -7,8 +7,7 @@
 //!
 //! What is served, and what is not yet (each refusal says so):
 //! - `PING`, `ECHO`, `GET`, `SET key value [NX|XX]` (checked and written
-//!   atomically at the key's owner; `EX` and the other options answer an
-//!   error naming the option), `INCR`, `INCRBY`, `DECR`, `DECRBY` (added
+//!   atomically at the key's owner), `INCR`, `INCRBY`, `DECR`, `DECRBY` (added
 //!   atomically at the owner, then copied to the replicas, so concurrent
 //!   increments through any nodes lose none), `DEL` and
 //!   `EXISTS` of many keys, `MGET`, `MSET`, `DBSIZE`, `INFO`, `SELECT 0`,
@@ -18,11 +17,18 @@
 //!   `CHORD FINGERS`, each an array of the text protocol's lines;
 //! - `SCAN cursor [MATCH pattern] [COUNT n]` over the whole ring, owner by
 //!   owner in identifier order ([`crate::dhash::scan`]);
+//! - key expiry ([`expiry`]): `SET` with `EX`, `PX`, `EXAT`, `PXAT` or
+//!   `KEEPTTL`, `SETEX`, `PSETEX`, `EXPIRE`, `PEXPIRE`, `EXPIREAT`,
+//!   `PEXPIREAT`, `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`;
+//!   `INCR` keeps a key's expiry, and `SET` and `MSET` clear it, as in
+//!   Redis;
 //! - values are bytes, whatever a client sends; keys are UTF-8 text;
-//! - not yet: key expiry and SET's other options.
+//! - not yet: `SET ... GET`, and the `NX`/`XX`/`GT`/`LT` options of
+//!   `EXPIRE` (each refusal names the option).
 //!
 //! `DBSIZE` counts the keys this node holds, its own and its replica
-//! copies; the ring's total is in `CHORD RING`.
+//! copies, an expired one until the node empties it; the ring's total is
+//! in `CHORD COUNT`.
 
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::TcpStream;
@@ -30,6 +36,8 @@ use std::net::TcpStream;
 use super::{check_password, Shared, RING_LIMIT};
 use crate::message::Update;
 use crate::resp::{read_request, Read, Reply};
+
+mod expiry;
 use crate::stats::Stats;
 use crate::{text, Error};
 
@@ -210,21 +218,18 @@ fn key_command(
             Ok(()) => Reply::ok(),
             Err(e) => error(&e),
         },
-        ("SET", [key, value, option]) if is(option, "NX") || is(option, "XX") => {
-            let update = Update::SetIf {
-                value: value.clone(),
-                exists: is(option, "XX"),
-            };
-            match node.keys().update(utf8(key)?, &update) {
-                Ok(Some(_)) => Reply::ok(),
-                Ok(None) => Reply::Bulk(None),
-                Err(e) => error(&e),
-            }
+        ("SET", [key, value, options @ ..]) => expiry::set(node, key, value, options)?,
+        ("SETEX", [key, seconds, value]) => {
+            expiry::set(node, key, value, &[b"EX".to_vec(), seconds.clone()])?
         }
-        ("SET", [_, _, option, ..]) => Reply::err(format!(
-            "SET option {} is not supported by chord yet; SET key value [NX|XX] is",
-            String::from_utf8_lossy(option).to_ascii_uppercase()
-        )),
+        ("PSETEX", [key, millis, value]) => {
+            expiry::set(node, key, value, &[b"PX".to_vec(), millis.clone()])?
+        }
+        ("EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT", args) => {
+            expiry::expire(node, name, args)?
+        }
+        ("PERSIST", [key]) => expiry::persist(node, key)?,
+        ("TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME", [key]) => expiry::ttl(node, name, key)?,
         ("DEL" | "UNLINK", keys) if !keys.is_empty() => {
             let deletes = keys
                 .iter()
@@ -281,7 +286,8 @@ fn key_command(
         ("CHORD", [sub, rest @ ..]) => chord(shared, &String::from_utf8_lossy(sub), rest)?,
         (
             "ECHO" | "GET" | "SET" | "DEL" | "UNLINK" | "EXISTS" | "MGET" | "MSET" | "DBSIZE"
-            | "SELECT" | "CLIENT" | "CHORD" | "INCR" | "DECR" | "INCRBY" | "DECRBY" | "SCAN",
+            | "SELECT" | "CLIENT" | "CHORD" | "INCR" | "DECR" | "INCRBY" | "DECRBY" | "SCAN"
+            | "SETEX" | "PSETEX" | "PERSIST" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME",
             _,
         ) => wrong_arity(name),
         _ => Reply::err(format!(
@@ -339,7 +345,7 @@ fn scan(node: &crate::Node, cursor: &[u8], options: &[Vec<u8>]) -> Result<Reply,
 /// `INCR` and its kin: the owner adds `by` atomically; the new value.
 fn increment(node: &crate::Node, key: &[u8], by: i64) -> Result<Reply, Reply> {
     let reply = match node.keys().update(utf8(key)?, &Update::Increment(by)) {
-        Ok(Some(value)) => std::str::from_utf8(&value)
+        Ok(Some(entry)) => std::str::from_utf8(entry.value.as_deref().unwrap_or_default())
             .ok()
             .and_then(|value| value.parse().ok())
             .map(Reply::Integer)

@@ -103,12 +103,14 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         }),
         Command::Lookup { key } => node.lookup(key).map_or_else(err, |(id, lookup)| {
             // Which of the holders hold it now, and at which version.
+            let now = node.config().clock.now_micros();
             let held: Vec<String> = lookup
                 .holders(node.config().replicas)
                 .iter()
                 .map(|h| {
                     let copy = match node.ring().peer(h).get_copy(key) {
                         Ok(Some(e)) if e.is_tombstone() => format!("{}d", e.version.stamp),
+                        Ok(Some(e)) if !e.is_live(now) => format!("{}x", e.version.stamp),
                         Ok(Some(e)) => e.version.stamp.to_string(),
                         Ok(None) => "-".into(),
                         Err(_) => "?".into(),

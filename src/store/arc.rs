@@ -29,14 +29,14 @@ impl Store {
     }
 
     /// How many entries the first `budget` identifiers of the arc
-    /// `(from, to]` hold (values only, as [`Store::len`] counts);
+    /// `(from, to]` hold with a value at `now` (not deleted, not expired);
     /// and the last identifier read, if the budget ran out before the arc
     /// did.
-    pub fn count_in(&self, from: Id, to: Id, budget: usize) -> (usize, Option<Id>) {
+    pub fn count_in(&self, from: Id, to: Id, budget: usize, now: u64) -> (usize, Option<Id>) {
         let mut ids = self.arc(from, to);
         let (mut count, mut last) = (0, None);
         for (id, keys) in ids.by_ref().take(budget.max(1)) {
-            count += keys.iter().filter(|(_, e)| !e.is_tombstone()).count();
+            count += keys.iter().filter(|(_, e)| e.is_live(now)).count();
             last = Some(*id);
         }
         (count, last.filter(|_| ids.next().is_some()))
@@ -161,7 +161,13 @@ mod tests {
         let keys: Vec<String> = (0..50).map(|i| format!("key-{i:02}")).collect();
         for key in &keys {
             store
-                .write(space.hash(key.as_bytes()), key, Some(vec![b'v'; 100]), 1, 1)
+                .write(
+                    space.hash(key.as_bytes()),
+                    key,
+                    (Some(vec![b'v'; 100]), None),
+                    1,
+                    1,
+                )
                 .unwrap();
         }
         let (first, _) = store.chunk(space.id(0), space.id(0), None, 500);

@@ -30,7 +30,7 @@ impl Store {
         for (id, keys) in self.arc(from, to) {
             for (key, entry) in keys.iter() {
                 scanned += 1;
-                if !entry.expired(horizon) {
+                if !entry.collectable(horizon) {
                     digest ^= entry_hash(key, entry);
                     count += 1;
                 }
@@ -58,7 +58,7 @@ impl Store {
             if i == max_entries {
                 return None;
             }
-            if !entry.expired(horizon) {
+            if !entry.collectable(horizon) {
                 digest ^= entry_hash(key, entry);
             }
         }
@@ -85,7 +85,7 @@ impl Store {
             .flat_map(|(id, keys)| keys.iter().map(move |(key, entry)| (id, key, entry)))
             .take(SCAN_ENTRIES);
         for (id, key, entry) in entries {
-            if entry.expired(horizon)
+            if entry.collectable(horizon)
                 || theirs
                     .get(&(*id, key.clone()))
                     .is_some_and(|v| *v >= entry.version)
@@ -152,7 +152,9 @@ mod tests {
         // So does a key the other side lacks, and a tombstone.
         let mut other = store_with(&ids);
         put(&mut other, 62, "extra", "x", 1);
-        other.write(space().id(1), "k1", None, 900, 1).unwrap();
+        other
+            .write(space().id(1), "k1", (None, None), 900, 1)
+            .unwrap();
         assert_eq!(compare(&other), [true, true, false, false]);
         // At most max_buckets: the slice ends early, at a bucket boundary.
         let slice = ours.digests(from, to, 2, 2, 0);

@@ -89,6 +89,10 @@ pub struct Version {
     pub writer: u64,
 }
 
+/// What a write leaves at a key: the value (`None`: deleted) and when it
+/// expires (`None`: never), as in [`Entry`].
+pub type Content = (Option<Vec<u8>>, Option<u64>);
+
 /// A stored value, or a tombstone, and the version that orders it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -96,23 +100,49 @@ pub struct Entry {
     pub value: Option<Vec<u8>>,
     /// The higher version wins.
     pub version: Version,
+    /// When the value expires, in microseconds since the Unix epoch (the
+    /// scale of [`Version::stamp`]); `None`: never. Setting or clearing it
+    /// is a write like any other, with a new version.
+    pub expires: Option<u64>,
 }
 
 impl Entry {
-    /// Whether this entry records a delete.
+    /// Whether this entry records a delete, or an expired value the store
+    /// has since emptied.
     pub fn is_tombstone(&self) -> bool {
         self.value.is_none()
     }
 
+    /// Whether the key has a value at `now` (microseconds since the
+    /// epoch): not deleted, and not expired.
+    pub fn is_live(&self, now: u64) -> bool {
+        self.value.is_some() && !self.has_expired(now)
+    }
+
+    /// Whether the entry's expiry time has passed at `now`.
+    pub fn has_expired(&self, now: u64) -> bool {
+        self.expires.is_some_and(|at| at <= now)
+    }
+
+    /// The value, if the key has one at `now`.
+    pub fn live_value(self, now: u64) -> Option<Vec<u8>> {
+        if self.has_expired(now) {
+            None
+        } else {
+            self.value
+        }
+    }
+
     /// Whether this is a tombstone older than `horizon`: collected, and not
-    /// worth sending or keeping.
-    fn expired(&self, horizon: u64) -> bool {
-        self.is_tombstone() && self.version.stamp < horizon
+    /// worth sending or keeping. An expired value counts from its expiry.
+    fn collectable(&self, horizon: u64) -> bool {
+        let since = self.version.stamp.max(self.expires.unwrap_or(0));
+        self.is_tombstone() && since < horizon
     }
 
     /// The size this entry adds to a chunk, roughly its bytes on the wire.
     fn size(&self, key: &str) -> usize {
-        key.len() + self.value.as_ref().map_or(0, Vec::len) + 24
+        key.len() + self.value.as_ref().map_or(0, Vec::len) + 32
     }
 
     /// The bytes this entry counts for in a store.
@@ -192,14 +222,41 @@ impl std::fmt::Display for Full {
 #[derive(Debug)]
 pub struct Store {
     by_id: BTreeMap<Id, Slot>,
+    counts: Counts,
+    /// The most bytes client writes may take the store to.
+    limit: usize,
+}
+
+/// A store's running counts of what it holds, kept as entries come and go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counts {
     /// Entries held, tombstones included.
     entries: usize,
     /// Tombstones among them.
     tombstones: usize,
+    /// Values with an expiry time: what [`Store::collect`] looks for
+    /// besides tombstones.
+    expiring: usize,
     /// The bytes held, as [`Entry::cost`] counts them.
     bytes: usize,
-    /// The most bytes client writes may take the store to.
-    limit: usize,
+}
+
+impl Counts {
+    /// Counts `entry` of `key` in.
+    fn add(&mut self, key: &str, entry: &Entry) {
+        self.entries += 1;
+        self.tombstones += usize::from(entry.is_tombstone());
+        self.expiring += usize::from(!entry.is_tombstone() && entry.expires.is_some());
+        self.bytes += entry.cost(key);
+    }
+
+    /// Counts `entry` of `key` out.
+    fn remove(&mut self, key: &str, entry: &Entry) {
+        self.entries -= 1;
+        self.tombstones -= usize::from(entry.is_tombstone());
+        self.expiring -= usize::from(!entry.is_tombstone() && entry.expires.is_some());
+        self.bytes -= entry.cost(key);
+    }
 }
 
 impl Default for Store {
@@ -218,16 +275,14 @@ impl Store {
     pub fn with_limit(limit: usize) -> Store {
         Store {
             by_id: BTreeMap::new(),
-            entries: 0,
-            tombstones: 0,
-            bytes: 0,
+            counts: Counts::default(),
             limit,
         }
     }
 
     /// The bytes held, roughly: keys, values and [`ENTRY_OVERHEAD`] each.
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.counts.bytes
     }
 
     /// The limit client writes may fill the store to.
@@ -243,7 +298,7 @@ impl Store {
 
     /// How many keys have a value (tombstones are not counted).
     pub fn len(&self) -> usize {
-        self.entries - self.tombstones
+        self.counts.entries - self.counts.tombstones
     }
 
     /// Whether no key has a value.
@@ -253,7 +308,7 @@ impl Store {
 
     /// How many entries are held, tombstones included.
     pub fn entries(&self) -> usize {
-        self.entries
+        self.counts.entries
     }
 
     /// Every key that has a value, sorted.
@@ -274,9 +329,11 @@ impl Store {
         self.by_id.get(&id).and_then(|keys| keys.get(key))
     }
 
-    /// Writes `value` under `key` (`None` deletes it) as the owner: the new
-    /// version is stamped `now`, or just past the version held if that is
-    /// later, so the new write wins against every copy of an older one.
+    /// Writes `value` under `key` (`None` deletes it), expiring at
+    /// `expires`, as the owner: the new version is stamped `now`, or just
+    /// past the version held if that is later, so the new write wins
+    /// against every copy of an older one. `existed` says whether the key
+    /// had a value at `now`.
     ///
     /// # Errors
     /// [`Full`] when a value would take the store past [`Store::limit`],
@@ -285,7 +342,7 @@ impl Store {
         &mut self,
         id: Id,
         key: &str,
-        value: Option<Vec<u8>>,
+        (value, expires): Content,
         now: u64,
         writer: u64,
     ) -> Result<Written, Full> {
@@ -300,10 +357,11 @@ impl Store {
             let entry = Entry {
                 value,
                 version: Version { stamp, writer },
+                expires,
             };
             written = Some(Written {
                 entry: entry.clone(),
-                existed: held.is_some_and(|e| !e.is_tombstone()),
+                existed: held.is_some_and(|e| e.is_live(now)),
             });
             Some(entry)
         })?;
@@ -318,7 +376,7 @@ impl Store {
     /// [`Full`] when the copy would take the store past
     /// [`Store::hard_limit`]; nothing changes then.
     pub fn merge(&mut self, id: Id, key: String, entry: Entry, horizon: u64) -> Result<bool, Full> {
-        if entry.expired(horizon) {
+        if entry.collectable(horizon) {
             let older = self
                 .get(id, &key)
                 .is_some_and(|held| held.version < entry.version);
@@ -343,7 +401,7 @@ impl Store {
         limit: usize,
         make: impl FnOnce(Option<&Entry>) -> Option<Entry>,
     ) -> Result<bool, Full> {
-        let used = self.bytes;
+        let used = self.counts.bytes;
         let fits = |old: usize, new: usize| {
             if new <= old || used.saturating_add(new - old) <= limit {
                 Ok(())
@@ -355,22 +413,17 @@ impl Store {
             let Some(entry) = make(Some(held)) else {
                 return Ok(false);
             };
-            let (old, new) = (held.cost(&key), entry.cost(&key));
-            fits(old, new)?;
-            let existed = !held.is_tombstone();
-            let tombstone = entry.is_tombstone();
+            fits(held.cost(&key), entry.cost(&key))?;
+            self.counts.remove(&key, held);
+            self.counts.add(&key, &entry);
             *held = entry;
-            self.bytes = used - old + new;
-            self.tombstones = self.tombstones + usize::from(tombstone) - usize::from(!existed);
             return Ok(true);
         }
         let Some(entry) = make(None) else {
             return Ok(false);
         };
         fits(0, entry.cost(&key))?;
-        self.bytes = used + entry.cost(&key);
-        self.entries += 1;
-        self.tombstones += usize::from(entry.is_tombstone());
+        self.counts.add(&key, &entry);
         self.by_id
             .entry(id)
             .or_default()
@@ -388,11 +441,7 @@ impl Store {
         if keys.is_empty() {
             self.by_id.remove(&id);
         }
-        self.bytes -= old.cost(key);
-        self.entries -= 1;
-        if old.is_tombstone() {
-            self.tombstones -= 1;
-        }
+        self.counts.remove(key, &old);
         true
     }
 
@@ -406,21 +455,24 @@ impl Store {
         }
     }
 
-    /// Removes tombstones older than `horizon`, looking at no more than
+    /// Empties the values expired at `now` into tombstones (same
+    /// version, so that no copy of the value wins against them), and
+    /// removes tombstones older than `horizon`, looking at no more than
     /// `budget` identifiers after `after` (from the start when `None`).
-    /// Returns how many went and where the next call resumes (`None`: the
-    /// end of the store was reached).
-    pub fn collect_tombstones(
+    /// Returns how many entries went or were emptied, and where the next
+    /// call resumes (`None`: the end of the store was reached).
+    pub fn collect(
         &mut self,
         after: Option<Id>,
         budget: usize,
+        now: u64,
         horizon: u64,
     ) -> (usize, Option<Id>) {
-        if self.tombstones == 0 {
+        if self.counts.tombstones == 0 && self.counts.expiring == 0 {
             return (0, None);
         }
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut expired: Vec<(Id, String)> = Vec::new();
+        let mut due: Vec<(Id, String)> = Vec::new();
         let (mut next, mut last) = (None, None);
         for (i, (id, keys)) in self.by_id.range((start, Bound::Unbounded)).enumerate() {
             if i == budget {
@@ -428,15 +480,25 @@ impl Store {
                 break;
             }
             last = Some(*id);
-            for (key, _) in keys.iter().filter(|(_, e)| e.expired(horizon)) {
-                expired.push((*id, key.clone()));
+            for (key, entry) in keys.iter() {
+                if entry.collectable(horizon) || (entry.value.is_some() && entry.has_expired(now)) {
+                    due.push((*id, key.clone()));
+                }
             }
         }
-        let mut removed = 0;
-        for (id, key) in expired {
-            removed += usize::from(self.remove(id, &key));
+        let mut changed = 0;
+        for (id, key) in due {
+            let emptied = self.put(id, Cow::Borrowed(&key), usize::MAX, |held| {
+                let held = held.filter(|e| e.value.is_some())?;
+                Some(Entry {
+                    value: None,
+                    version: held.version,
+                    expires: held.expires,
+                })
+            });
+            changed += usize::from(matches!(emptied, Ok(true)) || self.remove(id, &key));
         }
-        (removed, next)
+        (changed, next)
     }
 }
 
@@ -449,11 +511,12 @@ pub(crate) mod tests {
         IdSpace::new(6).unwrap()
     }
 
-    /// Writes `value` under `key` at identifier `id`, at time `now`.
+    /// Writes `value` under `key` at identifier `id`, at time `now`, with
+    /// no expiry.
     pub(crate) fn put(store: &mut Store, id: u64, key: &str, value: &str, now: u64) -> Entry {
         let value = Some(value.as_bytes().to_vec());
         store
-            .write(space().id(id), key, value, now, 1)
+            .write(space().id(id), key, (value, None), now, 1)
             .unwrap()
             .entry
     }
@@ -489,13 +552,17 @@ pub(crate) mod tests {
     #[test]
     fn a_delete_leaves_a_tombstone_that_is_not_a_key() {
         let mut store = store_with(&[5]);
-        let written = store.write(space().id(5), "k5", None, 200, 1).unwrap();
+        let written = store
+            .write(space().id(5), "k5", (None, None), 200, 1)
+            .unwrap();
         assert!(written.existed);
         assert!(written.entry.is_tombstone());
         assert_eq!((store.len(), store.entries()), (0, 1));
         assert!(store.keys().is_empty());
         // Deleting a missing key still writes a tombstone, and says so.
-        let again = store.write(space().id(7), "k7", None, 200, 1).unwrap();
+        let again = store
+            .write(space().id(7), "k7", (None, None), 200, 1)
+            .unwrap();
         assert!(!again.existed);
         assert_eq!(store.entries(), 2);
     }
@@ -503,6 +570,7 @@ pub(crate) mod tests {
     #[test]
     fn merge_keeps_the_newer_version_whatever_the_order() {
         let old = Entry {
+            expires: None,
             value: Some("old".into()),
             version: Version {
                 stamp: 1,
@@ -510,6 +578,7 @@ pub(crate) mod tests {
             },
         };
         let new = Entry {
+            expires: None,
             value: Some("new".into()),
             version: Version {
                 stamp: 2,
@@ -517,6 +586,7 @@ pub(crate) mod tests {
             },
         };
         let gone = Entry {
+            expires: None,
             value: None,
             version: Version {
                 stamp: 3,
@@ -540,6 +610,7 @@ pub(crate) mod tests {
         // Equal stamps: the writer breaks the tie, the same way everywhere.
         let mut store = Store::new();
         let tie = Entry {
+            expires: None,
             value: Some("tie".into()),
             version: Version {
                 stamp: 1,
@@ -557,6 +628,7 @@ pub(crate) mod tests {
     fn an_expired_tombstone_is_not_kept_but_still_removes_an_older_value() {
         let mut store = store_with(&[5]);
         let gone = Entry {
+            expires: None,
             value: None,
             version: Version {
                 stamp: 150,
@@ -580,17 +652,17 @@ pub(crate) mod tests {
         let mut store = store_with(&[1, 2, 3, 4, 5]);
         for i in [1, 3, 5] {
             store
-                .write(space().id(i), &format!("k{i}"), None, 200, 1)
+                .write(space().id(i), &format!("k{i}"), (None, None), 200, 1)
                 .unwrap();
         }
         // Not yet expired: nothing goes.
-        assert_eq!(store.collect_tombstones(None, 100, 200), (0, None));
+        assert_eq!(store.collect(None, 100, 0, 200), (0, None));
         // Two identifiers per call: 1 and 2, then 3 and 4, then 5.
-        let (removed, next) = store.collect_tombstones(None, 2, 201);
+        let (removed, next) = store.collect(None, 2, 0, 201);
         assert_eq!((removed, next), (1, Some(space().id(2))));
-        let (removed, next) = store.collect_tombstones(next, 2, 201);
+        let (removed, next) = store.collect(next, 2, 0, 201);
         assert_eq!((removed, next), (1, Some(space().id(4))));
-        let (removed, next) = store.collect_tombstones(next, 2, 201);
+        let (removed, next) = store.collect(next, 2, 0, 201);
         assert_eq!((removed, next), (1, None));
         assert_eq!((store.len(), store.entries()), (2, 2));
     }
@@ -616,7 +688,13 @@ pub(crate) mod tests {
         }
         assert_eq!(store.bytes(), 3 * cost(&value));
         // A fourth value does not fit: refused, and nothing changes.
-        let refused = store.write(space().id(3), "k3", Some(value.clone().into_bytes()), 1, 1);
+        let refused = store.write(
+            space().id(3),
+            "k3",
+            (Some(value.clone().into_bytes()), None),
+            1,
+            1,
+        );
         assert_eq!(
             refused,
             Err(Full {
@@ -628,11 +706,14 @@ pub(crate) mod tests {
         // Overwriting with a value no larger still works, and so does a
         // delete, which shrinks the store.
         put(&mut store, 0, "k0", "small", 2);
-        store.write(space().id(1), "k1", None, 2, 1).unwrap();
+        store
+            .write(space().id(1), "k1", (None, None), 2, 1)
+            .unwrap();
         assert_eq!(store.bytes(), cost("small") + cost("") + cost(&value));
         // Copies from other nodes may use an eighth more: one tombstone
         // fits, then the hard limit refuses a value.
         let copy = |stamp| Entry {
+            expires: None,
             value: Some(value.clone().into_bytes()),
             version: Version { stamp, writer: 2 },
         };
@@ -651,6 +732,7 @@ pub(crate) mod tests {
     fn a_version_at_the_end_of_time_does_not_wrap() {
         let mut store = Store::new();
         let last = Entry {
+            expires: None,
             value: Some("v".into()),
             version: Version {
                 stamp: u64::MAX,
@@ -664,56 +746,99 @@ pub(crate) mod tests {
     }
 
     /// The store's running counts, recounted from what it holds.
-    fn recount(store: &Store) -> (usize, usize, usize) {
-        let (mut bytes, mut entries, mut tombstones) = (0, 0, 0);
+    fn recount(store: &Store) -> Counts {
+        let mut counts = Counts::default();
         for slot in store.by_id.values() {
             for (key, entry) in slot.iter() {
-                bytes += entry.cost(key);
-                entries += 1;
-                tombstones += usize::from(entry.is_tombstone());
+                counts.add(key, entry);
             }
         }
-        (bytes, entries, tombstones)
+        counts
     }
 
     #[test]
     fn the_counts_follow_every_kind_of_change() {
         let mut store = Store::new();
-        let counts = |s: &Store| (s.bytes, s.entries, s.tombstones);
         let copy = |value: Option<&str>, stamp| Entry {
             value: value.map(|v| v.as_bytes().to_vec()),
             version: Version { stamp, writer: 2 },
+            expires: None,
         };
         // Ids 5 and 6 hold two keys each, as a small m makes common.
         put(&mut store, 5, "a", "one", 10);
         put(&mut store, 5, "b", "two", 10);
         put(&mut store, 5, "a", "a longer value in place", 20);
-        store.write(space().id(5), "b", None, 30, 1).unwrap();
+        store
+            .write(space().id(5), "b", (None, None), 30, 1)
+            .unwrap();
         put(&mut store, 5, "b", "back", 40);
-        store.write(space().id(6), "c", None, 50, 1).unwrap();
         store
-            .merge(space().id(6), "d".into(), copy(Some("x"), 60), 0)
+            .write(space().id(6), "c", (None, None), 50, 1)
             .unwrap();
+        let merge = |store: &mut Store, entry, horizon| {
+            store
+                .merge(space().id(6), "d".into(), entry, horizon)
+                .unwrap()
+        };
+        merge(&mut store, copy(Some("x"), 60), 0);
+        merge(&mut store, copy(None, 70), 0);
+        merge(&mut store, copy(Some("old"), 65), 0);
+        let a_deleted_long_ago = copy(None, 80);
         store
-            .merge(space().id(6), "d".into(), copy(None, 70), 0)
+            .merge(space().id(5), "a".into(), a_deleted_long_ago, 90)
             .unwrap();
+        let soon = Some(b"soon".to_vec());
         store
-            .merge(space().id(6), "d".into(), copy(Some("old"), 65), 0)
+            .write(space().id(7), "e", (soon, Some(500)), 100, 1)
             .unwrap();
-        store
-            .merge(space().id(5), "a".into(), copy(None, 80), 90)
-            .unwrap();
-        assert_eq!(counts(&store), recount(&store));
+        assert_eq!(store.counts, recount(&store));
+        assert_eq!(store.counts.expiring, 1);
         assert_eq!(
             (store.len(), store.entries()),
-            (1, 3),
-            "b; tombstones c and d; a removed"
+            (2, 4),
+            "b, e; tombstones c, d"
         );
-        store.collect_tombstones(None, 100, u64::MAX);
-        assert_eq!(counts(&store), recount(&store));
+
+        // At 600, e has expired: emptied, then collected past its expiry.
+        store.collect(None, 100, 600, 0);
+        assert_eq!(store.counts, recount(&store));
+        assert_eq!((store.len(), store.counts.expiring), (1, 0));
+        let e = store.get(space().id(7), "e").unwrap();
+        assert!(
+            e.is_tombstone() && e.expires == Some(500),
+            "same version, value gone"
+        );
+        store.collect(None, 100, 600, u64::MAX);
+        assert_eq!(store.counts, recount(&store));
+        let b = store.get(space().id(5), "b").unwrap().cost("b");
         assert_eq!(
-            counts(&store),
-            (store.get(space().id(5), "b").unwrap().cost("b"), 1, 0)
+            (store.counts.bytes, store.entries()),
+            (b, 1),
+            "only b is left"
         );
+    }
+
+    #[test]
+    fn an_expired_value_is_no_value_but_keeps_its_version() {
+        let mut store = Store::new();
+        let id = space().id(3);
+        let later = |v: &str| (Some(v.as_bytes().to_vec()), Some(1_000));
+        let first = store.write(id, "k", later("v"), 100, 1).unwrap();
+        assert!(!first.existed);
+        assert!(first.entry.is_live(999) && !first.entry.is_live(1_000));
+        assert_eq!(first.entry.clone().live_value(999), Some(b"v".to_vec()));
+        assert_eq!(first.entry.live_value(1_000), None);
+        // Written again after it expired: the key had no value.
+        let again = store.write(id, "k", later("w"), 2_000, 1).unwrap();
+        assert!(
+            !again.existed,
+            "an expired value does not count as existing"
+        );
+        // Emptied, the entry refuses a copy of the value it held: the
+        // version is the same.
+        store.collect(None, 10, 2_000, 0);
+        assert_eq!(store.len(), 0);
+        assert_eq!(store.merge(id, "k".into(), again.entry, 0), Ok(false));
+        assert!(store.get(id, "k").unwrap().is_tombstone());
     }
 }
