@@ -197,12 +197,12 @@ mod tests {
         let mut wire = Vec::new();
         write_frame(&mut wire, &sample(), &mut open()).unwrap();
         let entry = Entry {
-            expires: None,
             value: Some("v".into()),
             version: Version {
                 stamp: 7,
                 writer: 1,
             },
+            expires: None,
         };
         write_frame(
             &mut wire,
@@ -247,9 +247,9 @@ mod tests {
     #[test]
     fn an_oversized_message_is_refused_when_encoding() {
         let huge = Request::Write {
-            expires: None,
             key: "k".into(),
             value: Some(vec![b'x'; MAX_FRAME + 1]),
+            expires: None,
         };
         assert!(matches!(
             encode(&huge, &mut open()),
@@ -281,9 +281,9 @@ mod tests {
     #[test]
     fn a_frame_larger_than_the_first_allocation_arrives_whole_in_pieces() {
         let big = Request::Write {
-            expires: None,
             key: "k".into(),
             value: Some(vec![b'x'; 3 * FIRST_ALLOCATION]),
+            expires: None,
         };
         let wire = encode(&big, &mut open()).unwrap();
         let read: Request = read_frame(&mut Trickle(&wire), &mut open()).unwrap();

@@ -622,9 +622,9 @@ mod tests {
         Item {
             key: "k".into(),
             entry: Entry {
-                expires: None,
                 value: Some("v".into()),
                 version: Version { stamp, writer: 1 },
+                expires: None,
             },
         }
     }

@@ -348,12 +348,12 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
         .map(|key| chord::store::Item {
             key: key.clone(),
             entry: chord::store::Entry {
-                expires: None,
                 value: Some(value_of(key).into_bytes()),
                 version: chord::store::Version {
                     stamp: 1,
                     writer: 1,
                 },
+                expires: None,
             },
         })
         .collect();

@@ -570,28 +570,28 @@ pub(crate) mod tests {
     #[test]
     fn merge_keeps_the_newer_version_whatever_the_order() {
         let old = Entry {
-            expires: None,
             value: Some("old".into()),
             version: Version {
                 stamp: 1,
                 writer: 9,
             },
+            expires: None,
         };
         let new = Entry {
-            expires: None,
             value: Some("new".into()),
             version: Version {
                 stamp: 2,
                 writer: 1,
             },
+            expires: None,
         };
         let gone = Entry {
-            expires: None,
             value: None,
             version: Version {
                 stamp: 3,
                 writer: 1,
             },
+            expires: None,
         };
         let orders = [
             [&old, &new, &gone],
@@ -610,12 +610,12 @@ pub(crate) mod tests {
         // Equal stamps: the writer breaks the tie, the same way everywhere.
         let mut store = Store::new();
         let tie = Entry {
-            expires: None,
             value: Some("tie".into()),
             version: Version {
                 stamp: 1,
                 writer: 10,
             },
+            expires: None,
         };
         store
             .merge(space().id(5), "a".into(), tie.clone(), 0)
@@ -628,12 +628,12 @@ pub(crate) mod tests {
     fn an_expired_tombstone_is_not_kept_but_still_removes_an_older_value() {
         let mut store = store_with(&[5]);
         let gone = Entry {
-            expires: None,
             value: None,
             version: Version {
                 stamp: 150,
                 writer: 1,
             },
+            expires: None,
         };
         assert_eq!(
             store.merge(space().id(5), "k5".into(), gone.clone(), 1_000),
@@ -713,9 +713,9 @@ pub(crate) mod tests {
         // Copies from other nodes may use an eighth more: one tombstone
         // fits, then the hard limit refuses a value.
         let copy = |stamp| Entry {
-            expires: None,
             value: Some(value.clone().into_bytes()),
             version: Version { stamp, writer: 2 },
+            expires: None,
         };
         store.merge(space().id(4), "k4".into(), copy(3), 0).unwrap();
         assert!(store.bytes() > store.limit());
@@ -732,12 +732,12 @@ pub(crate) mod tests {
     fn a_version_at_the_end_of_time_does_not_wrap() {
         let mut store = Store::new();
         let last = Entry {
-            expires: None,
             value: Some("v".into()),
             version: Version {
                 stamp: u64::MAX,
                 writer: 1,
             },
+            expires: None,
         };
         store.merge(space().id(5), "a".into(), last, 0).unwrap();
         let next = put(&mut store, 5, "a", "w", 100);

@@ -122,9 +122,9 @@ mod tests {
 
     fn entry(stamp: u64) -> Entry {
         Entry {
-            expires: None,
             value: Some(format!("v{stamp}").into_bytes()),
             version: Version { stamp, writer: 1 },
+            expires: None,
         }
     }
 
