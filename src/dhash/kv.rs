@@ -7,9 +7,10 @@
 //!   version ([`crate::store::Version`]) and answers with the entry and its
 //!   successor list. The coordinator then copies that exact entry to the
 //!   next R - 1 nodes of the list, skipping any that do not answer, and
-//!   answers `OK` only once R nodes hold it (every node, in a ring of fewer
-//!   than R). An acknowledged write therefore survives any R - 1 nodes
-//!   dying at once. The coordinator does the copying, not the owner, so no
+//!   answers `OK` only once R nodes hold it (or the owner and every other
+//!   node its successor list names, when that list holds fewer than R - 1
+//!   others: a ring of fewer than R nodes). An acknowledged write
+//!   therefore survives any R - 1 nodes dying at once. The coordinator does the copying, not the owner, so no
 //!   node serving a peer ever calls a third (see [`crate::chord`]).
 //! - **GET** reads the owner's entry. When the owner does not answer, the
 //!   other R - 1 holders are read instead and the newest entry wins, so a
