@@ -15,6 +15,7 @@ use crate::dhash::Dhash;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::stats::{Stats, Throttled};
+use crate::store::Usage;
 use crate::transport::{Handler, Transport};
 use crate::Result;
 
@@ -96,8 +97,8 @@ impl Node {
         self.keys.held_keys()
     }
 
-    /// What the store holds: entries, bytes, and the bound on them.
-    pub fn store_usage(&self) -> (usize, usize, usize) {
+    /// What the store holds: keys, entries, bytes, and the bound on them.
+    pub fn store_usage(&self) -> Usage {
         self.keys.store_usage()
     }
 

@@ -404,3 +404,25 @@ fn keys_expire_through_any_node_as_in_redis() {
     let size: i64 = redis::cmd("CHORD").arg("COUNT").query(&mut a).unwrap();
     assert_eq!(size, 1, "only 'lasting' is left");
 }
+
+/// `DBSIZE` and `INFO`'s keyspace line count keys with a value: not the
+/// tombstone a delete leaves, and `expires` counts those that expire.
+#[test]
+fn dbsize_counts_keys_not_tombstones() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(1);
+    let mut con = connect(&cluster.addrs()[0]);
+    for key in ["a", "b", "c"] {
+        let () = con.set(key, "v").unwrap();
+    }
+    let () = redis::cmd("SET")
+        .arg(&["d", "v", "EX", "1000"])
+        .query(&mut con)
+        .unwrap();
+    let deleted: i64 = redis::cmd("DEL").arg("a").query(&mut con).unwrap();
+    assert_eq!(deleted, 1);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 3, "b, c, d");
+    let info: String = redis::cmd("INFO").query(&mut con).unwrap();
+    assert!(info.contains("db0:keys=3,expires=1\r\n"), "{info}");
+}

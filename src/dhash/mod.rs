@@ -33,7 +33,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Content, Entry, Full, Item, Store};
+use crate::store::{Content, Entry, Full, Item, Store, Usage};
 use crate::Result;
 use replication::RepairState;
 
@@ -123,11 +123,9 @@ impl Dhash {
         self.store().keys()
     }
 
-    /// What the store holds: entries (tombstones included), bytes as the
-    /// store counts them, and the bound on them (`--max-memory`).
-    pub fn store_usage(&self) -> (usize, usize, usize) {
-        let store = self.store();
-        (store.entries(), store.bytes(), store.limit())
+    /// What the store holds: keys, entries, bytes and the bound on them.
+    pub fn store_usage(&self) -> Usage {
+        self.store().usage()
     }
 
     /// The store, locked for reading (shared with other readers); the

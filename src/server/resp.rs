@@ -267,7 +267,7 @@ fn key_command(
                 .ok_or_else(|| Reply::err("decrement would overflow"))?;
             increment(node, key, by)?
         }
-        ("DBSIZE", []) => Reply::Integer(node.store_usage().0 as i64),
+        ("DBSIZE", []) => Reply::Integer(node.store_usage().keys as i64),
         ("SCAN", [cursor, options @ ..]) => scan(node, cursor, options)?,
         ("SELECT", [db]) if db.as_slice() == b"0" => Reply::ok(),
         ("SELECT", [_]) => Reply::err("DB index is out of range (chord has database 0 only)"),
@@ -399,7 +399,7 @@ fn chord(shared: &Shared, sub: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
 fn info(shared: &Shared) -> String {
     let node = &shared.node;
     let view = node.view();
-    let (entries, bytes, limit) = node.store_usage();
+    let held = node.store_usage();
     let id = |n: &crate::id::NodeRef| format!("{}@{}", n.id, n.addr);
     let successors: Vec<String> = view.successors.iter().map(id).collect();
     let fingers_set = view.fingers.iter().filter(|(_, _, n)| n.is_some()).count();
@@ -418,9 +418,9 @@ fn info(shared: &Shared) -> String {
             .load(std::sync::atomic::Ordering::Relaxed)
     );
     text += "\r\n# Memory\r\n";
-    text += &format!("used_memory:{bytes}\r\nmaxmemory:{limit}\r\n");
+    text += &format!("used_memory:{}\r\nmaxmemory:{}\r\n", held.bytes, held.limit);
     text += "\r\n# Keyspace\r\n";
-    text += &format!("db0:keys={entries},expires=0\r\n");
+    text += &format!("db0:keys={},expires={}\r\n", held.keys, held.expiring);
     text += "\r\n# Chord\r\n";
     text += &format!("id:{}\r\n", view.me.id);
     text += &format!("address:{}\r\n", view.me.addr);

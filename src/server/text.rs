@@ -134,11 +134,13 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
             vec![format!("COUNT {owned} nodes={}", entries.len())]
         }),
         Command::Stats => {
-            let (entries, bytes, limit) = node.store_usage();
+            let held = node.store_usage();
             let usage = [
-                ("entries", entries),
-                ("stored_bytes", bytes),
-                ("max_memory_bytes", limit),
+                ("keys", held.keys),
+                ("entries", held.entries),
+                ("expiring", held.expiring),
+                ("stored_bytes", held.bytes),
+                ("max_memory_bytes", held.limit),
             ];
             with_end(
                 node.stats()

@@ -218,6 +218,21 @@ impl std::fmt::Display for Full {
     }
 }
 
+/// What a store holds, as [`Store::usage`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    /// Keys with a value, an expired one included until it is emptied.
+    pub keys: usize,
+    /// Entries, tombstones included.
+    pub entries: usize,
+    /// Values with an expiry time.
+    pub expiring: usize,
+    /// The bytes held, roughly (see [`ENTRY_OVERHEAD`]).
+    pub bytes: usize,
+    /// The bound client writes stop at (`--max-memory`).
+    pub limit: usize,
+}
+
 /// One node's pairs. Pure data: the caller holds the lock.
 #[derive(Debug)]
 pub struct Store {
@@ -294,6 +309,17 @@ impl Store {
     /// more than [`Store::limit`].
     pub fn hard_limit(&self) -> usize {
         self.limit.saturating_add(self.limit / 8)
+    }
+
+    /// What the store holds.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            keys: self.len(),
+            entries: self.counts.entries,
+            expiring: self.counts.expiring,
+            bytes: self.counts.bytes,
+            limit: self.limit,
+        }
     }
 
     /// How many keys have a value (tombstones are not counted).
