@@ -11,6 +11,9 @@
 //! PUT <key> <value>   -> OK
 //! GET <key>           -> VALUE <value>   or  BYTES <escaped>  or  NOT_FOUND
 //! DEL <key>           -> OK              or  NOT_FOUND
+//! EXPIRE <key> <s>    -> OK              or  NOT_FOUND   (0 or less deletes)
+//! PERSIST <key>       -> OK              or  NOT_FOUND
+//! TTL <key>           -> TTL <seconds>   or  TTL none    or  NOT_FOUND
 //! LOOKUP <key>        -> <key id> <owner id> <owner host:port> hops=<n> replicas=<host:port>,...
 //! NODE [FULL]         -> this node's id, address, predecessor, successors, keys; END
 //! FINGERS [FULL]      -> k, start, node id, node address per run of fingers; END
@@ -58,6 +61,23 @@ pub enum Command {
     },
     /// `DEL <key>`
     Del {
+        /// The key.
+        key: String,
+    },
+    /// `EXPIRE <key> <seconds>`
+    Expire {
+        /// The key.
+        key: String,
+        /// When the value expires, from now; 0 or less deletes it.
+        seconds: i64,
+    },
+    /// `PERSIST <key>`
+    Persist {
+        /// The key.
+        key: String,
+    },
+    /// `TTL <key>`
+    Ttl {
         /// The key.
         key: String,
     },
@@ -141,6 +161,8 @@ pub enum ParseError {
     ValueTooLong(usize),
     /// The command takes fewer words than were given.
     ExtraArguments(&'static str),
+    /// EXPIRE needs a whole number of seconds after the key.
+    BadSeconds,
     /// The line is not UTF-8.
     NotUtf8,
     /// The line is longer than [`MAX_LINE`].
@@ -166,6 +188,9 @@ impl fmt::Display for ParseError {
             ParseError::ExtraArguments(cmd) => {
                 write!(f, "too many arguments: {}", usage(cmd))
             }
+            ParseError::BadSeconds => {
+                write!(f, "EXPIRE needs whole seconds: {}", usage("EXPIRE"))
+            }
             ParseError::NotUtf8 => write!(f, "the line is not valid UTF-8"),
             ParseError::LineTooLong => write!(f, "line longer than {MAX_LINE} bytes"),
         }
@@ -182,6 +207,9 @@ pub const HELP: &[&str] = &[
     "PUT <key> <value>   store a value (the rest of the line)",
     "GET <key>           read a value: VALUE <value> or NOT_FOUND",
     "DEL <key>           delete a key: OK or NOT_FOUND",
+    "EXPIRE <key> <s>    the value expires in s seconds (0 or less deletes it): OK or NOT_FOUND",
+    "PERSIST <key>       the value never expires: OK or NOT_FOUND",
+    "TTL <key>           seconds until the value expires: TTL <s>, TTL none, or NOT_FOUND",
     "LOOKUP <key>        <key id> <owner id> <owner address> hops=<n> replicas=<addresses>",
     "                    held=<address>@<version>,...: each holder's copy (d deleted, x expired, - none, ? no answer)",
     "NODE [FULL]         this node: id, address, predecessor, successors, keys",
@@ -244,6 +272,14 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         }
         "GET" => single_key(rest, "GET").map(|key| Command::Get { key }),
         "DEL" => single_key(rest, "DEL").map(|key| Command::Del { key }),
+        "EXPIRE" => {
+            let (key, seconds) = rest.trim().rsplit_once(' ').unwrap_or((rest.trim(), ""));
+            let key = single_key(key, "EXPIRE")?;
+            let seconds = seconds.parse().map_err(|_| ParseError::BadSeconds)?;
+            Ok(Command::Expire { key, seconds })
+        }
+        "PERSIST" => single_key(rest, "PERSIST").map(|key| Command::Persist { key }),
+        "TTL" => single_key(rest, "TTL").map(|key| Command::Ttl { key }),
         "LOOKUP" => single_key(rest, "LOOKUP").map(|key| Command::Lookup { key }),
         "NODE" => full_flag(rest, "NODE").map(|full| Command::Node { full }),
         "FINGERS" => full_flag(rest, "FINGERS").map(|full| Command::Fingers { full }),
@@ -499,6 +535,30 @@ mod tests {
         ] {
             assert_eq!(ok(line), command);
         }
+    }
+
+    #[test]
+    fn expire_takes_a_key_and_whole_seconds() {
+        let expire = |key: &str, seconds| Command::Expire {
+            key: key.into(),
+            seconds,
+        };
+        assert_eq!(ok("EXPIRE session 30"), expire("session", 30));
+        assert_eq!(ok("expire  session   -1 "), expire("session", -1));
+        assert_eq!(
+            ok("TTL session"),
+            Command::Ttl {
+                key: "session".into()
+            }
+        );
+        assert_eq!(ok("persist s"), Command::Persist { key: "s".into() });
+        assert_eq!(err("EXPIRE session"), ParseError::BadSeconds);
+        assert_eq!(err("EXPIRE session soon"), ParseError::BadSeconds);
+        assert_eq!(err("EXPIRE session 1.5"), ParseError::BadSeconds);
+        assert_eq!(err("EXPIRE"), ParseError::MissingKey("EXPIRE"));
+        assert_eq!(err("EXPIRE a b 3"), ParseError::ExtraArguments("EXPIRE"));
+        assert_eq!(err("TTL a b"), ParseError::ExtraArguments("TTL"));
+        assert!(err("EXPIRE a").to_string().contains("EXPIRE <key> <s>"));
     }
 
     #[test]

@@ -31,6 +31,48 @@ fn read_to_close(stream: &mut TcpStream) -> String {
     text
 }
 
+/// The text protocol's expiry: EXPIRE, TTL and PERSIST through different
+/// nodes, and a key that, once its second has passed, no node has.
+#[test]
+fn a_text_client_sets_and_reads_expiry() {
+    let cluster = TcpCluster::settled(3);
+    let servers = cluster.servers();
+    let (mut a, mut b) = (client(&servers[0]), client(&servers[1]));
+    assert_eq!(a.line("PUT session abc").unwrap(), "OK");
+    assert_eq!(b.line("TTL session").unwrap(), "TTL none");
+    assert_eq!(b.line("EXPIRE session 100").unwrap(), "OK");
+    assert_eq!(a.line("TTL session").unwrap(), "TTL 100");
+    assert_eq!(a.line("PERSIST session").unwrap(), "OK");
+    assert_eq!(
+        b.line("PERSIST session").unwrap(),
+        "OK",
+        "a value, no expiry"
+    );
+    assert_eq!(b.line("TTL session").unwrap(), "TTL none");
+    assert_eq!(a.line("EXPIRE nothing 10").unwrap(), "NOT_FOUND");
+    assert_eq!(a.line("PERSIST nothing").unwrap(), "NOT_FOUND");
+    assert_eq!(a.line("TTL nothing").unwrap(), "NOT_FOUND");
+    assert!(a
+        .line("EXPIRE session soon")
+        .unwrap()
+        .starts_with("ERR EXPIRE needs"));
+
+    assert_eq!(a.line("EXPIRE session 1").unwrap(), "OK");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while b.line("GET session").unwrap() != "NOT_FOUND" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "session never expired"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(a.line("GET session").unwrap(), "NOT_FOUND");
+    assert_eq!(a.line("TTL session").unwrap(), "NOT_FOUND");
+    assert_eq!(b.line("PUT doomed x").unwrap(), "OK");
+    assert_eq!(a.line("EXPIRE doomed 0").unwrap(), "OK", "0 deletes");
+    assert_eq!(b.line("GET doomed").unwrap(), "NOT_FOUND");
+}
+
 #[test]
 fn every_command_answers_as_documented() {
     let cluster = TcpCluster::settled(3);

@@ -120,6 +120,16 @@ impl Dhash {
             .map(|_| ())
     }
 
+    /// Sets when the value of `key` expires (`None`: never), at its
+    /// owner; whether that changed anything: the key had a value, and
+    /// for `None` an expiry. A time already passed deletes the key.
+    ///
+    /// # Errors
+    /// As [`Dhash::put`].
+    pub fn expire(&self, key: &str, at: Option<u64>) -> Result<bool> {
+        Ok(self.update(key, &Update::Expire(at))?.is_some())
+    }
+
     /// Deletes `key` on R nodes; whether it had a value.
     ///
     /// # Errors

@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use super::{check_password, http, resp, Shared, RING_LIMIT};
 use crate::node::Node;
 use crate::stats::Stats;
+use crate::store::expiry_time;
 use crate::text::{self, Command, Line};
 use crate::Error;
 
@@ -86,6 +87,7 @@ pub(super) fn serve_text(
 /// Carries out one text command at `node`; the answer's lines.
 fn answer(node: &Node, command: &Command) -> Vec<String> {
     let err = |e: Error| vec![format!("ERR {e}")];
+    let found = |found: bool| vec![if found { "OK" } else { "NOT_FOUND" }.to_string()];
     let with_end = |mut lines: Vec<String>| {
         lines.push("END".to_string());
         lines
@@ -98,8 +100,27 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
             Some(value) => vec![text::value_line(&value)],
             None => vec!["NOT_FOUND".into()],
         }),
-        Command::Del { key } => node.delete(key).map_or_else(err, |found| {
-            vec![if found { "OK" } else { "NOT_FOUND" }.to_string()]
+        Command::Del { key } => node.delete(key).map_or_else(err, found),
+        Command::Expire { key, seconds } => {
+            let now = node.config().clock.now_micros();
+            match expiry_time(*seconds, 1_000_000, now) {
+                Some(at) => node.keys().expire(key, Some(at)).map_or_else(err, found),
+                None => vec![format!("ERR {seconds} seconds is too far away")],
+            }
+        }
+        // OK when the key has a value, whether or not it had an expiry.
+        Command::Persist { key } => match node.keys().expire(key, None) {
+            Ok(true) => found(true),
+            Ok(false) => node.get(key).map_or_else(err, |v| found(v.is_some())),
+            Err(e) => err(e),
+        },
+        Command::Ttl { key } => node.keys().get_entry(key).map_or_else(err, |entry| {
+            let now = node.config().clock.now_micros();
+            vec![match entry.map(|e| e.expires) {
+                None => "NOT_FOUND".into(),
+                Some(None) => "TTL none".into(),
+                Some(Some(at)) => format!("TTL {}", at.saturating_sub(now).div_ceil(1_000_000)),
+            }]
         }),
         Command::Lookup { key } => node.lookup(key).map_or_else(err, |(id, lookup)| {
             // Which of the holders hold it now, and at which version.

@@ -8,6 +8,7 @@
 use super::{error, integer, utf8, wrong_arity};
 use crate::message::{Expiry, Update};
 use crate::resp::Reply;
+use crate::store::expiry_time;
 use crate::Node;
 
 /// Microseconds in a second, and in a millisecond.
@@ -87,12 +88,12 @@ pub(super) fn expire(node: &Node, name: &str, args: &[Vec<u8>]) -> Result<Reply,
         _ => "PXAT",
     };
     let at = time(node, unit, integer(amount)?, &name.to_ascii_lowercase())?;
-    changed(node, key, Update::Expire(Some(at)))
+    expire_at(node, key, Some(at))
 }
 
 /// `PERSIST key`: 1 if the key had an expiry and now has none, else 0.
 pub(super) fn persist(node: &Node, key: &[u8]) -> Result<Reply, Reply> {
-    changed(node, key, Update::Expire(None))
+    expire_at(node, key, None)
 }
 
 /// `TTL`, `PTTL` (what is left, rounded), `EXPIRETIME`, `PEXPIRETIME` (the
@@ -118,11 +119,10 @@ pub(super) fn ttl(node: &Node, name: &str, key: &[u8]) -> Result<Reply, Reply> {
     Ok(Reply::Integer(i64::try_from(answer).unwrap_or(i64::MAX)))
 }
 
-/// Applies `update` at the owner of `key`: 1 if it wrote, 0 if its
-/// condition did not hold.
-fn changed(node: &Node, key: &[u8], update: Update) -> Result<Reply, Reply> {
-    Ok(match node.keys().update(utf8(key)?, &update) {
-        Ok(written) => Reply::Integer(i64::from(written.is_some())),
+/// [`crate::dhash::Dhash::expire`]: 1 if it changed the key, else 0.
+fn expire_at(node: &Node, key: &[u8], at: Option<u64>) -> Result<Reply, Reply> {
+    Ok(match node.keys().expire(utf8(key)?, at) {
+        Ok(changed) => Reply::Integer(i64::from(changed)),
         Err(e) => error(&e),
     })
 }
@@ -137,9 +137,8 @@ fn time(node: &Node, unit: &str, amount: i64, command: &str) -> Result<u64, Repl
         "EXAT" => (SECOND, 0),
         _ => (MILLI, 0),
     };
-    let at = i128::from(amount) * i128::from(scale) + i128::from(from);
-    u64::try_from(at.max(0))
-        .map_err(|_| Reply::err(format!("invalid expire time in '{command}' command")))
+    expiry_time(amount, scale, from)
+        .ok_or_else(|| Reply::err(format!("invalid expire time in '{command}' command")))
 }
 
 fn now(node: &Node) -> u64 {
