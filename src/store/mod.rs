@@ -142,6 +142,20 @@ impl Entry {
         }
     }
 
+    /// Whether a copy of this entry replaces `held`: its version is
+    /// higher, or the same and it is a tombstone while `held` is not. Two
+    /// entries of one version are one write, and that write left a
+    /// tombstone only if its value expired and a node emptied it (a
+    /// delete has a version of its own); so the emptied copy wins, and
+    /// the other holders need not wait for their own collect to agree.
+    pub fn supersedes(&self, held: &Entry) -> bool {
+        match self.version.cmp(&held.version) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => self.is_tombstone() && !held.is_tombstone(),
+            std::cmp::Ordering::Less => false,
+        }
+    }
+
     /// Whether this is a tombstone older than `horizon`: collected, and not
     /// worth sending or keeping. An expired value counts from its expiry.
     fn collectable(&self, horizon: u64) -> bool {
@@ -403,9 +417,10 @@ impl Store {
         Ok(written.expect("put calls make once"))
     }
 
-    /// Keeps `entry` for `key` unless the version held is as new. A
-    /// tombstone older than `horizon` is not kept, but still removes an
-    /// older value. Returns whether the store changed.
+    /// Keeps `entry` for `key` if it supersedes the entry held (see
+    /// [`Entry::supersedes`]). A tombstone older than `horizon` is not
+    /// kept, but still removes an older value. Returns whether the store
+    /// changed.
     ///
     /// # Errors
     /// [`Full`] when the copy would take the store past
@@ -419,7 +434,7 @@ impl Store {
         }
         let limit = self.hard_limit();
         self.put(id, Cow::Owned(key), limit, |held| {
-            let newer = held.is_none_or(|held| held.version < entry.version);
+            let newer = held.is_none_or(|held| entry.supersedes(held));
             newer.then_some(entry)
         })
     }
@@ -871,9 +886,17 @@ pub(crate) mod tests {
         );
         // Emptied, the entry refuses a copy of the value it held: the
         // version is the same.
+        let mut other = Store::new();
+        other.merge(id, "k".into(), again.entry.clone(), 0).unwrap();
         store.collect(None, 10, 2_000, 0);
         assert_eq!(store.len(), 0);
         assert_eq!(store.merge(id, "k".into(), again.entry, 0), Ok(false));
-        assert!(store.get(id, "k").unwrap().is_tombstone());
+        let emptied = store.get(id, "k").unwrap().clone();
+        assert!(emptied.is_tombstone());
+        // And a holder that has not emptied its copy yet takes the
+        // emptied one: both now agree, whatever their collect has done.
+        assert_eq!(other.merge(id, "k".into(), emptied.clone(), 0), Ok(true));
+        assert_eq!(other.get(id, "k"), Some(&emptied));
+        assert_eq!(other.merge(id, "k".into(), emptied, 0), Ok(false), "once");
     }
 }
