@@ -1,6 +1,7 @@
 //! Randomised scenarios on the in-memory network, repeatable by seed: joins
 //! (linked in at once, or left to stabilization), graceful leaves, abrupt
-//! kills, writes, overwrites, deletes and stabilization rounds, interleaved
+//! kills, writes (some with an expiry, which must travel with the value),
+//! overwrites, deletes and stabilization rounds, interleaved
 //! at random. After every step a read must be right or unavailable, at any
 //! node; every tenth step, once the ring settles, every key must read back
 //! and sit at exactly its R holders. At most min(R, N) - 1 nodes leave or
@@ -39,6 +40,18 @@ const STEPS: usize = 200;
 /// deleted or never written), then any later writes that failed, since a
 /// failed write may still have reached some nodes.
 type Possible = Vec<Option<String>>;
+
+/// Microseconds since the epoch, far beyond any run's virtual clock: the
+/// expiries written here never pass, so they must simply survive.
+const FAR: u64 = 4_000_000_000_000_000;
+
+/// The expiry a value was written with: `e<step>` values expire at
+/// [`FAR`] plus the step, so that a copy with a stale or lost expiry shows;
+/// `v<step>` values never do.
+fn expiry_of(value: &str) -> Option<u64> {
+    let step: u64 = value.strip_prefix('e')?.parse().expect("e<step>");
+    Some(FAR + step)
+}
 
 /// Reads `key` at `reader`: it may be unavailable while the ring moves
 /// (in memory the ring moves only when the test runs rounds), but it must
@@ -91,12 +104,15 @@ fn scenario(seed: u64) -> Vec<String> {
             .collect();
         let mut line = format!("{step}: op {op} at {}", at.me().addr);
         match op {
-            // PUT (0 to 39) or DEL (40 to 49).
+            // PUT (0 to 39; from 30, with an expiry) or DEL (40 to 49).
             0..=49 => {
-                let value = (op < 40).then(|| format!("v{step}"));
+                let value = (op < 40).then(|| format!("{}{step}", if op < 30 { 'v' } else { 'e' }));
                 let possible = expected.entry(key.clone()).or_insert_with(|| vec![None]);
                 let result = match &value {
-                    Some(v) => at.put(&key, v).map(|()| None),
+                    Some(v) => at
+                        .keys()
+                        .put_expiring(&key, v.as_bytes(), expiry_of(v))
+                        .map(|()| None),
                     None => at.delete(&key).map(Some),
                 };
                 let _ = write!(line, " {key} {value:?} -> {result:?}");
@@ -202,6 +218,12 @@ fn scenario(seed: u64) -> Vec<String> {
                     answered,
                     "{context}: GET {key} unavailable in a settled ring"
                 );
+                // The expiry travels with the value through every hand-over.
+                if let Ok(Some(entry)) = reader.keys().get_entry(key) {
+                    let value = String::from_utf8(entry.value.unwrap_or_default()).unwrap();
+                    let expiry = expiry_of(&value);
+                    assert_eq!(entry.expires, expiry, "{context}: {key} = {value}");
+                }
             }
             trace.push(format!("{step}: settled\n{}", common::describe(&nodes)));
         }
