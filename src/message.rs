@@ -66,9 +66,42 @@ pub enum Update {
         expiry: Expiry,
     },
     /// Redis's `EXPIRE` family and `PERSIST`: only the expiry of a key
-    /// that has a value changes (`None`: never). A time already passed
-    /// deletes the key.
-    Expire(Option<u64>),
+    /// that has a value changes (`None`: never), if the condition holds.
+    /// A time already passed deletes the key.
+    Expire {
+        /// The new expiry, in microseconds since the Unix epoch.
+        at: Option<u64>,
+        /// When to change it; `None`: always.
+        only: Option<ExpireIf>,
+    },
+}
+
+/// The conditions of Redis 7's `EXPIRE key time NX|XX|GT|LT`. A key with
+/// no expiry counts as expiring never, later than any time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpireIf {
+    /// `NX`: the key has no expiry.
+    None,
+    /// `XX`: the key has an expiry.
+    Some,
+    /// `GT`: the new time is later than the key's.
+    Later,
+    /// `LT`: the new time is earlier than the key's.
+    Earlier,
+}
+
+impl ExpireIf {
+    /// Whether a key expiring at `held` may be set to expire at `new`.
+    pub fn allows(self, held: Option<u64>, new: Option<u64>) -> bool {
+        // `None` is never: later than every time.
+        let never = |t: Option<u64>| t.map_or(u128::MAX, u128::from);
+        match self {
+            ExpireIf::None => held.is_none(),
+            ExpireIf::Some => held.is_some(),
+            ExpireIf::Later => never(new) > never(held),
+            ExpireIf::Earlier => never(new) < never(held),
+        }
+    }
 }
 
 /// What a [`Update::Set`] does to the key's expiry.
@@ -545,7 +578,7 @@ impl Request {
             Request::Update { key, update } => {
                 c.key(key)?;
                 match update {
-                    Update::Increment(_) | Update::Expire(_) => Ok(()),
+                    Update::Increment(_) | Update::Expire { .. } => Ok(()),
                     Update::Set { value, .. } => length("value", value.len(), MAX_VALUE),
                 }
             }

@@ -92,7 +92,10 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
     let mut con = connect(&cluster.addrs()[0]);
     let refused = |result: RedisResult<()>| result.expect_err("refused").to_string();
     assert!(refused(redis::cmd("SET").arg(&["k", "v", "GET"]).query(&mut con)).contains("GET"));
-    assert!(refused(redis::cmd("EXPIRE").arg(&["k", "10", "NX"]).query(&mut con)).contains("NX"));
+    let both = redis::cmd("EXPIRE")
+        .arg(&["k", "10", "NX", "GT"])
+        .query(&mut con);
+    assert!(refused(both).contains("one of"));
     let () = con.set("text", "abc").unwrap();
     assert!(refused(redis::cmd("INCR").arg("text").query(&mut con)).contains("not an integer"));
     assert!(refused(redis::cmd("HELLO").arg(3).query(&mut con)).contains("RESP2"));
@@ -360,6 +363,16 @@ fn keys_expire_through_any_node_as_in_redis() {
     assert_eq!(int(&mut b, &["PERSIST", "lasting"]), 0, "nothing to remove");
     assert_eq!(int(&mut c, &["TTL", "lasting"]), -1);
     assert_eq!(int(&mut a, &["EXPIRE", "missing", "10"]), 0);
+    // Redis 7's conditions: a key with no expiry expires never.
+    assert_eq!(int(&mut b, &["EXPIRE", "lasting", "100", "XX"]), 0);
+    assert_eq!(int(&mut b, &["EXPIRE", "lasting", "100", "GT"]), 0);
+    assert_eq!(int(&mut c, &["EXPIRE", "lasting", "100", "NX"]), 1);
+    assert_eq!(int(&mut a, &["EXPIRE", "lasting", "50", "NX"]), 0);
+    assert_eq!(int(&mut b, &["EXPIRE", "lasting", "50", "GT"]), 0);
+    assert_eq!(int(&mut c, &["EXPIRE", "lasting", "50", "LT"]), 1);
+    assert_eq!(int(&mut a, &["EXPIRE", "lasting", "80", "XX"]), 1);
+    assert!((79..=80).contains(&int(&mut b, &["TTL", "lasting"])));
+    assert_eq!(int(&mut c, &["PERSIST", "lasting"]), 1);
     ok(&mut b, &["SETEX", "lasting", "50", "4"]);
     ok(&mut c, &["SET", "lasting", "5"]);
     assert_eq!(

@@ -50,7 +50,7 @@ use log::debug;
 use super::Dhash;
 use crate::chord::Lookup;
 use crate::id::{Id, NodeRef};
-use crate::message::Update;
+use crate::message::{ExpireIf, Update};
 use crate::peer::{self, CallError, Written};
 use crate::stats::Stats;
 use crate::store::{Content, Entry, Full, Item, Version};
@@ -121,13 +121,14 @@ impl Dhash {
     }
 
     /// Sets when the value of `key` expires (`None`: never), at its
-    /// owner; whether that changed anything: the key had a value, and
-    /// for `None` an expiry. A time already passed deletes the key.
+    /// owner, if `only` allows; whether that changed anything: the key had
+    /// a value, and for `None` an expiry. A time already passed deletes
+    /// the key.
     ///
     /// # Errors
     /// As [`Dhash::put`].
-    pub fn expire(&self, key: &str, at: Option<u64>) -> Result<bool> {
-        Ok(self.update(key, &Update::Expire(at))?.is_some())
+    pub fn expire(&self, key: &str, at: Option<u64>, only: Option<ExpireIf>) -> Result<bool> {
+        Ok(self.update(key, &Update::Expire { at, only })?.is_some())
     }
 
     /// Deletes `key` on R nodes; whether it had a value.

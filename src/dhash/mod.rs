@@ -265,9 +265,12 @@ impl Dhash {
                     };
                     Ok(Some((Some(value), expires)))
                 }
-                Update::Expire(at) => {
+                Update::Expire { at, only } => {
                     // PERSIST of a key without an expiry changes nothing.
-                    let Some(live) = live.filter(|e| at.is_some() || e.expires.is_some()) else {
+                    let Some(live) = live
+                        .filter(|e| at.is_some() || e.expires.is_some())
+                        .filter(|e| only.is_none_or(|only| only.allows(e.expires, at)))
+                    else {
                         return Ok(None);
                     };
                     if at.is_some_and(|at| at <= now) {

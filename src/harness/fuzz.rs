@@ -32,7 +32,7 @@ use crate::auth::{self, Secret, ServerHandshake, Session};
 use crate::clock::now_micros;
 use crate::codec;
 use crate::id::{IdSpace, NodeRef};
-use crate::message::{Expiry, Request, Response, Update};
+use crate::message::{ExpireIf, Expiry, Request, Response, Update};
 use crate::node::{Node, NodeConfig};
 use crate::store::{Bucket, Cursor, Entry, Item, Version};
 use crate::text;
@@ -390,7 +390,10 @@ fn request(rng: &mut Rng) -> Request {
                     expiry: [Expiry::Clear, Expiry::Keep, Expiry::At(expiry(rng))][rng.below(3)],
                 }
             } else {
-                Update::Expire((rng.below(2) == 0).then(|| expiry(rng)))
+                Update::Expire {
+                    at: (rng.below(2) == 0).then(|| expiry(rng)),
+                    only: [None, Some(ExpireIf::None), Some(ExpireIf::Later)][rng.below(3)],
+                }
             },
         },
         _ => Request::Write {

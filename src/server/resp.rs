@@ -19,12 +19,11 @@
 //!   owner in identifier order ([`crate::dhash::scan`]);
 //! - key expiry ([`expiry`]): `SET` with `EX`, `PX`, `EXAT`, `PXAT` or
 //!   `KEEPTTL`, `SETEX`, `PSETEX`, `EXPIRE`, `PEXPIRE`, `EXPIREAT`,
-//!   `PEXPIREAT`, `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`;
+//!   `PEXPIREAT` (each with one of `NX`, `XX`, `GT`, `LT`), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`;
 //!   `INCR` keeps a key's expiry, and `SET` and `MSET` clear it, as in
 //!   Redis;
 //! - values are bytes, whatever a client sends; keys are UTF-8 text;
-//! - not yet: `SET ... GET`, and the `NX`/`XX`/`GT`/`LT` options of
-//!   `EXPIRE` (each refusal names the option).
+//! - not yet: `SET ... GET` (the refusal names the option).
 //!
 //! `DBSIZE` counts the keys this node holds, its own and its replica
 //! copies, an expired one until the node empties it; the ring's total is

@@ -104,12 +104,15 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         Command::Expire { key, seconds } => {
             let now = node.config().clock.now_micros();
             match expiry_time(*seconds, 1_000_000, now) {
-                Some(at) => node.keys().expire(key, Some(at)).map_or_else(err, found),
+                Some(at) => node
+                    .keys()
+                    .expire(key, Some(at), None)
+                    .map_or_else(err, found),
                 None => vec![format!("ERR {seconds} seconds is too far away")],
             }
         }
         // OK when the key has a value, whether or not it had an expiry.
-        Command::Persist { key } => match node.keys().expire(key, None) {
+        Command::Persist { key } => match node.keys().expire(key, None, None) {
             Ok(true) => found(true),
             Ok(false) => node.get(key).map_or_else(err, |v| found(v.is_some())),
             Err(e) => err(e),

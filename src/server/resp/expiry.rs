@@ -6,7 +6,7 @@
 //! epoch; how nodes read it is in [`crate::dhash::kv`].
 
 use super::{error, integer, utf8, wrong_arity};
-use crate::message::{Expiry, Update};
+use crate::message::{ExpireIf, Expiry, Update};
 use crate::resp::Reply;
 use crate::store::expiry_time;
 use crate::Node;
@@ -68,19 +68,34 @@ pub(super) fn set(
     Ok(reply.unwrap_or_else(|e| error(&e)))
 }
 
-/// `EXPIRE key seconds`, `PEXPIRE key ms`, `EXPIREAT key unix-s`,
-/// `PEXPIREAT key unix-ms`: 1 if the key has a value and now expires then
-/// (a time already passed deletes it), 0 if it has none.
+/// `EXPIRE key seconds [NX|XX|GT|LT]`, `PEXPIRE key ms`, `EXPIREAT key
+/// unix-s`, `PEXPIREAT key unix-ms`: 1 if the key has a value, the
+/// condition holds ([`ExpireIf`]) and the key now expires then (a time
+/// already passed deletes it), else 0.
 pub(super) fn expire(node: &Node, name: &str, args: &[Vec<u8>]) -> Result<Reply, Reply> {
     let [key, amount, options @ ..] = args else {
         return Ok(wrong_arity(name));
     };
-    if let Some(option) = options.first() {
-        return Err(Reply::err(format!(
-            "{name} option {} is not supported by chord yet",
-            String::from_utf8_lossy(option).to_ascii_uppercase()
-        )));
-    }
+    let only = match options {
+        [] => None,
+        [option] => Some(
+            match String::from_utf8_lossy(option)
+                .to_ascii_uppercase()
+                .as_str()
+            {
+                "NX" => ExpireIf::None,
+                "XX" => ExpireIf::Some,
+                "GT" => ExpireIf::Later,
+                "LT" => ExpireIf::Earlier,
+                other => return Err(Reply::err(format!("unsupported option {other}"))),
+            },
+        ),
+        _ => {
+            return Err(Reply::err(
+                "chord takes one of the options NX, XX, GT and LT, not several",
+            ))
+        }
+    };
     let unit = match name {
         "EXPIRE" => "EX",
         "PEXPIRE" => "PX",
@@ -88,12 +103,12 @@ pub(super) fn expire(node: &Node, name: &str, args: &[Vec<u8>]) -> Result<Reply,
         _ => "PXAT",
     };
     let at = time(node, unit, integer(amount)?, &name.to_ascii_lowercase())?;
-    expire_at(node, key, Some(at))
+    expire_at(node, key, Some(at), only)
 }
 
 /// `PERSIST key`: 1 if the key had an expiry and now has none, else 0.
 pub(super) fn persist(node: &Node, key: &[u8]) -> Result<Reply, Reply> {
-    expire_at(node, key, None)
+    expire_at(node, key, None, None)
 }
 
 /// `TTL`, `PTTL` (what is left, rounded), `EXPIRETIME`, `PEXPIRETIME` (the
@@ -120,8 +135,13 @@ pub(super) fn ttl(node: &Node, name: &str, key: &[u8]) -> Result<Reply, Reply> {
 }
 
 /// [`crate::dhash::Dhash::expire`]: 1 if it changed the key, else 0.
-fn expire_at(node: &Node, key: &[u8], at: Option<u64>) -> Result<Reply, Reply> {
-    Ok(match node.keys().expire(utf8(key)?, at) {
+fn expire_at(
+    node: &Node,
+    key: &[u8],
+    at: Option<u64>,
+    only: Option<ExpireIf>,
+) -> Result<Reply, Reply> {
+    Ok(match node.keys().expire(utf8(key)?, at, only) {
         Ok(changed) => Reply::Integer(i64::from(changed)),
         Err(e) => error(&e),
     })
