@@ -639,6 +639,19 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expire_conditions_take_no_expiry_as_never() {
+        use ExpireIf::{Earlier, Later, None as Unset, Some as Set};
+        let (soon, later) = (Some(10), Some(20));
+        assert!(Unset.allows(None, soon) && !Unset.allows(soon, later));
+        assert!(Set.allows(soon, later) && !Set.allows(None, soon));
+        assert!(Later.allows(soon, later) && !Later.allows(later, soon));
+        assert!(!Later.allows(None, later), "nothing is later than never");
+        assert!(!Later.allows(soon, soon) && !Earlier.allows(soon, soon));
+        assert!(Earlier.allows(None, later) && Earlier.allows(later, soon));
+        assert!(Later.allows(soon, None) && !Earlier.allows(soon, None));
+    }
     use crate::store::Version;
 
     const NOW: u64 = 1_800_000_000_000_000;
