@@ -1,0 +1,123 @@
+//! One key's entry: its value (or a tombstone), the version that orders
+//! its writes, and when it expires. This is what a [`super::Store`] holds
+//! for a key and what travels between nodes in an [`Item`]; the rules
+//! that make copies converge (a higher version wins, and at one version a
+//! tombstone does: [`Entry::supersedes`]) live here, beside the data.
+
+use serde::{Deserialize, Serialize};
+
+use super::ENTRY_OVERHEAD;
+
+/// Orders the writes to one key: the owner's clock, then the writer.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Version {
+    /// Microseconds since the Unix epoch at the owner, raised past the
+    /// previous version of the key, so it grows with every write.
+    pub stamp: u64,
+    /// The writing node, to break ties between two nodes that both believed
+    /// they owned the key at the same microsecond.
+    pub writer: u64,
+}
+
+/// The expiry time `amount` units of `unit` microseconds after `from`
+/// (microseconds since the Unix epoch; 0 for a Unix time), as
+/// [`Entry::expires`] holds it. A time before the epoch is the epoch, long
+/// passed; `None` when the time is past the end of a `u64`.
+pub fn expiry_time(amount: i64, unit: u64, from: u64) -> Option<u64> {
+    let at = i128::from(amount) * i128::from(unit) + i128::from(from);
+    u64::try_from(at.max(0)).ok()
+}
+
+/// What a write leaves at a key: the value (`None`: deleted) and when it
+/// expires (`None`: never), as in [`Entry`].
+pub type Content = (Option<Vec<u8>>, Option<u64>);
+
+/// A stored value, or a tombstone, and the version that orders it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The value as the client wrote it; `None` for a deleted key.
+    pub value: Option<Vec<u8>>,
+    /// The higher version wins.
+    pub version: Version,
+    /// When the value expires, in microseconds since the Unix epoch (the
+    /// scale of [`Version::stamp`]); `None`: never. Setting or clearing it
+    /// is a write like any other, with a new version.
+    pub expires: Option<u64>,
+}
+
+impl Entry {
+    /// Whether this entry records a delete, or an expired value the store
+    /// has since emptied.
+    pub fn is_tombstone(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// Whether the key has a value at `now` (microseconds since the
+    /// epoch): not deleted, and not expired.
+    pub fn is_live(&self, now: u64) -> bool {
+        self.value.is_some() && !self.has_expired(now)
+    }
+
+    /// Whether the entry's expiry time has passed at `now`.
+    pub fn has_expired(&self, now: u64) -> bool {
+        self.expires.is_some_and(|at| at <= now)
+    }
+
+    /// The value, if the key has one at `now`.
+    pub fn live_value(self, now: u64) -> Option<Vec<u8>> {
+        if self.has_expired(now) {
+            None
+        } else {
+            self.value
+        }
+    }
+
+    /// Whether a copy of this entry replaces `held`: its version is
+    /// higher, or the same and it is a tombstone while `held` is not. Two
+    /// entries of one version are one write, and that write left a
+    /// tombstone only if its value expired and a node emptied it (a
+    /// delete has a version of its own); so the emptied copy wins, and
+    /// the other holders need not wait for their own collect to agree.
+    pub fn supersedes(&self, held: &Entry) -> bool {
+        match self.version.cmp(&held.version) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => self.is_tombstone() && !held.is_tombstone(),
+            std::cmp::Ordering::Less => false,
+        }
+    }
+
+    /// Whether this is a tombstone older than `horizon`: collected, and not
+    /// worth sending or keeping. An expired value counts from its expiry.
+    pub(super) fn collectable(&self, horizon: u64) -> bool {
+        let since = self.version.stamp.max(self.expires.unwrap_or(0));
+        self.is_tombstone() && since < horizon
+    }
+
+    /// The size this entry adds to a chunk, roughly its bytes on the wire.
+    pub(super) fn size(&self, key: &str) -> usize {
+        key.len() + self.value.as_ref().map_or(0, Vec::len) + 32
+    }
+
+    /// The bytes this entry counts for in a store.
+    pub(super) fn cost(&self, key: &str) -> usize {
+        key.len() + self.value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+    }
+}
+
+impl Item {
+    /// Roughly its bytes on the wire: what chunk limits count.
+    pub fn size(&self) -> usize {
+        self.entry.size(&self.key)
+    }
+}
+
+/// A key with its stored entry, as it travels between nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The key, as the client wrote it.
+    pub key: String,
+    /// Its value and version.
+    pub entry: Entry,
+}
