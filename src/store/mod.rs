@@ -22,6 +22,15 @@
 //! again. A copy that comes back after being cut off for longer than the
 //! hold can bring a deleted value back; the hold is the bound on that.
 //!
+//! # Expiry
+//!
+//! An entry may carry the time its value expires ([`Entry::expires`]).
+//! Readers pass the time they read at, and an expired value reads as none
+//! ([`Entry::is_live`]). [`Store::collect`] later empties it into a
+//! tombstone of the same version, which ages from the expiry time and
+//! wins against a copy of the value it replaced ([`Entry::supersedes`]):
+//! the expiry needs no message between nodes, only their clocks.
+//!
 //! # A bounded store
 //!
 //! A store counts the bytes it holds, roughly: each entry's key and value
