@@ -78,6 +78,19 @@ pub fn written(answer: Response) -> Result<Written, CallError> {
     }
 }
 
+/// The answer to a [`Request::Update`], as [`Peer::update`] gives it
+/// (`None`: the update's condition did not hold); also for an update the
+/// node answered itself.
+///
+/// # Errors
+/// As [`Peer::update`].
+pub fn updated(answer: Response) -> Result<Option<Written>, CallError> {
+    match answer {
+        Response::Unchanged => Ok(None),
+        answer => written(answer).map(Some),
+    }
+}
+
 /// The answers that refuse a request, as errors.
 fn refused(answer: Response) -> Result<Response, CallError> {
     match answer {
@@ -444,17 +457,10 @@ impl<'a> Peer<'a> {
     /// As [`Peer::write`]; [`CallError::Refused`] when the value is not an
     /// integer an increment can use.
     pub fn update(&self, key: &str, update: Update) -> Result<Option<Written>, CallError> {
-        self.written(Request::Update {
+        updated(self.call(Request::Update {
             key: key.to_string(),
             update,
-        })
-    }
-
-    fn written(&self, request: Request) -> Result<Option<Written>, CallError> {
-        match self.call(request)? {
-            Response::Unchanged => Ok(None),
-            answer => written(answer).map(Some),
-        }
+        })?)
     }
 }
 

@@ -652,8 +652,9 @@ fn keys_lists_the_whole_rings_matching_keys() {
 }
 
 /// STATS counts the peer calls client requests make. In a ring that the
-/// successor list covers, a GET makes at most one (to the owner) and a
-/// PUT at most three (the owner and two replicas).
+/// successor list covers, a GET makes at most one (to the owner), a PUT
+/// at most three (the owner and two replicas), and an update no more than
+/// a PUT of the same key.
 #[test]
 fn client_requests_make_few_peer_calls() {
     let cluster = TcpCluster::settled(4);
@@ -686,6 +687,18 @@ fn client_requests_make_few_peer_calls() {
     let (after_gets, peer_after_gets) = calls();
     let per_get = (peer_after_gets - peer_after_puts) as f64 / (after_gets - after_puts) as f64;
     assert!(per_get <= 1.0, "{per_get} peer calls per GET");
+    // An update (here EXPIRE; INCR alike) asks the owner the successor list
+    // names, as a PUT does: on the same keys, no more calls than the PUTs.
+    for i in 0..100 {
+        assert_eq!(c.line(&format!("EXPIRE few-{i} 1000")).unwrap(), "OK");
+    }
+    let (after_updates, peer_after_updates) = calls();
+    let per_update =
+        (peer_after_updates - peer_after_gets) as f64 / (after_updates - after_gets) as f64;
+    assert!(
+        per_update <= per_put,
+        "{per_update} peer calls per update, {per_put} per PUT"
+    );
 }
 
 /// Calls to several peers at once (how a write's replica copies go out)

@@ -382,19 +382,37 @@ impl Dhash {
     /// Applies `update` to `key` at its owner, atomically there (Redis's
     /// `INCR`, `SET NX`/`XX`/`KEEPTTL`, `EXPIRE`), and copies the result to
     /// the replicas; the entry written, or `None` when the update's
-    /// condition did not hold. A timed-out owner is retried, not written
-    /// around: the update must read the owner's value.
+    /// condition did not hold. The owner is asked at once when the
+    /// successor list names it, as reads and writes do. A timed-out owner
+    /// is retried, not written around: the update must read the owner's
+    /// value. So an update whose answer alone was lost is applied again:
+    /// an `INCR` can count twice when its owner times out.
     ///
     /// # Errors
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
-        self.retrying(key, |_| {
-            let (_, lookup) = self
-                .lookup(key)
-                .map_err(|e| Failure::Retry(e.to_string()))?;
-            let owner = lookup.owner();
-            let written = match self.ask_owner(owner, |peer| peer.update(key, update.clone())) {
+        self.retrying(key, |first| {
+            let listed = self.listed_owner(self.key_id(key), first).map(|owner| {
+                // This node itself: update the store, with no message built.
+                let answer = if owner.addr == self.me().addr {
+                    peer::updated(self.owner_update(key, update.clone()))
+                } else {
+                    self.ring.peer(&owner).update(key, update.clone())
+                };
+                (owner, answer)
+            });
+            let (owner, answer) = match listed {
+                // Not the owner after all, or no answer: the paper's walk.
+                None
+                | Some((
+                    _,
+                    Err(CallError::NotOwner | CallError::Syncing | CallError::Transport(_)),
+                )) => self.update_at_lookup(key, update)?,
+                Some(answered) => answered,
+            };
+            let owner = &owner;
+            let written = match answer {
                 Ok(Some(written)) => written,
                 Ok(None) => return Ok(None),
                 Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
@@ -405,6 +423,20 @@ impl Dhash {
             self.copy_written(key, owner, written)?;
             Ok(Some(entry))
         })
+    }
+
+    /// [`Dhash::update`] at the owner a lookup names.
+    fn update_at_lookup(
+        &self,
+        key: &str,
+        update: &Update,
+    ) -> Attempt<(NodeRef, std::result::Result<Option<Written>, CallError>)> {
+        let (_, lookup) = self
+            .lookup(key)
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        let owner = lookup.owner().clone();
+        let answer = self.ask_owner(&owner, |peer| peer.update(key, update.clone()));
+        Ok((owner, answer))
     }
 
     /// A write whose owner timed out (now or a moment ago): it
