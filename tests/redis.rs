@@ -439,3 +439,35 @@ fn dbsize_counts_keys_not_tombstones() {
     let info: String = redis::cmd("INFO").query(&mut con).unwrap();
     assert!(info.contains("db0:keys=3,expires=1\r\n"), "{info}");
 }
+
+/// The small string commands tools reach for: `TYPE`, `STRLEN`, `SETNX`,
+/// and `KEYS`, which answers up to 1,000 matches from the whole ring and
+/// past that says to use `SCAN` rather than hold every key in memory.
+#[test]
+fn type_strlen_setnx_and_bounded_keys() {
+    let cluster = TcpCluster::settled(2);
+    let addrs = cluster.addrs();
+    let (mut a, mut b) = (connect(&addrs[0]), connect(&addrs[1]));
+    let int = |con: &mut Connection, args: &[&str]| -> i64 {
+        redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap()
+    };
+    assert_eq!(int(&mut a, &["SETNX", "word", "hello"]), 1);
+    assert_eq!(int(&mut b, &["SETNX", "word", "other"]), 0);
+    assert_eq!(int(&mut b, &["STRLEN", "word"]), 5);
+    assert_eq!(int(&mut a, &["STRLEN", "nothing"]), 0);
+    let kind = |con: &mut Connection, key: &str| -> String {
+        redis::cmd("TYPE").arg(key).query(con).unwrap()
+    };
+    assert_eq!(kind(&mut a, "word"), "string");
+    assert_eq!(kind(&mut b, "nothing"), "none");
+
+    let pairs: Vec<String> = (0..1_001)
+        .flat_map(|i| [format!("many:{i:04}"), i.to_string()])
+        .collect();
+    let () = redis::cmd("MSET").arg(&pairs).query(&mut a).unwrap();
+    let some: Vec<String> = redis::cmd("KEYS").arg("many:00*").query(&mut b).unwrap();
+    let expected: Vec<String> = (0..100).map(|i| format!("many:{i:04}")).collect();
+    assert_eq!(some, expected, "sorted, from both nodes");
+    let all: RedisResult<Vec<String>> = redis::cmd("KEYS").arg("*").query(&mut a);
+    assert!(all.unwrap_err().to_string().contains("SCAN"));
+}

@@ -15,6 +15,35 @@ use crate::id::Id;
 use crate::Result;
 
 impl Dhash {
+    /// The keys of the whole ring that match `pattern` (every key without
+    /// one), sorted, at most `limit` of them; and whether that is all of
+    /// them. A scan to the end, stopped early once `limit` are found, so
+    /// that a stranger's `KEYS *` costs a bounded amount of memory.
+    ///
+    /// # Errors
+    /// As [`Dhash::scan`].
+    pub fn keys_matching(
+        &self,
+        pattern: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool)> {
+        let mut keys = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let (next, found) = self.scan(cursor, 256, pattern)?;
+            keys.extend(found);
+            cursor = next;
+            if cursor == 0 || keys.len() > limit {
+                break;
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        let complete = cursor == 0 && keys.len() <= limit;
+        keys.truncate(limit);
+        Ok((keys, complete))
+    }
+
     /// About `count` keys from scan position `cursor` on, those matching
     /// `pattern` (a Redis glob) if one is given, and the cursor to go on
     /// from: 0 when the scan is done.

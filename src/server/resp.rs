@@ -10,7 +10,9 @@
 //!   atomically at the key's owner), `INCR`, `INCRBY`, `DECR`, `DECRBY` (added
 //!   atomically at the owner, then copied to the replicas, so concurrent
 //!   increments through any nodes lose none), `DEL` and
-//!   `EXISTS` of many keys, `MGET`, `MSET`, `DBSIZE`, `INFO`, `SELECT 0`,
+//!   `EXISTS` of many keys, `MGET`, `MSET`, `SETNX`, `STRLEN`, `TYPE`,
+//!   `KEYS pattern` (refused past [`KEYS_LIMIT`] matches: `SCAN` lists any
+//!   number), `DBSIZE`, `INFO`, `SELECT 0`,
 //!   `CLIENT SETNAME`/`GETNAME`, `HELLO 2` (and a clear error for 3),
 //!   `COMMAND` (enough for redis-cli to start), `QUIT`, `AUTH`;
 //! - the Chord commands `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`,
@@ -35,6 +37,7 @@ use std::net::TcpStream;
 use super::{check_password, Shared, RING_LIMIT};
 use crate::message::Update;
 use crate::resp::{read_request, Read, Reply};
+use crate::text::KEYS_LIMIT;
 
 mod expiry;
 use crate::stats::Stats;
@@ -267,6 +270,27 @@ fn key_command(
             increment(node, key, by)?
         }
         ("DBSIZE", []) => Reply::Integer(node.store_usage().keys as i64),
+        ("KEYS", [pattern]) => match node.keys().keys_matching(Some(pattern), KEYS_LIMIT) {
+            Ok((keys, true)) => Reply::Array(keys.into_iter().map(Reply::text).collect()),
+            Ok((_, false)) => Reply::err(format!(
+                "more than {KEYS_LIMIT} keys match; SCAN lists any number (redis-cli --scan)"
+            )),
+            Err(e) => error(&e),
+        },
+        ("TYPE", [key]) => match node.get(utf8(key)?) {
+            Ok(value) => Reply::Simple(if value.is_some() { "string" } else { "none" }.into()),
+            Err(e) => error(&e),
+        },
+        ("STRLEN", [key]) => match node.get(utf8(key)?) {
+            Ok(value) => Reply::Integer(value.map_or(0, |v| v.len() as i64)),
+            Err(e) => error(&e),
+        },
+        // SET NX's answer as 1 (set) or 0 (the key had a value).
+        ("SETNX", [key, value]) => match expiry::set(node, key, value, &[b"NX".to_vec()])? {
+            Reply::Bulk(None) => Reply::Integer(0),
+            set if set == Reply::ok() => Reply::Integer(1),
+            refused => refused,
+        },
         ("SCAN", [cursor, options @ ..]) => scan(node, cursor, options)?,
         ("SELECT", [db]) if db.as_slice() == b"0" => Reply::ok(),
         ("SELECT", [_]) => Reply::err("DB index is out of range (chord has database 0 only)"),
@@ -286,7 +310,8 @@ fn key_command(
         (
             "ECHO" | "GET" | "SET" | "DEL" | "UNLINK" | "EXISTS" | "MGET" | "MSET" | "DBSIZE"
             | "SELECT" | "CLIENT" | "CHORD" | "INCR" | "DECR" | "INCRBY" | "DECRBY" | "SCAN"
-            | "SETEX" | "PSETEX" | "PERSIST" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME",
+            | "SETEX" | "PSETEX" | "PERSIST" | "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME"
+            | "KEYS" | "TYPE" | "STRLEN" | "SETNX",
             _,
         ) => wrong_arity(name),
         _ => Reply::err(format!(

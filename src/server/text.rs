@@ -179,33 +179,19 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         Command::Quit => vec!["BYE".into()],
         Command::Ping => vec!["+PONG".into()],
         Command::Keys { pattern } => {
-            let mut keys = Vec::new();
-            let mut cursor = 0;
-            loop {
-                match node
-                    .keys()
-                    .scan(cursor, 256, pattern.as_deref().map(str::as_bytes))
-                {
-                    Ok((next, found)) => {
-                        keys.extend(found);
-                        cursor = next;
+            let pattern = pattern.as_deref().map(str::as_bytes);
+            match node.keys().keys_matching(pattern, text::KEYS_LIMIT) {
+                Ok((mut keys, complete)) => {
+                    if !complete {
+                        keys.push(format!(
+                            "(the first {} only; SCAN through redis-cli lists them all)",
+                            text::KEYS_LIMIT
+                        ));
                     }
-                    Err(e) => return err(e),
+                    with_end(keys)
                 }
-                if cursor == 0 || keys.len() >= text::KEYS_LIMIT {
-                    break;
-                }
+                Err(e) => err(e),
             }
-            keys.sort();
-            keys.dedup();
-            if keys.len() > text::KEYS_LIMIT || cursor != 0 {
-                keys.truncate(text::KEYS_LIMIT);
-                keys.push(format!(
-                    "(the first {} only; SCAN through redis-cli lists them all)",
-                    text::KEYS_LIMIT
-                ));
-            }
-            with_end(keys)
         }
         Command::Auth { .. } => vec!["ERR AUTH is answered by the connection".into()],
     }
