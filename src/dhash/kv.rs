@@ -385,8 +385,9 @@ impl Dhash {
     /// condition did not hold. The owner is asked at once when the
     /// successor list names it, as reads and writes do. A timed-out owner
     /// is retried, not written around: the update must read the owner's
-    /// value. So an update whose answer alone was lost is applied again:
-    /// an `INCR` can count twice when its owner times out.
+    /// value. So an update that a slow owner applied after the call timed
+    /// out is applied again: an `INCR` can count twice. (A paused owner
+    /// refuses what waited for it; see [`crate::chord::health`].)
     ///
     /// # Errors
     /// [`Error::Rejected`] when the value cannot be incremented; else as
