@@ -471,3 +471,37 @@ fn type_strlen_setnx_and_bounded_keys() {
     let all: RedisResult<Vec<String>> = redis::cmd("KEYS").arg("*").query(&mut a);
     assert!(all.unwrap_err().to_string().contains("SCAN"));
 }
+
+/// Bad expiry input gets Redis's errors, and the connection goes on.
+#[test]
+fn bad_expiry_input_is_refused_clearly() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(1);
+    let mut con = connect(&cluster.addrs()[0]);
+    let refused = |con: &mut Connection, args: &[&str]| -> String {
+        let result: RedisResult<redis::Value> = redis::cmd(args[0]).arg(&args[1..]).query(con);
+        result.expect_err("refused").to_string()
+    };
+    for (args, says) in [
+        (&["SET", "k", "v", "EX"][..], "syntax error"),
+        (&["SET", "k", "v", "EX", "soon"], "not an integer"),
+        (&["SET", "k", "v", "PX", "-5"], "invalid expire time"),
+        (&["SET", "k", "v", "NX", "XX"], "syntax error"),
+        (&["SET", "k", "v", "EX", "10", "PX", "10"], "syntax error"),
+        (&["SET", "k", "v", "EX", "10", "KEEPTTL"], "syntax error"),
+        (
+            &["SET", "k", "v", "EX", "9223372036854775807"],
+            "invalid expire time",
+        ),
+        (&["EXPIRE", "k"], "wrong number of arguments"),
+        (&["EXPIRE", "k", "10", "SOON"], "unsupported option SOON"),
+        (&["TTL"], "wrong number of arguments"),
+        (&["SETEX", "k", "0", "v"], "invalid expire time"),
+    ] {
+        let error = refused(&mut con, args);
+        assert!(error.contains(says), "{args:?}: {error}");
+    }
+    let () = con.set("k", "still works").unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg("k").query(&mut con).unwrap();
+    assert_eq!(ttl, -1, "no refused SET left an expiry behind");
+}
