@@ -166,6 +166,25 @@ impl Dhash {
             .filter(|owner| !self.ring.is_suspect(owner))
     }
 
+    /// Asks the owner [`Dhash::listed_owner`] names, if it names one: with
+    /// `here` when that is this node, which then builds no message, else
+    /// with `there`. The owner and its answer.
+    fn ask_listed_owner<T>(
+        &self,
+        id: Id,
+        first: bool,
+        here: impl FnOnce() -> std::result::Result<T, CallError>,
+        there: impl FnOnce(&crate::peer::Peer<'_>) -> std::result::Result<T, CallError>,
+    ) -> Option<(NodeRef, std::result::Result<T, CallError>)> {
+        let owner = self.listed_owner(id, first)?;
+        let answer = if owner.addr == self.me().addr {
+            here()
+        } else {
+            there(&self.ring.peer(&owner))
+        };
+        Some((owner, answer))
+    }
+
     /// Runs `attempt` until it succeeds or the deadline passes, backing off
     /// between attempts; `attempt` is told whether it is the first. The
     /// peer calls it makes count as a client request's
@@ -218,16 +237,14 @@ impl Dhash {
     /// entry among the other holders ([`Dhash::newest_elsewhere`]).
     fn read_once(&self, key: &str, first: bool) -> Attempt<Option<Entry>> {
         let id = self.key_id(key);
-        if let Some(owner) = self.listed_owner(id, first) {
-            // This node itself: read the store, with no message built.
-            let entry = if owner.addr == self.me().addr {
-                self.owner_read(id, key).ok_or(CallError::NotOwner)
-            } else {
-                self.ring.peer(&owner).get(key)
-            };
-            if let Ok(entry) = entry {
-                return Ok(entry);
-            }
+        let listed = self.ask_listed_owner(
+            id,
+            first,
+            || self.owner_read(id, key).ok_or(CallError::NotOwner),
+            |peer| peer.get(key),
+        );
+        if let Some((_, Ok(entry))) = listed {
+            return Ok(entry);
         }
         let (_, lookup) = self
             .lookup(key)
@@ -331,22 +348,20 @@ impl Dhash {
     /// the owner's next R - 1 live successors. Whether the key had a value.
     fn write_once(&self, key: &str, content: Content, first: bool) -> Attempt<bool> {
         let id = self.key_id(key);
-        if let Some(owner) = self.listed_owner(id, first) {
-            // This node itself: write the store, with no message built.
-            let written = if owner.addr == self.me().addr {
-                peer::written(self.owner_write(id, key, content.clone()))
-            } else {
-                self.ring.peer(&owner).write(key, content.clone())
-            };
-            match written {
-                Ok(written) => {
-                    let existed = written.existed;
-                    self.copy_written(key, &owner, written)?;
-                    return Ok(existed);
-                }
-                Err(CallError::Full(bound)) => return Err(full(&owner, bound, "")),
-                Err(_) => {}
+        let listed = self.ask_listed_owner(
+            id,
+            first,
+            || peer::written(self.owner_write(id, key, content.clone())),
+            |peer| peer.write(key, content.clone()),
+        );
+        match listed {
+            Some((owner, Ok(written))) => {
+                let existed = written.existed;
+                self.copy_written(key, &owner, written)?;
+                return Ok(existed);
             }
+            Some((owner, Err(CallError::Full(bound)))) => return Err(full(&owner, bound, "")),
+            _ => {}
         }
         let (_, lookup) = self
             .lookup(key)
@@ -394,15 +409,12 @@ impl Dhash {
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
         self.retrying(key, |first| {
-            let listed = self.listed_owner(self.key_id(key), first).map(|owner| {
-                // This node itself: update the store, with no message built.
-                let answer = if owner.addr == self.me().addr {
-                    peer::updated(self.owner_update(key, update.clone()))
-                } else {
-                    self.ring.peer(&owner).update(key, update.clone())
-                };
-                (owner, answer)
-            });
+            let listed = self.ask_listed_owner(
+                self.key_id(key),
+                first,
+                || peer::updated(self.owner_update(key, update.clone())),
+                |peer| peer.update(key, update.clone()),
+            );
             let (owner, answer) = match listed {
                 // Not the owner after all, or no answer: the paper's walk.
                 None

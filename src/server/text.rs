@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use super::{check_password, http, resp, Shared, RING_LIMIT};
 use crate::node::Node;
 use crate::stats::Stats;
-use crate::store::expiry_time;
+use crate::store::{expiry_time, SECOND};
 use crate::text::{self, Command, Line};
 use crate::Error;
 
@@ -103,7 +103,7 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
         Command::Del { key } => node.delete(key).map_or_else(err, found),
         Command::Expire { key, seconds } => {
             let now = node.config().clock.now_micros();
-            match expiry_time(*seconds, 1_000_000, now) {
+            match expiry_time(*seconds, SECOND, now) {
                 Some(at) => node
                     .keys()
                     .expire(key, Some(at), None)
@@ -122,7 +122,7 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
             vec![match entry.map(|e| e.expires) {
                 None => "NOT_FOUND".into(),
                 Some(None) => "TTL none".into(),
-                Some(Some(at)) => format!("TTL {}", at.saturating_sub(now).div_ceil(1_000_000)),
+                Some(Some(at)) => format!("TTL {}", at.saturating_sub(now).div_ceil(SECOND)),
             }]
         }),
         Command::Lookup { key } => node.lookup(key).map_or_else(err, |(id, lookup)| {

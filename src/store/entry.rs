@@ -21,6 +21,10 @@ pub struct Version {
     pub writer: u64,
 }
 
+/// Microseconds in a second: the unit of expiry times and version stamps
+/// against the seconds people give.
+pub const SECOND: u64 = 1_000_000;
+
 /// The expiry time `amount` units of `unit` microseconds after `from`
 /// (microseconds since the Unix epoch; 0 for a Unix time), as
 /// [`Entry::expires`] holds it. A time before the epoch is the epoch, long

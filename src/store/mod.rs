@@ -64,7 +64,7 @@ mod digest;
 mod entry;
 mod slot;
 
-pub use entry::{expiry_time, Content, Entry, Item, Version};
+pub use entry::{expiry_time, Content, Entry, Item, Version, SECOND};
 use slot::Slot;
 
 /// The longest key, in bytes.

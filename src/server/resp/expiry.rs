@@ -8,11 +8,10 @@
 use super::{error, integer, utf8, wrong_arity};
 use crate::message::{ExpireIf, Expiry, Update};
 use crate::resp::Reply;
-use crate::store::expiry_time;
+use crate::store::{expiry_time, SECOND};
 use crate::Node;
 
-/// Microseconds in a second, and in a millisecond.
-const SECOND: u64 = 1_000_000;
+/// Microseconds in a millisecond.
 const MILLI: u64 = 1_000;
 
 /// `SET key value [NX|XX] [EX s|PX ms|EXAT unix-s|PXAT unix-ms|KEEPTTL]`.
