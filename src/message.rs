@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Id, IdSpace, NodeRef};
-use crate::store::{Bucket, Cursor, Entry, Item, MAX_KEY, MAX_VALUE};
+use crate::store::{Bucket, Cursor, Entry, Item, UpdateId, MAX_KEY, MAX_VALUE};
 
 /// How far after the receiver's clock a version may be stamped. Clocks of
 /// a ring's nodes must agree to within this; a write stamped further
@@ -223,12 +223,16 @@ pub enum Request {
     },
     /// Change `key` at its owner, atomically there: an increment, or a
     /// write that happens only if the key exists (or only if it does not).
-    /// Answered like [`Request::Write`], or [`Response::Unchanged`].
+    /// Answered like [`Request::Write`], or [`Response::Unchanged`]. An
+    /// `id` the owner applied lately is answered as it was then, and not
+    /// applied again (`store/applied.rs`).
     Update {
         /// The key.
         key: String,
         /// The change.
         update: Update,
+        /// The same for every attempt at this one update.
+        id: UpdateId,
     },
 }
 
@@ -575,7 +579,7 @@ impl Request {
                     .as_ref()
                     .map_or(Ok(()), |v| length("value", v.len(), MAX_VALUE))
             }
-            Request::Update { key, update } => {
+            Request::Update { key, update, .. } => {
                 c.key(key)?;
                 match update {
                     Update::Increment(_) | Update::Expire { .. } => Ok(()),

@@ -11,7 +11,7 @@ use std::fmt;
 
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response, Update};
-use crate::store::{Bucket, Content, Cursor, Entry, Full, Item};
+use crate::store::{Bucket, Content, Cursor, Entry, Full, Item, UpdateId};
 use crate::transport::TransportError;
 
 /// What sends a request to a node and returns its answer.
@@ -456,10 +456,16 @@ impl<'a> Peer<'a> {
     /// # Errors
     /// As [`Peer::write`]; [`CallError::Refused`] when the value is not an
     /// integer an increment can use.
-    pub fn update(&self, key: &str, update: Update) -> Result<Option<Written>, CallError> {
+    pub fn update(
+        &self,
+        key: &str,
+        update: Update,
+        id: UpdateId,
+    ) -> Result<Option<Written>, CallError> {
         updated(self.call(Request::Update {
             key: key.to_string(),
             update,
+            id,
         })?)
     }
 }

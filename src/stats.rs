@@ -33,6 +33,9 @@ pub struct Stats {
     /// Writes that went to the other holders because the owner did not
     /// answer or timed out a moment ago.
     pub writes_around: AtomicU64,
+    /// Updates asked for again (a retry, after no answer came) that had
+    /// been applied here, and were answered as then, not applied twice.
+    pub updates_repeated: AtomicU64,
     /// Times a text connection's replies were sent (a batch of pipelined
     /// requests is answered in one).
     pub reply_flushes: AtomicU64,
@@ -90,6 +93,7 @@ impl Stats {
             ("failed_requests", &self.failed_requests),
             ("retries", &self.retries),
             ("writes_around", &self.writes_around),
+            ("updates_repeated", &self.updates_repeated),
             ("reply_flushes", &self.reply_flushes),
             ("keys_received", &self.keys_received),
             ("keys_handed_off", &self.keys_handed_off),

@@ -1,14 +1,19 @@
 //! Faults beyond a clean crash, on the in-memory network: a node
-//! restarted at once with an empty store, a node frozen and woken, and a
-//! network cut in two and healed.
+//! restarted at once with an empty store, a node frozen and woken, a
+//! network cut in two and healed, and answers lost on the way back.
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chord::chord::health::{pause_limit, SUSPECT_FOR};
+use chord::message::{Expiry, Request, Response, Update};
+use chord::store::UpdateId;
+use chord::transport::Handler;
 use chord::Node;
-use common::{keys, put_all, sorted, successor_of, value_of, Cluster, MemCluster};
+use common::{keys, node_config, put_all, sorted, successor_of, value_of, Cluster, MemCluster};
 
 /// The keys of `keys` that `node` owns in the ring of `nodes`.
 fn owned_by(node: &Node, nodes: &[Arc<Node>], keys: &[String]) -> Vec<String> {
@@ -184,4 +189,110 @@ fn two_rings_merge_after_a_partition_heals() {
         })
     });
     eprintln!("merged in {merged} rounds; keys agreed {agreed} rounds later");
+}
+
+/// The owner of `key` among `nodes`, and another node to coordinate from.
+fn owner_and_other(nodes: &[Arc<Node>], key: &str) -> (Arc<Node>, Arc<Node>) {
+    let ring = sorted(nodes);
+    let id = nodes[0].config().space.hash(key.as_bytes());
+    let owner = successor_of(&ring, id).addr.clone();
+    let find = |same: bool| {
+        nodes
+            .iter()
+            .find(|n| (n.me().addr == owner) == same)
+            .expect("a node")
+            .clone()
+    };
+    (find(true), find(false))
+}
+
+/// An update sent to its owner twice under one id, as a coordinator
+/// retries one whose answer was lost, is applied once; the second attempt
+/// gets the first one's answer. A new id is a new update.
+#[test]
+fn an_update_asked_twice_under_one_id_is_applied_once() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(4);
+    cluster.settle();
+    let (owner, other) = owner_and_other(&cluster.live(), "counter");
+    let incr = |seq: u64| Request::Update {
+        key: "counter".into(),
+        update: Update::Increment(5),
+        id: UpdateId { origin: 42, seq },
+    };
+    let first = owner.handle(incr(1));
+    assert!(matches!(first, Response::Written { .. }), "{first:?}");
+    assert_eq!(owner.handle(incr(1)), first, "the retry's answer");
+    assert_eq!(owner.stats().updates_repeated.load(Ordering::Relaxed), 1);
+    assert_eq!(other.get("counter").expect("get"), Some(b"5".to_vec()));
+    owner.handle(incr(2));
+    assert_eq!(other.get("counter").expect("get"), Some(b"10".to_vec()));
+    // SET NX that succeeded is not answered "not set" on its retry.
+    let set_nx = Request::Update {
+        key: "fresh".into(),
+        update: Update::Set {
+            value: b"v".to_vec(),
+            exists: Some(false),
+            expiry: Expiry::Clear,
+        },
+        id: UpdateId { origin: 42, seq: 3 },
+    };
+    let (owner, _) = owner_and_other(&cluster.live(), "fresh");
+    let first = owner.handle(set_nx.clone());
+    assert!(matches!(first, Response::Written { .. }), "{first:?}");
+    assert_eq!(owner.handle(set_nx), first);
+}
+
+/// INCRs through a network that loses a fifth of all messages, requests
+/// and answers alike: an answer lost after the owner applied an increment
+/// makes the coordinator retry it, and the retry must not count again. The
+/// counter ends at the acknowledged increments, plus at most those whose
+/// client was told they failed (their outcome is unknown), and no two
+/// acknowledged increments saw the same value.
+///
+/// On the virtual clock a retry's wait is time that passes with no
+/// heartbeat (a server's heartbeat thread would tick through it), so the
+/// stabilization period is long enough here that no increment's retries
+/// look like a pause of the process ([`pause_limit`]), and a round runs
+/// after each, with nothing lost.
+#[test]
+fn increments_retried_through_a_lossy_network_count_once() {
+    let mut config = node_config(160);
+    config.stabilize_interval = Duration::from_secs(2);
+    assert!(pause_limit(config.stabilize_interval) > config.request_timeout + SUSPECT_FOR);
+    let mut cluster = MemCluster::with_config(config);
+    cluster.grow_to(4);
+    cluster.settle();
+    let (owner, coordinator) = owner_and_other(&cluster.live(), "counter");
+    let (mut acked, mut failed) = (Vec::new(), 0u64);
+    for seed in 0..100 {
+        cluster.net().set_loss(0.2, seed);
+        match coordinator.keys().update("counter", &Update::Increment(1)) {
+            Ok(Some(entry)) => acked.push(entry.value.expect("a value")),
+            Ok(None) => panic!("an increment always writes"),
+            Err(_) => failed += 1,
+        }
+        // The heartbeats tick once a round, and only then.
+        cluster.net().set_loss(0.0, seed);
+        cluster.round();
+    }
+    let repeated = owner.stats().updates_repeated.load(Ordering::Relaxed);
+    assert!(
+        repeated > 0,
+        "no answer was lost after the owner applied it"
+    );
+    let value: u64 = String::from_utf8(coordinator.get("counter").expect("get").expect("set"))
+        .expect("text")
+        .parse()
+        .expect("a number");
+    let count = acked.len() as u64;
+    assert!(
+        (count..=count + failed).contains(&value),
+        "{count} acknowledged and {failed} failed increments ended at {value} \
+         ({repeated} retries answered from the record)"
+    );
+    let mut seen = acked.clone();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), acked.len(), "two increments saw one value");
 }

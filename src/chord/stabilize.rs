@@ -426,9 +426,11 @@ impl Ring {
                 return;
             }
             Err(CopyError::SourceRefilling) => {
-                let mut links = self.links.write();
-                links.receiving = false;
-                links.restarted = Some(self.config.clock.elapsed());
+                {
+                    let mut links = self.links.write();
+                    links.receiving = false;
+                    links.restarted = Some(self.config.clock.elapsed());
+                }
                 info!(
                     "{}: successor {successor:?} restarted empty; \
                      copying our arc from the replicas instead",

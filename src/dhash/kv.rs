@@ -41,7 +41,10 @@
 //! answer; the coordinator then backs off briefly and tries again, until
 //! the request's deadline ([`crate::NodeConfig::request_timeout`]). A write
 //! retried this way is written again with a newer version; its value is
-//! the same, so the retry is harmless.
+//! the same, so the retry is harmless. An update (`INCR`, `SET NX`,
+//! `EXPIRE`...) applied twice would not be: it carries an id, the same for
+//! every attempt, and an owner that applied it answers a retry with what it
+//! did then ([`crate::store::Applied`]).
 
 use std::time::Duration;
 
@@ -53,7 +56,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{ExpireIf, Update};
 use crate::peer::{self, CallError, Written};
 use crate::stats::Stats;
-use crate::store::{Content, Entry, Full, Item, Version};
+use crate::store::{Content, Entry, Full, Item, UpdateId, Version};
 use crate::transport::TransportError;
 use crate::{Error, Result};
 
@@ -400,20 +403,22 @@ impl Dhash {
     /// condition did not hold. The owner is asked at once when the
     /// successor list names it, as reads and writes do. A timed-out owner
     /// is retried, not written around: the update must read the owner's
-    /// value. So an update that a slow owner applied after the call timed
-    /// out is applied again: an `INCR` can count twice. (A paused owner
-    /// refuses what waited for it; see [`crate::chord::health`].)
+    /// value. Every attempt carries the same [`crate::store::UpdateId`], so
+    /// an owner that applied the update before its answer was lost answers
+    /// the retry with what it did then: an `INCR` counts once (within the
+    /// bounds `store/applied.rs` states).
     ///
     /// # Errors
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
+        let once = self.new_update_id();
         self.retrying(key, |first| {
             let listed = self.ask_listed_owner(
                 self.key_id(key),
                 first,
-                || peer::updated(self.owner_update(key, update.clone())),
-                |peer| peer.update(key, update.clone()),
+                || peer::updated(self.owner_update(key, update.clone(), once)),
+                |peer| peer.update(key, update.clone(), once),
             );
             let (owner, answer) = match listed {
                 // Not the owner after all, or no answer: the paper's walk.
@@ -421,7 +426,7 @@ impl Dhash {
                 | Some((
                     _,
                     Err(CallError::NotOwner | CallError::Syncing | CallError::Transport(_)),
-                )) => self.update_at_lookup(key, update)?,
+                )) => self.update_at_lookup(key, update, once)?,
                 Some(answered) => answered,
             };
             let owner = &owner;
@@ -443,12 +448,13 @@ impl Dhash {
         &self,
         key: &str,
         update: &Update,
+        once: UpdateId,
     ) -> Attempt<(NodeRef, std::result::Result<Option<Written>, CallError>)> {
         let (_, lookup) = self
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner().clone();
-        let answer = self.ask_owner(&owner, |peer| peer.update(key, update.clone()));
+        let answer = self.ask_owner(&owner, |peer| peer.update(key, update.clone(), once));
         Ok((owner, answer))
     }
 

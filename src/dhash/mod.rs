@@ -22,6 +22,7 @@ pub mod kv;
 pub mod replication;
 pub mod scan;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use log::{debug, warn};
@@ -33,7 +34,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Content, Entry, Full, Item, Store, Usage};
+use crate::store::{Content, Entry, Full, Item, Store, UpdateId, Usage};
 use crate::Result;
 use replication::RepairState;
 
@@ -84,6 +85,9 @@ pub struct Dhash {
     repair: Mutex<RepairState>,
     /// Warns of copies refused for a full store, at most once a second.
     refusals: Throttled,
+    /// How many updates this node has coordinated: the next one's
+    /// [`UpdateId::seq`].
+    updates: AtomicU64,
 }
 
 impl Dhash {
@@ -95,6 +99,7 @@ impl Dhash {
             store: RwLock::new(Store::with_limit(max_memory)),
             repair: Mutex::new(RepairState::default()),
             refusals: Throttled::default(),
+            updates: AtomicU64::new(0),
         }
     }
 
@@ -116,6 +121,15 @@ impl Dhash {
 
     fn repair_state(&self) -> &Mutex<RepairState> {
         &self.repair
+    }
+
+    /// A name for a new update, unique to it: every attempt at it carries
+    /// this one.
+    fn new_update_id(&self) -> UpdateId {
+        UpdateId {
+            origin: self.ring.incarnation,
+            seq: self.updates.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     /// The keys held here, sorted: for tests and inspection.
@@ -230,13 +244,14 @@ impl Dhash {
     /// Writes `key` as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
     pub(crate) fn owner_write(&self, id: Id, key: &str, content: Content) -> Response {
-        self.owner_apply(id, key, |_, _| Ok(Some(content)))
+        self.owner_apply(id, key, None, |_, _| Ok(Some(content)))
     }
 
     /// Applies `update` to `key` as its owner, atomically: the value is
-    /// read and written under one hold of the store lock.
-    fn owner_update(&self, key: &str, update: Update) -> Response {
-        self.owner_apply(self.key_id(key), key, |held, now| {
+    /// read and written under one hold of the store lock. An update `once`
+    /// names that was applied here lately is answered as it was then.
+    fn owner_update(&self, key: &str, update: Update, once: UpdateId) -> Response {
+        self.owner_apply(self.key_id(key), key, Some(once), |held, now| {
             // The entry as the update sees it: an expired value is none.
             let live = held.filter(|e| e.is_live(now));
             let held_expiry = live.and_then(|e| e.expires);
@@ -286,25 +301,47 @@ impl Dhash {
     /// `now` (`None`: no write, the condition did not hold; `Err`:
     /// refused, and why), as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
+    ///
+    /// An update names itself (`once`): what it did is remembered with the
+    /// store, under the same hold of its lock, and an attempt at an update
+    /// remembered here gets that outcome again instead of a second
+    /// application, whichever attempt came first (`store/applied.rs`).
     fn owner_apply(
         &self,
         id: Id,
         key: &str,
+        once: Option<UpdateId>,
         change: impl FnOnce(Option<&Entry>, u64) -> std::result::Result<Option<Content>, &'static str>,
     ) -> Response {
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
+        let mut repeated = false;
         let written = self.ring.while_serving(id, |successors| {
             let mut store = self.store_mut();
+            if let Some(outcome) = once.and_then(|once| store.applied.get(&once)) {
+                repeated = true;
+                return Ok(outcome.clone().map(|w| (Ok(w), successors.to_vec())));
+            }
             let content = match change(store.get(id, key), now) {
                 Ok(Some(content)) => content,
-                Ok(None) => return Ok(None),
+                Ok(None) => {
+                    if let Some(once) = once {
+                        store.applied.remember(once, None);
+                    }
+                    return Ok(None);
+                }
                 Err(why) => return Err(why),
             };
             let written = store.write(id, key, content, now, writer);
+            if let (Some(once), Ok(written)) = (once, &written) {
+                store.applied.remember(once, Some(written.clone()));
+            }
             drop(store);
             Ok(Some((written, successors.to_vec())))
         });
+        if repeated {
+            Stats::add(&self.stats().updates_repeated, 1);
+        }
         match written {
             None => self.refusal(id),
             Some(Err(why)) => Response::Error(why.into()),
@@ -356,7 +393,7 @@ impl Dhash {
                 value,
                 expires,
             } => self.owner_write(self.key_id(&key), &key, (value, expires)),
-            Request::Update { key, update } => self.owner_update(&key, update),
+            Request::Update { key, update, id } => self.owner_update(&key, update, id),
             other => Response::Error(format!("not a request for keys: {other:?}")),
         }
     }

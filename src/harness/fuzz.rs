@@ -34,7 +34,7 @@ use crate::codec;
 use crate::id::{IdSpace, NodeRef};
 use crate::message::{ExpireIf, Expiry, Request, Response, Update};
 use crate::node::{Node, NodeConfig};
-use crate::store::{Bucket, Cursor, Entry, Item, Version};
+use crate::store::{Bucket, Cursor, Entry, Item, UpdateId, Version};
 use crate::text;
 use crate::transport::Handler;
 
@@ -316,6 +316,11 @@ fn request(rng: &mut Rng) -> Request {
         0 => rng.next_u64(),
         _ => now_micros().saturating_sub(1 << 20) + rng.next_u64() % (1 << 21),
     };
+    // Few ids, so that repeats (a retried update) come up.
+    let update_id = |rng: &mut Rng| UpdateId {
+        origin: rng.below(2) as u64,
+        seq: rng.below(32) as u64,
+    };
     let item = |rng: &mut Rng| Item {
         key: key(rng),
         entry: Entry {
@@ -380,6 +385,7 @@ fn request(rng: &mut Rng) -> Request {
         14 => Request::Update {
             key: key(rng),
             update: Update::Increment(rng.next_u64() as i64),
+            id: update_id(rng),
         },
         15 => Request::Update {
             key: key(rng),
@@ -395,6 +401,7 @@ fn request(rng: &mut Rng) -> Request {
                     only: [None, Some(ExpireIf::None), Some(ExpireIf::Later)][rng.below(3)],
                 }
             },
+            id: update_id(rng),
         },
         _ => Request::Write {
             key: key(rng),

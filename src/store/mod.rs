@@ -43,6 +43,13 @@
 //! past that they are refused too, and the sender keeps its copy. Deletes
 //! of keys that exist always succeed: they shrink the store.
 //!
+//! # Updates applied once
+//!
+//! A store also remembers what the updates it applied lately wrote
+//! ([`Applied`], `store/applied.rs`), under the same lock as the pairs, so
+//! that looking an update up and applying it are one step: a retried
+//! `INCR` is answered with its first result, not counted twice.
+//!
 //! # Digests
 //!
 //! Anti-entropy (see [`crate::dhash::replication`]) compares two nodes' copies of
@@ -59,11 +66,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::Id;
 
+mod applied;
 mod arc;
 mod digest;
 mod entry;
 mod slot;
 
+pub use applied::{Applied, Outcome, UpdateId, MAX_RECORDS, MAX_RECORD_BYTES};
 pub use entry::{expiry_time, Content, Entry, Item, Version, SECOND};
 use slot::Slot;
 
@@ -160,6 +169,9 @@ pub struct Store {
     counts: Counts,
     /// The most bytes client writes may take the store to.
     limit: usize,
+    /// What the updates applied here lately did, so that a retried one
+    /// is answered, not applied again (`store/applied.rs`).
+    pub applied: Applied,
 }
 
 /// A store's running counts of what it holds, kept as entries come and go.
@@ -212,6 +224,7 @@ impl Store {
             by_id: BTreeMap::new(),
             counts: Counts::default(),
             limit,
+            applied: Applied::default(),
         }
     }
 
