@@ -34,7 +34,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Content, Entry, Full, Item, Store, UpdateId, Usage};
+use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage};
 use crate::Result;
 use replication::RepairState;
 
@@ -318,15 +318,16 @@ impl Dhash {
         let mut repeated = false;
         let written = self.ring.while_serving(id, |successors| {
             let mut store = self.store_mut();
-            if let Some(outcome) = once.and_then(|once| store.applied.get(&once)) {
+            if let Some(record) = once.and_then(|once| store.applied.get(&once).copied()) {
                 repeated = true;
-                return Ok(outcome.clone().map(|w| (Ok(w), successors.to_vec())));
+                let answer = record.answer(store.get(id, key))?;
+                return Ok(answer.map(|w| (Ok(w), successors.to_vec())));
             }
             let content = match change(store.get(id, key), now) {
                 Ok(Some(content)) => content,
                 Ok(None) => {
                     if let Some(once) = once {
-                        store.applied.remember(once, None);
+                        store.applied.remember(once, Record::Unchanged);
                     }
                     return Ok(None);
                 }
@@ -334,7 +335,7 @@ impl Dhash {
             };
             let written = store.write(id, key, content, now, writer);
             if let (Some(once), Ok(written)) = (once, &written) {
-                store.applied.remember(once, Some(written.clone()));
+                store.applied.remember(once, Record::of(written));
             }
             drop(store);
             Ok(Some((written, successors.to_vec())))
