@@ -71,6 +71,13 @@ pub enum Command {
         /// When the value expires, from now; 0 or less deletes it.
         seconds: i64,
     },
+    /// `INCR <key> [<by>]`
+    Incr {
+        /// The key.
+        key: String,
+        /// What to add (1 unless given; negative subtracts).
+        by: i64,
+    },
     /// `PERSIST <key>`
     Persist {
         /// The key.
@@ -163,6 +170,8 @@ pub enum ParseError {
     ExtraArguments(&'static str),
     /// EXPIRE needs a whole number of seconds after the key.
     BadSeconds,
+    /// INCR takes a whole number (a signed 64-bit one) after the key.
+    BadIncrement,
     /// The line is not UTF-8.
     NotUtf8,
     /// The line is longer than [`MAX_LINE`].
@@ -191,6 +200,11 @@ impl fmt::Display for ParseError {
             ParseError::BadSeconds => {
                 write!(f, "EXPIRE needs whole seconds: {}", usage("EXPIRE"))
             }
+            ParseError::BadIncrement => write!(
+                f,
+                "INCR adds a whole number from -2^63 to 2^63 - 1: {}",
+                usage("INCR")
+            ),
             ParseError::NotUtf8 => write!(f, "the line is not valid UTF-8"),
             ParseError::LineTooLong => write!(f, "line longer than {MAX_LINE} bytes"),
         }
@@ -207,6 +221,7 @@ pub const HELP: &[&str] = &[
     "PUT <key> <value>   store a value (the rest of the line)",
     "GET <key>           read a value: VALUE <value> or NOT_FOUND",
     "DEL <key>           delete a key: OK or NOT_FOUND",
+    "INCR <key> [<n>]    add n (default 1; negative subtracts) to an integer value, 0 if none: VALUE <sum>",
     "EXPIRE <key> <s>    the value expires in s seconds (0 or less deletes it): OK or NOT_FOUND",
     "PERSIST <key>       the value never expires: OK or NOT_FOUND",
     "TTL <key>           seconds until the value expires: TTL <s>, TTL none, or NOT_FOUND",
@@ -277,6 +292,18 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             let key = single_key(key, "EXPIRE")?;
             let seconds = seconds.parse().map_err(|_| ParseError::BadSeconds)?;
             Ok(Command::Expire { key, seconds })
+        }
+        "INCR" => {
+            let mut words = rest.split_whitespace();
+            let key = check_key(words.next().unwrap_or(""), "INCR")?;
+            let by = match words.next() {
+                None => 1,
+                Some(by) => by.parse().map_err(|_| ParseError::BadIncrement)?,
+            };
+            if words.next().is_some() {
+                return Err(ParseError::ExtraArguments("INCR"));
+            }
+            Ok(Command::Incr { key, by })
         }
         "PERSIST" => single_key(rest, "PERSIST").map(|key| Command::Persist { key }),
         "TTL" => single_key(rest, "TTL").map(|key| Command::Ttl { key }),
@@ -559,6 +586,26 @@ mod tests {
         assert_eq!(err("EXPIRE a b 3"), ParseError::ExtraArguments("EXPIRE"));
         assert_eq!(err("TTL a b"), ParseError::ExtraArguments("TTL"));
         assert!(err("EXPIRE a").to_string().contains("EXPIRE <key> <s>"));
+    }
+
+    #[test]
+    fn incr_takes_a_key_and_an_optional_whole_number() {
+        let incr = |key: &str, by| Command::Incr {
+            key: key.into(),
+            by,
+        };
+        assert_eq!(ok("INCR hits"), incr("hits", 1));
+        assert_eq!(ok("incr  hits  -5 "), incr("hits", -5));
+        assert_eq!(ok("INCR hits 9223372036854775807"), incr("hits", i64::MAX));
+        assert_eq!(
+            err("INCR hits 9223372036854775808"),
+            ParseError::BadIncrement
+        );
+        assert_eq!(err("INCR hits 1.5"), ParseError::BadIncrement);
+        assert_eq!(err("INCR hits one"), ParseError::BadIncrement);
+        assert_eq!(err("INCR"), ParseError::MissingKey("INCR"));
+        assert_eq!(err("INCR a 1 2"), ParseError::ExtraArguments("INCR"));
+        assert!(err("INCR a b").to_string().contains("INCR <key> [<n>]"));
     }
 
     #[test]

@@ -73,6 +73,52 @@ fn a_text_client_sets_and_reads_expiry() {
     assert_eq!(b.line("GET doomed").unwrap(), "NOT_FOUND");
 }
 
+/// The original brief's integers at a telnet prompt: INCR through
+/// different nodes, by 1 and by more, and clear errors for a value that is
+/// no integer and for a sum past 64 bits. Threads incrementing through
+/// every node at once lose no increment.
+#[test]
+fn a_text_client_counts_with_incr() {
+    let cluster = TcpCluster::settled(3);
+    let servers = cluster.servers();
+    let (mut a, mut b) = (client(&servers[0]), client(&servers[1]));
+    assert_eq!(a.line("INCR hits").unwrap(), "VALUE 1");
+    assert_eq!(b.line("INCR hits 41").unwrap(), "VALUE 42");
+    assert_eq!(a.line("INCR hits -2").unwrap(), "VALUE 40");
+    assert_eq!(b.line("GET hits").unwrap(), "VALUE 40");
+    assert_eq!(a.line("PUT name ada").unwrap(), "OK");
+    let answer = b.line("INCR name").unwrap();
+    assert!(
+        answer.starts_with("ERR value is not an integer"),
+        "{answer}"
+    );
+    assert_eq!(a.line("GET name").unwrap(), "VALUE ada", "left as it was");
+    assert_eq!(a.line("PUT big 9223372036854775807").unwrap(), "OK");
+    assert!(b.line("INCR big").unwrap().starts_with("ERR "));
+    assert!(a
+        .line("INCR hits many")
+        .unwrap()
+        .starts_with("ERR INCR adds a whole number"));
+
+    let threads: Vec<_> = servers
+        .iter()
+        .map(|server| {
+            let addr = server.addr();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(&addr, TIMEOUT).expect("connect");
+                for _ in 0..50 {
+                    let answer = c.line("INCR shared").expect("answer");
+                    assert!(answer.starts_with("VALUE "), "{answer}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("an incrementing thread");
+    }
+    assert_eq!(a.line("GET shared").unwrap(), "VALUE 150");
+}
+
 #[test]
 fn every_command_answers_as_documented() {
     let cluster = TcpCluster::settled(3);

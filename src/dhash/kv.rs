@@ -443,6 +443,24 @@ impl Dhash {
         })
     }
 
+    /// Adds `by` to the integer stored under `key` (a key with no value
+    /// counts as 0), atomically at its owner, and copies the sum to the
+    /// replicas: Redis's `INCRBY`, and the text protocol's `INCR`. The
+    /// sum.
+    ///
+    /// # Errors
+    /// [`Error::Rejected`] when the value is not a signed 64-bit integer,
+    /// or the sum would overflow; else as [`Dhash::update`].
+    pub fn increment(&self, key: &str, by: i64) -> Result<i64> {
+        let written = self.update(key, &Update::Increment(by))?;
+        written
+            .and_then(|entry| entry.value)
+            .and_then(|value| std::str::from_utf8(&value).ok()?.parse().ok())
+            .ok_or_else(|| {
+                Error::Rejected("the owner's answer to an increment is no integer".into())
+            })
+    }
+
     /// [`Dhash::update`] at the owner a lookup names.
     fn update_at_lookup(
         &self,

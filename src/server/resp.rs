@@ -35,7 +35,6 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::net::TcpStream;
 
 use super::{check_password, Shared, RING_LIMIT};
-use crate::message::Update;
 use crate::resp::{read_request, Read, Reply};
 use crate::text::KEYS_LIMIT;
 
@@ -368,13 +367,8 @@ fn scan(node: &crate::Node, cursor: &[u8], options: &[Vec<u8>]) -> Result<Reply,
 
 /// `INCR` and its kin: the owner adds `by` atomically; the new value.
 fn increment(node: &crate::Node, key: &[u8], by: i64) -> Result<Reply, Reply> {
-    let reply = match node.keys().update(utf8(key)?, &Update::Increment(by)) {
-        Ok(Some(entry)) => std::str::from_utf8(entry.value.as_deref().unwrap_or_default())
-            .ok()
-            .and_then(|value| value.parse().ok())
-            .map(Reply::Integer)
-            .unwrap_or_else(|| Reply::err("value is not an integer or out of range")),
-        Ok(None) => Reply::err("the increment was not applied"),
+    let reply = match node.keys().increment(utf8(key)?, by) {
+        Ok(sum) => Reply::Integer(sum),
         Err(Error::Rejected(why)) => Reply::err(why),
         Err(e) => error(&e),
     };

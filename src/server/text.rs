@@ -101,6 +101,10 @@ fn answer(node: &Node, command: &Command) -> Vec<String> {
             None => vec!["NOT_FOUND".into()],
         }),
         Command::Del { key } => node.delete(key).map_or_else(err, found),
+        Command::Incr { key, by } => node
+            .keys()
+            .increment(key, *by)
+            .map_or_else(err, |sum| vec![format!("VALUE {sum}")]),
         Command::Expire { key, seconds } => {
             let now = node.config().clock.now_micros();
             match expiry_time(*seconds, SECOND, now) {
