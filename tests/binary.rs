@@ -164,6 +164,8 @@ fn the_churn_harness_runs_checks_and_reports() {
     );
     for line in [
         "acknowledged writes lost=0",
+        "increments acknowledged=",
+        "counters after settling:",
         "stale reads during churn=",
         "availability during churn: GET",
         "latency ms: GET p50=",

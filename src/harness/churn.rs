@@ -15,6 +15,13 @@
 //! the ring settles, every key ever written is read once: any stale answer
 //! there counts as "stale after settling", and a key still wrong after
 //! repair has had a few more seconds counts as an acknowledged write lost.
+//!
+//! Each thread also counts with `INCR` on a key of its own. Every
+//! acknowledged increment must count exactly once; one that failed, or
+//! whose attempt at some node got no answer, may count once or not at
+//! all. So an answer, and the counter read after settling, must lie
+//! between the acknowledged increments and those plus the uncertain ones:
+//! below, an increment was lost; above, one counted twice.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -118,6 +125,62 @@ impl KeyState {
     }
 }
 
+/// One thread's counter, as the checker knows it: that thread alone
+/// increments it, one `INCR` at a time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counter {
+    /// Increments acknowledged.
+    acked: u64,
+    /// Attempts that may or may not have counted: sent to a node that gave
+    /// no answer, or answered with an error.
+    uncertain: u64,
+    /// The largest sum an acknowledged increment answered.
+    last: u64,
+}
+
+/// How a counter's value compares with what the checker allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Count {
+    /// Within bounds.
+    Right,
+    /// Below the acknowledged increments (or not above an earlier
+    /// answer): an increment was lost.
+    Lost,
+    /// Above every increment that may have counted: one counted twice.
+    Twice,
+}
+
+impl Counter {
+    /// Where a sum read now stands.
+    fn judge(&self, sum: u64) -> Count {
+        if sum < self.acked {
+            Count::Lost
+        } else if sum > self.acked + self.uncertain {
+            Count::Twice
+        } else {
+            Count::Right
+        }
+    }
+
+    /// An increment answered `sum`, after `unanswered` of its attempts
+    /// got no answer; where that answer stands.
+    fn acknowledged(&mut self, sum: u64, unanswered: u64) -> Count {
+        self.acked += 1;
+        self.uncertain += unanswered;
+        let count = match self.judge(sum) {
+            Count::Right if sum <= self.last => Count::Lost,
+            count => count,
+        };
+        self.last = self.last.max(sum);
+        count
+    }
+
+    /// An increment failed after `attempts` attempts that may have counted.
+    fn failed(&mut self, attempts: u64) {
+        self.uncertain += attempts;
+    }
+}
+
 /// Counters shared by the workload threads.
 #[derive(Default)]
 struct Tally {
@@ -127,6 +190,11 @@ struct Tally {
     gets_ok: AtomicU64,
     stale: AtomicU64,
     retries: AtomicU64,
+    incrs: AtomicU64,
+    incrs_ok: AtomicU64,
+    /// Answers to INCR below or above what the checker allows.
+    incrs_lost: AtomicU64,
+    incrs_twice: AtomicU64,
     /// Why the last failed operation failed, for the report.
     last_failure: Mutex<String>,
     /// Latencies of successful operations, in microseconds.
@@ -148,6 +216,9 @@ struct Connections {
     open: HashMap<String, Client>,
     /// How long to wait for one answer.
     timeout: Duration,
+    /// Requests sent that got no answer (the connection failed or timed
+    /// out after the line went out): each may have taken effect.
+    unanswered: u64,
 }
 
 impl Connections {
@@ -191,6 +262,7 @@ impl Connections {
                 }
                 Err(e) => {
                     self.open.remove(&addr);
+                    self.unanswered += 1;
                     last = format!("{addr}: {e}");
                 }
             }
@@ -199,8 +271,9 @@ impl Connections {
     }
 }
 
-/// One workload thread: PUTs, GETs and a few DELs of its own keys, paced
-/// to `rate` operations a second, checked as it goes.
+/// One workload thread: PUTs, GETs and a few DELs of its own keys, and
+/// INCRs of its counter, paced to `rate` operations a second, checked as
+/// it goes. Returns the counter as the checker knows it.
 fn workload(
     thread_no: usize,
     settings: &Settings,
@@ -208,7 +281,7 @@ fn workload(
     tally: &Tally,
     keys: &Mutex<Vec<KeyState>>,
     stop: &AtomicBool,
-) {
+) -> Counter {
     let mut rng = Rng::new(settings.seed ^ ((thread_no as u64 + 1) * 0x5851_F42D));
     let per_thread = (settings.rate as f64 / settings.threads as f64).max(0.1);
     let gap = Duration::from_secs_f64(1.0 / per_thread);
@@ -218,7 +291,9 @@ fn workload(
             Fault::Freeze => FREEZE_CALL_TIMEOUT,
             Fault::Kill | Fault::Restart => CALL_TIMEOUT,
         },
+        unanswered: 0,
     };
+    let mut counter = Counter::default();
     let mut next = Instant::now();
     let mut sequence = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -260,8 +335,20 @@ fn workload(
             note(tally);
             continue;
         }
-        // A PUT (45%) or a DEL (5%).
-        let value = (roll < 95).then(|| format!("{thread_no}.{sequence}"));
+        if (90..95).contains(&roll) {
+            increment(
+                thread_no,
+                nodes,
+                &mut rng,
+                &mut connections,
+                &mut counter,
+                tally,
+            );
+            note(tally);
+            continue;
+        }
+        // A PUT (40%) or a DEL (5%).
+        let value = (roll < 90).then(|| format!("{thread_no}.{sequence}"));
         let line = match &value {
             Some(v) => format!("PUT {key} {v}"),
             None => format!("DEL {key}"),
@@ -283,10 +370,55 @@ fn workload(
         }
         note(tally);
     }
+    counter
+}
+
+/// One INCR of the thread's counter, checked against `counter`.
+fn increment(
+    thread_no: usize,
+    nodes: &Nodes,
+    rng: &mut Rng,
+    connections: &mut Connections,
+    counter: &mut Counter,
+    tally: &Tally,
+) {
+    tally.incrs.fetch_add(1, Ordering::Relaxed);
+    connections.unanswered = 0;
+    let line = format!("INCR {}", counter_name(thread_no));
+    let outcome = connections.send(nodes, rng, &line, tally);
+    let unanswered = std::mem::take(&mut connections.unanswered);
+    let answer = match outcome {
+        Outcome::Ok(answer) => answer.unwrap_or_default(),
+        Outcome::Failed(why) => {
+            *tally.last_failure.lock() = why;
+            // The error may come after the owner applied it.
+            counter.failed(unanswered + 1);
+            return;
+        }
+    };
+    let Ok(sum) = answer.parse::<u64>() else {
+        *tally.last_failure.lock() = format!("INCR answered {answer:?}");
+        counter.failed(unanswered + 1);
+        return;
+    };
+    tally.incrs_ok.fetch_add(1, Ordering::Relaxed);
+    match counter.acknowledged(sum, unanswered) {
+        Count::Right => {}
+        Count::Lost => {
+            tally.incrs_lost.fetch_add(1, Ordering::Relaxed);
+        }
+        Count::Twice => {
+            tally.incrs_twice.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 fn key_name(thread_no: usize, index: usize) -> String {
     format!("churn-{thread_no}-{index}")
+}
+
+fn counter_name(thread_no: usize) -> String {
+    format!("churn-{thread_no}-counter")
 }
 
 /// The `q` quantile of `samples` in milliseconds.
@@ -318,6 +450,7 @@ fn read_everything(
     let mut connections = Connections {
         open: HashMap::new(),
         timeout: CALL_TIMEOUT,
+        unanswered: 0,
     };
     let mut wrong = Vec::new();
     for (thread_no, states) in keys.iter().enumerate() {
@@ -337,6 +470,29 @@ fn read_everything(
         }
     }
     wrong
+}
+
+/// Reads every thread's counter once, through random live nodes; how each
+/// stands (a counter that cannot be read counts as lost).
+fn read_counters(settings: &Settings, nodes: &Nodes, counters: &[(usize, Counter)]) -> Vec<Count> {
+    let mut rng = Rng::new(settings.seed ^ 0xC0_FFEE);
+    let mut connections = Connections {
+        open: HashMap::new(),
+        timeout: CALL_TIMEOUT,
+        unanswered: 0,
+    };
+    let check = Tally::default();
+    counters
+        .iter()
+        .map(|(thread_no, counter)| {
+            let line = format!("GET {}", counter_name(*thread_no));
+            match connections.send(nodes, &mut rng, &line, &check) {
+                Outcome::Ok(None) => counter.judge(0),
+                Outcome::Ok(Some(sum)) => sum.parse().map_or(Count::Lost, |sum| counter.judge(sum)),
+                Outcome::Failed(_) => Count::Lost,
+            }
+        })
+        .collect()
 }
 
 /// `chord churn`: see the module docs.
@@ -486,9 +642,11 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         thread::sleep(Duration::from_millis(5));
     }
     stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        let _ = worker.join();
-    }
+    let counters: Vec<(usize, Counter)> = workers
+        .into_iter()
+        .enumerate()
+        .filter_map(|(thread_no, worker)| Some((thread_no, worker.join().ok()?)))
+        .collect();
     thaws += nodes.thaw_due(true);
     // Settling: the ring's pointers agree with its membership.
     let settle_deadline = Instant::now() + Duration::from_secs(60);
@@ -514,6 +672,14 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         thread::sleep(Duration::from_millis(20 * settings.stabilize_ms));
         lost = read_everything(&settings, &nodes, &keys, &check).len();
     }
+    // Counters, likewise, with a second look for any out of bounds.
+    let mut counts = read_counters(&settings, &nodes, &counters);
+    if counts.iter().any(|c| *c != Count::Right) {
+        thread::sleep(Duration::from_millis(20 * settings.stabilize_ms));
+        counts = read_counters(&settings, &nodes, &counters);
+    }
+    let counted = |kind: Count| counts.iter().filter(|c| **c == kind).count();
+    let (counters_lost, counters_twice) = (counted(Count::Lost), counted(Count::Twice));
     let written = keys
         .iter()
         .map(|k| k.lock().iter().filter(|s| s.acked.is_some()).count())
@@ -541,6 +707,22 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     );
     println!("writes acknowledged={puts_ok} (keys with an acknowledged write: {written})");
     println!("acknowledged writes lost={lost}");
+    let (incrs, incrs_ok) = (
+        tally.incrs.load(Ordering::Relaxed),
+        tally.incrs_ok.load(Ordering::Relaxed),
+    );
+    let uncertain: u64 = counters.iter().map(|(_, c)| c.uncertain).sum();
+    println!(
+        "increments acknowledged={incrs_ok}/{incrs} (attempts that may have counted: {uncertain}); \
+         answers that lost one={} counted one twice={}",
+        tally.incrs_lost.load(Ordering::Relaxed),
+        tally.incrs_twice.load(Ordering::Relaxed),
+    );
+    println!(
+        "counters after settling: {} of {} right, {counters_lost} lost an increment, {counters_twice} counted one twice",
+        counted(Count::Right),
+        counts.len()
+    );
     println!(
         "stale reads during churn={} after settling={}",
         tally.stale.load(Ordering::Relaxed),
@@ -571,9 +753,9 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     }
     println!(
         "operations that succeeded: {:.3}% ({}/{})",
-        share(gets_ok + puts_ok, gets + puts),
-        gets_ok + puts_ok,
-        gets + puts
+        share(gets_ok + puts_ok + incrs_ok, gets + puts + incrs),
+        gets_ok + puts_ok + incrs_ok,
+        gets + puts + incrs
     );
     let failure = tally.last_failure.lock().clone();
     if !failure.is_empty() {
@@ -591,7 +773,9 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         median.as_millis(),
         settle_times.last().copied().unwrap_or_default().as_millis()
     );
-    Ok(lost == 0)
+    let wrong_answers =
+        tally.incrs_lost.load(Ordering::Relaxed) + tally.incrs_twice.load(Ordering::Relaxed);
+    Ok(lost == 0 && counters_lost == 0 && counters_twice == 0 && wrong_answers == 0)
 }
 
 #[cfg(test)]
@@ -617,6 +801,35 @@ mod tests {
         key.acknowledged(3, None);
         assert!(key.accepts(&None));
         assert!(!key.accepts(&some("0.2")));
+    }
+
+    #[test]
+    fn a_counter_counts_each_acknowledged_increment_once() {
+        let mut counter = Counter::default();
+        assert_eq!(counter.judge(0), Count::Right);
+        assert_eq!(counter.acknowledged(1, 0), Count::Right);
+        assert_eq!(counter.acknowledged(2, 0), Count::Right);
+        assert_eq!(counter.judge(1), Count::Lost);
+        assert_eq!(counter.judge(3), Count::Twice);
+        // An answer must move past the last one.
+        let mut again = counter;
+        assert_eq!(again.acknowledged(2, 1), Count::Lost);
+        assert_eq!(counter.acknowledged(4, 0), Count::Twice);
+    }
+
+    #[test]
+    fn an_increment_that_got_no_answer_may_have_counted() {
+        let mut counter = Counter::default();
+        counter.acknowledged(1, 0);
+        counter.failed(1);
+        // One attempt unanswered, then acknowledged: 3 at most.
+        assert_eq!(counter.acknowledged(3, 1), Count::Right);
+        assert_eq!((counter.acked, counter.uncertain), (2, 2));
+        for sum in 2..=4 {
+            assert_eq!(counter.judge(sum), Count::Right, "{sum}");
+        }
+        assert_eq!(counter.judge(5), Count::Twice);
+        assert_eq!(counter.judge(1), Count::Lost);
     }
 
     #[test]
