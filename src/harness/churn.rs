@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::nodes::{ring_settled, unsettled, Nodes, CALL_TIMEOUT};
+use super::nodes::{ring_settled, sum_stats, unsettled, Nodes, CALL_TIMEOUT};
 use super::Rng;
 use crate::client::Client;
 
@@ -712,9 +712,13 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         tally.incrs_ok.load(Ordering::Relaxed),
     );
     let uncertain: u64 = counters.iter().map(|(_, c)| c.uncertain).sum();
+    // Retries inside the ring that the owner answered from its record of
+    // applied updates, at the nodes still up (a killed node's count is gone).
+    let repeated = sum_stats(&nodes.addrs(), &["updates_repeated"])
+        .map_or_else(|e| format!("unknown ({e})"), |sums| sums[0].to_string());
     println!(
         "increments acknowledged={incrs_ok}/{incrs} (attempts that may have counted: {uncertain}); \
-         answers that lost one={} counted one twice={}",
+         answers that lost one={} counted one twice={}; retries answered from the owner's record={repeated}",
         tally.incrs_lost.load(Ordering::Relaxed),
         tally.incrs_twice.load(Ordering::Relaxed),
     );

@@ -269,6 +269,28 @@ pub(super) fn ask(
     client.line(line)
 }
 
+/// The STATS counters `names`, each summed over the nodes at `targets`
+/// (a counter a node does not report counts 0).
+///
+/// # Errors
+/// The first node that could not be asked, and why.
+pub(super) fn sum_stats(targets: &[String], names: &[&str]) -> Result<Vec<u64>, String> {
+    let mut sums = vec![0; names.len()];
+    for addr in targets {
+        let lines = Client::connect(addr, CALL_TIMEOUT)
+            .and_then(|mut c| c.request("STATS"))
+            .map_err(|e| format!("STATS at {addr}: {e}"))?;
+        for (sum, name) in sums.iter_mut().zip(names) {
+            *sum += lines
+                .iter()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok(sums)
+}
+
 /// Whether every live node's predecessor and successor are the live nodes
 /// before and after it by identifier: the ring has settled.
 pub(super) fn ring_settled(addrs: &[String]) -> bool {

@@ -30,8 +30,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::nodes::{ring_settled, Nodes, CALL_TIMEOUT};
-use crate::client::Client;
+use super::nodes::{ring_settled, sum_stats, Nodes};
 
 /// How to install what the harness runs, where it is missing.
 const INSTALL: &str = "redis-benchmark and redis-server are needed to compare chord with \
@@ -335,22 +334,8 @@ fn parse(case: &Case, addr: &str, output: &Output) -> Result<Sample, String> {
 
 /// Client requests and the peer calls they made, summed over `targets`.
 fn peer_calls(targets: &[String]) -> Result<(u64, u64), String> {
-    let mut sums = (0, 0);
-    for addr in targets {
-        let lines = Client::connect(addr, CALL_TIMEOUT)
-            .and_then(|mut c| c.request("STATS"))
-            .map_err(|e| format!("STATS at {addr}: {e}"))?;
-        let get = |name: &str| -> u64 {
-            lines
-                .iter()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        sums.0 += get("client_requests");
-        sums.1 += get("client_peer_calls");
-    }
-    Ok(sums)
+    let sums = sum_stats(targets, &["client_requests", "client_peer_calls"])?;
+    Ok((sums[0], sums[1]))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
