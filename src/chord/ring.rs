@@ -382,7 +382,12 @@ impl Ring {
     /// gone. A busy answer never does. A timeout may only mean the node is
     /// overloaded, and declaring a live node dead moves its keys' ownership,
     /// so it takes [`TIMEOUTS_BEFORE_FAILED`] in a row; any answer in
-    /// between starts the count again.
+    /// between starts the count again. A protocol error (an answer that
+    /// fails its MAC, does not decode, or is refused by the checker)
+    /// counts as failed at once too: a peer whose answers cannot be used
+    /// is no better as a successor or finger than a dead one. If it was
+    /// only a passing fault, the node gets back in as any joiner does,
+    /// through `notify` and stabilization.
     pub(crate) fn has_failed(&self, node: &NodeRef, e: &TransportError) -> bool {
         match e {
             TransportError::Busy { .. } => false,
