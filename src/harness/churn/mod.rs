@@ -32,9 +32,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+mod check;
+
 use super::nodes::{ring_settled, sum_stats, unsettled, Nodes, CALL_TIMEOUT};
 use super::Rng;
 use crate::client::Client;
+use check::{Count, Counter, KeyState};
 
 /// How long one operation may take, retries at other nodes included.
 const OP_DEADLINE: Duration = Duration::from_secs(15);
@@ -91,94 +94,6 @@ pub struct Settings {
     pub stabilize_ms: u64,
     /// Where node logs go.
     pub logs: String,
-}
-
-/// One key's history, as the checker knows it.
-#[derive(Default)]
-struct KeyState {
-    /// The last acknowledged write: `(sequence, value)`, `None` for a
-    /// delete. `None` until something is acknowledged.
-    acked: Option<(u64, Option<String>)>,
-    /// Writes after it that failed and may or may not have happened.
-    maybe: Vec<Option<String>>,
-}
-
-impl KeyState {
-    /// Whether a read that returned `got` is as new as the last
-    /// acknowledged write.
-    fn accepts(&self, got: &Option<String>) -> bool {
-        let acked = self.acked.as_ref().map_or(&None, |(_, v)| v);
-        got == acked || self.maybe.contains(got)
-    }
-
-    /// Write `sequence` (a value, or `None` for a delete) was
-    /// acknowledged: nothing older is acceptable from now on.
-    fn acknowledged(&mut self, sequence: u64, value: Option<String>) {
-        self.acked = Some((sequence, value));
-        self.maybe.clear();
-    }
-
-    /// A write failed: it may or may not have happened, so its value is
-    /// acceptable too, until a later write is acknowledged.
-    fn failed(&mut self, value: Option<String>) {
-        self.maybe.push(value);
-    }
-}
-
-/// One thread's counter, as the checker knows it: that thread alone
-/// increments it, one `INCR` at a time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Counter {
-    /// Increments acknowledged.
-    acked: u64,
-    /// Attempts that may or may not have counted: sent to a node that gave
-    /// no answer, or answered with an error.
-    uncertain: u64,
-    /// The largest sum an acknowledged increment answered.
-    last: u64,
-}
-
-/// How a counter's value compares with what the checker allows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Count {
-    /// Within bounds.
-    Right,
-    /// Below the acknowledged increments (or not above an earlier
-    /// answer): an increment was lost.
-    Lost,
-    /// Above every increment that may have counted: one counted twice.
-    Twice,
-}
-
-impl Counter {
-    /// Where a sum read now stands.
-    fn judge(&self, sum: u64) -> Count {
-        if sum < self.acked {
-            Count::Lost
-        } else if sum > self.acked + self.uncertain {
-            Count::Twice
-        } else {
-            Count::Right
-        }
-    }
-
-    /// An increment answered `sum`, after `unanswered` of its attempts
-    /// got no answer; where that answer stands.
-    fn acknowledged(&mut self, sum: u64, unanswered: u64) -> Count {
-        self.acked += 1;
-        self.uncertain += unanswered;
-        let count = match self.judge(sum) {
-            Count::Right if sum <= self.last => Count::Lost,
-            count => count,
-        };
-        self.last = self.last.max(sum);
-        count
-    }
-
-    /// An increment failed after `attempts` attempts that may have counted.
-    fn failed(&mut self, attempts: u64) {
-        self.uncertain += attempts;
-    }
 }
 
 /// Counters shared by the workload threads.
@@ -456,7 +371,7 @@ fn read_everything(
     for (thread_no, states) in keys.iter().enumerate() {
         let states = states.lock();
         for (index, state) in states.iter().enumerate() {
-            if state.acked.is_none() && state.maybe.is_empty() {
+            if !state.was_written() {
                 continue;
             }
             let line = format!("GET {}", key_name(thread_no, index));
@@ -682,7 +597,7 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     let (counters_lost, counters_twice) = (counted(Count::Lost), counted(Count::Twice));
     let written = keys
         .iter()
-        .map(|k| k.lock().iter().filter(|s| s.acked.is_some()).count())
+        .map(|k| k.lock().iter().filter(|s| s.has_acknowledged()).count())
         .sum::<usize>();
     let (puts, puts_ok) = (
         tally.puts.load(Ordering::Relaxed),
@@ -780,77 +695,4 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
     let wrong_answers =
         tally.incrs_lost.load(Ordering::Relaxed) + tally.incrs_twice.load(Ordering::Relaxed);
     Ok(lost == 0 && counters_lost == 0 && counters_twice == 0 && wrong_answers == 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn some(v: &str) -> Option<String> {
-        Some(v.to_string())
-    }
-
-    #[test]
-    fn a_read_must_be_as_new_as_the_last_acknowledged_write() {
-        let mut key = KeyState::default();
-        // Nothing written: only NOT_FOUND is right.
-        assert!(key.accepts(&None));
-        assert!(!key.accepts(&some("0.1")));
-        key.acknowledged(1, some("0.1"));
-        assert!(key.accepts(&some("0.1")));
-        assert!(!key.accepts(&None), "NOT_FOUND after an acknowledged write");
-        key.acknowledged(2, some("0.2"));
-        assert!(!key.accepts(&some("0.1")), "an older value is stale");
-        // A delete, acknowledged: only NOT_FOUND again.
-        key.acknowledged(3, None);
-        assert!(key.accepts(&None));
-        assert!(!key.accepts(&some("0.2")));
-    }
-
-    #[test]
-    fn a_counter_counts_each_acknowledged_increment_once() {
-        let mut counter = Counter::default();
-        assert_eq!(counter.judge(0), Count::Right);
-        assert_eq!(counter.acknowledged(1, 0), Count::Right);
-        assert_eq!(counter.acknowledged(2, 0), Count::Right);
-        assert_eq!(counter.judge(1), Count::Lost);
-        assert_eq!(counter.judge(3), Count::Twice);
-        // An answer must move past the last one.
-        let mut again = counter;
-        assert_eq!(again.acknowledged(2, 1), Count::Lost);
-        assert_eq!(counter.acknowledged(4, 0), Count::Twice);
-    }
-
-    #[test]
-    fn an_increment_that_got_no_answer_may_have_counted() {
-        let mut counter = Counter::default();
-        counter.acknowledged(1, 0);
-        counter.failed(1);
-        // One attempt unanswered, then acknowledged: 3 at most.
-        assert_eq!(counter.acknowledged(3, 1), Count::Right);
-        assert_eq!((counter.acked, counter.uncertain), (2, 2));
-        for sum in 2..=4 {
-            assert_eq!(counter.judge(sum), Count::Right, "{sum}");
-        }
-        assert_eq!(counter.judge(5), Count::Twice);
-        assert_eq!(counter.judge(1), Count::Lost);
-    }
-
-    #[test]
-    fn a_failed_write_may_or_may_not_have_happened() {
-        let mut key = KeyState::default();
-        key.acknowledged(1, some("0.1"));
-        key.failed(some("0.2"));
-        key.failed(None);
-        // The acknowledged value, or either failed write, is right...
-        for got in [some("0.1"), some("0.2"), None] {
-            assert!(key.accepts(&got), "{got:?}");
-        }
-        assert!(!key.accepts(&some("0.9")), "a value never written");
-        // ...until a later write is acknowledged.
-        key.acknowledged(4, some("0.4"));
-        for got in [some("0.1"), some("0.2"), None] {
-            assert!(!key.accepts(&got), "{got:?}");
-        }
-    }
 }
