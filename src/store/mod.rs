@@ -171,7 +171,7 @@ pub struct Store {
     limit: usize,
     /// What the updates applied here lately did, so that a retried one
     /// is answered, not applied again (`store/applied.rs`).
-    pub applied: Applied,
+    pub(crate) applied: Applied,
 }
 
 /// A store's running counts of what it holds, kept as entries come and go.
