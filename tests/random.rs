@@ -1,10 +1,13 @@
 //! Randomised scenarios on the in-memory network, repeatable by seed: joins
 //! (linked in at once, or left to stabilization), graceful leaves, abrupt
 //! kills, writes (some with an expiry, which must travel with the value),
-//! overwrites, deletes and stabilization rounds, interleaved
+//! overwrites, deletes, increments of counters, and stabilization rounds,
+//! interleaved
 //! at random. After every step a read must be right or unavailable, at any
 //! node; every tenth step, once the ring settles, every key must read back
-//! and sit at exactly its R holders. At most min(R, N) - 1 nodes leave or
+//! and sit at exactly its R holders, and every counter must have counted
+//! each acknowledged increment once (and each failed one at most once).
+//! At most min(R, N) - 1 nodes leave or
 //! die between those settled points, N the nodes at the last one: that is
 //! the promise of replication ("an acknowledged write survives any R - 1
 //! of its holders dying at once"; a ring of N < R nodes holds N copies,
@@ -40,6 +43,43 @@ const STEPS: usize = 200;
 /// deleted or never written), then any later writes that failed, since a
 /// failed write may still have reached some nodes.
 type Possible = Vec<Option<String>>;
+
+/// A counter as the scenario knows it: increments acknowledged, and
+/// increments that failed (each may have counted once, or not at all).
+#[derive(Clone, Copy, Debug, Default)]
+struct Counted {
+    acked: u64,
+    failed: u64,
+}
+
+impl Counted {
+    /// Whether the counter may read `sum` now.
+    fn allows(&self, sum: u64) -> bool {
+        (self.acked..=self.acked + self.failed).contains(&sum)
+    }
+}
+
+/// Reads counter `key` at `reader`: unavailable, or within its bounds.
+fn check_counter(reader: &Node, key: &str, counted: Counted, context: &str) -> bool {
+    match reader.get(key) {
+        Ok(got) => {
+            let sum = got.map_or(0, |v| {
+                String::from_utf8(v)
+                    .expect("a number")
+                    .parse()
+                    .expect("a number")
+            });
+            assert!(
+                counted.allows(sum),
+                "{context}: counter {key} at {:?} reads {sum}, not within {counted:?}",
+                reader.me()
+            );
+            true
+        }
+        Err(chord::Error::Unavailable(_)) => false,
+        Err(e) => panic!("{context}: GET {key}: {e}"),
+    }
+}
 
 /// Microseconds since the epoch, far beyond any run's virtual clock: the
 /// expiries written here never pass, so they must simply survive.
@@ -84,6 +124,7 @@ fn scenario(seed: u64) -> Vec<String> {
     cluster.grow_to(3);
     cluster.settle();
     let mut expected: BTreeMap<String, Possible> = BTreeMap::new();
+    let mut counters: BTreeMap<String, Counted> = BTreeMap::new();
     let replicas = cluster.live()[0].config().replicas;
     let mut departures = 0;
     // A key has min(R, members) copies once the ring settles: that many
@@ -179,6 +220,25 @@ fn scenario(seed: u64) -> Vec<String> {
                 cluster.restart(&addr);
                 let _ = write!(line, " restart {addr}");
             }
+            // INCR of one of three counters.
+            88..=91 => {
+                let counter = format!("count-{}", op % 3);
+                let result = at.keys().increment(&counter, 1);
+                let _ = write!(line, " INCR {counter} -> {result:?}");
+                let counted = counters.entry(counter.clone()).or_default();
+                match result {
+                    Ok(sum) => {
+                        counted.acked += 1;
+                        let sum = u64::try_from(sum).expect("counters only grow");
+                        assert!(
+                            counted.allows(sum),
+                            "{context}: INCR {counter} answered {sum}, not within {counted:?}"
+                        );
+                    }
+                    Err(e @ chord::Error::Rejected(_)) => panic!("{context}: INCR {counter}: {e}"),
+                    Err(_) => counted.failed += 1,
+                }
+            }
             _ => {
                 cluster.round();
                 line.push_str(" round");
@@ -201,6 +261,12 @@ fn scenario(seed: u64) -> Vec<String> {
                 // ones (a failed write may have landed or not).
                 .filter(|(_, p)| p.iter().all(Option::is_some))
                 .map(|(k, _)| k.clone())
+                .chain(
+                    counters
+                        .iter()
+                        .filter(|(_, c)| c.acked > 0)
+                        .map(|(k, _)| k.clone()),
+                )
                 .collect();
             let what = format!("{context}: a correct ring with every key at its holders");
             cluster.settle_until(&what, &|nodes| {
@@ -224,6 +290,14 @@ fn scenario(seed: u64) -> Vec<String> {
                     let expiry = expiry_of(&value);
                     assert_eq!(entry.expires, expiry, "{context}: {key} = {value}");
                 }
+            }
+            for (key, counted) in &counters {
+                let reader = &nodes[rng.below(nodes.len())];
+                let answered = check_counter(reader, key, *counted, &context);
+                assert!(
+                    answered,
+                    "{context}: counter {key} unavailable in a settled ring"
+                );
             }
             trace.push(format!("{step}: settled\n{}", common::describe(&nodes)));
         }
