@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Entry, Version, Written};
 
-/// The most updates remembered.
+/// The most updates remembered: 80 bytes each (a [`Record`], its count and
+/// its place in the order), so about 5 MB when full.
 pub const MAX_RECORDS: usize = 65_536;
 
 /// Values up to this long are kept in the record itself (an `INCR`'s sum
@@ -351,5 +352,11 @@ mod tests {
                 assert_eq!(position(&queue, seq), expected, "len {len}, seq {seq}");
             }
         }
+    }
+
+    #[test]
+    fn a_record_costs_80_bytes_as_the_docs_say() {
+        let per_record = std::mem::size_of::<(u64, Record)>() + std::mem::size_of::<u64>();
+        assert_eq!(per_record, 80);
     }
 }
