@@ -71,11 +71,13 @@ impl Dhash {
         if !self.ring.paused() {
             crate::stats::serving_client(|| self.first_reads(keys, &mut read));
         }
-        let now = self.config().clock.now_micros();
+        let clock = &self.config().clock;
         keys.iter()
             .zip(read)
             .map(|(key, done)| match done {
-                Some(entry) => Ok(entry.and_then(|e| e.live_value(now))),
+                Some(entry) => Ok(entry
+                    .filter(|e| e.is_live_then(|| clock.now_micros()))
+                    .and_then(|e| e.value)),
                 None => self.get(key),
             })
             .collect()

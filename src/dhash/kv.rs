@@ -99,8 +99,8 @@ impl Dhash {
     /// As [`Dhash::get`].
     pub fn get_entry(&self, key: &str) -> Result<Option<Entry>> {
         let entry = self.retrying(key, |first| self.read_once(key, first))?;
-        let now = self.config().clock.now_micros();
-        Ok(entry.filter(|e| e.is_live(now)))
+        let clock = &self.config().clock;
+        Ok(entry.filter(|e| e.is_live_then(|| clock.now_micros())))
     }
 
     /// Stores `value` under `key`, on R nodes, with no expiry.

@@ -140,6 +140,8 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
         let items: Vec<Item> = (0..MAX_ITEMS).map(|i| item(keys + i)).collect();
         target.handle(Request::Replicate { items });
     });
+    // A GET's hold is not timed (see `Dhash::store_for_one_key`): these
+    // are the PUTs' holds.
     measure("1,000 client GETs and PUTs", &mut || {
         for i in 0..500 {
             let _ = target.get(&format!("key-{:08}", i * 13));

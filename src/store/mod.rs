@@ -699,8 +699,11 @@ pub(crate) mod tests {
         let first = store.write(id, "k", later("v"), 100, 1).unwrap();
         assert!(!first.existed);
         assert!(first.entry.is_live(999) && !first.entry.is_live(1_000));
-        assert_eq!(first.entry.clone().live_value(999), Some(b"v".to_vec()));
-        assert_eq!(first.entry.live_value(1_000), None);
+        assert!(first.entry.is_live_then(|| 999) && !first.entry.is_live_then(|| 1_000));
+        // A value that never expires is live without asking the time.
+        let lasting = Store::new().write(space().id(4), "n", (Some(b"v".to_vec()), None), 100, 1);
+        let lasting = lasting.unwrap().entry;
+        assert!(lasting.is_live_then(|| unreachable!("no expiry: no clock read")));
         // Written again after it expired: the key had no value.
         let again = store.write(id, "k", later("w"), 2_000, 1).unwrap();
         assert!(
