@@ -76,7 +76,7 @@ fn a_text_client_sets_and_reads_expiry() {
 /// The original brief's integers at a telnet prompt: INCR through
 /// different nodes, by 1 and by more, and clear errors for a value that is
 /// no integer and for a sum past 64 bits. Threads incrementing through
-/// every node at once lose no increment.
+/// every node concurrently lose no increment.
 #[test]
 fn a_text_client_counts_with_incr() {
     let cluster = TcpCluster::settled(3);
