@@ -17,7 +17,9 @@
 //!   (a, b]. The paper's "Consistent Hashing".
 //! - [`finger`]: the finger table of the paper's Table I, start(k) = n + 2^(k-1).
 //! - [`store`]: the key-value map each node holds: versions, tombstones, the
-//!   range queries that hand keys over, and the digests anti-entropy compares.
+//!   range queries that hand keys over, the digests anti-entropy compares,
+//!   and the record of updates applied lately, so a retried `INCR` counts
+//!   once.
 //! - [`message`]: the peer protocol's request and response types, and the
 //!   checks every message passes before a node uses it.
 //! - [`codec`]: length-prefixed postcard frames with bounded sizes; bytes only.
@@ -38,7 +40,8 @@
 //!   threads.
 //! - [`dhash`]: the key layer over the ring: the store, R copies of every
 //!   key and their repair (the paper's "Failure and Replication"), and what
-//!   a client asks of any node (GET, PUT, DEL, LOOKUP).
+//!   a client asks of any node (GET, PUT, DEL, INCR and the other updates,
+//!   LOOKUP).
 //! - [`node`]: one node, the ring and the key layer together, and the one
 //!   dispatch from peer requests to the two.
 //! - [`text`]: the line protocol people type into telnet: parse and format.
