@@ -67,13 +67,13 @@ pub enum Record {
         /// Whether the key had a value before.
         existed: bool,
         /// The value written, if it fits here; see [`Record::answer`].
-        value: Value,
+        value: KeptValue,
     },
 }
 
 /// The value an update wrote, as a [`Record`] keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Value {
+pub enum KeptValue {
     /// None: the update deleted the key (an `EXPIRE` in the past).
     Deleted,
     /// These bytes: the first `len` of `bytes`.
@@ -91,16 +91,16 @@ impl Record {
     /// The record of what `written` did.
     pub fn of(written: &Written) -> Record {
         let value = match &written.entry.value {
-            None => Value::Deleted,
+            None => KeptValue::Deleted,
             Some(v) if v.len() <= INLINE => {
                 let mut bytes = [0; INLINE];
                 bytes[..v.len()].copy_from_slice(v);
-                Value::Inline {
+                KeptValue::Inline {
                     len: v.len() as u8,
                     bytes,
                 }
             }
-            Some(_) => Value::Long,
+            Some(_) => KeptValue::Long,
         };
         Record::Wrote {
             version: written.entry.version,
@@ -134,17 +134,17 @@ impl Record {
         let held = now.filter(|e| e.version == version);
         let entry = match (held, value) {
             (Some(entry), _) => entry.clone(),
-            (None, Value::Deleted) => Entry {
+            (None, KeptValue::Deleted) => Entry {
                 value: None,
                 version,
                 expires,
             },
-            (None, Value::Inline { len, bytes }) => Entry {
+            (None, KeptValue::Inline { len, bytes }) => Entry {
                 value: Some(bytes[..usize::from(len)].to_vec()),
                 version,
                 expires,
             },
-            (None, Value::Long) => now
+            (None, KeptValue::Long) => now
                 .cloned()
                 .ok_or("this update was applied, but what it wrote is no longer held")?,
         };

@@ -72,7 +72,7 @@ mod digest;
 mod entry;
 mod slot;
 
-pub use applied::{Applied, Record, UpdateId, MAX_RECORDS};
+pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
 pub use entry::{expiry_time, Content, Entry, Item, Version, SECOND};
 use slot::Slot;
 
