@@ -60,9 +60,10 @@ pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
 /// The peer protocol's version; the handshake carries it. 3 added the
 /// cluster secret and frame MACs; 4 the owned count in `Info`, `Update`,
 /// `Consider`, `Syncing` and `Unchanged`; 5 made values bytes, not UTF-8
-/// text; 6 gave values an expiry time; 7 gave each `Update` an id, so that
-/// a retry is not applied twice. Nodes of different versions refuse each
-/// other at the handshake, saying so.
+/// text; 6 gave values an expiry time; 7 gave each `Update` an id, and
+/// each entry the id of the update that wrote it, so that a retry is not
+/// applied twice. Nodes of different versions refuse each other at the
+/// handshake, saying so.
 pub const VERSION: u8 = 7;
 
 type HmacSha256 = Hmac<Sha256>;

@@ -203,6 +203,7 @@ mod tests {
                 writer: 1,
             },
             expires: None,
+            update: None,
         };
         write_frame(
             &mut wire,

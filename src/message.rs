@@ -675,6 +675,7 @@ mod tests {
                 value: Some("v".into()),
                 version: Version { stamp, writer: 1 },
                 expires: None,
+                update: None,
             },
         }
     }

@@ -218,7 +218,7 @@ fn an_update_asked_twice_under_one_id_is_applied_once() {
     let incr = |seq: u64| Request::Update {
         key: "counter".into(),
         update: Update::Increment(5),
-        id: UpdateId { origin: 42, seq },
+        id: UpdateId::new(42, seq),
     };
     let first = owner.handle(incr(1));
     assert!(matches!(first, Response::Written { .. }), "{first:?}");
@@ -235,7 +235,7 @@ fn an_update_asked_twice_under_one_id_is_applied_once() {
             exists: Some(false),
             expiry: Expiry::Clear,
         },
-        id: UpdateId { origin: 42, seq: 3 },
+        id: UpdateId::new(42, 3),
     };
     let (owner, _) = owner_and_other(&cluster.live(), "fresh");
     let first = owner.handle(set_nx.clone());
@@ -295,4 +295,47 @@ fn increments_retried_through_a_lossy_network_count_once() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), acked.len(), "two increments saw one value");
+}
+
+/// The value of a `Written` answer, as text.
+fn written_value(answer: &Response) -> String {
+    match answer {
+        Response::Written { entry, .. } => {
+            String::from_utf8(entry.value.clone().expect("a value")).expect("text")
+        }
+        other => panic!("not a write's answer: {other:?}"),
+    }
+}
+
+/// An owner applies an update and dies before its answer gets back, after
+/// repair has copied what it wrote. The retry reaches the next owner,
+/// which holds that entry with the update's id: it answers the retry as
+/// the first owner would have, and does not apply it again.
+#[test]
+fn an_update_retried_at_the_next_owner_after_a_failure_is_applied_once() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(4);
+    cluster.settle();
+    let (owner, _) = owner_and_other(&cluster.live(), "counter");
+    let incr = Request::Update {
+        key: "counter".into(),
+        update: Update::Increment(5),
+        id: UpdateId::new(42, 1),
+    };
+    let first = owner.handle(incr.clone());
+    assert_eq!(written_value(&first), "5");
+    let counter = vec!["counter".to_string()];
+    cluster.settle_until("the counter copied to its holders", &|nodes| {
+        common::keys_are_at_their_holders(nodes, &counter)
+    });
+    let dead = owner.me().addr.clone();
+    drop(owner);
+    cluster.kill(&dead);
+    cluster.settle();
+    let (next, other) = owner_and_other(&cluster.live(), "counter");
+    assert_ne!(next.me().addr, dead);
+    let retry = next.handle(incr);
+    assert_eq!(written_value(&retry), "5", "the retry's answer");
+    assert_eq!(next.stats().updates_repeated.load(Ordering::Relaxed), 1);
+    assert_eq!(other.get("counter").expect("get"), Some(b"5".to_vec()));
 }

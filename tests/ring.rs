@@ -354,6 +354,7 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
                     writer: 1,
                 },
                 expires: None,
+                update: None,
             },
         })
         .collect();

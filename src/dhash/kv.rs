@@ -507,6 +507,7 @@ impl Dhash {
                 writer: self.ring.incarnation,
             },
             expires,
+            update: None,
         };
         let needed = self.config().replicas.min(holders.len());
         if needed == 0 {

@@ -34,7 +34,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage};
+use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage, Written};
 use crate::Result;
 use replication::RepairState;
 
@@ -126,10 +126,10 @@ impl Dhash {
     /// A name for a new update, unique to it: every attempt at it carries
     /// this one.
     fn new_update_id(&self) -> UpdateId {
-        UpdateId {
-            origin: self.ring.incarnation,
-            seq: self.updates.fetch_add(1, Ordering::Relaxed),
-        }
+        UpdateId::new(
+            self.ring.incarnation,
+            self.updates.fetch_add(1, Ordering::Relaxed),
+        )
     }
 
     /// The keys held here, sorted: for tests and inspection.
@@ -326,10 +326,25 @@ impl Dhash {
         let mut repeated = false;
         let written = self.ring.while_serving(id, |successors| {
             let mut store = self.store_mut();
-            if let Some(record) = once.and_then(|once| store.applied.get(&once).copied()) {
-                repeated = true;
-                let answer = record.answer(store.get(id, key))?;
-                return Ok(answer.map(|w| (Ok(w), successors.to_vec())));
+            if let Some(once) = once {
+                let held = store.get(id, key);
+                if let Some(record) = store.applied.get(&once).copied() {
+                    repeated = true;
+                    let answer = record.answer(once, held)?;
+                    return Ok(answer.map(|w| (Ok(w), successors.to_vec())));
+                }
+                // Applied by the owner before this one: the entry it wrote
+                // came here with the key, and nothing has written it since.
+                if let Some(entry) = held.filter(|e| e.update == Some(once)) {
+                    repeated = true;
+                    // Whether the key had a value before is not known here;
+                    // no update's answer uses it.
+                    let written = Written {
+                        entry: entry.clone(),
+                        existed: true,
+                    };
+                    return Ok(Some((Ok(written), successors.to_vec())));
+                }
             }
             let content = match change(store.get(id, key), now) {
                 Ok(Some(content)) => content,
@@ -341,7 +356,7 @@ impl Dhash {
                 }
                 Err(why) => return Err(why),
             };
-            let written = store.write(id, key, content, now, writer);
+            let written = store.write_by(id, key, content, now, writer, once);
             if let (Some(once), Ok(written)) = (once, &written) {
                 store.applied.remember(once, Record::of(written));
             }

@@ -220,6 +220,7 @@ pub fn future_version(t: &Target) -> Outcome {
                 writer: u64::MAX,
             },
             expires: None,
+            update: None,
         },
     };
     let evil = Request::Replicate {

@@ -317,10 +317,7 @@ fn request(rng: &mut Rng) -> Request {
         _ => now_micros().saturating_sub(1 << 20) + rng.next_u64() % (1 << 21),
     };
     // Few ids, so that repeats (a retried update) come up.
-    let update_id = |rng: &mut Rng| UpdateId {
-        origin: rng.below(2) as u64,
-        seq: rng.below(32) as u64,
-    };
+    let update_id = |rng: &mut Rng| UpdateId::new(1 + rng.below(2) as u64, rng.below(32) as u64);
     let item = |rng: &mut Rng| Item {
         key: key(rng),
         entry: Entry {
@@ -335,6 +332,7 @@ fn request(rng: &mut Rng) -> Request {
                 writer: rng.next_u64(),
             },
             expires: (rng.below(3) == 0).then(|| expiry(rng)),
+            update: None,
         },
     };
     match rng.below(17) {

@@ -43,6 +43,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
                 writer: 1,
             },
             expires: None,
+            update: None,
         },
     };
     for start in (0..keys).step_by(MAX_ITEMS) {

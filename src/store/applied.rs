@@ -14,9 +14,16 @@
 //! forgotten first. A node applying updates faster than that many per
 //! retry window (a retry comes after a peer timeout and the suspicion that
 //! follows it, two or three seconds) can forget one before its retry
-//! comes. The record stays at the node that applied the update: a retry
-//! that reaches a different owner, because the first one died or handed
-//! the key on between the attempts, is applied there again.
+//! comes.
+//!
+//! The record stays at the node that applied the update. For a retry that
+//! reaches a different owner (the first died, or handed the key on,
+//! between the attempts), the entry an update writes carries its id
+//! ([`Entry::update`]) wherever the entry goes: replication, repair,
+//! hand-over. The new owner holds that entry, finds the id in it, and
+//! answers the retry with it. That fails only if another write of the
+//! same key came between, at the new owner, or if the entry had not
+//! reached it: then the retry is applied there again.
 //!
 //! The records sit in one queue per coordinator, in the order of its
 //! counts, which is the order they mostly arrive in. Every update looks its
@@ -28,6 +35,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU64;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,14 +50,27 @@ pub const MAX_RECORDS: usize = 65_536;
 const INLINE: usize = 22;
 
 /// One update, as its coordinator names it for every attempt: the
-/// coordinator's incarnation and its count of updates.
+/// coordinator's incarnation and its count of updates. 16 bytes, and
+/// `Option<UpdateId>` too (the origin is never 0), so that every entry can
+/// carry one ([`Entry::update`]) without an allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct UpdateId {
     /// The incarnation of the node that coordinates the update (random per
     /// process start).
-    pub origin: u64,
+    pub origin: NonZeroU64,
     /// Which of that node's updates it is.
     pub seq: u64,
+}
+
+impl UpdateId {
+    /// The id of update `seq` of the node with incarnation `origin` (an
+    /// incarnation of 0 is taken as 1).
+    pub fn new(origin: u64, seq: u64) -> UpdateId {
+        UpdateId {
+            origin: NonZeroU64::new(origin).unwrap_or(NonZeroU64::MIN),
+            seq,
+        }
+    }
 }
 
 /// What an update did, in enough detail to answer a retry as the first
@@ -110,8 +131,8 @@ impl Record {
         }
     }
 
-    /// The answer to a retry: what the update wrote (`None`: nothing),
-    /// given the entry held now. That is the entry the update wrote
+    /// The answer to a retry of the update `id`: what it wrote (`None`:
+    /// nothing), given the entry held now. That is the entry the update wrote
     /// whenever it can be rebuilt: it is still held, or its value was
     /// kept here. Otherwise, a long value since overwritten, the entry
     /// held now stands in: it is newer, so copying it to the replicas is
@@ -121,7 +142,11 @@ impl Record {
     /// # Errors
     /// When the update wrote a long value and the key is not held at all
     /// now (its tombstone collected: far longer than any retry waits).
-    pub fn answer(&self, now: Option<&Entry>) -> Result<Option<Written>, &'static str> {
+    pub fn answer(
+        &self,
+        id: UpdateId,
+        now: Option<&Entry>,
+    ) -> Result<Option<Written>, &'static str> {
         let Record::Wrote {
             version,
             expires,
@@ -138,11 +163,13 @@ impl Record {
                 value: None,
                 version,
                 expires,
+                update: Some(id),
             },
             (None, KeptValue::Inline { len, bytes }) => Entry {
                 value: Some(bytes[..usize::from(len)].to_vec()),
                 version,
                 expires,
+                update: Some(id),
             },
             (None, KeptValue::Long) => now
                 .cloned()
@@ -164,7 +191,7 @@ pub struct Applied {
 impl Applied {
     /// What the update `id` did here, if it was applied lately.
     pub fn get(&self, id: &UpdateId) -> Option<&Record> {
-        let queue = self.by_origin.get(&id.origin)?;
+        let queue = self.by_origin.get(&id.origin.get())?;
         let at = position(queue, id.seq).ok()?;
         queue.get(at).map(|(_, record)| record)
     }
@@ -172,7 +199,7 @@ impl Applied {
     /// Remembers what the update `id` did, forgetting the oldest past
     /// [`MAX_RECORDS`].
     pub fn remember(&mut self, id: UpdateId, record: Record) {
-        let queue = self.by_origin.entry(id.origin).or_default();
+        let queue = self.by_origin.entry(id.origin.get()).or_default();
         match position(queue, id.seq) {
             // Not through the key layer, which looks an id up and
             // remembers it under one hold of the store lock.
@@ -182,7 +209,7 @@ impl Applied {
             }
             Err(at) => queue.insert(at, (id.seq, record)),
         }
-        self.order.push_back(id.origin);
+        self.order.push_back(id.origin.get());
         while self.order.len() > MAX_RECORDS {
             self.forget_oldest();
         }
@@ -249,8 +276,14 @@ mod tests {
     use super::*;
 
     fn id(origin: u64, seq: u64) -> UpdateId {
-        UpdateId { origin, seq }
+        UpdateId::new(origin, seq)
     }
+
+    /// The update the tests' entries were written by.
+    const BY: UpdateId = UpdateId {
+        origin: NonZeroU64::new(7).unwrap(),
+        seq: 1,
+    };
 
     fn written(value: Option<&[u8]>, stamp: u64) -> Written {
         Written {
@@ -258,6 +291,7 @@ mod tests {
                 value: value.map(<[u8]>::to_vec),
                 version: Version { stamp, writer: 7 },
                 expires: Some(99),
+                update: Some(BY),
             },
             existed: true,
         }
@@ -315,14 +349,17 @@ mod tests {
         let first = written(Some(b"41"), 10);
         let record = Record::of(&first);
         // Still held: that very entry.
-        assert_eq!(record.answer(Some(&first.entry)), Ok(Some(first.clone())));
+        assert_eq!(
+            record.answer(BY, Some(&first.entry)),
+            Ok(Some(first.clone()))
+        );
         // Overwritten since: rebuilt from the record, not the newer value.
         let newer = written(Some(b"42"), 11);
-        assert_eq!(record.answer(Some(&newer.entry)), Ok(Some(first)));
+        assert_eq!(record.answer(BY, Some(&newer.entry)), Ok(Some(first)));
         // A deletion is rebuilt too.
         let deleted = written(None, 12);
-        assert_eq!(Record::of(&deleted).answer(None), Ok(Some(deleted)));
-        assert_eq!(Record::Unchanged.answer(Some(&newer.entry)), Ok(None));
+        assert_eq!(Record::of(&deleted).answer(BY, None), Ok(Some(deleted)));
+        assert_eq!(Record::Unchanged.answer(BY, Some(&newer.entry)), Ok(None));
     }
 
     #[test]
@@ -331,15 +368,18 @@ mod tests {
         let record = Record::of(&written(Some(&long), 10));
         let newer = written(Some(b"short"), 11);
         let answer = record
-            .answer(Some(&newer.entry))
+            .answer(BY, Some(&newer.entry))
             .expect("held")
             .expect("written");
         assert_eq!(answer.entry, newer.entry);
         assert!(answer.existed);
-        assert!(record.answer(None).is_err(), "nothing to stand in for it");
+        assert!(
+            record.answer(BY, None).is_err(),
+            "nothing to stand in for it"
+        );
         // Exactly INLINE bytes still fit.
         let fits = written(Some(&long[..INLINE]), 10);
-        assert_eq!(Record::of(&fits).answer(None), Ok(Some(fits)));
+        assert_eq!(Record::of(&fits).answer(BY, None), Ok(Some(fits)));
     }
 
     #[test]

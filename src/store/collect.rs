@@ -59,6 +59,7 @@ impl Store {
                     value: None,
                     version: held.version,
                     expires: held.expires,
+                    update: held.update,
                 })
             });
             changed += usize::from(matches!(emptied, Ok(true)) || self.remove(id, &key));

@@ -301,9 +301,26 @@ impl Store {
         &mut self,
         id: Id,
         key: &str,
+        content: Content,
+        now: u64,
+        writer: u64,
+    ) -> Result<Written, Full> {
+        self.write_by(id, key, content, now, writer, None)
+    }
+
+    /// [`Store::write`] for the update `update` (`None`: a plain write),
+    /// whose id the new entry carries ([`Entry::update`]).
+    ///
+    /// # Errors
+    /// As [`Store::write`].
+    pub fn write_by(
+        &mut self,
+        id: Id,
+        key: &str,
         (value, expires): Content,
         now: u64,
         writer: u64,
+        update: Option<UpdateId>,
     ) -> Result<Written, Full> {
         let limit = if value.is_none() {
             self.hard_limit()
@@ -317,6 +334,7 @@ impl Store {
                 value,
                 version: Version { stamp, writer },
                 expires,
+                update,
             };
             written = Some(Written {
                 entry: entry.clone(),
@@ -480,6 +498,7 @@ pub(crate) mod tests {
                 writer: 9,
             },
             expires: None,
+            update: None,
         };
         let new = Entry {
             value: Some("new".into()),
@@ -488,6 +507,7 @@ pub(crate) mod tests {
                 writer: 1,
             },
             expires: None,
+            update: None,
         };
         let gone = Entry {
             value: None,
@@ -496,6 +516,7 @@ pub(crate) mod tests {
                 writer: 1,
             },
             expires: None,
+            update: None,
         };
         let orders = [
             [&old, &new, &gone],
@@ -520,6 +541,7 @@ pub(crate) mod tests {
                 writer: 10,
             },
             expires: None,
+            update: None,
         };
         store
             .merge(space().id(5), "a".into(), tie.clone(), 0)
@@ -538,6 +560,7 @@ pub(crate) mod tests {
                 writer: 1,
             },
             expires: None,
+            update: None,
         };
         assert_eq!(
             store.merge(space().id(5), "k5".into(), gone.clone(), 1_000),
@@ -589,6 +612,7 @@ pub(crate) mod tests {
             value: Some(value.clone().into_bytes()),
             version: Version { stamp, writer: 2 },
             expires: None,
+            update: None,
         };
         store.merge(space().id(4), "k4".into(), copy(3), 0).unwrap();
         assert!(store.bytes() > store.limit());
@@ -611,6 +635,7 @@ pub(crate) mod tests {
                 writer: 1,
             },
             expires: None,
+            update: None,
         };
         store.merge(space().id(5), "a".into(), last, 0).unwrap();
         let next = put(&mut store, 5, "a", "w", 100);
@@ -636,6 +661,7 @@ pub(crate) mod tests {
             value: value.map(|v| v.as_bytes().to_vec()),
             version: Version { stamp, writer: 2 },
             expires: None,
+            update: None,
         };
         // Ids 5 and 6 hold two keys each, as a small m makes common.
         put(&mut store, 5, "a", "one", 10);

@@ -125,6 +125,7 @@ mod tests {
             value: Some(format!("v{stamp}").into_bytes()),
             version: Version { stamp, writer: 1 },
             expires: None,
+            update: None,
         }
     }
 
