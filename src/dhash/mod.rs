@@ -34,7 +34,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage, Written};
+use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage};
 use crate::Result;
 use replication::RepairState;
 
@@ -312,8 +312,8 @@ impl Dhash {
     ///
     /// An update names itself (`once`): what it did is remembered with the
     /// store, under the same hold of its lock, and an attempt at an update
-    /// remembered here gets that outcome again instead of a second
-    /// application, whichever attempt came first (`store/applied.rs`).
+    /// the store knows ([`Store::repeated`]) gets that outcome again
+    /// instead of a second application, whichever attempt came first.
     fn owner_apply(
         &self,
         id: Id,
@@ -326,25 +326,9 @@ impl Dhash {
         let mut repeated = false;
         let written = self.ring.while_serving(id, |successors| {
             let mut store = self.store_mut();
-            if let Some(once) = once {
-                let held = store.get(id, key);
-                if let Some(record) = store.applied.get(&once).copied() {
-                    repeated = true;
-                    let answer = record.answer(once, held)?;
-                    return Ok(answer.map(|w| (Ok(w), successors.to_vec())));
-                }
-                // Applied by the owner before this one: the entry it wrote
-                // came here with the key, and nothing has written it since.
-                if let Some(entry) = held.filter(|e| e.update == Some(once)) {
-                    repeated = true;
-                    // Whether the key had a value before is not known here;
-                    // no update's answer uses it.
-                    let written = Written {
-                        entry: entry.clone(),
-                        existed: true,
-                    };
-                    return Ok(Some((Ok(written), successors.to_vec())));
-                }
+            if let Some(answer) = once.and_then(|once| store.repeated(once, id, key)) {
+                repeated = true;
+                return answer.map(|answer| answer.map(|w| (Ok(w), successors.to_vec())));
             }
             let content = match change(store.get(id, key), now) {
                 Ok(Some(content)) => content,

@@ -179,6 +179,36 @@ impl Record {
     }
 }
 
+impl super::Store {
+    /// The answer to another attempt at the update `once` of `key`
+    /// (identifier `id`), if this store knows the update: from its record
+    /// of the updates it applied, or from the entry it holds, which carries
+    /// the id of the update that wrote it (the owner before this one applied
+    /// it, the entry came here with the key, and nothing has written it
+    /// since). `None`: the update is new here.
+    ///
+    /// # Errors
+    /// As [`Record::answer`].
+    pub fn repeated(
+        &self,
+        once: UpdateId,
+        id: crate::id::Id,
+        key: &str,
+    ) -> Option<Result<Option<Written>, &'static str>> {
+        let held = self.get(id, key);
+        if let Some(record) = self.applied.get(&once) {
+            return Some(record.answer(once, held));
+        }
+        let entry = held.filter(|e| e.update == Some(once))?;
+        // Whether the key had a value before is not known here; no
+        // update's answer uses it.
+        Some(Ok(Some(Written {
+            entry: entry.clone(),
+            existed: true,
+        })))
+    }
+}
+
 /// The recent updates of one store: per coordinator, a queue ordered by
 /// its count; and the order they were added in, to forget the oldest.
 #[derive(Debug, Default)]
