@@ -425,8 +425,9 @@ mod tests {
     }
 
     #[test]
-    fn a_record_costs_80_bytes_as_the_docs_say() {
+    fn a_record_costs_80_bytes_and_an_entrys_id_16_as_the_docs_say() {
         let per_record = std::mem::size_of::<(u64, Record)>() + std::mem::size_of::<u64>();
         assert_eq!(per_record, 80);
+        assert_eq!(std::mem::size_of::<Option<UpdateId>>(), 16);
     }
 }
