@@ -34,7 +34,8 @@ pub struct Stats {
     /// answer or timed out a moment ago.
     pub writes_around: AtomicU64,
     /// Updates asked for again (a retry, after no answer came) that had
-    /// been applied here, and were answered as then, not applied twice.
+    /// been applied already, here or by the owner before this one, and
+    /// were answered as then, not applied twice.
     pub updates_repeated: AtomicU64,
     /// Times a text connection's replies were sent (a batch of pipelined
     /// requests is answered in one).

@@ -43,8 +43,9 @@
 //! retried this way is written again with a newer version; its value is
 //! the same, so the retry is harmless. An update (`INCR`, `SET NX`,
 //! `EXPIRE`...) applied twice would not be: it carries an id, the same for
-//! every attempt, and an owner that applied it answers a retry with what it
-//! did then ([`crate::store::Applied`]).
+//! every attempt, and an owner that applied it, or the next owner holding
+//! the entry it wrote, answers a retry with what it did then
+//! ([`crate::store::Store::repeated`]).
 
 use std::time::Duration;
 
@@ -404,9 +405,10 @@ impl Dhash {
     /// successor list names it, as reads and writes do. A timed-out owner
     /// is retried, not written around: the update must read the owner's
     /// value. Every attempt carries the same [`crate::store::UpdateId`], so
-    /// an owner that applied the update before its answer was lost answers
-    /// the retry with what it did then: an `INCR` counts once (within the
-    /// bounds `store/applied.rs` states).
+    /// an owner that applied the update before its answer was lost, or the
+    /// next owner holding the entry it wrote, answers the retry with what
+    /// it did then: an `INCR` counts once (within the bounds
+    /// `store/applied.rs` states).
     ///
     /// # Errors
     /// [`Error::Rejected`] when the value cannot be incremented; else as

@@ -48,7 +48,10 @@
 //! A store also remembers what the updates it applied lately wrote
 //! ([`Applied`], `store/applied.rs`), under the same lock as the pairs, so
 //! that looking an update up and applying it are one step: a retried
-//! `INCR` is answered with its first result, not counted twice.
+//! `INCR` is answered with its first result, not counted twice. And the
+//! entry an update writes carries the update's id ([`Entry::update`]), so
+//! a node that holds the entry after the key changed owners knows the
+//! update too ([`Store::repeated`]).
 //!
 //! # Digests
 //!
