@@ -34,7 +34,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join cli bench churn massive partition fuzz attack memory locks figures screenshot
+.PHONY: all build test ring stop join cli bench churn massive partition fuzz attack memory locks figures screenshot hunt
 
 all: build
 
@@ -161,6 +161,27 @@ bench: build
 	  $(MAKE) --no-print-directory stop > /dev/null; [ $$status -eq 0 ] || exit $$status; \
 	fi; \
 	exit $$versus
+
+# The random hunt of tests/random.rs: SEEDS seeds from FIRST, in chunks of
+# 1,000 on every core, a line as each chunk passes. It stops at the first
+# failing seed and names it; replay one with CHORD_SEED_FIRST=<seed>
+# CHORD_SEED_COUNT=1 CHORD_TRACE=1 cargo test --release --test random.
+SEEDS ?= 10000
+FIRST ?= 1
+hunt:
+	@cargo test --release --test random --no-run -q
+	@export START=$$(date +%s) FIRST=$(FIRST) SEEDS=$(SEEDS); \
+	chunks=$$(( ($(SEEDS) + 999) / 1000 )); \
+	echo "The hunt: seeds $(FIRST) to $$(($(FIRST) + $(SEEDS) - 1)), $$chunks chunks on $$(nproc) cores"; \
+	seq 0 $$((chunks - 1)) | xargs -P $$(nproc) -I{} sh -c ' \
+	  first=$$((FIRST + {} * 1000)); count=$$((FIRST + SEEDS - first)); \
+	  [ $$count -gt 1000 ] && count=1000; last=$$((first + count - 1)); \
+	  if out=$$(CHORD_SEED_FIRST=$$first CHORD_SEED_COUNT=$$count \
+	      cargo test --release -q --test random -- acknowledged 2>&1); then \
+	    echo "  seeds $$first to $$last passed ($$(( $$(date +%s) - START )) s)"; \
+	  else \
+	    echo "  seeds $$first to $$last: FAILED"; echo "$$out" | grep -E "^seed [0-9]+" ; exit 255; \
+	  fi' && echo "All $(SEEDS) seeds passed in $$(( $$(date +%s) - START )) s."
 
 # The churn harness: 16 node processes on loopback, R = 3, one node killed
 # (SIGKILL) and one started every 2 s for 60 s under a checked workload.

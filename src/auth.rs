@@ -57,6 +57,11 @@ use crate::{Error, Result};
 /// types into telnet, so a server tells a peer from a person by one byte.
 pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
 
+/// What a connection that opened with a NUL, but not the peer preamble,
+/// is told before it is closed: most likely a person, so in words.
+const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and this is not one; \
+      type HELP in the text protocol, or use a Redis client\r\n";
+
 /// The peer protocol's version; the handshake carries it. 3 added the
 /// cluster secret and frame MACs; 4 the owned count in `Info`, `Update`,
 /// `Consider`, `Syncing` and `Unchanged`; 5 made values bytes, not UTF-8
@@ -64,7 +69,7 @@ pub const MAGIC: [u8; 4] = [0, b'C', b'H', b'D'];
 /// each entry the id of the update that wrote it, so that a retry is not
 /// applied twice. Nodes of different versions refuse each other at the
 /// handshake, saying so.
-pub const VERSION: u8 = 7;
+pub const VERSION: u8 = 8;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -397,6 +402,12 @@ impl ServerHandshake {
     pub fn receive(&mut self, bytes: &[u8]) -> Step {
         let take = bytes.len().min(self.wants());
         self.received.extend_from_slice(&bytes[..take]);
+        // A person who typed a NUL is told at the first byte that cannot
+        // be the preamble, not left waiting for the deadline.
+        let start = self.received.len().min(MAGIC.len());
+        if !self.awaiting_proof && self.received[..start] != MAGIC[..start] {
+            return Step::Refuse(NOT_A_PEER.to_vec(), "not the peer preamble".into());
+        }
         if self.wants() > 0 {
             return Step::Reply(Vec::new());
         }
@@ -408,9 +419,6 @@ impl ServerHandshake {
     }
 
     fn hello(&mut self, hello: &[u8]) -> Step {
-        if hello[..4] != MAGIC {
-            return Step::Refuse(Vec::new(), "not the peer preamble".into());
-        }
         self.theirs.copy_from_slice(&hello[6..]);
         let ours = mode(self.secret.as_ref());
         let mut reply = Vec::with_capacity(SERVER_HELLO);

@@ -17,11 +17,13 @@
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
+use signal_hook::consts::SIGCONT;
 
 use crate::chord::health::HEARTBEAT;
 use crate::node::{Node, Stabilized};
@@ -50,6 +52,17 @@ pub struct Maintenance {
     faults: Receiver<String>,
     thread: JoinHandle<()>,
     heartbeat: JoinHandle<()>,
+    /// The SIGCONT handler that tells the node it was stopped and resumed.
+    resumes: Option<signal_hook::SigId>,
+}
+
+/// How long the calling thread has waited, ready to run, for a CPU since it
+/// started: the second field of Linux's `/proc/thread-self/schedstat`, in
+/// nanoseconds. `None` where the kernel does not say.
+fn time_waiting_to_run() -> Option<Duration> {
+    let stats = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let waited: u64 = stats.split_whitespace().nth(1)?.parse().ok()?;
+    Some(Duration::from_nanos(waited))
 }
 
 impl Maintenance {
@@ -62,20 +75,40 @@ impl Maintenance {
         let (report, faults) = bounded::<String>(1);
         // The heartbeat has a thread of its own: a round can take seconds
         // when peers time out, and that must not look like a pause. It
-        // ends when the stop sender is dropped.
+        // ends when the stop sender is dropped. Each beat says how long the
+        // thread waited for a CPU since the last: on a loaded machine that
+        // is most of a late beat, and it is not a pause.
         let beating = node.clone();
         let beat_stopped = stopped.clone();
         let heartbeat = thread::Builder::new()
             .name(format!("heartbeat {}", node.me().addr))
             .spawn(move || {
                 let ticker = tick(HEARTBEAT);
+                let mut waited = time_waiting_to_run();
                 loop {
                     select! {
-                        recv(ticker) -> _ => beating.ring().heartbeat(),
+                        recv(ticker) -> _ => {
+                            let now = time_waiting_to_run();
+                            let since = match (waited, now) {
+                                (Some(before), Some(now)) => now.saturating_sub(before),
+                                _ => Duration::ZERO,
+                            };
+                            waited = now;
+                            beating.ring().heartbeat(since);
+                        }
                         recv(beat_stopped) -> _ => return,
                     }
                 }
             })?;
+        // A stopped process is resumed by SIGCONT: the surest sign of a
+        // pause, and one the workers see before the heartbeat runs again.
+        let resumed = Arc::new(AtomicBool::new(false));
+        let resumes = signal_hook::flag::register(SIGCONT, resumed.clone())
+            .map_err(|e| log::warn!("{}: no SIGCONT handler: {e}", node.me().addr))
+            .ok();
+        if resumes.is_some() {
+            node.ring().watch_resumes(resumed);
+        }
         let thread = thread::Builder::new()
             .name(format!("maintenance {}", node.me().addr))
             .spawn(move || {
@@ -108,6 +141,7 @@ impl Maintenance {
             faults,
             thread,
             heartbeat,
+            resumes,
         })
     }
 
@@ -119,6 +153,9 @@ impl Maintenance {
 
     /// Stops the thread and waits for the round in progress to end.
     pub fn stop(self) {
+        if let Some(id) = self.resumes {
+            signal_hook::low_level::unregister(id);
+        }
         // A full channel means a stop is already pending; either way the
         // thread sees it, or sees the sender dropped.
         let _ = self.stop.try_send(());

@@ -194,6 +194,13 @@ pub enum Request {
         /// The leaver's successor list, which the receiver adopts.
         successors: Vec<NodeRef>,
     },
+    /// `node` just became the predecessor of the receiver's successor,
+    /// replacing the receiver: it joined between the two. Not in the
+    /// paper, whose predecessor learns of it at its next `stabilize`.
+    SuccessorJoined {
+        /// The node that joined.
+        node: NodeRef,
+    },
     /// Read `key` at its owner.
     Get {
         /// The key.
@@ -266,6 +273,12 @@ pub enum Response {
         /// The predecessor the candidate replaced: the candidate takes it as
         /// its own predecessor.
         replaced: Option<NodeRef>,
+        /// Whether the receiver owned, and so can hand over, all of the
+        /// arc the candidate now owns. Not when the receiver's predecessor
+        /// had failed: the part before it was the dead node's, of which
+        /// the receiver holds only a replica's copy, perhaps incomplete;
+        /// a newcomer then copies its arc from the replicas too.
+        whole: bool,
     },
     /// The answer to [`Request::Ping`].
     Pong,
@@ -357,13 +370,15 @@ pub enum Invalid {
         /// The start of the address, escaped.
         addr: String,
     },
-    /// A key, value or address over its limit, or an empty key.
+    /// A key, value or address over its limit, or an empty address.
     BadLength {
         /// What it is.
         what: &'static str,
         /// Its length in bytes.
         len: usize,
-        /// The limit.
+        /// The least allowed.
+        min: usize,
+        /// The most allowed.
         max: usize,
     },
     /// More entries of a list than one message may carry, or none where
@@ -398,8 +413,13 @@ impl fmt::Display for Invalid {
                 "node {addr:?} claims an identifier that is not the hash of its address"
             ),
             Invalid::BadAddress { addr } => write!(f, "address {addr:?} is not host:port"),
-            Invalid::BadLength { what, len, max } => {
-                write!(f, "{what} of {len} bytes (1 to {max} allowed)")
+            Invalid::BadLength {
+                what,
+                len,
+                min,
+                max,
+            } => {
+                write!(f, "{what} of {len} bytes ({min} to {max} allowed)")
             }
             Invalid::BadCount { what, count, max } => {
                 write!(f, "{count} {what} in one message (at most {max})")
@@ -451,7 +471,7 @@ impl Checker {
 
     fn node(&self, node: &NodeRef) -> Result<(), Invalid> {
         let addr = &node.addr;
-        length("address", addr.len(), MAX_ADDR)?;
+        length("address", addr.len(), 1, MAX_ADDR)?;
         if !addr.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Invalid::BadAddress {
                 addr: addr.escape_debug().take(64).collect(),
@@ -470,12 +490,12 @@ impl Checker {
     }
 
     fn key(&self, key: &str) -> Result<(), Invalid> {
-        length("key", key.len(), MAX_KEY)
+        length("key", key.len(), 0, MAX_KEY)
     }
 
     fn entry(&self, entry: &Entry) -> Result<(), Invalid> {
         if let Some(value) = &entry.value {
-            length("value", value.len(), MAX_VALUE)?;
+            length("value", value.len(), 0, MAX_VALUE)?;
         }
         if entry.version.stamp > self.latest {
             return Err(Invalid::FromTheFuture {
@@ -518,9 +538,14 @@ impl Checker {
     }
 }
 
-fn length(what: &'static str, len: usize, max: usize) -> Result<(), Invalid> {
-    if len == 0 || len > max {
-        return Err(Invalid::BadLength { what, len, max });
+fn length(what: &'static str, len: usize, min: usize, max: usize) -> Result<(), Invalid> {
+    if len < min || len > max {
+        return Err(Invalid::BadLength {
+            what,
+            len,
+            min,
+            max,
+        });
     }
     Ok(())
 }
@@ -560,7 +585,7 @@ impl Request {
                 c.id(*to)?;
                 c.items(items)
             }
-            Request::Consider { node } => c.node(node),
+            Request::Consider { node } | Request::SuccessorJoined { node } => c.node(node),
             Request::PredecessorLeaving {
                 leaver,
                 predecessor,
@@ -577,13 +602,13 @@ impl Request {
                 c.key(key)?;
                 value
                     .as_ref()
-                    .map_or(Ok(()), |v| length("value", v.len(), MAX_VALUE))
+                    .map_or(Ok(()), |v| length("value", v.len(), 0, MAX_VALUE))
             }
             Request::Update { key, update, .. } => {
                 c.key(key)?;
                 match update {
                     Update::Increment(_) | Update::Expire { .. } => Ok(()),
-                    Update::Set { value, .. } => length("value", value.len(), MAX_VALUE),
+                    Update::Set { value, .. } => length("value", value.len(), 0, MAX_VALUE),
                 }
             }
         }
@@ -729,8 +754,9 @@ mod tests {
             key: "k".repeat(MAX_KEY + 1),
         };
         assert!(long_key.check(&checker()).is_err());
+        // The empty key is a key, as in Redis.
         let empty_key = Request::Get { key: String::new() };
-        assert!(empty_key.check(&checker()).is_err());
+        assert!(empty_key.check(&checker()).is_ok());
         let many = Request::Replicate {
             items: vec![item(NOW); MAX_ITEMS + 1],
         };

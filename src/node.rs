@@ -225,19 +225,21 @@ impl Handler for Node {
             Stats::add(&ring.stats().protocol_errors, 1);
             self.refusals
                 .warn(|| format!("{}: refused a peer message: {e}", ring.me().addr));
-            return Response::Error(format!("refused: {e}"));
+            return Response::Error(e.to_string());
         }
         match request {
             Request::FindSuccessor { id } => ring.find_successor_step(id),
             Request::GetNeighbours => ring.neighbours(),
             Request::Notify { candidate } => match ring.notify(&candidate) {
-                Adoption::Adopted { replaced } => Response::Notified {
+                Adoption::Adopted { replaced, whole } => Response::Notified {
                     adopted: true,
                     replaced,
+                    whole,
                 },
                 Adoption::Refused => Response::Notified {
                     adopted: false,
                     replaced: None,
+                    whole: true,
                 },
             },
             Request::Ping => Response::Pong,
@@ -255,6 +257,10 @@ impl Handler for Node {
             }
             Request::SuccessorLeaving { leaver, successors } => {
                 ring.successor_leaving(&leaver, successors);
+                Response::Done
+            }
+            Request::SuccessorJoined { node } => {
+                ring.successor_joined(node);
                 Response::Done
             }
             keys => self.keys.handle(keys),

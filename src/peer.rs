@@ -186,6 +186,17 @@ pub struct Neighbours {
     pub successors: Vec<NodeRef>,
 }
 
+/// A node's answer to `notify`, as [`Response::Notified`] carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// It took the candidate as its predecessor just now.
+    pub adopted: bool,
+    /// The predecessor the candidate replaced.
+    pub replaced: Option<NodeRef>,
+    /// It owned, and can hand over, all of the candidate's arc.
+    pub whole: bool,
+}
+
 /// What a node said about itself (RING, and telling processes apart).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Info {
@@ -264,16 +275,25 @@ impl<'a> Peer<'a> {
     }
 
     /// `node.notify(candidate)`: whether it adopted `candidate` as its
-    /// predecessor, and which predecessor it replaced.
+    /// predecessor, which predecessor it replaced, and whether it can hand
+    /// over the candidate's whole arc.
     ///
     /// # Errors
     /// A [`CallError`].
-    pub fn notify(&self, candidate: &NodeRef) -> Result<(bool, Option<NodeRef>), CallError> {
+    pub fn notify(&self, candidate: &NodeRef) -> Result<Notice, CallError> {
         let request = Request::Notify {
             candidate: candidate.clone(),
         };
         match self.call(request)? {
-            Response::Notified { adopted, replaced } => Ok((adopted, replaced)),
+            Response::Notified {
+                adopted,
+                replaced,
+                whole,
+            } => Ok(Notice {
+                adopted,
+                replaced,
+                whole,
+            }),
             other => Err(unexpected(&other)),
         }
     }
@@ -382,6 +402,14 @@ impl<'a> Peer<'a> {
             leaver: leaver.clone(),
             predecessor,
         })
+    }
+
+    /// Tells it that `node` joined between it and its successor.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn successor_joined(&self, node: &NodeRef) -> Result<(), CallError> {
+        self.done(Request::SuccessorJoined { node: node.clone() })
     }
 
     /// Tells it that `node` lives in another ring, to link in.

@@ -40,9 +40,21 @@ pub enum Read {
 /// The reader's, including a read timeout.
 pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
     let count = match read_header(reader, b'*')? {
-        Header::Number(count) => count,
+        // As Redis does: `*0` and `*-1` (or any negative count) are no
+        // request, and are skipped without an answer.
+        Header::Number(count) if count <= 0 => return Ok(Read::Request(Vec::new())),
+        Header::Number(count) => count.unsigned_abs() as usize,
         Header::Eof => return Ok(Read::Eof),
-        Header::TooLong => return Ok(Read::Broken("too big inline request".into())),
+        Header::TooLong(Some(b'*')) => {
+            return Ok(Read::Broken(format!(
+                "too big mbulk count string: a header line of more than {MAX_HEADER} bytes"
+            )))
+        }
+        Header::TooLong(_) => {
+            return Ok(Read::Broken(format!(
+                "too big inline request: a line of more than {MAX_HEADER} bytes"
+            )))
+        }
         Header::Other(line) if line.first() == Some(&b'*') => {
             return Ok(Read::Broken("invalid multibulk length".into()))
         }
@@ -60,18 +72,34 @@ pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
         }
     };
     if count > MAX_ARGS {
-        return Ok(Read::Broken("invalid multibulk length".into()));
+        return Ok(Read::Broken(format!(
+            "invalid multibulk length {count}: at most {MAX_ARGS} arguments"
+        )));
     }
     let mut args = Vec::with_capacity(count.min(64));
     for _ in 0..count {
         let len = match read_header(reader, b'$')? {
-            Header::Number(len) if len <= MAX_BULK => len,
-            Header::Eof => return Ok(Read::Eof),
-            Header::TooLong => return Ok(Read::Broken("invalid bulk length".into())),
-            Header::Number(_) | Header::Other(_) => {
+            Header::Number(len) if (0..=MAX_BULK as i64).contains(&len) => len as usize,
+            Header::Number(len) if len < 0 => {
+                return Ok(Read::Broken(format!("invalid bulk length {len}")))
+            }
+            Header::Number(len) => {
                 return Ok(Read::Broken(format!(
-                    "expected '$' and a length of at most {MAX_BULK}"
+                    "invalid bulk length {len}: an argument may be at most {MAX_BULK} bytes \
+                     (a key of at most {MAX_KEY}, a value of at most {MAX_VALUE})"
                 )))
+            }
+            Header::Eof => return Ok(Read::Eof),
+            Header::TooLong(_) => {
+                return Ok(Read::Broken(format!(
+                    "too big bulk count string: a header line of more than {MAX_HEADER} bytes"
+                )))
+            }
+            Header::Other(line) => {
+                let got = line
+                    .first()
+                    .map_or(String::new(), |b| b.escape_ascii().to_string());
+                return Ok(Read::Broken(format!("expected '$', got '{got}'")));
             }
         };
         match read_bulk(reader, len)? {
@@ -92,13 +120,13 @@ pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
 /// A header line, `*<n>` or `$<n>`.
 enum Header {
     /// The line was the expected prefix and a number.
-    Number(usize),
+    Number(i64),
     /// Any other line, without its line ending.
     Other(Vec<u8>),
     /// The connection ended first.
     Eof,
-    /// The line is longer than [`MAX_HEADER`].
-    TooLong,
+    /// The line is longer than [`MAX_HEADER`]; its first byte.
+    TooLong(Option<u8>),
 }
 
 /// Reads a header line that should be `prefix` and a number. Parsed where
@@ -109,8 +137,10 @@ fn read_header<R: BufRead>(reader: &mut R, prefix: u8) -> io::Result<Header> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         line.strip_prefix(&[prefix]).and_then(number)
     };
+    let mut first = None;
     match reader.fill_buf() {
         Ok(buf) => {
+            first = buf.first().copied();
             let newline = buf.iter().take(MAX_HEADER).position(|&b| b == b'\n');
             if let Some((i, n)) = newline.and_then(|i| Some((i, parse(&buf[..i])?))) {
                 reader.consume(i + 1);
@@ -122,7 +152,7 @@ fn read_header<R: BufRead>(reader: &mut R, prefix: u8) -> io::Result<Header> {
     }
     Ok(match read_line(reader, MAX_HEADER)? {
         Line::Eof => Header::Eof,
-        Line::TooLong => Header::TooLong,
+        Line::TooLong => Header::TooLong(first),
         Line::Complete(line) => match parse(&line) {
             Some(n) => Header::Number(n),
             None => Header::Other(trim_cr(line)),
@@ -156,7 +186,7 @@ fn trim_cr(mut line: Vec<u8>) -> Vec<u8> {
     line
 }
 
-fn number(digits: &[u8]) -> Option<usize> {
+fn number(digits: &[u8]) -> Option<i64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 

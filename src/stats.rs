@@ -65,6 +65,9 @@ pub struct Stats {
     /// Connections or maintenance rounds that panicked, were logged and
     /// ended; the node kept serving.
     pub panics: AtomicU64,
+    /// Pauses of this process seen (a stop, not load; see
+    /// `chord::health`).
+    pub pauses: AtomicU64,
     /// The longest the store lock was held, in microseconds.
     pub longest_store_lock_us: AtomicU64,
 }
@@ -106,6 +109,7 @@ impl Stats {
             ("auth_required", &self.auth_required),
             ("out_of_memory", &self.out_of_memory),
             ("panics", &self.panics),
+            ("pauses", &self.pauses),
             ("longest_store_lock_us", &self.longest_store_lock_us),
         ];
         let mut rows: Vec<(&'static str, String)> = counters

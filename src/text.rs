@@ -38,6 +38,7 @@ use std::io::{self, BufRead};
 use crate::chord::{Lookup, RingEntry, View};
 use crate::id::{Id, NodeRef};
 
+use crate::store::TooLong;
 pub use crate::store::{MAX_KEY, MAX_VALUE};
 
 /// The longest line, in bytes, without its line ending: a PUT with the
@@ -188,12 +189,19 @@ impl fmt::Display for ParseError {
             ParseError::MissingKey(cmd) => write!(f, "{cmd} needs a key: {}", usage(cmd)),
             ParseError::MissingValue => write!(f, "PUT needs a value: {}", usage("PUT")),
             ParseError::MissingPassword => write!(f, "AUTH needs a password: {}", usage("AUTH")),
-            ParseError::KeyTooLong(len) => {
-                write!(f, "key of {len} bytes is longer than {MAX_KEY}")
+            // Worded as the store words it, as every protocol answers.
+            ParseError::KeyTooLong(len) => TooLong {
+                what: "key",
+                len: *len,
+                max: MAX_KEY,
             }
-            ParseError::ValueTooLong(len) => {
-                write!(f, "value of {len} bytes is longer than {MAX_VALUE}")
+            .fmt(f),
+            ParseError::ValueTooLong(len) => TooLong {
+                what: "value",
+                len: *len,
+                max: MAX_VALUE,
             }
+            .fmt(f),
             ParseError::ExtraArguments(cmd) => {
                 write!(f, "too many arguments: {}", usage(cmd))
             }
@@ -374,20 +382,22 @@ fn check_key(key: &str, command: &'static str) -> Result<String, ParseError> {
 pub enum Line {
     /// A line, without its `\n`.
     Complete(Vec<u8>),
-    /// A line longer than the limit; it was read and thrown away up to its
-    /// end, so the connection can go on.
+    /// A line longer than the limit. Reading stopped where it crossed the
+    /// limit, without waiting for an end that may never come, so the
+    /// connection cannot find the next line: answer, then close it.
     TooLong,
     /// The client closed the connection.
     Eof,
 }
 
-/// Reads one line of at most `max` bytes, never buffering more than that.
+/// Reads one line of at most `max` bytes, never buffering more than that,
+/// and never reading past the limit: a line that crosses it is
+/// [`Line::TooLong`] at once, however much more the client sends.
 ///
 /// # Errors
 /// The reader's error, including a read timeout.
 pub fn read_line<R: BufRead>(reader: &mut R, max: usize) -> io::Result<Line> {
     let mut line = Vec::new();
-    let mut too_long = false;
     loop {
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
@@ -395,32 +405,25 @@ pub fn read_line<R: BufRead>(reader: &mut R, max: usize) -> io::Result<Line> {
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
-            return Ok(match (too_long, line.is_empty()) {
-                (true, _) => Line::TooLong,
-                (false, true) => Line::Eof,
-                (false, false) => Line::Complete(line),
+            return Ok(if line.is_empty() {
+                Line::Eof
+            } else {
+                Line::Complete(line)
             });
         }
         let (chunk, end) = match buf.iter().position(|&b| b == b'\n') {
             Some(i) => (&buf[..i], Some(i + 1)),
             None => (buf, None),
         };
-        if !too_long && line.len() + chunk.len() > max + 1 {
-            // One byte of slack for a '\r' before the '\n'.
-            too_long = true;
-            line = Vec::new();
+        // One byte of slack for a '\r' before the '\n'.
+        if line.len() + chunk.len() > max + 1 {
+            return Ok(Line::TooLong);
         }
-        if !too_long {
-            line.extend_from_slice(chunk);
-        }
-        let used = end.unwrap_or(buf.len());
+        line.extend_from_slice(chunk);
+        let used = end.unwrap_or(chunk.len());
         reader.consume(used);
         if end.is_some() {
-            return Ok(if too_long {
-                Line::TooLong
-            } else {
-                Line::Complete(line)
-            });
+            return Ok(Line::Complete(line));
         }
     }
 }
@@ -692,15 +695,26 @@ mod tests {
     }
 
     #[test]
-    fn an_overlong_line_is_skipped_and_the_next_one_read() {
-        let mut data = vec![b'x'; 50];
-        data.extend_from_slice(b"\nGET a\n");
-        let mut input = io::BufReader::with_capacity(8, &data[..]);
+    fn an_overlong_line_is_refused_without_reading_to_its_end() {
+        // A line with no end in sight: the reader must stop at the limit,
+        // not read on waiting for a newline.
+        let endless = vec![b'x'; 1 << 20];
+        let mut input = io::BufReader::with_capacity(8, &endless[..]);
         assert_eq!(read_line(&mut input, 10).unwrap(), Line::TooLong);
+        let mut rest = Vec::new();
+        io::Read::read_to_end(&mut input, &mut rest).unwrap();
+        assert!(
+            rest.len() > endless.len() - 32,
+            "read {} bytes past a 10-byte limit",
+            endless.len() - rest.len()
+        );
+        // A line within the limit, then one past it.
+        let mut input = io::BufReader::with_capacity(8, &b"GET a\nxxxxxxxxxxxxxxxxxxxxx\n"[..]);
         assert_eq!(
             read_line(&mut input, 10).unwrap(),
             Line::Complete(b"GET a".to_vec())
         );
+        assert_eq!(read_line(&mut input, 10).unwrap(), Line::TooLong);
     }
 
     #[test]

@@ -199,7 +199,7 @@ fn every_command_answers_as_documented() {
 }
 
 #[test]
-fn bad_input_gets_an_error_and_the_connection_stays_usable() {
+fn bad_input_gets_an_error_and_the_connection_stays_usable_until_a_line_never_ends() {
     let cluster = TcpCluster::settled(2);
     let server = &cluster.servers()[0];
     let mut c = client(server);
@@ -220,7 +220,10 @@ fn bad_input_gets_an_error_and_the_connection_stays_usable() {
         assert_eq!(c.line("GET k").unwrap(), "VALUE v");
     }
     let long_key = format!("GET {}", "k".repeat(257));
-    assert!(c.line(&long_key).unwrap().contains("longer than 256"));
+    assert!(c
+        .line(&long_key)
+        .unwrap()
+        .contains("longer than the 256 allowed"));
 
     // Raw bytes: a line that is not UTF-8, and one over the line limit.
     let mut raw = TcpStream::connect(server.addr()).unwrap();
@@ -233,15 +236,14 @@ fn bad_input_gets_an_error_and_the_connection_stays_usable() {
         answer.starts_with("ERR") && answer.contains("UTF-8"),
         "{answer}"
     );
-    let mut huge = vec![b'x'; MAX_LINE + 100];
-    huge.extend_from_slice(b"\nGET k\n");
-    raw.write_all(&huge).unwrap();
+    // Past the line limit the node answers at once and closes: it read
+    // no further, so it cannot find where the next line starts.
+    let huge = vec![b'x'; MAX_LINE + 100];
+    let _ = raw.write_all(&huge);
     answer.clear();
     reader.read_line(&mut answer).unwrap();
     assert!(answer.starts_with("ERR line longer"), "{answer}");
-    answer.clear();
-    reader.read_line(&mut answer).unwrap();
-    assert_eq!(answer, "VALUE v\r\n");
+    assert!(answer.contains("closing"), "{answer}");
 }
 
 #[test]

@@ -77,6 +77,9 @@ pub enum Adoption {
     Adopted {
         /// The predecessor before the candidate, if one was known.
         replaced: Option<NodeRef>,
+        /// Whether this node owned all of the candidate's arc: not when
+        /// its predecessor had failed (see [`Response::Notified`]).
+        whole: bool,
     },
     /// The candidate is not our predecessor (or is ourselves).
     Refused,

@@ -9,7 +9,7 @@ use super::ring::{call_error, Adoption, Links, Ring, Stabilized};
 use super::{CopyError, Keys};
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
-use crate::peer::{CallError, Neighbours, Step};
+use crate::peer::{CallError, Neighbours, Notice, Step};
 use crate::stats::Stats;
 use crate::transport::TransportError;
 use crate::{Error, Result};
@@ -373,11 +373,22 @@ impl Ring {
         // keys. The flag stays up while a pull is due (an interrupted pull
         // is retried on the next round).
         let becoming = its_predecessor.is_none_or(|p| p.addr != self.me.addr);
-        let pull_due = {
+        let (pull_due, restarted) = {
             let mut links = self.links.write();
+            let restarted = self.took_old_place(&links, becoming);
+            if restarted {
+                links.restarted = Some(self.config.clock.elapsed());
+            }
             links.receiving |= becoming;
-            links.receiving
+            (links.receiving, restarted)
         };
+        if restarted {
+            info!(
+                "{}: our successor {successor:?} has our previous incarnation as its \
+                 predecessor; serving no key until it has been copied back from the replicas",
+                self.me.addr
+            );
+        }
         let notified = self.peer(successor).notify(&self.me);
         if !pull_due {
             if let Err(e) = notified {
@@ -386,16 +397,18 @@ impl Ring {
             return true;
         }
         match notified {
-            Ok((false, _)) if becoming => {
+            Ok(Notice { adopted: false, .. }) if becoming => {
                 // Another node sits between us; nothing is ours to pull.
                 self.links.write().receiving = false;
                 false
             }
-            Ok((_, replaced)) => {
-                if let Some(named) = replaced {
-                    self.take_named_predecessor(named);
+            Ok(notice) => {
+                if let Some(named) = notice.replaced {
+                    if self.take_named_predecessor(named.clone()) {
+                        self.tell_predecessor(&named);
+                    }
                 }
-                self.pull_keys(keys, successor);
+                self.pull_keys(keys, successor, notice.whole);
                 true
             }
             Err(e) => {
@@ -403,6 +416,19 @@ impl Ring {
                 false
             }
         }
+    }
+
+    /// Whether this node, not yet a member and pulling nothing, finds its
+    /// successor already naming this address as predecessor: that is our
+    /// previous incarnation, crashed and not yet noticed, found only now
+    /// because the lookup in `join` ended at a node before it. No hand-over
+    /// will come, as for the restart `join` detects.
+    fn took_old_place(&self, links: &Links, becoming: bool) -> bool {
+        !becoming
+            && !links.member
+            && !links.receiving
+            && links.restarted.is_none()
+            && !links.refilling
     }
 
     /// Copies the keys this node took over from `successor`, the arc
@@ -414,8 +440,10 @@ impl Ring {
     /// A successor restarted empty has nothing to hand over: then this
     /// node, if it holds nothing either (a newcomer), refills its arc from
     /// the replicas once its predecessor names the arc (as a restarted
-    /// node does; see `Links::restarted`).
-    fn pull_keys(&self, keys: &dyn Keys, successor: &NodeRef) {
+    /// node does; see `Links::restarted`). So does a newcomer whose
+    /// successor did not own the `whole` arc it takes (its predecessor had
+    /// failed), after taking what the successor has.
+    fn pull_keys(&self, keys: &dyn Keys, successor: &NodeRef, whole: bool) {
         let received = match keys.copy_arc(successor, successor.id, self.me.id) {
             Ok(received) => received,
             Err(CopyError::Stopped) => return,
@@ -439,7 +467,22 @@ impl Ring {
                 return;
             }
         };
-        self.links.write().receiving = false;
+        let refill = {
+            let mut links = self.links.write();
+            links.receiving = false;
+            let refill = !whole && !links.member;
+            if refill {
+                links.restarted = Some(self.config.clock.elapsed());
+            }
+            refill
+        };
+        if refill {
+            info!(
+                "{}: successor {successor:?} lost its predecessor, part of our arc; \
+                 copying our arc from the replicas too",
+                self.me.addr
+            );
+        }
         Stats::add(&self.stats.keys_received, received);
         if received > 0 {
             info!(
@@ -481,6 +524,9 @@ impl Ring {
             return Adoption::Refused;
         }
         let mut grown = None;
+        // With a failed predecessor, part of the candidate's arc was the
+        // dead node's.
+        let whole = links.failed_predecessor.is_none();
         if candidate.addr != self.me.addr {
             if let Some(failed) = links.failed_predecessor.clone() {
                 // Only possible once the predecessor was found failed: the
@@ -509,7 +555,10 @@ impl Ring {
             "{}: predecessor is now {candidate:?} (was {old:?})",
             self.me.addr
         );
-        Adoption::Adopted { replaced: old }
+        Adoption::Adopted {
+            replaced: old,
+            whole,
+        }
     }
 
     /// Records that the arc this node owns now starts after `new_from`
@@ -541,9 +590,9 @@ impl Ring {
     /// accept the first node that notifies it, which can lie beyond another
     /// newcomer that already holds keys, and it would then answer for that
     /// newcomer's keys.
-    fn take_named_predecessor(&self, named: NodeRef) {
+    fn take_named_predecessor(&self, named: NodeRef) -> bool {
         if named.id == self.me.id {
-            return;
+            return false;
         }
         let taken = {
             let mut links = self.links.write();
@@ -557,6 +606,45 @@ impl Ring {
         if taken {
             info!(
                 "{}: predecessor is now {named:?}, as our successor named it",
+                self.me.addr
+            );
+        }
+        taken
+    }
+
+    /// Tells our new predecessor that we joined right after it, so that it
+    /// takes us as its successor now rather than at its next `stabilize`.
+    /// Until it does, a lookup through it skips us, and if our successor
+    /// died meanwhile, a read would go round the dead node to replicas
+    /// that never held our keys. Best effort: `stabilize` still gets there
+    /// if the call fails.
+    fn tell_predecessor(&self, predecessor: &NodeRef) {
+        if let Err(e) = self.peer(predecessor).successor_joined(&self.me) {
+            debug!(
+                "{}: telling {predecessor:?} that we joined failed: {e}",
+                self.me.addr
+            );
+        }
+    }
+
+    /// The answer to `SuccessorJoined`: `node` was just adopted by our
+    /// successor as its predecessor in our place, so it lies between us;
+    /// it becomes our successor, ahead of the list we had.
+    pub(crate) fn successor_joined(&self, node: NodeRef) {
+        let taken = {
+            let mut links = self.links.write();
+            let closer = node.id.in_open(self.me.id, links.successors[0].id);
+            if closer && node.addr != self.me.addr {
+                links.successors.retain(|s| s.addr != node.addr);
+                links.successors.insert(0, node.clone());
+                links.successors.truncate(self.config.successors);
+                links.fingers.set(1, node.clone());
+            }
+            closer
+        };
+        if taken {
+            info!(
+                "{}: successor is now {node:?}, which joined before our successor",
                 self.me.addr
             );
         }
@@ -645,11 +733,18 @@ mod tests {
         // predecessor is nil: adopt.
         assert_eq!(
             n.notify(&candidate(14)),
-            Adoption::Adopted { replaced: None }
+            Adoption::Adopted {
+                replaced: None,
+                whole: true
+            }
         );
         // n' in (predecessor, n): adopt, and say whom it replaced.
         let replaced = Some(candidate(14));
-        assert_eq!(n.notify(&candidate(21)), Adoption::Adopted { replaced });
+        let whole = true;
+        assert_eq!(
+            n.notify(&candidate(21)),
+            Adoption::Adopted { replaced, whole }
+        );
         // n' not in (predecessor, n): keep the predecessor.
         assert_eq!(n.notify(&candidate(14)), Adoption::Refused);
         assert_eq!(id(n.view(0).predecessor.as_ref().unwrap()), 21);

@@ -16,11 +16,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::kv::rejected;
 use super::Dhash;
 use crate::id::{Id, NodeRef};
 use crate::message::Request;
 use crate::peer::{self, CallError, Written};
-use crate::store::{Entry, Item};
+use crate::store::{check_key, check_value, Entry, Item};
 use crate::Result;
 
 /// A key whose owner this node's tables name
@@ -41,6 +42,12 @@ impl Dhash {
     /// As [`Dhash::put`], for the first key that fails; the keys before it
     /// are written.
     pub fn write_many(&self, writes: &[(&str, Option<&[u8]>)]) -> Result<Vec<bool>> {
+        // One key or value the store cannot take refuses the whole batch,
+        // before any of it is written.
+        for (key, value) in writes {
+            check_key(key).map_err(rejected)?;
+            value.map(check_value).transpose().map_err(rejected)?;
+        }
         let mut existed: Vec<Option<bool>> = vec![None; writes.len()];
         // Writes of one key in flight together could land in any order; a
         // key named twice must end as the last one says, so such a batch
@@ -67,6 +74,9 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::get`], for the first key that fails.
     pub fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
+        for key in keys {
+            check_key(key).map_err(rejected)?;
+        }
         let mut read: Vec<Option<Option<Entry>>> = vec![None; keys.len()];
         if !self.ring.paused() {
             crate::stats::serving_client(|| self.first_reads(keys, &mut read));

@@ -57,7 +57,9 @@ use crate::id::{Id, NodeRef};
 use crate::message::{ExpireIf, Update};
 use crate::peer::{self, CallError, Written};
 use crate::stats::Stats;
-use crate::store::{Content, Entry, Full, Item, UpdateId, Version};
+use crate::store::{
+    check_key, check_value, Content, Entry, Full, Item, TooLong, UpdateId, Version,
+};
 use crate::transport::TransportError;
 use crate::{Error, Result};
 
@@ -119,6 +121,7 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::put`].
     pub fn put_expiring(&self, key: &str, value: &[u8], expires: Option<u64>) -> Result<()> {
+        check_value(value).map_err(rejected)?;
         let content = (Some(value.to_vec()), expires);
         self.retrying(key, |first| self.write_once(key, content.clone(), first))
             .map(|_| ())
@@ -193,7 +196,10 @@ impl Dhash {
     /// between attempts; `attempt` is told whether it is the first. The
     /// peer calls it makes count as a client request's
     /// (`client_peer_calls`).
+    /// A key the store cannot take is refused here, at once: no attempt
+    /// could succeed ([`crate::store::check_key`]).
     fn retrying<T>(&self, key: &str, attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
+        check_key(key).map_err(rejected)?;
         crate::stats::serving_client(|| self.retry_loop(key, attempt))
     }
 
@@ -257,7 +263,7 @@ impl Dhash {
         let why = match self.ask_owner(owner, |peer| peer.get(key)) {
             Ok(entry) => return Ok(entry),
             Err(e @ (CallError::Transport(_) | CallError::Syncing)) => e,
-            Err(e) => return Err(Failure::Retry(format!("owner {}: {e}", owner.addr))),
+            Err(e) => return Err(owner_failed(owner, e)),
         };
         let holders = self.other_holders(&lookup, &why);
         self.newest_elsewhere(key, owner, &holders, &why)
@@ -282,18 +288,24 @@ impl Dhash {
     /// The nodes after the owner that may hold its keys, nearest first.
     /// An owner that answered `Syncing` is alive, and its own successor
     /// list is fresher than the one the lookup ended on, so it comes first.
+    /// An owner that did not answer cannot say: its successors are then
+    /// checked against their predecessors ([`Dhash::successors_of`]).
     fn other_holders(&self, lookup: &Lookup, why: &CallError) -> Vec<NodeRef> {
         let owner = lookup.owner();
+        let listed = lookup.successors.iter().skip(1).cloned();
         let mut holders: Vec<NodeRef> = match why {
-            CallError::Syncing => self
-                .ring
-                .peer(owner)
-                .neighbours()
-                .map(|n| n.successors)
-                .unwrap_or_default(),
-            _ => Vec::new(),
+            CallError::Syncing => {
+                let mut own = self
+                    .ring
+                    .peer(owner)
+                    .neighbours()
+                    .map(|n| n.successors)
+                    .unwrap_or_default();
+                own.extend(listed);
+                own
+            }
+            _ => self.successors_of(owner, listed.collect()),
         };
-        holders.extend(lookup.successors.iter().skip(1).cloned());
         let mut seen = vec![owner.addr.clone()];
         holders.retain(|h| {
             let fresh = !seen.contains(&h.addr);
@@ -301,6 +313,56 @@ impl Dhash {
             fresh
         });
         holders
+    }
+
+    /// The nodes that follow `owner` on the ring, nearest first, as their
+    /// own predecessors show them. `listed` is the successor list a lookup
+    /// ended on: the view of the owner's predecessor, which can miss nodes
+    /// that joined right after the owner a moment ago. Those hold the
+    /// owner's newest writes as its first replicas, so a read around a
+    /// dead owner that skipped them would read older copies, or none.
+    /// Predecessor pointers are the freshest links of the ring (a node
+    /// holds no key before its successor has taken it as predecessor), so
+    /// each listed node is asked for its predecessor, and one that lies
+    /// between it and the node before is put in front of it. The first
+    /// R - 1 are checked so; the rest of the list follows unchecked, as
+    /// nodes that may still hold copies. A node that does not answer keeps
+    /// its place: it may be a holder, and the read counts it as silent.
+    fn successors_of(&self, owner: &NodeRef, listed: Vec<NodeRef>) -> Vec<NodeRef> {
+        let wanted = self.config().replicas - 1;
+        let mut pending: std::collections::VecDeque<NodeRef> = listed.into();
+        let mut checked: Vec<NodeRef> = Vec::with_capacity(wanted);
+        let mut before = owner.clone();
+        // Each call either checks a node or finds one more between: bounded.
+        let mut calls = 2 * wanted + 2;
+        while checked.len() < wanted && calls > 0 {
+            let Some(next) = pending.pop_front() else {
+                break;
+            };
+            if next.addr == owner.addr || checked.iter().any(|c| c.addr == next.addr) {
+                continue;
+            }
+            calls -= 1;
+            let between = match self.ring.peer(&next).neighbours() {
+                Ok(its) => its
+                    .predecessor
+                    .filter(|p| p.addr != before.addr && p.addr != next.addr)
+                    .filter(|p| p.id.in_open(before.id, next.id)),
+                Err(_) => None,
+            };
+            match between {
+                Some(missed) => {
+                    pending.push_front(next);
+                    pending.push_front(missed);
+                }
+                None => {
+                    before = next.clone();
+                    checked.push(next);
+                }
+            }
+        }
+        checked.extend(pending);
+        checked
     }
 
     /// The newest entry for `key` among `holders`, the nodes after an owner
@@ -380,7 +442,7 @@ impl Dhash {
             Err(why @ CallError::Transport(TransportError::Timeout { .. })) => {
                 return self.write_around(key, content, &lookup, &why)
             }
-            Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
+            Err(e) => return Err(owner_failed(owner, e)),
         };
         let existed = written.existed;
         self.copy_written(key, owner, written)?;
@@ -414,6 +476,9 @@ impl Dhash {
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
+        if let Update::Set { value, .. } = update {
+            check_value(value).map_err(rejected)?;
+        }
         let once = self.new_update_id();
         self.retrying(key, |first| {
             let listed = self.ask_listed_owner(
@@ -436,8 +501,7 @@ impl Dhash {
                 Ok(Some(written)) => written,
                 Ok(None) => return Ok(None),
                 Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
-                Err(CallError::Refused(why)) => return Err(Failure::Final(Error::Rejected(why))),
-                Err(e) => return Err(format!("owner {}: {e}", owner.addr).into()),
+                Err(e) => return Err(owner_failed(owner, e)),
             };
             let entry = written.entry.clone();
             self.copy_written(key, owner, written)?;
@@ -574,6 +638,21 @@ impl Dhash {
         }
         Ok(())
     }
+}
+
+/// What an owner's failed answer means for the request: a refusal is
+/// final (the owner found the request itself wrong, and would again);
+/// anything else is worth another attempt while the ring moves.
+fn owner_failed(owner: &NodeRef, e: CallError) -> Failure {
+    match e {
+        CallError::Refused(why) => Failure::Final(Error::Rejected(why)),
+        e => Failure::Retry(format!("owner {}: {e}", owner.addr)),
+    }
+}
+
+/// A key or value the store cannot take, as the request's error.
+pub(super) fn rejected(e: TooLong) -> Error {
+    Error::Rejected(e.to_string())
 }
 
 /// The final failure of a write that `node` refused as full.

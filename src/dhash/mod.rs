@@ -137,6 +137,13 @@ impl Dhash {
         self.store().keys()
     }
 
+    /// The copy of `key` held here, owner or not, a tombstone included:
+    /// for tests and inspection.
+    pub fn held_entry(&self, key: &str) -> Option<Entry> {
+        let id = self.key_id(key);
+        self.store().get(id, key).cloned()
+    }
+
     /// What the store holds: keys, entries, bytes and the bound on them.
     pub fn store_usage(&self) -> Usage {
         self.store().usage()
@@ -393,6 +400,10 @@ impl Dhash {
             Request::Digest { from, buckets } => self.compare_digests(from, &buckets),
             Request::Reconcile { from, to, items } => self.reconcile(from, to, items),
             Request::Get { key } => self.owner_get(&key),
+            // A node restarted empty has lost every copy it held: its
+            // "none here" would outvote the replica that still holds the
+            // key. Saying so makes the reader count it as unanswered.
+            Request::GetCopy { .. } if self.ring.refilling() => Response::Syncing,
             Request::GetCopy { key } => {
                 let id = self.key_id(&key);
                 Response::Value(self.store_for_one_key().get(id, &key).cloned())

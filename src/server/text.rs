@@ -49,7 +49,11 @@ pub(super) fn serve_text(
         }
         let answer = match line {
             Line::Eof => return Ok(()),
-            Line::TooLong => vec![format!("ERR {}", text::ParseError::LineTooLong)],
+            Line::TooLong => {
+                // The rest of the line was not read: no next line to find.
+                writeln!(writer, "ERR {}; closing\r", text::ParseError::LineTooLong)?;
+                return writer.flush();
+            }
             Line::Complete(bytes) => match text::parse(&bytes) {
                 Ok(Command::Quit) => {
                     writer.write_all(b"BYE\r\n")?;

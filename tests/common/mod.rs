@@ -276,7 +276,7 @@ impl MemCluster {
         // A server's heartbeat ticks many times a round; here once, before
         // anything else: a node cut off and back sees its pause now.
         for node in &self.nodes {
-            node.ring().heartbeat();
+            node.ring().heartbeat(Duration::ZERO);
         }
         for node in &self.nodes {
             node.ring().resync_after_pause();
@@ -310,7 +310,7 @@ impl MemCluster {
             self.clock.advance(now);
             left -= now;
             for node in &self.nodes {
-                node.ring().heartbeat();
+                node.ring().heartbeat(Duration::ZERO);
             }
         }
     }
@@ -501,7 +501,10 @@ pub fn fingers_are_correct(nodes: &[Arc<Node>]) -> bool {
 /// Whether every key is held by exactly its R holders: its owner,
 /// `successor(hash(key))` (the key placement of the paper's section 4.2),
 /// and the next R - 1 nodes on the ring (section "Failure and
-/// Replication"); every node when there are fewer than R.
+/// Replication"); every node when there are fewer than R. The holders
+/// agree on its version: a holder with an older copy (a stray that became
+/// a holder when the ring shrank) would bring the old value back if the
+/// others were lost.
 pub fn keys_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
     let ring = sorted(nodes);
     let space = nodes[0].config().space;
@@ -516,8 +519,14 @@ pub fn keys_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
         let holders: Vec<&NodeRef> = (0..replicas)
             .map(|i| &ring[(at + i) % ring.len()])
             .collect();
+        let versions: Vec<_> = nodes
+            .iter()
+            .filter(|n| holders.contains(&n.me()))
+            .map(|n| n.keys().held_entry(key).map(|e| e.version))
+            .collect();
         held.iter()
             .all(|(node, keys)| keys.binary_search(key).is_ok() == holders.contains(&node))
+            && versions.windows(2).all(|w| w[0] == w[1])
     })
 }
 
