@@ -210,7 +210,13 @@ const COMMANDS: &[Command] = &[
         about: "Split a ring between two network namespaces, write on both sides, heal; time the merge (root)",
         flags: &[
             with_default("per-side", "N", "nodes on each side", "4"),
-            with_default("split-s", "S", "how long the sides stay apart", "20"),
+            with_default("split-s", "S", "how long the sides stay apart", "40"),
+            with_default(
+                "cut",
+                "HOW",
+                "drop (packets vanish) or unreachable (refused at once)",
+                "drop",
+            ),
             with_default("keys", "N", "keys in each set (each side's, and shared)", "50"),
             with_default("stabilize-ms", "MS", "the nodes' stabilization period", "250"),
             with_default("logs", "DIR", "where node logs go", ".churn"),

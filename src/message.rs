@@ -194,13 +194,6 @@ pub enum Request {
         /// The leaver's successor list, which the receiver adopts.
         successors: Vec<NodeRef>,
     },
-    /// `node` just became the predecessor of the receiver's successor,
-    /// replacing the receiver: it joined between the two. Not in the
-    /// paper, whose predecessor learns of it at its next `stabilize`.
-    SuccessorJoined {
-        /// The node that joined.
-        node: NodeRef,
-    },
     /// Read `key` at its owner.
     Get {
         /// The key.
@@ -585,7 +578,7 @@ impl Request {
                 c.id(*to)?;
                 c.items(items)
             }
-            Request::Consider { node } | Request::SuccessorJoined { node } => c.node(node),
+            Request::Consider { node } => c.node(node),
             Request::PredecessorLeaving {
                 leaver,
                 predecessor,

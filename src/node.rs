@@ -259,10 +259,6 @@ impl Handler for Node {
                 ring.successor_leaving(&leaver, successors);
                 Response::Done
             }
-            Request::SuccessorJoined { node } => {
-                ring.successor_joined(node);
-                Response::Done
-            }
             keys => self.keys.handle(keys),
         }
     }

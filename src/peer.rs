@@ -404,14 +404,6 @@ impl<'a> Peer<'a> {
         })
     }
 
-    /// Tells it that `node` joined between it and its successor.
-    ///
-    /// # Errors
-    /// A [`CallError`].
-    pub fn successor_joined(&self, node: &NodeRef) -> Result<(), CallError> {
-        self.done(Request::SuccessorJoined { node: node.clone() })
-    }
-
     /// Tells it that `node` lives in another ring, to link in.
     ///
     /// # Errors

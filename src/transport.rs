@@ -122,6 +122,31 @@ const POOL_PER_PEER: usize = 8;
 struct Connection {
     reader: BufReader<TcpStream>,
     session: Session,
+    /// The read and write timeout the socket has now.
+    timeout: Duration,
+}
+
+impl Connection {
+    /// Makes the socket's reads and writes give up at `deadline`; setting
+    /// it only when it changes, since nearly every call has the full
+    /// timeout.
+    fn limit(&mut self, addr: &str, deadline: Instant) -> Result<(), TransportError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TransportError::Timeout {
+                addr: addr.to_string(),
+            });
+        }
+        if left != self.timeout {
+            let stream = self.reader.get_ref();
+            stream
+                .set_read_timeout(Some(left))
+                .and_then(|()| stream.set_write_timeout(Some(left)))
+                .map_err(|e| io_error(addr, &e))?;
+            self.timeout = left;
+        }
+        Ok(())
+    }
 }
 
 struct Pooled {
@@ -179,7 +204,16 @@ impl TcpTransport {
         }
     }
 
-    fn connect(&self, addr: &str) -> Result<Connection, TransportError> {
+    /// When calls made now must have their answers: one timeout from now,
+    /// or sooner if the client request this thread serves ends sooner
+    /// ([`crate::stats::client_deadline`]): no peer call outlasts the
+    /// request it serves.
+    fn deadline(&self) -> Instant {
+        let full = Instant::now() + self.timeout;
+        crate::stats::client_deadline().map_or(full, |d| d.min(full))
+    }
+
+    fn connect(&self, addr: &str, deadline: Instant) -> Result<Connection, TransportError> {
         let unreachable = |reason: String| TransportError::Unreachable {
             addr: addr.to_string(),
             reason,
@@ -189,12 +223,17 @@ impl TcpTransport {
             .map_err(|e| unreachable(format!("cannot resolve: {e}")))?
             .next()
             .ok_or_else(|| unreachable("resolves to no address".into()))?;
-        let stream =
-            TcpStream::connect_timeout(&target, self.timeout).map_err(|e| io_error(addr, &e))?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TransportError::Timeout {
+                addr: addr.to_string(),
+            });
+        }
+        let stream = TcpStream::connect_timeout(&target, left).map_err(|e| io_error(addr, &e))?;
         let configure = |s: &TcpStream| -> io::Result<()> {
             s.set_nodelay(true)?;
-            s.set_read_timeout(Some(self.timeout))?;
-            s.set_write_timeout(Some(self.timeout))
+            s.set_read_timeout(Some(left))?;
+            s.set_write_timeout(Some(left))
         };
         configure(&stream).map_err(|e| io_error(addr, &e))?;
         let mut stream = stream;
@@ -212,6 +251,7 @@ impl TcpTransport {
         Ok(Connection {
             reader: BufReader::new(stream),
             session,
+            timeout: left,
         })
     }
 
@@ -226,8 +266,13 @@ impl TcpTransport {
     }
 
     /// A call on a new connection, pooled afterwards.
-    fn call_fresh(&self, addr: &str, request: &Request) -> Result<Response, TransportError> {
-        let mut conn = self.connect(addr)?;
+    fn call_fresh(
+        &self,
+        addr: &str,
+        request: &Request,
+        deadline: Instant,
+    ) -> Result<Response, TransportError> {
+        let mut conn = self.connect(addr, deadline)?;
         let response = TcpTransport::send(&mut conn, request)
             .and_then(|()| TcpTransport::receive(&mut conn))
             .map_err(|e| codec_error(addr, e))?;
@@ -307,7 +352,9 @@ impl Transport for TcpTransport {
     }
 
     /// Every request is written before any answer is read, each on its own
-    /// connection, so the peers work on them at the same time.
+    /// connection, so the peers work on them at the same time, and all of
+    /// them share one deadline: peers that do not answer cost one timeout
+    /// together, not one each.
     ///
     /// A request is sent again on a fresh connection only when a pooled one
     /// turned out closed by the far end, which happens while it is idle,
@@ -317,16 +364,20 @@ impl Transport for TcpTransport {
     /// version of the same value, and a repeated delete may answer
     /// NOT_FOUND where the first one deleted.
     fn call_all(&self, calls: Vec<(&str, Request)>) -> Vec<Result<Response, TransportError>> {
+        let deadline = self.deadline();
         let pending: Vec<Pending> = calls
             .into_iter()
             .map(|(addr, request)| {
                 let (mut connection, fresh) = match self.take_idle(addr) {
                     Some(pooled) => (pooled, false),
-                    None => match self.connect(addr) {
+                    None => match self.connect(addr, deadline) {
                         Ok(new) => (new, true),
                         Err(e) => return Pending::Failed(e),
                     },
                 };
+                if let Err(e) = connection.limit(addr, deadline) {
+                    return Pending::Failed(e);
+                }
                 match TcpTransport::send(&mut connection, &request) {
                     Ok(()) => Pending::Sent {
                         addr,
@@ -343,20 +394,23 @@ impl Transport for TcpTransport {
             .into_iter()
             .map(|p| match p {
                 Pending::Failed(e) => Err(e),
-                Pending::Stale { addr, request } => self.call_fresh(addr, &request),
+                Pending::Stale { addr, request } => self.call_fresh(addr, &request, deadline),
                 Pending::Sent {
                     addr,
                     request,
                     mut connection,
                     fresh,
-                } => match TcpTransport::receive(&mut connection) {
-                    Ok(response) => {
-                        self.give_back(addr, connection);
-                        Ok(response)
+                } => {
+                    connection.limit(addr, deadline)?;
+                    match TcpTransport::receive(&mut connection) {
+                        Ok(response) => {
+                            self.give_back(addr, connection);
+                            Ok(response)
+                        }
+                        Err(e) if !fresh && stale(&e) => self.call_fresh(addr, &request, deadline),
+                        Err(e) => Err(codec_error(addr, e)),
                     }
-                    Err(e) if !fresh && stale(&e) => self.call_fresh(addr, &request),
-                    Err(e) => Err(codec_error(addr, e)),
-                },
+                }
             })
             .collect()
     }

@@ -191,6 +191,52 @@ fn two_rings_merge_after_a_partition_heals() {
     eprintln!("merged in {merged} rounds; keys agreed {agreed} rounds later");
 }
 
+/// A partition that drops packets: calls across neither answer nor
+/// refuse, they time out. Each side serves every key of its own within a
+/// few rounds: a peer that times out is routed around as fast as one that
+/// refuses, so the sides become two rings and take over each other's
+/// arcs from the replicas they hold.
+#[test]
+fn both_sides_of_a_silent_partition_serve_within_a_few_rounds() {
+    // A short request timeout: a request that fails waits it out on the
+    // virtual clock, with no heartbeat, and a long wait would look like a
+    // pause of the process.
+    let mut config = node_config(160);
+    config.request_timeout = Duration::from_millis(5);
+    let mut cluster = MemCluster::with_config(config);
+    cluster.grow_to(8);
+    cluster.settle();
+    let ring = sorted(&cluster.live());
+    let side_a: Vec<String> = ring.iter().step_by(2).map(|n| n.addr.clone()).collect();
+    let on_a = |n: &Arc<Node>| side_a.contains(&n.me().addr);
+    let probes = keys("probe", 40);
+    cluster.net().partition(&side_a);
+    let mut rounds = 0;
+    loop {
+        cluster.round();
+        rounds += 1;
+        let live = cluster.live();
+        let served = [true, false].iter().all(|&a| {
+            let writer = live
+                .iter()
+                .find(|n| on_a(n) == a)
+                .expect("a node on each side");
+            probes
+                .iter()
+                .all(|key| writer.put(key, value_of(key)).is_ok())
+                && probes.iter().all(|key| writer.get(key).is_ok())
+        });
+        if served {
+            break;
+        }
+        assert!(
+            rounds <= 4,
+            "a side still refused keys after {rounds} rounds"
+        );
+    }
+    eprintln!("both sides served every key after {rounds} rounds");
+}
+
 /// The owner of `key` among `nodes`, and another node to coordinate from.
 fn owner_and_other(nodes: &[Arc<Node>], key: &str) -> (Arc<Node>, Arc<Node>) {
     let ring = sorted(nodes);

@@ -138,7 +138,7 @@ impl Ring {
                 Err(e) => {
                     debug!("{}: lookup hop {candidate:?} failed: {e}", self.me.addr);
                     failed.push(candidate.addr.clone());
-                    if self.call_failed(candidate, &e) {
+                    if Ring::call_failed(&e) {
                         self.forget_finger(candidate);
                     }
                 }

@@ -70,9 +70,10 @@
 //! - **A failed predecessor still bounds the keys a node serves** until a
 //!   live node notifies it: failure is only ever suspected, and taking over
 //!   a live node's keys would answer NOT_FOUND for keys it holds.
-//! - **Failure is a refused or reset connection, or three timeouts in a
-//!   row**, never a busy answer: under load a single timeout is more often
-//!   an overloaded node than a dead one.
+//! - **Failure is a refused or reset connection, or a timeout**, never a
+//!   busy answer. In a partition that drops packets silence is all a dead
+//!   node gives; a live node taken for dead only loses its place in
+//!   routing for a round (ownership moves only when a live node notifies).
 //! - **Notify's answer names the predecessor it replaced**, and the new
 //!   predecessor takes it as its own: the original join's
 //!   `predecessor = successor.predecessor`. Without it a new node accepts

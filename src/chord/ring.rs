@@ -2,7 +2,6 @@
 //! it: the node itself, its settings, the lock that guards its view of the
 //! ring, calls to other nodes and the rule that says when one has failed.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -19,10 +18,6 @@ use crate::peer::{CallError, Caller, Peer};
 use crate::stats::Stats;
 use crate::transport::{Handler, Transport, TransportError};
 use crate::{Error, Result};
-
-/// How many calls to a node in a row must time out before it counts as
-/// failed (a refused connection counts at once).
-const TIMEOUTS_BEFORE_FAILED: u32 = 3;
 
 /// The result of a lookup: the key's owner and who follows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,9 +169,6 @@ pub struct Ring {
     /// needed ([`Ring::while_serving`]), so a key's ownership and its value
     /// are read at one instant.
     pub(crate) links: RwLock<Links>,
-    /// Calls in a row that timed out, by peer address; see
-    /// `Ring::has_failed`. Held only to count.
-    timeouts: Mutex<HashMap<String, u32>>,
     /// Pauses of this process and peers that timed out a moment ago (see
     /// [`crate::chord::health`]).
     pub(crate) health: Health,
@@ -216,7 +208,6 @@ impl Ring {
             config,
             transport,
             links: RwLock::new(links),
-            timeouts: Mutex::new(HashMap::new()),
             health: Health::default(),
             passive: Mutex::new(Passive::default()),
             stats,
@@ -276,17 +267,17 @@ impl Ring {
         Checker::new(self.config.space, self.config.clock.now_micros())
     }
 
-    /// Calls `to`, or answers locally when `to` is this node.
-    /// `node`, to call with typed requests.
+    /// `node`, to call with typed requests (this node itself is answered
+    /// locally).
     pub fn peer<'a>(&'a self, node: &'a NodeRef) -> Peer<'a> {
         Peer::new(self, node)
     }
 
-    /// Whether a failed call shows that `node` has failed (the failure
-    /// rule of `Ring::has_failed`); answers that refuse or do not fit the
-    /// request never do.
-    pub(crate) fn call_failed(&self, node: &NodeRef, e: &CallError) -> bool {
-        matches!(e, CallError::Transport(t) if self.has_failed(node, t))
+    /// Whether a failed call shows that the node called has failed (the
+    /// failure rule of `Ring::has_failed`); answers that refuse or do not
+    /// fit the request never do.
+    pub(crate) fn call_failed(e: &CallError) -> bool {
+        matches!(e, CallError::Transport(t) if Ring::has_failed(t))
     }
 
     /// Calls `to`, or answers locally when `to` is this node; counts the
@@ -363,12 +354,6 @@ impl Ring {
                 return Err(e);
             }
         };
-        {
-            let mut timeouts = self.timeouts.lock();
-            if !timeouts.is_empty() {
-                timeouts.remove(&to.addr);
-            }
-        }
         self.clear_suspect(&to.addr);
         answer.check(&self.checker()).map_err(|e| {
             Stats::add(&self.stats.protocol_errors, 1);
@@ -381,34 +366,21 @@ impl Ring {
     }
 
     /// Whether a failed call shows that `node` has failed. A refused or
-    /// reset connection does at once: on a LAN or loopback the process is
-    /// gone. A busy answer never does. A timeout may only mean the node is
-    /// overloaded, and declaring a live node dead moves its keys' ownership,
-    /// so it takes [`TIMEOUTS_BEFORE_FAILED`] in a row; any answer in
-    /// between starts the count again. A protocol error (an answer that
-    /// fails its MAC, does not decode, or is refused by the checker)
-    /// counts as failed at once too: a peer whose answers cannot be used
-    /// is no better as a successor or finger than a dead one. If it was
-    /// only a passing fault, the node gets back in as any joiner does,
-    /// through `notify` and stabilization.
-    pub(crate) fn has_failed(&self, node: &NodeRef, e: &TransportError) -> bool {
-        match e {
-            TransportError::Busy { .. } => false,
-            TransportError::Timeout { .. } => {
-                let mut timeouts = self.timeouts.lock();
-                let count = timeouts.entry(node.addr.clone()).or_insert(0);
-                *count += 1;
-                if *count < TIMEOUTS_BEFORE_FAILED {
-                    return false;
-                }
-                timeouts.remove(&node.addr);
-                true
-            }
-            TransportError::Unreachable { .. } | TransportError::Protocol { .. } => {
-                self.timeouts.lock().remove(&node.addr);
-                true
-            }
-        }
+    /// reset connection does: on a LAN or loopback the process is gone. So
+    /// does a timeout: in a partition that drops packets, silence is all a
+    /// dead peer gives, and waiting for several timeouts in a row left
+    /// lookups and successor lists pointing across the cut for seconds
+    /// while clients waited. Failure here changes routing, not ownership
+    /// (a failed predecessor still bounds the arc until a live node
+    /// notifies; see `Ring::owns`), so a live node wrongly dropped, only
+    /// overloaded or slow, costs a round: it gets back in as any joiner
+    /// does, through `notify` and stabilization. A protocol error (an
+    /// answer that fails its MAC, does not decode, or is refused by the
+    /// checker) counts as failed too: a peer whose answers cannot be used
+    /// is no better as a successor or finger than a dead one. A busy
+    /// answer never does.
+    pub(crate) fn has_failed(e: &TransportError) -> bool {
+        !matches!(e, TransportError::Busy { .. })
     }
 
     /// Forgets a finger that failed to answer.

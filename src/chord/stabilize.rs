@@ -275,7 +275,7 @@ impl Ring {
             let successor = self.successor();
             match self.peer(&successor).neighbours() {
                 Ok(neighbours) => return Some((successor, neighbours)),
-                Err(e) if !self.call_failed(&successor, &e) => {
+                Err(e) if !Ring::call_failed(&e) => {
                     debug!("{}: successor busy, slow or confused: {e}", self.me.addr);
                     return None;
                 }
@@ -404,9 +404,7 @@ impl Ring {
             }
             Ok(notice) => {
                 if let Some(named) = notice.replaced {
-                    if self.take_named_predecessor(named.clone()) {
-                        self.tell_predecessor(&named);
-                    }
+                    self.take_named_predecessor(named);
                 }
                 self.pull_keys(keys, successor, notice.whole);
                 true
@@ -590,9 +588,9 @@ impl Ring {
     /// accept the first node that notifies it, which can lie beyond another
     /// newcomer that already holds keys, and it would then answer for that
     /// newcomer's keys.
-    fn take_named_predecessor(&self, named: NodeRef) -> bool {
+    fn take_named_predecessor(&self, named: NodeRef) {
         if named.id == self.me.id {
-            return false;
+            return;
         }
         let taken = {
             let mut links = self.links.write();
@@ -606,45 +604,6 @@ impl Ring {
         if taken {
             info!(
                 "{}: predecessor is now {named:?}, as our successor named it",
-                self.me.addr
-            );
-        }
-        taken
-    }
-
-    /// Tells our new predecessor that we joined right after it, so that it
-    /// takes us as its successor now rather than at its next `stabilize`.
-    /// Until it does, a lookup through it skips us, and if our successor
-    /// died meanwhile, a read would go round the dead node to replicas
-    /// that never held our keys. Best effort: `stabilize` still gets there
-    /// if the call fails.
-    fn tell_predecessor(&self, predecessor: &NodeRef) {
-        if let Err(e) = self.peer(predecessor).successor_joined(&self.me) {
-            debug!(
-                "{}: telling {predecessor:?} that we joined failed: {e}",
-                self.me.addr
-            );
-        }
-    }
-
-    /// The answer to `SuccessorJoined`: `node` was just adopted by our
-    /// successor as its predecessor in our place, so it lies between us;
-    /// it becomes our successor, ahead of the list we had.
-    pub(crate) fn successor_joined(&self, node: NodeRef) {
-        let taken = {
-            let mut links = self.links.write();
-            let closer = node.id.in_open(self.me.id, links.successors[0].id);
-            if closer && node.addr != self.me.addr {
-                links.successors.retain(|s| s.addr != node.addr);
-                links.successors.insert(0, node.clone());
-                links.successors.truncate(self.config.successors);
-                links.fingers.set(1, node.clone());
-            }
-            closer
-        };
-        if taken {
-            info!(
-                "{}: successor is now {node:?}, which joined before our successor",
                 self.me.addr
             );
         }
@@ -700,7 +659,7 @@ impl Ring {
         let Err(e) = self.peer(&p).ping() else {
             return;
         };
-        if !self.call_failed(&p, &e) {
+        if !Ring::call_failed(&e) {
             return;
         }
         self.note_lost(&p);

@@ -200,7 +200,13 @@ impl Dhash {
     /// could succeed ([`crate::store::check_key`]).
     fn retrying<T>(&self, key: &str, attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         check_key(key).map_err(rejected)?;
-        crate::stats::serving_client(|| self.retry_loop(key, attempt))
+        crate::stats::serving_client(self.answer_by(), || self.retry_loop(key, attempt))
+    }
+
+    /// When a client request that starts now must be answered by: no peer
+    /// call it makes waits past this ([`crate::stats::serving_client`]).
+    pub(super) fn answer_by(&self) -> std::time::Instant {
+        std::time::Instant::now() + self.config().request_timeout
     }
 
     /// The loop of [`Dhash::retrying`].
@@ -212,9 +218,9 @@ impl Dhash {
             return Err(Error::Paused);
         }
         let clock = &self.config().clock;
-        // The deadline counts from the first failure, so that a request
-        // that succeeds at once, as nearly all do, reads no clock here.
-        let mut deadline = None;
+        // The request timeout counts from the start: a request that waited
+        // on silent peers before its first failure has less time left.
+        let deadline = clock.elapsed() + self.config().request_timeout;
         let mut backoff = FIRST_BACKOFF;
         let mut first = true;
         loop {
@@ -227,7 +233,6 @@ impl Dhash {
                 Err(Failure::Retry(why)) => why,
             };
             let now = clock.elapsed();
-            let deadline = *deadline.get_or_insert(now + self.config().request_timeout);
             if now + backoff > deadline {
                 Stats::add(&self.stats().failed_requests, 1);
                 return Err(Error::Unavailable(format!(

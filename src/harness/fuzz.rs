@@ -373,7 +373,6 @@ fn request(rng: &mut Rng) -> Request {
             leaver: node(rng),
             predecessor: (rng.below(2) == 0).then(|| node(rng)),
         },
-        10 if rng.below(2) == 0 => Request::SuccessorJoined { node: node(rng) },
         10 => Request::SuccessorLeaving {
             leaver: node(rng),
             successors: (0..rng.below(4)).map(|_| node(rng)).collect(),

@@ -4,11 +4,22 @@
 //! restored; then the time until the halves are one ring again, and until
 //! every key reads the same from every node (see [`crate::chord::merge`]).
 //!
-//! The halves are cut by `unreachable` routes to the other side's address
-//! in each namespace, so a node's calls across fail at once while calls
-//! within its side go on. The harness creates the namespaces, the veth
-//! pair and the routes, and removes them when it ends, however it ends.
-//! It needs root (`ip netns`), and says so without it.
+//! The halves are cut the way a failed switch or a firewall cuts them: by
+//! default packets to the other side vanish, with no answer at all (each
+//! namespace's neighbour entry for the other side points at a MAC address
+//! no one has, so frames go out and are dropped by the other end's
+//! interface). With `--cut unreachable`, `unreachable` routes make every
+//! call across fail at once instead. The harness creates the namespaces,
+//! the veth pair and the cut, and removes them when it ends, however it
+//! ends. It needs root (`ip netns`), and says so without it.
+//!
+//! During the split, [`WRITERS`] threads on each side write through random
+//! nodes of their own side, and the report gives, per side and per second
+//! of the split, the writes attempted and acknowledged and the slowest.
+//! The run passes when, after the first [`GRACE`] of the split, each side
+//! acknowledged at least [`AVAILABLE`] of its writes, no write took longer
+//! than the nodes' request timeout, and after the heal the ring is one and
+//! every key agrees.
 //!
 //! The harness's own client connections enter a namespace per thread
 //! (`setns(2)`); the nodes are started with `ip netns exec`.
@@ -31,6 +42,40 @@ use std::time::{Duration, Instant};
 use super::nodes::{ring_size, Nodes, CALL_TIMEOUT};
 use crate::client::Client;
 
+/// How the halves are cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// Packets across vanish: no answer, no refusal (the default).
+    Drop,
+    /// Every packet across is refused at once (`ip route add unreachable`).
+    Unreachable,
+}
+
+impl std::str::FromStr for Cut {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Cut, String> {
+        match text {
+            "drop" => Ok(Cut::Drop),
+            "unreachable" => Ok(Cut::Unreachable),
+            other => Err(format!("--cut takes drop or unreachable, not {other:?}")),
+        }
+    }
+}
+
+/// Writer threads on each side during the split.
+pub const WRITERS: usize = 4;
+
+/// The start of the split that availability is not counted over: the
+/// time to notice the other side is gone.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// The share of writes each side must acknowledge after [`GRACE`].
+pub const AVAILABLE: f64 = 0.95;
+
+/// The nodes' request timeout: no write may take longer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What a run is asked to do.
 #[derive(Clone)]
 pub struct Settings {
@@ -46,6 +91,8 @@ pub struct Settings {
     pub stabilize_ms: u64,
     /// Where node logs go.
     pub logs: String,
+    /// How the halves are cut.
+    pub cut: Cut,
 }
 
 /// The first port of each side's nodes; below 32768, in namespaces of
@@ -60,6 +107,7 @@ const HEAL_DEADLINE: Duration = Duration::from_secs(60);
 struct Network {
     sides: [String; 2],
     addrs: [String; 2],
+    veth: [String; 2],
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -83,14 +131,15 @@ impl Network {
     /// them, addresses 10.231.7.1 and 10.231.7.2.
     fn create() -> Result<Network, String> {
         let pid = std::process::id();
-        let network = Network {
-            sides: [format!("chord-{pid}-a"), format!("chord-{pid}-b")],
-            addrs: ["10.231.7.1".into(), "10.231.7.2".into()],
-        };
         let veth = [
             format!("chp{}a", pid % 100_000),
             format!("chp{}b", pid % 100_000),
         ];
+        let network = Network {
+            sides: [format!("chord-{pid}-a"), format!("chord-{pid}-b")],
+            addrs: ["10.231.7.1".into(), "10.231.7.2".into()],
+            veth: veth.clone(),
+        };
         for ns in &network.sides {
             ip(&["netns", "add", ns])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
@@ -117,19 +166,38 @@ impl Network {
         Ok(network)
     }
 
-    /// Cuts (or, with `cut` false, restores) the path between the sides.
-    fn cut(&self, cut: bool) -> Result<(), String> {
+    /// Cuts the path between the sides as `how` says, or, with `cut`
+    /// false, restores it.
+    fn cut(&self, how: Cut, cut: bool) -> Result<(), String> {
         for side in 0..2 {
-            let other = format!("{}/32", self.addrs[1 - side]);
-            let verb = if cut { "add" } else { "del" };
-            ip(&[
-                "-n",
-                &self.sides[side],
-                "route",
-                verb,
-                "unreachable",
-                &other,
-            ])?;
+            let ns = &self.sides[side];
+            let other = &self.addrs[1 - side];
+            match (how, cut) {
+                (Cut::Unreachable, _) => {
+                    let verb = if cut { "add" } else { "del" };
+                    let route = format!("{other}/32");
+                    ip(&["-n", ns, "route", verb, "unreachable", &route])?;
+                }
+                // A locally administered MAC that no interface has: the
+                // other end's veth drops every frame sent to it.
+                (Cut::Drop, true) => ip(&[
+                    "-n",
+                    ns,
+                    "neigh",
+                    "replace",
+                    other,
+                    "lladdr",
+                    "02:00:00:00:0c:0d",
+                    "dev",
+                    &self.veth[side],
+                    "nud",
+                    "permanent",
+                ])?,
+                // Forgotten, the entry is learned again by ARP.
+                (Cut::Drop, false) => {
+                    ip(&["-n", ns, "neigh", "del", other, "dev", &self.veth[side]])?;
+                }
+            }
         }
         Ok(())
     }
@@ -177,18 +245,78 @@ struct Expected {
     acceptable: Vec<String>,
 }
 
-/// Writes `count` rounds over `keys` through `nodes` (from inside the
-/// namespace the caller is in), with `tag` in each value; the keys'
-/// acceptable values afterwards, and the writes acknowledged.
+/// What one second of the split saw on one side.
+#[derive(Clone, Copy, Debug, Default)]
+struct Second {
+    attempted: u64,
+    acked: u64,
+    slowest: Duration,
+}
+
+/// The writes of one side, second by second from `since`.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    seconds: Vec<Second>,
+}
+
+impl Tally {
+    /// Counts a write that started at `at` and took `took`.
+    fn add(&mut self, since: Instant, at: Instant, took: Duration, acked: bool) {
+        let second = at.saturating_duration_since(since).as_secs() as usize;
+        if self.seconds.len() <= second {
+            self.seconds.resize(second + 1, Second::default());
+        }
+        let s = &mut self.seconds[second];
+        s.attempted += 1;
+        s.acked += u64::from(acked);
+        s.slowest = s.slowest.max(took);
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        if self.seconds.len() < other.seconds.len() {
+            self.seconds.resize(other.seconds.len(), Second::default());
+        }
+        for (mine, theirs) in self.seconds.iter_mut().zip(&other.seconds) {
+            mine.attempted += theirs.attempted;
+            mine.acked += theirs.acked;
+            mine.slowest = mine.slowest.max(theirs.slowest);
+        }
+    }
+
+    /// Writes acknowledged and attempted from second `from` on.
+    fn after(&self, from: usize) -> (u64, u64) {
+        self.seconds
+            .iter()
+            .skip(from)
+            .fold((0, 0), |(a, t), s| (a + s.acked, t + s.attempted))
+    }
+
+    fn slowest(&self) -> Duration {
+        self.seconds
+            .iter()
+            .map(|s| s.slowest)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Writes `keys` over and over until `until`, each through a node of
+/// `nodes` picked at random (from inside the namespace the caller is in),
+/// with `tag` in each value. Each write is counted in `tally` at its
+/// second since `since`; `expected` keeps each key's acceptable values.
+#[allow(clippy::too_many_arguments)]
 fn write_keys(
     nodes: &[String],
     keys: &[String],
     tag: &str,
+    seed: u64,
+    since: Instant,
     until: Instant,
     expected: &mut HashMap<String, Expected>,
-) -> u64 {
+    tally: &mut Tally,
+) {
     let mut clients: HashMap<String, Client> = HashMap::new();
-    let mut acked = 0u64;
+    let mut rng = crate::rng::Rng::new(seed);
     let mut sequence = 0u64;
     while Instant::now() < until {
         for key in keys {
@@ -197,7 +325,8 @@ fn write_keys(
             }
             sequence += 1;
             let value = format!("{tag}.{sequence}");
-            let at = &nodes[sequence as usize % nodes.len()];
+            let at = &nodes[rng.below(nodes.len())];
+            let start = Instant::now();
             let answer = match clients.get_mut(at) {
                 Some(c) => c.line(&format!("PUT {key} {value}")),
                 None => match Client::connect(at, CALL_TIMEOUT) {
@@ -210,21 +339,19 @@ fn write_keys(
                 },
             };
             let entry = expected.entry(key.clone()).or_default();
+            let acked = matches!(&answer, Ok(a) if a == "OK");
+            tally.add(since, start, start.elapsed(), acked);
             match answer {
-                Ok(a) if a == "OK" => {
-                    acked += 1;
-                    entry.acceptable = vec![value];
-                }
+                Ok(_) if acked => entry.acceptable = vec![value],
                 Ok(_) => entry.acceptable.push(value),
                 Err(_) => {
                     clients.remove(at);
                     entry.acceptable.push(value);
                 }
             }
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(Duration::from_millis(10));
         }
     }
-    acked
 }
 
 /// Reads every key of `expected` from every node of `nodes`; how many
@@ -321,48 +448,89 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
     let mut expected: HashMap<String, Expected> = HashMap::new();
     {
         let (nodes_a, keys) = (sides[0].clone(), key_set("before"));
-        let until = Instant::now() + Duration::from_secs(2);
-        let mut mine = HashMap::new();
+        let now = Instant::now();
+        let until = now + Duration::from_secs(2);
         let written = in_netns(&network.sides[0], move || {
-            let acked = write_keys(&nodes_a, &keys, "before", until, &mut mine);
-            (acked, mine)
+            let (mut mine, mut tally) = (HashMap::new(), Tally::default());
+            write_keys(
+                &nodes_a, &keys, "before", 0, now, until, &mut mine, &mut tally,
+            );
+            mine
         })?;
-        expected.extend(written.1);
+        expected.extend(written);
     }
-    network.cut(true)?;
+    network.cut(settings.cut, true)?;
     let split_at = Instant::now();
-    println!("split for {:?}; writing on both sides", settings.split);
+    println!(
+        "split for {:?} ({}); {WRITERS} writers on each side",
+        settings.split,
+        match settings.cut {
+            Cut::Drop => "packets across dropped",
+            Cut::Unreachable => "routes across unreachable",
+        }
+    );
     let half = split_at + settings.split / 2;
     let end = split_at + settings.split;
     let mut writers = Vec::new();
     for (side, (ns, side_nodes)) in network.sides.iter().zip(&sides).enumerate() {
-        let (ns, side_nodes) = (ns.clone(), side_nodes.clone());
-        let own = key_set(if side == 0 { "only-a" } else { "only-b" });
-        let shared = key_set("both");
-        let tag = if side == 0 { "a" } else { "b" };
-        writers.push(thread::spawn(move || {
-            in_netns(&ns, move || {
-                let mut mine = HashMap::new();
-                // Side A writes the shared keys in the first half, side B
-                // in the second: B's are the later writes.
-                let (first_keys, second_keys) = if side == 0 {
-                    ([own.clone(), shared].concat(), own)
-                } else {
-                    (own.clone(), [own, shared].concat())
-                };
-                let mut acked = write_keys(&side_nodes, &first_keys, tag, half, &mut mine);
-                acked += write_keys(&side_nodes, &second_keys, tag, end, &mut mine);
-                (acked, mine)
-            })
-        }));
+        for writer in 0..WRITERS {
+            let (ns, side_nodes) = (ns.clone(), side_nodes.clone());
+            let name = if side == 0 { "a" } else { "b" };
+            let own = key_set(&format!("only-{name}{writer}"));
+            // One writer on each side writes the shared keys: side A's in
+            // the first half, side B's in the second, so B's are the later
+            // writes.
+            let shared = if writer == 0 {
+                key_set("both")
+            } else {
+                Vec::new()
+            };
+            let tag = format!("{name}{writer}");
+            let seed = (side * WRITERS + writer) as u64 + 1;
+            writers.push((
+                side,
+                thread::spawn(move || {
+                    in_netns(&ns, move || {
+                        let (mut mine, mut tally) = (HashMap::new(), Tally::default());
+                        let (first_keys, second_keys) = if side == 0 {
+                            ([own.clone(), shared].concat(), own)
+                        } else {
+                            (own.clone(), [own, shared].concat())
+                        };
+                        let (mine_ref, tally_ref) = (&mut mine, &mut tally);
+                        write_keys(
+                            &side_nodes,
+                            &first_keys,
+                            &tag,
+                            seed,
+                            split_at,
+                            half,
+                            mine_ref,
+                            tally_ref,
+                        );
+                        write_keys(
+                            &side_nodes,
+                            &second_keys,
+                            &tag,
+                            seed,
+                            split_at,
+                            end,
+                            mine_ref,
+                            tally_ref,
+                        );
+                        (tally, mine)
+                    })
+                }),
+            ));
+        }
     }
-    let mut acked = [0u64; 2];
+    let mut tallies = [Tally::default(), Tally::default()];
     let mut shared_from_a: HashMap<String, Expected> = HashMap::new();
-    for (side, writer) in writers.into_iter().enumerate() {
-        let (count, mine) = writer
+    for (side, writer) in writers {
+        let (tally, mine) = writer
             .join()
             .map_err(|_| "a writer thread panicked".to_string())??;
-        acked[side] = count;
+        tallies[side].merge(&tally);
         for (key, want) in mine {
             if side == 0 && key.starts_with("both-") {
                 shared_from_a.insert(key, want);
@@ -379,11 +547,11 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
         ring_of(0, sides[0][0].clone())?,
         ring_of(1, sides[1][0].clone())?,
     ];
-    network.cut(false)?;
+    network.cut(settings.cut, false)?;
     let healed = Instant::now();
     println!(
-        "healed; during the split the rings had {} and {} nodes; writes acknowledged: side A {}, side B {}",
-        during[0], during[1], acked[0], acked[1]
+        "healed; during the split the rings had {} and {} nodes",
+        during[0], during[1]
     );
     let mut one_ring: Option<Duration> = None;
     let mut agreed: Option<Duration> = None;
@@ -415,6 +583,22 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
     };
     println!("--- partition report ---");
     println!("split {:?}, {} keys per set", settings.split, settings.keys);
+    report_seconds(&tallies);
+    let grace = GRACE.as_secs() as usize;
+    let mut available = true;
+    for (side, tally) in tallies.iter().enumerate() {
+        let (acked, attempted) = tally.after(grace);
+        let share = acked as f64 / attempted.max(1) as f64;
+        let slowest = tally.slowest();
+        println!(
+            "side {}: after the first {grace} s, {acked} of {attempted} writes acknowledged ({:.1}%); \
+             slowest write {:.2} s",
+            ["A", "B"][side],
+            100.0 * share,
+            slowest.as_secs_f64()
+        );
+        available &= share >= AVAILABLE && slowest <= REQUEST_TIMEOUT;
+    }
     println!("heal to one ring: {}", seconds(one_ring));
     println!(
         "heal to every key agreeing on all {total} nodes: {}",
@@ -424,7 +608,34 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
         "keys checked={} disagreeing or wrong at the end={wrong}",
         expected.len()
     );
+    if !available {
+        println!(
+            "FAILED: a side acknowledged fewer than {:.0}% of its writes after {grace} s, \
+             or a write took longer than the request timeout ({} s)",
+            100.0 * AVAILABLE,
+            REQUEST_TIMEOUT.as_secs()
+        );
+    }
     drop(nodes);
     drop(network);
-    Ok(agreed.is_some())
+    Ok(agreed.is_some() && available)
+}
+
+/// Prints, per second of the split, each side's writes attempted and
+/// acknowledged and its slowest.
+fn report_seconds(tallies: &[Tally; 2]) {
+    println!("second   side A: tried  acked  slowest ms   side B: tried  acked  slowest ms");
+    let seconds = tallies[0].seconds.len().max(tallies[1].seconds.len());
+    for second in 0..seconds {
+        let cell = |t: &Tally| {
+            let s = t.seconds.get(second).copied().unwrap_or_default();
+            format!(
+                "{:>13} {:>6} {:>10}",
+                s.attempted,
+                s.acked,
+                s.slowest.as_millis()
+            )
+        };
+        println!("{second:>6} {}   {}", cell(&tallies[0]), cell(&tallies[1]));
+    }
 }
