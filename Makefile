@@ -194,9 +194,11 @@ churn: build
 
 # A partition healed: 8 nodes in two network namespaces joined by a veth
 # pair (created and removed by the harness; needs root), split 4/4 for
-# 20 s with writes on both sides, then healed; reports the time to one
-# ring and to every key agreeing on all 8 nodes. PARTITION_FLAGS adds
-# options (see chord partition --help).
+# 40 s by dropping every packet across (PARTITION_FLAGS="--cut
+# unreachable" refuses them instead), 4 writers on each side, then healed;
+# reports per side and per second the writes tried and acknowledged and
+# the slowest, and the time to one ring and to every key agreeing on all
+# 8 nodes. PARTITION_FLAGS adds options (see chord partition --help).
 partition: build
 	@$(CHORD) partition $(PARTITION_FLAGS)
 

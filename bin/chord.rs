@@ -686,8 +686,13 @@ fn bench(args: &Parsed) -> Result<(), String> {
         ring_nodes: args.at_least("ring-nodes", 1)?,
         only: args.optional("only"),
     };
-    let table = chord::harness::versus::run(&options)?;
-    print_lines(table.lines())
+    let (table, passed) = chord::harness::versus::run(&options)?;
+    print_lines(table.lines())?;
+    if passed {
+        Ok(())
+    } else {
+        Err("some cases failed: see their rows".into())
+    }
 }
 
 fn locks(args: &Parsed) -> Result<(), String> {

@@ -137,12 +137,15 @@ fn cases(requests: usize) -> Vec<Case> {
     ]
 }
 
-/// Runs the comparison; the table, as text.
+/// Runs the comparison; the table, as text, and whether every case
+/// passed. A case whose run reports an error (a busy machine can time one
+/// out) is marked failed in its row, and the others are measured and shown
+/// all the same.
 ///
 /// # Errors
 /// When redis-benchmark or redis-server is missing (saying how to install
-/// them), when a process cannot start, or when a run reports an error.
-pub fn run(options: &Options) -> Result<String, String> {
+/// them), or when a process cannot start.
+pub fn run(options: &Options) -> Result<(String, bool), String> {
     for tool in ["redis-benchmark", "redis-server"] {
         match Command::new(tool).arg("--version").output() {
             Ok(out) if out.status.success() => {}
@@ -159,7 +162,7 @@ pub fn run(options: &Options) -> Result<String, String> {
     result
 }
 
-fn compare(options: &Options, logs: &str) -> Result<String, String> {
+fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     let cases: Vec<Case> = cases(options.requests)
         .into_iter()
         .filter(|c| options.only.as_ref().is_none_or(|o| c.name.contains(o)))
@@ -179,19 +182,46 @@ fn compare(options: &Options, logs: &str) -> Result<String, String> {
         Vec::new()
     };
     let mut samples: Vec<[Vec<Sample>; 2]> = cases.iter().map(|_| [vec![], vec![]]).collect();
+    let mut failures: Vec<Vec<String>> = cases.iter().map(|_| Vec::new()).collect();
     for round in 0..options.rounds {
-        eprintln!("round {} of {}", round + 1, options.rounds);
-        for (case, got) in cases.iter().zip(samples.iter_mut()) {
+        for ((case, got), failed) in cases.iter().zip(samples.iter_mut()).zip(&mut failures) {
             let chord_targets = match case.target {
                 Target::Single => vec![single_addr.clone()],
                 Target::Ring => ring_addrs.clone(),
             };
             let redis_targets = vec![redis_addr.clone(); chord_targets.len()];
-            got[0].push(measure(case, &redis_targets, false)?);
-            got[1].push(measure(case, &chord_targets, case.target == Target::Ring)?);
+            // A round of a case counts only when both sides finished it:
+            // the ratio compares a pair.
+            let pair = measure(case, &redis_targets, false).and_then(|redis| {
+                measure(case, &chord_targets, case.target == Target::Ring).map(|c| (redis, c))
+            });
+            match pair {
+                Ok((redis, chord)) => {
+                    eprintln!(
+                        "round {} of {}: {:<22} redis {:>8.0}/s  chord {:>8.0}/s",
+                        round + 1,
+                        options.rounds,
+                        case.name,
+                        redis.rps,
+                        chord.rps
+                    );
+                    got[0].push(redis);
+                    got[1].push(chord);
+                }
+                Err(e) => {
+                    eprintln!(
+                        "round {} of {}: {:<22} FAILED: {e}",
+                        round + 1,
+                        options.rounds,
+                        case.name
+                    );
+                    failed.push(e);
+                }
+            }
         }
     }
-    Ok(table(&cases, &samples, options))
+    let table = table(&cases, &samples, &failures, options);
+    Ok((table, failures.iter().all(Vec::is_empty)))
 }
 
 /// A loopback address with a port free a moment ago.
@@ -348,12 +378,19 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The table: per case, medians over the rounds for each system.
-fn table(cases: &[Case], samples: &[[Vec<Sample>; 2]], options: &Options) -> String {
+fn table(
+    cases: &[Case],
+    samples: &[[Vec<Sample>; 2]],
+    failures: &[Vec<String>],
+    options: &Options,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "redis-benchmark, 100-byte values, 10,000 keys; Redis {} and chord \
-         (one node, and a ring of {}); medians of {} rounds, alternated",
+         (one node, and a ring of {}); medians of {} rounds, alternated. \
+         The ratio is the median of each round's ratio, so it need not be \
+         the quotient of the two medians beside it",
         redis_version(),
         options.ring_nodes,
         options.rounds
@@ -363,7 +400,7 @@ fn table(cases: &[Case], samples: &[[Vec<Sample>; 2]], options: &Options) -> Str
         "{:<22} {:>10} {:>10} {:>6}  {:>14} {:>14}  {:>10}",
         "case", "redis/s", "chord/s", "ratio", "p50 ms r/c", "p99 ms r/c", "peer calls"
     );
-    let mut row = |name: &str, r: &[Sample], c: &[Sample]| {
+    let row = |out: &mut String, name: &str, r: &[Sample], c: &[Sample]| {
         let ratio = median(r.iter().zip(c).map(|(r, c)| c.rps / r.rps).collect());
         let m = |s: &[Sample], f: fn(&Sample) -> f64| median(s.iter().map(f).collect());
         let calls = c.iter().filter_map(|s| s.peer_calls).collect::<Vec<_>>();
@@ -385,8 +422,21 @@ fn table(cases: &[Case], samples: &[[Vec<Sample>; 2]], options: &Options) -> Str
             }
         );
     };
-    for (case, [redis, chord]) in cases.iter().zip(samples) {
-        row(&case.name, redis, chord);
+    for ((case, [redis, chord]), failed) in cases.iter().zip(samples).zip(failures) {
+        if redis.is_empty() {
+            let _ = writeln!(out, "{:<22} FAILED in every round", case.name);
+        } else {
+            row(&mut out, &case.name, redis, chord);
+        }
+        if let Some(first) = failed.first() {
+            let _ = writeln!(
+                out,
+                "{:<22} FAILED in {} of {} rounds: {first}",
+                "",
+                failed.len(),
+                options.rounds
+            );
+        }
     }
     // An even mix of SET and GET, from the two runs of each round.
     for place in ["node", "ring"] {
@@ -408,7 +458,7 @@ fn table(cases: &[Case], samples: &[[Vec<Sample>; 2]], options: &Options) -> Str
                     })
                     .collect()
             };
-            row(&format!("{place} set+get c=50"), &mix(0), &mix(1));
+            row(&mut out, &format!("{place} set+get c=50"), &mix(0), &mix(1));
         }
     }
     out
