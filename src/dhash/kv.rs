@@ -267,7 +267,16 @@ impl Dhash {
         let owner = lookup.owner();
         let why = match self.ask_owner(owner, |peer| peer.get(key)) {
             Ok(entry) => return Ok(entry),
-            Err(e @ (CallError::Transport(_) | CallError::Syncing)) => e,
+            // As for a write: an owner that timed out may be frozen, or cut
+            // off, and its replicas are read instead. One that refused the
+            // connection is gone, and the lookup that named it was stale;
+            // so may be the list of replicas after it (nodes that joined
+            // just before the dead one, that the lookup's last hop has not
+            // heard of, hold the key): look again, once stabilization has
+            // moved.
+            Err(
+                e @ (CallError::Transport(TransportError::Timeout { .. }) | CallError::Syncing),
+            ) => e,
             Err(e) => return Err(owner_failed(owner, e)),
         };
         let holders = self.other_holders(&lookup, &why);
