@@ -20,7 +20,7 @@ override RING := $(if $(filter .memory,$(RING)),.memory,.ring)
 CHORD := target/release/chord
 # The ring's cluster secret: made once per ring directory, given to every
 # node this Makefile starts, so the default local ring is closed to
-# outsiders (see README, "Security").
+# outsiders (see docs/security.md).
 SECRET := $(RING)/secret
 MAKE_SECRET := [ -s $(SECRET) ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(SECRET))
 
@@ -240,7 +240,7 @@ locks: build
 	@RUST_LOG=warn $(CHORD) locks --keys $(LOCK_KEYS)
 
 # The paper's simulation experiments, from the real node code on the
-# in-memory network: CSV and SVG into figures/ (see README, "Figures").
+# in-memory network: CSV and SVG into figures/ (see docs/figures.md).
 SEED ?= 1
 figures: build
 	@RUST_LOG=warn $(CHORD) sim --figure all --seed $(SEED) --out figures

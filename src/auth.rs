@@ -41,7 +41,7 @@
 //!
 //! It keeps outsiders out. A member is trusted: a node that holds the
 //! secret and turns hostile can still lie about the ring or the data
-//! (Byzantine faults are out of scope; see the README). Frames are
+//! (Byzantine faults are out of scope; see docs/security.md). Frames are
 //! authenticated, not encrypted: anyone on the path can read them.
 
 use std::fmt;

@@ -8,7 +8,7 @@
 //! [`crate::message`] must refuse all the same. Attacks that are ordinary
 //! requests when a member makes them (reading a range, notifying) are then
 //! reported as served, not as failures: the secret keeps outsiders out, it
-//! does not guard against members (see the README's "Security").
+//! does not guard against members (see docs/security.md).
 //!
 //! Before the attacks, [`CANARIES`] keys are written; after them, each must
 //! still read its value, so "no acknowledged key changed or lost" is

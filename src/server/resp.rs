@@ -314,7 +314,7 @@ fn key_command(
             _,
         ) => wrong_arity(name),
         _ => Reply::err(format!(
-            "unknown command '{}'; chord speaks a subset of Redis (see the README)",
+            "unknown command '{}'; chord speaks a subset of Redis (see docs/protocols.md)",
             name.to_ascii_lowercase()
         )),
     };
