@@ -99,6 +99,21 @@
 //!   answers with a few candidates, so a lookup that meets a dead node tries
 //!   the next best one; when all of them are dead, it goes on from the
 //!   answering node's successor list (`Ring::past_the_dead`).
+//! - **`join` copies the successor list from the first successor that
+//!   answers**, not simply the first one named: tables can still name a
+//!   node that left a moment ago. The server retries the join for a few
+//!   periods while the ring is still catching up.
+//! - **`fix_fingers` sets every following finger whose start lies before
+//!   the node it found**, so a sweep costs about log2 N lookups instead of
+//!   m.
+//! - **A read or write first asks the owner this node's successor list
+//!   shows** ([`Ring::known_owner`]), saving the lookup's calls. Only the
+//!   owner's own answer is taken from that shortcut; anything else sends
+//!   the request down the paper's walk, which alone picks the replicas a
+//!   read falls back to (the random hunt found reads through a stale list
+//!   answering NOT_FOUND). Fingers are not used for it: a stale finger
+//!   can name a node that was frozen and came back before its successor
+//!   linked it in again.
 //! - Zave proves correctness for rings of at least r + 1 nodes with a stable
 //!   base of members; smaller rings work here but do not carry that proof.
 //!
