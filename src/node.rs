@@ -166,11 +166,6 @@ impl Node {
         self.ring.find_successor(id)
     }
 
-    /// `n.closest_preceding_node(id)` (Figure 5).
-    pub fn closest_preceding_node(&self, id: Id) -> NodeRef {
-        self.ring.closest_preceding_node(id)
-    }
-
     /// The value stored under `key`: see [`Dhash::get`].
     ///
     /// # Errors

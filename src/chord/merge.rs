@@ -121,16 +121,6 @@ impl Ring {
         }
     }
 
-    /// The nodes on the passive list, for display and tests.
-    pub fn passive_list(&self) -> Vec<NodeRef> {
-        self.passive
-            .lock()
-            .lost
-            .iter()
-            .map(|l| l.node.clone())
-            .collect()
-    }
-
     /// One round of unification: acts on a candidate another node sent,
     /// then probes one due node of the passive list. Called by the
     /// maintenance round after stabilization.

@@ -49,7 +49,7 @@
 //! In fact no request a node serves for a peer ever calls a third node:
 //! every handler (`crate::node::Node::handle`) reads or writes local state and
 //! returns. The outgoing calls are made only by the maintenance thread and
-//! by workers serving people (text-protocol clients). So a chain of waits
+//! by workers serving people (text, Redis and HTTP clients). So a chain of waits
 //! has at most one link: a worker or the maintenance thread waits on a peer
 //! handler, which waits on nothing but a local lock. A cycle of waits, and
 //! so a deadlock, is impossible even if every worker of every node is busy;

@@ -33,11 +33,6 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    /// How many nodes on the way did not answer.
-    pub fn timeouts(&self) -> u32 {
-        self.timeouts
-    }
-
     /// The node the identifier maps to: `successor(id)`.
     pub fn owner(&self) -> &NodeRef {
         &self.successors[0]

@@ -463,7 +463,8 @@ impl Server {
         }
         self.shared.stopping.store(true, Ordering::SeqCst);
         if let Some(accept) = self.accept.take() {
-            // Wake the accept thread blocked in accept().
+            // The lobby polls with a short tick and sees the flag within
+            // it; a connection makes its poll return at once.
             let _ = TcpStream::connect_timeout(&wake_address(self.local_addr), HANDOFF_WAIT);
             if accept.join().is_err() {
                 log::error!("the accept thread panicked");

@@ -183,7 +183,7 @@ pub fn run(setting: Setting, seed: u64) -> Measured {
                             latency += exponential(&mut rng, MEAN_RTT_MS);
                         }
                         let (owner, dead_owners) = super::first_live(&net, &lookup);
-                        let missed = u64::from(lookup.timeouts()) + dead_owners;
+                        let missed = u64::from(lookup.timeouts) + dead_owners;
                         latency += missed as f64 * TIMEOUT_MS;
                         timeouts += missed;
                         if owner.is_some() && owner == expected {

@@ -275,7 +275,7 @@ fn failures(seed: u64, scale: Scale) -> Vec<Output> {
             let ok = match from.find_successor(key) {
                 Ok(lookup) => {
                     let (owner, dead_owners) = ring.answered_by(&lookup);
-                    timeouts.push(u64::from(lookup.timeouts()) + dead_owners);
+                    timeouts.push(u64::from(lookup.timeouts) + dead_owners);
                     owner.is_some() && owner == expected
                 }
                 Err(_) => false,

@@ -226,7 +226,7 @@ mod tests {
         let from = &ring.nodes()[1];
         let key = ring.random_key(&mut rng);
         if let Ok(lookup) = from.find_successor(key) {
-            assert!(lookup.timeouts() <= 16);
+            assert!(lookup.timeouts <= 16);
         }
     }
 }
