@@ -51,7 +51,7 @@ use std::path::Path;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The first bytes of every peer connection. The first is NUL, which no one
 /// types into telnet, so a server tells a peer from a person by one byte.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
 use crate::id::IdSpace;
 use crate::message::MAX_NODES;
-use crate::{Error, Result};
 
 /// The settings every node of a ring must agree on, and this node's timers.
 #[derive(Clone, Debug)]

@@ -42,10 +42,10 @@ impl IdSpace {
     /// The space of `bits`-bit identifiers, `1 <= bits <= 160`.
     ///
     /// # Errors
-    /// [`crate::Error::Config`] when `bits` is outside `1..=160`.
-    pub fn new(bits: u8) -> crate::Result<IdSpace> {
+    /// [`crate::error::Error::Config`] when `bits` is outside `1..=160`.
+    pub fn new(bits: u8) -> crate::error::Result<IdSpace> {
         if bits == 0 || bits > MAX_BITS {
-            return Err(crate::Error::Config(format!(
+            return Err(crate::error::Error::Config(format!(
                 "--bits must be between 1 and {MAX_BITS}, not {bits}"
             )));
         }

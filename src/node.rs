@@ -12,12 +12,12 @@ use std::sync::{Arc, Weak};
 pub use crate::chord::{Adoption, Lookup, RingEntry, Stabilized, View};
 use crate::chord::{Keys, Ring};
 use crate::dhash::Dhash;
+use crate::error::Result;
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::stats::{Stats, Throttled};
 use crate::store::Usage;
 use crate::transport::{Handler, Transport};
-use crate::Result;
 
 pub use crate::config::{default_max_memory, NodeConfig};
 
@@ -34,7 +34,7 @@ impl Node {
     /// [`Node::create`] or [`Node::join`] next.
     ///
     /// # Errors
-    /// [`crate::Error::Config`] when the settings disagree
+    /// [`crate::error::Error::Config`] when the settings disagree
     /// ([`NodeConfig::check`]).
     pub fn new(addr: &str, config: NodeConfig, transport: Arc<dyn Transport>) -> Result<Arc<Node>> {
         config.check()?;

@@ -6,8 +6,8 @@ use log::{debug, info, warn};
 
 use super::ring::Ring;
 use super::Keys;
+use crate::error::{Error, Result};
 use crate::id::NodeRef;
-use crate::{Error, Result};
 
 impl Ring {
     /// Leaves the ring gracefully, as the paper's "Voluntary Node

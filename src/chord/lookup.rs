@@ -7,10 +7,10 @@ use std::cmp::Ordering;
 use log::debug;
 
 use super::ring::{Links, Lookup, Ring};
+use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
 use crate::message::Response;
 use crate::peer::Step;
-use crate::{Error, Result};
 
 /// How many next-hop candidates a lookup step offers.
 const CANDIDATES: usize = 3;

@@ -11,13 +11,13 @@ use parking_lot::{Mutex, RwLock};
 use super::health::Health;
 use super::merge::Passive;
 use crate::config::NodeConfig;
+use crate::error::{Error, Result};
 use crate::finger::FingerTable;
 use crate::id::{Id, NodeRef};
 use crate::message::{Checker, Request, Response};
 use crate::peer::{CallError, Caller, Peer};
 use crate::stats::Stats;
 use crate::transport::{Handler, Transport, TransportError};
-use crate::{Error, Result};
 
 /// The result of a lookup: the key's owner and who follows it.
 #[derive(Clone, Debug, PartialEq, Eq)]

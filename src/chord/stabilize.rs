@@ -7,12 +7,12 @@ use log::{debug, error, info, warn};
 
 use super::ring::{call_error, Adoption, Links, Ring, Stabilized};
 use super::{CopyError, Keys};
+use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
 use crate::message::{Request, Response};
 use crate::peer::{CallError, Neighbours, Notice, Step};
 use crate::stats::Stats;
 use crate::transport::TransportError;
-use crate::{Error, Result};
 
 /// How many closer successors one `stabilize` may step to, beyond r.
 const MAX_STABILIZE_STEPS: usize = 8;

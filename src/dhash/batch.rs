@@ -18,11 +18,11 @@ use std::collections::{HashMap, HashSet};
 
 use super::kv::rejected;
 use super::Dhash;
+use crate::error::Result;
 use crate::id::{Id, NodeRef};
 use crate::message::Request;
 use crate::peer::{self, CallError, Written};
 use crate::store::{check_key, check_value, Entry, Item};
-use crate::Result;
 
 /// A key whose owner this node's tables name
 /// ([`crate::chord::Ring::known_owner`]).

@@ -53,6 +53,7 @@ use log::debug;
 
 use super::Dhash;
 use crate::chord::Lookup;
+use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
 use crate::message::{ExpireIf, Update};
 use crate::peer::{self, CallError, Written};
@@ -61,7 +62,6 @@ use crate::store::{
     check_key, check_value, Content, Entry, Full, Item, TooLong, UpdateId, Version,
 };
 use crate::transport::TransportError;
-use crate::{Error, Result};
 
 /// The first pause before trying a key again; it doubles each time, up to
 /// one stabilization period.

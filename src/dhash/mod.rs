@@ -30,12 +30,12 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::chord::{CopyError, Keys, Lookup, Ring};
 use crate::config::NodeConfig;
+use crate::error::Result;
 use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
 use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage};
-use crate::Result;
 use replication::RepairState;
 
 /// The soft size limit of one chunk of keys handed between nodes.

@@ -11,8 +11,8 @@
 
 use super::{Dhash, CHUNK_BYTES};
 use crate::chord::ring::call_error;
+use crate::error::Result;
 use crate::id::Id;
-use crate::Result;
 
 impl Dhash {
     /// The keys of the whole ring that match `pattern` (every key without

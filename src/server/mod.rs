@@ -62,12 +62,12 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{Secret, Session, ACK_SERVING};
 use crate::codec::{self, CodecError};
+use crate::error::{Error, Result};
 use crate::maintenance::Maintenance;
 use crate::message::{Request, Response};
 use crate::node::{Node, NodeConfig};
 use crate::stats::{Stats, Throttled};
 use crate::transport::{Handler, TcpTransport, TransportError};
-use crate::{Error, Result};
 
 pub use lobby::{FIRST_BYTE_WAIT, HANDSHAKE_DEADLINE, MAX_PENDING};
 

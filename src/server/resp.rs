@@ -39,8 +39,9 @@ use crate::resp::{read_request, Read, Reply};
 use crate::text::KEYS_LIMIT;
 
 mod expiry;
+use crate::error::Error;
 use crate::stats::Stats;
-use crate::{text, Error};
+use crate::text;
 
 /// One connection's state.
 struct Session {

@@ -9,11 +9,11 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::net::TcpStream;
 
 use super::{check_password, http, resp, Shared, RING_LIMIT};
+use crate::error::Error;
 use crate::node::Node;
 use crate::stats::Stats;
 use crate::store::{expiry_time, SECOND};
 use crate::text::{self, Command, Line};
-use crate::Error;
 
 /// The text protocol: a line in, an answer out, until QUIT, EOF or idle.
 pub(super) fn serve_text(

@@ -1,0 +1,98 @@
+//! The crate's one error type, with messages a person can act on, and
+//! `Result`. It sits at the bottom of the crate: it names the transport's
+//! error and an identifier, nothing above them.
+
+use std::fmt;
+
+use crate::id::Id;
+use crate::transport::TransportError;
+
+/// Everything that can go wrong in this crate, with a message a person can
+/// act on.
+#[derive(Debug)]
+pub enum Error {
+    /// A setting is out of range or inconsistent; the text names it.
+    Config(String),
+    /// A local I/O operation (binding a port, resolving an address) failed.
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A call to another node failed.
+    Transport(TransportError),
+    /// The joining node's identifier is already held by another node.
+    IdTaken {
+        /// The identifier both nodes hash to.
+        id: Id,
+        /// The address of the node that holds it.
+        holder: String,
+    },
+    /// The ring we tried to join uses identifiers of another size.
+    SpaceMismatch {
+        /// Our m.
+        ours: u8,
+        /// The ring's m.
+        theirs: u8,
+        /// The node that told us.
+        peer: String,
+    },
+    /// An operation could not complete before its deadline; the text says
+    /// what was tried last.
+    Unavailable(String),
+    /// A write was refused because a node that would hold it is at its
+    /// memory bound (`--max-memory`); the text names the node.
+    OutOfMemory(String),
+    /// The request was refused for what it asked: an increment of a value
+    /// that is not an integer, say. The text says what.
+    Rejected(String),
+    /// This node was paused (stopped, or starved) and is catching up; it
+    /// takes no client request meanwhile (see [`crate::chord::health`]). Shown
+    /// as `busy`, which clients already take as "ask another node".
+    Paused,
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(text) => write!(f, "invalid configuration: {text}"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Transport(e) => write!(f, "{e}"),
+            Error::IdTaken { id, holder } => write!(
+                f,
+                "identifier {id} is already held by {holder}; advertise another address"
+            ),
+            Error::SpaceMismatch { ours, theirs, peer } => write!(
+                f,
+                "{peer} uses {theirs}-bit identifiers but this node uses {ours}; start it with --bits {theirs}"
+            ),
+            Error::Unavailable(text) => write!(f, "unavailable: {text}"),
+            Error::OutOfMemory(text) => write!(f, "out of memory: {text}"),
+            Error::Rejected(text) => write!(f, "{text}"),
+            Error::Paused => write!(
+                f,
+                "busy: this node was paused and is catching up with the ring; ask another node"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Error {
+        Error::Transport(e)
+    }
+}
