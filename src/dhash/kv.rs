@@ -195,9 +195,9 @@ impl Dhash {
     /// Runs `attempt` until it succeeds or the deadline passes, backing off
     /// between attempts; `attempt` is told whether it is the first. The
     /// peer calls it makes count as a client request's
-    /// (`client_peer_calls`).
-    /// A key the store cannot take is refused here, at once: no attempt
-    /// could succeed ([`crate::store::check_key`]).
+    /// (`client_peer_calls`). A key the store cannot take is refused
+    /// here, at once: no attempt could succeed
+    /// ([`crate::store::check_key`]).
     fn retrying<T>(&self, key: &str, attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         check_key(key).map_err(rejected)?;
         crate::stats::serving_client(self.answer_by(), || self.retry_loop(key, attempt))
@@ -333,8 +333,9 @@ impl Dhash {
     /// own predecessors show them. `listed` is the successor list a lookup
     /// ended on: the view of the owner's predecessor, which can miss nodes
     /// that joined right after the owner a moment ago. Those hold the
-    /// owner's newest writes as its first replicas, so a read around a
-    /// dead owner that skipped them would read older copies, or none.
+    /// owner's newest writes as its first replicas, so a read or write
+    /// around an owner that does not answer would, skipping them, read
+    /// older copies, or none.
     /// Predecessor pointers are the freshest links of the ring (a node
     /// holds no key before its successor has taken it as predecessor), so
     /// each listed node is asked for its predecessor, and one that lies
