@@ -130,8 +130,7 @@ fn two_rings_merge_after_a_partition_heals() {
     let mut cluster = MemCluster::new(160);
     cluster.grow_to(8);
     cluster.settle();
-    let ring = sorted(&cluster.live());
-    let side_a: Vec<String> = ring.iter().step_by(2).map(|n| n.addr.clone()).collect();
+    let side_a = every_other(&cluster);
     let on_a = |n: &Arc<Node>| side_a.contains(&n.me().addr);
     let before = keys("before", 60);
     put_all(&cluster.live()[0], &before);
@@ -206,8 +205,7 @@ fn both_sides_of_a_silent_partition_serve_within_a_few_rounds() {
     let mut cluster = MemCluster::with_config(config);
     cluster.grow_to(8);
     cluster.settle();
-    let ring = sorted(&cluster.live());
-    let side_a: Vec<String> = ring.iter().step_by(2).map(|n| n.addr.clone()).collect();
+    let side_a = every_other(&cluster);
     let on_a = |n: &Arc<Node>| side_a.contains(&n.me().addr);
     let probes = keys("probe", 40);
     cluster.net().partition(&side_a);
@@ -235,6 +233,16 @@ fn both_sides_of_a_silent_partition_serve_within_a_few_rounds() {
         );
     }
     eprintln!("both sides served every key after {rounds} rounds");
+}
+
+/// Every other node of the ring, in ring order: one side of a partition
+/// that interleaves the two halves.
+fn every_other(cluster: &MemCluster) -> Vec<String> {
+    sorted(&cluster.live())
+        .iter()
+        .step_by(2)
+        .map(|n| n.addr.clone())
+        .collect()
 }
 
 /// The owner of `key` among `nodes`, and another node to coordinate from.

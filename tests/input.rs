@@ -176,18 +176,27 @@ fn a_line_that_never_ends_is_refused_once_it_passes_its_bound() {
     }
 }
 
-#[test]
-fn a_bulk_past_the_limit_names_the_limit() {
-    let cluster = TcpCluster::settled(1);
-    let mut stream = TcpStream::connect(&cluster.addrs()[0]).expect("connect");
+/// Sends `bytes` on a new connection to `addr`; the first line of the
+/// answer, and the reader for the rest.
+fn first_line(addr: &str, bytes: &[u8]) -> (String, BufReader<TcpStream>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .expect("a timeout");
-    write!(stream, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n").expect("send");
+    stream.write_all(bytes).expect("send");
+    let mut reader = BufReader::new(stream);
     let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .expect("an answer");
+    reader.read_line(&mut answer).expect("an answer");
+    (answer, reader)
+}
+
+#[test]
+fn a_bulk_past_the_limit_names_the_limit() {
+    let cluster = TcpCluster::settled(1);
+    let (answer, _) = first_line(
+        &cluster.addrs()[0],
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n",
+    );
     assert!(
         answer.starts_with("-ERR Protocol error: invalid bulk length 1048576")
             && answer.contains(&MAX_VALUE.to_string()),
@@ -198,31 +207,17 @@ fn a_bulk_past_the_limit_names_the_limit() {
 #[test]
 fn empty_and_negative_multibulk_counts_are_skipped_as_redis_skips_them() {
     let cluster = TcpCluster::settled(1);
-    let mut stream = TcpStream::connect(&cluster.addrs()[0]).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("a timeout");
-    stream
-        .write_all(b"*0\r\n*-1\r\n*-10\r\n*1\r\n$4\r\nPING\r\n")
-        .expect("send");
-    let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .expect("an answer");
+    let (answer, _) = first_line(
+        &cluster.addrs()[0],
+        b"*0\r\n*-1\r\n*-10\r\n*1\r\n$4\r\nPING\r\n",
+    );
     assert_eq!(answer, "+PONG\r\n");
 }
 
 #[test]
 fn a_nul_that_opens_no_handshake_is_answered_in_words() {
     let cluster = TcpCluster::settled(1);
-    let mut stream = TcpStream::connect(&cluster.addrs()[0]).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("a timeout");
-    stream.write_all(b"\x00hello\r\n").expect("send");
-    let mut answer = String::new();
-    let mut reader = BufReader::new(&stream);
-    reader.read_line(&mut answer).expect("an answer");
+    let (answer, mut reader) = first_line(&cluster.addrs()[0], b"\x00hello\r\n");
     assert!(answer.starts_with("ERR a first byte of 0"), "{answer:?}");
     let mut rest = Vec::new();
     assert!(reader.read_to_end(&mut rest).is_ok(), "then closed");
