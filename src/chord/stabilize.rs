@@ -5,7 +5,7 @@
 
 use log::{debug, error, info, warn};
 
-use super::ring::{call_error, Adoption, Links, Ring, Stabilized};
+use super::ring::{call_error, Adoption, Links, Lookup, Ring, Stabilized};
 use super::{CopyError, Keys};
 use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
@@ -46,13 +46,51 @@ impl Ring {
     /// As Zave requires, the successor list is then copied from the
     /// successor itself, which also proves the successor is alive. The
     /// keys this node now owns arrive on its first `stabilize`, when the
-    /// successor adopts it as predecessor.
+    /// successor adopts it as predecessor. A node restarted before the ring
+    /// noticed (the lookup ended at its previous incarnation, or its
+    /// successor still has that as predecessor) gets no hand-over: it
+    /// serves nothing until its first predecessor names the arc to copy
+    /// back from the replicas (see `Links::restarted`).
     ///
     /// # Errors
     /// [`Error::IdTaken`] if another node has our identifier,
     /// [`Error::SpaceMismatch`] if the ring uses another m, and transport or
     /// lookup errors if the ring cannot be reached.
     pub fn join(&self, known: &str) -> Result<()> {
+        // successor = n'.find_successor(n);
+        let lookup = self.find_successor_through(known)?;
+        // Zave: the successor list is copied from a live successor.
+        let restarting = self.in_our_old_place(&lookup);
+        let (successor, its) = self.first_live_successor_of(&lookup, restarting, known)?;
+        self.refuse_a_twin(its.predecessor.as_ref())?;
+        // predecessor = nil;
+        let restarted = restarting || its.predecessor.as_ref() == Some(&self.me);
+        {
+            let mut links = self.links.write();
+            links.predecessor = None;
+            links.successors = self.successor_list(&successor, &its.successors);
+            links.fingers.set(1, successor.clone());
+            links.restarted = restarted.then(|| self.config.clock.elapsed());
+        }
+        if restarted {
+            info!(
+                "{}: restarted in the place of our previous incarnation; \
+                 serving no key until it has been copied back from the replicas",
+                self.me.addr
+            );
+        }
+        info!(
+            "{}: joined the ring through {known}; successor is {successor:?}",
+            self.me.addr
+        );
+        Ok(())
+    }
+
+    /// `n'.find_successor(n)`, with `n'` the node at `known`, which is not
+    /// yet a peer of ours: its first answer comes straight from the
+    /// transport, and is checked here as [`Ring::call`] checks every other,
+    /// and against our m.
+    fn find_successor_through(&self, known: &str) -> Result<Lookup> {
         let first = self
             .transport
             .call(known, Request::FindSuccessor { id: self.me.id })?;
@@ -72,8 +110,6 @@ impl Ring {
                 peer: known.to_string(),
             });
         }
-        // The first answer comes straight from the transport: check it as
-        // Ring::call checks every other.
         first
             .check(&self.checker())
             .map_err(|e| protocol(format!("its answer was refused: {e}")))?;
@@ -82,17 +118,29 @@ impl Ring {
             Response::Closer { candidates } => Step::Closer(candidates),
             _ => unreachable!("matched above"),
         };
-        // A node at our own address is this node's previous incarnation,
-        // crashed and not yet noticed, if that address now reaches us: then
-        // it is gone and we take its place. If it reaches someone else, that
-        // is a live node we must not displace.
-        let lookup = self.walk(self.me.id, first)?;
-        let restarting = lookup.owner().addr == self.me.addr && self.address_reaches_me();
-        // Zave: the successor list is copied from a live successor. The
-        // lookup's list may still name nodes that left or died a moment ago,
-        // so take the first that answers.
+        self.walk(self.me.id, first)
+    }
+
+    /// Whether the lookup of our identifier ended at our own address, and
+    /// that address reaches this very process: then the node there was our
+    /// previous incarnation, crashed and not yet noticed, and we take its
+    /// place. If it reaches someone else, that is a live node we must not
+    /// displace.
+    fn in_our_old_place(&self, lookup: &Lookup) -> bool {
+        lookup.owner().addr == self.me.addr && self.address_reaches_me()
+    }
+
+    /// The first node of the lookup's successor list that answers, with
+    /// its predecessor and successor list: the list may still name nodes
+    /// that left or died a moment ago. Our previous incarnation is skipped
+    /// when `restarting`; any other node with our identifier is a twin.
+    fn first_live_successor_of(
+        &self,
+        lookup: &Lookup,
+        restarting: bool,
+        known: &str,
+    ) -> Result<(NodeRef, Neighbours)> {
         let mut last_error = None;
-        let mut found = None;
         for candidate in &lookup.successors {
             if restarting && candidate.addr == self.me.addr {
                 continue;
@@ -104,56 +152,28 @@ impl Ring {
                 });
             }
             match self.peer(candidate).neighbours() {
-                Ok(its) => {
-                    found = Some((candidate.clone(), its.predecessor, its.successors));
-                    break;
-                }
+                Ok(its) => return Ok((candidate.clone(), its)),
                 Err(e) => last_error = Some(call_error(candidate, e)),
             }
         }
-        let Some((successor, its_predecessor, rest)) = found else {
-            return Err(last_error.unwrap_or_else(|| {
-                Error::Unavailable(format!(
-                    "the ring at {known} knows no node but this one's previous incarnation"
-                ))
-            }));
-        };
-        // The lookup can miss a twin that joined a moment ago and is not yet
-        // linked in; its successor already knows it as predecessor.
-        if let Some(twin) = its_predecessor
-            .as_ref()
-            .filter(|p| p.id == self.me.id && p.addr != self.me.addr)
-        {
-            return Err(Error::IdTaken {
+        Err(last_error.unwrap_or_else(|| {
+            Error::Unavailable(format!(
+                "the ring at {known} knows no node but this one's previous incarnation"
+            ))
+        }))
+    }
+
+    /// Refuses to join when our successor-to-be already has a predecessor
+    /// with our identifier at another address: a twin that joined a
+    /// moment ago, which the lookup can miss while it is not linked in.
+    fn refuse_a_twin(&self, its_predecessor: Option<&NodeRef>) -> Result<()> {
+        match its_predecessor.filter(|p| p.id == self.me.id && p.addr != self.me.addr) {
+            Some(twin) => Err(Error::IdTaken {
                 id: self.me.id,
                 holder: twin.addr.clone(),
-            });
+            }),
+            None => Ok(()),
         }
-        // Restarted before the ring noticed (the lookup of our identifier
-        // ended at our previous incarnation, or our successor still has it
-        // as its predecessor): the ring may still route our arc to this
-        // address, and no hand-over will come. Serve nothing until the
-        // first predecessor names the arc to pull (see `notify`).
-        let restarted = restarting || its_predecessor.as_ref() == Some(&self.me);
-        {
-            let mut links = self.links.write();
-            links.predecessor = None;
-            links.successors = self.successor_list(&successor, &rest);
-            links.fingers.set(1, successor.clone());
-            links.restarted = restarted.then(|| self.config.clock.elapsed());
-        }
-        if restarted {
-            info!(
-                "{}: restarted in the place of our previous incarnation; \
-                 serving no key until it has been copied back from the replicas",
-                self.me.addr
-            );
-        }
-        info!(
-            "{}: joined the ring through {known}; successor is {successor:?}",
-            self.me.addr
-        );
-        Ok(())
     }
 
     /// Whether a call to our advertised address reaches this very process.
