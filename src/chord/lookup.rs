@@ -221,26 +221,37 @@ impl Ring {
     /// ```
     pub fn closest_preceding_node(&self, id: Id) -> NodeRef {
         let links = self.links.read();
-        self.closest_preceding_nodes(&links, id, 1)
-            .pop()
+        self.first_preceding(links.fingers.from_farthest(), id)
+            .cloned()
             .unwrap_or_else(|| self.me.clone())
     }
 
-    /// The `limit` known nodes in `(n, id)` closest to `id`, best first.
-    /// Fingers as in the paper, plus the successor list as the section
-    /// "Failure and Replication" suggests,
-    /// so a lookup can route around a dead finger.
+    /// The loop of `closest_preceding_node` over `table`, whose entries
+    /// come from the farthest from n to the nearest: the first in
+    /// `(n, id)`.
+    fn first_preceding<'a>(
+        &self,
+        mut table: impl Iterator<Item = &'a NodeRef>,
+        id: Id,
+    ) -> Option<&'a NodeRef> {
+        table.find(|node| node.id.in_open(self.me.id, id))
+    }
+
+    /// `closest_preceding_node` as a lookup step uses it, refined for
+    /// failures: the same loop, over the fingers and the successor list
+    /// together (as the section "Failure and Replication" suggests), run up
+    /// to `limit` times, each time without the nodes it already gave, so
+    /// that a lookup meeting a dead node has the next best at hand. Nodes
+    /// that timed out a moment ago are offered only after all the others.
     fn closest_preceding_nodes(&self, links: &Links, id: Id, limit: usize) -> Vec<NodeRef> {
         let n = self.me.id;
-        let mut found: Vec<NodeRef> = links
+        // The whole table, farthest from n first, as the loop reads it.
+        let mut table: Vec<&NodeRef> = links
             .fingers
             .from_farthest()
             .chain(links.successors.iter())
-            .filter(|node| node.id.in_open(n, id))
-            .cloned()
             .collect();
-        // Farthest from n (so closest to id) first.
-        found.sort_by(|a, b| {
+        table.sort_by(|a, b| {
             if a.id == b.id {
                 Ordering::Equal
             } else if b.id.in_open(n, a.id) {
@@ -249,14 +260,19 @@ impl Ring {
                 Ordering::Greater
             }
         });
-        found.dedup_by(|a, b| a.addr == b.addr);
-        // Nodes that timed out a moment ago go last: a frozen node is
-        // tried only when nothing else is on offer.
-        let (mut fine, suspects): (Vec<NodeRef>, Vec<NodeRef>) =
-            found.into_iter().partition(|node| !self.is_suspect(node));
-        fine.extend(suspects);
-        fine.truncate(limit);
-        fine
+        let mut chosen: Vec<NodeRef> = Vec::with_capacity(limit);
+        for suspects in [false, true] {
+            while chosen.len() < limit {
+                let unchosen = table.iter().copied().filter(|node| {
+                    chosen.iter().all(|c| c.addr != node.addr) && self.is_suspect(node) == suspects
+                });
+                match self.first_preceding(unchosen, id) {
+                    Some(next) => chosen.push(next.clone()),
+                    None => break,
+                }
+            }
+        }
+        chosen
     }
 }
 
@@ -315,10 +331,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn closest_preceding_node_also_uses_the_successor_list() {
-        // No fingers known yet, only the successor list.
+    fn a_lookup_step_also_uses_the_successor_list() {
+        // No fingers known yet, only the successor list: Figure 5's loop
+        // finds nothing and returns the node itself; the step's refinement
+        // reads the list too.
         let n = node(8, &[], &[14, 21, 32]);
-        assert_eq!(id(&n.closest_preceding_node(n.config.space.id(30))), 21);
+        let target = n.config.space.id(30);
+        assert_eq!(id(&n.closest_preceding_node(target)), 8);
+        match n.find_successor_step(target) {
+            Response::Closer { candidates } => {
+                assert_eq!(candidates.iter().map(id).collect::<Vec<_>>(), [21, 14]);
+            }
+            other => panic!("expected candidates, got {other:?}"),
+        }
     }
 
     #[test]

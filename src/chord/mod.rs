@@ -94,11 +94,12 @@
 //!   it links in ([`Ring::link_in`], which a server runs after `join`), or
 //!   by its maintenance thread if it joined at the very moment its twin
 //!   did. A node restarted at its own address takes its old place at once.
-//! - **Lookups tolerate dead nodes**: `closest_preceding_node` also looks at
-//!   the successor list (as "Failure and Replication" suggests), and a step
-//!   answers with a few candidates, so a lookup that meets a dead node tries
-//!   the next best one; when all of them are dead, it goes on from the
-//!   answering node's successor list (`Ring::past_the_dead`).
+//! - **Lookups tolerate dead nodes**: a lookup step runs
+//!   `closest_preceding_node`'s loop over the successor list as well as the
+//!   fingers (as "Failure and Replication" suggests), and answers with a
+//!   few candidates, so a lookup that meets a dead node tries the next best
+//!   one; when all of them are dead, it goes on from the answering node's
+//!   successor list (`Ring::past_the_dead`).
 //! - **`join` copies the successor list from the first successor that
 //!   answers**, not simply the first one named: tables can still name a
 //!   node that left a moment ago. The server retries the join for a few
