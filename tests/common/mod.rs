@@ -506,28 +506,54 @@ pub fn fingers_are_correct(nodes: &[Arc<Node>]) -> bool {
 /// a holder when the ring shrank) would bring the old value back if the
 /// others were lost.
 pub fn keys_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
-    let ring = sorted(nodes);
-    let space = nodes[0].config().space;
-    let replicas = nodes[0].config().replicas.min(ring.len());
     let held: Vec<(NodeRef, Vec<String>)> = nodes
         .iter()
         .map(|n| (n.me().clone(), n.held_keys()))
         .collect();
     keys.iter().all(|key| {
-        let owner = successor_of(&ring, space.hash(key.as_bytes()));
-        let at = ring.iter().position(|n| n == owner).unwrap_or(0);
-        let holders: Vec<&NodeRef> = (0..replicas)
-            .map(|i| &ring[(at + i) % ring.len()])
-            .collect();
-        let versions: Vec<_> = nodes
-            .iter()
-            .filter(|n| holders.contains(&n.me()))
-            .map(|n| n.keys().held_entry(key).map(|e| e.version))
-            .collect();
+        let holders = holders_of(nodes, key);
         held.iter()
-            .all(|(node, keys)| keys.binary_search(key).is_ok() == holders.contains(&node))
-            && versions.windows(2).all(|w| w[0] == w[1])
+            .all(|(node, keys)| keys.binary_search(key).is_ok() == holders.contains(node))
+            && holders_agree(nodes, &holders, key)
     })
+}
+
+/// Whether each deleted key's tombstone sits at its R holders, at one
+/// version: a holder that missed the delete, or kept an older value,
+/// would bring the value back if the holders of the delete were lost.
+pub fn deletes_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
+    keys.iter().all(|key| {
+        let holders = holders_of(nodes, key);
+        nodes
+            .iter()
+            .filter(|n| holders.contains(n.me()))
+            .all(|n| n.keys().held_entry(key).is_some_and(|e| e.value.is_none()))
+            && holders_agree(nodes, &holders, key)
+    })
+}
+
+/// The R nodes that should hold `key` in the ring of `nodes`: its owner,
+/// `successor(hash(key))`, and the next R - 1 (every node when there are
+/// fewer).
+fn holders_of(nodes: &[Arc<Node>], key: &str) -> Vec<NodeRef> {
+    let ring = sorted(nodes);
+    let space = nodes[0].config().space;
+    let replicas = nodes[0].config().replicas.min(ring.len());
+    let owner = successor_of(&ring, space.hash(key.as_bytes()));
+    let at = ring.iter().position(|n| n == owner).unwrap_or(0);
+    (0..replicas)
+        .map(|i| ring[(at + i) % ring.len()].clone())
+        .collect()
+}
+
+/// Whether `holders` hold `key` at one version.
+fn holders_agree(nodes: &[Arc<Node>], holders: &[NodeRef], key: &str) -> bool {
+    let versions: Vec<_> = nodes
+        .iter()
+        .filter(|n| holders.contains(n.me()))
+        .map(|n| n.keys().held_entry(key).map(|e| e.version))
+        .collect();
+    versions.windows(2).all(|w| w[0] == w[1])
 }
 
 /// The ring as each node sees it, for failure messages.
