@@ -257,6 +257,11 @@ pub enum Response {
         predecessor: Option<NodeRef>,
         /// The successor list, nearest first.
         successors: Vec<NodeRef>,
+        /// False while the node was restarted empty, or paused, and has
+        /// not yet taken its place again: its predecessor and successor
+        /// list may be a stale view's, so it is no one's proof of who owns
+        /// what.
+        settled: bool,
     },
     /// The answer to [`Request::Notify`].
     Notified {
@@ -620,6 +625,7 @@ impl Response {
             Response::Neighbours {
                 predecessor,
                 successors,
+                ..
             } => {
                 predecessor.as_ref().map_or(Ok(()), |p| c.node(p))?;
                 c.nodes("successors", successors, 1)

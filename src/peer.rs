@@ -184,6 +184,8 @@ pub struct Neighbours {
     pub predecessor: Option<NodeRef>,
     /// Its successor list, nearest first.
     pub successors: Vec<NodeRef>,
+    /// Whether its view can be trusted (see [`Response::Neighbours`]).
+    pub settled: bool,
 }
 
 /// A node's answer to `notify`, as [`Response::Notified`] carries it.
@@ -266,9 +268,11 @@ impl<'a> Peer<'a> {
             Response::Neighbours {
                 predecessor,
                 successors,
+                settled,
             } => Ok(Neighbours {
                 predecessor,
                 successors,
+                settled,
             }),
             other => Err(unexpected(&other)),
         }

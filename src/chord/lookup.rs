@@ -104,9 +104,15 @@ impl Ring {
             }
             let peer = self.peer(next);
             // The key lies between `from` and its first successor still
-            // standing: that one owns it now, if it answers.
+            // standing: that one owns it now, if it answers, and unless it
+            // was restarted or paused a moment ago: then `from`'s list may
+            // be older than the ring, and skip nodes that joined before it.
             let answer = if id.in_open_closed(from.id, next.id) {
-                peer.ping().map(|()| Step::Found(successors[i..].to_vec()))
+                match peer.neighbours() {
+                    Ok(its) if its.settled => Ok(Step::Found(successors[i..].to_vec())),
+                    Ok(_) => return None,
+                    Err(e) => Err(e),
+                }
             } else {
                 peer.find_successor_step(id)
             };

@@ -540,12 +540,16 @@ impl Ring {
         self.serves(&links, id).then(|| f(&links.successors))
     }
 
-    /// The answer to `GetNeighbours`: the predecessor and successor list.
+    /// The answer to `GetNeighbours`: the predecessor and successor list,
+    /// and whether they are a settled node's (not one restarted empty, or
+    /// paused, that has not yet taken its place again).
     pub(crate) fn neighbours(&self) -> Response {
+        let paused = self.paused();
         let links = self.links.read();
         Response::Neighbours {
             predecessor: links.predecessor.clone(),
             successors: links.successors.clone(),
+            settled: links.restarted.is_none() && !paused,
         }
     }
 
