@@ -12,11 +12,13 @@
 //!   others: a ring of fewer than R nodes). An acknowledged write
 //!   therefore survives any R - 1 nodes dying at once. The coordinator does the copying, not the owner, so no
 //!   node serving a peer ever calls a third (see [`crate::chord`]).
-//! - **GET** reads the owner's entry. When the owner does not answer, the
-//!   other R - 1 holders are read instead and the newest entry wins, so a
-//!   read does not fail because one node died. All of them must answer: a
-//!   replica that joined a moment ago may lack its copy, and alone it would
-//!   answer NOT_FOUND for a key that exists.
+//! - **GET** reads the owner's entry. When the owner times out (frozen, or
+//!   cut off), the other R - 1 holders are read instead and the newest
+//!   entry wins, so a read does not wait for a node that may come back.
+//!   All of them must answer: a replica that joined a moment ago may lack
+//!   its copy, and alone it would answer NOT_FOUND for a key that exists.
+//!   An owner that refused the connection is gone, and the lookup that
+//!   named it stale: the read looks again until stabilization has moved.
 //!
 //! - **A full node** (its `--max-memory` reached) refuses client writes
 //!   at the owner, which changes nothing, and the coordinator answers
@@ -247,9 +249,9 @@ impl Dhash {
         }
     }
 
-    /// One read: the owner's entry, or, if the owner does not answer, timed
-    /// out a moment ago, or does not hold the key's arc yet, the newest
-    /// entry among the other holders ([`Dhash::newest_elsewhere`]).
+    /// One read: the owner's entry, or, if the owner timed out (now or a
+    /// moment ago) or does not hold the key's arc yet, the newest entry
+    /// among the other holders ([`Dhash::newest_elsewhere`]).
     fn read_once(&self, key: &str, first: bool) -> Attempt<Option<Entry>> {
         let id = self.key_id(key);
         let listed = self.ask_listed_owner(
