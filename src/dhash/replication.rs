@@ -86,6 +86,9 @@ pub(crate) struct RepairState {
     next_slice: HashMap<String, Id>,
     /// Where the next scan for expired values and old tombstones starts.
     next_collect: Option<Id>,
+    /// Since when (on the node's clock) a grown arc has waited with no
+    /// node to copy it from.
+    alone_since: Option<std::time::Duration>,
 }
 
 /// What this node needs to know, read at one instant, to repair its arc.
@@ -152,20 +155,34 @@ impl Dhash {
                 Err(CopyError::Stopped) => {}
             }
         }
-        // With no other node, or only refilling ones, our copy is all
-        // there is; with some that did not answer, try again next round.
+        // With some that did not answer, try again next round. With no
+        // other node, or only nodes refilling themselves, our copy may be
+        // all there is; but a successor list that ran out may only have
+        // been stale: nodes that joined after its last refresh are alive
+        // and hold the arc, and one that has us as successor notifies us
+        // within a round or two. So our own copy is taken as all only
+        // after two periods of that.
         let others = successors
             .iter()
             .filter(|s| s.addr != self.me().addr)
             .count();
-        if sources == 0 && refilling < others {
+        if sources == 0 && (refilling < others || !self.alone_long_enough()) {
             return;
         }
+        self.repair_state().lock().alone_since = None;
         self.ring.arc_synced(grown);
         info!(
             "{}: serving ({from}, {to}] after copying {received} entries from {sources} nodes",
             self.me().addr
         );
+    }
+
+    /// Whether a grown arc has found no node to copy it from for two
+    /// stabilization periods; the clock starts at the first call.
+    fn alone_long_enough(&self) -> bool {
+        let now = self.config().clock.elapsed();
+        let since = *self.repair_state().lock().alone_since.get_or_insert(now);
+        now.saturating_sub(since) >= 2 * self.config().stabilize_interval
     }
 
     /// Step 2: compares one slice of this node's arc with each replica and
