@@ -368,7 +368,7 @@ pub enum Step {
     /// Send these bytes (maybe none), then wait for more.
     Reply(Vec<u8>),
     /// Send these bytes, then hand the connection to a worker, which sends
-    /// the ack and serves frames with this session.
+    /// the ack and serves frames with the `Session` given.
     Ready(Vec<u8>, Session),
     /// Send these bytes, then close: the text says why, for the log.
     Refuse(Vec<u8>, String),

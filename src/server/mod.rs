@@ -140,7 +140,7 @@ impl ServerConfig {
 enum Job {
     /// A person, on the text protocol.
     Text(TcpStream),
-    /// A peer that passed the handshake; its frames use this session.
+    /// A peer that passed the handshake; its frames use the `Session` given.
     Peer(TcpStream, Session),
 }
 

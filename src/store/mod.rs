@@ -73,65 +73,13 @@ mod arc;
 mod collect;
 mod digest;
 mod entry;
+mod limits;
 mod slot;
 
 pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
 pub use entry::{expiry_time, Content, Entry, Item, Version, SECOND};
+pub use limits::{check_key, check_value, TooLong, MAX_KEY, MAX_VALUE};
 use slot::Slot;
-
-/// The longest key, in bytes.
-pub const MAX_KEY: usize = 256;
-
-/// The longest value, in bytes.
-pub const MAX_VALUE: usize = 64 * 1024;
-
-/// A key or value longer than the store takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TooLong {
-    /// "key" or "value".
-    pub what: &'static str,
-    /// Its length in bytes.
-    pub len: usize,
-    /// The most allowed.
-    pub max: usize,
-}
-
-impl std::fmt::Display for TooLong {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let TooLong { what, len, max } = self;
-        write!(f, "{what} of {len} bytes is longer than the {max} allowed")
-    }
-}
-
-impl std::error::Error for TooLong {}
-
-/// Whether the store takes `key`: at most [`MAX_KEY`] bytes. The empty
-/// key is a key, as in Redis. Every client request is checked here where
-/// it enters, at the node a client talks to, so one request gets one
-/// answer in every protocol and in a ring of any size; a peer's messages
-/// are checked again on arrival ([`crate::message`]).
-///
-/// # Errors
-/// [`TooLong`], naming the key's length and the limit.
-pub fn check_key(key: &str) -> Result<(), TooLong> {
-    bounded("key", key.len(), MAX_KEY)
-}
-
-/// Whether the store takes `value`: at most [`MAX_VALUE`] bytes. The empty
-/// value is a value, as in Redis.
-///
-/// # Errors
-/// [`TooLong`], naming the value's length and the limit.
-pub fn check_value(value: &[u8]) -> Result<(), TooLong> {
-    bounded("value", value.len(), MAX_VALUE)
-}
-
-fn bounded(what: &'static str, len: usize, max: usize) -> Result<(), TooLong> {
-    if len > max {
-        return Err(TooLong { what, len, max });
-    }
-    Ok(())
-}
 
 /// What one entry costs beyond its key and value bytes, as the store
 /// counts its size: an estimate of the map nodes, string headers and
