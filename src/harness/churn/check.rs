@@ -3,7 +3,7 @@
 //! checker" in the module above).
 
 /// One key's history, as the checker knows it.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct KeyState {
     /// The last acknowledged write: `(sequence, value)`, `None` for a
     /// delete. `None` until something is acknowledged.

@@ -104,6 +104,9 @@ struct Tally {
     gets: AtomicU64,
     gets_ok: AtomicU64,
     stale: AtomicU64,
+    /// The first stale reads, described for the report: which key, what
+    /// was read, and what was acknowledged.
+    stale_seen: Mutex<Vec<String>>,
     retries: AtomicU64,
     incrs: AtomicU64,
     incrs_ok: AtomicU64,
@@ -241,8 +244,15 @@ fn workload(
                         .get_micros
                         .lock()
                         .push(started.elapsed().as_micros() as u64);
-                    if !keys.lock()[index].accepts(&got) {
+                    let state = keys.lock()[index].clone();
+                    if !state.accepts(&got) {
                         tally.stale.fetch_add(1, Ordering::Relaxed);
+                        let mut seen = tally.stale_seen.lock();
+                        if seen.len() < 10 {
+                            seen.push(format!(
+                                "GET {key} read {got:?}; acknowledged before it: {state:?}"
+                            ));
+                        }
                     }
                 }
                 Outcome::Failed(why) => *tally.last_failure.lock() = why,
@@ -647,6 +657,9 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         tally.stale.load(Ordering::Relaxed),
         stale_after.len()
     );
+    for seen in tally.stale_seen.lock().iter() {
+        println!("  stale: {seen}");
+    }
     println!(
         "availability during churn: GET {:.3}% ({gets_ok}/{gets}), PUT/DEL {:.3}% ({puts_ok}/{puts}), retries at another node={}",
         share(gets_ok, gets),
