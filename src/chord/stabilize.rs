@@ -465,9 +465,10 @@ impl Ring {
         let received = match keys.copy_arc(successor, successor.id, self.me.id) {
             Ok(received) => received,
             Err(CopyError::Stopped) => return,
-            Err(CopyError::SourceRefilling) if keys.count() > 0 => {
-                // We hold keys already: not a newcomer, but a member the
-                // restarted successor took as its first predecessor.
+            Err(CopyError::SourceRefilling) if self.links.read().member => {
+                // A member already holds its arc: the restarted successor
+                // took it as its first predecessor. (Holding some keys is
+                // no proof: a newcomer may have been given replicas.)
                 self.links.write().receiving = false;
                 return;
             }
