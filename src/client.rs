@@ -42,7 +42,7 @@ impl Client {
         self.reader
             .get_mut()
             .write_all(format!("{line}\r\n").as_bytes())?;
-        let multiline = text::parse(line.as_bytes()).is_ok_and(|c| c.is_multiline());
+        let multiline = text::parse(line.as_bytes()).is_ok_and(|c| text::is_multiline(&c));
         let mut lines = Vec::new();
         loop {
             let mut answer = String::new();

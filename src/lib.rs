@@ -45,7 +45,12 @@
 //!   LOOKUP).
 //! - [`node`]: one node, the ring and the key layer together, and the one
 //!   dispatch from peer requests to the two.
-//! - [`text`]: the line protocol people type into telnet: parse and format.
+//! - [`command`]: what a client may ask, whichever protocol it speaks, and
+//!   what a node answers: one `Command`, one `Answer`.
+//! - [`text`]: the line protocol people type into telnet: lines into
+//!   commands, answers into lines.
+//! - [`resp`]: the Redis protocol: frames, and Redis commands into
+//!   commands, answers into replies.
 //! - [`client`]: a blocking client for the line protocol (CLI and tests).
 //! - [`server`]: the accept thread (a lobby that holds new connections until
 //!   they authenticate or show they are people), the worker pool, one
@@ -70,6 +75,7 @@ pub mod chord;
 pub mod client;
 pub mod clock;
 pub mod codec;
+pub mod command;
 pub mod config;
 pub mod dhash;
 pub mod draw;

@@ -45,8 +45,8 @@ fn a_text_client_sets_and_reads_expiry() {
     assert_eq!(a.line("PERSIST session").unwrap(), "OK");
     assert_eq!(
         b.line("PERSIST session").unwrap(),
-        "OK",
-        "a value, no expiry"
+        "NOT_FOUND",
+        "a value, but no expiry to remove"
     );
     assert_eq!(b.line("TTL session").unwrap(), "TTL none");
     assert_eq!(a.line("EXPIRE nothing 10").unwrap(), "NOT_FOUND");

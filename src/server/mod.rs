@@ -18,13 +18,16 @@
 //! people and strangers, however many and however idle, cannot cut a node
 //! off from the ring.
 //!
-//! One address serves people and peers: a connection whose first byte is
-//! the peer preamble's NUL ([`crate::codec::MAGIC`]) speaks the peer
-//! protocol, one whose first byte is `*` the Redis protocol
-//! (`server/resp.rs`), any other the text protocol (`server/text.rs`), and
-//! a text line that is an HTTP request line gets a read-only page of the
-//! ring (`server/http.rs`). Text clients must send `AUTH <password>` first
-//! when the node has a password.
+//! One address serves people and peers. The lobby tells them apart: a
+//! connection whose first byte is the peer preamble's NUL
+//! ([`crate::codec::MAGIC`]) speaks the peer protocol. For a person, one
+//! function (`serve_person`) picks the protocol: a first byte `*` is the
+//! Redis protocol (`server/resp.rs`), a first line that is an HTTP request
+//! line gets a read-only page of the ring (`server/http.rs`), any other is
+//! the text protocol (`server/text.rs`). Both command protocols parse into
+//! the one [`crate::command::Command`], carried out once in
+//! `server/execute.rs`. Clients must send `AUTH <password>` first when the
+//! node has a password.
 //!
 //! # When a thread panics anyway
 //!
@@ -41,6 +44,7 @@
 //! accepting, shut down every open connection (which wakes the workers
 //! blocked reading them), close the channel, and join the workers.
 
+mod execute;
 mod http;
 mod lobby;
 mod resp;
@@ -611,7 +615,7 @@ fn serve_text_within_limit(
 ) -> io::Result<()> {
     let held = shared.text_clients.fetch_add(1, Ordering::SeqCst);
     let result = if held < shared.text_limit {
-        text::serve_text(shared, reader, writer)
+        serve_person(shared, reader, writer)
     } else {
         Stats::add(&shared.node.stats().busy_rejections, 1);
         writer.write_all(b"ERR busy\r\n")?;
@@ -619,6 +623,41 @@ fn serve_text_within_limit(
     };
     shared.text_clients.fetch_sub(1, Ordering::SeqCst);
     result
+}
+
+/// Picks a person's protocol, in this one place, and serves it: a first
+/// byte `*` is a RESP array, a Redis client; a first line that is an HTTP
+/// request line asks for the ring's page; any other line is the text
+/// protocol's first request.
+fn serve_person(
+    shared: &Shared,
+    mut reader: BufReader<TcpStream>,
+    mut writer: BufWriter<TcpStream>,
+) -> io::Result<()> {
+    if matches!(io::BufRead::fill_buf(&mut reader), Ok([b'*', ..])) {
+        return resp::serve(shared, reader, writer);
+    }
+    let first = crate::text::read_line(&mut reader, crate::text::MAX_LINE);
+    if let Ok(crate::text::Line::Complete(bytes)) = &first {
+        if let Some((method, target)) = http::request_line(bytes) {
+            let locked = shared.password.is_some();
+            return http::serve(
+                &shared.node,
+                locked,
+                &method,
+                &target,
+                &mut reader,
+                &mut writer,
+            );
+        }
+    }
+    text::serve(shared, first, reader, writer)
+}
+
+/// Counts a flush of replies: with `client_requests`, how well replies
+/// are batched.
+fn count_flush(shared: &Shared) {
+    Stats::add(&shared.node.stats().reply_flushes, 1);
 }
 
 /// The peer protocol after the handshake: answer frames until the peer
@@ -669,14 +708,11 @@ fn hash_password(password: &str) -> [u8; 32] {
     Sha256::digest(password.as_bytes()).into()
 }
 
-/// Answers `AUTH`; whether the password was right. Hashes of the two are
+/// Checks `AUTH`'s password; why it is refused. Hashes of the two are
 /// compared in constant time, so the answer's timing tells nothing.
-fn check_password(shared: &Shared, given: &str) -> (Vec<String>, bool) {
+fn check_password(shared: &Shared, given: &str) -> std::result::Result<(), String> {
     let Some(expected) = shared.password else {
-        return (
-            vec!["ERR this node has no password (start it with --password-file to set one)".into()],
-            false,
-        );
+        return Err("this node has no password (start it with --password-file to set one)".into());
     };
     let given = hash_password(given);
     let differ = expected
@@ -684,16 +720,12 @@ fn check_password(shared: &Shared, given: &str) -> (Vec<String>, bool) {
         .zip(given.iter())
         .fold(0u8, |acc, (a, b)| acc | (a ^ b));
     if differ == 0 {
-        (vec!["OK".into()], true)
-    } else {
-        shared.refusals.warn(|| {
-            format!(
-                "{}: a text client sent a wrong password",
-                shared.node.me().addr
-            )
-        });
-        (vec!["ERR invalid password".into()], false)
+        return Ok(());
     }
+    shared
+        .refusals
+        .warn(|| format!("{}: a client sent a wrong password", shared.node.me().addr));
+    Err("invalid password".into())
 }
 
 /// Warns once at start-up of what a node without a secret or a password

@@ -1,7 +1,8 @@
 //! RESP2, the Redis serialization protocol, as far as a server needs it:
 //! reading requests (arrays of bulk strings, or inline commands) and
-//! writing replies. Pure: no sockets, no node. The commands themselves are
-//! answered in `server/resp.rs`.
+//! writing replies. Pure: no sockets, no node. The commands are parsed and
+//! their answers worded in [`command`]; the connection loop is in
+//! `server/resp.rs`.
 //!
 //! A request is `*<n>\r\n` followed by `n` bulk strings `$<len>\r\n<bytes>\r\n`;
 //! an inline command is one line of words separated by spaces. Every
@@ -9,6 +10,8 @@
 //! at most [`MAX_ARGS`] arguments, each at most [`MAX_BULK`] bytes.
 
 use std::io::{self, BufRead, Read as _};
+
+pub mod command;
 
 use crate::store::{MAX_KEY, MAX_VALUE};
 use crate::text::{read_line, Line};

@@ -1,7 +1,9 @@
-//! The line protocol people type into `telnet` or `nc`: parsing requests
-//! and formatting answers. Pure: the connection loop is in
-//! [`crate::server`], and this module only turns bytes into a [`Command`]
-//! and results into lines.
+//! The line protocol people type into `telnet` or `nc`: a line parses into
+//! the one [`Command`] every protocol shares, and its [`Answer`] is worded
+//! in lines ([`format`]). Pure: the connection loop is in
+//! [`crate::server`].
+//!
+//! [`Answer`]: crate::command::Answer
 //!
 //! One request per line, ended by `\n` or `\r\n`; command words are
 //! case-insensitive; a key is one token without white space, 1 to 256
@@ -12,15 +14,18 @@
 //! GET <key>           -> VALUE <value>   or  BYTES <escaped>  or  NOT_FOUND
 //! DEL <key>           -> OK              or  NOT_FOUND
 //! EXPIRE <key> <s>    -> OK              or  NOT_FOUND   (0 or less deletes)
-//! PERSIST <key>       -> OK              or  NOT_FOUND
+//! PERSIST <key>       -> OK              or  NOT_FOUND   (no value, or no expiry to remove)
 //! TTL <key>           -> TTL <seconds>   or  TTL none    or  NOT_FOUND
-//! LOOKUP <key>        -> <key id> <owner id> <owner host:port> hops=<n> replicas=<host:port>,...
+//! INCR <key> [<n>]    -> VALUE <sum>
+//! LOOKUP <key>        -> <key id> <owner id> <owner host:port> hops=<n> replicas=<host:port>,... held=<host:port>@<version>,...
+//! KEYS [pattern]      -> the keys of the ring matching a glob, at most 1000; END
 //! NODE [FULL]         -> this node's id, address, predecessor, successors, keys; END
 //! FINGERS [FULL]      -> k, start, node id, node address per run of fingers; END
 //! RING [FULL]         -> <id> <host:port> owned=<n> replicas=<n> per node, by successor; END
 //! COUNT               -> COUNT <keys of the ring> nodes=<n>
 //! STATS               -> name=value counters; END
 //! HELP                -> the commands; END
+//! PING                -> +PONG
 //! AUTH <password>     -> OK, or ERR; needed first when the node has a password
 //! QUIT                -> BYE, and the connection closes
 //! anything else       -> ERR <what was wrong>; the connection stays usable
@@ -35,8 +40,7 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
-use crate::chord::{Lookup, RingEntry, View};
-use crate::id::{Id, NodeRef};
+use crate::command::{Command, SetExpiry, SetReply, TtlForm, Unit, When};
 
 use crate::store::TooLong;
 pub use crate::store::{MAX_KEY, MAX_VALUE};
@@ -44,111 +48,6 @@ pub use crate::store::{MAX_KEY, MAX_VALUE};
 /// The longest line, in bytes, without its line ending: a PUT with the
 /// longest key and value, and room for the command word.
 pub const MAX_LINE: usize = 16 + MAX_KEY + MAX_VALUE;
-
-/// A parsed request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// `PUT <key> <value>`
-    Put {
-        /// The key.
-        key: String,
-        /// The value: the rest of the line.
-        value: String,
-    },
-    /// `GET <key>`
-    Get {
-        /// The key.
-        key: String,
-    },
-    /// `DEL <key>`
-    Del {
-        /// The key.
-        key: String,
-    },
-    /// `EXPIRE <key> <seconds>`
-    Expire {
-        /// The key.
-        key: String,
-        /// When the value expires, from now; 0 or less deletes it.
-        seconds: i64,
-    },
-    /// `INCR <key> [<by>]`
-    Incr {
-        /// The key.
-        key: String,
-        /// What to add (1 unless given; negative subtracts).
-        by: i64,
-    },
-    /// `PERSIST <key>`
-    Persist {
-        /// The key.
-        key: String,
-    },
-    /// `TTL <key>`
-    Ttl {
-        /// The key.
-        key: String,
-    },
-    /// `LOOKUP <key>`
-    Lookup {
-        /// The key.
-        key: String,
-    },
-    /// `NODE [FULL]`
-    Node {
-        /// Whole identifiers rather than their first digits.
-        full: bool,
-    },
-    /// `FINGERS [FULL]`
-    Fingers {
-        /// Every finger on its own line with whole identifiers, rather
-        /// than runs of fingers that name one node.
-        full: bool,
-    },
-    /// `RING [FULL]`
-    Ring {
-        /// Whole identifiers rather than their first digits.
-        full: bool,
-    },
-    /// `COUNT`: the keys of the whole ring, each counted once, at its
-    /// owner.
-    Count,
-    /// `STATS`
-    Stats,
-    /// `HELP`
-    Help,
-    /// `AUTH <password>`
-    Auth {
-        /// The password: the rest of the line.
-        password: String,
-    },
-    /// `QUIT`
-    Quit,
-    /// `KEYS [pattern]`: the keys of the whole ring, matching a Redis glob,
-    /// at most [`KEYS_LIMIT`].
-    Keys {
-        /// The glob; every key without one.
-        pattern: Option<String>,
-    },
-    /// `PING`: answered `+PONG`, which a person reads and a Redis client
-    /// sending an inline `PING` (as `redis-benchmark` does) parses.
-    Ping,
-}
-
-impl Command {
-    /// Whether the answer is several lines closed by `END`.
-    pub fn is_multiline(&self) -> bool {
-        matches!(
-            self,
-            Command::Node { .. }
-                | Command::Fingers { .. }
-                | Command::Ring { .. }
-                | Command::Stats
-                | Command::Help
-                | Command::Keys { .. }
-        )
-    }
-}
 
 /// Why a line is not a request. The `Display` text follows `ERR `.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,9 +120,6 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// The most keys `KEYS` lists; `SCAN` through redis-cli lists any number.
-pub const KEYS_LIMIT: usize = 1000;
-
 /// The commands with their arguments, as `HELP` lists them.
 pub const HELP: &[&str] = &[
     "PUT <key> <value>   store a value (the rest of the line)",
@@ -231,7 +127,7 @@ pub const HELP: &[&str] = &[
     "DEL <key>           delete a key: OK or NOT_FOUND",
     "INCR <key> [<n>]    add n (default 1; negative subtracts) to an integer value, 0 if none: VALUE <sum>",
     "EXPIRE <key> <s>    the value expires in s seconds (0 or less deletes it): OK or NOT_FOUND",
-    "PERSIST <key>       the value never expires: OK or NOT_FOUND",
+    "PERSIST <key>       the value never expires: OK, or NOT_FOUND when it had no value or no expiry",
     "TTL <key>           seconds until the value expires: TTL <s>, TTL none, or NOT_FOUND",
     "LOOKUP <key>        <key id> <owner id> <owner address> hops=<n> replicas=<addresses>",
     "                    held=<address>@<version>,...: each holder's copy (d deleted, x expired, - none, ? no answer)",
@@ -288,18 +184,30 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             if value.len() > MAX_VALUE {
                 return Err(ParseError::ValueTooLong(value.len()));
             }
-            Ok(Command::Put {
+            Ok(Command::Set {
                 key,
-                value: value.to_string(),
+                value: value.as_bytes().to_vec(),
+                only_if_exists: None,
+                expiry: SetExpiry::Clear,
+                reply: SetReply::Ok,
             })
         }
         "GET" => single_key(rest, "GET").map(|key| Command::Get { key }),
-        "DEL" => single_key(rest, "DEL").map(|key| Command::Del { key }),
+        "DEL" => single_key(rest, "DEL").map(|key| Command::Delete { keys: vec![key] }),
         "EXPIRE" => {
             let (key, seconds) = rest.trim().rsplit_once(' ').unwrap_or((rest.trim(), ""));
             let key = single_key(key, "EXPIRE")?;
-            let seconds = seconds.parse().map_err(|_| ParseError::BadSeconds)?;
-            Ok(Command::Expire { key, seconds })
+            let amount = seconds.parse().map_err(|_| ParseError::BadSeconds)?;
+            let when = When {
+                amount,
+                unit: Unit::Seconds,
+                absolute: false,
+            };
+            Ok(Command::Expire {
+                key,
+                when,
+                only: None,
+            })
         }
         "INCR" => {
             let mut words = rest.split_whitespace();
@@ -311,10 +219,16 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             if words.next().is_some() {
                 return Err(ParseError::ExtraArguments("INCR"));
             }
-            Ok(Command::Incr { key, by })
+            Ok(Command::Increment { key, by })
         }
         "PERSIST" => single_key(rest, "PERSIST").map(|key| Command::Persist { key }),
-        "TTL" => single_key(rest, "TTL").map(|key| Command::Ttl { key }),
+        "TTL" => single_key(rest, "TTL").map(|key| Command::Ttl {
+            key,
+            form: TtlForm {
+                unit: Unit::Seconds,
+                absolute: false,
+            },
+        }),
         "LOOKUP" => single_key(rest, "LOOKUP").map(|key| Command::Lookup { key }),
         "NODE" => full_flag(rest, "NODE").map(|full| Command::Node { full }),
         "FINGERS" => full_flag(rest, "FINGERS").map(|full| Command::Fingers { full }),
@@ -323,7 +237,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "COUNT" => no_arguments(Command::Count, "COUNT"),
         "KEYS" => {
             let mut words = rest.split_whitespace();
-            let pattern = words.next().map(str::to_string);
+            let pattern = words.next().map(|p| p.as_bytes().to_vec());
             if words.next().is_some() {
                 return Err(ParseError::ExtraArguments("KEYS"));
             }
@@ -340,7 +254,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             })
         }
         "QUIT" => no_arguments(Command::Quit, "QUIT"),
-        "PING" => no_arguments(Command::Ping, "PING"),
+        "PING" => no_arguments(Command::Ping { message: None }, "PING"),
         _ => Err(ParseError::Unknown(word.chars().take(32).collect())),
     }
 }
@@ -428,105 +342,10 @@ pub fn read_line<R: BufRead>(reader: &mut R, max: usize) -> io::Result<Line> {
     }
 }
 
-/// The answer to `GET` for a value: `VALUE <value>` when it is text of one
-/// line, else `BYTES <value escaped>`.
-pub fn value_line(value: &[u8]) -> String {
-    match std::str::from_utf8(value) {
-        Ok(text) if !text.contains(['\n', '\r']) => format!("VALUE {text}"),
-        _ => format!("BYTES {}", value.escape_ascii()),
-    }
-}
-
-/// The answer to `LOOKUP`: `<key id> <owner id> <owner host:port> hops=<n>
-/// replicas=<host:port>,...`, the replicas being the R - 1 holders after
-/// the owner.
-pub fn lookup_line(key_id: &Id, lookup: &Lookup, replicas: usize) -> String {
-    let others: Vec<&str> = lookup
-        .holders(replicas)
-        .iter()
-        .skip(1)
-        .map(|n| n.addr.as_str())
-        .collect();
-    format!(
-        "{key_id} {} hops={} replicas={}",
-        lookup.owner(),
-        lookup.hops(),
-        others.join(",")
-    )
-}
-
-/// An identifier as NODE, FINGERS and RING print it: whole with `full`,
-/// else its first 8 hex digits when it is printed in hex (m > 64). Eight
-/// digits tell apart the nodes of any ring a person reads (two of 64 nodes
-/// share them with a chance of about 1 in 2 million).
-pub fn id_text(id: &Id, full: bool) -> String {
-    let text = id.to_string();
-    if full || id.bits() <= 64 {
-        return text;
-    }
-    text.chars().take(8).collect()
-}
-
-fn node_text(node: &NodeRef, full: bool) -> String {
-    format!("{} {}", id_text(&node.id, full), node.addr)
-}
-
-/// The lines of `NODE`, before `END`.
-pub fn node_lines(view: &View, full: bool) -> Vec<String> {
-    let mut lines = vec![
-        format!("id {}", id_text(&view.me.id, full)),
-        format!("address {}", view.me.addr),
-        match &view.predecessor {
-            Some(p) => format!("predecessor {}", node_text(p, full)),
-            None => "predecessor none".to_string(),
-        },
-    ];
-    for (i, s) in view.successors.iter().enumerate() {
-        lines.push(format!("successor {} {}", i + 1, node_text(s, full)));
-    }
-    lines.push(format!("keys {}", view.keys));
-    lines
-}
-
-/// The lines of `FINGERS`, before `END`. With `full`, one per finger:
-/// `<k> <start> <node id> <address>`, or `<k> <start> none` for a finger
-/// not yet fixed. Without, consecutive fingers that name the same node (or
-/// none) are one line, `<k>-<k'> <start of k> ...`: at m = 160 most of the
-/// 160 fingers of a small ring point at its first few nodes.
-pub fn finger_lines(view: &View, full: bool) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut rows = view.fingers.iter().peekable();
-    while let Some((k, start, node)) = rows.next() {
-        let mut last = *k;
-        while let Some((next, _, same)) = rows.peek() {
-            if full || same != node {
-                break;
-            }
-            last = *next;
-            rows.next();
-        }
-        let ks = if last == *k {
-            k.to_string()
-        } else {
-            format!("{k}-{last}")
-        };
-        let target = node
-            .as_ref()
-            .map_or("none".to_string(), |n| node_text(n, full));
-        lines.push(format!("{ks} {} {target}", id_text(start, full)));
-    }
-    lines
-}
-
-/// One line of `RING`: `<id> <host:port> keys=<n>`.
-pub fn ring_line(entry: &RingEntry, full: bool) -> String {
-    format!(
-        "{} owned={} replicas={}",
-        node_text(&entry.node, full),
-        entry.owned,
-        entry.keys.saturating_sub(entry.owned)
-    )
-}
+mod format;
+pub use format::{
+    finger_lines, format, id_text, is_multiline, lookup_line, node_lines, ring_line, value_line,
+};
 
 #[cfg(test)]
 mod tests {
@@ -540,11 +359,26 @@ mod tests {
         parse(line.as_bytes()).unwrap_err()
     }
 
+    fn put(key: &str, value: &str) -> Command {
+        Command::Set {
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+            only_if_exists: None,
+            expiry: SetExpiry::Clear,
+            reply: SetReply::Ok,
+        }
+    }
+
     #[test]
     fn commands_parse_case_insensitively() {
         assert_eq!(ok("get a"), Command::Get { key: "a".into() });
         assert_eq!(ok("GeT a\r"), Command::Get { key: "a".into() });
-        assert_eq!(ok("DEL a"), Command::Del { key: "a".into() });
+        assert_eq!(
+            ok("DEL a"),
+            Command::Delete {
+                keys: vec!["a".into()]
+            }
+        );
         assert_eq!(ok("lookup a"), Command::Lookup { key: "a".into() });
         for (line, command) in [
             ("NODE", Command::Node { full: false }),
@@ -554,12 +388,12 @@ mod tests {
             ("count", Command::Count),
             ("help", Command::Help),
             ("QUIT", Command::Quit),
-            ("ping", Command::Ping),
+            ("ping", Command::Ping { message: None }),
             ("KEYS", Command::Keys { pattern: None }),
             (
                 "keys user:*",
                 Command::Keys {
-                    pattern: Some("user:*".into()),
+                    pattern: Some(b"user:*".to_vec()),
                 },
             ),
         ] {
@@ -569,16 +403,25 @@ mod tests {
 
     #[test]
     fn expire_takes_a_key_and_whole_seconds() {
-        let expire = |key: &str, seconds| Command::Expire {
+        let expire = |key: &str, amount| Command::Expire {
             key: key.into(),
-            seconds,
+            when: When {
+                amount,
+                unit: Unit::Seconds,
+                absolute: false,
+            },
+            only: None,
         };
         assert_eq!(ok("EXPIRE session 30"), expire("session", 30));
         assert_eq!(ok("expire  session   -1 "), expire("session", -1));
         assert_eq!(
             ok("TTL session"),
             Command::Ttl {
-                key: "session".into()
+                key: "session".into(),
+                form: TtlForm {
+                    unit: Unit::Seconds,
+                    absolute: false
+                }
             }
         );
         assert_eq!(ok("persist s"), Command::Persist { key: "s".into() });
@@ -593,7 +436,7 @@ mod tests {
 
     #[test]
     fn incr_takes_a_key_and_an_optional_whole_number() {
-        let incr = |key: &str, by| Command::Incr {
+        let incr = |key: &str, by| Command::Increment {
             key: key.into(),
             by,
         };
@@ -612,32 +455,12 @@ mod tests {
     }
 
     #[test]
-    fn a_value_that_is_not_one_line_of_text_is_shown_escaped() {
-        assert_eq!(
-            value_line(b"plain text, even \\x41"),
-            "VALUE plain text, even \\x41"
-        );
-        assert_eq!(value_line("é".as_bytes()), "VALUE é");
-        assert_eq!(value_line(b"a\r\nb"), "BYTES a\\r\\nb");
-        assert_eq!(value_line(b"\x00\xff\\"), "BYTES \\x00\\xff\\\\");
-    }
-
-    #[test]
     fn a_value_is_the_rest_of_the_line() {
         assert_eq!(
             ok("PUT k hello there  world"),
-            Command::Put {
-                key: "k".into(),
-                value: "hello there  world".into()
-            }
+            put("k", "hello there  world")
         );
-        assert_eq!(
-            ok("put answer 42\r"),
-            Command::Put {
-                key: "answer".into(),
-                value: "42".into()
-            }
-        );
+        assert_eq!(ok("put answer 42\r"), put("answer", "42"));
     }
 
     #[test]
@@ -715,47 +538,5 @@ mod tests {
             Line::Complete(b"GET a".to_vec())
         );
         assert_eq!(read_line(&mut input, 10).unwrap(), Line::TooLong);
-    }
-
-    #[test]
-    fn fingers_that_name_one_node_are_one_line_and_ids_are_short() {
-        use crate::id::IdSpace;
-        let space = IdSpace::new(160).unwrap();
-        let a = NodeRef::new(space, "127.0.0.1:4000");
-        let b = NodeRef::new(space, "127.0.0.1:4001");
-        let me = NodeRef::new(space, "127.0.0.1:4002");
-        let start = |k: u8| me.id.add_pow2(k - 1);
-        let view = View {
-            me: me.clone(),
-            predecessor: Some(a.clone()),
-            successors: vec![a.clone(), b.clone()],
-            fingers: vec![
-                (1, start(1), Some(a.clone())),
-                (2, start(2), Some(a.clone())),
-                (3, start(3), Some(a.clone())),
-                (4, start(4), Some(b.clone())),
-                (5, start(5), None),
-                (6, start(6), None),
-            ],
-            keys: 3,
-            taking_over: false,
-        };
-        let short = |id: Id| id.to_string()[..8].to_string();
-        assert_eq!(
-            finger_lines(&view, false),
-            vec![
-                format!("1-3 {} {} {}", short(start(1)), short(a.id), a.addr),
-                format!("4 {} {} {}", short(start(4)), short(b.id), b.addr),
-                format!("5-6 {} none", short(start(5))),
-            ]
-        );
-        let full = finger_lines(&view, true);
-        assert_eq!(full.len(), 6);
-        assert_eq!(full[0], format!("1 {} {a}", start(1)));
-        assert_eq!(node_lines(&view, false)[0], format!("id {}", short(me.id)));
-        assert_eq!(node_lines(&view, true)[0], format!("id {}", me.id));
-        // Decimal identifiers of small rings are short already.
-        let small = IdSpace::new(6).unwrap().id(42);
-        assert_eq!(id_text(&small, false), "42");
     }
 }

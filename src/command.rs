@@ -1,0 +1,390 @@
+//! The one command layer: what a client may ask of a node, whichever
+//! protocol it speaks, and what the node answers.
+//!
+//! Each wire protocol parses its requests into a [`Command`] (the text
+//! protocol in [`crate::text`], RESP in [`crate::resp::command`]); the
+//! server carries each command out once, in `server/execute.rs`, into an
+//! [`Answer`]; each protocol then words the answer its own way. So a
+//! command means the same through both: the same TTL, the same limits, the
+//! same holders in a LOOKUP, the same refusals. Pure data: nothing here
+//! touches a node or a socket.
+//!
+//! Times a client gives relative to now (`EXPIRE key 10`) stay relative
+//! here ([`When`]); the executor makes them absolute by the node's clock.
+
+use crate::error::Error;
+use crate::message::ExpireIf;
+
+/// A request, as every protocol parses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `GET key`: the value, or none.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// `SET key value` (text `PUT`), with Redis's conditions and expiry.
+    Set {
+        /// The key.
+        key: String,
+        /// The value: any bytes.
+        value: Vec<u8>,
+        /// `NX` (`Some(false)`: only if the key has no value) or `XX`
+        /// (`Some(true)`: only if it has one); `None`: always.
+        only_if_exists: Option<bool>,
+        /// What becomes of the key's expiry.
+        expiry: SetExpiry,
+        /// How the answer is worded: `SETNX` answers 1 or 0 where `SET NX`
+        /// answers OK or nil.
+        reply: SetReply,
+    },
+    /// `DEL key...`: how many of the keys had a value.
+    Delete {
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// `EXISTS key...`: how many of the keys have a value.
+    Exists {
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// `MGET key...`: each key's value, or none.
+    GetMany {
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// `MSET key value...`: every pair written; each clears its expiry.
+    SetMany {
+        /// The keys and their values.
+        pairs: Vec<(String, Vec<u8>)>,
+    },
+    /// `INCR key [by]` and its kin: the owner adds `by`, atomically.
+    Increment {
+        /// The key.
+        key: String,
+        /// What to add; negative subtracts.
+        by: i64,
+    },
+    /// `EXPIRE key time [NX|XX|GT|LT]` and its kin: the key expires then
+    /// (a time passed deletes it), if the condition holds.
+    Expire {
+        /// The key.
+        key: String,
+        /// When.
+        when: When,
+        /// The condition; `None`: always.
+        only: Option<ExpireIf>,
+    },
+    /// `PERSIST key`: the key's expiry is removed.
+    Persist {
+        /// The key.
+        key: String,
+    },
+    /// `TTL key` and its kin: when the key expires.
+    Ttl {
+        /// The key.
+        key: String,
+        /// How the time is given.
+        form: TtlForm,
+    },
+    /// `TYPE key`: `string`, or `none` for a key with no value.
+    Type {
+        /// The key.
+        key: String,
+    },
+    /// `STRLEN key`: the value's length in bytes, 0 for none.
+    Strlen {
+        /// The key.
+        key: String,
+    },
+    /// `KEYS [pattern]`: the keys of the whole ring matching a Redis glob,
+    /// at most [`KEYS_LIMIT`].
+    Keys {
+        /// The glob; every key without one.
+        pattern: Option<Vec<u8>>,
+    },
+    /// `SCAN cursor [MATCH pattern] [COUNT n]` over the whole ring.
+    Scan {
+        /// Where the last call stopped; 0 to start.
+        cursor: u64,
+        /// The glob keys must match.
+        pattern: Option<Vec<u8>>,
+        /// About how many keys to return.
+        count: usize,
+    },
+    /// `DBSIZE`: the keys this node holds, its own and its copies.
+    DbSize,
+    /// `LOOKUP key`: the key's identifier, owner, hops and holders, with
+    /// each holder's version of the key.
+    Lookup {
+        /// The key.
+        key: String,
+    },
+    /// `NODE`: this node's identifier, neighbours and keys.
+    Node {
+        /// Whole identifiers rather than their first digits.
+        full: bool,
+    },
+    /// `FINGERS`: this node's finger table.
+    Fingers {
+        /// One line per finger with whole identifiers, rather than runs.
+        full: bool,
+    },
+    /// `RING`: every node, walking successor pointers from this one.
+    Ring {
+        /// Whole identifiers rather than their first digits.
+        full: bool,
+    },
+    /// `COUNT`: the keys of the whole ring, each counted once, at its
+    /// owner, and the nodes.
+    Count,
+    /// `STATS`: this node's counters and store usage.
+    Stats,
+    /// `INFO`: Redis's sections, as far as they mean something here, and
+    /// a `chord` section.
+    Info,
+    /// `HELP`: the text protocol's commands.
+    Help,
+    /// `PING [message]`.
+    Ping {
+        /// Echoed back, if given.
+        message: Option<Vec<u8>>,
+    },
+    /// `ECHO message`.
+    Echo {
+        /// Echoed back.
+        message: Vec<u8>,
+    },
+    /// `AUTH password`.
+    Auth {
+        /// The password.
+        password: String,
+    },
+    /// `HELLO [version]`: the protocol version a client asks for.
+    Hello {
+        /// The version asked for; `None`: the current one.
+        version: Option<String>,
+    },
+    /// `SELECT db`: chord has database 0 only.
+    Select {
+        /// The database asked for.
+        db: String,
+    },
+    /// `CLIENT SETNAME name`.
+    SetName {
+        /// The connection's new name.
+        name: String,
+    },
+    /// `CLIENT GETNAME`.
+    GetName,
+    /// `COMMAND ...` and `CONFIG GET ...`, which Redis's tools send on
+    /// start: answered empty (no hints, no settings), and they go on.
+    Introspect {
+        /// `COMMAND COUNT`, answered 0.
+        count: bool,
+    },
+    /// `QUIT`: the connection closes after the answer.
+    Quit,
+}
+
+/// What `SET` does to the key's expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetExpiry {
+    /// The value never expires (a plain `SET`).
+    Clear,
+    /// The expiry held stays (`KEEPTTL`).
+    Keep,
+    /// The value expires then (`EX`, `PX`, `EXAT`, `PXAT`).
+    At(When),
+}
+
+/// How `SET` with a condition answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetReply {
+    /// OK when written, none (nil) when the condition failed.
+    Ok,
+    /// 1 when written, 0 when not (`SETNX`).
+    Integer,
+}
+
+/// A time a client gives: an amount of a unit, from now or from the Unix
+/// epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct When {
+    /// The amount; negative is before the start.
+    pub amount: i64,
+    /// Its unit.
+    pub unit: Unit,
+    /// From the Unix epoch (`EXPIREAT`) rather than from now (`EXPIRE`).
+    pub absolute: bool,
+}
+
+/// Seconds or milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// Seconds (`EX`, `EXPIRE`, `TTL`).
+    Seconds,
+    /// Milliseconds (`PX`, `PEXPIRE`, `PTTL`).
+    Millis,
+}
+
+impl Unit {
+    /// The unit in microseconds, the store's scale.
+    pub fn micros(self) -> u64 {
+        match self {
+            Unit::Seconds => 1_000_000,
+            Unit::Millis => 1_000,
+        }
+    }
+}
+
+/// How `TTL` and its kin give the time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TtlForm {
+    /// Seconds (`TTL`, `EXPIRETIME`) or milliseconds (`PTTL`,
+    /// `PEXPIRETIME`).
+    pub unit: Unit,
+    /// The Unix time it expires (`EXPIRETIME`) rather than what is left
+    /// (`TTL`).
+    pub absolute: bool,
+}
+
+/// The most keys `KEYS` lists; `SCAN` lists any number.
+pub const KEYS_LIMIT: usize = 1000;
+
+/// What a command gave, before any protocol words it.
+#[derive(Debug)]
+pub enum Answer {
+    /// Done.
+    Ok,
+    /// `PING` without a message.
+    Pong,
+    /// A value, or none (a key without one, a name not set).
+    Value(Option<Vec<u8>>),
+    /// Values in the order of the keys asked for.
+    Values(Vec<Option<Vec<u8>>>),
+    /// A number: a count, a length.
+    Integer(i64),
+    /// How many of the keys had a value and were deleted.
+    Deleted(i64),
+    /// The sum an increment left.
+    Sum(i64),
+    /// Whether a conditional `SET` wrote, worded as the command asks.
+    Written(bool, SetReply),
+    /// Whether `EXPIRE` or `PERSIST` changed the key.
+    Changed(bool),
+    /// When a key expires.
+    Ttl(Ttl),
+    /// A key's type: `string` or `none`.
+    Type(&'static str),
+    /// Keys, and whether they are all that match.
+    Keys {
+        /// The keys.
+        keys: Vec<String>,
+        /// False when more match than [`KEYS_LIMIT`].
+        complete: bool,
+    },
+    /// A `SCAN` step: the next cursor (0: done) and keys.
+    Scan {
+        /// Where to go on from.
+        next: u64,
+        /// The keys of this step.
+        keys: Vec<String>,
+    },
+    /// The keys of the whole ring and the nodes counted.
+    Count {
+        /// Keys, each counted once.
+        keys: u64,
+        /// Nodes.
+        nodes: usize,
+    },
+    /// Lines for a person: NODE, FINGERS, RING, LOOKUP, STATS, HELP.
+    Lines(Vec<String>),
+    /// `INFO`'s text.
+    Text(String),
+    /// The answer to `HELLO`: who we are.
+    Hello,
+    /// The empty answer to `COMMAND` and `CONFIG GET`; 0 for `COMMAND
+    /// COUNT`.
+    Introspection {
+        /// `COMMAND COUNT`.
+        count: bool,
+    },
+    /// `QUIT`'s goodbye; the connection closes.
+    Bye,
+    /// The command was refused.
+    Refused(Refusal),
+}
+
+/// When a key expires, in the unit the command asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// The key has no value.
+    NoValue,
+    /// The value never expires.
+    Never,
+    /// What is left, rounded to the nearest unit, or the Unix time.
+    In(i64),
+}
+
+/// Why a command was refused. Each protocol words it: the text protocol as
+/// `ERR <text>`, RESP with Redis's error kind first.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The request is malformed; the text says how to write it.
+    Usage(String),
+    /// The node could not carry it out.
+    Node(Error),
+    /// A time past what the store can hold.
+    BadTime {
+        /// The command, lower case, as Redis names it in the error.
+        command: &'static str,
+    },
+    /// The connection must authenticate first.
+    NoAuth,
+    /// `AUTH` with the wrong password, or at a node without one.
+    BadPassword(String),
+    /// A protocol version chord does not speak.
+    NoProto(String),
+}
+
+impl Refusal {
+    /// A malformed request, in words.
+    pub fn usage(text: impl Into<String>) -> Answer {
+        Answer::Refused(Refusal::Usage(text.into()))
+    }
+
+    /// What went wrong, without the error's kind.
+    pub fn text(&self) -> String {
+        match self {
+            Refusal::Usage(text) | Refusal::BadPassword(text) | Refusal::NoProto(text) => {
+                text.clone()
+            }
+            Refusal::Node(e) => e.to_string(),
+            Refusal::BadTime { command } => format!("invalid expire time in '{command}' command"),
+            Refusal::NoAuth => "authentication required: send AUTH <password> first".into(),
+        }
+    }
+}
+
+impl From<Error> for Answer {
+    fn from(e: Error) -> Answer {
+        Answer::Refused(Refusal::Node(e))
+    }
+}
+
+impl Command {
+    /// Whether the command may run before `AUTH`: it reveals and changes
+    /// nothing.
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self,
+            Command::Auth { .. }
+                | Command::Hello { .. }
+                | Command::Ping { .. }
+                | Command::Help
+                | Command::Introspect { .. }
+                | Command::Quit
+        )
+    }
+}

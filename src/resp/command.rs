@@ -1,0 +1,467 @@
+//! The Redis commands chord serves: a request's arguments parse into the
+//! one [`Command`] every protocol shares, and its [`Answer`] is worded as
+//! Redis words it ([`format`]).
+//!
+//! What is served, and what is not yet (each refusal says so):
+//! - `PING`, `ECHO`, `GET`, `SET key value [NX|XX] [EX s|PX ms|EXAT
+//!   unix-s|PXAT unix-ms|KEEPTTL]`, `SETNX`, `SETEX`, `PSETEX`, `MGET`,
+//!   `MSET`, `DEL`/`UNLINK` and `EXISTS` of many keys, `INCR`, `INCRBY`,
+//!   `DECR`, `DECRBY`, `STRLEN`, `TYPE`;
+//! - expiry: `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (each with one of
+//!   `NX`, `XX`, `GT`, `LT`), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`,
+//!   `PEXPIRETIME`; `INCR` keeps a key's expiry, `SET` and `MSET` clear it,
+//!   as in Redis;
+//! - the keyspace: `KEYS pattern` (refused past [`KEYS_LIMIT`] matches:
+//!   `SCAN` lists any number), `SCAN cursor [MATCH pattern] [COUNT n]` over
+//!   the whole ring, owner by owner in identifier order
+//!   ([`crate::dhash::scan`]), `DBSIZE` (the keys this node holds, its own
+//!   and its replica copies; the ring's total is `CHORD COUNT`);
+//! - the connection and the server: `AUTH`, `HELLO 2` (and a clear error
+//!   for 3), `SELECT 0`, `CLIENT SETNAME`/`GETNAME`, `INFO`, `COMMAND` and
+//!   `CONFIG GET` (answered empty, enough for redis-cli and
+//!   redis-benchmark to start), `QUIT`;
+//! - the ring: `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`, `CHORD
+//!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
+//!   and `CHORD COUNT`;
+//! - keys, patterns and names are UTF-8 text; values are any bytes;
+//! - not yet: `SET ... GET` (the refusal names the option).
+
+use super::Reply;
+use crate::command::{
+    Answer, Command, Refusal, SetExpiry, SetReply, Ttl, TtlForm, Unit, When, KEYS_LIMIT,
+};
+use crate::error::Error;
+use crate::message::ExpireIf;
+
+/// A request's command, or why it is none.
+type Parsed = Result<Command, Refusal>;
+
+/// Parses a request's arguments, the command's name first.
+///
+/// # Errors
+/// A [`Refusal::Usage`] naming what is wrong: an unknown command, a wrong
+/// number of arguments, an option or a number that does not parse.
+pub fn parse(args: Vec<Vec<u8>>) -> Parsed {
+    let mut args = args.into_iter();
+    let name = args
+        .next()
+        .map(|name| String::from_utf8_lossy(&name).to_ascii_uppercase())
+        .unwrap_or_default();
+    parse_named(&name, args.collect())
+}
+
+/// The refusal of a request with too few or too many arguments.
+fn arity(name: &str) -> Refusal {
+    Refusal::Usage(format!(
+        "wrong number of arguments for '{}' command",
+        name.to_ascii_lowercase()
+    ))
+}
+
+fn parse_named(name: &str, args: Vec<Vec<u8>>) -> Parsed {
+    let one_key = |args: &[Vec<u8>]| match args {
+        [key] => key_text(key),
+        _ => Err(arity(name)),
+    };
+    let command = match name {
+        "GET" => Command::Get {
+            key: one_key(&args)?,
+        },
+        "SET" => match args.as_slice() {
+            [key, value, options @ ..] => set(key, value.clone(), options, SetReply::Ok)?,
+            _ => return Err(arity(name)),
+        },
+        "SETNX" => match args.as_slice() {
+            [key, value] => set(key, value.clone(), &[b"NX".to_vec()], SetReply::Integer)?,
+            _ => return Err(arity(name)),
+        },
+        "SETEX" | "PSETEX" => match args.as_slice() {
+            [key, time, value] => {
+                let unit = if name == "SETEX" { "EX" } else { "PX" };
+                set(
+                    key,
+                    value.clone(),
+                    &[unit.into(), time.clone()],
+                    SetReply::Ok,
+                )?
+            }
+            _ => return Err(arity(name)),
+        },
+        "DEL" | "UNLINK" => Command::Delete {
+            keys: some_keys(name, &args)?,
+        },
+        "EXISTS" => Command::Exists {
+            keys: some_keys(name, &args)?,
+        },
+        "MGET" => Command::GetMany {
+            keys: some_keys(name, &args)?,
+        },
+        "MSET" if !args.is_empty() && args.len() % 2 == 0 => Command::SetMany {
+            pairs: args
+                .chunks(2)
+                .map(|pair| Ok((key_text(&pair[0])?, pair[1].clone())))
+                .collect::<Result<_, Refusal>>()?,
+        },
+        "MSET" => return Err(arity(name)),
+        "INCR" | "DECR" | "INCRBY" | "DECRBY" => increment(name, &args)?,
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => expire(name, &args)?,
+        "PERSIST" => Command::Persist {
+            key: one_key(&args)?,
+        },
+        "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME" => Command::Ttl {
+            key: one_key(&args)?,
+            form: TtlForm {
+                unit: if name.starts_with('P') {
+                    Unit::Millis
+                } else {
+                    Unit::Seconds
+                },
+                absolute: name.ends_with("TIME"),
+            },
+        },
+        "TYPE" => Command::Type {
+            key: one_key(&args)?,
+        },
+        "STRLEN" => Command::Strlen {
+            key: one_key(&args)?,
+        },
+        "KEYS" => match <[Vec<u8>; 1]>::try_from(args) {
+            Ok([pattern]) => Command::Keys {
+                pattern: Some(pattern),
+            },
+            Err(_) => return Err(arity(name)),
+        },
+        "SCAN" => scan(&args)?,
+        "DBSIZE" if args.is_empty() => Command::DbSize,
+        "INFO" => Command::Info,
+        "PING" => match <[Vec<u8>; 1]>::try_from(args) {
+            Ok([message]) => Command::Ping {
+                message: Some(message),
+            },
+            Err(args) if args.is_empty() => Command::Ping { message: None },
+            Err(_) => return Err(arity(name)),
+        },
+        "ECHO" => match <[Vec<u8>; 1]>::try_from(args) {
+            Ok([message]) => Command::Echo { message },
+            Err(_) => return Err(arity(name)),
+        },
+        // AUTH password, or AUTH user password (the user is ignored).
+        "AUTH" => match args.as_slice() {
+            [.., password] if args.len() <= 2 => Command::Auth {
+                password: String::from_utf8_lossy(password).into_owned(),
+            },
+            _ => return Err(arity(name)),
+        },
+        "HELLO" => Command::Hello {
+            version: args
+                .first()
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+        },
+        "SELECT" => Command::Select {
+            db: String::from_utf8_lossy(&single(name, args)?).into_owned(),
+        },
+        "CLIENT" => client(&args)?,
+        "COMMAND" => Command::Introspect {
+            count: args.first().is_some_and(|sub| is(sub, "COUNT")),
+        },
+        "CONFIG" => Command::Introspect { count: false },
+        "CHORD" => chord(&args)?,
+        "QUIT" => Command::Quit,
+        "DBSIZE" => return Err(arity(name)),
+        _ => {
+            return Err(Refusal::Usage(format!(
+                "unknown command '{}'; chord speaks a subset of Redis (see docs/protocols.md)",
+                name.to_ascii_lowercase()
+            )))
+        }
+    };
+    Ok(command)
+}
+
+/// The one argument of a command that takes one.
+fn single(name: &str, args: Vec<Vec<u8>>) -> Result<Vec<u8>, Refusal> {
+    <[Vec<u8>; 1]>::try_from(args)
+        .map(|[arg]| arg)
+        .map_err(|_| arity(name))
+}
+
+/// A key, a pattern or a name: UTF-8 text. Values are bytes and never
+/// pass through here.
+fn key_text(arg: &[u8]) -> Result<String, Refusal> {
+    String::from_utf8(arg.to_vec())
+        .map_err(|_| Refusal::Usage("keys, patterns and names must be UTF-8 text".into()))
+}
+
+/// One key or more.
+fn some_keys(name: &str, args: &[Vec<u8>]) -> Result<Vec<String>, Refusal> {
+    if args.is_empty() {
+        return Err(arity(name));
+    }
+    args.iter().map(|key| key_text(key)).collect()
+}
+
+/// Whether `arg` is `word`, in any case.
+fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+fn integer(arg: &[u8]) -> Result<i64, Refusal> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| Refusal::Usage("value is not an integer or out of range".into()))
+}
+
+fn syntax() -> Refusal {
+    Refusal::Usage("syntax error".into())
+}
+
+/// `SET key value [NX|XX] [EX s|PX ms|EXAT unix-s|PXAT unix-ms|KEEPTTL]`.
+fn set(key: &[u8], value: Vec<u8>, options: &[Vec<u8>], reply: SetReply) -> Parsed {
+    let (mut only_if_exists, mut expiry) = (None, None);
+    let mut rest = options.iter();
+    while let Some(option) = rest.next() {
+        let word = String::from_utf8_lossy(option).to_ascii_uppercase();
+        match word.as_str() {
+            "NX" | "XX" if only_if_exists.is_none() => only_if_exists = Some(word == "XX"),
+            "KEEPTTL" if expiry.is_none() => expiry = Some(SetExpiry::Keep),
+            "EX" | "PX" | "EXAT" | "PXAT" if expiry.is_none() => {
+                let amount = integer(rest.next().ok_or_else(syntax)?)?;
+                if amount <= 0 {
+                    return Err(Refusal::BadTime { command: "set" });
+                }
+                expiry = Some(SetExpiry::At(when(&word, amount)));
+            }
+            "GET" | "IFEQ" => {
+                return Err(Refusal::Usage(format!(
+                    "SET option {word} is not supported by chord yet"
+                )))
+            }
+            _ => return Err(syntax()),
+        }
+    }
+    Ok(Command::Set {
+        key: key_text(key)?,
+        value,
+        only_if_exists,
+        expiry: expiry.unwrap_or(SetExpiry::Clear),
+        reply,
+    })
+}
+
+/// A time in `unit`: `EX`/`PX` from now, `EXAT`/`PXAT` from the epoch.
+fn when(unit: &str, amount: i64) -> When {
+    When {
+        amount,
+        unit: if unit.starts_with('P') {
+            Unit::Millis
+        } else {
+            Unit::Seconds
+        },
+        absolute: unit.ends_with("AT"),
+    }
+}
+
+/// `INCR key`, `DECR key`, `INCRBY key n`, `DECRBY key n`.
+fn increment(name: &str, args: &[Vec<u8>]) -> Parsed {
+    let (key, by) = match (name, args) {
+        ("INCR", [key]) => (key, 1),
+        ("DECR", [key]) => (key, -1),
+        ("INCRBY", [key, by]) => (key, integer(by)?),
+        ("DECRBY", [key, by]) => (
+            key,
+            integer(by)?
+                .checked_neg()
+                .ok_or_else(|| Refusal::Usage("decrement would overflow".into()))?,
+        ),
+        _ => return Err(arity(name)),
+    };
+    Ok(Command::Increment {
+        key: key_text(key)?,
+        by,
+    })
+}
+
+/// `EXPIRE key seconds [NX|XX|GT|LT]`, `PEXPIRE key ms`, `EXPIREAT key
+/// unix-s`, `PEXPIREAT key unix-ms`.
+fn expire(name: &str, args: &[Vec<u8>]) -> Parsed {
+    let [key, amount, options @ ..] = args else {
+        return Err(arity(name));
+    };
+    let only = match options {
+        [] => None,
+        [option] => Some(
+            match String::from_utf8_lossy(option)
+                .to_ascii_uppercase()
+                .as_str()
+            {
+                "NX" => ExpireIf::None,
+                "XX" => ExpireIf::Some,
+                "GT" => ExpireIf::Later,
+                "LT" => ExpireIf::Earlier,
+                other => return Err(Refusal::Usage(format!("unsupported option {other}"))),
+            },
+        ),
+        _ => {
+            return Err(Refusal::Usage(
+                "chord takes one of the options NX, XX, GT and LT, not several".into(),
+            ))
+        }
+    };
+    let unit = match name {
+        "EXPIRE" => "EX",
+        "PEXPIRE" => "PX",
+        "EXPIREAT" => "EXAT",
+        _ => "PXAT",
+    };
+    Ok(Command::Expire {
+        key: key_text(key)?,
+        when: when(unit, integer(amount)?),
+        only,
+    })
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n]`.
+fn scan(args: &[Vec<u8>]) -> Parsed {
+    let [cursor, options @ ..] = args else {
+        return Err(arity("SCAN"));
+    };
+    let cursor = std::str::from_utf8(cursor)
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| Refusal::Usage("invalid cursor".into()))?;
+    let (mut pattern, mut count) = (None, 10usize);
+    for pair in options.chunks(2) {
+        match pair {
+            [name, value] if is(name, "MATCH") => pattern = Some(value.clone()),
+            [name, value] if is(name, "COUNT") => {
+                count = usize::try_from(integer(value)?)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Refusal::Usage("COUNT must be positive".into()))?;
+            }
+            _ => {
+                return Err(Refusal::Usage(
+                    "syntax error: SCAN cursor [MATCH pattern] [COUNT n]".into(),
+                ))
+            }
+        }
+    }
+    Ok(Command::Scan {
+        cursor,
+        pattern,
+        count,
+    })
+}
+
+/// `CLIENT SETNAME name`, `CLIENT GETNAME`.
+fn client(args: &[Vec<u8>]) -> Parsed {
+    match args {
+        [sub, name] if is(sub, "SETNAME") => Ok(Command::SetName {
+            name: key_text(name)?,
+        }),
+        [sub] if is(sub, "GETNAME") => Ok(Command::GetName),
+        [sub, ..] => Err(Refusal::Usage(format!(
+            "unknown subcommand '{}'; chord serves CLIENT SETNAME and CLIENT GETNAME",
+            String::from_utf8_lossy(sub)
+        ))),
+        [] => Err(arity("CLIENT")),
+    }
+}
+
+/// `CHORD LOOKUP key`, `CHORD RING`, `CHORD COUNT`, `CHORD NODE`, `CHORD
+/// FINGERS`, `CHORD STATS`.
+fn chord(args: &[Vec<u8>]) -> Parsed {
+    let sub = args
+        .first()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase());
+    Ok(match (sub.as_deref(), &args[args.len().min(1)..]) {
+        (Some("LOOKUP"), [key]) => Command::Lookup {
+            key: key_text(key)?,
+        },
+        (Some("RING"), []) => Command::Ring { full: false },
+        (Some("COUNT"), []) => Command::Count,
+        (Some("NODE"), []) => Command::Node { full: false },
+        (Some("FINGERS"), []) => Command::Fingers { full: false },
+        (Some("STATS"), []) => Command::Stats,
+        _ => {
+            return Err(Refusal::Usage(
+                "CHORD takes LOOKUP <key>, RING, COUNT, NODE, FINGERS or STATS".into(),
+            ))
+        }
+    })
+}
+
+/// The answer as Redis words it.
+pub fn format(answer: Answer) -> Reply {
+    let texts = |lines: Vec<String>| Reply::Array(lines.into_iter().map(Reply::text).collect());
+    match answer {
+        Answer::Ok | Answer::Bye => Reply::ok(),
+        Answer::Pong => Reply::Simple("PONG".into()),
+        Answer::Value(value) => Reply::Bulk(value),
+        Answer::Values(values) => Reply::Array(values.into_iter().map(Reply::Bulk).collect()),
+        Answer::Integer(n) | Answer::Deleted(n) | Answer::Sum(n) => Reply::Integer(n),
+        Answer::Written(written, SetReply::Ok) => {
+            if written {
+                Reply::ok()
+            } else {
+                Reply::Bulk(None)
+            }
+        }
+        Answer::Written(written, SetReply::Integer) | Answer::Changed(written) => {
+            Reply::Integer(i64::from(written))
+        }
+        Answer::Ttl(Ttl::NoValue) => Reply::Integer(-2),
+        Answer::Ttl(Ttl::Never) => Reply::Integer(-1),
+        Answer::Ttl(Ttl::In(n)) => Reply::Integer(n),
+        Answer::Type(name) => Reply::Simple(name.into()),
+        Answer::Keys {
+            keys,
+            complete: true,
+        } => texts(keys),
+        // A client would take a part for the whole.
+        Answer::Keys { .. } => Reply::err(format!(
+            "more than {KEYS_LIMIT} keys match; SCAN lists any number (redis-cli --scan)"
+        )),
+        Answer::Scan { next, keys } => {
+            Reply::Array(vec![Reply::text(next.to_string()), texts(keys)])
+        }
+        Answer::Count { keys, .. } => Reply::Integer(i64::try_from(keys).unwrap_or(i64::MAX)),
+        Answer::Lines(lines) => texts(lines),
+        Answer::Text(text) => Reply::text(text),
+        Answer::Hello => hello(),
+        Answer::Introspection { count: true } => Reply::Integer(0),
+        Answer::Introspection { count: false } => Reply::Array(Vec::new()),
+        Answer::Refused(why) => refusal(&why),
+    }
+}
+
+/// A refusal with Redis's error kind first.
+fn refusal(why: &Refusal) -> Reply {
+    let kind = match why {
+        Refusal::Node(Error::OutOfMemory(_)) => "OOM",
+        Refusal::Node(Error::Paused) => "BUSY",
+        Refusal::NoAuth => return Reply::Error("NOAUTH Authentication required.".into()),
+        Refusal::NoProto(_) => "NOPROTO",
+        _ => "ERR",
+    };
+    Reply::Error(format!("{kind} {}", why.text()))
+}
+
+/// `HELLO`'s map, as RESP2 sends it: a flat array of names and values.
+fn hello() -> Reply {
+    let pairs = [
+        ("server", Reply::text("chord")),
+        ("version", Reply::text(env!("CARGO_PKG_VERSION"))),
+        ("proto", Reply::Integer(2)),
+        ("mode", Reply::text("cluster")),
+        ("role", Reply::text("master")),
+        ("modules", Reply::Array(Vec::new())),
+    ];
+    Reply::Array(
+        pairs
+            .into_iter()
+            .flat_map(|(k, v)| [Reply::text(k), v])
+            .collect(),
+    )
+}

@@ -1,0 +1,351 @@
+//! The one executor: every client command, from any protocol, is carried
+//! out here, once, against the node ([`crate::command`] says why). The
+//! connection loops in `server/text.rs` and `server/resp.rs` only parse,
+//! call [`execute`], and word the [`Answer`].
+
+use super::{check_password, Shared, RING_LIMIT};
+use crate::command::{
+    Answer, Command, Refusal, SetExpiry, SetReply, Ttl, TtlForm, When, KEYS_LIMIT,
+};
+use crate::message::{Expiry, Update};
+use crate::node::Node;
+use crate::stats::Stats;
+use crate::store::expiry_time;
+use crate::text;
+
+/// One client connection's state.
+pub(super) struct Session {
+    /// Whether the connection may run more than [`Command::is_open`]
+    /// commands: it sent the password, or the node has none.
+    pub authenticated: bool,
+    /// `CLIENT SETNAME`'s name.
+    pub name: Option<String>,
+}
+
+impl Session {
+    pub(super) fn new(shared: &Shared) -> Session {
+        Session {
+            authenticated: shared.password.is_none(),
+            name: None,
+        }
+    }
+}
+
+/// The answer to a request: its command carried out, or why it parsed
+/// into none.
+pub(super) fn answer(
+    shared: &Shared,
+    session: &mut Session,
+    parsed: Result<Command, Refusal>,
+) -> Answer {
+    Stats::add(&shared.node.stats().client_requests, 1);
+    match parsed {
+        Ok(command) => execute(shared, session, command),
+        Err(why) => Answer::Refused(why),
+    }
+}
+
+/// Carries out `command` for a client of `session`.
+fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
+    let node = &shared.node;
+    if !session.authenticated && !command.is_open() {
+        Stats::add(&node.stats().auth_required, 1);
+        return Answer::Refused(Refusal::NoAuth);
+    }
+    match command {
+        Command::Get { key } => node.get(&key).map_or_else(Answer::from, Answer::Value),
+        Command::Set {
+            key,
+            value,
+            only_if_exists,
+            expiry,
+            reply,
+        } => set(node, &key, value, only_if_exists, expiry, reply),
+        Command::Delete { keys } => {
+            let deletes: Vec<(&str, Option<&[u8]>)> =
+                keys.iter().map(|key| (key.as_str(), None)).collect();
+            node.keys()
+                .write_many(&deletes)
+                .map_or_else(Answer::from, |existed| {
+                    Answer::Deleted(existed.iter().filter(|&&e| e).count() as i64)
+                })
+        }
+        Command::Exists { keys } => node
+            .keys()
+            .get_many(&strs(&keys))
+            .map_or_else(Answer::from, |values| {
+                Answer::Integer(values.iter().filter(|v| v.is_some()).count() as i64)
+            }),
+        Command::GetMany { keys } => node
+            .keys()
+            .get_many(&strs(&keys))
+            .map_or_else(Answer::from, Answer::Values),
+        Command::SetMany { pairs } => {
+            let writes: Vec<(&str, Option<&[u8]>)> = pairs
+                .iter()
+                .map(|(key, value)| (key.as_str(), Some(value.as_slice())))
+                .collect();
+            node.keys()
+                .write_many(&writes)
+                .map_or_else(Answer::from, |_| Answer::Ok)
+        }
+        Command::Increment { key, by } => node
+            .keys()
+            .increment(&key, by)
+            .map_or_else(Answer::from, Answer::Sum),
+        Command::Expire { key, when, only } => {
+            let Some(at) = time(node, when) else {
+                return Answer::Refused(Refusal::BadTime { command: "expire" });
+            };
+            node.keys()
+                .expire(&key, Some(at), only)
+                .map_or_else(Answer::from, Answer::Changed)
+        }
+        Command::Persist { key } => node
+            .keys()
+            .expire(&key, None, None)
+            .map_or_else(Answer::from, Answer::Changed),
+        Command::Ttl { key, form } => ttl(node, &key, form),
+        Command::Type { key } => node.get(&key).map_or_else(Answer::from, |value| {
+            Answer::Type(if value.is_some() { "string" } else { "none" })
+        }),
+        Command::Strlen { key } => node.get(&key).map_or_else(Answer::from, |value| {
+            Answer::Integer(value.map_or(0, |v| v.len() as i64))
+        }),
+        Command::Keys { pattern } => node
+            .keys()
+            .keys_matching(pattern.as_deref(), KEYS_LIMIT)
+            .map_or_else(Answer::from, |(keys, complete)| Answer::Keys {
+                keys,
+                complete,
+            }),
+        Command::Scan {
+            cursor,
+            pattern,
+            count,
+        } => node
+            .keys()
+            .scan(cursor, count, pattern.as_deref())
+            .map_or_else(Answer::from, |(next, keys)| Answer::Scan { next, keys }),
+        Command::DbSize => Answer::Integer(node.store_usage().keys as i64),
+        Command::Lookup { key } => lookup(node, &key),
+        Command::Node { full } => Answer::Lines(text::node_lines(&node.view(), full)),
+        Command::Fingers { full } => Answer::Lines(text::finger_lines(&node.view(), full)),
+        Command::Ring { full } => node
+            .walk_ring(RING_LIMIT)
+            .map_or_else(Answer::from, |ring| {
+                Answer::Lines(ring.iter().map(|e| text::ring_line(e, full)).collect())
+            }),
+        Command::Count => node
+            .walk_ring(RING_LIMIT)
+            .map_or_else(Answer::from, |ring| Answer::Count {
+                keys: ring.iter().map(|e| e.owned).sum(),
+                nodes: ring.len(),
+            }),
+        Command::Stats => Answer::Lines(stats(node)),
+        Command::Info => Answer::Text(info(shared)),
+        Command::Help => Answer::Lines(text::HELP.iter().map(|s| s.to_string()).collect()),
+        Command::Ping { message: None } => Answer::Pong,
+        Command::Ping { message: Some(m) } | Command::Echo { message: m } => Answer::Value(Some(m)),
+        Command::Auth { password } => match check_password(shared, &password) {
+            Ok(()) => {
+                session.authenticated = true;
+                Answer::Ok
+            }
+            Err(why) => Answer::Refused(Refusal::BadPassword(why)),
+        },
+        Command::Hello { version } => match version.as_deref() {
+            None | Some("2") => Answer::Hello,
+            Some("3") => Answer::Refused(Refusal::NoProto(
+                "this server speaks RESP2 only; use HELLO 2 or none".into(),
+            )),
+            Some(other) => Answer::Refused(Refusal::NoProto(format!(
+                "unsupported protocol version {other}"
+            ))),
+        },
+        Command::Select { db } if db == "0" => Answer::Ok,
+        Command::Select { .. } => {
+            Refusal::usage("DB index is out of range (chord has database 0 only)")
+        }
+        Command::SetName { name } => {
+            session.name = Some(name);
+            Answer::Ok
+        }
+        Command::GetName => Answer::Value(session.name.clone().map(String::into_bytes)),
+        Command::Introspect { count } => Answer::Introspection { count },
+        Command::Quit => Answer::Bye,
+    }
+}
+
+/// The keys as the key layer takes them.
+fn strs(keys: &[String]) -> Vec<&str> {
+    keys.iter().map(String::as_str).collect()
+}
+
+/// `when` as microseconds since the Unix epoch, by this node's clock; a
+/// time before the epoch is the epoch, long passed. `None` past the end of
+/// the store's clock.
+fn time(node: &Node, when: When) -> Option<u64> {
+    let from = if when.absolute {
+        0
+    } else {
+        node.config().clock.now_micros()
+    };
+    expiry_time(when.amount, when.unit.micros(), from)
+}
+
+/// `SET`: a plain write, with or without an expiry, goes the way every
+/// write goes; a condition or `KEEPTTL` needs the value held, so the owner
+/// applies it ([`Update::Set`]).
+fn set(
+    node: &Node,
+    key: &str,
+    value: Vec<u8>,
+    exists: Option<bool>,
+    expiry: SetExpiry,
+    reply: SetReply,
+) -> Answer {
+    let expiry = match expiry {
+        SetExpiry::Clear => Expiry::Clear,
+        SetExpiry::Keep => Expiry::Keep,
+        SetExpiry::At(when) => match time(node, when) {
+            Some(at) => Expiry::At(at),
+            None => return Answer::Refused(Refusal::BadTime { command: "set" }),
+        },
+    };
+    let written = match (exists, expiry) {
+        (None, Expiry::Clear) => node.put(key, &value).map(|()| true),
+        (None, Expiry::At(at)) => node
+            .keys()
+            .put_expiring(key, &value, Some(at))
+            .map(|()| true),
+        (exists, expiry) => {
+            let update = Update::Set {
+                value,
+                exists,
+                expiry,
+            };
+            node.keys().update(key, &update).map(|w| w.is_some())
+        }
+    };
+    match written {
+        Ok(true) if exists.is_none() => Answer::Ok,
+        Ok(written) => Answer::Written(written, reply),
+        Err(e) => e.into(),
+    }
+}
+
+/// `TTL` and its kin: what is left, rounded to the nearest unit as Redis
+/// rounds it, or the Unix time.
+fn ttl(node: &Node, key: &str, form: TtlForm) -> Answer {
+    let entry = match node.keys().get_entry(key) {
+        Ok(entry) => entry,
+        Err(e) => return e.into(),
+    };
+    let Some(entry) = entry else {
+        return Answer::Ttl(Ttl::NoValue);
+    };
+    let Some(at) = entry.expires else {
+        return Answer::Ttl(Ttl::Never);
+    };
+    let unit = form.unit.micros();
+    let time = if form.absolute {
+        at / unit
+    } else {
+        let left = at.saturating_sub(node.config().clock.now_micros());
+        left.saturating_add(unit / 2) / unit
+    };
+    Answer::Ttl(Ttl::In(i64::try_from(time).unwrap_or(i64::MAX)))
+}
+
+/// `LOOKUP`: the key's identifier, owner, hops and holders, and which of
+/// the holders hold it now, at which version (`d` deleted, `x` expired,
+/// `-` no copy, `?` no answer).
+fn lookup(node: &Node, key: &str) -> Answer {
+    let (id, lookup) = match node.lookup(key) {
+        Ok(found) => found,
+        Err(e) => return e.into(),
+    };
+    let now = node.config().clock.now_micros();
+    let replicas = node.config().replicas;
+    let held: Vec<String> = lookup
+        .holders(replicas)
+        .iter()
+        .map(|h| {
+            let copy = match node.ring().peer(h).get_copy(key) {
+                Ok(Some(e)) if e.is_tombstone() => format!("{}d", e.version.stamp),
+                Ok(Some(e)) if !e.is_live(now) => format!("{}x", e.version.stamp),
+                Ok(Some(e)) => e.version.stamp.to_string(),
+                Ok(None) => "-".into(),
+                Err(_) => "?".into(),
+            };
+            format!("{}@{copy}", h.addr)
+        })
+        .collect();
+    Answer::Lines(vec![format!(
+        "{} held={}",
+        text::lookup_line(&id, &lookup, replicas),
+        held.join(",")
+    )])
+}
+
+/// `STATS`: the counters, then what the store holds.
+fn stats(node: &Node) -> Vec<String> {
+    let held = node.store_usage();
+    let usage = [
+        ("keys", held.keys),
+        ("entries", held.entries),
+        ("expiring", held.expiring),
+        ("stored_bytes", held.bytes),
+        ("max_memory_bytes", held.limit),
+    ];
+    node.stats()
+        .report()
+        .into_iter()
+        .chain(usage.map(|(name, n)| (name, n.to_string())))
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect()
+}
+
+/// `INFO`: the usual sections, as far as they mean something here, and a
+/// `chord` section.
+fn info(shared: &Shared) -> String {
+    let node = &shared.node;
+    let view = node.view();
+    let held = node.store_usage();
+    let id = |n: &crate::id::NodeRef| format!("{}@{}", n.id, n.addr);
+    let successors: Vec<String> = view.successors.iter().map(id).collect();
+    let fingers_set = view.fingers.iter().filter(|(_, _, n)| n.is_some()).count();
+    let clients = shared
+        .text_clients
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let port = node.me().addr.rsplit(':').next().unwrap_or("");
+    let predecessor = view.predecessor.as_ref().map_or("none".to_string(), id);
+    [
+        "# Server".to_string(),
+        "redis_version:7.0.0".into(),
+        format!("chord_version:{}", env!("CARGO_PKG_VERSION")),
+        format!("tcp_port:{port}"),
+        String::new(),
+        "# Clients".into(),
+        format!("connected_clients:{clients}"),
+        String::new(),
+        "# Memory".into(),
+        format!("used_memory:{}", held.bytes),
+        format!("maxmemory:{}", held.limit),
+        String::new(),
+        "# Keyspace".into(),
+        format!("db0:keys={},expires={}", held.keys, held.expiring),
+        String::new(),
+        "# Chord".into(),
+        format!("id:{}", view.me.id),
+        format!("address:{}", view.me.addr),
+        format!("predecessor:{predecessor}"),
+        format!("successors:{}", successors.join(",")),
+        format!("fingers_set:{fingers_set}"),
+        format!("keys_held:{}", view.keys),
+    ]
+    .iter()
+    .map(|line| format!("{line}\r\n"))
+    .collect()
+}
