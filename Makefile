@@ -18,6 +18,8 @@ P ?= 0.25
 # can be set.
 override RING := $(if $(filter .memory,$(RING)),.memory,.ring)
 CHORD := target/release/chord
+# What measures a ring: churn, partitions, attacks, the simulator.
+LAB := target/release/chord-lab
 # The ring's cluster secret: made once per ring directory, given to every
 # node this Makefile starts, so the default local ring is closed to
 # outsiders (see docs/security.md).
@@ -42,7 +44,7 @@ build:
 	cargo build --release
 
 test:
-	cargo test --all-targets
+	cargo test --workspace --all-targets
 
 # Start N nodes on HOST:PORT, PORT+1, ...: the first creates the ring, the
 # others join it. Pid files and logs go to .ring/. Returns once a RING walk
@@ -144,20 +146,20 @@ cli: build
 # chord against Redis: redis-benchmark on redis-server, one node and an
 # 8-node ring of its own (free loopback ports), alternating, then a table of
 # ratios with p50 and p99 (BENCH_FLAGS adds options, e.g. --rounds 5 or
-# --only "ring get"; see chord bench --help). It says how to install
+# --only "ring get"; see chord-lab bench --help). It says how to install
 # redis-tools if it is missing. Then lookup path length: on the running
 # ring if there is one (at its own address), else on a fresh ring of N
 # nodes (default 64), stopped after.
 BENCH_FLAGS ?=
 bench: build
-	@$(CHORD) bench $(BENCH_FLAGS); versus=$$?; echo; \
+	@$(LAB) bench $(BENCH_FLAGS); versus=$$?; echo; \
 	$(ALIVE); live=""; for f in $(RING)/*.pid; do \
 	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; live=$${p%.pid}; }; done; \
 	if [ -n "$$live" ]; then \
-	  $(CHORD) hops --addr $$(cat $(RING)/host):$$live --keys $(KEYS) || exit 1; \
+	  $(LAB) hops --addr $$(cat $(RING)/host):$$live --keys $(KEYS) || exit 1; \
 	else \
 	  $(MAKE) --no-print-directory ring N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null || exit 1; \
-	  $(CHORD) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
+	  $(LAB) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
 	  $(MAKE) --no-print-directory stop > /dev/null; [ $$status -eq 0 ] || exit $$status; \
 	fi; \
 	exit $$versus
@@ -190,7 +192,7 @@ hunt:
 # CHURN_FLAGS=--freeze stops nodes (SIGSTOP) for 5 to 15 s instead, and
 # CHURN_FLAGS=--restart starts each killed node again at once on its port.
 churn: build
-	@$(CHORD) churn $(CHURN_FLAGS)
+	@$(LAB) churn $(CHURN_FLAGS)
 
 # A partition healed: 8 nodes in two network namespaces joined by a veth
 # pair (created and removed by the harness; needs root), split 4/4 for
@@ -198,27 +200,27 @@ churn: build
 # unreachable" refuses them instead), 4 writers on each side, then healed;
 # reports per side and per second the writes tried and acknowledged and
 # the slowest, and the time to one ring and to every key agreeing on all
-# 8 nodes. PARTITION_FLAGS adds options (see chord partition --help).
+# 8 nodes. PARTITION_FLAGS adds options (see chord-lab partition --help).
 partition: build
-	@$(CHORD) partition $(PARTITION_FLAGS)
+	@$(LAB) partition $(PARTITION_FLAGS)
 
 # The paper's massive-failure experiment: 32 nodes, a fraction P killed at
 # once; failed lookups before and after stabilization, keys lost next to P^R.
 massive: build
-	@$(CHORD) massive --fraction $(P) $(CHURN_FLAGS)
+	@$(LAB) massive --fraction $(P) $(CHURN_FLAGS)
 
 # Feed FUZZ_INPUTS random and mutated inputs to each parser (frame decoder,
 # peer requests at a node, text protocol, handshake). Inputs that panic are
 # saved in tests/fuzz/<target>/, which make test replays for good.
 fuzz: build
-	@$(CHORD) fuzz --inputs $(FUZZ_INPUTS)
+	@$(LAB) fuzz --inputs $(FUZZ_INPUTS)
 
 # Attack the running ring (make ring first) as a stranger would: every
 # attack must be withstood and no canary key changed. ATTACK_FLAGS adds
 # options, e.g. ATTACK_FLAGS="--as-member .ring/secret".
 ATTACK_FLAGS ?=
 attack: build
-	@$(CHORD) attack --addr $(HOST):$(PORT) --bits $(BITS) $(ATTACK_FLAGS)
+	@$(LAB) attack --addr $(HOST):$(PORT) --bits $(BITS) $(ATTACK_FLAGS)
 
 # A 3-node ring with --max-memory MEMORY_MIB on PORT+100, filled with
 # 64 KiB values until a write is refused, then every key rewritten three
@@ -229,7 +231,7 @@ memory: build
 	@rss() { for f in .memory/*.pid; do \
 	    printf "%s=%s " "$${f#.memory/}" "$$(awk '/VmRSS/ {print $$2}' /proc/$$(cat $$f)/status)"; done; }; \
 	echo "idle RSS (KiB):  $$(rss)"; \
-	$(CHORD) fill --addr $(HOST):$$(($(PORT) + 100)) --kib 64; status=$$?; \
+	$(LAB) fill --addr $(HOST):$$(($(PORT) + 100)) --kib 64; status=$$?; \
 	echo "full RSS (KiB):  $$(rss)"; \
 	$(MAKE) --no-print-directory stop RING=.memory > /dev/null; exit $$status
 
@@ -237,13 +239,13 @@ memory: build
 # LOCK_KEYS keys (three in-memory nodes, R = 3).
 LOCK_KEYS ?= 1000000
 locks: build
-	@RUST_LOG=warn $(CHORD) locks --keys $(LOCK_KEYS)
+	@RUST_LOG=warn $(LAB) locks --keys $(LOCK_KEYS)
 
 # The paper's simulation experiments, from the real node code on the
 # in-memory network: CSV and SVG into figures/ (see docs/figures.md).
 SEED ?= 1
 figures: build
-	@RUST_LOG=warn $(CHORD) sim --figure all --seed $(SEED) --out figures
+	@RUST_LOG=warn $(LAB) sim --figure all --seed $(SEED) --out figures
 
 # A screenshot of the running ring's page (make ring first), taken by
 # headless Chromium where it is installed (Debian: apt-get install

@@ -73,3 +73,19 @@ impl Client {
         Ok(self.request(line)?.join("\n"))
     }
 }
+
+/// The RING walk from the node at `addr`, with whole identifiers: one
+/// `<id> <host:port> owned=<n> replicas=<n>` line per node, by successor.
+///
+/// # Errors
+/// The connection's error, or the node's `ERR` answer.
+pub fn ring(addr: &str, timeout: Duration) -> Result<Vec<String>, String> {
+    let mut client = Client::connect(addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    let lines = client
+        .request("RING FULL")
+        .map_err(|e| format!("{addr}: {e}"))?;
+    match lines.first() {
+        Some(first) if first.starts_with("ERR") => Err(format!("{addr}: {first}")),
+        _ => Ok(lines),
+    }
+}

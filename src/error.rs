@@ -1,11 +1,10 @@
-//! The crate's one error type, with messages a person can act on, and
-//! `Result`. It sits at the bottom of the crate: it names the transport's
-//! error and an identifier, nothing above them.
+//! The crate's errors, with messages a person can act on: [`Error`] and
+//! `Result`, and [`TransportError`], why a call to a peer failed. They sit
+//! at the bottom of the crate, above identifiers alone.
 
 use std::fmt;
 
-use crate::id::Id;
-use crate::transport::TransportError;
+use crate::id::{BitsOutOfRange, Id};
 
 /// Everything that can go wrong in this crate, with a message a person can
 /// act on.
@@ -96,3 +95,57 @@ impl From<TransportError> for Error {
         Error::Transport(e)
     }
 }
+
+impl From<BitsOutOfRange> for Error {
+    fn from(e: BitsOutOfRange) -> Error {
+        Error::Config(e.to_string())
+    }
+}
+
+/// Why a call to a peer failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The peer refused, reset or closed the connection, or cannot be
+    /// resolved: treat it as dead.
+    Unreachable {
+        /// The peer.
+        addr: String,
+        /// What the network said.
+        reason: String,
+    },
+    /// The peer did not answer within the call timeout.
+    Timeout {
+        /// The peer.
+        addr: String,
+    },
+    /// The peer is alive but all its workers are busy: try again later.
+    Busy {
+        /// The peer.
+        addr: String,
+    },
+    /// The peer answered something that is not our protocol, or another
+    /// version of it.
+    Protocol {
+        /// The peer.
+        addr: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Unreachable { addr, reason } => {
+                write!(f, "peer {addr} is unreachable: {reason}")
+            }
+            TransportError::Timeout { addr } => write!(f, "peer {addr} did not answer in time"),
+            TransportError::Busy { addr } => write!(f, "peer {addr} is busy; try again"),
+            TransportError::Protocol { addr, detail } => {
+                write!(f, "peer {addr} broke the protocol: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}

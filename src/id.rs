@@ -38,16 +38,28 @@ pub struct IdSpace {
     bits: u8,
 }
 
+/// An m outside `1..=160`. Its own type, so that identifiers, at the bottom
+/// of the crate, name nothing above them; it becomes
+/// [`crate::error::Error::Config`] where a `Result` of the crate needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BitsOutOfRange(pub u8);
+
+impl fmt::Display for BitsOutOfRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "--bits must be between 1 and {MAX_BITS}, not {}", self.0)
+    }
+}
+
+impl std::error::Error for BitsOutOfRange {}
+
 impl IdSpace {
     /// The space of `bits`-bit identifiers, `1 <= bits <= 160`.
     ///
     /// # Errors
-    /// [`crate::error::Error::Config`] when `bits` is outside `1..=160`.
-    pub fn new(bits: u8) -> crate::error::Result<IdSpace> {
+    /// [`BitsOutOfRange`] when `bits` is outside `1..=160`.
+    pub fn new(bits: u8) -> Result<IdSpace, BitsOutOfRange> {
         if bits == 0 || bits > MAX_BITS {
-            return Err(crate::error::Error::Config(format!(
-                "--bits must be between 1 and {MAX_BITS}, not {bits}"
-            )));
+            return Err(BitsOutOfRange(bits));
         }
         Ok(IdSpace { bits })
     }

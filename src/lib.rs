@@ -59,16 +59,11 @@
 //! - [`rng`]: the crate's one random number generator, seeded.
 //! - [`stats`]: counters a node reports with `STATS`, a timed lock guard,
 //!   and a throttled log line.
-//! - [`draw`]: a picture of a ring as SVG: nodes on the circle, arcs,
-//!   one node's fingers as chords.
-//! - [`sim`]: the simulator: settled rings of up to 2^14 real nodes on the
-//!   in-memory network, and the paper's simulation experiments (path
-//!   length, load, simultaneous failures, churn) as CSV and SVG.
-//! - [`harness`]: what drives whole nodes from outside to measure them:
-//!   churn, massive failure, the attacks, the fuzzer, the lock holds.
 //!
-//! The `chord` binary (`bin/`) parses arguments and calls [`server`],
-//! [`client`] and [`harness`].
+//! The `chord` command (`bin/chord.rs`) runs a node and talks to one,
+//! through [`server`] and [`client`]. What measures the library (the
+//! simulator, the harnesses, the `chord-lab` command) lives beside it, in
+//! the `chord-lab` crate (`lab/`).
 
 pub mod auth;
 pub mod chord;
@@ -78,10 +73,8 @@ pub mod codec;
 pub mod command;
 pub mod config;
 pub mod dhash;
-pub mod draw;
 pub mod error;
 pub mod finger;
-pub mod harness;
 pub mod id;
 pub mod maintenance;
 pub mod message;
@@ -90,7 +83,6 @@ pub mod peer;
 pub mod resp;
 pub mod rng;
 pub mod server;
-pub mod sim;
 pub mod stats;
 pub mod store;
 pub mod text;

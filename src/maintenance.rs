@@ -30,8 +30,9 @@ use crate::node::{Node, Stabilized};
 use crate::stats::Stats;
 
 /// One round of the periodic functions; a fault that ends the node's
-/// membership, if one was found.
-pub(crate) fn round(node: &Node) -> Option<String> {
+/// membership, if one was found. The maintenance thread calls it on the
+/// wall clock; the simulator, on its virtual one.
+pub fn round(node: &Node) -> Option<String> {
     node.ring().resync_after_pause();
     if let Stabilized::Twin(twin) = node.stabilize() {
         return Some(format!(

@@ -12,7 +12,6 @@
 //!   bytes.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::io::{self, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Weak};
@@ -55,53 +54,7 @@ pub trait Handler: Send + Sync {
     fn handle(&self, request: Request) -> Response;
 }
 
-/// Why a call to a peer failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransportError {
-    /// The peer refused, reset or closed the connection, or cannot be
-    /// resolved: treat it as dead.
-    Unreachable {
-        /// The peer.
-        addr: String,
-        /// What the network said.
-        reason: String,
-    },
-    /// The peer did not answer within the call timeout.
-    Timeout {
-        /// The peer.
-        addr: String,
-    },
-    /// The peer is alive but all its workers are busy: try again later.
-    Busy {
-        /// The peer.
-        addr: String,
-    },
-    /// The peer answered something that is not our protocol, or another
-    /// version of it.
-    Protocol {
-        /// The peer.
-        addr: String,
-        /// What was wrong.
-        detail: String,
-    },
-}
-
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransportError::Unreachable { addr, reason } => {
-                write!(f, "peer {addr} is unreachable: {reason}")
-            }
-            TransportError::Timeout { addr } => write!(f, "peer {addr} did not answer in time"),
-            TransportError::Busy { addr } => write!(f, "peer {addr} is busy; try again"),
-            TransportError::Protocol { addr, detail } => {
-                write!(f, "peer {addr} broke the protocol: {detail}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for TransportError {}
+pub use crate::error::TransportError;
 
 /// How long a pooled connection may sit idle before it is thrown away. It
 /// is well under the server's idle limit for peers

@@ -1,4 +1,4 @@
-//! The attacks of the issue "Trust nothing from the wire", made on rings in
+//! The attacks a stranger or a member can make, made on rings in
 //! this process (`make attack` makes the same ones on a `make ring`):
 //!
 //! - a ring with a cluster secret, attacked by a stranger: nothing gets
@@ -13,8 +13,8 @@
 
 mod common;
 
-use chord::harness::attack::{self, Outcome, Target};
 use chord::id::IdSpace;
+use chord_lab::harness::attack::{self, Outcome, Target};
 use common::{cluster_secret, Cluster, TcpCluster};
 
 fn ring(mut cluster: TcpCluster, n: usize) -> TcpCluster {

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::Path;
 
-use chord::harness::fuzz;
+use chord_lab::harness::fuzz;
 
 #[test]
 fn every_input_that_ever_panicked_is_handled_now() {

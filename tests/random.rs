@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use chord::Node;
 
-use chord::harness::Rng;
+use chord::rng::Rng;
 use common::{Cluster, MemCluster};
 
 /// Seeds per run unless `CHORD_SEED_COUNT` says otherwise.

@@ -592,7 +592,7 @@ impl Ring {
     /// the node `successor(n + 2^(k-1))` that `find` names. The simulator
     /// builds rings of 10^4 nodes this way instead of joining them one by
     /// one; the tests check that both reach the same tables.
-    pub(crate) fn install(
+    pub fn install(
         &self,
         predecessor: NodeRef,
         successors: Vec<NodeRef>,

@@ -1,6 +1,6 @@
 //! The Redis commands chord serves: a request's arguments parse into the
 //! one [`Command`] every protocol shares, and its [`Answer`] is worded as
-//! Redis words it ([`format`]).
+//! Redis words it ([`format()`]).
 //!
 //! What is served, and what is not yet (each refusal says so):
 //! - `PING`, `ECHO`, `GET`, `SET key value [NX|XX] [EX s|PX ms|EXAT

@@ -7,7 +7,7 @@
 //! ([`request_line`]). The connection closes after each answer.
 //!
 //! - `GET /` is the page (`/?key=<key>` opens it with that key's path);
-//! - `GET /ring.svg` is the ring as [`crate::draw`] draws it, from a RING
+//! - `GET /ring.svg` is the ring as [`super::svg`] draws it, from a RING
 //!   walk and this node's fingers; `GET /ring.svg?key=<key>` draws the
 //!   lookup path of `<key>` from this node as well;
 //! - any other path is `404 Not Found`, any other method
@@ -17,7 +17,7 @@
 
 use std::io::{self, BufRead, Write};
 
-use crate::draw::{self, Point};
+use super::svg::{self, Point};
 use crate::id::{Id, NodeRef};
 use crate::node::Node;
 use crate::text::{self, Line};
@@ -137,7 +137,7 @@ fn key_of(query: &str) -> Option<String> {
 
 /// The fraction of the circle of `id`.
 fn fraction(id: Id) -> f64 {
-    draw::position(&id.to_string(), id.bits()).unwrap_or(0.0)
+    svg::position(&id.to_string(), id.bits()).unwrap_or(0.0)
 }
 
 /// The ring as this node sees it, with its fingers, and the lookup path
@@ -185,7 +185,7 @@ fn ring_svg(node: &Node, key: Option<&str>) -> Result<String, String> {
         }
     };
     let nodes: Vec<Point> = points.into_iter().map(|(_, p)| p).collect();
-    draw::ring_svg_with_path(&nodes, index.map(|i| (i, targets)), path, 720)
+    svg::ring_svg_with_path(&nodes, index.map(|i| (i, targets)), path, 720)
 }
 
 /// The page: it fetches `/ring.svg` every second, and with a key, the

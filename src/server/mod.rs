@@ -48,6 +48,7 @@ mod execute;
 mod http;
 mod lobby;
 mod resp;
+pub mod svg;
 mod text;
 
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! The line protocol people type into `telnet` or `nc`: a line parses into
 //! the one [`Command`] every protocol shares, and its [`Answer`] is worded
-//! in lines ([`format`]). Pure: the connection loop is in
+//! in lines ([`format()`]). Pure: the connection loop is in
 //! [`crate::server`].
 //!
 //! [`Answer`]: crate::command::Answer

@@ -1,5 +1,5 @@
 //! chord against Redis, measured with Redis's own load generator
-//! (`chord bench`, run by `make bench`).
+//! (`chord-lab bench`, run by `make bench`).
 //!
 //! The harness starts a `redis-server`, a single chord node and a ring of
 //! chord nodes on free loopback ports, then runs `redis-benchmark` against
@@ -36,7 +36,7 @@ use super::nodes::{ring_settled, sum_stats, Nodes};
 const INSTALL: &str = "redis-benchmark and redis-server are needed to compare chord with \
      Redis; on Debian or Ubuntu: sudo apt-get install redis-tools redis-server";
 
-/// What `chord bench` measures.
+/// What `chord-lab bench` measures.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// The `chord` binary, which the nodes run.
@@ -154,7 +154,7 @@ pub fn run(options: &Options) -> Result<(String, bool), String> {
     }
     // redis-benchmark at 1,000 connections needs more than the usual 1,024
     // descriptors; the children inherit the raised limit.
-    crate::server::raise_open_file_limit().map_err(|e| format!("the open-file limit: {e}"))?;
+    chord::server::raise_open_file_limit().map_err(|e| format!("the open-file limit: {e}"))?;
     let logs = std::env::temp_dir().join(format!("chord-bench-{}", std::process::id()));
     let logs_text = logs.to_string_lossy().to_string();
     let result = compare(options, &logs_text);

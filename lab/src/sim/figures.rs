@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{space, SimRing};
-use crate::harness::Rng;
-use crate::id::{Id, NodeRef};
+use chord::id::{Id, NodeRef};
+use chord::rng::Rng;
 
 /// What the paper reports for load balance (ToN 2003, Section V.B), as
 /// multiples of the mean number of keys per node: with 10^4 nodes and
@@ -20,7 +20,7 @@ const PAPER_LOAD_P99_AT_HALF_MILLION: f64 = 4.6;
 /// (virtual nodes per real node, 1st percentile, 99th percentile).
 const PAPER_VIRTUAL: [(usize, f64, f64); 2] = [(1, 0.0, 4.8), (10, 0.5, 1.6)];
 
-/// The figures `chord sim` can make, by name.
+/// The figures `chord-lab sim` can make, by name.
 pub const FIGURES: [&str; 4] = ["path-length", "load", "failures", "churn"];
 
 /// One output file: its name and its CSV text.

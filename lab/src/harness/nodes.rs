@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::client::Client;
-use crate::id::{Id, IdSpace};
+use chord::client::Client;
+use chord::id::{Id, IdSpace};
 
 /// How long a harness waits for one answer from a node.
 pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -48,7 +48,7 @@ impl Nodes {
         fs::create_dir_all(logs).map_err(|e| format!("creating {logs}: {e}"))?;
         let mut secret = String::new();
         for _ in 0..2 {
-            let bytes = crate::auth::nonce().map_err(|e| format!("a random secret: {e}"))?;
+            let bytes = chord::auth::nonce().map_err(|e| format!("a random secret: {e}"))?;
             secret.extend(bytes.iter().map(|b| format!("{b:02x}")));
         }
         Ok(Nodes {

@@ -5,17 +5,17 @@
 //! Three nodes on the in-memory network, R = 3, so each holds every key;
 //! filled with `keys` keys; then each kind of work is done and the longest
 //! hold of the store lock during it read from the node's
-//! `longest_store_lock_us` counter (see [`crate::stats::Timed`]).
+//! `longest_store_lock_us` counter (see [`chord::stats::Timed`]).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::clock::now_micros;
-use crate::id::{IdSpace, NodeRef};
-use crate::message::{Request, MAX_BUCKETS, MAX_ITEMS};
-use crate::node::NodeConfig;
-use crate::store::{Bucket, Entry, Item, Version};
-use crate::transport::Handler;
+use chord::clock::now_micros;
+use chord::id::{IdSpace, NodeRef};
+use chord::message::{Request, MAX_BUCKETS, MAX_ITEMS};
+use chord::node::NodeConfig;
+use chord::store::{Bucket, Entry, Item, Version};
+use chord::transport::Handler;
 
 /// The longest hold of the store lock during one kind of work.
 #[derive(Clone, Debug)]
@@ -99,7 +99,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
                 max_bytes: u32::MAX,
             });
             match answer {
-                crate::message::Response::Keys { more, .. } => after = more,
+                chord::message::Response::Keys { more, .. } => after = more,
                 _ => break,
             }
         }

@@ -1,11 +1,11 @@
 //! The attacks on a ring that a stranger can make, as code: each sends what
-//! an attacker would and says whether the ring withstood it. `chord attack`
+//! an attacker would and says whether the ring withstood it. `chord-lab attack`
 //! runs them against a running ring (`make attack`), and `tests/attacks.rs`
 //! against rings in the test process.
 //!
 //! The attacker normally has no secret; given one (`--as-member`), it is a
 //! member that sends malformed frames, which the checks of
-//! [`crate::message`] must refuse all the same. Attacks that are ordinary
+//! [`chord::message`] must refuse all the same. Attacks that are ordinary
 //! requests when a member makes them (reading a range, notifying) are then
 //! reported as served, not as failures: the secret keeps outsiders out, it
 //! does not guard against members (see docs/security.md).
@@ -19,12 +19,12 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::auth::{self, Secret, Session};
-use crate::client::Client;
-use crate::codec;
-use crate::id::{Id, IdSpace, NodeRef};
-use crate::message::Request;
-use crate::store::{Bucket, Entry, Item, Version};
+use chord::auth::{self, Secret, Session};
+use chord::client::Client;
+use chord::codec;
+use chord::id::{Id, IdSpace, NodeRef};
+use chord::message::Request;
+use chord::store::{Bucket, Entry, Item, Version};
 
 /// Keys written before the attacks and checked after them.
 pub const CANARIES: usize = 100;
@@ -90,7 +90,7 @@ impl Raw {
 
     /// The answer to the last request, or how the connection ended.
     fn answer(&mut self) -> String {
-        match codec::read_frame::<_, crate::message::Response>(&mut self.stream, &mut self.session)
+        match codec::read_frame::<_, chord::message::Response>(&mut self.stream, &mut self.session)
         {
             Ok(response) => format!("{response:?}"),
             Err(e) => format!("connection ended: {e}"),

@@ -1,8 +1,8 @@
 //! A picture of a ring, as SVG: the nodes on a circle at their
 //! identifiers, each node's arc `(predecessor, node]` coloured as its own,
 //! key counts beside them, and one node's fingers drawn as chords, in the
-//! style of the paper's finger-table figure. `chord draw` draws a live
-//! ring with it.
+//! style of the paper's finger-table figure. A node's page serves it
+//! (`server/http.rs`), and `chord-lab draw` writes it to a file.
 //!
 //! Positions are fractions of the circle: identifier / 2^m, clockwise from
 //! the top, as the paper draws its rings.

@@ -3,12 +3,12 @@
 //! command line and the tests call it.
 //!
 //! - [`churn`]: node processes killed and started under a checked
-//!   workload (`chord churn`).
-//! - [`massive`]: the paper's massive-failure experiment (`chord massive`).
+//!   workload (`chord-lab churn`).
+//! - [`massive`]: the paper's massive-failure experiment (`chord-lab massive`).
 //! - [`nodes`]: the node processes those start, kill, restart, freeze
 //!   and thaw.
 //! - [`partition`]: a ring cut in two by network namespaces, written to
-//!   on both sides and healed (`chord partition`).
+//!   on both sides and healed (`chord-lab partition`).
 //! - [`attack`]: the attacks a stranger (or a member sending malformed
 //!   frames) can make on a ring, each with the outcome that shows the ring
 //!   withstood it.
@@ -19,7 +19,7 @@
 //!   bench`).
 //!
 //! The crate's one random number generator, [`Rng`], lives in
-//! [`crate::rng`]; it is re-exported here for the harnesses.
+//! [`chord::rng`]; it is re-exported here for the harnesses.
 
 pub mod attack;
 pub mod churn;
@@ -30,12 +30,12 @@ pub mod nodes;
 pub mod partition;
 pub mod versus;
 
-pub use crate::rng::Rng;
+pub use chord::rng::Rng;
 
 use std::sync::Arc;
 
-use crate::node::{Node, NodeConfig};
-use crate::transport::{Handler, MemoryNetwork};
+use chord::node::{Node, NodeConfig};
+use chord::transport::{Handler, MemoryNetwork};
 
 /// Three nodes at `addrs` on a fresh in-memory network, in one ring: the
 /// first creates it, the others join, and a few rounds of `stabilize`

@@ -37,13 +37,13 @@ pub mod plot;
 
 use std::sync::Arc;
 
-use crate::chord::Lookup;
-use crate::clock::VirtualClock;
-use crate::config::NodeConfig;
-use crate::harness::Rng;
-use crate::id::{Id, IdSpace, NodeRef};
-use crate::node::Node;
-use crate::transport::{Handler, MemoryNetwork};
+use chord::chord::Lookup;
+use chord::clock::VirtualClock;
+use chord::config::NodeConfig;
+use chord::id::{Id, IdSpace, NodeRef};
+use chord::node::Node;
+use chord::rng::Rng;
+use chord::transport::{Handler, MemoryNetwork};
 
 /// The bits of the simulator's identifiers.
 pub const BITS: u8 = 64;
@@ -184,7 +184,7 @@ pub fn space() -> IdSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::Rng;
+    use chord::rng::Rng;
 
     #[test]
     fn a_settled_ring_answers_every_lookup_with_the_true_successor() {

@@ -1,8 +1,8 @@
-//! A real partition, healed (`chord partition`, `make partition`): eight
+//! A real partition, healed (`chord-lab partition`, `make partition`): eight
 //! node processes in two network namespaces joined by a veth pair, one
 //! ring; the link between the halves cut, writes on both sides, the link
 //! restored; then the time until the halves are one ring again, and until
-//! every key reads the same from every node (see [`crate::chord::merge`]).
+//! every key reads the same from every node (see [`chord::chord::merge`]).
 //!
 //! The halves are cut the way a failed switch or a firewall cuts them: by
 //! default packets to the other side vanish, with no answer at all (each
@@ -40,7 +40,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::nodes::{ring_size, Nodes, CALL_TIMEOUT};
-use crate::client::Client;
+use chord::client::Client;
 
 /// How the halves are cut.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,7 +316,7 @@ fn write_keys(
     tally: &mut Tally,
 ) {
     let mut clients: HashMap<String, Client> = HashMap::new();
-    let mut rng = crate::rng::Rng::new(seed);
+    let mut rng = chord::rng::Rng::new(seed);
     let mut sequence = 0u64;
     while Instant::now() < until {
         for key in keys {

@@ -1,5 +1,5 @@
 //! The churn harness: real node processes on loopback, a checked workload,
-//! and nodes killed with SIGKILL and started while it runs (`chord churn`).
+//! and nodes killed with SIGKILL and started while it runs (`chord-lab churn`).
 //! The node processes it starts serve [`super::massive`] too.
 //!
 //! # The checker
@@ -36,8 +36,8 @@ mod check;
 
 use super::nodes::{ring_settled, sum_stats, unsettled, Nodes, CALL_TIMEOUT};
 use super::Rng;
-use crate::client::Client;
 use check::{Count, Counter, KeyState};
+use chord::client::Client;
 
 /// How long one operation may take, retries at other nodes included.
 const OP_DEADLINE: Duration = Duration::from_secs(15);
@@ -420,7 +420,7 @@ fn read_counters(settings: &Settings, nodes: &Nodes, counters: &[(usize, Counter
         .collect()
 }
 
-/// `chord churn`: see the module docs.
+/// `chord-lab churn`: see the module docs.
 pub fn churn(settings: &Settings) -> Result<bool, String> {
     let nodes = Arc::new(Nodes::new(
         &settings.exe,

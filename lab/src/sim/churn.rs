@@ -20,12 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{space, SUCCESSORS};
-use crate::clock::{Clock, VirtualClock};
-use crate::config::NodeConfig;
-use crate::harness::Rng;
-use crate::id::{Id, NodeRef};
-use crate::node::Node;
-use crate::transport::{Handler, MemoryNetwork};
+use chord::clock::{Clock, VirtualClock};
+use chord::config::NodeConfig;
+use chord::id::{Id, NodeRef};
+use chord::node::Node;
+use chord::rng::Rng;
+use chord::transport::{Handler, MemoryNetwork};
 
 /// The mean round trip of one call, in milliseconds.
 pub const MEAN_RTT_MS: f64 = 50.0;
@@ -132,7 +132,7 @@ pub fn run(setting: Setting, seed: u64) -> Measured {
         match event {
             Event::Maintain(i) => {
                 if let Some(node) = &nodes[i] {
-                    let _ = crate::maintenance::round(node);
+                    let _ = chord::maintenance::round(node);
                     let next = at + micros(exponential(&mut rng, setting.stabilize_s));
                     push(&mut queue, next, Event::Maintain(i));
                 }

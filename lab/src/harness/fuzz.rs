@@ -28,15 +28,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Rng;
-use crate::auth::{self, Secret, ServerHandshake, Session};
-use crate::clock::now_micros;
-use crate::codec;
-use crate::id::{IdSpace, NodeRef};
-use crate::message::{ExpireIf, Expiry, Request, Response, Update};
-use crate::node::{Node, NodeConfig};
-use crate::store::{Bucket, Cursor, Entry, Item, UpdateId, Version};
-use crate::text;
-use crate::transport::Handler;
+use chord::auth::{self, Secret, ServerHandshake, Session};
+use chord::clock::now_micros;
+use chord::codec;
+use chord::id::{IdSpace, NodeRef};
+use chord::message::{ExpireIf, Expiry, Request, Response, Update};
+use chord::node::{Node, NodeConfig};
+use chord::store::{Bucket, Cursor, Entry, Item, UpdateId, Version};
+use chord::text;
+use chord::transport::Handler;
 
 /// The parsers that can be fuzzed, by name.
 pub const TARGETS: [&str; 4] = ["frame", "peer", "text", "handshake"];

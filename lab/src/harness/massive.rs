@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::churn::share;
 use super::nodes::{ask, ring_of, ring_settled, space, Nodes, CALL_TIMEOUT};
 use super::Rng;
-use crate::client::Client;
+use chord::client::Client;
 
 /// What the massive-failure experiment is asked to do.
 pub struct MassiveSettings {
@@ -67,7 +67,7 @@ fn failed_lookups(nodes: &Nodes, keys: &[String], lookups: usize, rng: &mut Rng)
     share(failed, lookups as u64)
 }
 
-/// `chord massive`: the paper's experiment of section "Simultaneous Node
+/// `chord-lab massive`: the paper's experiment of section "Simultaneous Node
 /// Failures": a fraction p of the nodes fails at once; how many lookups
 /// fail before and after stabilization, and how many keys are lost next
 /// to what R predicts.
