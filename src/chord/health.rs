@@ -32,13 +32,11 @@
 //!   This is softer than the failure rule (`Ring::has_failed`), which
 //!   changes ownership and so waits for several timeouts in a row.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use log::warn;
-use parking_lot::Mutex;
 
 use super::ring::Ring;
 use crate::id::NodeRef;
@@ -58,28 +56,6 @@ const MAX_SUSPECTS: usize = 1024;
 /// threads by tens of milliseconds, not seconds).
 pub fn pause_limit(stabilize_interval: Duration) -> Duration {
     (4 * stabilize_interval).max(Duration::from_secs(1))
-}
-
-/// The liveness state of a node. Atomics and one short-held lock; never
-/// held across a call.
-#[derive(Debug, Default)]
-pub(crate) struct Health {
-    /// The node's clock at the last heartbeat, in microseconds.
-    beat: AtomicU64,
-    /// A pause was seen and the arc has not been marked for copying back.
-    paused: AtomicBool,
-    /// When (on the node's clock) the last pause was seen.
-    woke: AtomicU64,
-    /// Peers that timed out, by address, with the time they stop being
-    /// suspected. Held only to look up or update an entry.
-    suspects: Mutex<HashMap<String, Duration>>,
-    /// How many entries `suspects` has, written under its lock: every
-    /// client request asks about a suspect, and while there are none (as
-    /// nearly always) the answer needs no lock that all workers share.
-    suspect_count: AtomicUsize,
-    /// Set by a signal handler when the process is resumed after a stop
-    /// (see [`Ring::watch_resumes`]); unset where no one listens.
-    resumed: OnceLock<Arc<AtomicBool>>,
 }
 
 fn micros(d: Duration) -> u64 {

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use log::{debug, info};
 
-use super::ring::Ring;
+use super::ring::{Lost, Ring};
 use crate::id::NodeRef;
 
 /// The most nodes on a passive list.
@@ -48,24 +48,6 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The longest wait between two probes of a lost node.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
-
-/// A node seen and lost, and when to probe it next.
-#[derive(Clone, Debug)]
-struct Lost {
-    node: NodeRef,
-    /// When (on the node's clock) to probe it next.
-    due: Duration,
-    backoff: Duration,
-    /// Given with `--join`: never leaves the list.
-    seed: bool,
-}
-
-/// The passive list, and a foreign node another node asked us to link in.
-#[derive(Debug, Default)]
-pub(crate) struct Passive {
-    lost: Vec<Lost>,
-    candidate: Option<NodeRef>,
-}
 
 impl Ring {
     /// Remembers `node`, found failed, to probe later.

@@ -2,14 +2,14 @@
 //! it: the node itself, its settings, the lock that guards its view of the
 //! ring, calls to other nodes and the rule that says when one has failed.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use log::info;
 use parking_lot::{Mutex, RwLock};
 
-use super::health::Health;
-use super::merge::Passive;
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::finger::FingerTable;
@@ -148,6 +148,47 @@ pub struct View {
     /// join, or from replicas after its predecessor failed, a restart or a
     /// pause), refusing them until done.
     pub taking_over: bool,
+}
+
+/// The liveness state of a node ([`crate::chord::health`] reads and
+/// writes it). Atomics and one short-held lock; never
+/// held across a call.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    /// The node's clock at the last heartbeat, in microseconds.
+    pub(super) beat: AtomicU64,
+    /// A pause was seen and the arc has not been marked for copying back.
+    pub(super) paused: AtomicBool,
+    /// When (on the node's clock) the last pause was seen.
+    pub(super) woke: AtomicU64,
+    /// Peers that timed out, by address, with the time they stop being
+    /// suspected. Held only to look up or update an entry.
+    pub(super) suspects: Mutex<HashMap<String, Duration>>,
+    /// How many entries `suspects` has, written under its lock: every
+    /// client request asks about a suspect, and while there are none (as
+    /// nearly always) the answer needs no lock that all workers share.
+    pub(super) suspect_count: AtomicUsize,
+    /// Set by a signal handler when the process is resumed after a stop
+    /// (see [`Ring::watch_resumes`]); unset where no one listens.
+    pub(super) resumed: OnceLock<Arc<AtomicBool>>,
+}
+
+/// A node seen and lost, and when to probe it next.
+#[derive(Clone, Debug)]
+pub(super) struct Lost {
+    pub(super) node: NodeRef,
+    /// When (on the node's clock) to probe it next.
+    pub(super) due: Duration,
+    pub(super) backoff: Duration,
+    /// Given with `--join`: never leaves the list.
+    pub(super) seed: bool,
+}
+
+/// The passive list ([`crate::chord::merge`]), and a foreign node another node asked us to link in.
+#[derive(Debug, Default)]
+pub(crate) struct Passive {
+    pub(super) lost: Vec<Lost>,
+    pub(super) candidate: Option<NodeRef>,
 }
 
 /// The Chord ring as one node sees it, and how it reaches the others.
