@@ -128,43 +128,6 @@ impl Stats {
     }
 }
 
-thread_local! {
-    /// When the client request this thread serves must be answered by;
-    /// `None` while it serves none.
-    static SERVING_CLIENT: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
-}
-
-/// Runs `work` as part of serving a client request that must be answered
-/// by `deadline`: the peer calls it makes count in `client_peer_calls`,
-/// and none waits past the deadline (the TCP transport cuts its timeouts
-/// to it), so a request that meets dead or silent peers still ends in
-/// time. A request already being served keeps its own deadline.
-pub fn serving_client<T>(deadline: Instant, work: impl FnOnce() -> T) -> T {
-    /// Puts the deadline back however `work` ends, a caught panic included.
-    struct Restore(Option<Instant>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SERVING_CLIENT.with(|s| s.set(self.0));
-        }
-    }
-    let outer = SERVING_CLIENT.with(std::cell::Cell::get);
-    let _restore = Restore(outer);
-    SERVING_CLIENT.with(|s| s.set(Some(outer.map_or(deadline, |o| o.min(deadline)))));
-    work()
-}
-
-/// Whether this thread is serving a client request (see
-/// [`serving_client`]).
-pub fn is_serving_client() -> bool {
-    client_deadline().is_some()
-}
-
-/// When the client request this thread serves must be answered by, if it
-/// serves one (see [`serving_client`]).
-pub fn client_deadline() -> Option<Instant> {
-    SERVING_CLIENT.with(std::cell::Cell::get)
-}
-
 /// A lock guard (`G`: a mutex's, or a read or write guard of a
 /// read-write lock) that, when dropped, raises `longest` to the time the
 /// lock was held in microseconds, if that is longer.

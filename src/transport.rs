@@ -56,6 +56,74 @@ pub trait Handler: Send + Sync {
 
 pub use crate::error::TransportError;
 
+/// The client request a thread serves, if any: when it must be answered
+/// by, and the calls to other nodes made for it so far.
+#[derive(Clone, Copy)]
+struct ClientRequest {
+    deadline: Instant,
+    calls: u64,
+}
+
+thread_local! {
+    static SERVING: std::cell::Cell<Option<ClientRequest>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `work` as part of serving a client request that must be answered
+/// by `deadline`; what it returned, and how many calls to other nodes it
+/// made. No call waits past the deadline (the TCP transport cuts its
+/// timeouts to it), so a request that meets dead or silent peers still
+/// ends in time. A request already being served keeps its own deadline
+/// (the sooner of the two), and its calls are counted once, by the
+/// outermost `serving_client`, which alone gets a count that is not 0.
+pub fn serving_client<T>(deadline: Instant, work: impl FnOnce() -> T) -> (T, u64) {
+    /// Puts the outer state back however `work` ends, a caught panic
+    /// included, keeping the calls made meanwhile for an outer request.
+    struct Restore(Option<ClientRequest>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let inner_calls = SERVING.with(|s| s.get().map_or(0, |r| r.calls));
+            SERVING.with(|s| {
+                s.set(self.0.map(|outer| ClientRequest {
+                    calls: inner_calls,
+                    ..outer
+                }))
+            });
+        }
+    }
+    let outer = SERVING.with(std::cell::Cell::get);
+    let restore = Restore(outer);
+    SERVING.with(|s| {
+        s.set(Some(match outer {
+            Some(o) => ClientRequest {
+                deadline: o.deadline.min(deadline),
+                calls: o.calls,
+            },
+            None => ClientRequest { deadline, calls: 0 },
+        }))
+    });
+    let result = work();
+    let calls = SERVING.with(|s| s.get().map_or(0, |r| r.calls));
+    drop(restore);
+    (result, if outer.is_some() { 0 } else { calls })
+}
+
+/// When the client request this thread serves must be answered by, if it
+/// serves one.
+fn client_deadline() -> Option<Instant> {
+    SERVING.with(|s| s.get().map(|r| r.deadline))
+}
+
+/// Counts `n` calls to other nodes for the client request this thread
+/// serves, if any.
+fn count_calls(n: usize) {
+    SERVING.with(|s| {
+        if let Some(mut request) = s.get() {
+            request.calls += n as u64;
+            s.set(Some(request));
+        }
+    });
+}
+
 /// How long a pooled connection may sit idle before it is thrown away. It
 /// is well under the server's idle limit for peers
 /// ([`crate::server::PEER_IDLE_TIMEOUT`]), so we do not reuse a connection
@@ -164,11 +232,11 @@ impl TcpTransport {
 
     /// When calls made now must have their answers: one timeout from now,
     /// or sooner if the client request this thread serves ends sooner
-    /// ([`crate::stats::client_deadline`]): no peer call outlasts the
+    /// ([`serving_client`]): no peer call outlasts the
     /// request it serves.
     fn deadline(&self) -> Instant {
         let full = Instant::now() + self.timeout;
-        crate::stats::client_deadline().map_or(full, |d| d.min(full))
+        client_deadline().map_or(full, |d| d.min(full))
     }
 
     fn connect(&self, addr: &str, deadline: Instant) -> Result<Connection, TransportError> {
@@ -322,6 +390,7 @@ impl Transport for TcpTransport {
     /// version of the same value, and a repeated delete may answer
     /// NOT_FOUND where the first one deleted.
     fn call_all(&self, calls: Vec<(&str, Request)>) -> Vec<Result<Response, TransportError>> {
+        count_calls(calls.len());
         let deadline = self.deadline();
         let pending: Vec<Pending> = calls
             .into_iter()
@@ -488,6 +557,7 @@ impl MemoryNetwork {
 
 impl Transport for MemoryNetwork {
     fn call(&self, addr: &str, request: Request) -> Result<Response, TransportError> {
+        count_calls(1);
         let unreachable = |reason: &str| TransportError::Unreachable {
             addr: addr.to_string(),
             reason: reason.to_string(),
@@ -617,5 +687,29 @@ mod tests {
         let transport = TcpTransport::new(Duration::from_millis(500), None);
         let result = transport.call(&format!("127.0.0.1:{port}"), Request::Ping);
         assert!(matches!(result, Err(TransportError::Unreachable { .. })));
+    }
+
+    #[test]
+    fn a_client_request_counts_its_calls_once_and_keeps_the_sooner_deadline() {
+        let soon = Instant::now() + Duration::from_secs(1);
+        let later = soon + Duration::from_secs(60);
+        count_calls(5); // serving no request: counted nowhere
+        let ((inner, inner_calls), calls) = serving_client(soon, || {
+            count_calls(2);
+            let inner = serving_client(later, || {
+                count_calls(3);
+                client_deadline()
+            });
+            count_calls(1);
+            inner
+        });
+        assert_eq!(
+            inner,
+            Some(soon),
+            "an inner request keeps the outer deadline"
+        );
+        assert_eq!(inner_calls, 0, "an inner request's calls are the outer's");
+        assert_eq!(calls, 6);
+        assert_eq!(client_deadline(), None);
     }
 }

@@ -334,9 +334,6 @@ impl Ring {
                 }
             });
         }
-        if crate::stats::is_serving_client() {
-            Stats::add(&self.stats.client_peer_calls, 1);
-        }
         let answer = self.transport.call(&to.addr, request);
         self.answered(to, answer)
     }
@@ -352,9 +349,6 @@ impl Ring {
             .into_iter()
             .enumerate()
             .partition(|(_, (to, _))| to.addr == self.me.addr);
-        if crate::stats::is_serving_client() {
-            Stats::add(&self.stats.client_peer_calls, remote.len() as u64);
-        }
         let (places, remote): (Vec<_>, Vec<_>) = remote.into_iter().unzip();
         let nodes: Vec<&NodeRef> = remote.iter().map(|(to, _)| *to).collect();
         let answers = self.transport.call_all(

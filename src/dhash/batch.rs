@@ -54,9 +54,7 @@ impl Dhash {
         // goes one key after another.
         let distinct: HashSet<&str> = writes.iter().map(|(key, _)| *key).collect();
         if distinct.len() == writes.len() && !self.ring.paused() {
-            crate::stats::serving_client(self.answer_by(), || {
-                self.first_writes(writes, &mut existed)
-            });
+            self.serving_client(|| self.first_writes(writes, &mut existed));
         }
         writes
             .iter()
@@ -81,7 +79,7 @@ impl Dhash {
         }
         let mut read: Vec<Option<Option<Entry>>> = vec![None; keys.len()];
         if !self.ring.paused() {
-            crate::stats::serving_client(self.answer_by(), || self.first_reads(keys, &mut read));
+            self.serving_client(|| self.first_reads(keys, &mut read));
         }
         let clock = &self.config().clock;
         keys.iter()

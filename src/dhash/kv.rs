@@ -202,13 +202,17 @@ impl Dhash {
     /// ([`crate::store::check_key`]).
     fn retrying<T>(&self, key: &str, attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         check_key(key).map_err(rejected)?;
-        crate::stats::serving_client(self.answer_by(), || self.retry_loop(key, attempt))
+        self.serving_client(|| self.retry_loop(key, attempt))
     }
 
-    /// When a client request that starts now must be answered by: no peer
-    /// call it makes waits past this ([`crate::stats::serving_client`]).
-    pub(super) fn answer_by(&self) -> std::time::Instant {
-        std::time::Instant::now() + self.config().request_timeout
+    /// Runs `work` as a client request that must be answered within the
+    /// request timeout ([`crate::transport::serving_client`]), and counts
+    /// the calls to other nodes it made (`client_peer_calls`).
+    pub(super) fn serving_client<T>(&self, work: impl FnOnce() -> T) -> T {
+        let answer_by = std::time::Instant::now() + self.config().request_timeout;
+        let (result, calls) = crate::transport::serving_client(answer_by, work);
+        Stats::add(&self.stats().client_peer_calls, calls);
+        result
     }
 
     /// The loop of [`Dhash::retrying`].
