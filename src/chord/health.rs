@@ -129,7 +129,7 @@ impl Ring {
 
     /// After a pause: marks the whole arc for copying back from the
     /// successors before it is served again (as a restart does; see
-    /// `Links::restarted`). Called at the start of a maintenance round.
+    /// `Handover::restarted`). Called at the start of a maintenance round.
     pub fn resync_after_pause(&self) {
         if !self.health.paused.swap(false, Ordering::AcqRel) {
             return;
@@ -138,9 +138,9 @@ impl Ring {
         let mut links = self.links.write();
         // Wait for a predecessor and a full period, as after a restart:
         // the ring may have moved on while this node was away.
-        links.restarted = Some(now);
-        links.unsynced = None;
-        links.refilling = false;
+        links.handover.restarted = Some(now);
+        links.handover.unsynced = None;
+        links.handover.refilling = false;
     }
 
     /// Records that a call to `addr` timed out: it is avoided for

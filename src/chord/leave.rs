@@ -28,7 +28,7 @@ impl Ring {
         let _ = self.stabilize(keys);
         let (predecessor, successors) = {
             let mut links = self.links.write();
-            links.leaving = true;
+            links.handover.leaving = true;
             (links.predecessor.clone(), links.successors.clone())
         };
         let heirs: Vec<&NodeRef> = successors

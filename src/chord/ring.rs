@@ -87,7 +87,8 @@ pub enum Stabilized {
     Twin(NodeRef),
 }
 
-/// A node's view of the ring.
+/// A node's view of the ring: the paper's predecessor, successor list and
+/// fingers, Zave's membership, and the hand-over of keys.
 #[derive(Debug)]
 pub(crate) struct Links {
     pub(crate) predecessor: Option<NodeRef>,
@@ -99,6 +100,26 @@ pub(crate) struct Links {
     /// Never empty; `[self]` when the node is alone.
     pub(crate) successors: Vec<NodeRef>,
     pub(crate) fingers: FingerTable,
+    /// Keys this node is taking over or giving up, and so does not serve
+    /// yet or any more.
+    pub(crate) handover: Handover,
+    /// The node is part of a ring: it created one, or a successor adopted it
+    /// as predecessor, or another node adopted it as successor. Only a
+    /// member serves keys, and only a member whose successors all failed
+    /// concludes it is alone: a node that never got in must not claim
+    /// every key of a ring it cannot see.
+    pub(crate) member: bool,
+}
+
+/// Keys a node is taking over or giving up: state of the key layer, kept
+/// under the ring's `links` lock because it changes at the same instant as
+/// the predecessor (a notify that moves the arc also marks what must be
+/// copied before it is served), and a key's ownership and its hand-over
+/// must be read together ([`Ring::while_serving`]). The ring sets it as
+/// stabilization moves arcs; the key layer clears it as it copies them
+/// ([`Ring::arc_synced`]).
+#[derive(Debug, Default)]
+pub(crate) struct Handover {
     /// A pull of keys from the successor is due: refuse keys until done.
     pub(crate) receiving: bool,
     /// The arc `(a, b]` this node took over when its predecessor was found
@@ -123,12 +144,18 @@ pub(crate) struct Links {
     /// wait. (An arc taken over from a failed predecessor is one this node
     /// mostly holds already, as a replica: readers wait for the pull.)
     pub(crate) refilling: bool,
-    /// The node is part of a ring: it created one, or a successor adopted it
-    /// as predecessor, or another node adopted it as successor. Only a
-    /// member serves keys, and only a member whose successors all failed
-    /// concludes it is alone: a node that never got in must not claim
-    /// every key of a ring it cannot see.
-    pub(crate) member: bool,
+}
+
+impl Handover {
+    /// Whether nothing stops the node serving `id`, a key it owns: it is
+    /// not pulling keys from its successor, not leaving, not restarted
+    /// empty, and not lacking that part of its arc.
+    fn allows(&self, id: Id) -> bool {
+        !self.receiving
+            && !self.leaving
+            && self.restarted.is_none()
+            && !self.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b))
+    }
 }
 
 /// A snapshot of a node's view, for display and tests.
@@ -231,11 +258,7 @@ impl Ring {
             failed_predecessor: None,
             successors: vec![me.clone()],
             fingers: FingerTable::new(me.id),
-            receiving: false,
-            unsynced: None,
-            leaving: false,
-            restarted: None,
-            refilling: false,
+            handover: Handover::default(),
             member: false,
         };
         Ring {
@@ -291,9 +314,9 @@ impl Ring {
             successors: links.successors.clone(),
             fingers,
             keys,
-            taking_over: links.receiving
-                || links.unsynced.is_some()
-                || links.restarted.is_some()
+            taking_over: links.handover.receiving
+                || links.handover.unsynced.is_some()
+                || links.handover.restarted.is_some()
                 || self.paused(),
         }
     }
@@ -431,23 +454,30 @@ impl Ring {
     /// grows then. A node that has never had a predecessor owns every key
     /// only while it is alone.
     pub(crate) fn owns(&self, links: &Links, id: Id) -> bool {
-        match (&links.predecessor, &links.failed_predecessor) {
-            (Some(p), _) | (None, Some(p)) => id.in_open_closed(p.id, self.me.id),
-            (None, None) => links.successors[0].addr == self.me.addr,
+        self.arc(links)
+            .is_some_and(|(a, b)| id.in_open_closed(a, b))
+    }
+
+    /// The arc `(p, n]` this node owns, `p` being its predecessor or the
+    /// one it found failed (see [`Ring::owns`]); the whole circle `(n, n]`
+    /// when it has had no predecessor and is alone; else none.
+    fn arc(&self, links: &Links) -> Option<(Id, Id)> {
+        match links
+            .predecessor
+            .as_ref()
+            .or(links.failed_predecessor.as_ref())
+        {
+            Some(p) => Some((p.id, self.me.id)),
+            None if links.successors[0].addr == self.me.addr => Some((self.me.id, self.me.id)),
+            None => None,
         }
     }
 
     /// Whether this node serves reads and writes of `id` now: it owns it,
     /// is not taking keys over or leaving, and does not lack that part of
-    /// its arc (see `Links::unsynced`).
+    /// its arc (see [`Handover`]).
     pub(crate) fn serves(&self, links: &Links, id: Id) -> bool {
-        links.member
-            && !links.receiving
-            && !links.leaving
-            && links.restarted.is_none()
-            && !self.paused()
-            && self.owns(links, id)
-            && !links.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b))
+        links.member && self.owns(links, id) && links.handover.allows(id) && !self.paused()
     }
 
     /// Whether this node is part of a ring (see `Links::member`).
@@ -470,14 +500,7 @@ impl Ring {
     /// The arc this node owns, `(predecessor, n]`, if it knows its
     /// predecessor (or is alone: then the whole circle).
     pub(crate) fn own_arc(&self) -> Option<(Id, Id)> {
-        let links = self.links.read();
-        match (&links.predecessor, &links.failed_predecessor) {
-            (Some(p), _) | (None, Some(p)) => Some((p.id, self.me.id)),
-            (None, None) if links.successors[0].addr == self.me.addr => {
-                Some((self.me.id, self.me.id))
-            }
-            (None, None) => None,
-        }
+        self.arc(&self.links.read())
     }
 
     /// Walks the ring by successor pointers from this node, asking each
@@ -525,16 +548,16 @@ impl Ring {
     /// back: it has nothing to hand over.
     pub(crate) fn refilling(&self) -> bool {
         let links = self.links.read();
-        links.restarted.is_some() || links.refilling
+        links.handover.restarted.is_some() || links.handover.refilling
     }
 
-    /// For a node restarted empty (see `Links::restarted`): once it has a
+    /// For a node restarted empty (see `Handover::restarted`): once it has a
     /// predecessor and a stabilization period has passed, marks its arc
     /// for copying back from the replicas. Called before repair.
     pub(crate) fn begin_refill(&self) {
         let now = self.config.clock.elapsed();
         let mut links = self.links.write();
-        let Some(since) = links.restarted else {
+        let Some(since) = links.handover.restarted else {
             return;
         };
         let Some(p) = links.predecessor.clone() else {
@@ -543,9 +566,9 @@ impl Ring {
         if now.saturating_sub(since) < self.config.stabilize_interval {
             return;
         }
-        links.restarted = None;
-        links.refilling = true;
-        links.unsynced = Some((p.id, self.me.id));
+        links.handover.restarted = None;
+        links.handover.refilling = true;
+        links.handover.unsynced = Some((p.id, self.me.id));
         drop(links);
         info!(
             "{}: restarted empty; copying ({}, {}] back from the replicas before serving it",
@@ -562,8 +585,12 @@ impl Ring {
             return true;
         }
         let links = self.links.read();
-        links.restarted.is_some()
-            || (links.refilling && links.unsynced.is_some_and(|(a, b)| id.in_open_closed(a, b)))
+        links.handover.restarted.is_some()
+            || (links.handover.refilling
+                && links
+                    .handover
+                    .unsynced
+                    .is_some_and(|(a, b)| id.in_open_closed(a, b)))
     }
 
     /// Runs `f` with this node's successor list if it serves `id` now,
@@ -584,7 +611,7 @@ impl Ring {
         Response::Neighbours {
             predecessor: links.predecessor.clone(),
             successors: links.successors.clone(),
-            settled: links.restarted.is_none() && !paused,
+            settled: links.handover.restarted.is_none() && !paused,
         }
     }
 
@@ -594,15 +621,11 @@ impl Ring {
     /// itself.
     pub(crate) fn repair_view(&self) -> Option<(Id, Vec<NodeRef>)> {
         let links = self.links.read();
-        if !links.member || links.receiving || links.leaving {
+        if !links.member || links.handover.receiving || links.handover.leaving {
             return None;
         }
-        let from = links
-            .predecessor
-            .as_ref()
-            .or(links.failed_predecessor.as_ref())
-            .filter(|p| p.addr != self.me.addr)?
-            .id;
+        // (n, n] is a node alone, or its own predecessor: no one to repair.
+        let (from, _) = self.arc(&links).filter(|(p, n)| p != n)?;
         Some((from, links.successors.clone()))
     }
 
@@ -610,15 +633,18 @@ impl Ring {
     /// until it has copied it from the replicas, with the successor list.
     pub(crate) fn unsynced_arc(&self) -> Option<((Id, Id), Vec<NodeRef>)> {
         let links = self.links.read();
-        links.unsynced.map(|arc| (arc, links.successors.clone()))
+        links
+            .handover
+            .unsynced
+            .map(|arc| (arc, links.successors.clone()))
     }
 
     /// The key layer has copied `arc`: serve it.
     pub(crate) fn arc_synced(&self, arc: (Id, Id)) {
         let mut links = self.links.write();
-        if links.unsynced == Some(arc) {
-            links.unsynced = None;
-            links.refilling = false;
+        if links.handover.unsynced == Some(arc) {
+            links.handover.unsynced = None;
+            links.handover.refilling = false;
         }
     }
 

@@ -50,7 +50,7 @@ impl Ring {
     /// noticed (the lookup ended at its previous incarnation, or its
     /// successor still has that as predecessor) gets no hand-over: it
     /// serves nothing until its first predecessor names the arc to copy
-    /// back from the replicas (see `Links::restarted`).
+    /// back from the replicas (see `Handover::restarted`).
     ///
     /// # Errors
     /// [`Error::IdTaken`] if another node has our identifier,
@@ -70,7 +70,7 @@ impl Ring {
             links.predecessor = None;
             links.successors = self.successor_list(&successor, &its.successors);
             links.fingers.set(1, successor.clone());
-            links.restarted = restarted.then(|| self.config.clock.elapsed());
+            links.handover.restarted = restarted.then(|| self.config.clock.elapsed());
         }
         if restarted {
             info!(
@@ -397,10 +397,10 @@ impl Ring {
             let mut links = self.links.write();
             let restarted = self.took_old_place(&links, becoming);
             if restarted {
-                links.restarted = Some(self.config.clock.elapsed());
+                links.handover.restarted = Some(self.config.clock.elapsed());
             }
-            links.receiving |= becoming;
-            (links.receiving, restarted)
+            links.handover.receiving |= becoming;
+            (links.handover.receiving, restarted)
         };
         if restarted {
             info!(
@@ -419,7 +419,7 @@ impl Ring {
         match notified {
             Ok(Notice { adopted: false, .. }) if becoming => {
                 // Another node sits between us; nothing is ours to pull.
-                self.links.write().receiving = false;
+                self.links.write().handover.receiving = false;
                 false
             }
             Ok(notice) => {
@@ -444,9 +444,9 @@ impl Ring {
     fn took_old_place(&self, links: &Links, becoming: bool) -> bool {
         !becoming
             && !links.member
-            && !links.receiving
-            && links.restarted.is_none()
-            && !links.refilling
+            && !links.handover.receiving
+            && links.handover.restarted.is_none()
+            && !links.handover.refilling
     }
 
     /// Copies the keys this node took over from `successor`, the arc
@@ -458,7 +458,7 @@ impl Ring {
     /// A successor restarted empty has nothing to hand over: then this
     /// node, if it holds nothing either (a newcomer), refills its arc from
     /// the replicas once its predecessor names the arc (as a restarted
-    /// node does; see `Links::restarted`). So does a newcomer whose
+    /// node does; see `Handover::restarted`). So does a newcomer whose
     /// successor did not own the `whole` arc it takes (its predecessor had
     /// failed), after taking what the successor has.
     fn pull_keys(&self, keys: &dyn Keys, successor: &NodeRef, whole: bool) {
@@ -469,14 +469,14 @@ impl Ring {
                 // A member already holds its arc: the restarted successor
                 // took it as its first predecessor. (Holding some keys is
                 // no proof: a newcomer may have been given replicas.)
-                self.links.write().receiving = false;
+                self.links.write().handover.receiving = false;
                 return;
             }
             Err(CopyError::SourceRefilling) => {
                 {
                     let mut links = self.links.write();
-                    links.receiving = false;
-                    links.restarted = Some(self.config.clock.elapsed());
+                    links.handover.receiving = false;
+                    links.handover.restarted = Some(self.config.clock.elapsed());
                 }
                 info!(
                     "{}: successor {successor:?} restarted empty; \
@@ -488,10 +488,10 @@ impl Ring {
         };
         let refill = {
             let mut links = self.links.write();
-            links.receiving = false;
+            links.handover.receiving = false;
             let refill = !whole && !links.member;
             if refill {
-                links.restarted = Some(self.config.clock.elapsed());
+                links.handover.restarted = Some(self.config.clock.elapsed());
             }
             refill
         };
@@ -536,7 +536,7 @@ impl Ring {
         let mut links = self.links.write();
         // While keys are arriving, a newcomer would pull an incomplete arc
         // from us; it tries again next round.
-        if links.leaving || links.receiving || links.unsynced.is_some() {
+        if links.handover.leaving || links.handover.receiving || links.handover.unsynced.is_some() {
             return Adoption::Refused;
         }
         if !self.precedes_better(&links, candidate) {
@@ -588,9 +588,9 @@ impl Ring {
         if new_from == old_from || new_from.in_open(old_from, self.me.id) {
             return None;
         }
-        let to = links.unsynced.map_or(old_from, |(_, to)| to);
-        links.unsynced = Some((new_from, to));
-        links.unsynced
+        let to = links.handover.unsynced.map_or(old_from, |(_, to)| to);
+        links.handover.unsynced = Some((new_from, to));
+        links.handover.unsynced
     }
 
     /// The test of the paper's `notify`, which taking a named predecessor

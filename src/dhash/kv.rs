@@ -175,9 +175,8 @@ impl Dhash {
             .filter(|owner| !self.ring.is_suspect(owner))
     }
 
-    /// Asks the owner [`Dhash::listed_owner`] names, if it names one: with
-    /// `here` when that is this node, which then builds no message, else
-    /// with `there`. The owner and its answer.
+    /// Asks the owner [`Dhash::listed_owner`] names, if it names one, as
+    /// [`Dhash::ask_owner`] does. The owner and its answer.
     fn ask_listed_owner<T>(
         &self,
         id: Id,
@@ -186,11 +185,7 @@ impl Dhash {
         there: impl FnOnce(&crate::peer::Peer<'_>) -> std::result::Result<T, CallError>,
     ) -> Option<(NodeRef, std::result::Result<T, CallError>)> {
         let owner = self.listed_owner(id, first)?;
-        let answer = if owner.addr == self.me().addr {
-            here()
-        } else {
-            there(&self.ring.peer(&owner))
-        };
+        let answer = self.ask_owner(&owner, here, there);
         Some((owner, answer))
     }
 
@@ -258,12 +253,8 @@ impl Dhash {
     /// among the other holders ([`Dhash::newest_elsewhere`]).
     fn read_once(&self, key: &str, first: bool) -> Attempt<Option<Entry>> {
         let id = self.key_id(key);
-        let listed = self.ask_listed_owner(
-            id,
-            first,
-            || self.owner_read(id, key).ok_or(CallError::NotOwner),
-            |peer| peer.get(key),
-        );
+        let here = || peer::value(self.owner_get(key));
+        let listed = self.ask_listed_owner(id, first, here, |peer| peer.get(key));
         if let Some((_, Ok(entry))) = listed {
             return Ok(entry);
         }
@@ -271,7 +262,7 @@ impl Dhash {
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
-        let why = match self.ask_owner(owner, |peer| peer.get(key)) {
+        let why = match self.ask_owner(owner, here, |peer| peer.get(key)) {
             Ok(entry) => return Ok(entry),
             // As for a write: an owner that timed out may be frozen, or cut
             // off, and its replicas are read instead. One that refused the
@@ -289,20 +280,26 @@ impl Dhash {
         self.newest_elsewhere(key, owner, &holders, &why)
     }
 
-    /// Calls the owner, unless it timed out a moment ago: then the call is
-    /// not made, and the caller goes to the other holders at once rather
-    /// than wait out another timeout.
+    /// Asks the owner: with `here` when that is this node, which then
+    /// calls its own key layer (no message is built), else with `there`,
+    /// unless the owner timed out a moment ago: then the call is not made,
+    /// and the caller goes to the other holders at once rather than wait
+    /// out another timeout.
     fn ask_owner<T>(
         &self,
         owner: &NodeRef,
-        call: impl FnOnce(&crate::peer::Peer<'_>) -> std::result::Result<T, CallError>,
+        here: impl FnOnce() -> std::result::Result<T, CallError>,
+        there: impl FnOnce(&crate::peer::Peer<'_>) -> std::result::Result<T, CallError>,
     ) -> std::result::Result<T, CallError> {
+        if owner.addr == self.me().addr {
+            return here();
+        }
         if self.ring.is_suspect(owner) {
             return Err(CallError::Transport(TransportError::Timeout {
                 addr: owner.addr.clone(),
             }));
         }
-        call(&self.ring.peer(owner))
+        there(&self.ring.peer(owner))
     }
 
     /// The nodes after the owner that may hold its keys, nearest first.
@@ -435,12 +432,9 @@ impl Dhash {
     /// the owner's next R - 1 live successors. Whether the key had a value.
     fn write_once(&self, key: &str, content: Content, first: bool) -> Attempt<bool> {
         let id = self.key_id(key);
-        let listed = self.ask_listed_owner(
-            id,
-            first,
-            || peer::written(self.owner_write(id, key, content.clone())),
-            |peer| peer.write(key, content.clone()),
-        );
+        let here = || peer::written(self.owner_write(id, key, content.clone()));
+        let there = |peer: &crate::peer::Peer<'_>| peer.write(key, content.clone());
+        let listed = self.ask_listed_owner(id, first, here, there);
         match listed {
             Some((owner, Ok(written))) => {
                 let existed = written.existed;
@@ -454,7 +448,7 @@ impl Dhash {
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner();
-        let written = match self.ask_owner(owner, |peer| peer.write(key, content.clone())) {
+        let written = match self.ask_owner(owner, here, there) {
             Ok(written) => written,
             Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
             // Only a timeout: the owner may be frozen, and when it wakes
@@ -505,7 +499,7 @@ impl Dhash {
             let listed = self.ask_listed_owner(
                 self.key_id(key),
                 first,
-                || peer::updated(self.owner_update(key, update.clone(), once)),
+                || self.update_here(key, update, once),
                 |peer| peer.update(key, update.clone(), once),
             );
             let (owner, answer) = match listed {
@@ -548,6 +542,16 @@ impl Dhash {
             })
     }
 
+    /// [`Dhash::update`] applied here, as the owner.
+    fn update_here(
+        &self,
+        key: &str,
+        update: &Update,
+        once: UpdateId,
+    ) -> std::result::Result<Option<Written>, CallError> {
+        peer::updated(self.owner_update(key, update.clone(), once))
+    }
+
     /// [`Dhash::update`] at the owner a lookup names.
     fn update_at_lookup(
         &self,
@@ -559,7 +563,11 @@ impl Dhash {
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;
         let owner = lookup.owner().clone();
-        let answer = self.ask_owner(&owner, |peer| peer.update(key, update.clone(), once));
+        let answer = self.ask_owner(
+            &owner,
+            || self.update_here(key, update, once),
+            |peer| peer.update(key, update.clone(), once),
+        );
         Ok((owner, answer))
     }
 

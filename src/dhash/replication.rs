@@ -12,7 +12,7 @@
 //!    replica of that arc, but one that joined a moment ago may not have
 //!    all of it yet, so it refuses those keys until it has copied the arc
 //!    from its next R - 1 successors, the other replicas
-//!    (`Links::unsynced` in [`crate::chord::ring`]).
+//!    (`Handover::unsynced` in [`crate::chord::ring`]).
 //! 2. **Anti-entropy.** Each owner compares its arc `(predecessor, n]` with
 //!    each of its next R - 1 successors, by digests rather than by sending
 //!    the arc: [`Store::digests`](crate::store::Store::digests) cuts a slice
