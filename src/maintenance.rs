@@ -25,9 +25,12 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, select, tick, Receiver, Sender};
 use signal_hook::consts::SIGCONT;
 
-use crate::chord::health::HEARTBEAT;
 use crate::node::{Node, Stabilized};
 use crate::stats::Stats;
+
+/// How often a server's heartbeat ticks: a thread's cadence, so it is
+/// set here, not in the paper's layer.
+pub const HEARTBEAT: Duration = Duration::from_millis(100);
 
 /// One round of the periodic functions; a fault that ends the node's
 /// membership, if one was found. The maintenance thread calls it on the

@@ -5,7 +5,7 @@
 //! a swapped-out host, a long GC pause elsewhere) and come back.
 //!
 //! - **Pauses.** A heartbeat ([`Ring::heartbeat`]), ticked every
-//!   [`HEARTBEAT`] by a thread of its own in a server and once per round in
+//!   [`crate::maintenance::HEARTBEAT`] by a thread of its own in a server and once per round in
 //!   the in-memory tests, notes the node's clock. A gap longer than
 //!   [`pause_limit`] means the process did not run for that long, unless
 //!   the heartbeat's thread spent that time waiting for a CPU: on a busy
@@ -40,9 +40,6 @@ use log::warn;
 
 use super::ring::Ring;
 use crate::id::NodeRef;
-
-/// How often a server's heartbeat ticks.
-pub const HEARTBEAT: Duration = Duration::from_millis(100);
 
 /// How long a peer that timed out is avoided.
 pub const SUSPECT_FOR: Duration = Duration::from_secs(2);

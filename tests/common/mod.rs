@@ -303,7 +303,7 @@ impl MemCluster {
     /// Lets `time` pass with no round run, the heartbeats of the nodes in
     /// the cluster ticking: a node cut off meanwhile has been paused.
     pub fn advance(&mut self, time: Duration) {
-        let step = chord::chord::health::HEARTBEAT;
+        let step = chord::maintenance::HEARTBEAT;
         let mut left = time;
         while !left.is_zero() {
             let now = left.min(step);
