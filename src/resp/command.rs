@@ -41,13 +41,13 @@ type Parsed = Result<Command, Refusal>;
 /// # Errors
 /// A [`Refusal::Usage`] naming what is wrong: an unknown command, a wrong
 /// number of arguments, an option or a number that does not parse.
-pub fn parse(args: Vec<Vec<u8>>) -> Parsed {
-    let mut args = args.into_iter();
-    let name = args
-        .next()
-        .map(|name| String::from_utf8_lossy(&name).to_ascii_uppercase())
-        .unwrap_or_default();
-    parse_named(&name, args.collect())
+pub fn parse(mut args: Vec<Vec<u8>>) -> Parsed {
+    let name = if args.is_empty() {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&args.remove(0)).to_ascii_uppercase()
+    };
+    parse_named(&name, args)
 }
 
 /// The refusal of a request with too few or too many arguments.
@@ -58,7 +58,7 @@ fn arity(name: &str) -> Refusal {
     ))
 }
 
-fn parse_named(name: &str, args: Vec<Vec<u8>>) -> Parsed {
+fn parse_named(name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
     let one_key = |args: &[Vec<u8>]| match args {
         [key] => key_text(key),
         _ => Err(arity(name)),
@@ -67,26 +67,24 @@ fn parse_named(name: &str, args: Vec<Vec<u8>>) -> Parsed {
         "GET" => Command::Get {
             key: one_key(&args)?,
         },
-        "SET" => match args.as_slice() {
-            [key, value, options @ ..] => set(key, value.clone(), options, SetReply::Ok)?,
-            _ => return Err(arity(name)),
-        },
-        "SETNX" => match args.as_slice() {
-            [key, value] => set(key, value.clone(), &[b"NX".to_vec()], SetReply::Integer)?,
-            _ => return Err(arity(name)),
-        },
-        "SETEX" | "PSETEX" => match args.as_slice() {
-            [key, time, value] => {
-                let unit = if name == "SETEX" { "EX" } else { "PX" };
-                set(
-                    key,
-                    value.clone(),
-                    &[unit.into(), time.clone()],
-                    SetReply::Ok,
-                )?
-            }
-            _ => return Err(arity(name)),
-        },
+        // The value is moved into the command, never copied: it may be
+        // 64 KiB.
+        "SET" if args.len() >= 2 => {
+            let options = args.split_off(2);
+            let [key, value] = pair(args);
+            set(&key, value, &options, SetReply::Ok)?
+        }
+        "SETNX" if args.len() == 2 => {
+            let [key, value] = pair(args);
+            set(&key, value, &[b"NX".to_vec()], SetReply::Integer)?
+        }
+        "SETEX" | "PSETEX" if args.len() == 3 => {
+            let value = args.pop().unwrap_or_default();
+            let [key, time] = pair(args);
+            let unit = if name == "SETEX" { "EX" } else { "PX" };
+            set(&key, value, &[unit.into(), time], SetReply::Ok)?
+        }
+        "SET" | "SETNX" | "SETEX" | "PSETEX" => return Err(arity(name)),
         "DEL" | "UNLINK" => Command::Delete {
             keys: some_keys(name, &args)?,
         },
@@ -96,12 +94,14 @@ fn parse_named(name: &str, args: Vec<Vec<u8>>) -> Parsed {
         "MGET" => Command::GetMany {
             keys: some_keys(name, &args)?,
         },
-        "MSET" if !args.is_empty() && args.len() % 2 == 0 => Command::SetMany {
-            pairs: args
-                .chunks(2)
-                .map(|pair| Ok((key_text(&pair[0])?, pair[1].clone())))
-                .collect::<Result<_, Refusal>>()?,
-        },
+        "MSET" if !args.is_empty() && args.len() % 2 == 0 => {
+            let mut pairs = Vec::with_capacity(args.len() / 2);
+            let mut args = args.into_iter();
+            while let (Some(key), Some(value)) = (args.next(), args.next()) {
+                pairs.push((key_text(&key)?, value));
+            }
+            Command::SetMany { pairs }
+        }
         "MSET" => return Err(arity(name)),
         "INCR" | "DECR" | "INCRBY" | "DECRBY" => increment(name, &args)?,
         "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => expire(name, &args)?,
@@ -176,6 +176,15 @@ fn parse_named(name: &str, args: Vec<Vec<u8>>) -> Parsed {
         }
     };
     Ok(command)
+}
+
+/// The two arguments of `args`, which holds two.
+fn pair(args: Vec<Vec<u8>>) -> [Vec<u8>; 2] {
+    let mut args = args.into_iter();
+    [
+        args.next().unwrap_or_default(),
+        args.next().unwrap_or_default(),
+    ]
 }
 
 /// The one argument of a command that takes one.
@@ -464,4 +473,85 @@ fn hello() -> Reply {
             .flat_map(|(k, v)| [Reply::text(k), v])
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(words: &[&str]) -> Parsed {
+        parse(words.iter().map(|w| w.as_bytes().to_vec()).collect())
+    }
+
+    fn refusal(words: &[&str]) -> String {
+        match parsed(words) {
+            Err(why) => why.text(),
+            Ok(command) => panic!("{words:?} parsed as {command:?}"),
+        }
+    }
+
+    #[test]
+    fn the_set_family_parses_into_one_set() {
+        let set = |value: &str, only_if_exists, expiry, reply| Command::Set {
+            key: "k".into(),
+            value: value.as_bytes().to_vec(),
+            only_if_exists,
+            expiry,
+            reply,
+        };
+        let in_seconds = |amount| {
+            SetExpiry::At(When {
+                amount,
+                unit: Unit::Seconds,
+                absolute: false,
+            })
+        };
+        assert_eq!(
+            parsed(&["set", "k", "v"]).unwrap(),
+            set("v", None, SetExpiry::Clear, SetReply::Ok)
+        );
+        assert_eq!(
+            parsed(&["SET", "k", "v", "xx", "EX", "10"]).unwrap(),
+            set("v", Some(true), in_seconds(10), SetReply::Ok)
+        );
+        assert_eq!(
+            parsed(&["SETEX", "k", "10", "v"]).unwrap(),
+            parsed(&["SET", "k", "v", "EX", "10"]).unwrap()
+        );
+        assert_eq!(
+            parsed(&["SETNX", "k", "v"]).unwrap(),
+            set("v", Some(false), SetExpiry::Clear, SetReply::Integer)
+        );
+        assert_eq!(
+            parsed(&["MSET", "a", "1", "b", "2"]).unwrap(),
+            Command::SetMany {
+                pairs: vec![("a".into(), b"1".to_vec()), ("b".into(), b"2".to_vec())]
+            }
+        );
+    }
+
+    #[test]
+    fn each_refusal_names_what_is_wrong() {
+        assert_eq!(
+            refusal(&["GET"]),
+            "wrong number of arguments for 'get' command"
+        );
+        assert_eq!(
+            refusal(&["SETEX", "k", "v"]),
+            "wrong number of arguments for 'setex' command"
+        );
+        assert_eq!(
+            refusal(&["MSET", "a", "1", "b"]),
+            "wrong number of arguments for 'mset' command"
+        );
+        assert_eq!(refusal(&["SET", "k", "v", "NX", "XX"]), "syntax error");
+        assert_eq!(
+            refusal(&["SET", "k", "v", "EX", "0"]),
+            "invalid expire time in 'set' command"
+        );
+        assert!(refusal(&["SET", "k", "v", "GET"]).contains("GET"));
+        assert!(refusal(&["INCRBY", "k", "x"]).contains("not an integer"));
+        assert!(refusal(&["FLUSHALL"]).starts_with("unknown command 'flushall'"));
+        assert!(refusal(&[]).starts_with("unknown command ''"));
+    }
 }
