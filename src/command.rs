@@ -217,6 +217,27 @@ pub struct When {
     pub unit: Unit,
     /// From the Unix epoch (`EXPIREAT`) rather than from now (`EXPIRE`).
     pub absolute: bool,
+    /// The command it came with, lower case, as Redis names it when the
+    /// time is out of range (`setex`, `pexpireat`).
+    pub command: &'static str,
+}
+
+impl When {
+    /// The time in milliseconds since the Unix epoch, `now_ms` being now,
+    /// checked as Redis 7.0 checks it: seconds must fit in milliseconds,
+    /// and the sum with now must fit in a signed 64-bit integer. `None`:
+    /// out of range ("invalid expire time").
+    pub fn millis(self, now_ms: i64) -> Option<i64> {
+        let ms = match self.unit {
+            Unit::Seconds => self.amount.checked_mul(1000)?,
+            Unit::Millis => self.amount,
+        };
+        if self.absolute {
+            Some(ms)
+        } else {
+            ms.checked_add(now_ms)
+        }
+    }
 }
 
 /// Seconds or milliseconds.
@@ -335,7 +356,7 @@ pub enum Refusal {
     Usage(String),
     /// The node could not carry it out.
     Node(Error),
-    /// A time past what the store can hold.
+    /// A time out of range ([`When::millis`]).
     BadTime {
         /// The command, lower case, as Redis names it in the error.
         command: &'static str,
@@ -386,5 +407,46 @@ impl Command {
                 | Command::Introspect { .. }
                 | Command::Quit
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn when(amount: i64, unit: Unit, absolute: bool) -> When {
+        When {
+            amount,
+            unit,
+            absolute,
+            command: "expire",
+        }
+    }
+
+    #[test]
+    fn times_are_checked_as_redis_checks_them() {
+        let now = 1_800_000_000_000;
+        assert_eq!(
+            when(10, Unit::Seconds, false).millis(now),
+            Some(now + 10_000)
+        );
+        assert_eq!(when(5, Unit::Millis, true).millis(now), Some(5));
+        // Seconds that do not fit in milliseconds, either way.
+        assert_eq!(
+            when(i64::MAX / 1000 + 1, Unit::Seconds, false).millis(now),
+            None
+        );
+        assert_eq!(
+            when(-9_223_372_036_854_776, Unit::Seconds, false).millis(now),
+            None
+        );
+        // Milliseconds whose sum with now does not fit.
+        assert_eq!(
+            when(i64::MAX - now + 1, Unit::Millis, false).millis(now),
+            None
+        );
+        // A Unix time far ahead is a time.
+        let far = 9_223_370_000_000_000_000;
+        assert_eq!(when(far, Unit::Millis, true).millis(now), Some(far));
     }
 }

@@ -494,7 +494,7 @@ fn bad_expiry_input_is_refused_clearly() {
             "invalid expire time",
         ),
         (&["EXPIRE", "k"], "wrong number of arguments"),
-        (&["EXPIRE", "k", "10", "SOON"], "unsupported option SOON"),
+        (&["EXPIRE", "k", "10", "SOON"], "Unsupported option SOON"),
         (&["TTL"], "wrong number of arguments"),
         (&["SETEX", "k", "0", "v"], "invalid expire time"),
     ] {

@@ -274,11 +274,10 @@ impl Dhash {
             match update {
                 Update::Increment(by) => {
                     let value = live.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
-                    let sum = std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|value| value.parse::<i64>().ok())
-                        .and_then(|n| n.checked_add(by))
-                        .ok_or("value is not an integer or out of range")?;
+                    let sum = crate::store::integer(value)
+                        .ok_or("value is not an integer or out of range")?
+                        .checked_add(by)
+                        .ok_or("increment or decrement would overflow")?;
                     Ok(Some((Some(sum.to_string().into_bytes()), held_expiry)))
                 }
                 Update::Set {

@@ -42,12 +42,31 @@ type Parsed = Result<Command, Refusal>;
 /// A [`Refusal::Usage`] naming what is wrong: an unknown command, a wrong
 /// number of arguments, an option or a number that does not parse.
 pub fn parse(mut args: Vec<Vec<u8>>) -> Parsed {
-    let name = if args.is_empty() {
-        String::new()
+    let typed = if args.is_empty() {
+        Vec::new()
     } else {
-        String::from_utf8_lossy(&args.remove(0)).to_ascii_uppercase()
+        args.remove(0)
     };
-    parse_named(&name, args)
+    let name = String::from_utf8_lossy(&typed).to_ascii_uppercase();
+    parse_named(&typed, &name, args)
+}
+
+/// Redis's words for a command it does not know: the name as typed and
+/// the first arguments, each quoted, up to 128 bytes.
+fn unknown(typed: &[u8], args: &[Vec<u8>]) -> Refusal {
+    let mut shown = String::new();
+    for arg in args {
+        if shown.len() >= 128 {
+            break;
+        }
+        let room = 128 - shown.len();
+        let arg = String::from_utf8_lossy(&arg[..arg.len().min(room)]).into_owned();
+        shown += &format!("'{arg}' ");
+    }
+    let typed = String::from_utf8_lossy(&typed[..typed.len().min(128)]).into_owned();
+    Refusal::Usage(format!(
+        "unknown command '{typed}', with args beginning with: {shown}"
+    ))
 }
 
 /// The refusal of a request with too few or too many arguments.
@@ -58,7 +77,7 @@ fn arity(name: &str) -> Refusal {
     ))
 }
 
-fn parse_named(name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
+fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
     let one_key = |args: &[Vec<u8>]| match args {
         [key] => key_text(key),
         _ => Err(arity(name)),
@@ -72,17 +91,21 @@ fn parse_named(name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "SET" if args.len() >= 2 => {
             let options = args.split_off(2);
             let [key, value] = pair(args);
-            set(&key, value, &options, SetReply::Ok)?
+            set("set", &key, value, &options, SetReply::Ok)?
         }
         "SETNX" if args.len() == 2 => {
             let [key, value] = pair(args);
-            set(&key, value, &[b"NX".to_vec()], SetReply::Integer)?
+            set("setnx", &key, value, &[b"NX".to_vec()], SetReply::Integer)?
         }
         "SETEX" | "PSETEX" if args.len() == 3 => {
             let value = args.pop().unwrap_or_default();
             let [key, time] = pair(args);
-            let unit = if name == "SETEX" { "EX" } else { "PX" };
-            set(&key, value, &[unit.into(), time], SetReply::Ok)?
+            let (command, unit) = if name == "SETEX" {
+                ("setex", "EX")
+            } else {
+                ("psetex", "PX")
+            };
+            set(command, &key, value, &[unit.into(), time], SetReply::Ok)?
         }
         "SET" | "SETNX" | "SETEX" | "PSETEX" => return Err(arity(name)),
         "DEL" | "UNLINK" => Command::Delete {
@@ -168,12 +191,7 @@ fn parse_named(name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "CHORD" => chord(&args)?,
         "QUIT" => Command::Quit,
         "DBSIZE" => return Err(arity(name)),
-        _ => {
-            return Err(Refusal::Usage(format!(
-                "unknown command '{}'; chord speaks a subset of Redis (see docs/protocols.md)",
-                name.to_ascii_lowercase()
-            )))
-        }
+        _ => return Err(unknown(typed, &args)),
     };
     Ok(command)
 }
@@ -215,9 +233,7 @@ fn is(arg: &[u8], word: &str) -> bool {
 }
 
 fn integer(arg: &[u8]) -> Result<i64, Refusal> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|text| text.parse().ok())
+    crate::store::integer(arg)
         .ok_or_else(|| Refusal::Usage("value is not an integer or out of range".into()))
 }
 
@@ -225,8 +241,15 @@ fn syntax() -> Refusal {
     Refusal::Usage("syntax error".into())
 }
 
-/// `SET key value [NX|XX] [EX s|PX ms|EXAT unix-s|PXAT unix-ms|KEEPTTL]`.
-fn set(key: &[u8], value: Vec<u8>, options: &[Vec<u8>], reply: SetReply) -> Parsed {
+/// `SET key value [NX|XX] [EX s|PX ms|EXAT unix-s|PXAT unix-ms|KEEPTTL]`,
+/// and the commands that are a `SET` with options (`command`).
+fn set(
+    command: &'static str,
+    key: &[u8],
+    value: Vec<u8>,
+    options: &[Vec<u8>],
+    reply: SetReply,
+) -> Parsed {
     let (mut only_if_exists, mut expiry) = (None, None);
     let mut rest = options.iter();
     while let Some(option) = rest.next() {
@@ -237,9 +260,9 @@ fn set(key: &[u8], value: Vec<u8>, options: &[Vec<u8>], reply: SetReply) -> Pars
             "EX" | "PX" | "EXAT" | "PXAT" if expiry.is_none() => {
                 let amount = integer(rest.next().ok_or_else(syntax)?)?;
                 if amount <= 0 {
-                    return Err(Refusal::BadTime { command: "set" });
+                    return Err(Refusal::BadTime { command });
                 }
-                expiry = Some(SetExpiry::At(when(&word, amount)));
+                expiry = Some(SetExpiry::At(when(command, &word, amount)));
             }
             "GET" | "IFEQ" => {
                 return Err(Refusal::Usage(format!(
@@ -258,9 +281,11 @@ fn set(key: &[u8], value: Vec<u8>, options: &[Vec<u8>], reply: SetReply) -> Pars
     })
 }
 
-/// A time in `unit`: `EX`/`PX` from now, `EXAT`/`PXAT` from the epoch.
-fn when(unit: &str, amount: i64) -> When {
+/// A time in `unit` given to `command`: `EX`/`PX` from now,
+/// `EXAT`/`PXAT` from the epoch.
+fn when(command: &'static str, unit: &str, amount: i64) -> When {
     When {
+        command,
         amount,
         unit: if unit.starts_with('P') {
             Unit::Millis
@@ -308,7 +333,7 @@ fn expire(name: &str, args: &[Vec<u8>]) -> Parsed {
                 "XX" => ExpireIf::Some,
                 "GT" => ExpireIf::Later,
                 "LT" => ExpireIf::Earlier,
-                other => return Err(Refusal::Usage(format!("unsupported option {other}"))),
+                other => return Err(Refusal::Usage(format!("Unsupported option {other}"))),
             },
         ),
         _ => {
@@ -317,15 +342,15 @@ fn expire(name: &str, args: &[Vec<u8>]) -> Parsed {
             ))
         }
     };
-    let unit = match name {
-        "EXPIRE" => "EX",
-        "PEXPIRE" => "PX",
-        "EXPIREAT" => "EXAT",
-        _ => "PXAT",
+    let (command, unit) = match name {
+        "EXPIRE" => ("expire", "EX"),
+        "PEXPIRE" => ("pexpire", "PX"),
+        "EXPIREAT" => ("expireat", "EXAT"),
+        _ => ("pexpireat", "PXAT"),
     };
     Ok(Command::Expire {
         key: key_text(key)?,
-        when: when(unit, integer(amount)?),
+        when: when(command, unit, integer(amount)?),
         only,
     })
 }
@@ -499,11 +524,12 @@ mod tests {
             expiry,
             reply,
         };
-        let in_seconds = |amount| {
+        let in_seconds = |command, amount| {
             SetExpiry::At(When {
                 amount,
                 unit: Unit::Seconds,
                 absolute: false,
+                command,
             })
         };
         assert_eq!(
@@ -512,11 +538,11 @@ mod tests {
         );
         assert_eq!(
             parsed(&["SET", "k", "v", "xx", "EX", "10"]).unwrap(),
-            set("v", Some(true), in_seconds(10), SetReply::Ok)
+            set("v", Some(true), in_seconds("set", 10), SetReply::Ok)
         );
         assert_eq!(
             parsed(&["SETEX", "k", "10", "v"]).unwrap(),
-            parsed(&["SET", "k", "v", "EX", "10"]).unwrap()
+            set("v", None, in_seconds("setex", 10), SetReply::Ok)
         );
         assert_eq!(
             parsed(&["SETNX", "k", "v"]).unwrap(),
@@ -551,7 +577,24 @@ mod tests {
         );
         assert!(refusal(&["SET", "k", "v", "GET"]).contains("GET"));
         assert!(refusal(&["INCRBY", "k", "x"]).contains("not an integer"));
-        assert!(refusal(&["FLUSHALL"]).starts_with("unknown command 'flushall'"));
-        assert!(refusal(&[]).starts_with("unknown command ''"));
+        for not_redis_integers in ["+1", "01", "-0", " 1"] {
+            assert!(refusal(&["INCRBY", "k", not_redis_integers]).contains("not an integer"));
+        }
+        assert_eq!(
+            refusal(&["SETEX", "k", "0", "v"]),
+            "invalid expire time in 'setex' command"
+        );
+        assert_eq!(
+            refusal(&["EXPIRE", "k", "1", "FOO"]),
+            "Unsupported option FOO"
+        );
+        assert_eq!(
+            refusal(&["FlushAll", "async"]),
+            "unknown command 'FlushAll', with args beginning with: 'async' "
+        );
+        assert_eq!(
+            refusal(&[]),
+            "unknown command '', with args beginning with: "
+        );
     }
 }

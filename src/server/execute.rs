@@ -10,7 +10,6 @@ use crate::command::{
 use crate::message::{Expiry, Update};
 use crate::node::Node;
 use crate::stats::Stats;
-use crate::store::expiry_time;
 use crate::text;
 
 /// One client connection's state.
@@ -95,7 +94,9 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             .map_or_else(Answer::from, Answer::Sum),
         Command::Expire { key, when, only } => {
             let Some(at) = time(node, when) else {
-                return Answer::Refused(Refusal::BadTime { command: "expire" });
+                return Answer::Refused(Refusal::BadTime {
+                    command: when.command,
+                });
             };
             node.keys()
                 .expire(&key, Some(at), only)
@@ -182,16 +183,14 @@ fn strs(keys: &[String]) -> Vec<&str> {
     keys.iter().map(String::as_str).collect()
 }
 
-/// `when` as microseconds since the Unix epoch, by this node's clock; a
-/// time before the epoch is the epoch, long passed. `None` past the end of
-/// the store's clock.
+/// `when` as microseconds since the Unix epoch, by this node's clock, the
+/// store's scale; a time before the epoch is the epoch, long passed, and a
+/// time past the store's last microsecond is that one. `None`: out of the
+/// range Redis takes ([`When::millis`]).
 fn time(node: &Node, when: When) -> Option<u64> {
-    let from = if when.absolute {
-        0
-    } else {
-        node.config().clock.now_micros()
-    };
-    expiry_time(when.amount, when.unit.micros(), from)
+    let now_ms = i64::try_from(node.config().clock.now_micros() / 1000).unwrap_or(i64::MAX);
+    let ms = when.millis(now_ms)?;
+    Some(u64::try_from(ms).unwrap_or(0).saturating_mul(1000))
 }
 
 /// `SET`: a plain write, with or without an expiry, goes the way every
@@ -210,7 +209,11 @@ fn set(
         SetExpiry::Keep => Expiry::Keep,
         SetExpiry::At(when) => match time(node, when) {
             Some(at) => Expiry::At(at),
-            None => return Answer::Refused(Refusal::BadTime { command: "set" }),
+            None => {
+                return Answer::Refused(Refusal::BadTime {
+                    command: when.command,
+                })
+            }
         },
     };
     let written = match (exists, expiry) {

@@ -202,6 +202,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
                 amount,
                 unit: Unit::Seconds,
                 absolute: false,
+                command: "expire",
             };
             Ok(Command::Expire {
                 key,
@@ -214,7 +215,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             let key = check_key(words.next().unwrap_or(""), "INCR")?;
             let by = match words.next() {
                 None => 1,
-                Some(by) => by.parse().map_err(|_| ParseError::BadIncrement)?,
+                Some(by) => crate::store::integer(by.as_bytes()).ok_or(ParseError::BadIncrement)?,
             };
             if words.next().is_some() {
                 return Err(ParseError::ExtraArguments("INCR"));
@@ -409,6 +410,7 @@ mod tests {
                 amount,
                 unit: Unit::Seconds,
                 absolute: false,
+                command: "expire",
             },
             only: None,
         };

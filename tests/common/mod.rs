@@ -23,6 +23,9 @@ use chord::node::{Node, NodeConfig};
 use chord::transport::{Handler, MemoryNetwork};
 use chord::{Server, ServerConfig};
 
+/// How long a test waits for a server to listen or a reply to come.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
 /// r, the successor list length used by the tests (the paper's r; R, as
 /// in the README, is the number of replicas).
 pub const SUCCESSOR_LIST: usize = 4;
@@ -609,4 +612,110 @@ pub fn keys(prefix: &str, count: usize) -> Vec<String> {
 /// The value the tests store under `key`.
 pub fn value_of(key: &str) -> String {
     format!("value of {key}")
+}
+
+/// A `redis-server` on a free loopback port, stopped (by its pid) when
+/// dropped; `None` when redis-server is not installed.
+pub struct RedisServer {
+    child: std::process::Child,
+    /// Its address.
+    pub addr: String,
+}
+
+impl RedisServer {
+    /// Starts one with no persistence, and waits until it listens.
+    pub fn start() -> Option<RedisServer> {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let addr = probe.local_addr().expect("its address").to_string();
+        drop(probe);
+        let port = addr.rsplit(':').next().unwrap_or("0").to_string();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = RedisServer { child, addr };
+        let deadline = Instant::now() + TIMEOUT;
+        while std::net::TcpStream::connect(&server.addr).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(server)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP2 connection: requests as arrays of bulk strings, replies as
+/// text that shows their exact type and bytes (`+OK`, `-ERR ...`, `:1`,
+/// `$"v"`, `$nil`, `*[...]`), so two servers' answers compare byte for
+/// byte.
+pub struct Resp {
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl Resp {
+    /// Connects to `addr`.
+    pub fn connect(addr: &str) -> Resp {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("a timeout");
+        Resp {
+            reader: std::io::BufReader::new(stream),
+        }
+    }
+
+    /// Sends `args` and reads the reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> String {
+        use std::io::Write;
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            out.extend(format!("${}\r\n", arg.len()).into_bytes());
+            out.extend_from_slice(arg);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.reader
+            .get_mut()
+            .write_all(&out)
+            .expect("a request sent");
+        self.reply()
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("a reply line");
+        line.trim_end_matches(['\r', '\n']).to_string()
+    }
+
+    fn reply(&mut self) -> String {
+        use std::io::Read;
+        let line = self.line();
+        let (kind, rest) = line.split_at(1.min(line.len()));
+        match kind {
+            "+" | "-" | ":" => line,
+            "$" if rest == "-1" => "$nil".into(),
+            "$" => {
+                let len: usize = rest.parse().expect("a bulk length");
+                let mut bytes = vec![0; len + 2];
+                self.reader.read_exact(&mut bytes).expect("a bulk string");
+                bytes.truncate(len);
+                format!("${:?}", String::from_utf8_lossy(&bytes))
+            }
+            "*" if rest == "-1" => "*nil".into(),
+            "*" => {
+                let n: usize = rest.parse().expect("an array length");
+                let items: Vec<String> = (0..n).map(|_| self.reply()).collect();
+                format!("*[{}]", items.join(", "))
+            }
+            _ => panic!("not a RESP2 reply: {line:?}"),
+        }
+    }
 }
