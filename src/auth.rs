@@ -67,9 +67,11 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// `Consider`, `Syncing` and `Unchanged`; 5 made values bytes, not UTF-8
 /// text; 6 gave values an expiry time; 7 gave each `Update` an id, and
 /// each entry the id of the update that wrote it, so that a retry is not
-/// applied twice. Nodes of different versions refuse each other at the
-/// handshake, saying so.
-pub const VERSION: u8 = 8;
+/// applied twice; 8 said whether a node is settled (`Neighbours`) and
+/// whether a predecessor's arc came whole (`Notified`); 9 added the
+/// updates `Append`, `SetRange` and `IncrementFloat`. Nodes of different
+/// versions refuse each other at the handshake, saying so.
+pub const VERSION: u8 = 9;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -87,6 +87,55 @@ pub enum Command {
         /// How the time is given.
         form: TtlForm,
     },
+    /// `GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`: the value, and its
+    /// expiry changed.
+    GetEx {
+        /// The key.
+        key: String,
+        /// `None`: no change (a `GET`); `Some(None)`: `PERSIST`; else the
+        /// new expiry.
+        change: Option<Option<When>>,
+    },
+    /// `APPEND key value`: the new length.
+    Append {
+        /// The key.
+        key: String,
+        /// What goes after the value.
+        value: Vec<u8>,
+    },
+    /// `SETRANGE key offset value`: the new length.
+    SetRange {
+        /// The key.
+        key: String,
+        /// Where the bytes go.
+        offset: u64,
+        /// The bytes.
+        value: Vec<u8>,
+    },
+    /// `GETRANGE key start end`: the bytes from `start` to `end`, both
+    /// included, counted from the end when negative.
+    GetRange {
+        /// The key.
+        key: String,
+        /// The first byte.
+        start: i64,
+        /// The last byte.
+        end: i64,
+    },
+    /// `INCRBYFLOAT key by`: the new value.
+    IncrementFloat {
+        /// The key.
+        key: String,
+        /// What to add: a float, as the client wrote it.
+        by: Vec<u8>,
+    },
+    /// `TOUCH key...`: how many of the keys have a value.
+    Touch {
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// `TIME`: this node's clock, as seconds and microseconds.
+    Time,
     /// `TYPE key`: `string`, or `none` for a key with no value.
     Type {
         /// The key.

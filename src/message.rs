@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Id, IdSpace, NodeRef};
-use crate::store::{Bucket, Cursor, Entry, Item, UpdateId, MAX_KEY, MAX_VALUE};
+use crate::store::{Bucket, Cursor, Entry, Item, UpdateId, MAX_FLOAT_TEXT, MAX_KEY, MAX_VALUE};
 
 /// How far after the receiver's clock a version may be stamped. Clocks of
 /// a ring's nodes must agree to within this; a write stamped further
@@ -74,6 +74,21 @@ pub enum Update {
         /// When to change it; `None`: always.
         only: Option<ExpireIf>,
     },
+    /// Redis's `APPEND`: these bytes after the value (a missing key is
+    /// empty). The expiry stays.
+    Append(Vec<u8>),
+    /// Redis's `SETRANGE`: these bytes over the value from `offset` on,
+    /// the value padded with zero bytes to reach it. The expiry stays.
+    SetRange {
+        /// Where the bytes go.
+        offset: u64,
+        /// The bytes; never empty (an empty one changes nothing, and is
+        /// answered without an update).
+        value: Vec<u8>,
+    },
+    /// Redis's `INCRBYFLOAT`: add this float, as the client wrote it, to
+    /// the value read as a float (a missing key is 0). The expiry stays.
+    IncrementFloat(Vec<u8>),
 }
 
 /// The conditions of Redis 7's `EXPIRE key time NX|XX|GT|LT`. A key with
@@ -391,6 +406,8 @@ pub enum Invalid {
     },
     /// Digest buckets that do not advance around the ring from `from`.
     OutOfOrder,
+    /// An increment that is not a finite float.
+    NotFinite,
     /// A version stamped too far after this node's clock.
     FromTheFuture {
         /// The stamp, microseconds since the Unix epoch.
@@ -423,6 +440,7 @@ impl fmt::Display for Invalid {
                 write!(f, "{count} {what} in one message (at most {max})")
             }
             Invalid::OutOfOrder => write!(f, "digest buckets out of ring order"),
+            Invalid::NotFinite => write!(f, "an increment that is not a finite float"),
             Invalid::FromTheFuture { stamp, now } => write!(
                 f,
                 "version stamped {} s after this node's clock (at most {} s allowed); check the clocks",
@@ -606,7 +624,21 @@ impl Request {
                 c.key(key)?;
                 match update {
                     Update::Increment(_) | Update::Expire { .. } => Ok(()),
-                    Update::Set { value, .. } => length("value", value.len(), 0, MAX_VALUE),
+                    Update::Set { value, .. } | Update::Append(value) => {
+                        length("value", value.len(), 0, MAX_VALUE)
+                    }
+                    Update::SetRange { offset, value } => {
+                        let end = usize::try_from(*offset)
+                            .ok()
+                            .and_then(|o| o.checked_add(value.len()))
+                            .unwrap_or(usize::MAX);
+                        length("value", value.len(), 1, MAX_VALUE)?;
+                        length("the range's end", end, 1, MAX_VALUE)
+                    }
+                    Update::IncrementFloat(by) => {
+                        length("a float", by.len(), 1, MAX_FLOAT_TEXT)?;
+                        crate::store::float(by).map(drop).ok_or(Invalid::NotFinite)
+                    }
                 }
             }
         }

@@ -1,97 +1,256 @@
-//! chord's answers beside Redis's own: the same requests, sent to a
-//! `redis-server` and to chord (one node, and through every node of a
-//! ring), must get the same replies, byte for byte, errors included. The
-//! requests are those whose answers do not depend on the server: the
-//! string commands chord serves, their edge cases and their errors.
+//! chord's answers beside Redis's own. Each request of the script has the
+//! reply Redis 7.0 gives it, byte for byte, errors included; chord must
+//! give the same, on one node and through a ring. The requests are those
+//! whose answers do not depend on the server: the string commands chord
+//! serves, their edge cases and their errors.
 //!
-//! Redis is not part of chord. When `redis-server` is not installed the
-//! comparison is skipped, and the test says so; the expectations written
-//! into the other tests still run.
+//! Redis is not part of chord, so the replies are written here; when
+//! `redis-server` is installed, a second test checks them against it, and
+//! when it is not, that test says it skips.
+//!
+//! One difference is chosen, and left out: `INCRBYFLOAT` adds plain
+//! decimals exactly, where Redis adds in an 80-bit `long double` and
+//! prints its binary rounding (5000 + 0.3 is `5000.29999999999999982` in
+//! Redis, `5000.3` here; see `chord::store::add_floats`).
 
 mod common;
 
 use common::{RedisServer, Resp, TcpCluster};
 
-/// Requests, in order, on keys no other request of the list shares with
-/// another test. Each runs on a fresh server.
-fn script() -> Vec<Vec<Vec<u8>>> {
-    let lines: &[&[&str]] = &[
-        &["SET", "s", "hello"],
-        &["GET", "s"],
-        &["GET", "missing"],
-        &["SET", "s", "again", "NX"],
-        &["SET", "s", "again", "XX"],
-        &["GET", "s"],
-        &["SETNX", "s", "x"],
-        &["SETNX", "fresh", "x"],
-        &["STRLEN", "s"],
-        &["STRLEN", "missing"],
-        &["TYPE", "s"],
-        &["TYPE", "missing"],
-        &["EXISTS", "s", "missing", "s"],
-        &["MSET", "a", "1", "b", "2"],
-        &["MGET", "a", "missing", "b"],
-        &["DEL", "a", "b", "missing"],
-        &["INCR", "n"],
-        &["INCRBY", "n", "41"],
-        &["DECR", "n"],
-        &["DECRBY", "n", "-10"],
-        &["INCRBY", "n", "+1"],
-        &["INCRBY", "n", "01"],
-        &["INCRBY", "n", "-0"],
-        &["INCRBY", "n", "1.5"],
-        &["INCR", "s"],
-        &["SET", "big", "9223372036854775807"],
-        &["INCR", "big"],
-        &["SET", "small", "-9223372036854775808"],
-        &["DECR", "small"],
-        &["DECRBY", "n", "-9223372036854775808"],
-        &["SET", "padded", "01"],
-        &["INCR", "padded"],
-        &["SET", "plus", "+1"],
-        &["INCR", "plus"],
-        &["SET", "e", "v", "EX", "0"],
-        &["SET", "e", "v", "EX", "-5"],
-        &["SET", "e", "v", "EX", "9223372036854776"],
-        &["SET", "e", "v", "EX", "x"],
-        &["SET", "e", "v", "NX", "XX"],
-        &["SET", "e", "v", "EX", "10", "PX", "10"],
-        &["SETEX", "e", "0", "v"],
-        &["PSETEX", "e", "-1", "v"],
-        &["SETEX", "e", "100", "v"],
-        &["TTL", "e"],
-        &["PERSIST", "e"],
-        &["PERSIST", "e"],
-        &["TTL", "e"],
-        &["TTL", "missing"],
-        &["PTTL", "missing"],
-        &["EXPIRE", "e", "-9223372036854776"],
-        &["EXPIRE", "e", "9223372036854776"],
-        &["EXPIRE", "e", "100", "FOO"],
-        &["EXPIRE", "e", "100", "NX"],
-        &["EXPIRE", "e", "200", "NX"],
-        &["EXPIRE", "e", "50", "GT"],
-        &["EXPIRE", "e", "500", "GT"],
-        &["TTL", "e"],
-        &["EXPIRE", "missing", "10"],
-        &["PEXPIREAT", "e", "9223370000000000000"],
-        &["EXPIRE", "e", "-1"],
-        &["GET", "e"],
-        &["GET"],
-        &["SET", "k"],
-        &["SETEX", "k", "1"],
-        &["MSET", "a", "1", "b"],
-        &["DEL"],
-        &["INCRBY", "n"],
-        &["ECHO", "hi"],
-        &["PING"],
-        &["PING", "hello"],
-        &["SELECT", "0"],
-        &["NOSUCHCOMMAND", "x"],
+/// Requests, in order, and the reply Redis 7.0 gives each on a fresh
+/// server, as [`Resp`] shows it.
+fn script() -> Vec<(Vec<Vec<u8>>, &'static str)> {
+    let lines: &[(&[&str], &str)] = &[
+        (&["SET", "s", "hello"], "+OK"),
+        (&["GET", "s"], "$\"hello\""),
+        (&["GET", "missing"], "$nil"),
+        (&["SET", "s", "again", "NX"], "$nil"),
+        (&["SET", "s", "again", "XX"], "+OK"),
+        (&["GET", "s"], "$\"again\""),
+        (&["SETNX", "s", "x"], ":0"),
+        (&["SETNX", "fresh", "x"], ":1"),
+        (&["STRLEN", "s"], ":5"),
+        (&["STRLEN", "missing"], ":0"),
+        (&["TYPE", "s"], "+string"),
+        (&["TYPE", "missing"], "+none"),
+        (&["EXISTS", "s", "missing", "s"], ":2"),
+        (&["MSET", "a", "1", "b", "2"], "+OK"),
+        (&["MGET", "a", "missing", "b"], "*[$\"1\", $nil, $\"2\"]"),
+        (&["DEL", "a", "b", "missing"], ":2"),
+        (&["INCR", "n"], ":1"),
+        (&["INCRBY", "n", "41"], ":42"),
+        (&["DECR", "n"], ":41"),
+        (&["DECRBY", "n", "-10"], ":51"),
+        (
+            &["INCRBY", "n", "+1"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (
+            &["INCRBY", "n", "01"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (
+            &["INCRBY", "n", "-0"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (
+            &["INCRBY", "n", "1.5"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (
+            &["INCR", "s"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (&["SET", "big", "9223372036854775807"], "+OK"),
+        (
+            &["INCR", "big"],
+            "-ERR increment or decrement would overflow",
+        ),
+        (&["SET", "small", "-9223372036854775808"], "+OK"),
+        (
+            &["DECR", "small"],
+            "-ERR increment or decrement would overflow",
+        ),
+        (
+            &["DECRBY", "n", "-9223372036854775808"],
+            "-ERR decrement would overflow",
+        ),
+        (&["SET", "padded", "01"], "+OK"),
+        (
+            &["INCR", "padded"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (&["SET", "plus", "+1"], "+OK"),
+        (
+            &["INCR", "plus"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (
+            &["SET", "e", "v", "EX", "0"],
+            "-ERR invalid expire time in 'set' command",
+        ),
+        (
+            &["SET", "e", "v", "EX", "-5"],
+            "-ERR invalid expire time in 'set' command",
+        ),
+        (
+            &["SET", "e", "v", "EX", "9223372036854776"],
+            "-ERR invalid expire time in 'set' command",
+        ),
+        (
+            &["SET", "e", "v", "EX", "x"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (&["SET", "e", "v", "NX", "XX"], "-ERR syntax error"),
+        (
+            &["SET", "e", "v", "EX", "10", "PX", "10"],
+            "-ERR syntax error",
+        ),
+        (
+            &["SETEX", "e", "0", "v"],
+            "-ERR invalid expire time in 'setex' command",
+        ),
+        (
+            &["PSETEX", "e", "-1", "v"],
+            "-ERR invalid expire time in 'psetex' command",
+        ),
+        (&["SETEX", "e", "100", "v"], "+OK"),
+        (&["TTL", "e"], ":100"),
+        (&["PERSIST", "e"], ":1"),
+        (&["PERSIST", "e"], ":0"),
+        (&["TTL", "e"], ":-1"),
+        (&["TTL", "missing"], ":-2"),
+        (&["PTTL", "missing"], ":-2"),
+        (
+            &["EXPIRE", "e", "-9223372036854776"],
+            "-ERR invalid expire time in 'expire' command",
+        ),
+        (
+            &["EXPIRE", "e", "9223372036854776"],
+            "-ERR invalid expire time in 'expire' command",
+        ),
+        (
+            &["EXPIRE", "e", "100", "FOO"],
+            "-ERR Unsupported option FOO",
+        ),
+        (&["EXPIRE", "e", "100", "NX"], ":1"),
+        (&["EXPIRE", "e", "200", "NX"], ":0"),
+        (&["EXPIRE", "e", "50", "GT"], ":0"),
+        (&["EXPIRE", "e", "500", "GT"], ":1"),
+        (&["TTL", "e"], ":500"),
+        (&["EXPIRE", "missing", "10"], ":0"),
+        (&["PEXPIREAT", "e", "9223370000000000000"], ":1"),
+        (&["EXPIRE", "e", "-1"], ":1"),
+        (&["GET", "e"], "$nil"),
+        (&["APPEND", "ap", "Hello"], ":5"),
+        (&["APPEND", "ap", " World"], ":11"),
+        (&["GET", "ap"], "$\"Hello World\""),
+        (
+            &["APPEND", "ap"],
+            "-ERR wrong number of arguments for 'append' command",
+        ),
+        (&["SETRANGE", "sr", "5", "abc"], ":8"),
+        (&["GET", "sr"], "$\"\\0\\0\\0\\0\\0abc\""),
+        (&["SETRANGE", "sr", "0", "XY"], ":8"),
+        (&["GET", "sr"], "$\"XY\\0\\0\\0abc\""),
+        (&["SETRANGE", "sr", "1", ""], ":8"),
+        (&["SETRANGE", "none", "3", ""], ":0"),
+        (&["EXISTS", "none"], ":0"),
+        (
+            &["SETRANGE", "sr", "-1", "x"],
+            "-ERR offset is out of range",
+        ),
+        (
+            &["SETRANGE", "sr", "x", "x"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (&["SET", "gr", "This is a string"], "+OK"),
+        (&["GETRANGE", "gr", "0", "3"], "$\"This\""),
+        (&["GETRANGE", "gr", "-3", "-1"], "$\"ing\""),
+        (&["GETRANGE", "gr", "0", "-1"], "$\"This is a string\""),
+        (&["GETRANGE", "gr", "10", "100"], "$\"string\""),
+        (&["GETRANGE", "gr", "5", "3"], "$\"\""),
+        (&["GETRANGE", "gr", "-1", "-5"], "$\"\""),
+        (&["GETRANGE", "gr", "-100", "2"], "$\"Thi\""),
+        (&["GETRANGE", "missing", "0", "5"], "$\"\""),
+        (
+            &["GETRANGE", "gr", "a", "1"],
+            "-ERR value is not an integer or out of range",
+        ),
+        (&["INCRBYFLOAT", "f", "10.5"], "$\"10.5\""),
+        (&["INCRBYFLOAT", "f", "0.1"], "$\"10.6\""),
+        (&["INCRBYFLOAT", "f", "-10.6"], "$\"0\""),
+        (&["INCRBYFLOAT", "g", "0.1"], "$\"0.1\""),
+        (&["INCRBYFLOAT", "g", "0.2"], "$\"0.3\""),
+        (
+            &["INCRBYFLOAT", "g", "abc"],
+            "-ERR value is not a valid float",
+        ),
+        (
+            &["INCRBYFLOAT", "s", "1"],
+            "-ERR value is not a valid float",
+        ),
+        (&["SET", "h", "3"], "+OK"),
+        (&["INCRBYFLOAT", "h", "1"], "$\"4\""),
+        (&["SET", "ge", "v"], "+OK"),
+        (&["GETEX", "ge"], "$\"v\""),
+        (&["GETEX", "ge", "EX", "100"], "$\"v\""),
+        (&["TTL", "ge"], ":100"),
+        (&["GETEX", "ge", "PERSIST"], "$\"v\""),
+        (&["TTL", "ge"], ":-1"),
+        (&["GETEX", "ge", "PERSIST"], "$\"v\""),
+        (
+            &["GETEX", "ge", "EX", "0"],
+            "-ERR invalid expire time in 'getex' command",
+        ),
+        (
+            &["GETEX", "ge", "EX", "10", "PX", "10"],
+            "-ERR syntax error",
+        ),
+        (&["GETEX", "ge", "FOO"], "-ERR syntax error"),
+        (&["GETEX", "missing", "EX", "10"], "$nil"),
+        (&["GETEX", "ge", "PXAT", "1"], "$\"v\""),
+        (&["GET", "ge"], "$nil"),
+        (&["TOUCH", "s", "missing", "gr"], ":2"),
+        (
+            &["TOUCH"],
+            "-ERR wrong number of arguments for 'touch' command",
+        ),
+        (&["GET"], "-ERR wrong number of arguments for 'get' command"),
+        (
+            &["SET", "k"],
+            "-ERR wrong number of arguments for 'set' command",
+        ),
+        (
+            &["SETEX", "k", "1"],
+            "-ERR wrong number of arguments for 'setex' command",
+        ),
+        (
+            &["MSET", "a", "1", "b"],
+            "-ERR wrong number of arguments for 'mset' command",
+        ),
+        (&["DEL"], "-ERR wrong number of arguments for 'del' command"),
+        (
+            &["INCRBY", "n"],
+            "-ERR wrong number of arguments for 'incrby' command",
+        ),
+        (&["ECHO", "hi"], "$\"hi\""),
+        (&["PING"], "+PONG"),
+        (&["PING", "hello"], "$\"hello\""),
+        (&["SELECT", "0"], "+OK"),
+        (
+            &["NOSUCHCOMMAND", "x"],
+            "-ERR unknown command 'NOSUCHCOMMAND', with args beginning with: 'x' ",
+        ),
     ];
     lines
         .iter()
-        .map(|words| words.iter().map(|w| w.as_bytes().to_vec()).collect())
+        .map(|(words, reply)| {
+            (
+                words.iter().map(|w| w.as_bytes().to_vec()).collect(),
+                *reply,
+            )
+        })
         .collect()
 }
 
@@ -101,45 +260,64 @@ fn replies(addr: &str) -> Vec<String> {
     let mut connection = Resp::connect(addr);
     script()
         .iter()
-        .map(|request| {
+        .map(|(request, _)| {
             let args: Vec<&[u8]> = request.iter().map(Vec::as_slice).collect();
             connection.call(&args)
         })
         .collect()
 }
 
+/// The requests whose reply at `addr` is not `expected`, in words.
+fn mismatches(addr: &str, expected: &[String]) -> Vec<String> {
+    script()
+        .iter()
+        .zip(expected.iter().zip(replies(addr)))
+        .filter(|(_, (want, got))| **want != *got)
+        .map(|((request, _), (want, got))| {
+            let words: Vec<String> = request
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            format!("{}: expected {want}, got {got}", words.join(" "))
+        })
+        .collect()
+}
+
+/// Every reply as Redis 7.0 gives it, written here: this runs with or
+/// without Redis installed.
 #[test]
-fn the_string_commands_answer_as_redis_answers() {
-    let Some(redis) = RedisServer::start() else {
-        eprintln!("redis-server is not installed: the comparison with Redis is skipped");
-        return;
-    };
-    let expected = replies(&redis.addr);
+fn the_string_commands_answer_as_redis_documents_them() {
+    let expected: Vec<String> = script().iter().map(|(_, r)| r.to_string()).collect();
     let one = TcpCluster::settled(1);
     let ring = TcpCluster::settled(3);
     for (what, addr) in [
         ("one node", one.addrs()[0].clone()),
         ("a ring", ring.addrs()[1].clone()),
     ] {
-        let got = replies(&addr);
-        let mismatches: Vec<String> = script()
-            .iter()
-            .zip(expected.iter().zip(&got))
-            .filter(|(_, (redis, chord))| redis != chord)
-            .map(|(request, (redis, chord))| {
-                let words: Vec<String> = request
-                    .iter()
-                    .map(|w| String::from_utf8_lossy(w).into_owned())
-                    .collect();
-                format!("{}: Redis {redis}, chord {chord}", words.join(" "))
-            })
-            .collect();
+        let wrong = mismatches(&addr, &expected);
         assert!(
-            mismatches.is_empty(),
-            "{what}: {} of {} replies differ from Redis's:\n{}",
-            mismatches.len(),
+            wrong.is_empty(),
+            "{what}: {} of {} replies differ:\n{}",
+            wrong.len(),
             expected.len(),
-            mismatches.join("\n")
+            wrong.join("\n")
         );
     }
+}
+
+/// The replies written above are Redis's own: a `redis-server`, when one
+/// is installed, gives each of them.
+#[test]
+fn the_written_replies_are_the_ones_redis_gives() {
+    let Some(redis) = RedisServer::start() else {
+        eprintln!("redis-server is not installed: the comparison with Redis is skipped");
+        return;
+    };
+    let expected: Vec<String> = script().iter().map(|(_, r)| r.to_string()).collect();
+    let wrong = mismatches(&redis.addr, &expected);
+    assert!(
+        wrong.is_empty(),
+        "Redis answers otherwise:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -491,7 +491,7 @@ impl Dhash {
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
-        if let Update::Set { value, .. } = update {
+        if let Update::Set { value, .. } | Update::Append(value) = update {
             check_value(value).map_err(rejected)?;
         }
         let once = self.new_update_id();

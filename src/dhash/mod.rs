@@ -35,7 +35,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage};
+use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage, MAX_VALUE};
 use replication::RepairState;
 
 /// The soft size limit of one chunk of keys handed between nodes.
@@ -295,6 +295,33 @@ impl Dhash {
                     };
                     Ok(Some((Some(value), expires)))
                 }
+                Update::Append(tail) => {
+                    let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
+                    value.extend_from_slice(&tail);
+                    fits(&value)?;
+                    Ok(Some((Some(value), held_expiry)))
+                }
+                Update::SetRange {
+                    offset,
+                    value: part,
+                } => {
+                    let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
+                    let start = usize::try_from(offset).map_err(|_| TOO_BIG)?;
+                    let end = start.checked_add(part.len()).ok_or(TOO_BIG)?;
+                    if end > MAX_VALUE {
+                        return Err(TOO_BIG);
+                    }
+                    if value.len() < end {
+                        value.resize(end, 0);
+                    }
+                    value[start..end].copy_from_slice(&part);
+                    Ok(Some((Some(value), held_expiry)))
+                }
+                Update::IncrementFloat(by) => {
+                    let value = live.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
+                    let sum = crate::store::add_floats(value, &by)?;
+                    Ok(Some((Some(sum.into_bytes()), held_expiry)))
+                }
                 Update::Expire { at, only } => {
                     // PERSIST of a key without an expiry changes nothing.
                     let Some(live) = live
@@ -497,4 +524,16 @@ impl Dhash {
             }
         }
     }
+}
+
+/// Redis's words for a value an update would make longer than the store
+/// takes.
+const TOO_BIG: &str = "string exceeds maximum allowed size (proto-max-bulk-len)";
+
+/// Whether an updated value fits the store's bound.
+fn fits(value: &[u8]) -> std::result::Result<(), &'static str> {
+    if value.len() > MAX_VALUE {
+        return Err(TOO_BIG);
+    }
+    Ok(())
 }

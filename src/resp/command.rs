@@ -6,7 +6,8 @@
 //! - `PING`, `ECHO`, `GET`, `SET key value [NX|XX] [EX s|PX ms|EXAT
 //!   unix-s|PXAT unix-ms|KEEPTTL]`, `SETNX`, `SETEX`, `PSETEX`, `MGET`,
 //!   `MSET`, `DEL`/`UNLINK` and `EXISTS` of many keys, `INCR`, `INCRBY`,
-//!   `DECR`, `DECRBY`, `STRLEN`, `TYPE`;
+//!   `DECR`, `DECRBY`, `STRLEN`, `TYPE`, `APPEND`, `SETRANGE`, `GETRANGE`,
+//!   `INCRBYFLOAT`, `GETEX`, `TOUCH`, `TIME`;
 //! - expiry: `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (each with one of
 //!   `NX`, `XX`, `GT`, `LT`), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`,
 //!   `PEXPIRETIME`; `INCR` keeps a key's expiry, `SET` and `MSET` clear it,
@@ -24,7 +25,9 @@
 //!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
 //!   and `CHORD COUNT`;
 //! - keys, patterns and names are UTF-8 text; values are any bytes;
-//! - not yet: `SET ... GET` (the refusal names the option).
+//! - not yet: `SET ... GET` (the refusal names the option), `GETDEL`,
+//!   `GETSET`, the bit commands, the commands over several keys but `MGET`,
+//!   `MSET`, `DEL`, `EXISTS` and `TOUCH`, transactions, RESP3.
 
 use super::Reply;
 use crate::command::{
@@ -32,6 +35,7 @@ use crate::command::{
 };
 use crate::error::Error;
 use crate::message::ExpireIf;
+use crate::store::{MAX_FLOAT_TEXT, MAX_VALUE};
 
 /// A request's command, or why it is none.
 type Parsed = Result<Command, Refusal>;
@@ -142,6 +146,60 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
                 absolute: name.ends_with("TIME"),
             },
         },
+        "GETEX" if !args.is_empty() => {
+            let options = args.split_off(1);
+            getex(&args[0], &options)?
+        }
+        "APPEND" if args.len() == 2 => {
+            let [key, value] = pair(args);
+            if value.len() > MAX_VALUE {
+                return Err(too_big());
+            }
+            Command::Append {
+                key: key_text(&key)?,
+                value,
+            }
+        }
+        "SETRANGE" if args.len() == 3 => {
+            let value = args.pop().unwrap_or_default();
+            let [key, offset] = pair(args);
+            let offset = u64::try_from(integer(&offset)?)
+                .map_err(|_| Refusal::Usage("offset is out of range".into()))?;
+            let end = usize::try_from(offset)
+                .ok()
+                .and_then(|o| o.checked_add(value.len()));
+            if !value.is_empty() && end.is_none_or(|end| end > MAX_VALUE) {
+                return Err(too_big());
+            }
+            Command::SetRange {
+                key: key_text(&key)?,
+                offset,
+                value,
+            }
+        }
+        "GETRANGE" => match args.as_slice() {
+            [key, start, end] => Command::GetRange {
+                key: key_text(key)?,
+                start: integer(start)?,
+                end: integer(end)?,
+            },
+            _ => return Err(arity(name)),
+        },
+        "INCRBYFLOAT" => match args.as_slice() {
+            [key, by] if by.len() <= MAX_FLOAT_TEXT && crate::store::float(by).is_some() => {
+                Command::IncrementFloat {
+                    key: key_text(key)?,
+                    by: by.clone(),
+                }
+            }
+            [_, _] => return Err(Refusal::Usage("value is not a valid float".into())),
+            _ => return Err(arity(name)),
+        },
+        "TOUCH" => Command::Touch {
+            keys: some_keys(name, &args)?,
+        },
+        "TIME" if args.is_empty() => Command::Time,
+        "GETEX" | "APPEND" | "SETRANGE" | "TIME" => return Err(arity(name)),
         "TYPE" => Command::Type {
             key: one_key(&args)?,
         },
@@ -294,6 +352,32 @@ fn when(command: &'static str, unit: &str, amount: i64) -> When {
         },
         absolute: unit.ends_with("AT"),
     }
+}
+
+/// Redis's words for a value longer than the store takes.
+fn too_big() -> Refusal {
+    Refusal::Usage("string exceeds maximum allowed size (proto-max-bulk-len)".into())
+}
+
+/// `GETEX key [EX s|PX ms|EXAT unix-s|PXAT unix-ms|PERSIST]`.
+fn getex(key: &[u8], options: &[Vec<u8>]) -> Parsed {
+    let word = |arg: &Vec<u8>| String::from_utf8_lossy(arg).to_ascii_uppercase();
+    let change = match options {
+        [] => None,
+        [persist] if word(persist) == "PERSIST" => Some(None),
+        [unit, amount] if matches!(word(unit).as_str(), "EX" | "PX" | "EXAT" | "PXAT") => {
+            let amount = integer(amount)?;
+            if amount <= 0 {
+                return Err(Refusal::BadTime { command: "getex" });
+            }
+            Some(Some(when("getex", &word(unit), amount)))
+        }
+        _ => return Err(syntax()),
+    };
+    Ok(Command::GetEx {
+        key: key_text(key)?,
+        change,
+    })
 }
 
 /// `INCR key`, `DECR key`, `INCRBY key n`, `DECRBY key n`.

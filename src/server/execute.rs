@@ -107,12 +107,43 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             .expire(&key, None, None)
             .map_or_else(Answer::from, Answer::Changed),
         Command::Ttl { key, form } => ttl(node, &key, form),
+        Command::GetEx { key, change } => getex(node, &key, change),
+        Command::Append { key, value } => node
+            .keys()
+            .update(&key, &Update::Append(value))
+            .map_or_else(Answer::from, |entry| Answer::Integer(length(entry))),
+        // An empty value changes nothing, and creates no key.
+        Command::SetRange { key, value, .. } if value.is_empty() => strlen(node, &key),
+        Command::SetRange { key, offset, value } => node
+            .keys()
+            .update(&key, &Update::SetRange { offset, value })
+            .map_or_else(Answer::from, |entry| Answer::Integer(length(entry))),
+        Command::GetRange { key, start, end } => {
+            node.get(&key).map_or_else(Answer::from, |value| {
+                Answer::Value(Some(range(&value.unwrap_or_default(), start, end).to_vec()))
+            })
+        }
+        Command::IncrementFloat { key, by } => node
+            .keys()
+            .update(&key, &Update::IncrementFloat(by))
+            .map_or_else(Answer::from, |entry| {
+                Answer::Value(entry.and_then(|e| e.value))
+            }),
+        Command::Touch { keys } => node
+            .keys()
+            .get_many(&strs(&keys))
+            .map_or_else(Answer::from, |values| {
+                Answer::Integer(values.iter().filter(|v| v.is_some()).count() as i64)
+            }),
+        Command::Time => {
+            let now = node.config().clock.now_micros();
+            let text = |n: u64| Some(n.to_string().into_bytes());
+            Answer::Values(vec![text(now / 1_000_000), text(now % 1_000_000)])
+        }
         Command::Type { key } => node.get(&key).map_or_else(Answer::from, |value| {
             Answer::Type(if value.is_some() { "string" } else { "none" })
         }),
-        Command::Strlen { key } => node.get(&key).map_or_else(Answer::from, |value| {
-            Answer::Integer(value.map_or(0, |v| v.len() as i64))
-        }),
+        Command::Strlen { key } => strlen(node, &key),
         Command::Keys { pattern } => node
             .keys()
             .keys_matching(pattern.as_deref(), KEYS_LIMIT)
@@ -175,6 +206,70 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
         Command::GetName => Answer::Value(session.name.clone().map(String::into_bytes)),
         Command::Introspect { count } => Answer::Introspection { count },
         Command::Quit => Answer::Bye,
+    }
+}
+
+/// `STRLEN`: the value's length, 0 for none.
+fn strlen(node: &Node, key: &str) -> Answer {
+    node.get(key).map_or_else(Answer::from, |value| {
+        Answer::Integer(value.map_or(0, |v| v.len() as i64))
+    })
+}
+
+/// The length of the value an update left.
+fn length(entry: Option<crate::store::Entry>) -> i64 {
+    entry.and_then(|e| e.value).map_or(0, |v| v.len() as i64)
+}
+
+/// `GETRANGE`'s bytes of `value`: from `start` to `end`, both included,
+/// counted from the end when negative, clamped to the value, as Redis
+/// does.
+fn range(value: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = value.len() as i64;
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        return &[];
+    }
+    let from_end = |i: i64| if i < 0 { (len + i).max(0) } else { i };
+    let (start, end) = (from_end(start), from_end(end).min(len - 1));
+    if start > end {
+        return &[];
+    }
+    &value[start as usize..=end as usize]
+}
+
+/// `GETEX`: the value, its expiry changed at the owner in the same
+/// update. A time already passed deletes the key, and Redis still answers
+/// the value it had: that value is read first, so between the read and
+/// the delete another client's write may come (and is deleted with it).
+fn getex(node: &Node, key: &str, change: Option<Option<When>>) -> Answer {
+    let Some(change) = change else {
+        return node.get(key).map_or_else(Answer::from, Answer::Value);
+    };
+    let at = match change.map(|when| (when, time(node, when))) {
+        None => None,
+        Some((when, None)) => {
+            return Answer::Refused(Refusal::BadTime {
+                command: when.command,
+            })
+        }
+        Some((_, Some(at))) => Some(at),
+    };
+    let now = node.config().clock.now_micros();
+    if at.is_some_and(|at| at <= now) {
+        let value = match node.get(key) {
+            Ok(value) => value,
+            Err(e) => return e.into(),
+        };
+        return match node.keys().expire(key, at, None) {
+            Ok(_) => Answer::Value(value),
+            Err(e) => e.into(),
+        };
+    }
+    match node.keys().update(key, &Update::Expire { at, only: None }) {
+        Ok(Some(entry)) => Answer::Value(entry.value),
+        // No value, or PERSIST of a value without an expiry.
+        Ok(None) => node.get(key).map_or_else(Answer::from, Answer::Value),
+        Err(e) => e.into(),
     }
 }
 

@@ -80,7 +80,7 @@ mod slot;
 pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
 pub use entry::{expiry_time, Content, Entry, Item, Version, SECOND};
 pub use limits::{check_key, check_value, TooLong, MAX_KEY, MAX_VALUE};
-pub use number::{float, float_text, integer};
+pub use number::{add_floats, float, integer, MAX_FLOAT_TEXT};
 use slot::Slot;
 
 /// What one entry costs beyond its key and value bytes, as the store
