@@ -189,9 +189,12 @@ pub enum Command {
     Count,
     /// `STATS`: this node's counters and store usage.
     Stats,
-    /// `INFO`: Redis's sections, as far as they mean something here, and
-    /// a `chord` section.
-    Info,
+    /// `INFO [section...]`: Redis's sections, as far as they mean
+    /// something here, and a `chord` section.
+    Info {
+        /// The sections asked for, lower case; none: the default ones.
+        sections: Vec<String>,
+    },
     /// `HELP`: the text protocol's commands.
     Help,
     /// `PING [message]`.
@@ -209,31 +212,81 @@ pub enum Command {
         /// The password.
         password: String,
     },
-    /// `HELLO [version]`: the protocol version a client asks for.
+    /// `HELLO [protover [AUTH user password] [SETNAME name]]`.
     Hello {
-        /// The version asked for; `None`: the current one.
-        version: Option<String>,
+        /// The protocol asked for; `None`: the current one.
+        protocol: Option<Protocol>,
+        /// `AUTH`'s password (the user is ignored).
+        password: Option<String>,
+        /// `SETNAME`'s name.
+        name: Option<String>,
     },
     /// `SELECT db`: chord has database 0 only.
     Select {
         /// The database asked for.
         db: String,
     },
-    /// `CLIENT SETNAME name`.
+    /// `CLIENT SETNAME name`: an empty name clears it.
     SetName {
         /// The connection's new name.
         name: String,
     },
     /// `CLIENT GETNAME`.
     GetName,
-    /// `COMMAND ...` and `CONFIG GET ...`, which Redis's tools send on
-    /// start: answered empty (no hints, no settings), and they go on.
+    /// `CLIENT ID`.
+    ClientId,
+    /// `CLIENT INFO`: this connection, as `CLIENT LIST` shows one.
+    ClientInfo,
+    /// `CLIENT SETINFO LIB-NAME|LIB-VER value`: what the client library
+    /// says it is.
+    SetInfo {
+        /// `lib-name` or `lib-ver`.
+        attribute: LibInfo,
+        /// Its value.
+        value: String,
+    },
+    /// `CONFIG GET pattern...`: the settings whose names match.
+    ConfigGet {
+        /// Redis globs, lower case.
+        patterns: Vec<Vec<u8>>,
+    },
+    /// `CONFIG SET name value`: `maxmemory` is the one setting a node
+    /// changes at run time.
+    ConfigSet {
+        /// The setting, lower case.
+        name: String,
+        /// Its new value.
+        value: String,
+    },
+    /// `CONFIG RESETSTAT`: the counters of `STATS` and `INFO` start again.
+    ResetStats,
+    /// `COMMAND ...`, which redis-cli sends on start: answered empty (no
+    /// hints), and it goes on.
     Introspect {
         /// `COMMAND COUNT`, answered 0.
         count: bool,
     },
     /// `QUIT`: the connection closes after the answer.
     Quit,
+}
+
+/// The protocol a client speaks, as `HELLO` chose it. Only RESP has two;
+/// the text protocol is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// RESP2: every client's until it says `HELLO 3`.
+    Resp2,
+    /// RESP3: maps, and `_` for none.
+    Resp3,
+}
+
+/// What `CLIENT SETINFO` sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LibInfo {
+    /// `lib-name`.
+    Name,
+    /// `lib-ver`.
+    Version,
 }
 
 /// What `SET` does to the key's expiry.
@@ -372,10 +425,16 @@ pub enum Answer {
     Lines(Vec<String>),
     /// `INFO`'s text.
     Text(String),
-    /// The answer to `HELLO`: who we are.
-    Hello,
-    /// The empty answer to `COMMAND` and `CONFIG GET`; 0 for `COMMAND
-    /// COUNT`.
+    /// The answer to `HELLO`: who we are, and who the client is.
+    Hello {
+        /// The connection's id.
+        id: u64,
+        /// The protocol it now speaks.
+        protocol: Protocol,
+    },
+    /// Names and their values: `CONFIG GET`.
+    Pairs(Vec<(String, String)>),
+    /// The empty answer to `COMMAND`; 0 for `COMMAND COUNT`.
     Introspection {
         /// `COMMAND COUNT`.
         count: bool,
@@ -412,8 +471,12 @@ pub enum Refusal {
     },
     /// The connection must authenticate first.
     NoAuth,
-    /// `AUTH` with the wrong password, or at a node without one.
-    BadPassword(String),
+    /// `HELLO` without `AUTH`, from a connection that must authenticate.
+    HelloNoAuth,
+    /// `AUTH` with the wrong password.
+    WrongPassword,
+    /// `AUTH` at a node that has no password.
+    NoPassword,
     /// A protocol version chord does not speak.
     NoProto(String),
 }
@@ -427,9 +490,16 @@ impl Refusal {
     /// What went wrong, without the error's kind.
     pub fn text(&self) -> String {
         match self {
-            Refusal::Usage(text) | Refusal::BadPassword(text) | Refusal::NoProto(text) => {
-                text.clone()
+            Refusal::Usage(text) | Refusal::NoProto(text) => text.clone(),
+            Refusal::WrongPassword => "invalid password".into(),
+            Refusal::NoPassword => {
+                "this node has no password (start it with --password-file to set one)".into()
             }
+            Refusal::HelloNoAuth => "HELLO must be called with the client already \
+                authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be \
+                used to authenticate the client and select the RESP protocol version at the \
+                same time"
+                .into(),
             Refusal::Node(e) => e.to_string(),
             Refusal::BadTime { command } => format!("invalid expire time in '{command}' command"),
             Refusal::NoAuth => "authentication required: send AUTH <password> first".into(),

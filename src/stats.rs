@@ -78,17 +78,9 @@ impl Stats {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Every counter as `(name, value)`, then the derived `mean_hops`.
-    pub fn report(&self) -> Vec<(&'static str, String)> {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let lookups = get(&self.lookups);
-        let hops = get(&self.lookup_hops);
-        let mean = if lookups == 0 {
-            0.0
-        } else {
-            hops as f64 / lookups as f64
-        };
-        let counters = [
+    /// Every counter, by the name `STATS` gives it.
+    fn counters(&self) -> [(&'static str, &AtomicU64); 22] {
+        [
             ("client_requests", &self.client_requests),
             ("peer_requests", &self.peer_requests),
             ("client_peer_calls", &self.client_peer_calls),
@@ -111,7 +103,27 @@ impl Stats {
             ("panics", &self.panics),
             ("pauses", &self.pauses),
             ("longest_store_lock_us", &self.longest_store_lock_us),
-        ];
+        ]
+    }
+
+    /// Sets every counter back to 0 (`CONFIG RESETSTAT`).
+    pub fn reset(&self) {
+        for (_, counter) in self.counters() {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Every counter as `(name, value)`, then the derived `mean_hops`.
+    pub fn report(&self) -> Vec<(&'static str, String)> {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let lookups = get(&self.lookups);
+        let hops = get(&self.lookup_hops);
+        let mean = if lookups == 0 {
+            0.0
+        } else {
+            hops as f64 / lookups as f64
+        };
+        let counters = self.counters();
         let mut rows: Vec<(&'static str, String)> = counters
             .iter()
             .map(|(name, c)| (*name, get(c).to_string()))

@@ -98,11 +98,135 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
     assert!(refused(both).contains("one of"));
     let () = con.set("text", "abc").unwrap();
     assert!(refused(redis::cmd("INCR").arg("text").query(&mut con)).contains("not an integer"));
-    assert!(refused(redis::cmd("HELLO").arg(3).query(&mut con)).contains("RESP2"));
     assert!(refused(redis::cmd("FLUSHALL").query(&mut con)).contains("unknown command"));
     assert!(refused(redis::cmd("SELECT").arg(1).query(&mut con)).contains("database 0"));
     // The connection is still usable after each refusal.
     let () = con.set("k", "v").unwrap();
+}
+
+/// `HELLO 3` switches the connection to RESP3 (maps, `_` for none), and
+/// `HELLO 2` back; `HELLO` answers the fields Redis gives.
+#[test]
+fn hello_3_speaks_resp3_and_hello_2_speaks_resp2_again() {
+    use std::io::{Read, Write};
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(1);
+    let mut stream = std::net::TcpStream::connect(&cluster.addrs()[0]).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut ask = |request: &str, ends: &str| -> String {
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !String::from_utf8_lossy(&got).ends_with(ends) {
+            stream.read_exact(&mut byte).unwrap();
+            got.push(byte[0]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let hello = ask("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n", "*0\r\n");
+    assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n"), "{hello:?}");
+    assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello:?}");
+    assert!(
+        hello.contains("$4\r\nmode\r\n$10\r\nstandalone\r\n"),
+        "{hello:?}"
+    );
+    assert!(hello.contains("$2\r\nid\r\n:"), "{hello:?}");
+    assert_eq!(ask("*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n", "\r\n"), "_\r\n");
+    let hello = ask("*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n", "*0\r\n");
+    assert!(hello.starts_with("*14\r\n"), "{hello:?}");
+    assert_eq!(ask("*2\r\n$3\r\nGET\r\n$4\r\nnone\r\n", "\r\n"), "$-1\r\n");
+}
+
+/// A client library that opens with `HELLO 3` (the `redis` crate asked
+/// for RESP3) works as with RESP2.
+#[test]
+fn a_resp3_client_reads_and_writes() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(1);
+    let mut con = redis::Client::open(format!("redis://{}/?protocol=resp3", cluster.addrs()[0]))
+        .expect("a client")
+        .get_connection()
+        .expect("a RESP3 connection");
+    let () = con.set("k", "v").unwrap();
+    assert_eq!(
+        con.get::<_, Option<String>>("k").unwrap().as_deref(),
+        Some("v")
+    );
+    assert_eq!(con.get::<_, Option<String>>("none").unwrap(), None);
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["k", "none"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(values, vec![Some("v".to_string()), None]);
+}
+
+/// The server's own commands: INFO by section, CONFIG GET and SET of the
+/// memory bound, CLIENT ID and INFO, TIME.
+#[test]
+fn info_config_client_and_time_answer_as_redis_clients_expect() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(1);
+    let mut con = connect(&cluster.addrs()[0]);
+    let info = |con: &mut Connection, section: &str| -> String {
+        redis::cmd("INFO").arg(section).query(con).unwrap()
+    };
+    let cpu = info(&mut con, "cpu");
+    assert!(cpu.starts_with("# CPU\r\nused_cpu_sys:"), "{cpu}");
+    assert!(!cpu.contains("# Keyspace"), "{cpu}");
+    assert!(info(&mut con, "memory").contains("mem_allocator:libc"));
+    assert_eq!(info(&mut con, "nosuchsection"), "");
+    let everything = info(&mut con, "everything");
+    for section in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Stats",
+        "# CPU",
+        "# Keyspace",
+        "# Chord",
+    ] {
+        assert!(everything.contains(section), "{section} missing");
+    }
+    let () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "2mb"])
+        .query(&mut con)
+        .unwrap();
+    let bound: Vec<String> = redis::cmd("CONFIG")
+        .arg(&["GET", "maxmemory"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(bound, vec!["maxmemory".to_string(), "2097152".to_string()]);
+    let refused: RedisResult<()> = redis::cmd("CONFIG")
+        .arg(&["SET", "appendonly", "yes"])
+        .query(&mut con);
+    assert!(refused.unwrap_err().to_string().contains("'appendonly'"));
+    let refused: RedisResult<()> = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "lots"])
+        .query(&mut con);
+    assert!(refused.unwrap_err().to_string().contains("'lots'"));
+    let big = vec![b'x'; 60 * 1024];
+    let mut full = None;
+    for i in 0..100 {
+        if let Err(e) = con.set::<_, _, ()>(format!("big{i}"), &big) {
+            full = Some(e.to_string());
+            break;
+        }
+    }
+    let full = full.expect("a 2 MiB bound refuses 6 MB of values");
+    assert!(full.contains("OOM"), "{full}");
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
+    let me: String = redis::cmd("CLIENT").arg("INFO").query(&mut con).unwrap();
+    assert!(me.starts_with(&format!("id={id} addr=127.0.0.1:")), "{me}");
+    let time: Vec<String> = redis::cmd("TIME").query(&mut con).unwrap();
+    let seconds: u64 = time[0].parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(seconds.abs_diff(now) <= 1, "{time:?}");
+    assert!(time[1].parse::<u64>().unwrap() < 1_000_000);
 }
 
 #[test]

@@ -239,6 +239,37 @@ fn script() -> Vec<(Vec<Vec<u8>>, &'static str)> {
         (&["PING", "hello"], "$\"hello\""),
         (&["SELECT", "0"], "+OK"),
         (
+            &["CLIENT", "SETNAME", "a b"],
+            "-ERR Client names cannot contain spaces, newlines or special characters.",
+        ),
+        (&["CLIENT", "SETNAME", "named"], "+OK"),
+        (&["CLIENT", "GETNAME"], "$\"named\""),
+        (&["CLIENT", "SETNAME", ""], "+OK"),
+        (&["CLIENT", "GETNAME"], "$nil"),
+        (
+            &["CLIENT", "FOO"],
+            "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.",
+        ),
+        (&["HELLO", "4"], "-NOPROTO unsupported protocol version"),
+        (
+            &["HELLO", "x"],
+            "-ERR Protocol version is not an integer or out of range",
+        ),
+        (
+            &["HELLO", "2", "FOO"],
+            "-ERR Syntax error in HELLO option 'FOO'",
+        ),
+        (&["CONFIG", "RESETSTAT"], "+OK"),
+        (
+            &["CONFIG", "GET", "maxmemory-policy"],
+            "*[$\"maxmemory-policy\", $\"noeviction\"]",
+        ),
+        (
+            &["CONFIG", "FOO"],
+            "-ERR unknown subcommand 'FOO'. Try CONFIG HELP.",
+        ),
+        (&["INFO", "nosuchsection"], "$\"\""),
+        (
             &["NOSUCHCOMMAND", "x"],
             "-ERR unknown command 'NOSUCHCOMMAND', with args beginning with: 'x' ",
         ),

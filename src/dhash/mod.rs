@@ -149,6 +149,12 @@ impl Dhash {
         self.store().usage()
     }
 
+    /// Sets the bound on what client writes may fill the store to
+    /// (`--max-memory`, or `CONFIG SET maxmemory`).
+    pub fn set_max_memory(&self, bytes: usize) {
+        self.store_mut().set_limit(bytes);
+    }
+
     /// The store, locked for reading (shared with other readers); the
     /// hold is timed into the `longest_store_lock_us` counter.
     pub(crate) fn store(&self) -> Timed<'_, RwLockReadGuard<'_, Store>> {

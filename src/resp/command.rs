@@ -17,10 +17,11 @@
 //!   the whole ring, owner by owner in identifier order
 //!   ([`crate::dhash::scan`]), `DBSIZE` (the keys this node holds, its own
 //!   and its replica copies; the ring's total is `CHORD COUNT`);
-//! - the connection and the server: `AUTH`, `HELLO 2` (and a clear error
-//!   for 3), `SELECT 0`, `CLIENT SETNAME`/`GETNAME`, `INFO`, `COMMAND` and
-//!   `CONFIG GET` (answered empty, enough for redis-cli and
-//!   redis-benchmark to start), `QUIT`;
+//! - the connection and the server: `AUTH`, `HELLO` (RESP2 or RESP3, with
+//!   `AUTH` and `SETNAME`), `SELECT 0`, `CLIENT SETNAME`/`GETNAME`/`ID`/
+//!   `INFO`/`SETINFO`, `INFO [section...]`, `COMMAND` (answered empty,
+//!   enough for redis-cli to start), `CONFIG GET`, `CONFIG SET maxmemory`,
+//!   `CONFIG RESETSTAT`, `QUIT`;
 //! - the ring: `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`, `CHORD
 //!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
 //!   and `CHORD COUNT`;
@@ -31,7 +32,8 @@
 
 use super::Reply;
 use crate::command::{
-    Answer, Command, Refusal, SetExpiry, SetReply, Ttl, TtlForm, Unit, When, KEYS_LIMIT,
+    Answer, Command, LibInfo, Protocol, Refusal, SetExpiry, SetReply, Ttl, TtlForm, Unit, When,
+    KEYS_LIMIT,
 };
 use crate::error::Error;
 use crate::message::ExpireIf;
@@ -214,7 +216,12 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         },
         "SCAN" => scan(&args)?,
         "DBSIZE" if args.is_empty() => Command::DbSize,
-        "INFO" => Command::Info,
+        "INFO" => Command::Info {
+            sections: args
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+                .collect(),
+        },
         "PING" => match <[Vec<u8>; 1]>::try_from(args) {
             Ok([message]) => Command::Ping {
                 message: Some(message),
@@ -233,11 +240,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
             },
             _ => return Err(arity(name)),
         },
-        "HELLO" => Command::Hello {
-            version: args
-                .first()
-                .map(|v| String::from_utf8_lossy(v).into_owned()),
-        },
+        "HELLO" => hello(&args)?,
         "SELECT" => Command::Select {
             db: String::from_utf8_lossy(&single(name, args)?).into_owned(),
         },
@@ -245,7 +248,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "COMMAND" => Command::Introspect {
             count: args.first().is_some_and(|sub| is(sub, "COUNT")),
         },
-        "CONFIG" => Command::Introspect { count: false },
+        "CONFIG" => config(&args)?,
         "CHORD" => chord(&args)?,
         "QUIT" => Command::Quit,
         "DBSIZE" => return Err(arity(name)),
@@ -472,18 +475,117 @@ fn scan(args: &[Vec<u8>]) -> Parsed {
     })
 }
 
-/// `CLIENT SETNAME name`, `CLIENT GETNAME`.
+/// `CLIENT SETNAME name`, `GETNAME`, `ID`, `INFO`, `SETINFO attr value`.
 fn client(args: &[Vec<u8>]) -> Parsed {
+    let lossy = |arg: &[u8]| String::from_utf8_lossy(arg).into_owned();
     match args {
-        [sub, name] if is(sub, "SETNAME") => Ok(Command::SetName {
-            name: key_text(name)?,
-        }),
+        [sub, name] if is(sub, "SETNAME") => Ok(Command::SetName { name: lossy(name) }),
         [sub] if is(sub, "GETNAME") => Ok(Command::GetName),
+        [sub] if is(sub, "ID") => Ok(Command::ClientId),
+        [sub] if is(sub, "INFO") => Ok(Command::ClientInfo),
+        [sub, attribute, value] if is(sub, "SETINFO") => {
+            let attribute = if is(attribute, "LIB-NAME") {
+                LibInfo::Name
+            } else if is(attribute, "LIB-VER") {
+                LibInfo::Version
+            } else {
+                return Err(Refusal::Usage(format!(
+                    "Unrecognized option '{}'",
+                    lossy(attribute)
+                )));
+            };
+            Ok(Command::SetInfo {
+                attribute,
+                value: lossy(value),
+            })
+        }
+        [sub, ..]
+            if ["SETNAME", "GETNAME", "ID", "INFO", "SETINFO"]
+                .iter()
+                .any(|s| is(sub, s)) =>
+        {
+            Err(Refusal::Usage(format!(
+                "wrong number of arguments for 'client|{}' command",
+                lossy(sub).to_ascii_lowercase()
+            )))
+        }
         [sub, ..] => Err(Refusal::Usage(format!(
-            "unknown subcommand '{}'; chord serves CLIENT SETNAME and CLIENT GETNAME",
-            String::from_utf8_lossy(sub)
+            "unknown subcommand '{}'. Try CLIENT HELP.",
+            lossy(sub)
         ))),
         [] => Err(arity("CLIENT")),
+    }
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
+fn hello(args: &[Vec<u8>]) -> Parsed {
+    let Some((version, mut rest)) = args.split_first() else {
+        return Ok(Command::Hello {
+            protocol: None,
+            password: None,
+            name: None,
+        });
+    };
+    let protocol = match crate::store::integer(version) {
+        Some(2) => Protocol::Resp2,
+        Some(3) => Protocol::Resp3,
+        Some(_) => return Err(Refusal::NoProto("unsupported protocol version".into())),
+        None => {
+            return Err(Refusal::Usage(
+                "Protocol version is not an integer or out of range".into(),
+            ))
+        }
+    };
+    let (mut password, mut name) = (None, None);
+    loop {
+        match rest {
+            [] => break,
+            [option, _user, pass, more @ ..] if is(option, "AUTH") => {
+                password = Some(String::from_utf8_lossy(pass).into_owned());
+                rest = more;
+            }
+            [option, client, more @ ..] if is(option, "SETNAME") => {
+                name = Some(String::from_utf8_lossy(client).into_owned());
+                rest = more;
+            }
+            [option, ..] => {
+                return Err(Refusal::Usage(format!(
+                    "Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(option)
+                )))
+            }
+        }
+    }
+    Ok(Command::Hello {
+        protocol: Some(protocol),
+        password,
+        name,
+    })
+}
+
+/// `CONFIG GET pattern...`, `CONFIG SET name value`, `CONFIG RESETSTAT`.
+fn config(args: &[Vec<u8>]) -> Parsed {
+    let lower = |arg: &[u8]| String::from_utf8_lossy(arg).to_ascii_lowercase();
+    match args {
+        [sub, patterns @ ..] if is(sub, "GET") && !patterns.is_empty() => Ok(Command::ConfigGet {
+            patterns: patterns.iter().map(|p| lower(p).into_bytes()).collect(),
+        }),
+        [sub, name, value] if is(sub, "SET") => Ok(Command::ConfigSet {
+            name: lower(name),
+            value: String::from_utf8_lossy(value).into_owned(),
+        }),
+        [sub] if is(sub, "RESETSTAT") => Ok(Command::ResetStats),
+        [sub, ..] if ["GET", "SET", "RESETSTAT"].iter().any(|s| is(sub, s)) => {
+            Err(Refusal::Usage(format!(
+                "wrong number of arguments for 'config|{}' command",
+                lower(sub)
+            )))
+        }
+        [sub, ..] => Err(Refusal::Usage(format!(
+            "unknown subcommand '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(sub)
+        ))),
+        [] => Err(arity("CONFIG")),
     }
 }
 
@@ -547,39 +649,64 @@ pub fn format(answer: Answer) -> Reply {
         Answer::Count { keys, .. } => Reply::Integer(i64::try_from(keys).unwrap_or(i64::MAX)),
         Answer::Lines(lines) => texts(lines),
         Answer::Text(text) => Reply::text(text),
-        Answer::Hello => hello(),
+        Answer::Hello { id, protocol } => hello_reply(id, protocol),
+        Answer::Pairs(pairs) => Reply::Map(
+            pairs
+                .into_iter()
+                .map(|(name, value)| (Reply::text(name), Reply::text(value)))
+                .collect(),
+        ),
         Answer::Introspection { count: true } => Reply::Integer(0),
         Answer::Introspection { count: false } => Reply::Array(Vec::new()),
         Answer::Refused(why) => refusal(&why),
     }
 }
 
-/// A refusal with Redis's error kind first.
+/// A refusal with Redis's error kind first, in Redis's words where a
+/// client or a test matches them.
 fn refusal(why: &Refusal) -> Reply {
     let kind = match why {
         Refusal::Node(Error::OutOfMemory(_)) => "OOM",
         Refusal::Node(Error::Paused) => "BUSY",
         Refusal::NoAuth => return Reply::Error("NOAUTH Authentication required.".into()),
+        Refusal::HelloNoAuth => "NOAUTH",
+        Refusal::WrongPassword => {
+            return Reply::Error(
+                "WRONGPASS invalid username-password pair or user is disabled.".into(),
+            )
+        }
+        Refusal::NoPassword => {
+            return Reply::err(
+                "AUTH <password> called without any password configured for the default \
+                 user. Are you sure your configuration is correct?",
+            )
+        }
         Refusal::NoProto(_) => "NOPROTO",
         _ => "ERR",
     };
     Reply::Error(format!("{kind} {}", why.text()))
 }
 
-/// `HELLO`'s map, as RESP2 sends it: a flat array of names and values.
-fn hello() -> Reply {
+/// `HELLO`'s map, with the fields Redis gives: chord is one server, not a
+/// cluster of the Redis Cluster protocol, so its mode is `standalone`.
+fn hello_reply(id: u64, protocol: Protocol) -> Reply {
+    let proto = match protocol {
+        Protocol::Resp2 => 2,
+        Protocol::Resp3 => 3,
+    };
     let pairs = [
         ("server", Reply::text("chord")),
         ("version", Reply::text(env!("CARGO_PKG_VERSION"))),
-        ("proto", Reply::Integer(2)),
-        ("mode", Reply::text("cluster")),
+        ("proto", Reply::Integer(proto)),
+        ("id", Reply::Integer(i64::try_from(id).unwrap_or(i64::MAX))),
+        ("mode", Reply::text("standalone")),
         ("role", Reply::text("master")),
         ("modules", Reply::Array(Vec::new())),
     ];
-    Reply::Array(
+    Reply::Map(
         pairs
             .into_iter()
-            .flat_map(|(k, v)| [Reply::text(k), v])
+            .map(|(k, v)| (Reply::text(k), v))
             .collect(),
     )
 }

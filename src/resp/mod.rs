@@ -13,6 +13,8 @@ use std::io::{self, BufRead, Read as _};
 
 pub mod command;
 
+use crate::command::Protocol;
+
 use crate::store::{MAX_KEY, MAX_VALUE};
 use crate::text::{read_line, Line};
 
@@ -193,7 +195,8 @@ fn number(digits: &[u8]) -> Option<i64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// A RESP2 reply.
+/// A reply, written in RESP2 or, to a client that asked for it with
+/// `HELLO 3`, in RESP3.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// `+text`
@@ -202,10 +205,13 @@ pub enum Reply {
     Error(String),
     /// `:n`
     Integer(i64),
-    /// `$len bytes`, or `$-1` for none.
+    /// `$len bytes`; none is `$-1` in RESP2 and `_` in RESP3.
     Bulk(Option<Vec<u8>>),
     /// `*n` replies.
     Array(Vec<Reply>),
+    /// Names and values: `%n` pairs in RESP3, a flat array of `2n`
+    /// replies in RESP2.
+    Map(Vec<(Reply, Reply)>),
 }
 
 impl Reply {
@@ -224,12 +230,13 @@ impl Reply {
         Reply::Bulk(Some(text.into().into_bytes()))
     }
 
-    /// Appends the reply's bytes to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the reply's bytes, in `protocol`, to `out`.
+    pub fn encode(&self, protocol: Protocol, out: &mut Vec<u8>) {
         match self {
             Reply::Simple(text) => line(out, b'+', text),
             Reply::Error(text) => line(out, b'-', text),
             Reply::Integer(n) => line(out, b':', &n.to_string()),
+            Reply::Bulk(None) if protocol == Protocol::Resp3 => out.extend_from_slice(b"_\r\n"),
             Reply::Bulk(None) => out.extend_from_slice(b"$-1\r\n"),
             Reply::Bulk(Some(bytes)) => {
                 line(out, b'$', &bytes.len().to_string());
@@ -239,7 +246,17 @@ impl Reply {
             Reply::Array(items) => {
                 line(out, b'*', &items.len().to_string());
                 for item in items {
-                    item.encode(out);
+                    item.encode(protocol, out);
+                }
+            }
+            Reply::Map(pairs) => {
+                match protocol {
+                    Protocol::Resp3 => line(out, b'%', &pairs.len().to_string()),
+                    Protocol::Resp2 => line(out, b'*', &(2 * pairs.len()).to_string()),
+                }
+                for (name, value) in pairs {
+                    name.encode(protocol, out);
+                    value.encode(protocol, out);
                 }
             }
         }
@@ -339,7 +356,7 @@ mod tests {
             Reply::Bulk(None),
             Reply::text("v"),
         ])
-        .encode(&mut out);
+        .encode(Protocol::Resp2, &mut out);
         assert_eq!(
             out,
             b"*5\r\n+OK\r\n-ERR no  such\r\n:-3\r\n$-1\r\n$1\r\nv\r\n"

@@ -3,9 +3,12 @@
 //! connection loops in `server/text.rs` and `server/resp.rs` only parse,
 //! call [`execute`], and word the [`Answer`].
 
+use std::net::TcpStream;
+
 use super::{check_password, Shared, RING_LIMIT};
 use crate::command::{
-    Answer, Command, Refusal, SetExpiry, SetReply, Ttl, TtlForm, When, KEYS_LIMIT,
+    Answer, Command, LibInfo, Protocol, Refusal, SetExpiry, SetReply, Ttl, TtlForm, When,
+    KEYS_LIMIT,
 };
 use crate::message::{Expiry, Update};
 use crate::node::Node;
@@ -14,19 +17,67 @@ use crate::text;
 
 /// One client connection's state.
 pub(super) struct Session {
+    /// The connection's number at this node (`CLIENT ID`).
+    id: u64,
+    /// The client's address and ours.
+    addr: String,
+    local: String,
     /// Whether the connection may run more than [`Command::is_open`]
     /// commands: it sent the password, or the node has none.
-    pub authenticated: bool,
+    authenticated: bool,
     /// `CLIENT SETNAME`'s name.
-    pub name: Option<String>,
+    name: Option<String>,
+    /// `CLIENT SETINFO`'s library name and version.
+    lib_name: String,
+    lib_version: String,
+    /// The protocol `HELLO` chose.
+    pub protocol: Protocol,
 }
 
 impl Session {
-    pub(super) fn new(shared: &Shared) -> Session {
+    /// The state of connection `id` on `stream`.
+    pub(super) fn new(shared: &Shared, id: u64, stream: &TcpStream) -> Session {
+        let text = |a: std::io::Result<std::net::SocketAddr>| {
+            a.map_or_else(|_| "?".to_string(), |a| a.to_string())
+        };
         Session {
+            id,
+            addr: text(stream.peer_addr()),
+            local: text(stream.local_addr()),
             authenticated: shared.password.is_none(),
             name: None,
+            lib_name: String::new(),
+            lib_version: String::new(),
+            protocol: Protocol::Resp2,
         }
+    }
+
+    /// This connection as `CLIENT INFO` and `CLIENT LIST` show one.
+    fn describe(&self) -> String {
+        let resp = match self.protocol {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        };
+        format!(
+            "id={} addr={} laddr={} name={} db=0 resp={resp} lib-name={} lib-ver={}\n",
+            self.id,
+            self.addr,
+            self.local,
+            self.name.as_deref().unwrap_or(""),
+            self.lib_name,
+            self.lib_version
+        )
+    }
+
+    /// Sets the connection's name; an empty one clears it.
+    fn set_name(&mut self, name: String) -> Answer {
+        if !name.bytes().all(|b| (b'!'..=b'~').contains(&b)) {
+            return Refusal::usage(
+                "Client names cannot contain spaces, newlines or special characters.",
+            );
+        }
+        self.name = Some(name).filter(|n| !n.is_empty());
+        Answer::Ok
     }
 }
 
@@ -175,7 +226,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
                 nodes: ring.len(),
             }),
         Command::Stats => Answer::Lines(stats(node)),
-        Command::Info => Answer::Text(info(shared)),
+        Command::Info { sections } => Answer::Text(info(shared, &sections)),
         Command::Help => Answer::Lines(text::HELP.iter().map(|s| s.to_string()).collect()),
         Command::Ping { message: None } => Answer::Pong,
         Command::Ping { message: Some(m) } | Command::Echo { message: m } => Answer::Value(Some(m)),
@@ -184,26 +235,54 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
                 session.authenticated = true;
                 Answer::Ok
             }
-            Err(why) => Answer::Refused(Refusal::BadPassword(why)),
+            Err(why) => Answer::Refused(why),
         },
-        Command::Hello { version } => match version.as_deref() {
-            None | Some("2") => Answer::Hello,
-            Some("3") => Answer::Refused(Refusal::NoProto(
-                "this server speaks RESP2 only; use HELLO 2 or none".into(),
-            )),
-            Some(other) => Answer::Refused(Refusal::NoProto(format!(
-                "unsupported protocol version {other}"
-            ))),
-        },
+        Command::Hello {
+            protocol,
+            password,
+            name,
+        } => {
+            if let Some(password) = password {
+                match check_password(shared, &password) {
+                    Ok(()) => session.authenticated = true,
+                    Err(why) => return Answer::Refused(why),
+                }
+            }
+            if !session.authenticated {
+                return Answer::Refused(Refusal::HelloNoAuth);
+            }
+            if let Some(name) = name {
+                if let refused @ Answer::Refused(_) = session.set_name(name) {
+                    return refused;
+                }
+            }
+            session.protocol = protocol.unwrap_or(session.protocol);
+            Answer::Hello {
+                id: session.id,
+                protocol: session.protocol,
+            }
+        }
         Command::Select { db } if db == "0" => Answer::Ok,
         Command::Select { .. } => {
             Refusal::usage("DB index is out of range (chord has database 0 only)")
         }
-        Command::SetName { name } => {
-            session.name = Some(name);
+        Command::SetName { name } => session.set_name(name),
+        Command::GetName => Answer::Value(session.name.clone().map(String::into_bytes)),
+        Command::ClientId => Answer::Integer(i64::try_from(session.id).unwrap_or(i64::MAX)),
+        Command::ClientInfo => Answer::Value(Some(session.describe().into_bytes())),
+        Command::SetInfo { attribute, value } => {
+            match attribute {
+                LibInfo::Name => session.lib_name = value,
+                LibInfo::Version => session.lib_version = value,
+            }
             Answer::Ok
         }
-        Command::GetName => Answer::Value(session.name.clone().map(String::into_bytes)),
+        Command::ConfigGet { patterns } => Answer::Pairs(config(node, &patterns)),
+        Command::ConfigSet { name, value } => config_set(node, &name, &value),
+        Command::ResetStats => {
+            node.stats().reset();
+            Answer::Ok
+        }
         Command::Introspect { count } => Answer::Introspection { count },
         Command::Quit => Answer::Bye,
     }
@@ -405,45 +484,173 @@ fn stats(node: &Node) -> Vec<String> {
         .collect()
 }
 
+/// The settings `CONFIG GET` shows, with their values at `node`.
+fn settings(node: &Node) -> Vec<(&'static str, String)> {
+    vec![
+        ("maxmemory", node.store_usage().limit.to_string()),
+        ("maxmemory-policy", "noeviction".into()),
+        ("databases", "1".into()),
+        ("save", String::new()),
+        ("appendonly", "no".into()),
+        ("proto-max-bulk-len", crate::store::MAX_VALUE.to_string()),
+    ]
+}
+
+/// `CONFIG GET`: the settings whose names match any of `patterns`.
+fn config(node: &Node, patterns: &[Vec<u8>]) -> Vec<(String, String)> {
+    settings(node)
+        .into_iter()
+        .filter(|(name, _)| {
+            patterns
+                .iter()
+                .any(|p| crate::dhash::scan::glob(p, name.as_bytes()))
+        })
+        .map(|(name, value)| (name.to_string(), value))
+        .collect()
+}
+
+/// `CONFIG SET`: `maxmemory`, in bytes or with Redis's units (`64mb`);
+/// every other setting is refused by name.
+fn config_set(node: &Node, name: &str, value: &str) -> Answer {
+    if name != "maxmemory" {
+        return Refusal::usage(format!(
+            "CONFIG SET failed (possibly related to argument '{name}') - chord changes \
+             only maxmemory at run time"
+        ));
+    }
+    match memory(value) {
+        Some(0) | None => Refusal::usage(format!(
+            "CONFIG SET failed (possibly related to argument 'maxmemory') - argument \
+             must be a memory value of at least 1 byte, not '{value}'"
+        )),
+        Some(bytes) => {
+            node.keys().set_max_memory(bytes);
+            Answer::Ok
+        }
+    }
+}
+
+/// A memory value as Redis writes one: bytes, or a number with `k`,
+/// `kb`, `m`, `mb`, `g` or `gb` (`k` 1000, `kb` 1024, and so on).
+fn memory(value: &str) -> Option<usize> {
+    let value = value.to_ascii_lowercase();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let scale: usize = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<usize>().ok()?.checked_mul(scale)
+}
+
 /// `INFO`: the usual sections, as far as they mean something here, and a
-/// `chord` section.
-fn info(shared: &Shared) -> String {
+/// `chord` section; those named in `sections` (lower case), or the
+/// default ones. A section chord does not have is left out, as Redis
+/// leaves out one it does not know.
+fn info(shared: &Shared, sections: &[String]) -> String {
     let node = &shared.node;
     let view = node.view();
     let held = node.store_usage();
+    let stats = node.stats();
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let id = |n: &crate::id::NodeRef| format!("{}@{}", n.id, n.addr);
     let successors: Vec<String> = view.successors.iter().map(id).collect();
     let fingers_set = view.fingers.iter().filter(|(_, _, n)| n.is_some()).count();
     let clients = shared
         .text_clients
         .load(std::sync::atomic::Ordering::Relaxed);
-    let port = node.me().addr.rsplit(':').next().unwrap_or("");
+    let port = node.me().addr.rsplit(':').next().unwrap_or("").to_string();
     let predecessor = view.predecessor.as_ref().map_or("none".to_string(), id);
-    [
-        "# Server".to_string(),
-        "redis_version:7.0.0".into(),
-        format!("chord_version:{}", env!("CARGO_PKG_VERSION")),
-        format!("tcp_port:{port}"),
-        String::new(),
-        "# Clients".into(),
-        format!("connected_clients:{clients}"),
-        String::new(),
-        "# Memory".into(),
-        format!("used_memory:{}", held.bytes),
-        format!("maxmemory:{}", held.limit),
-        String::new(),
-        "# Keyspace".into(),
-        format!("db0:keys={},expires={}", held.keys, held.expiring),
-        String::new(),
-        "# Chord".into(),
-        format!("id:{}", view.me.id),
-        format!("address:{}", view.me.addr),
-        format!("predecessor:{predecessor}"),
-        format!("successors:{}", successors.join(",")),
-        format!("fingers_set:{fingers_set}"),
-        format!("keys_held:{}", view.keys),
-    ]
-    .iter()
-    .map(|line| format!("{line}\r\n"))
-    .collect()
+    let (user, system) = cpu_seconds();
+    let all: Vec<(&str, Vec<String>)> = vec![
+        (
+            "Server",
+            vec![
+                "redis_version:7.0.0".into(),
+                format!("chord_version:{}", env!("CARGO_PKG_VERSION")),
+                "redis_mode:standalone".into(),
+                format!("process_id:{}", std::process::id()),
+                format!("tcp_port:{port}"),
+            ],
+        ),
+        ("Clients", vec![format!("connected_clients:{clients}")]),
+        (
+            "Memory",
+            vec![
+                format!("used_memory:{}", held.bytes),
+                format!("maxmemory:{}", held.limit),
+                "maxmemory_policy:noeviction".into(),
+                "mem_allocator:libc".into(),
+            ],
+        ),
+        (
+            "Stats",
+            vec![
+                format!("total_connections_received:{}", count(&stats.connections)),
+                format!("total_commands_processed:{}", count(&stats.client_requests)),
+                format!("rejected_connections:{}", count(&stats.busy_rejections)),
+            ],
+        ),
+        (
+            "CPU",
+            vec![
+                format!("used_cpu_sys:{system:.6}"),
+                format!("used_cpu_user:{user:.6}"),
+            ],
+        ),
+        (
+            "Keyspace",
+            vec![format!("db0:keys={},expires={}", held.keys, held.expiring)],
+        ),
+        (
+            "Chord",
+            vec![
+                format!("id:{}", view.me.id),
+                format!("address:{}", view.me.addr),
+                format!("predecessor:{predecessor}"),
+                format!("successors:{}", successors.join(",")),
+                format!("fingers_set:{fingers_set}"),
+                format!("keys_held:{}", view.keys),
+            ],
+        ),
+    ];
+    let everything = sections.is_empty()
+        || sections
+            .iter()
+            .any(|s| matches!(s.as_str(), "default" | "all" | "everything"));
+    all.into_iter()
+        .filter(|(name, _)| everything || sections.contains(&name.to_ascii_lowercase()))
+        .map(|(name, lines)| {
+            let mut text = format!("# {name}\r\n");
+            for line in lines {
+                text += &line;
+                text += "\r\n";
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// The CPU time this process has used, user and system, in seconds.
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct it is given, here a zeroed one
+    // on the stack, and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return (0.0, 0.0);
+        }
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }

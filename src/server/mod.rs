@@ -592,7 +592,7 @@ fn serve(shared: &Shared, number: u64, job: Job) -> io::Result<()> {
             stream.set_read_timeout(Some(shared.idle_timeout))?;
             stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
             let reader = BufReader::new(stream.try_clone()?);
-            serve_text_within_limit(shared, reader, BufWriter::new(stream))
+            serve_text_within_limit(shared, number, reader, BufWriter::new(stream))
         }
         Job::Peer(stream, session) => {
             stream.set_read_timeout(Some(PEER_IDLE_TIMEOUT))?;
@@ -611,12 +611,13 @@ fn serve(shared: &Shared, number: u64, job: Job) -> io::Result<()> {
 /// sessions from cutting the node off from its peers.
 fn serve_text_within_limit(
     shared: &Shared,
+    number: u64,
     reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
     let held = shared.text_clients.fetch_add(1, Ordering::SeqCst);
     let result = if held < shared.text_limit {
-        serve_person(shared, reader, writer)
+        serve_person(shared, number, reader, writer)
     } else {
         Stats::add(&shared.node.stats().busy_rejections, 1);
         writer.write_all(b"ERR busy\r\n")?;
@@ -632,11 +633,13 @@ fn serve_text_within_limit(
 /// protocol's first request.
 fn serve_person(
     shared: &Shared,
+    number: u64,
     mut reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
+    let session = execute::Session::new(shared, number, reader.get_ref());
     if matches!(io::BufRead::fill_buf(&mut reader), Ok([b'*', ..])) {
-        return resp::serve(shared, reader, writer);
+        return resp::serve(shared, session, reader, writer);
     }
     let first = crate::text::read_line(&mut reader, crate::text::MAX_LINE);
     if let Ok(crate::text::Line::Complete(bytes)) = &first {
@@ -652,7 +655,7 @@ fn serve_person(
             );
         }
     }
-    text::serve(shared, first, reader, writer)
+    text::serve(shared, session, first, reader, writer)
 }
 
 /// Counts a flush of replies: with `client_requests`, how well replies
@@ -711,9 +714,12 @@ fn hash_password(password: &str) -> [u8; 32] {
 
 /// Checks `AUTH`'s password; why it is refused. Hashes of the two are
 /// compared in constant time, so the answer's timing tells nothing.
-fn check_password(shared: &Shared, given: &str) -> std::result::Result<(), String> {
+fn check_password(
+    shared: &Shared,
+    given: &str,
+) -> std::result::Result<(), crate::command::Refusal> {
     let Some(expected) = shared.password else {
-        return Err("this node has no password (start it with --password-file to set one)".into());
+        return Err(crate::command::Refusal::NoPassword);
     };
     let given = hash_password(given);
     let differ = expected
@@ -726,7 +732,7 @@ fn check_password(shared: &Shared, given: &str) -> std::result::Result<(), Strin
     shared
         .refusals
         .warn(|| format!("{}: a client sent a wrong password", shared.node.me().addr));
-    Err("invalid password".into())
+    Err(crate::command::Refusal::WrongPassword)
 }
 
 /// Warns once at start-up of what a node without a secret or a password

@@ -1,5 +1,5 @@
 //! The Redis protocol's side of a connection: a connection whose first
-//! byte is `*` speaks RESP2, so `redis-cli`, `redis-benchmark` and Redis
+//! byte is `*` speaks RESP (RESP2, or RESP3 after `HELLO 3`), so `redis-cli`, `redis-benchmark` and Redis
 //! client libraries talk to any node of a ring. Each request is read
 //! ([`crate::resp`]), parsed into the shared command
 //! ([`crate::resp::command`]), carried out once ([`execute`]) and worded as
@@ -17,17 +17,17 @@ use crate::resp::{command, read_request, Read, Reply};
 /// Serves one RESP connection until the client closes it or says QUIT.
 pub(super) fn serve(
     shared: &Shared,
+    mut session: Session,
     mut reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
-    let mut session = Session::new(shared);
     let mut out = Vec::new();
     loop {
         let args = match read_request(&mut reader) {
             Ok(Read::Request(args)) => args,
             Ok(Read::Eof) => return writer.flush(),
             Ok(Read::Broken(why)) => {
-                Reply::err(format!("Protocol error: {why}")).encode(&mut out);
+                Reply::err(format!("Protocol error: {why}")).encode(session.protocol, &mut out);
                 writer.write_all(&out)?;
                 return writer.flush();
             }
@@ -47,7 +47,7 @@ pub(super) fn serve(
         let answer = answer(shared, &mut session, command::parse(args));
         let quit = matches!(answer, Answer::Bye);
         out.clear();
-        command::format(answer).encode(&mut out);
+        command::format(answer).encode(session.protocol, &mut out);
         writer.write_all(&out)?;
         if quit {
             return writer.flush();

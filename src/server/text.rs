@@ -15,11 +15,11 @@ use crate::text::{self, Line};
 /// `line` is the first line, already read to tell text from HTTP.
 pub(super) fn serve(
     shared: &Shared,
+    mut session: Session,
     mut line: io::Result<Line>,
     mut reader: BufReader<TcpStream>,
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
-    let mut session = Session::new(shared);
     loop {
         let (answer, multiline) = match line {
             Ok(Line::Complete(bytes)) => {

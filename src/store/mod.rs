@@ -239,6 +239,12 @@ impl Store {
         self.limit
     }
 
+    /// Sets the limit client writes may fill the store to. A store already
+    /// past it keeps what it holds, and refuses writes until it is below.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
     /// The limit copies from other nodes may fill the store to: an eighth
     /// more than [`Store::limit`].
     pub fn hard_limit(&self) -> usize {

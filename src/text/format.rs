@@ -16,7 +16,8 @@ pub fn is_multiline(command: &Command) -> bool {
             | Command::Fingers { .. }
             | Command::Ring { .. }
             | Command::Stats
-            | Command::Info
+            | Command::Info { .. }
+            | Command::ConfigGet { .. }
             | Command::Help
             | Command::Keys { .. }
             | Command::GetMany { .. }
@@ -30,7 +31,11 @@ pub fn format(answer: Answer, multiline: bool) -> Vec<String> {
     let found = |found: bool| if found { "OK" } else { "NOT_FOUND" }.to_string();
     let missing = || "NOT_FOUND".to_string();
     let lines = match answer {
-        Answer::Ok | Answer::Hello => vec!["OK".into()],
+        Answer::Ok | Answer::Hello { .. } => vec!["OK".into()],
+        Answer::Pairs(pairs) => pairs
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect(),
         // As Redis answers an inline PING, so that a Redis tool reads it.
         Answer::Pong => vec!["+PONG".into()],
         Answer::Value(value) => vec![value.as_deref().map_or_else(missing, value_line)],
