@@ -160,6 +160,8 @@ pub enum Command {
         pattern: Option<Vec<u8>>,
         /// About how many keys to return.
         count: usize,
+        /// `TYPE string`, or no `TYPE`: every key; another type, none.
+        strings: bool,
     },
     /// `DBSIZE`: the keys this node holds, its own and its copies.
     DbSize,

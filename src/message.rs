@@ -103,6 +103,10 @@ pub enum ExpireIf {
     Later,
     /// `LT`: the new time is earlier than the key's.
     Earlier,
+    /// `XX LT`: the key has an expiry, and the new time is earlier. (`XX
+    /// GT` is `GT`: a key without an expiry expires never, later than any
+    /// time.)
+    SomeAndEarlier,
 }
 
 impl ExpireIf {
@@ -115,6 +119,7 @@ impl ExpireIf {
             ExpireIf::Some => held.is_some(),
             ExpireIf::Later => never(new) > never(held),
             ExpireIf::Earlier => never(new) < never(held),
+            ExpireIf::SomeAndEarlier => held.is_some() && never(new) < never(held),
         }
     }
 }

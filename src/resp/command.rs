@@ -8,12 +8,12 @@
 //!   `MSET`, `DEL`/`UNLINK` and `EXISTS` of many keys, `INCR`, `INCRBY`,
 //!   `DECR`, `DECRBY`, `STRLEN`, `TYPE`, `APPEND`, `SETRANGE`, `GETRANGE`,
 //!   `INCRBYFLOAT`, `GETEX`, `TOUCH`, `TIME`;
-//! - expiry: `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (each with one of
-//!   `NX`, `XX`, `GT`, `LT`), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`,
+//! - expiry: `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (with `NX`, `XX`,
+//!   `GT`, `LT`, as Redis combines them), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`,
 //!   `PEXPIRETIME`; `INCR` keeps a key's expiry, `SET` and `MSET` clear it,
 //!   as in Redis;
 //! - the keyspace: `KEYS pattern` (refused past [`KEYS_LIMIT`] matches:
-//!   `SCAN` lists any number), `SCAN cursor [MATCH pattern] [COUNT n]` over
+//!   `SCAN` lists any number), `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]` over
 //!   the whole ring, owner by owner in identifier order
 //!   ([`crate::dhash::scan`]), `DBSIZE` (the keys this node holds, its own
 //!   and its replica copies; the ring's total is `CHORD COUNT`);
@@ -409,26 +409,7 @@ fn expire(name: &str, args: &[Vec<u8>]) -> Parsed {
     let [key, amount, options @ ..] = args else {
         return Err(arity(name));
     };
-    let only = match options {
-        [] => None,
-        [option] => Some(
-            match String::from_utf8_lossy(option)
-                .to_ascii_uppercase()
-                .as_str()
-            {
-                "NX" => ExpireIf::None,
-                "XX" => ExpireIf::Some,
-                "GT" => ExpireIf::Later,
-                "LT" => ExpireIf::Earlier,
-                other => return Err(Refusal::Usage(format!("Unsupported option {other}"))),
-            },
-        ),
-        _ => {
-            return Err(Refusal::Usage(
-                "chord takes one of the options NX, XX, GT and LT, not several".into(),
-            ))
-        }
-    };
+    let only = expire_condition(options)?;
     let (command, unit) = match name {
         "EXPIRE" => ("expire", "EX"),
         "PEXPIRE" => ("pexpire", "PX"),
@@ -442,7 +423,48 @@ fn expire(name: &str, args: &[Vec<u8>]) -> Parsed {
     })
 }
 
-/// `SCAN cursor [MATCH pattern] [COUNT n]`.
+/// The condition of `EXPIRE`'s options, any of `NX`, `XX`, `GT` and
+/// `LT`, checked as Redis 7.0 checks them.
+fn expire_condition(options: &[Vec<u8>]) -> Result<Option<ExpireIf>, Refusal> {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for option in options {
+        match String::from_utf8_lossy(option)
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "NX" => nx = true,
+            "XX" => xx = true,
+            "GT" => gt = true,
+            "LT" => lt = true,
+            _ => {
+                return Err(Refusal::Usage(format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(option)
+                )))
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(Refusal::Usage(
+            "NX and XX, GT or LT options at the same time are not compatible".into(),
+        ));
+    }
+    if gt && lt {
+        return Err(Refusal::Usage(
+            "GT and LT options at the same time are not compatible".into(),
+        ));
+    }
+    Ok(match (nx, xx, gt, lt) {
+        (true, ..) => Some(ExpireIf::None),
+        (_, _, true, _) => Some(ExpireIf::Later),
+        (_, true, _, true) => Some(ExpireIf::SomeAndEarlier),
+        (_, _, _, true) => Some(ExpireIf::Earlier),
+        (_, true, _, _) => Some(ExpireIf::Some),
+        _ => None,
+    })
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`.
 fn scan(args: &[Vec<u8>]) -> Parsed {
     let [cursor, options @ ..] = args else {
         return Err(arity("SCAN"));
@@ -451,27 +473,26 @@ fn scan(args: &[Vec<u8>]) -> Parsed {
         .ok()
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| Refusal::Usage("invalid cursor".into()))?;
-    let (mut pattern, mut count) = (None, 10usize);
+    let (mut pattern, mut count, mut strings) = (None, 10usize, true);
     for pair in options.chunks(2) {
         match pair {
             [name, value] if is(name, "MATCH") => pattern = Some(value.clone()),
+            // Every key is a string: another type matches none.
+            [name, value] if is(name, "TYPE") => strings = is(value, "string"),
             [name, value] if is(name, "COUNT") => {
                 count = usize::try_from(integer(value)?)
                     .ok()
                     .filter(|n| *n > 0)
                     .ok_or_else(|| Refusal::Usage("COUNT must be positive".into()))?;
             }
-            _ => {
-                return Err(Refusal::Usage(
-                    "syntax error: SCAN cursor [MATCH pattern] [COUNT n]".into(),
-                ))
-            }
+            _ => return Err(syntax()),
         }
     }
     Ok(Command::Scan {
         cursor,
         pattern,
         count,
+        strings,
     })
 }
 

@@ -202,10 +202,15 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
                 keys,
                 complete,
             }),
+        Command::Scan { strings: false, .. } => Answer::Scan {
+            next: 0,
+            keys: Vec::new(),
+        },
         Command::Scan {
             cursor,
             pattern,
             count,
+            ..
         } => node
             .keys()
             .scan(cursor, count, pattern.as_deref())
