@@ -38,6 +38,17 @@ pub enum Command {
         /// answers OK or nil.
         reply: SetReply,
     },
+    /// `GETSET key value`, `SET key value ... GET`, `GETDEL key`: the
+    /// value is replaced (or deleted), and the answer is the one it
+    /// replaced.
+    Swap {
+        /// The key.
+        key: String,
+        /// The new value; `None` deletes the key.
+        value: Option<Vec<u8>>,
+        /// What becomes of the key's expiry.
+        expiry: SetExpiry,
+    },
     /// `DEL key...`: how many of the keys had a value.
     Delete {
         /// The keys.

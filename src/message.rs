@@ -89,6 +89,15 @@ pub enum Update {
     /// Redis's `INCRBYFLOAT`: add this float, as the client wrote it, to
     /// the value read as a float (a missing key is 0). The expiry stays.
     IncrementFloat(Vec<u8>),
+    /// Redis's `GETSET`, `SET ... GET` and `GETDEL`: replace the value
+    /// (`None`: delete it) and answer with the one it replaced. A delete
+    /// of a key with no value writes nothing.
+    Swap {
+        /// The new value; `None` deletes.
+        value: Option<Vec<u8>>,
+        /// What happens to the key's expiry.
+        expiry: Expiry,
+    },
 }
 
 /// The conditions of Redis 7's `EXPIRE key time NX|XX|GT|LT`. A key with
@@ -338,6 +347,9 @@ pub enum Response {
         existed: bool,
         /// The owner's successor list: the replicas are the first R - 1.
         successors: Vec<NodeRef>,
+        /// The value the write replaced, for an update that answers with
+        /// it ([`Update::Swap`]); `None` for the others.
+        previous: Option<Vec<u8>>,
     },
     /// The answer to [`Request::Digest`]: the indices of the buckets whose
     /// digests differ here.
@@ -629,9 +641,12 @@ impl Request {
                 c.key(key)?;
                 match update {
                     Update::Increment(_) | Update::Expire { .. } => Ok(()),
-                    Update::Set { value, .. } | Update::Append(value) => {
-                        length("value", value.len(), 0, MAX_VALUE)
-                    }
+                    Update::Set { value, .. }
+                    | Update::Append(value)
+                    | Update::Swap {
+                        value: Some(value), ..
+                    } => length("value", value.len(), 0, MAX_VALUE),
+                    Update::Swap { value: None, .. } => Ok(()),
                     Update::SetRange { offset, value } => {
                         let end = usize::try_from(*offset)
                             .ok()
@@ -684,9 +699,15 @@ impl Response {
             }
             Response::Value(entry) => entry.as_ref().map_or(Ok(()), |e| c.entry(e)),
             Response::Written {
-                entry, successors, ..
+                entry,
+                successors,
+                previous,
+                ..
             } => {
                 c.entry(entry)?;
+                if let Some(previous) = previous {
+                    length("value", previous.len(), 0, MAX_VALUE)?;
+                }
                 c.nodes("successors", successors, 1)
             }
             Response::Differ { buckets } => count("buckets", buckets.len(), 0, MAX_BUCKETS),

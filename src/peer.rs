@@ -68,10 +68,12 @@ pub fn written(answer: Response) -> Result<Written, CallError> {
             entry,
             existed,
             successors,
+            previous,
         } => Ok(Written {
             entry,
             existed,
             successors,
+            previous,
         }),
         // A plain write has no condition to fail.
         other => Err(unexpected(&other)),
@@ -223,6 +225,9 @@ pub struct Written {
     pub existed: bool,
     /// The owner's successor list: the replicas are the first R - 1.
     pub successors: Vec<NodeRef>,
+    /// The value the write replaced, for an update that answers with it
+    /// (`GETSET`); `None` for the others.
+    pub previous: Option<Vec<u8>>,
 }
 
 /// Another node, to call.

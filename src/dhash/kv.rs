@@ -57,7 +57,7 @@ use super::Dhash;
 use crate::chord::Lookup;
 use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
-use crate::message::{ExpireIf, Update};
+use crate::message::{ExpireIf, Expiry, Update};
 use crate::peer::{self, CallError, Written};
 use crate::stats::Stats;
 use crate::store::{
@@ -491,7 +491,36 @@ impl Dhash {
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
-        if let Update::Set { value, .. } | Update::Append(value) = update {
+        Ok(self.apply(key, update)?.map(|(entry, _)| entry))
+    }
+
+    /// Replaces the value of `key` with `value` (`None`: deletes it) at its
+    /// owner, atomically there, and copies the result to the replicas: the
+    /// value it replaced, `None` if there was none. Redis's `GETSET`,
+    /// `SET ... GET` and `GETDEL`. A retry counts once, as
+    /// [`Dhash::update`]'s do.
+    ///
+    /// # Errors
+    /// As [`Dhash::update`].
+    pub fn swap(
+        &self,
+        key: &str,
+        value: Option<Vec<u8>>,
+        expiry: Expiry,
+    ) -> Result<Option<Vec<u8>>> {
+        let swap = Update::Swap { value, expiry };
+        Ok(self.apply(key, &swap)?.and_then(|(_, previous)| previous))
+    }
+
+    /// [`Dhash::update`]: the entry written and the value it replaced (for
+    /// a swap), or `None` when the condition did not hold.
+    fn apply(&self, key: &str, update: &Update) -> Result<Option<(Entry, Option<Vec<u8>>)>> {
+        if let Update::Set { value, .. }
+        | Update::Append(value)
+        | Update::Swap {
+            value: Some(value), ..
+        } = update
+        {
             check_value(value).map_err(rejected)?;
         }
         let once = self.new_update_id();
@@ -518,9 +547,9 @@ impl Dhash {
                 Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
                 Err(e) => return Err(owner_failed(owner, e)),
             };
-            let entry = written.entry.clone();
+            let (entry, previous) = (written.entry.clone(), written.previous.clone());
             self.copy_written(key, owner, written)?;
-            Ok(Some(entry))
+            Ok(Some((entry, previous)))
         })
     }
 

@@ -273,7 +273,8 @@ impl Dhash {
     /// read and written under one hold of the store lock. An update `once`
     /// names that was applied here lately is answered as it was then.
     fn owner_update(&self, key: &str, update: Update, once: UpdateId) -> Response {
-        self.owner_apply(self.key_id(key), key, Some(once), |held, now| {
+        let swaps = matches!(update, Update::Swap { .. });
+        self.owner_apply(self.key_id(key), key, Some((once, swaps)), |held, now| {
             // The entry as the update sees it: an expired value is none.
             let live = held.filter(|e| e.is_live(now));
             let held_expiry = live.and_then(|e| e.expires);
@@ -328,6 +329,17 @@ impl Dhash {
                     let sum = crate::store::add_floats(value, &by)?;
                     Ok(Some((Some(sum.into_bytes()), held_expiry)))
                 }
+                // A delete of nothing writes nothing; a value replaces
+                // whatever was there.
+                Update::Swap { value: None, .. } if live.is_none() => Ok(None),
+                Update::Swap { value, expiry } => {
+                    let expires = match (value.is_some(), expiry) {
+                        (false, _) | (true, Expiry::Clear) => None,
+                        (true, Expiry::Keep) => held_expiry,
+                        (true, Expiry::At(at)) => Some(at),
+                    };
+                    Ok(Some((value, expires)))
+                }
                 Update::Expire { at, only } => {
                     // PERSIST of a key without an expiry changes nothing.
                     let Some(live) = live
@@ -350,26 +362,34 @@ impl Dhash {
     /// refused, and why), as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
     ///
-    /// An update names itself (`once`): what it did is remembered with the
-    /// store, under the same hold of its lock, and an attempt at an update
-    /// the store knows ([`Store::repeated`]) gets that outcome again
-    /// instead of a second application, whichever attempt came first.
+    /// An update names itself (`once`, with whether it answers with the
+    /// value it replaces): what it did is remembered with the store, under
+    /// the same hold of its lock, and an attempt at an update the store
+    /// knows ([`Store::repeated`]) gets that outcome again instead of a
+    /// second application, whichever attempt came first.
     fn owner_apply(
         &self,
         id: Id,
         key: &str,
-        once: Option<UpdateId>,
+        once: Option<(UpdateId, bool)>,
         change: impl FnOnce(Option<&Entry>, u64) -> std::result::Result<Option<Content>, &'static str>,
     ) -> Response {
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
         let mut repeated = false;
+        let swaps = once.is_some_and(|(_, swaps)| swaps);
+        let once = once.map(|(once, _)| once);
         let written = self.ring.while_serving(id, |successors| {
             let mut store = self.store_mut();
-            if let Some(answer) = once.and_then(|once| store.repeated(once, id, key)) {
+            if let Some(answer) = once.and_then(|once| store.repeated(once, id, key, swaps)) {
                 repeated = true;
                 return answer.map(|answer| answer.map(|w| (Ok(w), successors.to_vec())));
             }
+            // The value a swap replaces, read under the same hold.
+            let previous = swaps
+                .then(|| store.get(id, key).filter(|e| e.is_live(now)))
+                .flatten()
+                .and_then(|e| e.value.clone());
             let content = match change(store.get(id, key), now) {
                 Ok(Some(content)) => content,
                 Ok(None) => {
@@ -380,7 +400,12 @@ impl Dhash {
                 }
                 Err(why) => return Err(why),
             };
-            let written = store.write_by(id, key, content, now, writer, once);
+            let written = store
+                .write_by(id, key, content, now, writer, once)
+                .map(|written| crate::store::Written {
+                    previous,
+                    ..written
+                });
             if let (Some(once), Ok(written)) = (once, &written) {
                 store.applied.remember(once, Record::of(written));
             }
@@ -398,6 +423,7 @@ impl Dhash {
                 entry: written.entry,
                 existed: written.existed,
                 successors,
+                previous: written.previous,
             },
             Some(Ok(Some((Err(full), _)))) => {
                 Stats::add(&self.stats().out_of_memory, 1);

@@ -7,7 +7,8 @@
 //!   unix-s|PXAT unix-ms|KEEPTTL]`, `SETNX`, `SETEX`, `PSETEX`, `MGET`,
 //!   `MSET`, `DEL`/`UNLINK` and `EXISTS` of many keys, `INCR`, `INCRBY`,
 //!   `DECR`, `DECRBY`, `STRLEN`, `TYPE`, `APPEND`, `SETRANGE`, `GETRANGE`,
-//!   `INCRBYFLOAT`, `GETEX`, `TOUCH`, `TIME`;
+//!   `INCRBYFLOAT`, `GETEX`, `TOUCH`, `TIME`, `GETSET`, `GETDEL`, and `SET
+//!   ... GET` (not yet with `NX` or `XX`);
 //! - expiry: `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (with `NX`, `XX`,
 //!   `GT`, `LT`, as Redis combines them), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`,
 //!   `PEXPIRETIME`; `INCR` keeps a key's expiry, `SET` and `MSET` clear it,
@@ -26,9 +27,9 @@
 //!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
 //!   and `CHORD COUNT`;
 //! - keys, patterns and names are UTF-8 text; values are any bytes;
-//! - not yet: `SET ... GET` (the refusal names the option), `GETDEL`,
-//!   `GETSET`, the bit commands, the commands over several keys but `MGET`,
-//!   `MSET`, `DEL`, `EXISTS` and `TOUCH`, transactions, RESP3.
+//! - not yet: `SET ... GET` with `NX` or `XX`, the bit commands, the
+//!   commands over several keys but `MGET`, `MSET`, `DEL`, `EXISTS` and
+//!   `TOUCH`, transactions, `FLUSHALL`.
 
 use super::Reply;
 use crate::command::{
@@ -114,6 +115,20 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
             set(command, &key, value, &[unit.into(), time], SetReply::Ok)?
         }
         "SET" | "SETNX" | "SETEX" | "PSETEX" => return Err(arity(name)),
+        "GETSET" if args.len() == 2 => {
+            let [key, value] = pair(args);
+            Command::Swap {
+                key: key_text(&key)?,
+                value: Some(value),
+                expiry: SetExpiry::Clear,
+            }
+        }
+        "GETDEL" => Command::Swap {
+            key: one_key(&args)?,
+            value: None,
+            expiry: SetExpiry::Clear,
+        },
+        "GETSET" => return Err(arity(name)),
         "DEL" | "UNLINK" => Command::Delete {
             keys: some_keys(name, &args)?,
         },
@@ -311,7 +326,7 @@ fn set(
     options: &[Vec<u8>],
     reply: SetReply,
 ) -> Parsed {
-    let (mut only_if_exists, mut expiry) = (None, None);
+    let (mut only_if_exists, mut expiry, mut get) = (None, None, false);
     let mut rest = options.iter();
     while let Some(option) = rest.next() {
         let word = String::from_utf8_lossy(option).to_ascii_uppercase();
@@ -325,13 +340,26 @@ fn set(
                 }
                 expiry = Some(SetExpiry::At(when(command, &word, amount)));
             }
-            "GET" | "IFEQ" => {
-                return Err(Refusal::Usage(format!(
-                    "SET option {word} is not supported by chord yet"
-                )))
+            "GET" if !get => get = true,
+            "IFEQ" => {
+                return Err(Refusal::Usage(
+                    "SET option IFEQ is not supported by chord yet".into(),
+                ))
             }
             _ => return Err(syntax()),
         }
+    }
+    if get {
+        if only_if_exists.is_some() {
+            return Err(Refusal::Usage(
+                "SET with GET and NX or XX is not supported by chord yet".into(),
+            ));
+        }
+        return Ok(Command::Swap {
+            key: key_text(key)?,
+            value: Some(value),
+            expiry: expiry.unwrap_or(SetExpiry::Clear),
+        });
     }
     Ok(Command::Set {
         key: key_text(key)?,
@@ -807,7 +835,7 @@ mod tests {
             refusal(&["SET", "k", "v", "EX", "0"]),
             "invalid expire time in 'set' command"
         );
-        assert!(refusal(&["SET", "k", "v", "GET"]).contains("GET"));
+        assert!(refusal(&["SET", "k", "v", "XX", "GET"]).contains("GET and NX or XX"));
         assert!(refusal(&["INCRBY", "k", "x"]).contains("not an integer"));
         for not_redis_integers in ["+1", "01", "-0", " 1"] {
             assert!(refusal(&["INCRBY", "k", not_redis_integers]).contains("not an integer"));

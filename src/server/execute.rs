@@ -111,6 +111,13 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             expiry,
             reply,
         } => set(node, &key, value, only_if_exists, expiry, reply),
+        Command::Swap { key, value, expiry } => match expiry_of(node, expiry) {
+            Ok(expiry) => node
+                .keys()
+                .swap(&key, value, expiry)
+                .map_or_else(Answer::from, Answer::Value),
+            Err(refused) => refused,
+        },
         Command::Delete { keys } => {
             let deletes: Vec<(&str, Option<&[u8]>)> =
                 keys.iter().map(|key| (key.as_str(), None)).collect();
@@ -383,17 +390,9 @@ fn set(
     expiry: SetExpiry,
     reply: SetReply,
 ) -> Answer {
-    let expiry = match expiry {
-        SetExpiry::Clear => Expiry::Clear,
-        SetExpiry::Keep => Expiry::Keep,
-        SetExpiry::At(when) => match time(node, when) {
-            Some(at) => Expiry::At(at),
-            None => {
-                return Answer::Refused(Refusal::BadTime {
-                    command: when.command,
-                })
-            }
-        },
+    let expiry = match expiry_of(node, expiry) {
+        Ok(expiry) => expiry,
+        Err(refused) => return refused,
     };
     let written = match (exists, expiry) {
         (None, Expiry::Clear) => node.put(key, &value).map(|()| true),
@@ -415,6 +414,20 @@ fn set(
         Ok(written) => Answer::Written(written, reply),
         Err(e) => e.into(),
     }
+}
+
+/// What `SET`'s expiry options come to at the owner: a time given
+/// relative to now made absolute by this node's clock.
+fn expiry_of(node: &Node, expiry: SetExpiry) -> Result<Expiry, Answer> {
+    Ok(match expiry {
+        SetExpiry::Clear => Expiry::Clear,
+        SetExpiry::Keep => Expiry::Keep,
+        SetExpiry::At(when) => {
+            Expiry::At(time(node, when).ok_or(Answer::Refused(Refusal::BadTime {
+                command: when.command,
+            }))?)
+        }
+    })
 }
 
 /// `TTL` and its kin: what is left, rounded to the nearest unit as Redis

@@ -41,8 +41,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Entry, Version, Written};
 
-/// The most updates remembered: 80 bytes each (a [`Record`], its count and
-/// its place in the order), so about 5 MB when full.
+/// The most updates remembered: 104 bytes each (a [`Record`], its count
+/// and its place in the order), so about 7 MB when full.
 pub const MAX_RECORDS: usize = 65_536;
 
 /// Values up to this long are kept in the record itself (an `INCR`'s sum
@@ -89,13 +89,17 @@ pub enum Record {
         existed: bool,
         /// The value written, if it fits here; see [`Record::answer`].
         value: KeptValue,
+        /// The value it replaced, for an update that answers with it
+        /// (`GETSET`, `GETDEL`), if it fits here; `None` for the others.
+        previous: KeptValue,
     },
 }
 
-/// The value an update wrote, as a [`Record`] keeps it.
+/// A value an update wrote or replaced, as a [`Record`] keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeptValue {
-    /// None: the update deleted the key (an `EXPIRE` in the past).
+    /// None: the update deleted the key (an `EXPIRE` in the past), or
+    /// there was none to replace.
     Deleted,
     /// These bytes: the first `len` of `bytes`.
     Inline {
@@ -108,10 +112,10 @@ pub enum KeptValue {
     Long,
 }
 
-impl Record {
-    /// The record of what `written` did.
-    pub fn of(written: &Written) -> Record {
-        let value = match &written.entry.value {
+impl KeptValue {
+    /// `value` as a record keeps it.
+    fn of(value: Option<&[u8]>) -> KeptValue {
+        match value {
             None => KeptValue::Deleted,
             Some(v) if v.len() <= INLINE => {
                 let mut bytes = [0; INLINE];
@@ -122,12 +126,19 @@ impl Record {
                 }
             }
             Some(_) => KeptValue::Long,
-        };
+        }
+    }
+}
+
+impl Record {
+    /// The record of what `written` did.
+    pub fn of(written: &Written) -> Record {
         Record::Wrote {
             version: written.entry.version,
             expires: written.entry.expires,
             existed: written.existed,
-            value,
+            value: KeptValue::of(written.entry.value.as_deref()),
+            previous: KeptValue::of(written.previous.as_deref()),
         }
     }
 
@@ -141,7 +152,8 @@ impl Record {
     ///
     /// # Errors
     /// When the update wrote a long value and the key is not held at all
-    /// now (its tombstone collected: far longer than any retry waits).
+    /// now (its tombstone collected: far longer than any retry waits), or
+    /// it replaced a long value that its answer must give (`GETSET`).
     pub fn answer(
         &self,
         id: UpdateId,
@@ -152,9 +164,20 @@ impl Record {
             expires,
             existed,
             value,
+            previous,
         } = *self
         else {
             return Ok(None);
+        };
+        let previous = match previous {
+            KeptValue::Deleted => None,
+            KeptValue::Inline { len, bytes } => Some(bytes[..usize::from(len)].to_vec()),
+            KeptValue::Long => {
+                return Err(
+                    "this update was applied, but the long value it replaced is no \
+                            longer known: read the key again",
+                )
+            }
         };
         let held = now.filter(|e| e.version == version);
         let entry = match (held, value) {
@@ -175,7 +198,11 @@ impl Record {
                 .cloned()
                 .ok_or("this update was applied, but what it wrote is no longer held")?,
         };
-        Ok(Some(Written { entry, existed }))
+        Ok(Some(Written {
+            entry,
+            existed,
+            previous,
+        }))
     }
 }
 
@@ -185,26 +212,38 @@ impl super::Store {
     /// of the updates it applied, or from the entry it holds, which carries
     /// the id of the update that wrote it (the owner before this one applied
     /// it, the entry came here with the key, and nothing has written it
-    /// since). `None`: the update is new here.
+    /// since). `None`: the update is new here. `swaps`: the update answers
+    /// with the value it replaced (`GETSET`).
     ///
     /// # Errors
-    /// As [`Record::answer`].
+    /// As [`Record::answer`], and for an update that `swaps` known only
+    /// from the entry.
     pub fn repeated(
         &self,
         once: UpdateId,
         id: crate::id::Id,
         key: &str,
+        swaps: bool,
     ) -> Option<Result<Option<Written>, &'static str>> {
         let held = self.get(id, key);
         if let Some(record) = self.applied.get(&once) {
             return Some(record.answer(once, held));
         }
         let entry = held.filter(|e| e.update == Some(once))?;
+        // Applied by the owner before this one: the value it replaced
+        // did not travel with the entry.
+        if swaps {
+            return Some(Err(
+                "this update was applied by the key's previous owner, and \
+                             the value it replaced is not known here: read the key again",
+            ));
+        }
         // Whether the key had a value before is not known here; no
         // update's answer uses it.
         Some(Ok(Some(Written {
             entry: entry.clone(),
             existed: true,
+            previous: None,
         })))
     }
 }
@@ -324,6 +363,7 @@ mod tests {
                 update: Some(BY),
             },
             existed: true,
+            previous: None,
         }
     }
 
@@ -425,9 +465,27 @@ mod tests {
     }
 
     #[test]
-    fn a_record_costs_80_bytes_and_an_entrys_id_16_as_the_docs_say() {
+    fn a_retried_swap_gets_the_value_it_replaced_or_an_error_for_a_long_one() {
+        let short = Written {
+            previous: Some(b"before".to_vec()),
+            ..written(Some(b"after"), 3)
+        };
+        assert_eq!(Record::of(&short).answer(BY, None), Ok(Some(short.clone())));
+        let long = Written {
+            previous: Some(vec![b'x'; INLINE + 1]),
+            ..written(Some(b"after"), 4)
+        };
+        let answer = Record::of(&long).answer(BY, Some(&long.entry));
+        assert!(answer.is_err_and(|why| why.contains("no longer known")));
+        // What is not a swap keeps no previous value.
+        let plain = written(Some(b"v"), 5);
+        assert_eq!(Record::of(&plain).answer(BY, None), Ok(Some(plain.clone())));
+    }
+
+    #[test]
+    fn a_record_costs_104_bytes_and_an_entrys_id_16_as_the_docs_say() {
         let per_record = std::mem::size_of::<(u64, Record)>() + std::mem::size_of::<u64>();
-        assert_eq!(per_record, 80);
+        assert_eq!(per_record, 104);
         assert_eq!(std::mem::size_of::<Option<UpdateId>>(), 16);
     }
 }

@@ -125,6 +125,9 @@ pub struct Written {
     /// Whether the key had a value before (a DEL of a missing key still
     /// writes a tombstone, so that it wins against stale copies).
     pub existed: bool,
+    /// The value it replaced, for an update that answers with it
+    /// (`GETSET`, `GETDEL`); `None` for every other write.
+    pub previous: Option<Vec<u8>>,
 }
 
 /// A write refused because the store is full.
@@ -346,6 +349,7 @@ impl Store {
             written = Some(Written {
                 entry: entry.clone(),
                 existed: held.is_some_and(|e| e.is_live(now)),
+                previous: None,
             });
             Some(entry)
         })?;
