@@ -52,6 +52,15 @@ impl fmt::Display for BitsOutOfRange {
 
 impl std::error::Error for BitsOutOfRange {}
 
+/// The hash tag of `key`: the bytes between its first `{` and the first
+/// `}` after it, if there are any.
+pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+    let open = key.iter().position(|&b| b == b'{')?;
+    let rest = &key[open + 1..];
+    let close = rest.iter().position(|&b| b == b'}')?;
+    Some(&rest[..close]).filter(|tag| !tag.is_empty())
+}
+
 impl IdSpace {
     /// The space of `bits`-bit identifiers, `1 <= bits <= 160`.
     ///
@@ -75,6 +84,17 @@ impl IdSpace {
         let mut bytes = [0u8; BYTES];
         bytes.copy_from_slice(&digest);
         Id::masked(bytes, self.bits)
+    }
+
+    /// The identifier of a key: the hash of its hash tag, if it has one,
+    /// else of the whole key. A tag is what lies between the key's first
+    /// `{` and the first `}` after it, when that is not empty, as Redis
+    /// Cluster reads tags: `{user:42}:name` and `{user:42}:mail` share one
+    /// identifier, so one owner and the same replicas. This is the one
+    /// place keys depart from the paper, which hashes the whole key; a key
+    /// without a tag is placed as the paper places it.
+    pub fn key(self, key: &[u8]) -> Id {
+        self.hash(hash_tag(key).unwrap_or(key))
     }
 
     /// The first identifier at scan position `position` (see
@@ -487,5 +507,24 @@ mod tests {
         assert!(id < big.at_position(id.position() + 1) || id.position() == u64::MAX);
         assert_eq!(big.id(0).prev().position(), u64::MAX);
         assert_eq!(big.id(1).prev(), big.id(0));
+    }
+
+    #[test]
+    fn a_key_is_placed_by_its_hash_tag_as_redis_cluster_reads_tags() {
+        for (key, tag) in [
+            ("{user1000}.following", Some("user1000")),
+            ("{user1000}.followers", Some("user1000")),
+            ("foo{}{bar}", None),
+            ("foo{{bar}}zap", Some("{bar")),
+            ("foo{bar}{zap}", Some("bar")),
+            ("no tag", None),
+            ("{unclosed", None),
+        ] {
+            assert_eq!(hash_tag(key.as_bytes()), tag.map(str::as_bytes), "{key}");
+        }
+        let space = IdSpace::new(160).unwrap();
+        assert_eq!(space.key(b"{u}:a"), space.key(b"{u}:b"));
+        assert_eq!(space.key(b"{u}:a"), space.hash(b"u"));
+        assert_eq!(space.key(b"plain"), space.hash(b"plain"));
     }
 }

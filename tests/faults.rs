@@ -19,7 +19,7 @@ use common::{keys, node_config, put_all, sorted, successor_of, value_of, Cluster
 fn owned_by(node: &Node, nodes: &[Arc<Node>], keys: &[String]) -> Vec<String> {
     let ring = sorted(nodes);
     keys.iter()
-        .filter(|k| successor_of(&ring, node.config().space.hash(k.as_bytes())) == node.me())
+        .filter(|k| successor_of(&ring, node.config().space.key(k.as_bytes())) == node.me())
         .cloned()
         .collect()
 }
@@ -248,7 +248,7 @@ fn every_other(cluster: &MemCluster) -> Vec<String> {
 /// The owner of `key` among `nodes`, and another node to coordinate from.
 fn owner_and_other(nodes: &[Arc<Node>], key: &str) -> (Arc<Node>, Arc<Node>) {
     let ring = sorted(nodes);
-    let id = nodes[0].config().space.hash(key.as_bytes());
+    let id = nodes[0].config().space.key(key.as_bytes());
     let owner = successor_of(&ring, id).addr.clone();
     let find = |same: bool| {
         nodes

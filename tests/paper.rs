@@ -39,7 +39,7 @@ fn key_for(bits: u8, id: u64) -> String {
     let space = IdSpace::new(bits).unwrap();
     (0..100_000)
         .map(|i| format!("key-{i}"))
-        .find(|k| space.hash(k.as_bytes()).to_u64() == Some(id))
+        .find(|k| space.key(k.as_bytes()).to_u64() == Some(id))
         .expect("a key with that identifier")
 }
 
@@ -191,7 +191,7 @@ fn lookups_take_about_half_log2_n_hops() {
     let lookups = 1000;
     for (i, key) in keys("hops", lookups).iter().enumerate() {
         let (id, lookup) = nodes[(i * 7) % n].lookup(key).unwrap();
-        assert_eq!(id, space.hash(key.as_bytes()));
+        assert_eq!(id, space.key(key.as_bytes()));
         assert_eq!(lookup.owner(), successor_of(&ring, id));
         total += lookup.hops();
         longest = longest.max(lookup.hops());
@@ -260,7 +260,7 @@ fn a_joining_node_takes_over_keys_from_its_successor() {
     let space = nodes[0].config().space;
     let mine: Vec<&String> = keys
         .iter()
-        .filter(|k| successor_of(&ring, space.hash(k.as_bytes())) == newcomer.me())
+        .filter(|k| successor_of(&ring, space.key(k.as_bytes())) == newcomer.me())
         .collect();
     assert!(
         !mine.is_empty(),

@@ -165,6 +165,42 @@ fn a_resp3_client_reads_and_writes() {
     assert_eq!(values, vec![Some("v".to_string()), None]);
 }
 
+/// Keys that share a hash tag share an owner and its replicas, through
+/// any node; keys without one are placed by their whole name.
+#[test]
+fn keys_with_one_hash_tag_share_an_owner() {
+    let cluster = TcpCluster::settled(4);
+    let addrs = cluster.addrs();
+    let mut con = connect(&addrs[0]);
+    let owner = |con: &mut Connection, key: &str| -> String {
+        let lines: Vec<String> = redis::cmd("CHORD")
+            .arg(&["LOOKUP", key])
+            .query(con)
+            .unwrap();
+        let words: Vec<&str> = lines[0].split(' ').collect();
+        format!("{} {}", words[0], words[2])
+    };
+    let first = owner(&mut con, "{user:42}:name");
+    for key in ["{user:42}:mail", "{user:42}", "x{user:42}y"] {
+        assert_eq!(owner(&mut con, key), first, "{key}");
+    }
+    let () = con.set("{user:42}:name", "Ada").unwrap();
+    let mut other = connect(&addrs[3]);
+    assert_eq!(
+        other
+            .get::<_, Option<String>>("{user:42}:name")
+            .unwrap()
+            .as_deref(),
+        Some("Ada")
+    );
+    // Untagged keys spread as the paper places them.
+    let owners: std::collections::HashSet<String> = (0..40)
+        .map(|i| owner(&mut con, &format!("user:{i}")))
+        .map(|line| line.split(' ').nth(1).unwrap_or("").to_string())
+        .collect();
+    assert!(owners.len() > 1, "{owners:?}");
+}
+
 /// The server's own commands: INFO by section, CONFIG GET and SET of the
 /// memory bound, CLIENT ID and INFO, TIME.
 #[test]

@@ -201,7 +201,7 @@ fn after_a_massive_failure_only_keys_whose_holders_all_died_are_lost() {
         .map(|n| n.addr.clone())
         .collect();
     let holders_of = |key: &String| -> Vec<String> {
-        let id = space.hash(key.as_bytes());
+        let id = space.key(key.as_bytes());
         let at = ring.iter().position(|n| n.id >= id).unwrap_or(0);
         (0..3)
             .map(|i| ring[(at + i) % ring.len()].addr.clone())

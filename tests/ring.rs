@@ -104,7 +104,7 @@ fn a_killed_node_is_routed_around(cluster: &mut impl Cluster) {
     let ring = sorted(&nodes);
     let keys = keys("after-kill", 30);
     for key in &keys {
-        let id = nodes[0].config().space.hash(key.as_bytes());
+        let id = nodes[0].config().space.key(key.as_bytes());
         for node in &nodes {
             let (_, lookup) = node.lookup(key).expect("lookup");
             assert_eq!(lookup.owner(), successor_of(&ring, id));
@@ -430,7 +430,7 @@ fn requests_skip_the_lookup_where_the_successor_list_knows_the_owner() {
     let reader = &nodes[5];
     let mut uncovered = 0;
     for key in &keys {
-        let id = reader.config().space.hash(key.as_bytes());
+        let id = reader.config().space.key(key.as_bytes());
         match reader.ring().known_owner(id) {
             Some(owner) => assert_eq!(&owner, successor_of(&ring, id), "{key}"),
             None => uncovered += 1,

@@ -202,7 +202,7 @@ impl Dhash {
             let batch: Vec<(Id, Item)> = items
                 .by_ref()
                 .take(MERGE_BATCH)
-                .map(|item| (space.hash(item.key.as_bytes()), item))
+                .map(|item| (space.key(item.key.as_bytes()), item))
                 .collect();
             let mut store = self.store_mut();
             for (id, item) in batch {
@@ -250,7 +250,7 @@ impl Dhash {
 
     /// The identifier of `key`.
     pub(crate) fn key_id(&self, key: &str) -> Id {
-        self.config().space.hash(key.as_bytes())
+        self.config().space.key(key.as_bytes())
     }
 
     /// Why this node does not serve `id`: it is not the owner, or it is

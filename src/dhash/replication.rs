@@ -306,7 +306,7 @@ impl Dhash {
         let theirs: HashMap<(Id, String), Version> = items
             .iter()
             .map(|item| {
-                let id = space.hash(item.key.as_bytes());
+                let id = space.key(item.key.as_bytes());
                 ((id, item.key.clone()), item.entry.version)
             })
             .collect();
@@ -383,7 +383,7 @@ impl Dhash {
         let space = self.config().space;
         let mut store = self.store_mut();
         for (key, version) in &versions {
-            store.remove_if_not_newer(space.hash(key.as_bytes()), key, *version);
+            store.remove_if_not_newer(space.key(key.as_bytes()), key, *version);
         }
         drop(store);
         Stats::add(&self.stats().keys_handed_off, versions.len() as u64);

@@ -162,7 +162,7 @@ mod tests {
         for key in &keys {
             store
                 .write(
-                    space.hash(key.as_bytes()),
+                    space.key(key.as_bytes()),
                     key,
                     (Some(vec![b'v'; 100]), None),
                     1,

@@ -542,7 +542,7 @@ fn holders_of(nodes: &[Arc<Node>], key: &str) -> Vec<NodeRef> {
     let ring = sorted(nodes);
     let space = nodes[0].config().space;
     let replicas = nodes[0].config().replicas.min(ring.len());
-    let owner = successor_of(&ring, space.hash(key.as_bytes()));
+    let owner = successor_of(&ring, space.key(key.as_bytes()));
     let at = ring.iter().position(|n| n == owner).unwrap_or(0);
     (0..replicas)
         .map(|i| ring[(at + i) % ring.len()].clone())

@@ -39,7 +39,7 @@ pub struct MassiveSettings {
 /// `addrs`: its successor and the nodes after it.
 fn holders(addrs: &[String], key: &str, replicas: usize) -> Vec<String> {
     let ring = ring_of(addrs);
-    let id = space().hash(key.as_bytes());
+    let id = space().key(key.as_bytes());
     let at = ring.iter().position(|(n, _)| *n >= id).unwrap_or(0);
     (0..replicas.min(ring.len()))
         .map(|i| ring[(at + i) % ring.len()].1.clone())
