@@ -140,6 +140,55 @@ pub enum Command {
         /// What to add: a float, as the client wrote it.
         by: Vec<u8>,
     },
+    /// `GETBIT key offset`: the bit, 0 past the value's end.
+    GetBit {
+        /// The key.
+        key: String,
+        /// Which bit, from the highest bit of the first byte.
+        offset: u64,
+    },
+    /// `SETBIT key offset 0|1`: the bit before.
+    SetBit {
+        /// The key.
+        key: String,
+        /// Which bit.
+        offset: u64,
+        /// Set or clear it.
+        on: bool,
+    },
+    /// `BITCOUNT key [start end [BYTE|BIT]]`: the bits set.
+    BitCount {
+        /// The key.
+        key: String,
+        /// A range of bytes, or of bits with `bits`.
+        range: Option<(i64, i64)>,
+        /// The range counts bits, not bytes.
+        bits: bool,
+    },
+    /// `BITPOS key 0|1 [start [end [BYTE|BIT]]]`: the first bit equal to
+    /// `on`, or -1.
+    BitPos {
+        /// The key.
+        key: String,
+        /// The bit looked for.
+        on: bool,
+        /// Where to start.
+        start: Option<i64>,
+        /// Where to end.
+        end: Option<i64>,
+        /// The range counts bits, not bytes.
+        bits: bool,
+    },
+    /// `LCS key1 key2 [LEN]`: the longest common subsequence of the two
+    /// values, or its length.
+    Lcs {
+        /// The two keys.
+        keys: [String; 2],
+        /// Only the length.
+        len: bool,
+    },
+    /// `RANDOMKEY`: a key of the ring, or none when it has none.
+    RandomKey,
     /// `TOUCH key...`: how many of the keys have a value.
     Touch {
         /// The keys.

@@ -89,6 +89,15 @@ pub enum Update {
     /// Redis's `INCRBYFLOAT`: add this float, as the client wrote it, to
     /// the value read as a float (a missing key is 0). The expiry stays.
     IncrementFloat(Vec<u8>),
+    /// Redis's `SETBIT`: bit `offset` of the value (from the highest bit
+    /// of the first byte) becomes `on`, the value growing with zero bytes
+    /// to reach it; the answer gives the bit before. The expiry stays.
+    SetBit {
+        /// Which bit.
+        offset: u64,
+        /// Set or clear it.
+        on: bool,
+    },
     /// Redis's `GETSET`, `SET ... GET` and `GETDEL`: replace the value
     /// (`None`: delete it) and answer with the one it replaced. A delete
     /// of a key with no value writes nothing.
@@ -347,8 +356,9 @@ pub enum Response {
         existed: bool,
         /// The owner's successor list: the replicas are the first R - 1.
         successors: Vec<NodeRef>,
-        /// The value the write replaced, for an update that answers with
-        /// it ([`Update::Swap`]); `None` for the others.
+        /// What the update's answer needs of the value before: the value
+        /// a [`Update::Swap`] replaced, or the bit a [`Update::SetBit`]
+        /// changed (one byte, 0 or 1); `None` for the others.
         previous: Option<Vec<u8>>,
     },
     /// The answer to [`Request::Digest`]: the indices of the buckets whose
@@ -647,6 +657,10 @@ impl Request {
                         value: Some(value), ..
                     } => length("value", value.len(), 0, MAX_VALUE),
                     Update::Swap { value: None, .. } => Ok(()),
+                    Update::SetBit { offset, .. } => {
+                        let byte = usize::try_from(offset / 8).unwrap_or(usize::MAX);
+                        length("the bit's byte", byte.saturating_add(1), 1, MAX_VALUE)
+                    }
                     Update::SetRange { offset, value } => {
                         let end = usize::try_from(*offset)
                             .ok()

@@ -165,6 +165,29 @@ fn a_resp3_client_reads_and_writes() {
     assert_eq!(values, vec![Some("v".to_string()), None]);
 }
 
+/// RANDOMKEY: none in an empty ring, else one of the ring's keys, from
+/// any node.
+#[test]
+fn randomkey_names_a_key_of_the_ring() {
+    let cluster = TcpCluster::settled(3);
+    let addrs = cluster.addrs();
+    let mut con = connect(&addrs[0]);
+    let none: Option<String> = redis::cmd("RANDOMKEY").query(&mut con).unwrap();
+    assert_eq!(none, None);
+    let keys = ["apple", "pear", "plum", "fig", "kiwi"];
+    for key in keys {
+        let () = con.set(key, "fruit").unwrap();
+    }
+    for addr in &addrs {
+        let mut con = connect(addr);
+        for _ in 0..10 {
+            let key: Option<String> = redis::cmd("RANDOMKEY").query(&mut con).unwrap();
+            let key = key.expect("a key");
+            assert!(keys.contains(&key.as_str()), "{key}");
+        }
+    }
+}
+
 /// Keys that share a hash tag share an owner and its replicas, through
 /// any node; keys without one are placed by their whole name.
 #[test]

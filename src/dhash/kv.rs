@@ -512,8 +512,20 @@ impl Dhash {
         Ok(self.apply(key, &swap)?.and_then(|(_, previous)| previous))
     }
 
-    /// [`Dhash::update`]: the entry written and the value it replaced (for
-    /// a swap), or `None` when the condition did not hold.
+    /// Sets bit `offset` of the value of `key` (from the highest bit of
+    /// the first byte) to `on` at its owner, atomically there (Redis's
+    /// `SETBIT`); the bit before.
+    ///
+    /// # Errors
+    /// As [`Dhash::update`].
+    pub fn set_bit(&self, key: &str, offset: u64, on: bool) -> Result<bool> {
+        let before = self.apply(key, &Update::SetBit { offset, on })?;
+        Ok(before.is_some_and(|(_, bit)| bit.as_deref() == Some(&[1])))
+    }
+
+    /// [`Dhash::update`]: the entry written and what the answer needs of
+    /// the value before (a swap's old value, `SETBIT`'s old bit), or
+    /// `None` when the condition did not hold.
     fn apply(&self, key: &str, update: &Update) -> Result<Option<(Entry, Option<Vec<u8>>)>> {
         if let Update::Set { value, .. }
         | Update::Append(value)

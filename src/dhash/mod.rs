@@ -273,8 +273,19 @@ impl Dhash {
     /// read and written under one hold of the store lock. An update `once`
     /// names that was applied here lately is answered as it was then.
     fn owner_update(&self, key: &str, update: Update, once: UpdateId) -> Response {
-        let swaps = matches!(update, Update::Swap { .. });
-        self.owner_apply(self.key_id(key), key, Some((once, swaps)), |held, now| {
+        // What the answer needs of the value before: all of it for a
+        // swap, the one bit for SETBIT.
+        let before: Option<Before> = match update {
+            Update::Swap { .. } => Some(Box::new(|value| value.map(<[u8]>::to_vec))),
+            Update::SetBit { offset, .. } => Some(Box::new(move |value| {
+                Some(vec![u8::from(crate::store::strings::bit(
+                    value.unwrap_or(&[]),
+                    offset,
+                ))])
+            })),
+            _ => None,
+        };
+        self.owner_apply(self.key_id(key), key, Some((once, before)), |held, now| {
             // The entry as the update sees it: an expired value is none.
             let live = held.filter(|e| e.is_live(now));
             let held_expiry = live.and_then(|e| e.expires);
@@ -329,6 +340,15 @@ impl Dhash {
                     let sum = crate::store::add_floats(value, &by)?;
                     Ok(Some((Some(sum.into_bytes()), held_expiry)))
                 }
+                Update::SetBit { offset, on } => {
+                    let byte = usize::try_from(offset / 8).map_err(|_| TOO_BIG)?;
+                    if byte >= MAX_VALUE {
+                        return Err(TOO_BIG);
+                    }
+                    let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
+                    crate::store::strings::set_bit(&mut value, byte, offset, on);
+                    Ok(Some((Some(value), held_expiry)))
+                }
                 // A delete of nothing writes nothing; a value replaces
                 // whatever was there.
                 Update::Swap { value: None, .. } if live.is_none() => Ok(None),
@@ -362,34 +382,38 @@ impl Dhash {
     /// refused, and why), as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
     ///
-    /// An update names itself (`once`, with whether it answers with the
-    /// value it replaces): what it did is remembered with the store, under
-    /// the same hold of its lock, and an attempt at an update the store
-    /// knows ([`Store::repeated`]) gets that outcome again instead of a
-    /// second application, whichever attempt came first.
+    /// An update names itself (`once`, with what its answer needs of the
+    /// value before, if anything): what it did is remembered with the
+    /// store, under the same hold of its lock, and an attempt at an update
+    /// the store knows ([`Store::repeated`]) gets that outcome again
+    /// instead of a second application, whichever attempt came first.
     fn owner_apply(
         &self,
         id: Id,
         key: &str,
-        once: Option<(UpdateId, bool)>,
+        once: Option<(UpdateId, Option<Before>)>,
         change: impl FnOnce(Option<&Entry>, u64) -> std::result::Result<Option<Content>, &'static str>,
     ) -> Response {
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
         let mut repeated = false;
-        let swaps = once.is_some_and(|(_, swaps)| swaps);
-        let once = once.map(|(once, _)| once);
+        let (once, before) = match once {
+            Some((once, before)) => (Some(once), before),
+            None => (None, None),
+        };
+        let swaps = before.is_some();
         let written = self.ring.while_serving(id, |successors| {
             let mut store = self.store_mut();
             if let Some(answer) = once.and_then(|once| store.repeated(once, id, key, swaps)) {
                 repeated = true;
                 return answer.map(|answer| answer.map(|w| (Ok(w), successors.to_vec())));
             }
-            // The value a swap replaces, read under the same hold.
-            let previous = swaps
-                .then(|| store.get(id, key).filter(|e| e.is_live(now)))
-                .flatten()
-                .and_then(|e| e.value.clone());
+            // What the answer needs of the value before, read under the
+            // same hold.
+            let previous = before.and_then(|before| {
+                let live = store.get(id, key).filter(|e| e.is_live(now));
+                before(live.and_then(|e| e.value.as_deref()))
+            });
             let content = match change(store.get(id, key), now) {
                 Ok(Some(content)) => content,
                 Ok(None) => {
@@ -569,3 +593,7 @@ fn fits(value: &[u8]) -> std::result::Result<(), &'static str> {
     }
     Ok(())
 }
+
+/// What an update's answer needs of the value before it: Redis's
+/// `GETSET` answers the whole old value, `SETBIT` the old bit.
+type Before = Box<dyn FnOnce(Option<&[u8]>) -> Option<Vec<u8>>>;

@@ -1,19 +1,20 @@
 //! The Redis commands chord serves: a request's arguments parse into the
-//! one [`Command`] every protocol shares, and its [`Answer`] is worded as
-//! Redis words it ([`format()`]).
+//! one [`Command`] every protocol shares; its answer is worded as Redis
+//! words it in `resp/answer.rs` ([`super::format`]).
 //!
 //! What is served, and what is not yet (each refusal says so):
 //! - `PING`, `ECHO`, `GET`, `SET key value [NX|XX] [EX s|PX ms|EXAT
 //!   unix-s|PXAT unix-ms|KEEPTTL]`, `SETNX`, `SETEX`, `PSETEX`, `MGET`,
 //!   `MSET`, `DEL`/`UNLINK` and `EXISTS` of many keys, `INCR`, `INCRBY`,
 //!   `DECR`, `DECRBY`, `STRLEN`, `TYPE`, `APPEND`, `SETRANGE`, `GETRANGE`,
-//!   `INCRBYFLOAT`, `GETEX`, `TOUCH`, `TIME`, `GETSET`, `GETDEL`, and `SET
-//!   ... GET` (not yet with `NX` or `XX`);
+//!   `INCRBYFLOAT`, `GETEX`, `TOUCH`, `TIME`, `GETSET`, `GETDEL`, `SET ...
+//!   GET` (not yet with `NX` or `XX`), `SETBIT`, `GETBIT`, `BITCOUNT`,
+//!   `BITPOS`, `LCS` (not `IDX`), `RANDOMKEY`;
 //! - expiry: `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (with `NX`, `XX`,
 //!   `GT`, `LT`, as Redis combines them), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`,
 //!   `PEXPIRETIME`; `INCR` keeps a key's expiry, `SET` and `MSET` clear it,
 //!   as in Redis;
-//! - the keyspace: `KEYS pattern` (refused past [`KEYS_LIMIT`] matches:
+//! - the keyspace: `KEYS pattern` (refused past [`crate::command::KEYS_LIMIT`] matches:
 //!   `SCAN` lists any number), `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]` over
 //!   the whole ring, owner by owner in identifier order
 //!   ([`crate::dhash::scan`]), `DBSIZE` (the keys this node holds, its own
@@ -27,21 +28,14 @@
 //!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
 //!   and `CHORD COUNT`;
 //! - keys, patterns and names are UTF-8 text; values are any bytes;
-//! - not yet: `SET ... GET` with `NX` or `XX`, the bit commands, the
-//!   commands over several keys but `MGET`, `MSET`, `DEL`, `EXISTS` and
-//!   `TOUCH`, transactions, `FLUSHALL`.
+//! - not yet: `SET ... GET` with `NX` or `XX`, `BITOP`, `BITFIELD`, the
+//!   commands that write several keys but `MSET` and `DEL`, transactions,
+//!   `FLUSHALL`.
 
-use super::Reply;
-use crate::command::{
-    Answer, Command, LibInfo, Protocol, Refusal, SetExpiry, SetReply, Ttl, TtlForm, Unit, When,
-    KEYS_LIMIT,
-};
-use crate::error::Error;
+use super::words::{arity, is, key_text, syntax, Parsed};
+use crate::command::{Command, Refusal, SetExpiry, SetReply, TtlForm, Unit, When};
 use crate::message::ExpireIf;
 use crate::store::{MAX_FLOAT_TEXT, MAX_VALUE};
-
-/// A request's command, or why it is none.
-type Parsed = Result<Command, Refusal>;
 
 /// Parses a request's arguments, the command's name first.
 ///
@@ -73,14 +67,6 @@ fn unknown(typed: &[u8], args: &[Vec<u8>]) -> Refusal {
     let typed = String::from_utf8_lossy(&typed[..typed.len().min(128)]).into_owned();
     Refusal::Usage(format!(
         "unknown command '{typed}', with args beginning with: {shown}"
-    ))
-}
-
-/// The refusal of a request with too few or too many arguments.
-fn arity(name: &str) -> Refusal {
-    Refusal::Usage(format!(
-        "wrong number of arguments for '{}' command",
-        name.to_ascii_lowercase()
     ))
 }
 
@@ -212,6 +198,84 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
             [_, _] => return Err(Refusal::Usage("value is not a valid float".into())),
             _ => return Err(arity(name)),
         },
+        "GETBIT" => match args.as_slice() {
+            [key, offset] => Command::GetBit {
+                key: key_text(key)?,
+                offset: bit_offset(offset)?,
+            },
+            _ => return Err(arity(name)),
+        },
+        "SETBIT" => match args.as_slice() {
+            [key, offset, on] => Command::SetBit {
+                key: key_text(key)?,
+                offset: bit_offset(offset)?,
+                on: match on.as_slice() {
+                    b"0" => false,
+                    b"1" => true,
+                    _ => {
+                        return Err(Refusal::Usage(
+                            "bit is not an integer or out of range".into(),
+                        ))
+                    }
+                },
+            },
+            _ => return Err(arity(name)),
+        },
+        "BITCOUNT" => match args.as_slice() {
+            [key] => Command::BitCount {
+                key: key_text(key)?,
+                range: None,
+                bits: false,
+            },
+            [key, start, end, unit @ ..] if unit.len() <= 1 => Command::BitCount {
+                key: key_text(key)?,
+                range: Some((integer(start)?, integer(end)?)),
+                bits: bit_unit(unit.first())?,
+            },
+            [] => return Err(arity(name)),
+            _ => return Err(syntax()),
+        },
+        "BITPOS" => match args.as_slice() {
+            [key, on, rest @ ..] if rest.len() <= 3 => {
+                let on = match integer(on)? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(Refusal::Usage("The bit argument must be 1 or 0.".into())),
+                };
+                let start = rest.first().map(|s| integer(s)).transpose()?;
+                let end = rest.get(1).map(|e| integer(e)).transpose()?;
+                Command::BitPos {
+                    key: key_text(key)?,
+                    on,
+                    start,
+                    end,
+                    bits: bit_unit(rest.get(2))?,
+                }
+            }
+            [_, _, ..] => return Err(syntax()),
+            _ => return Err(arity(name)),
+        },
+        "LCS" => match args.as_slice() {
+            [a, b, options @ ..] => {
+                let len = match options {
+                    [] => false,
+                    [option] if is(option, "LEN") => true,
+                    [option, ..] if is(option, "IDX") || options.iter().any(|o| is(o, "IDX")) => {
+                        return Err(Refusal::Usage(
+                            "LCS option IDX is not supported by chord yet".into(),
+                        ))
+                    }
+                    _ => return Err(syntax()),
+                };
+                Command::Lcs {
+                    keys: [key_text(a)?, key_text(b)?],
+                    len,
+                }
+            }
+            _ => return Err(arity(name)),
+        },
+        "RANDOMKEY" if args.is_empty() => Command::RandomKey,
+        "RANDOMKEY" => return Err(arity(name)),
         "TOUCH" => Command::Touch {
             keys: some_keys(name, &args)?,
         },
@@ -255,16 +319,16 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
             },
             _ => return Err(arity(name)),
         },
-        "HELLO" => hello(&args)?,
+        "HELLO" => super::admin::hello(&args)?,
         "SELECT" => Command::Select {
             db: String::from_utf8_lossy(&single(name, args)?).into_owned(),
         },
-        "CLIENT" => client(&args)?,
+        "CLIENT" => super::admin::client(&args)?,
         "COMMAND" => Command::Introspect {
             count: args.first().is_some_and(|sub| is(sub, "COUNT")),
         },
-        "CONFIG" => config(&args)?,
-        "CHORD" => chord(&args)?,
+        "CONFIG" => super::admin::config(&args)?,
+        "CHORD" => super::admin::chord(&args)?,
         "QUIT" => Command::Quit,
         "DBSIZE" => return Err(arity(name)),
         _ => return Err(unknown(typed, &args)),
@@ -288,13 +352,6 @@ fn single(name: &str, args: Vec<Vec<u8>>) -> Result<Vec<u8>, Refusal> {
         .map_err(|_| arity(name))
 }
 
-/// A key, a pattern or a name: UTF-8 text. Values are bytes and never
-/// pass through here.
-fn key_text(arg: &[u8]) -> Result<String, Refusal> {
-    String::from_utf8(arg.to_vec())
-        .map_err(|_| Refusal::Usage("keys, patterns and names must be UTF-8 text".into()))
-}
-
 /// One key or more.
 fn some_keys(name: &str, args: &[Vec<u8>]) -> Result<Vec<String>, Refusal> {
     if args.is_empty() {
@@ -303,18 +360,9 @@ fn some_keys(name: &str, args: &[Vec<u8>]) -> Result<Vec<String>, Refusal> {
     args.iter().map(|key| key_text(key)).collect()
 }
 
-/// Whether `arg` is `word`, in any case.
-fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
-}
-
 fn integer(arg: &[u8]) -> Result<i64, Refusal> {
     crate::store::integer(arg)
         .ok_or_else(|| Refusal::Usage("value is not an integer or out of range".into()))
-}
-
-fn syntax() -> Refusal {
-    Refusal::Usage("syntax error".into())
 }
 
 /// `SET key value [NX|XX] [EX s|PX ms|EXAT unix-s|PXAT unix-ms|KEEPTTL]`,
@@ -382,6 +430,24 @@ fn when(command: &'static str, unit: &str, amount: i64) -> When {
             Unit::Seconds
         },
         absolute: unit.ends_with("AT"),
+    }
+}
+
+/// A bit offset, as Redis takes one: 0 to 2^32 - 1.
+fn bit_offset(arg: &[u8]) -> Result<u64, Refusal> {
+    crate::store::integer(arg)
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|&n| n < 1 << 32)
+        .ok_or_else(|| Refusal::Usage("bit offset is not an integer or out of range".into()))
+}
+
+/// `BYTE` (or none) or `BIT`: whether a range counts bits.
+fn bit_unit(arg: Option<&Vec<u8>>) -> Result<bool, Refusal> {
+    match arg {
+        None => Ok(false),
+        Some(unit) if is(unit, "BYTE") => Ok(false),
+        Some(unit) if is(unit, "BIT") => Ok(true),
+        Some(_) => Err(syntax()),
     }
 }
 
@@ -522,242 +588,6 @@ fn scan(args: &[Vec<u8>]) -> Parsed {
         count,
         strings,
     })
-}
-
-/// `CLIENT SETNAME name`, `GETNAME`, `ID`, `INFO`, `SETINFO attr value`.
-fn client(args: &[Vec<u8>]) -> Parsed {
-    let lossy = |arg: &[u8]| String::from_utf8_lossy(arg).into_owned();
-    match args {
-        [sub, name] if is(sub, "SETNAME") => Ok(Command::SetName { name: lossy(name) }),
-        [sub] if is(sub, "GETNAME") => Ok(Command::GetName),
-        [sub] if is(sub, "ID") => Ok(Command::ClientId),
-        [sub] if is(sub, "INFO") => Ok(Command::ClientInfo),
-        [sub, attribute, value] if is(sub, "SETINFO") => {
-            let attribute = if is(attribute, "LIB-NAME") {
-                LibInfo::Name
-            } else if is(attribute, "LIB-VER") {
-                LibInfo::Version
-            } else {
-                return Err(Refusal::Usage(format!(
-                    "Unrecognized option '{}'",
-                    lossy(attribute)
-                )));
-            };
-            Ok(Command::SetInfo {
-                attribute,
-                value: lossy(value),
-            })
-        }
-        [sub, ..]
-            if ["SETNAME", "GETNAME", "ID", "INFO", "SETINFO"]
-                .iter()
-                .any(|s| is(sub, s)) =>
-        {
-            Err(Refusal::Usage(format!(
-                "wrong number of arguments for 'client|{}' command",
-                lossy(sub).to_ascii_lowercase()
-            )))
-        }
-        [sub, ..] => Err(Refusal::Usage(format!(
-            "unknown subcommand '{}'. Try CLIENT HELP.",
-            lossy(sub)
-        ))),
-        [] => Err(arity("CLIENT")),
-    }
-}
-
-/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.
-fn hello(args: &[Vec<u8>]) -> Parsed {
-    let Some((version, mut rest)) = args.split_first() else {
-        return Ok(Command::Hello {
-            protocol: None,
-            password: None,
-            name: None,
-        });
-    };
-    let protocol = match crate::store::integer(version) {
-        Some(2) => Protocol::Resp2,
-        Some(3) => Protocol::Resp3,
-        Some(_) => return Err(Refusal::NoProto("unsupported protocol version".into())),
-        None => {
-            return Err(Refusal::Usage(
-                "Protocol version is not an integer or out of range".into(),
-            ))
-        }
-    };
-    let (mut password, mut name) = (None, None);
-    loop {
-        match rest {
-            [] => break,
-            [option, _user, pass, more @ ..] if is(option, "AUTH") => {
-                password = Some(String::from_utf8_lossy(pass).into_owned());
-                rest = more;
-            }
-            [option, client, more @ ..] if is(option, "SETNAME") => {
-                name = Some(String::from_utf8_lossy(client).into_owned());
-                rest = more;
-            }
-            [option, ..] => {
-                return Err(Refusal::Usage(format!(
-                    "Syntax error in HELLO option '{}'",
-                    String::from_utf8_lossy(option)
-                )))
-            }
-        }
-    }
-    Ok(Command::Hello {
-        protocol: Some(protocol),
-        password,
-        name,
-    })
-}
-
-/// `CONFIG GET pattern...`, `CONFIG SET name value`, `CONFIG RESETSTAT`.
-fn config(args: &[Vec<u8>]) -> Parsed {
-    let lower = |arg: &[u8]| String::from_utf8_lossy(arg).to_ascii_lowercase();
-    match args {
-        [sub, patterns @ ..] if is(sub, "GET") && !patterns.is_empty() => Ok(Command::ConfigGet {
-            patterns: patterns.iter().map(|p| lower(p).into_bytes()).collect(),
-        }),
-        [sub, name, value] if is(sub, "SET") => Ok(Command::ConfigSet {
-            name: lower(name),
-            value: String::from_utf8_lossy(value).into_owned(),
-        }),
-        [sub] if is(sub, "RESETSTAT") => Ok(Command::ResetStats),
-        [sub, ..] if ["GET", "SET", "RESETSTAT"].iter().any(|s| is(sub, s)) => {
-            Err(Refusal::Usage(format!(
-                "wrong number of arguments for 'config|{}' command",
-                lower(sub)
-            )))
-        }
-        [sub, ..] => Err(Refusal::Usage(format!(
-            "unknown subcommand '{}'. Try CONFIG HELP.",
-            String::from_utf8_lossy(sub)
-        ))),
-        [] => Err(arity("CONFIG")),
-    }
-}
-
-/// `CHORD LOOKUP key`, `CHORD RING`, `CHORD COUNT`, `CHORD NODE`, `CHORD
-/// FINGERS`, `CHORD STATS`.
-fn chord(args: &[Vec<u8>]) -> Parsed {
-    let sub = args
-        .first()
-        .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase());
-    Ok(match (sub.as_deref(), &args[args.len().min(1)..]) {
-        (Some("LOOKUP"), [key]) => Command::Lookup {
-            key: key_text(key)?,
-        },
-        (Some("RING"), []) => Command::Ring { full: false },
-        (Some("COUNT"), []) => Command::Count,
-        (Some("NODE"), []) => Command::Node { full: false },
-        (Some("FINGERS"), []) => Command::Fingers { full: false },
-        (Some("STATS"), []) => Command::Stats,
-        _ => {
-            return Err(Refusal::Usage(
-                "CHORD takes LOOKUP <key>, RING, COUNT, NODE, FINGERS or STATS".into(),
-            ))
-        }
-    })
-}
-
-/// The answer as Redis words it.
-pub fn format(answer: Answer) -> Reply {
-    let texts = |lines: Vec<String>| Reply::Array(lines.into_iter().map(Reply::text).collect());
-    match answer {
-        Answer::Ok | Answer::Bye => Reply::ok(),
-        Answer::Pong => Reply::Simple("PONG".into()),
-        Answer::Value(value) => Reply::Bulk(value),
-        Answer::Values(values) => Reply::Array(values.into_iter().map(Reply::Bulk).collect()),
-        Answer::Integer(n) | Answer::Deleted(n) | Answer::Sum(n) => Reply::Integer(n),
-        Answer::Written(written, SetReply::Ok) => {
-            if written {
-                Reply::ok()
-            } else {
-                Reply::Bulk(None)
-            }
-        }
-        Answer::Written(written, SetReply::Integer) | Answer::Changed(written) => {
-            Reply::Integer(i64::from(written))
-        }
-        Answer::Ttl(Ttl::NoValue) => Reply::Integer(-2),
-        Answer::Ttl(Ttl::Never) => Reply::Integer(-1),
-        Answer::Ttl(Ttl::In(n)) => Reply::Integer(n),
-        Answer::Type(name) => Reply::Simple(name.into()),
-        Answer::Keys {
-            keys,
-            complete: true,
-        } => texts(keys),
-        // A client would take a part for the whole.
-        Answer::Keys { .. } => Reply::err(format!(
-            "more than {KEYS_LIMIT} keys match; SCAN lists any number (redis-cli --scan)"
-        )),
-        Answer::Scan { next, keys } => {
-            Reply::Array(vec![Reply::text(next.to_string()), texts(keys)])
-        }
-        Answer::Count { keys, .. } => Reply::Integer(i64::try_from(keys).unwrap_or(i64::MAX)),
-        Answer::Lines(lines) => texts(lines),
-        Answer::Text(text) => Reply::text(text),
-        Answer::Hello { id, protocol } => hello_reply(id, protocol),
-        Answer::Pairs(pairs) => Reply::Map(
-            pairs
-                .into_iter()
-                .map(|(name, value)| (Reply::text(name), Reply::text(value)))
-                .collect(),
-        ),
-        Answer::Introspection { count: true } => Reply::Integer(0),
-        Answer::Introspection { count: false } => Reply::Array(Vec::new()),
-        Answer::Refused(why) => refusal(&why),
-    }
-}
-
-/// A refusal with Redis's error kind first, in Redis's words where a
-/// client or a test matches them.
-fn refusal(why: &Refusal) -> Reply {
-    let kind = match why {
-        Refusal::Node(Error::OutOfMemory(_)) => "OOM",
-        Refusal::Node(Error::Paused) => "BUSY",
-        Refusal::NoAuth => return Reply::Error("NOAUTH Authentication required.".into()),
-        Refusal::HelloNoAuth => "NOAUTH",
-        Refusal::WrongPassword => {
-            return Reply::Error(
-                "WRONGPASS invalid username-password pair or user is disabled.".into(),
-            )
-        }
-        Refusal::NoPassword => {
-            return Reply::err(
-                "AUTH <password> called without any password configured for the default \
-                 user. Are you sure your configuration is correct?",
-            )
-        }
-        Refusal::NoProto(_) => "NOPROTO",
-        _ => "ERR",
-    };
-    Reply::Error(format!("{kind} {}", why.text()))
-}
-
-/// `HELLO`'s map, with the fields Redis gives: chord is one server, not a
-/// cluster of the Redis Cluster protocol, so its mode is `standalone`.
-fn hello_reply(id: u64, protocol: Protocol) -> Reply {
-    let proto = match protocol {
-        Protocol::Resp2 => 2,
-        Protocol::Resp3 => 3,
-    };
-    let pairs = [
-        ("server", Reply::text("chord")),
-        ("version", Reply::text(env!("CARGO_PKG_VERSION"))),
-        ("proto", Reply::Integer(proto)),
-        ("id", Reply::Integer(i64::try_from(id).unwrap_or(i64::MAX))),
-        ("mode", Reply::text("standalone")),
-        ("role", Reply::text("master")),
-        ("modules", Reply::Array(Vec::new())),
-    ];
-    Reply::Map(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (Reply::text(k), v))
-            .collect(),
-    )
 }
 
 #[cfg(test)]

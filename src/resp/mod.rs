@@ -11,7 +11,12 @@
 
 use std::io::{self, BufRead, Read as _};
 
+mod admin;
+mod answer;
 pub mod command;
+mod words;
+
+pub use answer::format;
 
 use crate::command::Protocol;
 

@@ -13,6 +13,7 @@ use crate::command::{
 use crate::message::{Expiry, Update};
 use crate::node::Node;
 use crate::stats::Stats;
+use crate::store::strings;
 use crate::text;
 
 /// One client connection's state.
@@ -176,11 +177,48 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             .keys()
             .update(&key, &Update::SetRange { offset, value })
             .map_or_else(Answer::from, |entry| Answer::Integer(length(entry))),
-        Command::GetRange { key, start, end } => {
-            node.get(&key).map_or_else(Answer::from, |value| {
-                Answer::Value(Some(range(&value.unwrap_or_default(), start, end).to_vec()))
-            })
+        Command::GetRange { key, start, end } => read(node, &key, |value| {
+            Answer::Value(Some(strings::range(value, start, end).to_vec()))
+        }),
+        Command::GetBit { key, offset } => read(node, &key, |value| {
+            Answer::Integer(i64::from(strings::bit(value, offset)))
+        }),
+        Command::SetBit { key, offset, on } => {
+            if offset / 8 >= crate::store::MAX_VALUE as u64 {
+                return Refusal::usage("string exceeds maximum allowed size (proto-max-bulk-len)");
+            }
+            node.keys()
+                .set_bit(&key, offset, on)
+                .map_or_else(Answer::from, |before| Answer::Integer(i64::from(before)))
         }
+        Command::BitCount { key, range, bits } => read(node, &key, |value| {
+            Answer::Integer(strings::bit_count(value, range, bits))
+        }),
+        Command::BitPos {
+            key,
+            on,
+            start,
+            end,
+            bits,
+        } => read(node, &key, |value| {
+            Answer::Integer(strings::bit_position(value, on, start, end, bits))
+        }),
+        Command::Lcs { keys, len } => match node.keys().get_many(&strs(&keys)) {
+            Ok(values) => {
+                let value = |i: usize| values[i].as_deref().unwrap_or(&[]);
+                match strings::lcs(value(0), value(1)) {
+                    Some(common) if len => Answer::Integer(common.len() as i64),
+                    Some(common) => Answer::Value(Some(common)),
+                    None => Refusal::usage(format!(
+                        "LCS of values this long is not supported: their lengths multiplied \
+                         may be at most {}",
+                        strings::MAX_LCS_CELLS
+                    )),
+                }
+            }
+            Err(e) => e.into(),
+        },
+        Command::RandomKey => random_key(node),
         Command::IncrementFloat { key, by } => node
             .keys()
             .update(&key, &Update::IncrementFloat(by))
@@ -312,20 +350,40 @@ fn length(entry: Option<crate::store::Entry>) -> i64 {
     entry.and_then(|e| e.value).map_or(0, |v| v.len() as i64)
 }
 
-/// `GETRANGE`'s bytes of `value`: from `start` to `end`, both included,
-/// counted from the end when negative, clamped to the value, as Redis
-/// does.
-fn range(value: &[u8], start: i64, end: i64) -> &[u8] {
-    let len = value.len() as i64;
-    if (start < 0 && end < 0 && start > end) || len == 0 {
-        return &[];
+/// What `answer` makes of the value of `key` (empty when it has none).
+fn read(node: &Node, key: &str, answer: impl FnOnce(&[u8]) -> Answer) -> Answer {
+    match node.get(key) {
+        Ok(value) => answer(value.as_deref().unwrap_or(&[])),
+        Err(e) => e.into(),
     }
-    let from_end = |i: i64| if i < 0 { (len + i).max(0) } else { i };
-    let (start, end) = (from_end(start), from_end(end).min(len - 1));
-    if start > end {
-        return &[];
+}
+
+/// `RANDOMKEY`: the first key from a random place on the ring, going on
+/// round it; none when the ring holds no key.
+fn random_key(node: &Node) -> Answer {
+    let start = node.config().clock.random();
+    let mut cursor = start;
+    let mut wrapped = false;
+    loop {
+        let (next, keys) = match node.keys().scan(cursor, 16, None) {
+            Ok(step) => step,
+            Err(e) => return e.into(),
+        };
+        if let Some(key) = keys.into_iter().next() {
+            return Answer::Value(Some(key.into_bytes()));
+        }
+        // A scan ends at the top of the ring: go on from its start, once,
+        // up to where this one began.
+        cursor = match next {
+            0 if wrapped || start == 0 => return Answer::Value(None),
+            0 => {
+                wrapped = true;
+                0
+            }
+            next if wrapped && next >= start => return Answer::Value(None),
+            next => next,
+        };
     }
-    &value[start as usize..=end as usize]
 }
 
 /// `GETEX`: the value, its expiry changed at the owner in the same

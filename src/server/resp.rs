@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use super::execute::{answer, Session};
 use super::Shared;
 use crate::command::Answer;
-use crate::resp::{command, read_request, Read, Reply};
+use crate::resp::{command, format, read_request, Read, Reply};
 
 /// Serves one RESP connection until the client closes it or says QUIT.
 pub(super) fn serve(
@@ -47,7 +47,7 @@ pub(super) fn serve(
         let answer = answer(shared, &mut session, command::parse(args));
         let quit = matches!(answer, Answer::Bye);
         out.clear();
-        command::format(answer).encode(session.protocol, &mut out);
+        format(answer).encode(session.protocol, &mut out);
         writer.write_all(&out)?;
         if quit {
             return writer.flush();

@@ -76,6 +76,7 @@ mod entry;
 mod limits;
 mod number;
 mod slot;
+pub mod strings;
 
 pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
 pub use entry::{expiry_time, Content, Entry, Item, Version, SECOND};
