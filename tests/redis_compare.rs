@@ -215,6 +215,7 @@ fn script() -> Vec<(Vec<Vec<u8>>, &'static str)> {
         (&["GETRANGE", "gr", "-1", "-5"], "$\"\""),
         (&["GETRANGE", "gr", "-100", "2"], "$\"Thi\""),
         (&["GETRANGE", "missing", "0", "5"], "$\"\""),
+        (&["SUBSTR", "gr", "0", "3"], "$\"This\""),
         (
             &["GETRANGE", "gr", "a", "1"],
             "-ERR value is not an integer or out of range",

@@ -180,7 +180,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
                 value,
             }
         }
-        "GETRANGE" => match args.as_slice() {
+        "GETRANGE" | "SUBSTR" => match args.as_slice() {
             [key, start, end] => Command::GetRange {
                 key: key_text(key)?,
                 start: integer(start)?,
