@@ -299,6 +299,8 @@ pub enum Command {
     ClientId,
     /// `CLIENT INFO`: this connection, as `CLIENT LIST` shows one.
     ClientInfo,
+    /// `CLIENT LIST`: every client connected to this node, a line each.
+    ClientList,
     /// `CLIENT SETINFO LIB-NAME|LIB-VER value`: what the client library
     /// says it is.
     SetInfo {

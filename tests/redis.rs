@@ -188,6 +188,45 @@ fn randomkey_names_a_key_of_the_ring() {
     }
 }
 
+/// CLIENT LIST: a line per connected client, with the name each set; a
+/// client that left is gone from it.
+#[test]
+fn client_list_shows_the_clients_connected_now() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(1);
+    let addr = cluster.addrs()[0].clone();
+    let mut first = connect(&addr);
+    let mut second = connect(&addr);
+    let () = redis::cmd("CLIENT")
+        .arg(&["SETNAME", "first"])
+        .query(&mut first)
+        .unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg(&["SETNAME", "second"])
+        .query(&mut second)
+        .unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut first).unwrap();
+    assert!(
+        list.contains(" name=first ") && list.contains(" name=second "),
+        "{list}"
+    );
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut second).unwrap();
+    assert!(list.contains(&format!("id={id} ")), "{list}");
+    drop(second);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut first).unwrap();
+        if !list.contains(" name=second ") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a closed client is still listed: {list}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Keys that share a hash tag share an owner and its replicas, through
 /// any node; keys without one are placed by their whole name.
 #[test]

@@ -13,6 +13,7 @@ pub(super) fn client(args: &[Vec<u8>]) -> Parsed {
         [sub] if is(sub, "GETNAME") => Ok(Command::GetName),
         [sub] if is(sub, "ID") => Ok(Command::ClientId),
         [sub] if is(sub, "INFO") => Ok(Command::ClientInfo),
+        [sub] if is(sub, "LIST") => Ok(Command::ClientList),
         [sub, attribute, value] if is(sub, "SETINFO") => {
             let attribute = if is(attribute, "LIB-NAME") {
                 LibInfo::Name
@@ -30,7 +31,7 @@ pub(super) fn client(args: &[Vec<u8>]) -> Parsed {
             })
         }
         [sub, ..]
-            if ["SETNAME", "GETNAME", "ID", "INFO", "SETINFO"]
+            if ["SETNAME", "GETNAME", "ID", "INFO", "LIST", "SETINFO"]
                 .iter()
                 .any(|s| is(sub, s)) =>
         {

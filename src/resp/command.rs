@@ -20,7 +20,7 @@
 //!   ([`crate::dhash::scan`]), `DBSIZE` (the keys this node holds, its own
 //!   and its replica copies; the ring's total is `CHORD COUNT`);
 //! - the connection and the server: `AUTH`, `HELLO` (RESP2 or RESP3, with
-//!   `AUTH` and `SETNAME`), `SELECT 0`, `CLIENT SETNAME`/`GETNAME`/`ID`/
+//!   `AUTH` and `SETNAME`), `SELECT 0`, `CLIENT SETNAME`/`GETNAME`/`ID`/`LIST`/
 //!   `INFO`/`SETINFO`, `INFO [section...]`, `COMMAND` (answered empty,
 //!   enough for redis-cli to start), `CONFIG GET`, `CONFIG SET maxmemory`,
 //!   `CONFIG RESETSTAT`, `QUIT`;

@@ -36,12 +36,13 @@ pub(super) struct Session {
 }
 
 impl Session {
-    /// The state of connection `id` on `stream`.
+    /// The state of connection `id` on `stream`, listed for `CLIENT
+    /// LIST` until its [`Listed`] is dropped.
     pub(super) fn new(shared: &Shared, id: u64, stream: &TcpStream) -> Session {
         let text = |a: std::io::Result<std::net::SocketAddr>| {
             a.map_or_else(|_| "?".to_string(), |a| a.to_string())
         };
-        Session {
+        let session = Session {
             id,
             addr: text(stream.peer_addr()),
             local: text(stream.local_addr()),
@@ -50,7 +51,15 @@ impl Session {
             lib_name: String::new(),
             lib_version: String::new(),
             protocol: Protocol::Resp2,
-        }
+        };
+        session.list(shared);
+        session
+    }
+
+    /// Puts this connection's line, as it is now, in `CLIENT LIST`.
+    fn list(&self, shared: &Shared) {
+        let line = self.describe();
+        shared.clients.lock().insert(self.id, line);
     }
 
     /// This connection as `CLIENT INFO` and `CLIENT LIST` show one.
@@ -307,6 +316,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
                 }
             }
             session.protocol = protocol.unwrap_or(session.protocol);
+            session.list(shared);
             Answer::Hello {
                 id: session.id,
                 protocol: session.protocol,
@@ -316,15 +326,24 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
         Command::Select { .. } => {
             Refusal::usage("DB index is out of range (chord has database 0 only)")
         }
-        Command::SetName { name } => session.set_name(name),
+        Command::SetName { name } => {
+            let answer = session.set_name(name);
+            session.list(shared);
+            answer
+        }
         Command::GetName => Answer::Value(session.name.clone().map(String::into_bytes)),
         Command::ClientId => Answer::Integer(i64::try_from(session.id).unwrap_or(i64::MAX)),
         Command::ClientInfo => Answer::Value(Some(session.describe().into_bytes())),
+        Command::ClientList => {
+            let lines: String = shared.clients.lock().values().cloned().collect();
+            Answer::Value(Some(lines.into_bytes()))
+        }
         Command::SetInfo { attribute, value } => {
             match attribute {
                 LibInfo::Name => session.lib_name = value,
                 LibInfo::Version => session.lib_version = value,
             }
+            session.list(shared);
             Answer::Ok
         }
         Command::ConfigGet { patterns } => Answer::Pairs(config(node, &patterns)),
@@ -419,6 +438,16 @@ fn getex(node: &Node, key: &str, change: Option<Option<When>>) -> Answer {
         // No value, or PERSIST of a value without an expiry.
         Ok(None) => node.get(key).map_or_else(Answer::from, Answer::Value),
         Err(e) => e.into(),
+    }
+}
+
+/// A connection's place in `CLIENT LIST`, taken out when it is dropped,
+/// however the connection ends.
+pub(super) struct Listed<'a>(pub &'a Shared, pub u64);
+
+impl Drop for Listed<'_> {
+    fn drop(&mut self) {
+        self.0.clients.lock().remove(&self.1);
     }
 }
 

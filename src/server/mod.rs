@@ -233,6 +233,10 @@ struct Shared {
     /// down and wake their workers, and a new connection can displace an
     /// idle peer connection. Held only to insert, mark, remove or drain.
     open: Mutex<HashMap<u64, Open>>,
+    /// The Redis and text clients connected, by number, each as `CLIENT
+    /// LIST` shows it. Held only to insert, replace, remove or copy a
+    /// line.
+    clients: Mutex<std::collections::BTreeMap<u64, String>>,
 }
 
 /// An open connection, as the server tracks it.
@@ -379,6 +383,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             next_connection: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
+            clients: Mutex::new(std::collections::BTreeMap::new()),
         });
         let mut server = Server {
             shared: shared.clone(),
@@ -638,6 +643,7 @@ fn serve_person(
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
     let session = execute::Session::new(shared, number, reader.get_ref());
+    let _listed = execute::Listed(shared, number);
     if matches!(io::BufRead::fill_buf(&mut reader), Ok([b'*', ..])) {
         return resp::serve(shared, session, reader, writer);
     }
