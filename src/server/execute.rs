@@ -212,21 +212,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
         } => read(node, &key, |value| {
             Answer::Integer(strings::bit_position(value, on, start, end, bits))
         }),
-        Command::Lcs { keys, len } => match node.keys().get_many(&strs(&keys)) {
-            Ok(values) => {
-                let value = |i: usize| values[i].as_deref().unwrap_or(&[]);
-                match strings::lcs(value(0), value(1)) {
-                    Some(common) if len => Answer::Integer(common.len() as i64),
-                    Some(common) => Answer::Value(Some(common)),
-                    None => Refusal::usage(format!(
-                        "LCS of values this long is not supported: their lengths multiplied \
-                         may be at most {}",
-                        strings::MAX_LCS_CELLS
-                    )),
-                }
-            }
-            Err(e) => e.into(),
-        },
+        Command::Lcs { keys, len } => lcs(node, &keys, len),
         Command::RandomKey => random_key(node),
         Command::IncrementFloat { key, by } => node
             .keys()
@@ -300,28 +286,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             protocol,
             password,
             name,
-        } => {
-            if let Some(password) = password {
-                match check_password(shared, &password) {
-                    Ok(()) => session.authenticated = true,
-                    Err(why) => return Answer::Refused(why),
-                }
-            }
-            if !session.authenticated {
-                return Answer::Refused(Refusal::HelloNoAuth);
-            }
-            if let Some(name) = name {
-                if let refused @ Answer::Refused(_) = session.set_name(name) {
-                    return refused;
-                }
-            }
-            session.protocol = protocol.unwrap_or(session.protocol);
-            session.list(shared);
-            Answer::Hello {
-                id: session.id,
-                protocol: session.protocol,
-            }
-        }
+        } => hello(shared, session, protocol, password, name),
         Command::Select { db } if db == "0" => Answer::Ok,
         Command::Select { .. } => {
             Refusal::usage("DB index is out of range (chord has database 0 only)")
@@ -448,6 +413,56 @@ pub(super) struct Listed<'a>(pub &'a Shared, pub u64);
 impl Drop for Listed<'_> {
     fn drop(&mut self) {
         self.0.clients.lock().remove(&self.1);
+    }
+}
+
+/// `HELLO`: authenticates with its password, names the connection,
+/// switches its protocol, and says who we are.
+fn hello(
+    shared: &Shared,
+    session: &mut Session,
+    protocol: Option<Protocol>,
+    password: Option<String>,
+    name: Option<String>,
+) -> Answer {
+    if let Some(password) = password {
+        match check_password(shared, &password) {
+            Ok(()) => session.authenticated = true,
+            Err(why) => return Answer::Refused(why),
+        }
+    }
+    if !session.authenticated {
+        return Answer::Refused(Refusal::HelloNoAuth);
+    }
+    if let Some(name) = name {
+        if let refused @ Answer::Refused(_) = session.set_name(name) {
+            return refused;
+        }
+    }
+    session.protocol = protocol.unwrap_or(session.protocol);
+    session.list(shared);
+    Answer::Hello {
+        id: session.id,
+        protocol: session.protocol,
+    }
+}
+
+/// `LCS`: the longest common subsequence of two values, or its length.
+fn lcs(node: &Node, keys: &[String; 2], len: bool) -> Answer {
+    match node.keys().get_many(&strs(keys)) {
+        Ok(values) => {
+            let value = |i: usize| values[i].as_deref().unwrap_or(&[]);
+            match strings::lcs(value(0), value(1)) {
+                Some(common) if len => Answer::Integer(common.len() as i64),
+                Some(common) => Answer::Value(Some(common)),
+                None => Refusal::usage(format!(
+                    "LCS of values this long is not supported: their lengths multiplied \
+                     may be at most {}",
+                    strings::MAX_LCS_CELLS
+                )),
+            }
+        }
+        Err(e) => e.into(),
     }
 }
 
