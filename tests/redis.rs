@@ -165,6 +165,41 @@ fn a_resp3_client_reads_and_writes() {
     assert_eq!(values, vec![Some("v".to_string()), None]);
 }
 
+/// A Redis client authenticates with AUTH, or with HELLO's AUTH, and is
+/// answered in Redis's words.
+#[test]
+fn a_redis_client_authenticates_with_auth_or_hello() {
+    let cluster = TcpCluster::new(160);
+    let mut config = cluster.server_config();
+    config.password = Some("open sesame".into());
+    let server = chord::Server::start(config).expect("start");
+    let mut redis = common::Resp::connect(&server.addr());
+    assert_eq!(
+        redis.call(&[b"GET", b"k"]),
+        "-NOAUTH Authentication required."
+    );
+    assert!(redis
+        .call(&[b"HELLO", b"2"])
+        .starts_with("-NOAUTH HELLO must be called"));
+    assert_eq!(
+        redis.call(&[b"HELLO", b"2", b"AUTH", b"default", b"wrong"]),
+        "-WRONGPASS invalid username-password pair or user is disabled."
+    );
+    let hello = redis.call(&[
+        b"HELLO",
+        b"2",
+        b"AUTH",
+        b"default",
+        b"open sesame",
+        b"SETNAME",
+        b"me",
+    ]);
+    assert!(hello.contains("$\"standalone\""), "{hello}");
+    assert_eq!(redis.call(&[b"CLIENT", b"GETNAME"]), "$\"me\"");
+    assert_eq!(redis.call(&[b"SET", b"k", b"v"]), "+OK");
+    assert_eq!(redis.call(&[b"GET", b"k"]), "$\"v\"");
+}
+
 /// RANDOMKEY: none in an empty ring, else one of the ring's keys, from
 /// any node.
 #[test]

@@ -506,31 +506,6 @@ fn with_a_password_nothing_but_auth_help_and_quit_is_served_before_auth() {
         answer.starts_with("ERR this node has no password"),
         "{answer}"
     );
-    // Redis clients: AUTH, or HELLO with AUTH, in Redis's words.
-    let mut redis = common::Resp::connect(&server.addr());
-    assert_eq!(
-        redis.call(&[b"GET", b"k"]),
-        "-NOAUTH Authentication required."
-    );
-    assert!(redis
-        .call(&[b"HELLO", b"2"])
-        .starts_with("-NOAUTH HELLO must be called"));
-    assert_eq!(
-        redis.call(&[b"HELLO", b"2", b"AUTH", b"default", b"wrong"]),
-        "-WRONGPASS invalid username-password pair or user is disabled."
-    );
-    let hello = redis.call(&[
-        b"HELLO",
-        b"2",
-        b"AUTH",
-        b"default",
-        b"open sesame",
-        b"SETNAME",
-        b"me",
-    ]);
-    assert!(hello.contains("$\"standalone\""), "{hello}");
-    assert_eq!(redis.call(&[b"CLIENT", b"GETNAME"]), "$\"me\"");
-    assert_eq!(redis.call(&[b"GET", b"k"]), "$\"v\"");
 }
 
 #[test]
