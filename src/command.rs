@@ -46,6 +46,8 @@ pub enum Command {
         key: String,
         /// The new value; `None` deletes the key.
         value: Option<Vec<u8>>,
+        /// `NX` (`Some(false)`) or `XX` (`Some(true)`), as for `SET`.
+        only_if_exists: Option<bool>,
         /// What becomes of the key's expiry.
         expiry: SetExpiry,
     },

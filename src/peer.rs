@@ -86,11 +86,21 @@ pub fn written(answer: Response) -> Result<Written, CallError> {
 ///
 /// # Errors
 /// As [`Peer::update`].
-pub fn updated(answer: Response) -> Result<Option<Written>, CallError> {
+pub fn updated(answer: Response) -> Result<Updated, CallError> {
     match answer {
-        Response::Unchanged => Ok(None),
-        answer => written(answer).map(Some),
+        Response::Unchanged { previous } => Ok(Updated::Unchanged(previous)),
+        answer => written(answer).map(Updated::Wrote),
     }
+}
+
+/// What an owner did with an update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Updated {
+    /// It wrote.
+    Wrote(Written),
+    /// Its condition did not hold: nothing was written. The value then,
+    /// for an update that answers with it.
+    Unchanged(Option<Vec<u8>>),
 }
 
 /// The answers that refuse a request, as errors.
@@ -485,12 +495,7 @@ impl<'a> Peer<'a> {
     /// # Errors
     /// As [`Peer::write`]; [`CallError::Refused`] when the value is not an
     /// integer an increment can use.
-    pub fn update(
-        &self,
-        key: &str,
-        update: Update,
-        id: UpdateId,
-    ) -> Result<Option<Written>, CallError> {
+    pub fn update(&self, key: &str, update: Update, id: UpdateId) -> Result<Updated, CallError> {
         updated(self.call(Request::Update {
             key: key.to_string(),
             update,

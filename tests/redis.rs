@@ -91,10 +91,10 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
     cluster.grow_to(1);
     let mut con = connect(&cluster.addrs()[0]);
     let refused = |result: RedisResult<()>| result.expect_err("refused").to_string();
-    let get_nx = redis::cmd("SET")
-        .arg(&["k", "v", "NX", "GET"])
+    let ifeq = redis::cmd("SET")
+        .arg(&["k", "v", "IFEQ", "w"])
         .query(&mut con);
-    assert!(refused(get_nx).contains("GET and NX or XX"));
+    assert!(refused(ifeq).contains("IFEQ"));
     let both = redis::cmd("EXPIRE")
         .arg(&["k", "10", "NX", "GT"])
         .query(&mut con);

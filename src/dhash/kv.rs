@@ -58,7 +58,7 @@ use crate::chord::Lookup;
 use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
 use crate::message::{ExpireIf, Expiry, Update};
-use crate::peer::{self, CallError, Written};
+use crate::peer::{self, CallError, Updated, Written};
 use crate::stats::Stats;
 use crate::store::{
     check_key, check_value, Content, Entry, Full, Item, TooLong, UpdateId, Version,
@@ -491,7 +491,7 @@ impl Dhash {
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
     pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
-        Ok(self.apply(key, update)?.map(|(entry, _)| entry))
+        Ok(self.apply(key, update)?.0)
     }
 
     /// Replaces the value of `key` with `value` (`None`: deletes it) at its
@@ -506,10 +506,15 @@ impl Dhash {
         &self,
         key: &str,
         value: Option<Vec<u8>>,
+        exists: Option<bool>,
         expiry: Expiry,
     ) -> Result<Option<Vec<u8>>> {
-        let swap = Update::Swap { value, expiry };
-        Ok(self.apply(key, &swap)?.and_then(|(_, previous)| previous))
+        let swap = Update::Swap {
+            value,
+            exists,
+            expiry,
+        };
+        Ok(self.apply(key, &swap)?.1)
     }
 
     /// Sets bit `offset` of the value of `key` (from the highest bit of
@@ -519,14 +524,14 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::update`].
     pub fn set_bit(&self, key: &str, offset: u64, on: bool) -> Result<bool> {
-        let before = self.apply(key, &Update::SetBit { offset, on })?;
-        Ok(before.is_some_and(|(_, bit)| bit.as_deref() == Some(&[1])))
+        let (_, bit) = self.apply(key, &Update::SetBit { offset, on })?;
+        Ok(bit.as_deref() == Some(&[1]))
     }
 
-    /// [`Dhash::update`]: the entry written and what the answer needs of
-    /// the value before (a swap's old value, `SETBIT`'s old bit), or
-    /// `None` when the condition did not hold.
-    fn apply(&self, key: &str, update: &Update) -> Result<Option<(Entry, Option<Vec<u8>>)>> {
+    /// [`Dhash::update`]: the entry written (`None` when the condition did
+    /// not hold), and what the answer needs of the value before (a swap's
+    /// old value, `SETBIT`'s old bit).
+    fn apply(&self, key: &str, update: &Update) -> Result<(Option<Entry>, Option<Vec<u8>>)> {
         if let Update::Set { value, .. }
         | Update::Append(value)
         | Update::Swap {
@@ -554,14 +559,14 @@ impl Dhash {
             };
             let owner = &owner;
             let written = match answer {
-                Ok(Some(written)) => written,
-                Ok(None) => return Ok(None),
+                Ok(Updated::Wrote(written)) => written,
+                Ok(Updated::Unchanged(previous)) => return Ok((None, previous)),
                 Err(CallError::Full(bound)) => return Err(full(owner, bound, "")),
                 Err(e) => return Err(owner_failed(owner, e)),
             };
             let (entry, previous) = (written.entry.clone(), written.previous.clone());
             self.copy_written(key, owner, written)?;
-            Ok(Some((entry, previous)))
+            Ok((Some(entry), previous))
         })
     }
 
@@ -589,7 +594,7 @@ impl Dhash {
         key: &str,
         update: &Update,
         once: UpdateId,
-    ) -> std::result::Result<Option<Written>, CallError> {
+    ) -> std::result::Result<Updated, CallError> {
         peer::updated(self.owner_update(key, update.clone(), once))
     }
 
@@ -599,7 +604,7 @@ impl Dhash {
         key: &str,
         update: &Update,
         once: UpdateId,
-    ) -> Attempt<(NodeRef, std::result::Result<Option<Written>, CallError>)> {
+    ) -> Attempt<(NodeRef, std::result::Result<Updated, CallError>)> {
         let (_, lookup) = self
             .lookup(key)
             .map_err(|e| Failure::Retry(e.to_string()))?;

@@ -35,7 +35,9 @@ use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
-use crate::store::{Content, Entry, Full, Item, Record, Store, UpdateId, Usage, MAX_VALUE};
+use crate::store::{
+    Content, Entry, Full, Item, KeptValue, Outcome, Record, Store, UpdateId, Usage, MAX_VALUE,
+};
 use replication::RepairState;
 
 /// The soft size limit of one chunk of keys handed between nodes.
@@ -352,7 +354,10 @@ impl Dhash {
                 // A delete of nothing writes nothing; a value replaces
                 // whatever was there.
                 Update::Swap { value: None, .. } if live.is_none() => Ok(None),
-                Update::Swap { value, expiry } => {
+                Update::Swap { exists, .. } if exists.is_some_and(|e| e != live.is_some()) => {
+                    Ok(None)
+                }
+                Update::Swap { value, expiry, .. } => {
                     let expires = match (value.is_some(), expiry) {
                         (false, _) | (true, Expiry::Clear) => None,
                         (true, Expiry::Keep) => held_expiry,
@@ -406,7 +411,10 @@ impl Dhash {
             let mut store = self.store_mut();
             if let Some(answer) = once.and_then(|once| store.repeated(once, id, key, swaps)) {
                 repeated = true;
-                return answer.map(|answer| answer.map(|w| (Ok(w), successors.to_vec())));
+                return answer.map(|answer| match answer {
+                    Outcome::Wrote(w) => Step::Wrote(Ok(w), successors.to_vec()),
+                    Outcome::Unchanged(previous) => Step::Unchanged(previous),
+                });
             }
             // What the answer needs of the value before, read under the
             // same hold.
@@ -418,9 +426,10 @@ impl Dhash {
                 Ok(Some(content)) => content,
                 Ok(None) => {
                     if let Some(once) = once {
-                        store.applied.remember(once, Record::Unchanged);
+                        let previous = KeptValue::of(previous.as_deref());
+                        store.applied.remember(once, Record::Unchanged { previous });
                     }
-                    return Ok(None);
+                    return Ok(Step::Unchanged(previous));
                 }
                 Err(why) => return Err(why),
             };
@@ -434,7 +443,7 @@ impl Dhash {
                 store.applied.remember(once, Record::of(written));
             }
             drop(store);
-            Ok(Some((written, successors.to_vec())))
+            Ok(Step::Wrote(written, successors.to_vec()))
         });
         if repeated {
             Stats::add(&self.stats().updates_repeated, 1);
@@ -442,14 +451,14 @@ impl Dhash {
         match written {
             None => self.refusal(id),
             Some(Err(why)) => Response::Error(why.into()),
-            Some(Ok(None)) => Response::Unchanged,
-            Some(Ok(Some((Ok(written), successors)))) => Response::Written {
+            Some(Ok(Step::Unchanged(previous))) => Response::Unchanged { previous },
+            Some(Ok(Step::Wrote(Ok(written), successors))) => Response::Written {
                 entry: written.entry,
                 existed: written.existed,
                 successors,
                 previous: written.previous,
             },
-            Some(Ok(Some((Err(full), _)))) => {
+            Some(Ok(Step::Wrote(Err(full), _))) => {
                 Stats::add(&self.stats().out_of_memory, 1);
                 Response::Full {
                     used: full.used as u64,
@@ -597,3 +606,14 @@ fn fits(value: &[u8]) -> std::result::Result<(), &'static str> {
 /// What an update's answer needs of the value before it: Redis's
 /// `GETSET` answers the whole old value, `SETBIT` the old bit.
 type Before = Box<dyn FnOnce(Option<&[u8]>) -> Option<Vec<u8>>>;
+
+/// What an owner's update did, under its store lock: wrote (or found the
+/// store full), with the successors to copy to; or wrote nothing, with
+/// what the answer needs of the value then.
+enum Step {
+    Wrote(
+        std::result::Result<crate::store::Written, Full>,
+        Vec<NodeRef>,
+    ),
+    Unchanged(Option<Vec<u8>>),
+}

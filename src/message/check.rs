@@ -346,11 +346,14 @@ impl Response {
                 c.nodes("successors", successors, 1)
             }
             Response::Differ { buckets } => count("buckets", buckets.len(), 0, MAX_BUCKETS),
+            Response::Unchanged {
+                previous: Some(previous),
+            } => length("value", previous.len(), 0, MAX_VALUE),
             Response::Pong
             | Response::Done
             | Response::NotOwner
             | Response::Syncing
-            | Response::Unchanged
+            | Response::Unchanged { previous: None }
             | Response::Full { .. }
             | Response::Error(_) => Ok(()),
         }

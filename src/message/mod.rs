@@ -103,6 +103,10 @@ pub enum Update {
     Swap {
         /// The new value; `None` deletes.
         value: Option<Vec<u8>>,
+        /// Replace only if the key has a value (`Some(true)`: `XX`) or only
+        /// if it has none (`Some(false)`: `NX`); either way the answer is
+        /// the value it had.
+        exists: Option<bool>,
         /// What happens to the key's expiry.
         expiry: Expiry,
     },
@@ -385,7 +389,11 @@ pub enum Response {
     Error(String),
     /// The answer to an [`Request::Update`] whose condition did not hold:
     /// nothing was written.
-    Unchanged,
+    Unchanged {
+        /// The value then, for an update that answers with it (`SET ...
+        /// NX GET`); `None` for the others.
+        previous: Option<Vec<u8>>,
+    },
 }
 
 mod check;

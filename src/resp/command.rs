@@ -8,7 +8,7 @@
 //!   `MSET`, `DEL`/`UNLINK` and `EXISTS` of many keys, `INCR`, `INCRBY`,
 //!   `DECR`, `DECRBY`, `STRLEN`, `TYPE`, `APPEND`, `SETRANGE`, `GETRANGE`,
 //!   `INCRBYFLOAT`, `GETEX`, `TOUCH`, `TIME`, `GETSET`, `GETDEL`, `SET ...
-//!   GET` (not yet with `NX` or `XX`), `SETBIT`, `GETBIT`, `BITCOUNT`,
+//!   GET` (with `NX` and `XX` too), `SETBIT`, `GETBIT`, `BITCOUNT`,
 //!   `BITPOS`, `LCS` (not `IDX`), `RANDOMKEY`;
 //! - expiry: `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT` (with `NX`, `XX`,
 //!   `GT`, `LT`, as Redis combines them), `PERSIST`, `TTL`, `PTTL`, `EXPIRETIME`,
@@ -28,7 +28,7 @@
 //!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
 //!   and `CHORD COUNT`;
 //! - keys, patterns and names are UTF-8 text; values are any bytes;
-//! - not yet: `SET ... GET` with `NX` or `XX`, `BITOP`, `BITFIELD`, the
+//! - not yet: `SET ... IFEQ`, `BITOP`, `BITFIELD`, the
 //!   commands that write several keys but `MSET` and `DEL`, transactions,
 //!   `FLUSHALL`.
 
@@ -106,12 +106,14 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
             Command::Swap {
                 key: key_text(&key)?,
                 value: Some(value),
+                only_if_exists: None,
                 expiry: SetExpiry::Clear,
             }
         }
         "GETDEL" => Command::Swap {
             key: one_key(&args)?,
             value: None,
+            only_if_exists: None,
             expiry: SetExpiry::Clear,
         },
         "GETSET" => return Err(arity(name)),
@@ -398,14 +400,10 @@ fn set(
         }
     }
     if get {
-        if only_if_exists.is_some() {
-            return Err(Refusal::Usage(
-                "SET with GET and NX or XX is not supported by chord yet".into(),
-            ));
-        }
         return Ok(Command::Swap {
             key: key_text(key)?,
             value: Some(value),
+            only_if_exists,
             expiry: expiry.unwrap_or(SetExpiry::Clear),
         });
     }
@@ -665,7 +663,7 @@ mod tests {
             refusal(&["SET", "k", "v", "EX", "0"]),
             "invalid expire time in 'set' command"
         );
-        assert!(refusal(&["SET", "k", "v", "XX", "GET"]).contains("GET and NX or XX"));
+        assert!(refusal(&["SET", "k", "v", "IFEQ", "w"]).contains("IFEQ"));
         assert!(refusal(&["INCRBY", "k", "x"]).contains("not an integer"));
         for not_redis_integers in ["+1", "01", "-0", " 1"] {
             assert!(refusal(&["INCRBY", "k", not_redis_integers]).contains("not an integer"));

@@ -121,10 +121,15 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             expiry,
             reply,
         } => set(node, &key, value, only_if_exists, expiry, reply),
-        Command::Swap { key, value, expiry } => match expiry_of(node, expiry) {
+        Command::Swap {
+            key,
+            value,
+            only_if_exists,
+            expiry,
+        } => match expiry_of(node, expiry) {
             Ok(expiry) => node
                 .keys()
-                .swap(&key, value, expiry)
+                .swap(&key, value, only_if_exists, expiry)
                 .map_or_else(Answer::from, Answer::Value),
             Err(refused) => refused,
         },

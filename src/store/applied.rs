@@ -39,7 +39,7 @@ use std::num::NonZeroU64;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, Version, Written};
+use super::{Entry, Outcome, Version, Written};
 
 /// The most updates remembered: 104 bytes each (a [`Record`], its count
 /// and its place in the order), so about 7 MB when full.
@@ -77,8 +77,12 @@ impl UpdateId {
 /// attempt was answered. Plain data: no allocation per record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
-    /// The condition did not hold: nothing was written.
-    Unchanged,
+    /// The condition did not hold: nothing was written. What the answer
+    /// needed of the value then, for an update that answers with it.
+    Unchanged {
+        /// The value then, as kept here.
+        previous: KeptValue,
+    },
     /// It wrote this version.
     Wrote {
         /// The version written.
@@ -113,8 +117,23 @@ pub enum KeptValue {
 }
 
 impl KeptValue {
+    /// A value the answer needs back, as kept: none, or the bytes.
+    ///
+    /// # Errors
+    /// When it was too long to keep.
+    fn value(self) -> Result<Option<Vec<u8>>, &'static str> {
+        match self {
+            KeptValue::Deleted => Ok(None),
+            KeptValue::Inline { len, bytes } => Ok(Some(bytes[..usize::from(len)].to_vec())),
+            KeptValue::Long => Err(
+                "this update was applied, but the long value its answer needs is no longer \
+                 known: read the key again",
+            ),
+        }
+    }
+
     /// `value` as a record keeps it.
-    fn of(value: Option<&[u8]>) -> KeptValue {
+    pub(crate) fn of(value: Option<&[u8]>) -> KeptValue {
         match value {
             None => KeptValue::Deleted,
             Some(v) if v.len() <= INLINE => {
@@ -154,30 +173,16 @@ impl Record {
     /// When the update wrote a long value and the key is not held at all
     /// now (its tombstone collected: far longer than any retry waits), or
     /// it replaced a long value that its answer must give (`GETSET`).
-    pub fn answer(
-        &self,
-        id: UpdateId,
-        now: Option<&Entry>,
-    ) -> Result<Option<Written>, &'static str> {
-        let Record::Wrote {
-            version,
-            expires,
-            existed,
-            value,
-            previous,
-        } = *self
-        else {
-            return Ok(None);
-        };
-        let previous = match previous {
-            KeptValue::Deleted => None,
-            KeptValue::Inline { len, bytes } => Some(bytes[..usize::from(len)].to_vec()),
-            KeptValue::Long => {
-                return Err(
-                    "this update was applied, but the long value it replaced is no \
-                            longer known: read the key again",
-                )
-            }
+    pub fn answer(&self, id: UpdateId, now: Option<&Entry>) -> Result<Outcome, &'static str> {
+        let (version, expires, existed, value, previous) = match *self {
+            Record::Unchanged { previous } => return Ok(Outcome::Unchanged(previous.value()?)),
+            Record::Wrote {
+                version,
+                expires,
+                existed,
+                value,
+                previous,
+            } => (version, expires, existed, value, previous.value()?),
         };
         let held = now.filter(|e| e.version == version);
         let entry = match (held, value) {
@@ -198,7 +203,7 @@ impl Record {
                 .cloned()
                 .ok_or("this update was applied, but what it wrote is no longer held")?,
         };
-        Ok(Some(Written {
+        Ok(Outcome::Wrote(Written {
             entry,
             existed,
             previous,
@@ -224,7 +229,7 @@ impl super::Store {
         id: crate::id::Id,
         key: &str,
         swaps: bool,
-    ) -> Option<Result<Option<Written>, &'static str>> {
+    ) -> Option<Result<Outcome, &'static str>> {
         let held = self.get(id, key);
         if let Some(record) = self.applied.get(&once) {
             return Some(record.answer(once, held));
@@ -240,7 +245,7 @@ impl super::Store {
         }
         // Whether the key had a value before is not known here; no
         // update's answer uses it.
-        Some(Ok(Some(Written {
+        Some(Ok(Outcome::Wrote(Written {
             entry: entry.clone(),
             existed: true,
             previous: None,
@@ -371,14 +376,34 @@ mod tests {
     fn an_update_is_remembered_with_what_it_did() {
         let mut applied = Applied::default();
         applied.remember(id(1, 5), Record::of(&written(Some(b"5"), 1)));
-        applied.remember(id(1, 6), Record::Unchanged);
-        applied.remember(id(2, 5), Record::Unchanged);
+        applied.remember(
+            id(1, 6),
+            Record::Unchanged {
+                previous: KeptValue::Deleted,
+            },
+        );
+        applied.remember(
+            id(2, 5),
+            Record::Unchanged {
+                previous: KeptValue::Deleted,
+            },
+        );
         assert_eq!(
             applied.get(&id(1, 5)),
             Some(&Record::of(&written(Some(b"5"), 1)))
         );
-        assert_eq!(applied.get(&id(1, 6)), Some(&Record::Unchanged));
-        assert_eq!(applied.get(&id(2, 5)), Some(&Record::Unchanged));
+        assert_eq!(
+            applied.get(&id(1, 6)),
+            Some(&Record::Unchanged {
+                previous: KeptValue::Deleted,
+            })
+        );
+        assert_eq!(
+            applied.get(&id(2, 5)),
+            Some(&Record::Unchanged {
+                previous: KeptValue::Deleted,
+            })
+        );
         assert_eq!(applied.get(&id(1, 7)), None);
         assert_eq!(applied.get(&id(3, 5)), None, "another coordinator's update");
     }
@@ -387,7 +412,12 @@ mod tests {
     fn updates_that_arrive_out_of_order_are_found() {
         let mut applied = Applied::default();
         for seq in [4, 1, 9, 2, 7] {
-            applied.remember(id(1, seq), Record::Unchanged);
+            applied.remember(
+                id(1, seq),
+                Record::Unchanged {
+                    previous: KeptValue::Deleted,
+                },
+            );
         }
         for seq in [1, 2, 4, 7, 9] {
             assert!(applied.get(&id(1, seq)).is_some(), "{seq}");
@@ -406,7 +436,12 @@ mod tests {
         let mut applied = Applied::default();
         for seq in 0..MAX_RECORDS as u64 + 10 {
             // Two coordinators, taking turns.
-            applied.remember(id(seq % 2, seq), Record::Unchanged);
+            applied.remember(
+                id(seq % 2, seq),
+                Record::Unchanged {
+                    previous: KeptValue::Deleted,
+                },
+            );
         }
         assert_eq!(applied.len(), MAX_RECORDS);
         assert_eq!(applied.get(&id(1, 9)), None);
@@ -421,15 +456,27 @@ mod tests {
         // Still held: that very entry.
         assert_eq!(
             record.answer(BY, Some(&first.entry)),
-            Ok(Some(first.clone()))
+            Ok(Outcome::Wrote(first.clone()))
         );
         // Overwritten since: rebuilt from the record, not the newer value.
         let newer = written(Some(b"42"), 11);
-        assert_eq!(record.answer(BY, Some(&newer.entry)), Ok(Some(first)));
+        assert_eq!(
+            record.answer(BY, Some(&newer.entry)),
+            Ok(Outcome::Wrote(first))
+        );
         // A deletion is rebuilt too.
         let deleted = written(None, 12);
-        assert_eq!(Record::of(&deleted).answer(BY, None), Ok(Some(deleted)));
-        assert_eq!(Record::Unchanged.answer(BY, Some(&newer.entry)), Ok(None));
+        assert_eq!(
+            Record::of(&deleted).answer(BY, None),
+            Ok(Outcome::Wrote(deleted))
+        );
+        assert_eq!(
+            Record::Unchanged {
+                previous: KeptValue::Deleted,
+            }
+            .answer(BY, Some(&newer.entry)),
+            Ok(Outcome::Unchanged(None))
+        );
     }
 
     #[test]
@@ -437,10 +484,9 @@ mod tests {
         let long = vec![b'x'; INLINE + 1];
         let record = Record::of(&written(Some(&long), 10));
         let newer = written(Some(b"short"), 11);
-        let answer = record
-            .answer(BY, Some(&newer.entry))
-            .expect("held")
-            .expect("written");
+        let Ok(Outcome::Wrote(answer)) = record.answer(BY, Some(&newer.entry)) else {
+            panic!("the newer entry stands in for the long one");
+        };
         assert_eq!(answer.entry, newer.entry);
         assert!(answer.existed);
         assert!(
@@ -449,14 +495,22 @@ mod tests {
         );
         // Exactly INLINE bytes still fit.
         let fits = written(Some(&long[..INLINE]), 10);
-        assert_eq!(Record::of(&fits).answer(BY, None), Ok(Some(fits)));
+        assert_eq!(Record::of(&fits).answer(BY, None), Ok(Outcome::Wrote(fits)));
     }
 
     #[test]
     fn the_search_from_the_newest_end_agrees_with_a_binary_search() {
         for len in 0..40u64 {
-            let queue: VecDeque<(u64, Record)> =
-                (0..len).map(|i| (3 * i, Record::Unchanged)).collect();
+            let queue: VecDeque<(u64, Record)> = (0..len)
+                .map(|i| {
+                    (
+                        3 * i,
+                        Record::Unchanged {
+                            previous: KeptValue::Deleted,
+                        },
+                    )
+                })
+                .collect();
             for seq in 0..3 * len + 3 {
                 let expected = queue.binary_search_by_key(&seq, |(s, _)| *s);
                 assert_eq!(position(&queue, seq), expected, "len {len}, seq {seq}");
@@ -470,7 +524,10 @@ mod tests {
             previous: Some(b"before".to_vec()),
             ..written(Some(b"after"), 3)
         };
-        assert_eq!(Record::of(&short).answer(BY, None), Ok(Some(short.clone())));
+        assert_eq!(
+            Record::of(&short).answer(BY, None),
+            Ok(Outcome::Wrote(short.clone()))
+        );
         let long = Written {
             previous: Some(vec![b'x'; INLINE + 1]),
             ..written(Some(b"after"), 4)
@@ -479,7 +536,10 @@ mod tests {
         assert!(answer.is_err_and(|why| why.contains("no longer known")));
         // What is not a swap keeps no previous value.
         let plain = written(Some(b"v"), 5);
-        assert_eq!(Record::of(&plain).answer(BY, None), Ok(Some(plain.clone())));
+        assert_eq!(
+            Record::of(&plain).answer(BY, None),
+            Ok(Outcome::Wrote(plain.clone()))
+        );
     }
 
     #[test]

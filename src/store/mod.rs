@@ -131,6 +131,17 @@ pub struct Written {
     pub previous: Option<Vec<u8>>,
 }
 
+/// What an update did at the owner: wrote, or found its condition false
+/// and wrote nothing, with what its answer needs of the value before
+/// (`GETSET`'s old value), if anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It wrote.
+    Wrote(Written),
+    /// Its condition did not hold: nothing was written.
+    Unchanged(Option<Vec<u8>>),
+}
+
 /// A write refused because the store is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Full {
