@@ -89,8 +89,10 @@ pub fn bit_position(
     }
 }
 
-/// The most cells `LCS` fills: its table has one per pair of bytes.
-pub const MAX_LCS_CELLS: usize = 16 * 1024 * 1024;
+/// The most cells `LCS` fills: its table has one per pair of bytes, 4
+/// bytes each, so one request takes at most 4 MiB, and all the workers a
+/// crowd of clients can hold at once (1,024) at most 4 GiB.
+pub const MAX_LCS_CELLS: usize = 1 << 20;
 
 /// `LCS`: the longest common subsequence of `a` and `b`; `None` when
 /// their lengths multiplied pass [`MAX_LCS_CELLS`].
