@@ -191,6 +191,7 @@ hunt:
 # options, e.g. CHURN_FLAGS="--nodes 32 --at-once 2 --seed 7";
 # CHURN_FLAGS=--freeze stops nodes (SIGSTOP) for 5 to 15 s instead, and
 # CHURN_FLAGS=--restart starts each killed node again at once on its port.
+# Nodes log warnings only; CHORD_NODE_LOG=info make churn logs more into .churn/.
 churn: build
 	@$(LAB) churn $(CHURN_FLAGS)
 

@@ -116,8 +116,11 @@ impl Nodes {
         if let Some(join) = join {
             command.args(["--join", join]);
         }
+        // Nodes log warnings only, unless CHORD_NODE_LOG asks for more
+        // (`CHORD_NODE_LOG=info make churn ...` to trace a failure).
+        let level = std::env::var("CHORD_NODE_LOG").unwrap_or_else(|_| "warn".into());
         let child = command
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .env("CHORD_SECRET", &self.secret)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
