@@ -142,7 +142,8 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
                     Answer::Deleted(existed.iter().filter(|&&e| e).count() as i64)
                 })
         }
-        Command::Exists { keys } => node
+        // TOUCH counts as EXISTS does: chord keeps no access times.
+        Command::Exists { keys } | Command::Touch { keys } => node
             .keys()
             .get_many(&strs(&keys))
             .map_or_else(Answer::from, |values| {
@@ -224,12 +225,6 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             .update(&key, &Update::IncrementFloat(by))
             .map_or_else(Answer::from, |entry| {
                 Answer::Value(entry.and_then(|e| e.value))
-            }),
-        Command::Touch { keys } => node
-            .keys()
-            .get_many(&strs(&keys))
-            .map_or_else(Answer::from, |values| {
-                Answer::Integer(values.iter().filter(|v| v.is_some()).count() as i64)
             }),
         Command::Time => {
             let now = node.config().clock.now_micros();
@@ -329,9 +324,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
 
 /// `STRLEN`: the value's length, 0 for none.
 fn strlen(node: &Node, key: &str) -> Answer {
-    node.get(key).map_or_else(Answer::from, |value| {
-        Answer::Integer(value.map_or(0, |v| v.len() as i64))
-    })
+    read(node, key, |value| Answer::Integer(value.len() as i64))
 }
 
 /// The length of the value an update left.
@@ -377,8 +370,8 @@ fn random_key(node: &Node) -> Answer {
 
 /// `GETEX`: the value, its expiry changed at the owner in the same
 /// update. A time already passed deletes the key, and Redis still answers
-/// the value it had: that value is read first, so between the read and
-/// the delete another client's write may come (and is deleted with it).
+/// the value it had: a delete that answers with the value it replaced, in
+/// one update (as `GETDEL`).
 fn getex(node: &Node, key: &str, change: Option<Option<When>>) -> Answer {
     let Some(change) = change else {
         return node.get(key).map_or_else(Answer::from, Answer::Value);
@@ -394,14 +387,10 @@ fn getex(node: &Node, key: &str, change: Option<Option<When>>) -> Answer {
     };
     let now = node.config().clock.now_micros();
     if at.is_some_and(|at| at <= now) {
-        let value = match node.get(key) {
-            Ok(value) => value,
-            Err(e) => return e.into(),
-        };
-        return match node.keys().expire(key, at, None) {
-            Ok(_) => Answer::Value(value),
-            Err(e) => e.into(),
-        };
+        return node
+            .keys()
+            .swap(key, None, None, Expiry::Clear)
+            .map_or_else(Answer::from, Answer::Value);
     }
     match node.keys().update(key, &Update::Expire { at, only: None }) {
         Ok(Some(entry)) => Answer::Value(entry.value),

@@ -21,19 +21,6 @@ pub struct Version {
     pub writer: u64,
 }
 
-/// Microseconds in a second: the unit of expiry times and version stamps
-/// against the seconds people give.
-pub const SECOND: u64 = 1_000_000;
-
-/// The expiry time `amount` units of `unit` microseconds after `from`
-/// (microseconds since the Unix epoch; 0 for a Unix time), as
-/// [`Entry::expires`] holds it. A time before the epoch is the epoch, long
-/// passed; `None` when the time is past the end of a `u64`.
-pub fn expiry_time(amount: i64, unit: u64, from: u64) -> Option<u64> {
-    let at = i128::from(amount) * i128::from(unit) + i128::from(from);
-    u64::try_from(at.max(0)).ok()
-}
-
 /// What a write leaves at a key: the value (`None`: deleted) and when it
 /// expires (`None`: never), as in [`Entry`].
 pub type Content = (Option<Vec<u8>>, Option<u64>);

@@ -79,7 +79,7 @@ mod slot;
 pub mod strings;
 
 pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
-pub use entry::{expiry_time, Content, Entry, Item, Version, SECOND};
+pub use entry::{Content, Entry, Item, Version};
 pub use limits::{check_key, check_value, TooLong, MAX_KEY, MAX_VALUE};
 pub use number::{add_floats, float, integer, MAX_FLOAT_TEXT};
 use slot::Slot;
