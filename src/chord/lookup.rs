@@ -188,8 +188,15 @@ impl Ring {
         None
     }
 
-    /// One step of `find_successor(id)` as the answer to a peer.
+    /// One step of `find_successor(id)` as the answer to a peer. A node
+    /// that is not a member answers [`Response::NotOwner`]: before its
+    /// join it sees itself alone, the successor of every identifier, and a
+    /// lookup that took that answer would end at a node that owns nothing
+    /// (a restarted node is asked at its old place in others' tables).
     pub fn find_successor_step(&self, id: Id) -> Response {
+        if !self.links.read().member {
+            return Response::NotOwner;
+        }
         match self.step_here(id) {
             Step::Found(successors) => Response::Found { successors },
             Step::Closer(candidates) => Response::Closer { candidates },
@@ -308,6 +315,7 @@ pub(crate) mod tests {
                 links.fingers.set(k + 1, reference(f));
             }
             links.successors = successors.iter().map(|&s| reference(s)).collect();
+            links.member = true;
         }
         node
     }

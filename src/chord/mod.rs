@@ -79,10 +79,16 @@
 //!   `predecessor = successor.predecessor`. Without it a new node accepts
 //!   the first node that notifies it, which can lie beyond another
 //!   newcomer, and then answers for that newcomer's keys.
-//! - **Only members serve keys.** A node is a member once it created a ring
-//!   or was adopted (as predecessor or successor). A node whose successors
-//!   all failed goes on alone only if it was a member: one that never got
-//!   in must not claim every key of a ring it cannot see.
+//! - **Only members take part.** A node is a member once it created a
+//!   ring or its successor adopted it as predecessor. A node whose
+//!   successors all failed goes on alone only if it was a member: one that
+//!   never got in must not claim every key of a ring it cannot see. Before
+//!   that, a node answers no lookup step, gives no neighbours and adopts
+//!   no predecessor: it would answer as a node alone, and a node restarted
+//!   at its old address is asked at its old place in others' tables. (A
+//!   newcomer that took such a node as successor took over an empty arc
+//!   as if it were whole, and answered "no such key" for acknowledged
+//!   writes until the ring healed.)
 //! - **Stabilize repeats its first step** while the successor's
 //!   predecessor is a closer live node, instead of once per round: after
 //!   many concurrent joins the ring then settles in a few rounds instead of

@@ -104,10 +104,10 @@ pub(crate) struct Links {
     /// yet or any more.
     pub(crate) handover: Handover,
     /// The node is part of a ring: it created one, or a successor adopted it
-    /// as predecessor, or another node adopted it as successor. Only a
-    /// member serves keys, and only a member whose successors all failed
-    /// concludes it is alone: a node that never got in must not claim
-    /// every key of a ring it cannot see.
+    /// as predecessor. Only a member serves keys, answers lookup steps and
+    /// neighbours questions and adopts a predecessor, and only a member
+    /// whose successors all failed concludes it is alone: a node that
+    /// never got in must not claim every key of a ring it cannot see.
     pub(crate) member: bool,
 }
 
@@ -604,10 +604,16 @@ impl Ring {
 
     /// The answer to `GetNeighbours`: the predecessor and successor list,
     /// and whether they are a settled node's (not one restarted empty, or
-    /// paused, that has not yet taken its place again).
+    /// paused, that has not yet taken its place again). A node that is not
+    /// a member answers [`Response::NotOwner`]: its links are a lone
+    /// node's, and a predecessor that took them would drop its successor
+    /// list.
     pub(crate) fn neighbours(&self) -> Response {
         let paused = self.paused();
         let links = self.links.read();
+        if !links.member {
+            return Response::NotOwner;
+        }
         Response::Neighbours {
             predecessor: links.predecessor.clone(),
             successors: links.successors.clone(),

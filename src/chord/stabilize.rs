@@ -98,6 +98,13 @@ impl Ring {
             addr: known.to_string(),
             detail,
         };
+        if first == Response::NotOwner {
+            // It is joining (or restarting) itself: a moment later it can
+            // answer, so this is worth waiting for.
+            return Err(Error::Unavailable(format!(
+                "{known} is not part of a ring yet (it is joining); asking again"
+            )));
+        }
         let (Response::Closer { candidates: nodes } | Response::Found { successors: nodes }) =
             &first
         else {
@@ -534,6 +541,13 @@ impl Ring {
             return Adoption::Refused;
         }
         let mut links = self.links.write();
+        // Zave: only members are in the ring. A node that has not joined
+        // yet (or a restarted one before its join) sees itself alone and
+        // would hand an empty arc, as the "whole" arc, to its new
+        // predecessor.
+        if !links.member && candidate.addr != self.me.addr {
+            return Adoption::Refused;
+        }
         // While keys are arriving, a newcomer would pull an incomplete arc
         // from us; it tries again next round.
         if links.handover.leaving || links.handover.receiving || links.handover.unsynced.is_some() {
@@ -555,10 +569,6 @@ impl Ring {
         }
         let old = links.predecessor.replace(candidate.clone());
         links.failed_predecessor = None;
-        if candidate.addr != self.me.addr {
-            // A node that takes us as its successor has let us in.
-            links.member = true;
-        }
         drop(links);
         if let Some((from, to)) = grown {
             info!(
@@ -701,6 +711,7 @@ mod tests {
     use crate::chord::lookup::tests::{id, node};
     use crate::chord::Adoption;
     use crate::id::NodeRef;
+    use crate::message::Response;
 
     #[test]
     fn notify_adopts_as_the_paper_says() {
@@ -735,5 +746,29 @@ mod tests {
         };
         assert_eq!(n.notify(&twin), Adoption::Refused);
         assert_eq!(id(n.view(0).predecessor.as_ref().unwrap()), 21);
+    }
+
+    #[test]
+    fn a_node_not_yet_in_a_ring_takes_no_part_in_one() {
+        // Node 32 listening at its old address before its join: its links
+        // are a lone node's. It must not answer as the owner of everything.
+        let n = node(32, &[], &[32]);
+        n.links.write().member = false;
+        let space = n.config.space;
+        assert_eq!(n.find_successor_step(space.id(40)), Response::NotOwner);
+        assert_eq!(n.neighbours(), Response::NotOwner);
+        let newcomer = NodeRef {
+            id: space.id(50),
+            addr: "n50".into(),
+        };
+        assert_eq!(n.notify(&newcomer), Adoption::Refused);
+        assert!(n.view(0).predecessor.is_none());
+        // Once a member, it answers as the paper says.
+        n.links.write().member = true;
+        assert!(matches!(
+            n.find_successor_step(space.id(40)),
+            Response::Found { .. }
+        ));
+        assert!(matches!(n.notify(&newcomer), Adoption::Adopted { .. }));
     }
 }

@@ -10,6 +10,9 @@ pub(super) struct KeyState {
     acked: Option<(u64, Option<String>)>,
     /// Writes after it that failed and may or may not have happened.
     maybe: Vec<Option<String>>,
+    /// When and through which node the last acknowledged write went, for
+    /// the report of a stale read (to find it in the nodes' logs).
+    pub(super) acked_at: String,
 }
 
 impl KeyState {

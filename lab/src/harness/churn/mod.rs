@@ -137,6 +137,8 @@ struct Connections {
     /// Requests sent that got no answer (the connection failed or timed
     /// out after the line went out): each may have taken effect.
     unanswered: u64,
+    /// The node that gave the last answer, for the report.
+    answered_by: String,
 }
 
 impl Connections {
@@ -167,7 +169,11 @@ impl Connections {
                     }
                 },
             };
-            match client.line(line) {
+            let answer = client.line(line);
+            if answer.is_ok() {
+                self.answered_by.clone_from(&addr);
+            }
+            match answer {
                 Ok(answer) if answer.starts_with("ERR busy") => {
                     last = answer;
                     thread::sleep(Duration::from_millis(5));
@@ -210,6 +216,7 @@ fn workload(
             Fault::Kill | Fault::Restart => CALL_TIMEOUT,
         },
         unanswered: 0,
+        answered_by: String::new(),
     };
     let mut counter = Counter::default();
     let mut next = Instant::now();
@@ -250,7 +257,9 @@ fn workload(
                         let mut seen = tally.stale_seen.lock();
                         if seen.len() < 10 {
                             seen.push(format!(
-                                "GET {key} read {got:?}; acknowledged before it: {state:?}"
+                                "{} GET {key} via {} read {got:?}; acknowledged before it: {state:?}",
+                                clock_time(),
+                                connections.answered_by
                             ));
                         }
                     }
@@ -286,7 +295,9 @@ fn workload(
                     .put_micros
                     .lock()
                     .push(started.elapsed().as_micros() as u64);
-                keys.lock()[index].acknowledged(sequence, value);
+                let mut keys = keys.lock();
+                keys[index].acknowledged(sequence, value);
+                keys[index].acked_at = format!("{} via {}", clock_time(), connections.answered_by);
             }
             Outcome::Failed(why) => {
                 *tally.last_failure.lock() = why;
@@ -338,6 +349,20 @@ fn increment(
     }
 }
 
+/// The time of day in UTC to the millisecond, as the nodes' logs show it.
+fn clock_time() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (secs, millis) = (since.as_secs() % 86_400, since.subsec_millis());
+    format!(
+        "{:02}:{:02}:{:02}.{millis:03}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 fn key_name(thread_no: usize, index: usize) -> String {
     format!("churn-{thread_no}-{index}")
 }
@@ -376,6 +401,7 @@ fn read_everything(
         open: HashMap::new(),
         timeout: CALL_TIMEOUT,
         unanswered: 0,
+        answered_by: String::new(),
     };
     let mut wrong = Vec::new();
     for (thread_no, states) in keys.iter().enumerate() {
@@ -405,6 +431,7 @@ fn read_counters(settings: &Settings, nodes: &Nodes, counters: &[(usize, Counter
         open: HashMap::new(),
         timeout: CALL_TIMEOUT,
         unanswered: 0,
+        answered_by: String::new(),
     };
     let check = Tally::default();
     counters
