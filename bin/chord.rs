@@ -28,7 +28,7 @@ mod common;
 use chord::auth::Secret;
 use chord::client::Client;
 use chord::{IdSpace, NodeConfig, Server, ServerConfig};
-use common::{optional, print_lines, required, with_default, Command, Parsed, Program};
+use common::{optional, print_lines, required, switch, with_default, Command, Parsed, Program};
 
 /// Makes glibc's malloc use one arena for every thread. By default each
 /// thread that allocates gets an arena of its own (up to eight per core);
@@ -113,6 +113,10 @@ const CHORD: Program = Program {
                     "PATH",
                     "text clients must send AUTH with this password first",
                 ),
+                switch(
+                    "no-flushall",
+                    "refuse FLUSHALL from clients (start every node so, for a ring never to be cleared)",
+                ),
                 optional(
                     "max-memory",
                     "MIB",
@@ -189,6 +193,7 @@ fn run_node(args: &Parsed) -> Result<(), String> {
         (None, Ok(text)) => Some(Secret::new(text.as_bytes()).map_err(|e| e.to_string())?),
         (None, Err(_)) => None,
     };
+    config.flush_allowed = !args.is_on("no-flushall");
     if let Some(path) = args.optional("password-file") {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("reading the password file {path}: {e}"))?;

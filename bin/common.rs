@@ -105,9 +105,7 @@ pub const fn optional(name: &'static str, value: &'static str, help: &'static st
     }
 }
 
-/// A `--flag` that takes no value: on when given. Only `chord-lab`'s
-/// commands have switches; `chord` compiles this file too.
-#[allow(dead_code)]
+/// A `--flag` that takes no value: on when given.
 pub const fn switch(name: &'static str, help: &'static str) -> Flag {
     Flag {
         name,
@@ -314,7 +312,6 @@ impl Parsed {
     }
 
     /// Whether the switch `--name` was given (see [`switch`]).
-    #[allow(dead_code)]
     pub fn is_on(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }

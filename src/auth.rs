@@ -69,9 +69,11 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// each entry the id of the update that wrote it, so that a retry is not
 /// applied twice; 8 said whether a node is settled (`Neighbours`) and
 /// whether a predecessor's arc came whole (`Notified`); 9 added the
-/// updates `Append`, `SetRange` and `IncrementFloat`. Nodes of different
+/// updates `Append`, `SetRange` and `IncrementFloat`; 10 added `Flush`
+/// and the flush watermark in `Digest` and `Differ`, and a node not yet in
+/// a ring answers lookups `NotOwner`. Nodes of different
 /// versions refuse each other at the handshake, saying so.
-pub const VERSION: u8 = 9;
+pub const VERSION: u8 = 10;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -227,6 +227,11 @@ pub enum Command {
     },
     /// `DBSIZE`: the keys this node holds, its own and its copies.
     DbSize,
+    /// `FLUSHALL` and `FLUSHDB` (the ring has one database), with `ASYNC`
+    /// or `SYNC`: both finish before the answer. Every key of the whole
+    /// ring is forgotten, and no copy of one comes back
+    /// (`dhash/flush.rs`).
+    FlushAll,
     /// `LOOKUP key`: the key's identifier, owner, hops and holders, with
     /// each holder's version of the key.
     Lookup {

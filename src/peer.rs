@@ -385,15 +385,33 @@ impl<'a> Peer<'a> {
         self.done(Request::Replicate { items })
     }
 
-    /// Which of these digest buckets of the arc after `from` differ there.
+    /// Which of these digest buckets of the arc after `from` differ there,
+    /// and its flush watermark; `flushed` is ours.
     ///
     /// # Errors
     /// A [`CallError`].
-    pub fn digest(&self, from: Id, buckets: Vec<Bucket>) -> Result<Vec<u32>, CallError> {
-        match self.call(Request::Digest { from, buckets })? {
-            Response::Differ { buckets } => Ok(buckets),
+    pub fn digest(
+        &self,
+        from: Id,
+        buckets: Vec<Bucket>,
+        flushed: u64,
+    ) -> Result<(Vec<u32>, u64), CallError> {
+        match self.call(Request::Digest {
+            from,
+            buckets,
+            flushed,
+        })? {
+            Response::Differ { buckets, flushed } => Ok((buckets, flushed)),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// Flushes every entry stamped at or before `through` there.
+    ///
+    /// # Errors
+    /// A [`CallError`].
+    pub fn flush(&self, through: u64) -> Result<(), CallError> {
+        self.done(Request::Flush { through })
     }
 
     /// Gives it our copy of `(from, to]`; what it holds there that we lack

@@ -16,6 +16,11 @@ fn connect(addr: &str) -> Connection {
         .expect("a connection")
 }
 
+/// The error text of a request that must be refused.
+fn refused(result: RedisResult<()>) -> String {
+    result.expect_err("refused").to_string()
+}
+
 #[test]
 fn a_redis_client_reads_and_writes_through_any_node() {
     let cluster = TcpCluster::settled(3);
@@ -90,7 +95,6 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
     let mut cluster = TcpCluster::new(160);
     cluster.grow_to(1);
     let mut con = connect(&cluster.addrs()[0]);
-    let refused = |result: RedisResult<()>| result.expect_err("refused").to_string();
     let ifeq = redis::cmd("SET")
         .arg(&["k", "v", "IFEQ", "w"])
         .query(&mut con);
@@ -101,7 +105,6 @@ fn what_chord_does_not_serve_yet_is_refused_by_name() {
     assert!(refused(both).contains("not compatible"));
     let () = con.set("text", "abc").unwrap();
     assert!(refused(redis::cmd("INCR").arg("text").query(&mut con)).contains("not an integer"));
-    assert!(refused(redis::cmd("FLUSHALL").query(&mut con)).contains("unknown command"));
     assert!(refused(redis::cmd("SELECT").arg(1).query(&mut con)).contains("database 0"));
     // The connection is still usable after each refusal.
     let () = con.set("k", "v").unwrap();
@@ -449,6 +452,94 @@ fn concurrent_increments_through_many_nodes_lose_none() {
 
 /// SCAN walks the whole ring from any node: every key once at least, the
 /// pattern applied, and the cursor back at 0 at the end.
+/// Every key SCAN finds from `addr`, walking the whole ring.
+fn scan_all(addr: &str) -> std::collections::BTreeSet<String> {
+    let mut con = connect(addr);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = 0u64;
+    for calls in 0.. {
+        assert!(calls < 10_000, "the scan never came round");
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(50)
+            .query(&mut con)
+            .unwrap();
+        seen.extend(keys);
+        if next == 0 {
+            return seen;
+        }
+        cursor = next;
+    }
+    unreachable!("the loop returns or panics")
+}
+
+/// FLUSHALL through one node clears the whole ring: no node holds a key,
+/// SCAN finds none from anywhere, and the ring counts none; a write after
+/// it is kept. FLUSHDB is the same, and takes ASYNC and SYNC.
+#[test]
+fn flushall_clears_the_whole_ring_through_any_node() {
+    let cluster = TcpCluster::settled(4);
+    let addrs = cluster.addrs();
+    let mut con = connect(&addrs[1]);
+    for i in 0..200 {
+        let () = con.set(format!("flush-{i}"), i).unwrap();
+    }
+    assert_eq!(scan_all(&addrs[0]).len(), 200);
+    let () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+    for addr in &addrs {
+        let mut each = connect(addr);
+        let size: i64 = redis::cmd("DBSIZE").query(&mut each).unwrap();
+        assert_eq!(size, 0, "{addr} still holds keys");
+        assert!(scan_all(addr).is_empty(), "SCAN from {addr}");
+        let count: i64 = redis::cmd("CHORD").arg("COUNT").query(&mut each).unwrap();
+        assert_eq!(count, 0, "CHORD COUNT from {addr}");
+        let gone: Option<String> = each.get("flush-7").unwrap();
+        assert_eq!(gone, None);
+    }
+    let () = con.set("after", "kept").unwrap();
+    let mut other = connect(&addrs[3]);
+    let () = redis::cmd("FLUSHDB")
+        .arg("ASYNC")
+        .query(&mut other)
+        .unwrap();
+    assert_eq!(other.get::<_, Option<String>>("after").unwrap(), None);
+    let () = con.set("after", "kept").unwrap();
+    let () = redis::cmd("FLUSHALL")
+        .arg("sync")
+        .query(&mut other)
+        .unwrap();
+    let () = con.set("after", "kept").unwrap();
+    assert_eq!(
+        scan_all(&addrs[2]).into_iter().collect::<Vec<_>>(),
+        ["after"]
+    );
+    let wrong = redis::cmd("FLUSHALL").arg("LATER").query::<()>(&mut con);
+    assert!(refused(wrong).contains("syntax error"));
+    let many = redis::cmd("FLUSHALL")
+        .arg("SYNC")
+        .arg("ASYNC")
+        .query::<()>(&mut con);
+    assert!(refused(many).contains("wrong number of arguments"));
+}
+
+/// A node started with `--no-flushall` refuses FLUSHALL, and nothing is
+/// flushed.
+#[test]
+fn a_node_can_refuse_flushall() {
+    let mut config = chord::server::ServerConfig::new("127.0.0.1:0", common::node_config(160));
+    config.flush_allowed = false;
+    let server = chord::server::Server::start(config).expect("a node");
+    let mut con = connect(&server.addr());
+    let () = con.set("precious", "yes").unwrap();
+    let answer = redis::cmd("FLUSHALL").query::<()>(&mut con);
+    assert!(refused(answer).contains("--no-flushall"));
+    assert_eq!(
+        con.get::<_, Option<String>>("precious").unwrap().as_deref(),
+        Some("yes")
+    );
+}
+
 #[test]
 fn scan_sees_every_key_of_the_ring_from_any_node() {
     let cluster = TcpCluster::settled(5);

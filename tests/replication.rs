@@ -183,6 +183,48 @@ fn a_node_cut_off_and_back_does_not_bring_back_stale_values() {
     }
 }
 
+/// FLUSHALL reaches every node it can; a node cut off meanwhile comes
+/// back holding copies from before it, and they do not come back: it
+/// learns the flush from its neighbours' repair rounds, and no node takes
+/// its old copies. A write after the flush survives it.
+#[test]
+fn a_flushed_key_does_not_come_back_from_a_node_that_missed_the_flush() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(8);
+    cluster.settle();
+    let keys = keys("flushed", 150);
+    put_all(&cluster.live()[0], &keys);
+    let victim = cluster.live()[3].clone();
+    assert!(victim.held_keys().len() >= 4, "pick more keys");
+    let away = cluster.cut_off(&victim.me().addr);
+    let asker = cluster.live()[0].clone();
+    let reached = asker.keys().flush_all(100).expect("a flush");
+    assert_eq!(reached, 7, "every node but the one cut off");
+    asker.put("after", "kept").expect("a write after the flush");
+    for node in cluster.live() {
+        assert!(
+            node.held_keys().iter().all(|k| k == "after"),
+            "{} kept keys through the flush",
+            node.me().addr
+        );
+    }
+    cluster.reconnect(away);
+    let after = vec!["after".to_string()];
+    cluster.settle_until("the ring with it back, and flushed", &|nodes| {
+        ring_is_correct(nodes)
+            && keys_are_at_their_holders(nodes, &after)
+            && nodes
+                .iter()
+                .all(|n| n.held_keys().iter().all(|k| *k == after[0]))
+    });
+    for node in cluster.live() {
+        for key in keys.iter().step_by(10) {
+            assert_eq!(node.get(key).expect("get"), None, "{key} came back");
+        }
+        assert_eq!(node.get("after").expect("get"), Some(b"kept".to_vec()));
+    }
+}
+
 #[test]
 fn after_a_massive_failure_only_keys_whose_holders_all_died_are_lost() {
     let mut cluster = MemCluster::new(160);

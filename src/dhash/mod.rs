@@ -18,6 +18,7 @@
 //! the ring moves keys when ownership moves.
 
 pub mod batch;
+mod flush;
 pub mod kv;
 pub mod replication;
 pub mod scan;
@@ -488,7 +489,15 @@ impl Dhash {
                 Response::Keys { items, more }
             }
             Request::Replicate { items } => self.merge(items).answer(),
-            Request::Digest { from, buckets } => self.compare_digests(from, &buckets),
+            Request::Digest {
+                from,
+                buckets,
+                flushed,
+            } => self.compare_digests(from, &buckets, flushed),
+            Request::Flush { through } => {
+                self.flush(through);
+                Response::Done
+            }
             Request::Reconcile { from, to, items } => self.reconcile(from, to, items),
             Request::Get { key } => self.owner_get(&key),
             // A node restarted empty has lost every copy it held: its

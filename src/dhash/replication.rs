@@ -26,7 +26,9 @@
 //!    every write, and the cost of an unchanged arc is one digest per 64
 //!    keys. A slice is at most [`MAX_BUCKETS`] buckets; a larger arc is
 //!    covered over several rounds, so a node with a million keys does a
-//!    bounded amount of work per round.
+//!    bounded amount of work per round. The exchange also carries both
+//!    sides' `FLUSHALL` watermarks, so a node that missed a flush catches
+//!    up with its neighbours (`dhash/flush.rs`).
 //! 3. **Pass strays on.** A node holds keys it should not: it was a
 //!    replica until a node joined before it, or an owner until a node
 //!    joined before it took the arc. For each run of such keys it looks
@@ -227,8 +229,12 @@ impl Dhash {
     fn sync_slice(&self, replica: &NodeRef, start: Id) -> Option<Id> {
         let buckets = self.digest_slice(start);
         let peer = self.ring.peer(replica);
-        let differ = match peer.digest(start, buckets.clone()) {
-            Ok(differ) => differ,
+        let flushed = self.store().flushed();
+        let differ = match peer.digest(start, buckets.clone(), flushed) {
+            Ok((differ, theirs)) => {
+                self.flush(theirs);
+                differ
+            }
             Err(e) => {
                 debug!("{}: anti-entropy with {replica:?}: {e}", self.me().addr);
                 return None;
@@ -284,7 +290,9 @@ impl Dhash {
     /// The answer to [`crate::message::Request::Digest`]: which of the sender's buckets
     /// differ from ours. The store lock is taken bucket by bucket, and a
     /// bucket is looked at for at most [`BUCKET_SCAN`] entries.
-    pub(crate) fn compare_digests(&self, from: Id, buckets: &[Bucket]) -> Response {
+    pub(crate) fn compare_digests(&self, from: Id, buckets: &[Bucket], flushed: u64) -> Response {
+        // Flushed first, so that the digests compare what both keep.
+        self.flush(flushed);
         let horizon = self.horizon();
         let mut start = from;
         let mut differ = Vec::new();
@@ -295,7 +303,10 @@ impl Dhash {
             }
             start = bucket.to;
         }
-        Response::Differ { buckets: differ }
+        Response::Differ {
+            buckets: differ,
+            flushed: self.store().flushed(),
+        }
     }
 
     /// The answer to [`crate::message::Request::Reconcile`]: merge the sender's copy of the

@@ -161,9 +161,16 @@ impl Checker {
         if let Some(value) = &entry.value {
             length("value", value.len(), 0, MAX_VALUE)?;
         }
-        if entry.version.stamp > self.latest {
+        self.stamp(entry.version.stamp)
+    }
+
+    /// A version stamp or flush watermark, at most [`MAX_CLOCK_AHEAD`]
+    /// after our clock: a stamp far ahead would win against every write
+    /// for that long (and a watermark would flush them).
+    fn stamp(&self, stamp: u64) -> Result<(), Invalid> {
+        if stamp > self.latest {
             return Err(Invalid::FromTheFuture {
-                stamp: entry.version.stamp,
+                stamp,
                 now: self.now,
             });
         }
@@ -240,10 +247,16 @@ impl Request {
                 c.cursor(after.as_ref())
             }
             Request::Replicate { items } => c.items(items),
-            Request::Digest { from, buckets } => {
+            Request::Digest {
+                from,
+                buckets,
+                flushed,
+            } => {
                 c.id(*from)?;
+                c.stamp(*flushed)?;
                 c.buckets(*from, buckets)
             }
+            Request::Flush { through } => c.stamp(*through),
             Request::Reconcile { from, to, items } => {
                 c.id(*from)?;
                 c.id(*to)?;
@@ -345,7 +358,10 @@ impl Response {
                 }
                 c.nodes("successors", successors, 1)
             }
-            Response::Differ { buckets } => count("buckets", buckets.len(), 0, MAX_BUCKETS),
+            Response::Differ { buckets, flushed } => {
+                c.stamp(*flushed)?;
+                count("buckets", buckets.len(), 0, MAX_BUCKETS)
+            }
             Response::Unchanged {
                 previous: Some(previous),
             } => length("value", previous.len(), 0, MAX_VALUE),
@@ -428,7 +444,15 @@ mod tests {
                 attack.check(&checker()),
                 Err(Invalid::FromTheFuture { .. })
             ));
+            // A flush watermark that far ahead would flush every write
+            // until then.
+            let flush = Request::Flush { through: stamp };
+            assert!(matches!(
+                flush.check(&checker()),
+                Err(Invalid::FromTheFuture { .. })
+            ));
         }
+        assert_eq!(Request::Flush { through: NOW }.check(&checker()), Ok(()));
     }
 
     #[test]
@@ -463,6 +487,7 @@ mod tests {
                     digest: 0,
                 })
                 .collect(),
+            flushed: 0,
         };
         assert_eq!(digest(100, &[200, 300, 50, 100]).check(&checker()), Ok(()));
         // One bucket may cover the whole circle, but nothing may follow it.

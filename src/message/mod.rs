@@ -207,6 +207,18 @@ pub enum Request {
         from: Id,
         /// Consecutive buckets: the first covers `(from, buckets[0].to]`.
         buckets: Vec<Bucket>,
+        /// The sender's flush watermark ([`Request::Flush`]): the receiver
+        /// flushes to it if it had not, so a flush reaches a node that
+        /// missed it.
+        flushed: u64,
+    },
+    /// `FLUSHALL`: forget every entry stamped at or before `through`
+    /// (microseconds since the epoch), and refuse every copy of one from
+    /// now on (see "Flushing" in [`crate::store`]). Answered
+    /// [`Response::Done`].
+    Flush {
+        /// The watermark.
+        through: u64,
     },
     /// Anti-entropy: the sender's whole content of the arc `(from, to]`.
     /// The receiver merges it and answers with what it holds there that
@@ -369,9 +381,13 @@ pub enum Response {
     Differ {
         /// Bucket indices, ascending.
         buckets: Vec<u32>,
+        /// The receiver's flush watermark, for the sender to flush to.
+        flushed: u64,
     },
     /// The receiver does not own that key right now (the ring is moving, or
-    /// the receiver is taking keys over or leaving): look it up again.
+    /// the receiver is taking keys over or leaving): look it up again. Also
+    /// the answer of a node that is not yet a member of a ring to a lookup
+    /// step or a neighbours question: ask another node.
     NotOwner,
     /// The receiver owns that key but does not hold its arc yet: it was
     /// restarted with an empty store and is copying the arc back. Read the

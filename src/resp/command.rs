@@ -28,9 +28,10 @@
 //!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
 //!   and `CHORD COUNT`;
 //! - keys, patterns and names are UTF-8 text; values are any bytes;
+//! - `FLUSHALL` and `FLUSHDB` clear the whole ring ([`crate::dhash`]'s
+//!   `flush.rs`), unless the node was started with `--no-flushall`;
 //! - not yet: `SET ... IFEQ`, `BITOP`, `BITFIELD`, the
-//!   commands that write several keys but `MSET` and `DEL`, transactions,
-//!   `FLUSHALL`.
+//!   commands that write several keys but `MSET` and `DEL`, transactions.
 
 use super::words::{arity, is, key_text, syntax, Parsed};
 use crate::command::{Command, Refusal, SetExpiry, SetReply, TtlForm, Unit, When};
@@ -297,6 +298,14 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         },
         "SCAN" => scan(&args)?,
         "DBSIZE" if args.is_empty() => Command::DbSize,
+        "FLUSHALL" | "FLUSHDB" => match args.as_slice() {
+            [] => Command::FlushAll,
+            [mode] if mode.eq_ignore_ascii_case(b"ASYNC") || mode.eq_ignore_ascii_case(b"SYNC") => {
+                Command::FlushAll
+            }
+            [_] => return Err(syntax()),
+            _ => return Err(arity(name)),
+        },
         "INFO" => Command::Info {
             sections: args
                 .iter()
@@ -677,9 +686,10 @@ mod tests {
             "Unsupported option FOO"
         );
         assert_eq!(
-            refusal(&["FlushAll", "async"]),
-            "unknown command 'FlushAll', with args beginning with: 'async' "
+            refusal(&["Multi", "now"]),
+            "unknown command 'Multi', with args beginning with: 'now' "
         );
+        assert_eq!(refusal(&["FLUSHALL", "later"]), "syntax error");
         assert_eq!(
             refusal(&[]),
             "unknown command '', with args beginning with: "

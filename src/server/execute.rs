@@ -256,6 +256,13 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             .scan(cursor, count, pattern.as_deref())
             .map_or_else(Answer::from, |(next, keys)| Answer::Scan { next, keys }),
         Command::DbSize => Answer::Integer(node.store_usage().keys as i64),
+        Command::FlushAll if !shared.flush_allowed => {
+            Refusal::usage("FLUSHALL is disabled on this node (it was started with --no-flushall)")
+        }
+        Command::FlushAll => node
+            .keys()
+            .flush_all(RING_LIMIT)
+            .map_or_else(Answer::from, |_| Answer::Ok),
         Command::Lookup { key } => lookup(node, &key),
         Command::Node { full } => Answer::Lines(text::node_lines(&node.view(), full)),
         Command::Fingers { full } => Answer::Lines(text::finger_lines(&node.view(), full)),

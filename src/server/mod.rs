@@ -121,6 +121,10 @@ pub struct ServerConfig {
     /// The password text clients must send with `AUTH` before any other
     /// command; `None` asks for none.
     pub password: Option<String>,
+    /// Whether clients may clear the ring with `FLUSHALL`. A ring that
+    /// must never be cleared starts every node without it (Redis's
+    /// `rename-command FLUSHALL ""`).
+    pub flush_allowed: bool,
 }
 
 impl ServerConfig {
@@ -137,6 +141,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(300),
             secret: None,
             password: None,
+            flush_allowed: true,
         }
     }
 }
@@ -220,6 +225,8 @@ struct Shared {
     secret: Option<Secret>,
     /// SHA-256 of the text clients' password, compared in constant time.
     password: Option<[u8; 32]>,
+    /// [`ServerConfig::flush_allowed`].
+    flush_allowed: bool,
     /// Warns of refused connections, at most once a second.
     refusals: Throttled,
     /// How many workers text clients may hold at once; the rest are kept
@@ -377,6 +384,7 @@ impl Server {
             idle_timeout: config.idle_timeout,
             secret: config.secret.clone(),
             password: config.password.as_deref().map(hash_password),
+            flush_allowed: config.flush_allowed,
             refusals: Throttled::default(),
             text_limit: config.workers - kept_for_peers(config.workers),
             text_clients: AtomicUsize::new(0),

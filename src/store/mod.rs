@@ -53,6 +53,17 @@
 //! a node that holds the entry after the key changed owners knows the
 //! update too ([`Store::repeated`]).
 //!
+//! # Flushing
+//!
+//! `FLUSHALL` is a watermark, not a walk over the keys of every node: the
+//! store forgets every entry whose version was stamped at or before it
+//! ([`Store::flush`]), refuses every copy of such an entry that arrives
+//! later ([`Store::merge`]), and stamps every later write past it. A copy
+//! held by a node the flush did not reach (frozen, or cut off) therefore
+//! cannot come back once that node has heard of the watermark, and the key
+//! layer spreads the watermark with its repair rounds
+//! ([`crate::dhash::replication`]).
+//!
 //! # Digests
 //!
 //! Anti-entropy (see [`crate::dhash::replication`]) compares two nodes' copies of
@@ -188,6 +199,9 @@ pub struct Store {
     /// What the updates applied here lately did, so that a retried one
     /// is answered, not applied again (`store/applied.rs`).
     pub(crate) applied: Applied,
+    /// The flush watermark: entries stamped at or before it are gone (see
+    /// "Flushing" above); 0 when the ring was never flushed.
+    flushed: u64,
 }
 
 /// A store's running counts of what it holds, kept as entries come and go.
@@ -241,6 +255,7 @@ impl Store {
             counts: Counts::default(),
             limit,
             applied: Applied::default(),
+            flushed: 0,
         }
     }
 
@@ -290,6 +305,38 @@ impl Store {
     /// How many entries are held, tombstones included.
     pub fn entries(&self) -> usize {
         self.counts.entries
+    }
+
+    /// The flush watermark, in microseconds since the epoch: every entry
+    /// stamped at or before it is gone; 0 when never flushed.
+    pub fn flushed(&self) -> u64 {
+        self.flushed
+    }
+
+    /// Forgets every entry stamped at or before `through` (and, from now
+    /// on, every copy of one), keeping the few stamped after it: writes
+    /// that reached this node after the flush began elsewhere. Returns
+    /// how many entries were forgotten, and the map that held them, so
+    /// that the caller frees its memory after releasing the lock (a
+    /// million entries take longer to free than to sort out).
+    pub fn flush(&mut self, through: u64) -> (usize, impl Send) {
+        self.flushed = self.flushed.max(through);
+        let through = self.flushed;
+        let survivors: Vec<(Id, String, Entry)> = self
+            .by_id
+            .iter()
+            .flat_map(|(id, slot)| slot.iter().map(move |(key, entry)| (id, key, entry)))
+            .filter(|(_, _, entry)| entry.version.stamp > through)
+            .map(|(id, key, entry)| (*id, key.clone(), entry.clone()))
+            .collect();
+        let gone = self.counts.entries - survivors.len();
+        let old = std::mem::take(&mut self.by_id);
+        self.counts = Counts::default();
+        for (id, key, entry) in survivors {
+            self.counts.add(&key, &entry);
+            self.by_id.entry(id).or_default().insert(key, entry);
+        }
+        (gone, old)
     }
 
     /// Every key that has a value, sorted.
@@ -350,6 +397,9 @@ impl Store {
             self.limit
         };
         let mut written = None;
+        // Past the flush watermark too: a write after a flush must not be
+        // taken for one before it, whatever this node's clock says.
+        let now = now.max(self.flushed.saturating_add(1));
         self.put(id, Cow::Borrowed(key), limit, |held| {
             let stamp = held.map_or(now, |e| now.max(e.version.stamp.saturating_add(1)));
             let entry = Entry {
@@ -369,14 +419,18 @@ impl Store {
     }
 
     /// Keeps `entry` for `key` if it supersedes the entry held (see
-    /// [`Entry::supersedes`]). A tombstone older than `horizon` is not
-    /// kept, but still removes an older value. Returns whether the store
-    /// changed.
+    /// [`Entry::supersedes`]) and was stamped after the flush watermark. A
+    /// tombstone older than `horizon` is not kept, but still removes an
+    /// older value. Returns whether the store changed.
     ///
     /// # Errors
     /// [`Full`] when the copy would take the store past
     /// [`Store::hard_limit`]; nothing changes then.
     pub fn merge(&mut self, id: Id, key: String, entry: Entry, horizon: u64) -> Result<bool, Full> {
+        if entry.version.stamp <= self.flushed {
+            // A copy from before a flush, from a node that missed it.
+            return Ok(false);
+        }
         if entry.collectable(horizon) {
             let older = self
                 .get(id, &key)
@@ -492,6 +546,34 @@ pub(crate) mod tests {
         let second = put(&mut store, 5, "a", "2", 90);
         assert_eq!(second.version.stamp, 101);
         assert_eq!(value(&store, 5, "a").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn a_flush_forgets_what_came_before_it_and_refuses_its_copies() {
+        let mut store = Store::new();
+        let old = put(&mut store, 5, "old", "1", 100);
+        put(&mut store, 6, "gone", "2", 150);
+        put(&mut store, 7, "late", "3", 300);
+        let (gone, _) = store.flush(200);
+        assert_eq!((gone, store.len(), store.flushed()), (2, 1, 200));
+        assert_eq!(value(&store, 7, "late").as_deref(), Some("3"));
+        assert_eq!(
+            store.bytes(),
+            store.get(space().id(7), "late").unwrap().cost("late")
+        );
+        // A copy from a node that missed the flush does not come back.
+        let merged = store.merge(space().id(5), "old".into(), old, 0);
+        assert_eq!(merged, Ok(false));
+        assert_eq!(value(&store, 5, "old"), None);
+        // A write after the flush is stamped past it, even by a clock
+        // behind the flusher's, so no later flush of the same mark takes it.
+        let after = put(&mut store, 5, "old", "4", 50);
+        assert_eq!(after.version.stamp, 201);
+        assert_eq!(store.flush(200).0, 0);
+        assert_eq!(value(&store, 5, "old").as_deref(), Some("4"));
+        // An older watermark changes nothing.
+        store.flush(10);
+        assert_eq!(store.flushed(), 200);
     }
 
     #[test]

@@ -135,6 +135,7 @@ pub const HELP: &[&str] = &[
     "FINGERS [FULL]      this node's finger table: k (or a run k-k'), start, node id, address",
     "RING [FULL]         every node (keys owned, replica copies held), walking successor pointers from here",
     "COUNT               the keys of the whole ring, each once (the owned counts of RING, summed)",
+    "FLUSHALL            delete every key of the whole ring: OK",
     "STATS               this node's counters",
     "KEYS [pattern]      keys of the whole ring matching a glob (* ? [a-z]), at most 1000",
     "HELP                this list",
@@ -236,6 +237,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "RING" => full_flag(rest, "RING").map(|full| Command::Ring { full }),
         "STATS" => no_arguments(Command::Stats, "STATS"),
         "COUNT" => no_arguments(Command::Count, "COUNT"),
+        "FLUSHALL" => no_arguments(Command::FlushAll, "FLUSHALL"),
         "KEYS" => {
             let mut words = rest.split_whitespace();
             let pattern = words.next().map(|p| p.as_bytes().to_vec());

@@ -319,6 +319,7 @@ pub fn wide_digest(t: &Target) -> Outcome {
             };
             100_000
         ],
+        flushed: 0,
     };
     let addr = t.addrs[0].clone();
     let reader = thread::spawn(move || {

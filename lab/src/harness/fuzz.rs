@@ -363,6 +363,8 @@ fn request(rng: &mut Rng) -> Request {
                     digest: rng.next_u64(),
                 })
                 .collect(),
+            // Now and then a watermark (most from the future, refused).
+            flushed: if rng.below(8) == 0 { rng.next_u64() } else { 0 },
         },
         8 => Request::Reconcile {
             from: id(rng),

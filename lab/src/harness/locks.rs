@@ -114,6 +114,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
                     to: other,
                     digest: 1,
                 }],
+                flushed: 0,
             });
             // ...or 64 may, each a 64th of it.
             let mut ends = Vec::with_capacity(MAX_BUCKETS);
@@ -126,6 +127,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
             target.handle(Request::Digest {
                 from: other,
                 buckets: ends,
+                flushed: 0,
             });
         },
     );
