@@ -122,6 +122,12 @@ const CHORD: Program = Program {
                     "MIB",
                     "hold at most this many MiB of keys and values [default: a quarter of RAM]",
                 ),
+                with_default(
+                    "max-value-mib",
+                    "MIB",
+                    "take values of at most this many MiB from clients (at most 512)",
+                    "16",
+                ),
             ],
             free: None,
         },
@@ -182,6 +188,14 @@ fn run_node(args: &Parsed) -> Result<(), String> {
         }
         node.max_memory = mib.saturating_mul(1024 * 1024);
     }
+    let max_value: usize = args.at_least("max-value-mib", 1)?;
+    if max_value > chord::store::MAX_VALUE >> 20 {
+        return Err(format!(
+            "--max-value-mib must be at most {}, not {max_value}",
+            chord::store::MAX_VALUE >> 20
+        ));
+    }
+    node.max_value = max_value << 20;
     let mut config = ServerConfig::new(&args.get::<String>("listen")?, node);
     config.join = args.optional("join");
     config.advertise = args.optional("advertise");

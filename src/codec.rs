@@ -19,12 +19,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::Session;
+use crate::store::{MAX_KEY, MAX_VALUE};
 
 pub use crate::auth::{MAGIC, VERSION};
 
-/// The largest frame accepted: values are at most 64 KiB and key handover
-/// is chunked well below this.
-pub const MAX_FRAME: usize = 8 * 1024 * 1024;
+/// The largest frame accepted: one message with the longest key and value
+/// a node can be set to take, and room for the rest. Key hand-over is
+/// chunked well below this ([`crate::dhash`]), so only a message that
+/// carries one big value comes near it; and a frame's buffer grows only as
+/// its bytes arrive.
+pub const MAX_FRAME: usize = MAX_KEY + MAX_VALUE + 1024 * 1024;
 
 /// How much of an announced frame's buffer is allocated before its bytes
 /// arrive; the rest grows as they do.

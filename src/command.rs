@@ -21,12 +21,12 @@ pub enum Command {
     /// `GET key`: the value, or none.
     Get {
         /// The key.
-        key: String,
+        key: Vec<u8>,
     },
     /// `SET key value` (text `PUT`), with Redis's conditions and expiry.
     Set {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// The value: any bytes.
         value: Vec<u8>,
         /// `NX` (`Some(false)`: only if the key has no value) or `XX`
@@ -43,7 +43,7 @@ pub enum Command {
     /// replaced.
     Swap {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// The new value; `None` deletes the key.
         value: Option<Vec<u8>>,
         /// `NX` (`Some(false)`) or `XX` (`Some(true)`), as for `SET`.
@@ -54,27 +54,27 @@ pub enum Command {
     /// `DEL key...`: how many of the keys had a value.
     Delete {
         /// The keys.
-        keys: Vec<String>,
+        keys: Vec<Vec<u8>>,
     },
     /// `EXISTS key...`: how many of the keys have a value.
     Exists {
         /// The keys.
-        keys: Vec<String>,
+        keys: Vec<Vec<u8>>,
     },
     /// `MGET key...`: each key's value, or none.
     GetMany {
         /// The keys.
-        keys: Vec<String>,
+        keys: Vec<Vec<u8>>,
     },
     /// `MSET key value...`: every pair written; each clears its expiry.
     SetMany {
         /// The keys and their values.
-        pairs: Vec<(String, Vec<u8>)>,
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
     },
     /// `INCR key [by]` and its kin: the owner adds `by`, atomically.
     Increment {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// What to add; negative subtracts.
         by: i64,
     },
@@ -82,7 +82,7 @@ pub enum Command {
     /// (a time passed deletes it), if the condition holds.
     Expire {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// When.
         when: When,
         /// The condition; `None`: always.
@@ -91,12 +91,12 @@ pub enum Command {
     /// `PERSIST key`: the key's expiry is removed.
     Persist {
         /// The key.
-        key: String,
+        key: Vec<u8>,
     },
     /// `TTL key` and its kin: when the key expires.
     Ttl {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// How the time is given.
         form: TtlForm,
     },
@@ -104,7 +104,7 @@ pub enum Command {
     /// expiry changed.
     GetEx {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// `None`: no change (a `GET`); `Some(None)`: `PERSIST`; else the
         /// new expiry.
         change: Option<Option<When>>,
@@ -112,14 +112,14 @@ pub enum Command {
     /// `APPEND key value`: the new length.
     Append {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// What goes after the value.
         value: Vec<u8>,
     },
     /// `SETRANGE key offset value`: the new length.
     SetRange {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// Where the bytes go.
         offset: u64,
         /// The bytes.
@@ -129,7 +129,7 @@ pub enum Command {
     /// included, counted from the end when negative.
     GetRange {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// The first byte.
         start: i64,
         /// The last byte.
@@ -138,21 +138,21 @@ pub enum Command {
     /// `INCRBYFLOAT key by`: the new value.
     IncrementFloat {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// What to add: a float, as the client wrote it.
         by: Vec<u8>,
     },
     /// `GETBIT key offset`: the bit, 0 past the value's end.
     GetBit {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// Which bit, from the highest bit of the first byte.
         offset: u64,
     },
     /// `SETBIT key offset 0|1`: the bit before.
     SetBit {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// Which bit.
         offset: u64,
         /// Set or clear it.
@@ -161,7 +161,7 @@ pub enum Command {
     /// `BITCOUNT key [start end [BYTE|BIT]]`: the bits set.
     BitCount {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// A range of bytes, or of bits with `bits`.
         range: Option<(i64, i64)>,
         /// The range counts bits, not bytes.
@@ -171,7 +171,7 @@ pub enum Command {
     /// `on`, or -1.
     BitPos {
         /// The key.
-        key: String,
+        key: Vec<u8>,
         /// The bit looked for.
         on: bool,
         /// Where to start.
@@ -185,7 +185,7 @@ pub enum Command {
     /// values, or its length.
     Lcs {
         /// The two keys.
-        keys: [String; 2],
+        keys: [Vec<u8>; 2],
         /// Only the length.
         len: bool,
     },
@@ -194,19 +194,19 @@ pub enum Command {
     /// `TOUCH key...`: how many of the keys have a value.
     Touch {
         /// The keys.
-        keys: Vec<String>,
+        keys: Vec<Vec<u8>>,
     },
     /// `TIME`: this node's clock, as seconds and microseconds.
     Time,
     /// `TYPE key`: `string`, or `none` for a key with no value.
     Type {
         /// The key.
-        key: String,
+        key: Vec<u8>,
     },
     /// `STRLEN key`: the value's length in bytes, 0 for none.
     Strlen {
         /// The key.
-        key: String,
+        key: Vec<u8>,
     },
     /// `KEYS [pattern]`: the keys of the whole ring matching a Redis glob,
     /// at most [`KEYS_LIMIT`].
@@ -236,7 +236,7 @@ pub enum Command {
     /// each holder's version of the key.
     Lookup {
         /// The key.
-        key: String,
+        key: Vec<u8>,
     },
     /// `NODE`: this node's identifier, neighbours and keys.
     Node {
@@ -474,7 +474,7 @@ pub enum Answer {
     /// Keys, and whether they are all that match.
     Keys {
         /// The keys.
-        keys: Vec<String>,
+        keys: Vec<Vec<u8>>,
         /// False when more match than [`KEYS_LIMIT`].
         complete: bool,
     },
@@ -483,7 +483,7 @@ pub enum Answer {
         /// Where to go on from.
         next: u64,
         /// The keys of this step.
-        keys: Vec<String>,
+        keys: Vec<Vec<u8>>,
     },
     /// The keys of the whole ring and the nodes counted.
     Count {

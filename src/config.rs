@@ -31,6 +31,9 @@ pub struct NodeConfig {
     /// [`crate::store`] for how they are counted and what happens at the
     /// bound).
     pub max_memory: usize,
+    /// The longest value this node takes from a client, in bytes: at most
+    /// [`crate::store::MAX_VALUE`], 16 MiB unless raised.
+    pub max_value: usize,
     /// Where the node reads the time and draws random numbers: the
     /// machine's, or a virtual clock for repeatable runs.
     pub clock: Arc<dyn Clock>,
@@ -50,6 +53,7 @@ impl NodeConfig {
             replicas: 3,
             tombstone_hold: Duration::from_secs(600),
             max_memory: default_max_memory(),
+            max_value: crate::store::DEFAULT_MAX_VALUE,
             clock: Arc::new(SystemClock::new()),
         }
     }

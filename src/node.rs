@@ -93,7 +93,7 @@ impl Node {
     }
 
     /// The keys held here, sorted: for tests and inspection.
-    pub fn held_keys(&self) -> Vec<String> {
+    pub fn held_keys(&self) -> Vec<Vec<u8>> {
         self.keys.held_keys()
     }
 
@@ -170,32 +170,32 @@ impl Node {
     ///
     /// # Errors
     /// As [`Dhash::get`].
-    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        self.keys.get(key)
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        self.keys.get(key.as_ref())
     }
 
     /// Stores `value` under `key` on R nodes: see [`Dhash::put`].
     ///
     /// # Errors
     /// As [`Dhash::put`].
-    pub fn put(&self, key: &str, value: impl AsRef<[u8]>) -> Result<()> {
-        self.keys.put(key, value.as_ref())
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.keys.put(key.as_ref(), value.as_ref())
     }
 
     /// Deletes `key`; whether it had a value: see [`Dhash::delete`].
     ///
     /// # Errors
     /// As [`Dhash::delete`].
-    pub fn delete(&self, key: &str) -> Result<bool> {
-        self.keys.delete(key)
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.keys.delete(key.as_ref())
     }
 
     /// The identifier of `key` and the lookup of its owner.
     ///
     /// # Errors
     /// As [`Ring::find_successor`].
-    pub fn lookup(&self, key: &str) -> Result<(Id, Lookup)> {
-        self.keys.lookup(key)
+    pub fn lookup(&self, key: impl AsRef<[u8]>) -> Result<(Id, Lookup)> {
+        self.keys.lookup(key.as_ref())
     }
 
     /// The RING walk: see [`Ring::walk_ring`].

@@ -473,20 +473,16 @@ impl<'a> Peer<'a> {
     /// # Errors
     /// [`CallError::NotOwner`] when it does not own `key` now, else a
     /// [`CallError`].
-    pub fn get(&self, key: &str) -> Result<Option<Entry>, CallError> {
-        self.value(Request::Get {
-            key: key.to_string(),
-        })
+    pub fn get(&self, key: &[u8]) -> Result<Option<Entry>, CallError> {
+        self.value(Request::Get { key: key.to_vec() })
     }
 
     /// Its copy of `key`, owner or not.
     ///
     /// # Errors
     /// A [`CallError`].
-    pub fn get_copy(&self, key: &str) -> Result<Option<Entry>, CallError> {
-        self.value(Request::GetCopy {
-            key: key.to_string(),
-        })
+    pub fn get_copy(&self, key: &[u8]) -> Result<Option<Entry>, CallError> {
+        self.value(Request::GetCopy { key: key.to_vec() })
     }
 
     fn value(&self, request: Request) -> Result<Option<Entry>, CallError> {
@@ -499,9 +495,9 @@ impl<'a> Peer<'a> {
     /// # Errors
     /// [`CallError::NotOwner`], [`CallError::Full`], or another
     /// [`CallError`].
-    pub fn write(&self, key: &str, (value, expires): Content) -> Result<Written, CallError> {
+    pub fn write(&self, key: &[u8], (value, expires): Content) -> Result<Written, CallError> {
         written(self.call(Request::Write {
-            key: key.to_string(),
+            key: key.to_vec(),
             value,
             expires,
         })?)
@@ -513,9 +509,9 @@ impl<'a> Peer<'a> {
     /// # Errors
     /// As [`Peer::write`]; [`CallError::Refused`] when the value is not an
     /// integer an increment can use.
-    pub fn update(&self, key: &str, update: Update, id: UpdateId) -> Result<Updated, CallError> {
+    pub fn update(&self, key: &[u8], update: Update, id: UpdateId) -> Result<Updated, CallError> {
         updated(self.call(Request::Update {
-            key: key.to_string(),
+            key: key.to_vec(),
             update,
             id,
         })?)
@@ -549,7 +545,7 @@ mod tests {
         assert_eq!(Peer::new(&pong, &node).ping(), Ok(()));
         let not_owner = ask(Response::NotOwner);
         assert_eq!(
-            Peer::new(&not_owner, &node).get("k"),
+            Peer::new(&not_owner, &node).get(b"k"),
             Err(CallError::NotOwner)
         );
         let full = ask(Response::Full { used: 9, limit: 8 });

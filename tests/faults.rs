@@ -13,7 +13,9 @@ use chord::message::{Expiry, Request, Response, Update};
 use chord::store::UpdateId;
 use chord::transport::Handler;
 use chord::Node;
-use common::{keys, node_config, put_all, sorted, successor_of, value_of, Cluster, MemCluster};
+use common::{
+    keys, node_config, put_all, sorted, successor_of, value_of, Cluster, Held, MemCluster,
+};
 
 /// The keys of `keys` that `node` owns in the ring of `nodes`.
 fn owned_by(node: &Node, nodes: &[Arc<Node>], keys: &[String]) -> Vec<String> {
@@ -54,7 +56,7 @@ fn a_restarted_node_serves_no_key_until_it_holds_it_again() {
         }
     }
     cluster.settle_until("the restarted node holding its keys", &|_| {
-        let held = restarted.held_keys();
+        let held = restarted.held();
         owned.iter().all(|k| held.contains(k))
     });
     for key in &owned {
@@ -321,7 +323,7 @@ fn increments_retried_through_a_lossy_network_count_once() {
     let (mut acked, mut failed) = (Vec::new(), 0u64);
     for seed in 0..100 {
         cluster.net().set_loss(0.2, seed);
-        match coordinator.keys().update("counter", &Update::Increment(1)) {
+        match coordinator.keys().update(b"counter", &Update::Increment(1)) {
             Ok(Some(entry)) => acked.push(entry.value.expect("a value")),
             Ok(None) => panic!("an increment always writes"),
             Err(_) => failed += 1,

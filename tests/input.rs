@@ -190,16 +190,38 @@ fn first_line(addr: &str, bytes: &[u8]) -> (String, BufReader<TcpStream>) {
     (answer, reader)
 }
 
+/// A value longer than the node takes is read past and refused with an
+/// error that names the bound, and the connection goes on; a length past
+/// what any node can take closes it, as Redis does.
 #[test]
 fn a_bulk_past_the_limit_names_the_limit() {
     let cluster = TcpCluster::settled(1);
+    let addr = &cluster.addrs()[0];
+    let bound = chord::store::DEFAULT_MAX_VALUE;
+    // Longer than any key and value the node takes together: the reader
+    // reads past it (a value only a little long is refused by the store).
+    let long = MAX_KEY + bound + 1;
+    let mut request = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${long}\r\n").into_bytes();
+    request.extend(std::iter::repeat_n(b'v', long));
+    request.extend_from_slice(b"\r\n*1\r\n$4\r\nPING\r\n");
+    let (answer, mut reader) = first_line(addr, &request);
+    assert!(
+        answer.starts_with(&format!("-ERR an argument of {long} bytes"))
+            && answer.contains(&format!("values of at most {bound} bytes")),
+        "{answer}"
+    );
+    let mut pong = String::new();
+    reader.read_line(&mut pong).expect("the connection goes on");
+    assert_eq!(pong, "+PONG\r\n");
+    let past_any = MAX_KEY + MAX_VALUE + 1;
     let (answer, _) = first_line(
-        &cluster.addrs()[0],
-        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n",
+        addr,
+        format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${past_any}\r\n").as_bytes(),
     );
     assert!(
-        answer.starts_with("-ERR Protocol error: invalid bulk length 1048576")
-            && answer.contains(&MAX_VALUE.to_string()),
+        answer.starts_with(&format!(
+            "-ERR Protocol error: invalid bulk length {past_any}"
+        )) && answer.contains(&MAX_VALUE.to_string()),
         "{answer}"
     );
 }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chord::id::IdSpace;
 use common::{
     fingers_are_correct, keys, keys_are_at_their_holders, node_at, node_config, put_all,
-    ring_is_correct, sorted, successor_of, value_of, Cluster, MemCluster,
+    ring_is_correct, sorted, successor_of, value_of, Cluster, Held, MemCluster,
 };
 
 /// An address that SHA-1 maps to each wanted identifier in a `bits`-bit
@@ -88,7 +88,7 @@ fn figure_4a_the_finger_table_of_node_8() {
 fn figure_4b_the_query_for_key_54_from_node_8() {
     let (cluster, addrs) = paper_ring();
     let n8 = node_at(&cluster.live(), &addrs[&8]);
-    let (id, lookup) = n8.lookup(&key_for(6, 54)).unwrap();
+    let (id, lookup) = n8.lookup(key_for(6, 54)).unwrap();
     assert_eq!(id.to_u64(), Some(54));
     let path: Vec<u64> = lookup
         .path
@@ -123,7 +123,7 @@ fn figure_2_keys_are_stored_at_their_successor() {
         assert_eq!(lookup.owner().id.to_u64(), Some(expected[0]), "K{key_id}");
         let mut holders: Vec<u64> = nodes
             .iter()
-            .filter(|n| n.held_keys().contains(&key))
+            .filter(|n| n.held().contains(&key))
             .map(|n| n.me().id.to_u64().unwrap())
             .collect();
         let mut expected = expected.to_vec();
@@ -266,7 +266,7 @@ fn a_joining_node_takes_over_keys_from_its_successor() {
         !mine.is_empty(),
         "pick more keys: none maps to the newcomer"
     );
-    let held = newcomer.held_keys();
+    let held = newcomer.held();
     assert!(mine.iter().all(|k| held.contains(k)));
     assert!(keys_are_at_their_holders(&nodes, &keys));
     // Reference: section "Node Joins and Stabilization": when n joins, some
@@ -282,12 +282,12 @@ fn a_leaving_node_hands_its_keys_to_its_successor() {
     put_all(&cluster.live()[0], &keys);
     let leaver = cluster.live()[3].clone();
     let successor = leaver.successor();
-    let its_keys = leaver.held_keys();
+    let its_keys = leaver.held();
     assert!(!its_keys.is_empty());
     cluster.leave(&leaver.me().addr);
     // At once, before any stabilization round: the successor holds them.
     let heir = node_at(&cluster.live(), &successor.addr);
-    let held = heir.held_keys();
+    let held = heir.held();
     assert!(its_keys.iter().all(|k| held.contains(k)));
     for key in &keys {
         assert_eq!(

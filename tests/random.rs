@@ -129,7 +129,7 @@ fn trace_key(nodes: &[std::sync::Arc<Node>], key: &str) {
             "   {:?}: pred {:?}, successors {successors:?}, holds {:?}",
             view.me,
             view.predecessor,
-            node.keys().held_entry(key)
+            node.keys().held_entry(key.as_bytes())
         );
     }
 }
@@ -180,7 +180,7 @@ fn scenario(seed: u64) -> Vec<String> {
                 let result = match &value {
                     Some(v) => at
                         .keys()
-                        .put_expiring(&key, v.as_bytes(), expiry_of(v))
+                        .put_expiring(key.as_bytes(), v.as_bytes(), expiry_of(v))
                         .map(|()| None),
                     None => at.delete(&key).map(Some),
                 };
@@ -251,7 +251,7 @@ fn scenario(seed: u64) -> Vec<String> {
             // INCR of one of three counters.
             88..=91 => {
                 let counter = format!("count-{}", op % 3);
-                let result = at.keys().increment(&counter, 1);
+                let result = at.keys().increment(counter.as_bytes(), 1);
                 let _ = write!(line, " INCR {counter} -> {result:?}");
                 let counted = counters.entry(counter.clone()).or_default();
                 match result {
@@ -328,7 +328,7 @@ fn scenario(seed: u64) -> Vec<String> {
                     "{context}: GET {key} unavailable in a settled ring"
                 );
                 // The expiry travels with the value through every hand-over.
-                if let Ok(Some(entry)) = reader.keys().get_entry(key) {
+                if let Ok(Some(entry)) = reader.keys().get_entry(key.as_bytes()) {
                     let value = String::from_utf8(entry.value.unwrap_or_default()).unwrap();
                     let expiry = expiry_of(&value);
                     assert_eq!(entry.expires, expiry, "{context}: {key} = {value}");

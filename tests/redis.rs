@@ -608,6 +608,84 @@ fn values_are_binary_safe_and_the_text_protocol_shows_them_escaped() {
     assert_eq!(count, 4);
 }
 
+/// Keys are bytes, as values are: a key that is not UTF-8 (NUL, 0xff, a
+/// line break) is written, read, listed and deleted through any node, and
+/// the text protocol lists it escaped.
+#[test]
+fn keys_are_binary_safe_and_the_text_protocol_lists_them_escaped() {
+    let cluster = TcpCluster::settled(3);
+    let addrs = cluster.addrs();
+    let key: &[u8] = b"bin\x00\xff\r\nkey";
+    let () = connect(&addrs[0]).set(key, "binary").unwrap();
+    let read: Option<String> = connect(&addrs[1]).get(key).unwrap();
+    assert_eq!(read.as_deref(), Some("binary"));
+    let listed: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg("bin*")
+        .query(&mut connect(&addrs[2]))
+        .unwrap();
+    assert_eq!(listed, [key.to_vec()]);
+    let mut text = chord::client::Client::connect(&addrs[2], std::time::Duration::from_secs(10))
+        .expect("connect");
+    let lines = text.request("KEYS bin*").unwrap();
+    assert_eq!(lines, ["bin\\x00\\xff\\r\\nkey"]);
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(key)
+        .query(&mut connect(&addrs[2]))
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let gone: Option<String> = connect(&addrs[0]).get(key).unwrap();
+    assert_eq!(gone, None);
+}
+
+/// A 10 MiB value is written through one node and read whole through
+/// another, from its owner and after the owner dies, from a replica; a
+/// value past the node's bound (16 MiB) and a key past 64 KiB are refused
+/// with errors that name the bound, and the connection goes on.
+#[test]
+fn big_values_and_long_keys_travel_whole_and_their_bounds_are_named() {
+    let mut cluster = TcpCluster::settled(4);
+    let addrs = cluster.addrs();
+    let big: Vec<u8> = (0..10 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut con = connect(&addrs[0]);
+    let () = con.set("big", &big).unwrap();
+    let read: Vec<u8> = connect(&addrs[2]).get("big").unwrap();
+    assert!(
+        read == big,
+        "the value came back changed ({} bytes)",
+        read.len()
+    );
+    let owner = cluster.live()[0]
+        .lookup("big")
+        .expect("lookup")
+        .1
+        .owner()
+        .clone();
+    cluster.kill(&owner.addr);
+    let survivor = cluster.addrs()[0].clone();
+    let read: Vec<u8> = connect(&survivor).get("big").unwrap();
+    assert!(
+        read == big,
+        "a replica's copy differs ({} bytes)",
+        read.len()
+    );
+
+    let mut con = connect(&survivor);
+    let too_big = vec![b'x'; chord::store::DEFAULT_MAX_VALUE + 1];
+    let error = refused(con.set("huge", &too_big));
+    assert!(
+        error.contains("longer than the 16777216 allowed"),
+        "{error}"
+    );
+    let long_key = vec![b'k'; chord::store::MAX_KEY];
+    let () = con.set(&long_key, "fits").unwrap();
+    let read: Option<String> = con.get(&long_key).unwrap();
+    assert_eq!(read.as_deref(), Some("fits"));
+    let error = refused(con.set(vec![b'k'; chord::store::MAX_KEY + 1], "no"));
+    assert!(error.contains("65536"), "{error}");
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
 /// MSET, MGET and DEL of many keys send their first attempts together, and
 /// each key keeps a single write's promise: R copies before OK, even when
 /// a node has just died and the tables still name it.

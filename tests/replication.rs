@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    keys, keys_are_at_their_holders, put_all, ring_is_correct, sorted, value_of, Cluster,
+    keys, keys_are_at_their_holders, put_all, ring_is_correct, sorted, value_of, Cluster, Held,
     MemCluster, TcpCluster,
 };
 
@@ -143,7 +143,7 @@ fn a_node_cut_off_and_back_does_not_bring_back_stale_values() {
     let keys = keys("stale", 150);
     put_all(&cluster.live()[0], &keys);
     let victim = cluster.live()[3].clone();
-    let its_keys = victim.held_keys();
+    let its_keys = victim.held();
     assert!(its_keys.len() >= 4, "pick more keys: {}", its_keys.len());
     // It stops answering, keeping its store; the ring routes around it.
     let away = cluster.cut_off(&victim.me().addr);
@@ -169,7 +169,7 @@ fn a_node_cut_off_and_back_does_not_bring_back_stale_values() {
         ring_is_correct(nodes)
             && keys_are_at_their_holders(nodes, &surviving)
             && nodes.iter().all(|n| {
-                let held = n.held_keys();
+                let held = n.held();
                 deleted.iter().all(|d| !held.contains(d))
             })
     });
@@ -195,7 +195,7 @@ fn a_flushed_key_does_not_come_back_from_a_node_that_missed_the_flush() {
     let keys = keys("flushed", 150);
     put_all(&cluster.live()[0], &keys);
     let victim = cluster.live()[3].clone();
-    assert!(victim.held_keys().len() >= 4, "pick more keys");
+    assert!(victim.held().len() >= 4, "pick more keys");
     let away = cluster.cut_off(&victim.me().addr);
     let asker = cluster.live()[0].clone();
     let reached = asker.keys().flush_all(100).expect("a flush");
@@ -203,7 +203,7 @@ fn a_flushed_key_does_not_come_back_from_a_node_that_missed_the_flush() {
     asker.put("after", "kept").expect("a write after the flush");
     for node in cluster.live() {
         assert!(
-            node.held_keys().iter().all(|k| k == "after"),
+            node.held().iter().all(|k| k == "after"),
             "{} kept keys through the flush",
             node.me().addr
         );
@@ -215,7 +215,7 @@ fn a_flushed_key_does_not_come_back_from_a_node_that_missed_the_flush() {
             && keys_are_at_their_holders(nodes, &after)
             && nodes
                 .iter()
-                .all(|n| n.held_keys().iter().all(|k| *k == after[0]))
+                .all(|n| n.held().iter().all(|k| *k == after[0]))
     });
     for node in cluster.live() {
         for key in keys.iter().step_by(10) {
@@ -285,7 +285,7 @@ fn memory_an_expiring_key_expires_at_every_holder() {
     let at = nodes[0].config().clock.now_micros() + 5_000_000;
     nodes[0]
         .keys()
-        .put_expiring("brief", b"soon gone", Some(at))
+        .put_expiring(b"brief", b"soon gone", Some(at))
         .expect("put");
     nodes[1].put("lasting", "stays").expect("put");
     let copies = |cluster: &MemCluster| {
@@ -295,7 +295,7 @@ fn memory_an_expiring_key_expires_at_every_holder() {
         assert_eq!(holders.len(), 3);
         holders
             .into_iter()
-            .map(|h| nodes[2].ring().peer(h).get_copy("brief").expect("a copy"))
+            .map(|h| nodes[2].ring().peer(h).get_copy(b"brief").expect("a copy"))
             .collect::<Vec<_>>()
     };
     for copy in copies(&cluster) {

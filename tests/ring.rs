@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     fingers_are_correct, keys, keys_are_at_their_holders, node_at, put_all, ring_is_correct,
-    sorted, successor_of, value_of, Cluster, MemCluster, TcpCluster,
+    sorted, successor_of, value_of, Cluster, Held, MemCluster, TcpCluster,
 };
 
 fn converges(cluster: &mut impl Cluster, n: usize) {
@@ -57,7 +57,7 @@ fn joins_move_keys(cluster: &mut impl Cluster) {
         ring_is_correct(nodes) && keys_are_at_their_holders(nodes, &keys)
     });
     let nodes = cluster.live();
-    let newcomers_hold_keys = nodes[3..].iter().any(|n| !n.held_keys().is_empty());
+    let newcomers_hold_keys = nodes[3..].iter().any(|n| !n.held().is_empty());
     assert!(newcomers_hold_keys, "no key moved to a new node");
     for node in &nodes {
         for key in &keys {
@@ -313,16 +313,16 @@ fn memory_keys_move_in_chunks_when_identifiers_are_few() {
     cluster.settle_until("keys at their owners after a join", &|nodes| {
         ring_is_correct(nodes) && keys_are_at_their_holders(nodes, &keys)
     });
-    let pulled = newcomer.held_keys().len() * value.len();
+    let pulled = newcomer.held().len() * value.len();
     assert!(pulled > 2 * chunk, "the join moved only {pulled} bytes");
     let leaver = cluster.live()[0].clone();
     let heir = leaver.successor();
-    let handed = leaver.held_keys();
+    let handed = leaver.held();
     assert!(handed.len() * value.len() > 2 * chunk);
     cluster.leave(&leaver.me().addr);
     let nodes = cluster.live();
     let heir = node_at(&nodes, &heir.addr);
-    let held = heir.held_keys();
+    let held = heir.held();
     assert!(handed.iter().all(|k| held.contains(k)));
     for key in &keys {
         assert_eq!(
@@ -346,7 +346,7 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
     let items: Vec<chord::store::Item> = keys
         .iter()
         .map(|key| chord::store::Item {
-            key: key.clone(),
+            key: key.clone().into_bytes(),
             entry: chord::store::Entry {
                 value: Some(value_of(key).into_bytes()),
                 version: chord::store::Version {
@@ -381,7 +381,9 @@ fn fingerprint(cluster: &MemCluster, keys: &[String]) -> String {
     for node in cluster.live() {
         out += &format!("{:?}\n", node.view());
         for key in keys {
-            let copy = node.handle(Request::GetCopy { key: key.clone() });
+            let copy = node.handle(Request::GetCopy {
+                key: key.clone().into_bytes(),
+            });
             out += &format!("{key}: {copy:?}\n");
         }
     }

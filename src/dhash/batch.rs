@@ -29,7 +29,7 @@ use crate::store::{check_key, check_value, Entry, Item};
 struct Placed<'a> {
     /// Where the key is in the caller's list.
     place: usize,
-    key: &'a str,
+    key: &'a [u8],
     id: Id,
     owner: NodeRef,
 }
@@ -41,18 +41,21 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::put`], for the first key that fails; the keys before it
     /// are written.
-    pub fn write_many(&self, writes: &[(&str, Option<&[u8]>)]) -> Result<Vec<bool>> {
+    pub fn write_many(&self, writes: &[(&[u8], Option<&[u8]>)]) -> Result<Vec<bool>> {
         // One key or value the store cannot take refuses the whole batch,
         // before any of it is written.
         for (key, value) in writes {
             check_key(key).map_err(rejected)?;
-            value.map(check_value).transpose().map_err(rejected)?;
+            value
+                .map(|value| check_value(value, self.config().max_value))
+                .transpose()
+                .map_err(rejected)?;
         }
         let mut existed: Vec<Option<bool>> = vec![None; writes.len()];
         // Writes of one key in flight together could land in any order; a
         // key named twice must end as the last one says, so such a batch
         // goes one key after another.
-        let distinct: HashSet<&str> = writes.iter().map(|(key, _)| *key).collect();
+        let distinct: HashSet<&[u8]> = writes.iter().map(|(key, _)| *key).collect();
         if distinct.len() == writes.len() && !self.ring.paused() {
             self.serving_client(|| self.first_writes(writes, &mut existed));
         }
@@ -73,7 +76,7 @@ impl Dhash {
     ///
     /// # Errors
     /// As [`Dhash::get`], for the first key that fails.
-    pub fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>> {
         for key in keys {
             check_key(key).map_err(rejected)?;
         }
@@ -94,7 +97,7 @@ impl Dhash {
     }
 
     /// The keys whose owners this node's tables name, with them.
-    fn placed<'a>(&self, keys: impl Iterator<Item = &'a str>) -> Vec<Placed<'a>> {
+    fn placed<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) -> Vec<Placed<'a>> {
         keys.enumerate()
             .filter_map(|(place, key)| {
                 let id = self.key_id(key);
@@ -111,7 +114,7 @@ impl Dhash {
 
     /// Reads every key whose owner is known, all at once; fills `read` for
     /// those the owner answered.
-    fn first_reads(&self, keys: &[&str], read: &mut [Option<Option<Entry>>]) {
+    fn first_reads(&self, keys: &[&[u8]], read: &mut [Option<Option<Entry>>]) {
         let placed = self.placed(keys.iter().copied());
         let (local, remote): (Vec<_>, Vec<_>) =
             placed.iter().partition(|p| p.owner.addr == self.me().addr);
@@ -122,7 +125,7 @@ impl Dhash {
             .iter()
             .map(|p| {
                 let request = Request::Get {
-                    key: p.key.to_string(),
+                    key: p.key.to_vec(),
                 };
                 (&p.owner, request)
             })
@@ -137,7 +140,7 @@ impl Dhash {
     /// Writes every key whose owner is known at its owner, all at once,
     /// then sends every replica copy at once; fills `existed` for the keys
     /// that R nodes now hold.
-    fn first_writes(&self, writes: &[(&str, Option<&[u8]>)], existed: &mut [Option<bool>]) {
+    fn first_writes(&self, writes: &[(&[u8], Option<&[u8]>)], existed: &mut [Option<bool>]) {
         let placed = self.placed(writes.iter().map(|(key, _)| *key));
         let value = |p: &Placed| writes[p.place].1.map(<[u8]>::to_vec);
         let mut answers: Vec<Option<std::result::Result<Written, CallError>>> =
@@ -152,7 +155,7 @@ impl Dhash {
                 )));
             } else {
                 let request = Request::Write {
-                    key: p.key.to_string(),
+                    key: p.key.to_vec(),
                     value: value(p),
                     expires: None,
                 };
@@ -180,7 +183,7 @@ impl Dhash {
                     .entry(replica.addr.as_str())
                     .or_insert_with(|| (*replica, Vec::new(), Vec::new()));
                 items.push(Item {
-                    key: p.key.to_string(),
+                    key: p.key.to_vec(),
                     entry: written.entry.clone(),
                 });
                 places.push(p.place);

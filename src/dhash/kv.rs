@@ -93,7 +93,7 @@ impl Dhash {
     /// # Errors
     /// [`Error::Unavailable`] when neither the owner nor a replica could be
     /// read before the request deadline.
-    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.get_entry(key)?.and_then(|e| e.value))
     }
 
@@ -102,7 +102,7 @@ impl Dhash {
     ///
     /// # Errors
     /// As [`Dhash::get`].
-    pub fn get_entry(&self, key: &str) -> Result<Option<Entry>> {
+    pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>> {
         let entry = self.retrying(key, |first| self.read_once(key, first))?;
         let clock = &self.config().clock;
         Ok(entry.filter(|e| e.is_live_then(|| clock.now_micros())))
@@ -113,7 +113,7 @@ impl Dhash {
     /// # Errors
     /// [`Error::Unavailable`] when the owner could not be reached, or fewer
     /// than R nodes took the write, before the request deadline.
-    pub fn put(&self, key: &str, value: &[u8]) -> Result<()> {
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         self.put_expiring(key, value, None)
     }
 
@@ -122,8 +122,8 @@ impl Dhash {
     ///
     /// # Errors
     /// As [`Dhash::put`].
-    pub fn put_expiring(&self, key: &str, value: &[u8], expires: Option<u64>) -> Result<()> {
-        check_value(value).map_err(rejected)?;
+    pub fn put_expiring(&self, key: &[u8], value: &[u8], expires: Option<u64>) -> Result<()> {
+        check_value(value, self.config().max_value).map_err(rejected)?;
         let content = (Some(value.to_vec()), expires);
         self.retrying(key, |first| self.write_once(key, content.clone(), first))
             .map(|_| ())
@@ -136,7 +136,7 @@ impl Dhash {
     ///
     /// # Errors
     /// As [`Dhash::put`].
-    pub fn expire(&self, key: &str, at: Option<u64>, only: Option<ExpireIf>) -> Result<bool> {
+    pub fn expire(&self, key: &[u8], at: Option<u64>, only: Option<ExpireIf>) -> Result<bool> {
         Ok(self.update(key, &Update::Expire { at, only })?.is_some())
     }
 
@@ -144,7 +144,7 @@ impl Dhash {
     ///
     /// # Errors
     /// As [`Dhash::put`].
-    pub fn delete(&self, key: &str) -> Result<bool> {
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
         self.retrying(key, |first| self.write_once(key, (None, None), first))
     }
 
@@ -152,7 +152,7 @@ impl Dhash {
     ///
     /// # Errors
     /// As [`crate::chord::Ring::find_successor`].
-    pub fn lookup(&self, key: &str) -> Result<(Id, Lookup)> {
+    pub fn lookup(&self, key: &[u8]) -> Result<(Id, Lookup)> {
         let id = self.key_id(key);
         let lookup = self.find_successor(id)?;
         Stats::add(&self.stats().lookups, 1);
@@ -195,7 +195,7 @@ impl Dhash {
     /// (`client_peer_calls`). A key the store cannot take is refused
     /// here, at once: no attempt could succeed
     /// ([`crate::store::check_key`]).
-    fn retrying<T>(&self, key: &str, attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
+    fn retrying<T>(&self, key: &[u8], attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         check_key(key).map_err(rejected)?;
         self.serving_client(|| self.retry_loop(key, attempt))
     }
@@ -211,7 +211,7 @@ impl Dhash {
     }
 
     /// The loop of [`Dhash::retrying`].
-    fn retry_loop<T>(&self, key: &str, mut attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
+    fn retry_loop<T>(&self, key: &[u8], mut attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
         // A request that waited out a pause of this process in its socket
         // buffer was given up by its client: do not act on it now.
         if self.ring.paused() {
@@ -237,12 +237,17 @@ impl Dhash {
             if now + backoff > deadline {
                 Stats::add(&self.stats().failed_requests, 1);
                 return Err(Error::Unavailable(format!(
-                    "key {key:?}: no attempt succeeded within {:?}; last: {last}",
+                    "key \"{}\": no attempt succeeded within {:?}; last: {last}",
+                    key.escape_ascii(),
                     self.config().request_timeout
                 )));
             }
             Stats::add(&self.stats().retries, 1);
-            debug!("{}: retrying {key:?}: {last}", self.me().addr);
+            debug!(
+                "{}: retrying \"{}\": {last}",
+                self.me().addr,
+                key.escape_ascii()
+            );
             clock.sleep(backoff);
             backoff = (backoff * 2).min(self.config().stabilize_interval);
         }
@@ -251,7 +256,7 @@ impl Dhash {
     /// One read: the owner's entry, or, if the owner timed out (now or a
     /// moment ago) or does not hold the key's arc yet, the newest entry
     /// among the other holders ([`Dhash::newest_elsewhere`]).
-    fn read_once(&self, key: &str, first: bool) -> Attempt<Option<Entry>> {
+    fn read_once(&self, key: &[u8], first: bool) -> Attempt<Option<Entry>> {
         let id = self.key_id(key);
         let here = || peer::value(self.owner_get(key));
         let listed = self.ask_listed_owner(id, first, here, |peer| peer.get(key));
@@ -393,7 +398,7 @@ impl Dhash {
     /// node can name the owner alone.
     fn newest_elsewhere(
         &self,
-        key: &str,
+        key: &[u8],
         owner: &NodeRef,
         holders: &[NodeRef],
         why: &CallError,
@@ -430,7 +435,7 @@ impl Dhash {
 
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
-    fn write_once(&self, key: &str, content: Content, first: bool) -> Attempt<bool> {
+    fn write_once(&self, key: &[u8], content: Content, first: bool) -> Attempt<bool> {
         let id = self.key_id(key);
         let here = || peer::written(self.owner_write(id, key, content.clone()));
         let there = |peer: &crate::peer::Peer<'_>| peer.write(key, content.clone());
@@ -465,7 +470,7 @@ impl Dhash {
     }
 
     /// Copies what the owner wrote to the R - 1 replicas its answer named.
-    fn copy_written(&self, key: &str, owner: &NodeRef, written: Written) -> Attempt<()> {
+    fn copy_written(&self, key: &[u8], owner: &NodeRef, written: Written) -> Attempt<()> {
         let others: Vec<NodeRef> = written
             .successors
             .into_iter()
@@ -490,7 +495,7 @@ impl Dhash {
     /// # Errors
     /// [`Error::Rejected`] when the value cannot be incremented; else as
     /// [`Dhash::put`].
-    pub fn update(&self, key: &str, update: &Update) -> Result<Option<Entry>> {
+    pub fn update(&self, key: &[u8], update: &Update) -> Result<Option<Entry>> {
         Ok(self.apply(key, update)?.0)
     }
 
@@ -504,7 +509,7 @@ impl Dhash {
     /// As [`Dhash::update`].
     pub fn swap(
         &self,
-        key: &str,
+        key: &[u8],
         value: Option<Vec<u8>>,
         exists: Option<bool>,
         expiry: Expiry,
@@ -523,7 +528,7 @@ impl Dhash {
     ///
     /// # Errors
     /// As [`Dhash::update`].
-    pub fn set_bit(&self, key: &str, offset: u64, on: bool) -> Result<bool> {
+    pub fn set_bit(&self, key: &[u8], offset: u64, on: bool) -> Result<bool> {
         let (_, bit) = self.apply(key, &Update::SetBit { offset, on })?;
         Ok(bit.as_deref() == Some(&[1]))
     }
@@ -531,14 +536,14 @@ impl Dhash {
     /// [`Dhash::update`]: the entry written (`None` when the condition did
     /// not hold), and what the answer needs of the value before (a swap's
     /// old value, `SETBIT`'s old bit).
-    fn apply(&self, key: &str, update: &Update) -> Result<(Option<Entry>, Option<Vec<u8>>)> {
+    fn apply(&self, key: &[u8], update: &Update) -> Result<(Option<Entry>, Option<Vec<u8>>)> {
         if let Update::Set { value, .. }
         | Update::Append(value)
         | Update::Swap {
             value: Some(value), ..
         } = update
         {
-            check_value(value).map_err(rejected)?;
+            check_value(value, self.config().max_value).map_err(rejected)?;
         }
         let once = self.new_update_id();
         self.retrying(key, |first| {
@@ -578,7 +583,7 @@ impl Dhash {
     /// # Errors
     /// [`Error::Rejected`] when the value is not a signed 64-bit integer,
     /// or the sum would overflow; else as [`Dhash::update`].
-    pub fn increment(&self, key: &str, by: i64) -> Result<i64> {
+    pub fn increment(&self, key: &[u8], by: i64) -> Result<i64> {
         let written = self.update(key, &Update::Increment(by))?;
         written
             .and_then(|entry| entry.value)
@@ -591,7 +596,7 @@ impl Dhash {
     /// [`Dhash::update`] applied here, as the owner.
     fn update_here(
         &self,
-        key: &str,
+        key: &[u8],
         update: &Update,
         once: UpdateId,
     ) -> std::result::Result<Updated, CallError> {
@@ -601,7 +606,7 @@ impl Dhash {
     /// [`Dhash::update`] at the owner a lookup names.
     fn update_at_lookup(
         &self,
-        key: &str,
+        key: &[u8],
         update: &Update,
         once: UpdateId,
     ) -> Attempt<(NodeRef, std::result::Result<Updated, CallError>)> {
@@ -628,7 +633,7 @@ impl Dhash {
     /// ordered by their stamps, as every write is (last writer wins).
     fn write_around(
         &self,
-        key: &str,
+        key: &[u8],
         (value, expires): Content,
         lookup: &Lookup,
         why: &CallError,
@@ -667,7 +672,7 @@ impl Dhash {
     /// take it; `already` nodes hold it (for the messages).
     fn copy_to(
         &self,
-        key: &str,
+        key: &[u8],
         entry: Entry,
         targets: &[NodeRef],
         needed: usize,
@@ -677,7 +682,7 @@ impl Dhash {
             return Ok(());
         }
         let items = [Item {
-            key: key.to_string(),
+            key: key.to_vec(),
             entry,
         }];
         // In waves: as many targets at once as copies are still needed, so

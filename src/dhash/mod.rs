@@ -37,7 +37,7 @@ use crate::message::{Expiry, Request, Response, Update};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
 use crate::store::{
-    Content, Entry, Full, Item, KeptValue, Outcome, Record, Store, UpdateId, Usage, MAX_VALUE,
+    Content, Entry, Full, Item, KeptValue, Outcome, Record, Store, UpdateId, Usage,
 };
 use replication::RepairState;
 
@@ -136,13 +136,13 @@ impl Dhash {
     }
 
     /// The keys held here, sorted: for tests and inspection.
-    pub fn held_keys(&self) -> Vec<String> {
+    pub fn held_keys(&self) -> Vec<Vec<u8>> {
         self.store().keys()
     }
 
     /// The copy of `key` held here, owner or not, a tombstone included:
     /// for tests and inspection.
-    pub fn held_entry(&self, key: &str) -> Option<Entry> {
+    pub fn held_entry(&self, key: &[u8]) -> Option<Entry> {
         let id = self.key_id(key);
         self.store().get(id, key).cloned()
     }
@@ -205,7 +205,7 @@ impl Dhash {
             let batch: Vec<(Id, Item)> = items
                 .by_ref()
                 .take(MERGE_BATCH)
-                .map(|item| (space.key(item.key.as_bytes()), item))
+                .map(|item| (space.key(&item.key), item))
                 .collect();
             let mut store = self.store_mut();
             for (id, item) in batch {
@@ -236,7 +236,7 @@ impl Dhash {
 
     /// Reads `key` as its owner: the entry, a tombstone included, so the
     /// coordinator can compare it with replicas.
-    fn owner_get(&self, key: &str) -> Response {
+    fn owner_get(&self, key: &[u8]) -> Response {
         let id = self.key_id(key);
         match self.owner_read(id, key) {
             Some(entry) => Response::Value(entry),
@@ -246,14 +246,14 @@ impl Dhash {
 
     /// The entry of `key` (identifier `id`) as its owner holds it; `None`
     /// when this node does not serve `id` now.
-    pub(crate) fn owner_read(&self, id: Id, key: &str) -> Option<Option<Entry>> {
+    pub(crate) fn owner_read(&self, id: Id, key: &[u8]) -> Option<Option<Entry>> {
         self.ring
             .while_serving(id, |_| self.store_for_one_key().get(id, key).cloned())
     }
 
     /// The identifier of `key`.
-    pub(crate) fn key_id(&self, key: &str) -> Id {
-        self.config().space.key(key.as_bytes())
+    pub(crate) fn key_id(&self, key: &[u8]) -> Id {
+        self.config().space.key(key)
     }
 
     /// Why this node does not serve `id`: it is not the owner, or it is
@@ -268,14 +268,14 @@ impl Dhash {
 
     /// Writes `key` as its owner: stamps the new version, which the
     /// coordinator then copies to the replicas this answer names.
-    pub(crate) fn owner_write(&self, id: Id, key: &str, content: Content) -> Response {
+    pub(crate) fn owner_write(&self, id: Id, key: &[u8], content: Content) -> Response {
         self.owner_apply(id, key, None, |_, _| Ok(Some(content)))
     }
 
     /// Applies `update` to `key` as its owner, atomically: the value is
     /// read and written under one hold of the store lock. An update `once`
     /// names that was applied here lately is answered as it was then.
-    fn owner_update(&self, key: &str, update: Update, once: UpdateId) -> Response {
+    fn owner_update(&self, key: &[u8], update: Update, once: UpdateId) -> Response {
         // What the answer needs of the value before: all of it for a
         // swap, the one bit for SETBIT.
         let before: Option<Before> = match update {
@@ -288,6 +288,7 @@ impl Dhash {
             })),
             _ => None,
         };
+        let max = self.config().max_value;
         self.owner_apply(self.key_id(key), key, Some((once, before)), |held, now| {
             // The entry as the update sees it: an expired value is none.
             let live = held.filter(|e| e.is_live(now));
@@ -319,7 +320,7 @@ impl Dhash {
                 Update::Append(tail) => {
                     let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
                     value.extend_from_slice(&tail);
-                    fits(&value)?;
+                    fits(&value, max)?;
                     Ok(Some((Some(value), held_expiry)))
                 }
                 Update::SetRange {
@@ -329,7 +330,7 @@ impl Dhash {
                     let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
                     let start = usize::try_from(offset).map_err(|_| TOO_BIG)?;
                     let end = start.checked_add(part.len()).ok_or(TOO_BIG)?;
-                    if end > MAX_VALUE {
+                    if end > max {
                         return Err(TOO_BIG);
                     }
                     if value.len() < end {
@@ -345,7 +346,7 @@ impl Dhash {
                 }
                 Update::SetBit { offset, on } => {
                     let byte = usize::try_from(offset / 8).map_err(|_| TOO_BIG)?;
-                    if byte >= MAX_VALUE {
+                    if byte >= max {
                         return Err(TOO_BIG);
                     }
                     let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
@@ -396,7 +397,7 @@ impl Dhash {
     fn owner_apply(
         &self,
         id: Id,
-        key: &str,
+        key: &[u8],
         once: Option<(UpdateId, Option<Before>)>,
         change: impl FnOnce(Option<&Entry>, u64) -> std::result::Result<Option<Content>, &'static str>,
     ) -> Response {
@@ -604,9 +605,9 @@ impl Dhash {
 /// takes.
 const TOO_BIG: &str = "string exceeds maximum allowed size (proto-max-bulk-len)";
 
-/// Whether an updated value fits the store's bound.
-fn fits(value: &[u8]) -> std::result::Result<(), &'static str> {
-    if value.len() > MAX_VALUE {
+/// Whether an updated value fits the node's bound, `max`.
+fn fits(value: &[u8], max: usize) -> std::result::Result<(), &'static str> {
+    if value.len() > max {
         return Err(TOO_BIG);
     }
     Ok(())

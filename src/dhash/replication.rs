@@ -314,10 +314,10 @@ impl Dhash {
     pub(crate) fn reconcile(&self, from: Id, to: Id, items: Vec<Item>) -> Response {
         let horizon = self.horizon();
         let space = self.config().space;
-        let theirs: HashMap<(Id, String), Version> = items
+        let theirs: HashMap<(Id, Vec<u8>), Version> = items
             .iter()
             .map(|item| {
-                let id = space.key(item.key.as_bytes());
+                let id = space.key(&item.key);
                 ((id, item.key.clone()), item.entry.version)
             })
             .collect();
@@ -382,7 +382,7 @@ impl Dhash {
     /// change meanwhile.
     fn hand_over(&self, from: Id, to: Id, holders: &[NodeRef]) {
         let (items, _) = self.store().chunk(from, to, None, CHUNK_BYTES);
-        let versions: Vec<(String, crate::store::Version)> = items
+        let versions: Vec<(Vec<u8>, crate::store::Version)> = items
             .iter()
             .map(|i| (i.key.clone(), i.entry.version))
             .collect();
@@ -394,7 +394,7 @@ impl Dhash {
         let space = self.config().space;
         let mut store = self.store_mut();
         for (key, version) in &versions {
-            store.remove_if_not_newer(space.key(key.as_bytes()), key, *version);
+            store.remove_if_not_newer(space.key(key), key, *version);
         }
         drop(store);
         Stats::add(&self.stats().keys_handed_off, versions.len() as u64);

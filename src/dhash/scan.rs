@@ -26,7 +26,7 @@ impl Dhash {
         &self,
         pattern: Option<&[u8]>,
         limit: usize,
-    ) -> Result<(Vec<String>, bool)> {
+    ) -> Result<(Vec<Vec<u8>>, bool)> {
         let mut keys = Vec::new();
         let mut cursor = 0;
         loop {
@@ -55,7 +55,7 @@ impl Dhash {
         cursor: u64,
         count: usize,
         pattern: Option<&[u8]>,
-    ) -> Result<(u64, Vec<String>)> {
+    ) -> Result<(u64, Vec<Vec<u8>>)> {
         let space = self.config().space;
         let start = space.at_position(cursor);
         let lookup = self.find_successor(start)?;
@@ -103,7 +103,7 @@ impl Dhash {
             .into_iter()
             .filter(|item| item.entry.is_live(now))
             .map(|item| item.key)
-            .filter(|key| pattern.is_none_or(|p| glob(p, key.as_bytes())))
+            .filter(|key| pattern.is_none_or(|p| glob(p, key)))
             .collect();
         Ok((next, keys))
     }

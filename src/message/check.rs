@@ -153,7 +153,7 @@ impl Checker {
         nodes.iter().try_for_each(|n| self.node(n))
     }
 
-    fn key(&self, key: &str) -> Result<(), Invalid> {
+    fn key(&self, key: &[u8]) -> Result<(), Invalid> {
         length("key", key.len(), 0, MAX_KEY)
     }
 
@@ -458,11 +458,13 @@ mod tests {
     #[test]
     fn lengths_and_counts_are_bounded() {
         let long_key = Request::Get {
-            key: "k".repeat(MAX_KEY + 1),
+            key: "k".repeat(MAX_KEY + 1).into_bytes(),
         };
         assert!(long_key.check(&checker()).is_err());
         // The empty key is a key, as in Redis.
-        let empty_key = Request::Get { key: String::new() };
+        let empty_key = Request::Get {
+            key: Vec::<u8>::new(),
+        };
         assert!(empty_key.check(&checker()).is_ok());
         let many = Request::Replicate {
             items: vec![item(NOW); MAX_ITEMS + 1],

@@ -57,6 +57,7 @@ pub enum Update {
     /// `XX`, `KEEPTTL`.
     Set {
         /// The new value.
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
         /// Store only if the key has a value (`Some(true)`: `XX`) or only
         /// if it has none (`Some(false)`: `NX`).
@@ -75,7 +76,7 @@ pub enum Update {
     },
     /// Redis's `APPEND`: these bytes after the value (a missing key is
     /// empty). The expiry stays.
-    Append(Vec<u8>),
+    Append(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Redis's `SETRANGE`: these bytes over the value from `offset` on,
     /// the value padded with zero bytes to reach it. The expiry stays.
     SetRange {
@@ -83,11 +84,12 @@ pub enum Update {
         offset: u64,
         /// The bytes; never empty (an empty one changes nothing, and is
         /// answered without an update).
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
     /// Redis's `INCRBYFLOAT`: add this float, as the client wrote it, to
     /// the value read as a float (a missing key is 0). The expiry stays.
-    IncrementFloat(Vec<u8>),
+    IncrementFloat(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Redis's `SETBIT`: bit `offset` of the value (from the highest bit
     /// of the first byte) becomes `on`, the value growing with zero bytes
     /// to reach it; the answer gives the bit before. The expiry stays.
@@ -102,6 +104,7 @@ pub enum Update {
     /// of a key with no value writes nothing.
     Swap {
         /// The new value; `None` deletes.
+        #[serde(with = "serde_bytes")]
         value: Option<Vec<u8>>,
         /// Replace only if the key has a value (`Some(true)`: `XX`) or only
         /// if it has none (`Some(false)`: `NX`); either way the answer is
@@ -250,20 +253,24 @@ pub enum Request {
     /// Read `key` at its owner.
     Get {
         /// The key.
-        key: String,
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
     },
     /// Read the receiver's copy of `key`, owner or not: a GET whose owner
     /// does not answer reads the replicas.
     GetCopy {
         /// The key.
-        key: String,
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
     },
     /// Write `key` at its owner, which stamps the new version; `None`
     /// deletes it (a tombstone).
     Write {
         /// The key.
-        key: String,
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
         /// The new value, or `None` to delete.
+        #[serde(with = "serde_bytes")]
         value: Option<Vec<u8>>,
         /// When the value expires, in microseconds since the Unix epoch.
         expires: Option<u64>,
@@ -281,7 +288,8 @@ pub enum Request {
     /// applied again (`store/applied.rs`).
     Update {
         /// The key.
-        key: String,
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
         /// The change.
         update: Update,
         /// The same for every attempt at this one update.
@@ -374,6 +382,7 @@ pub enum Response {
         /// What the update's answer needs of the value before: the value
         /// a [`Update::Swap`] replaced, or the bit a [`Update::SetBit`]
         /// changed (one byte, 0 or 1); `None` for the others.
+        #[serde(with = "serde_bytes")]
         previous: Option<Vec<u8>>,
     },
     /// The answer to [`Request::Digest`]: the indices of the buckets whose
@@ -408,6 +417,7 @@ pub enum Response {
     Unchanged {
         /// The value then, for an update that answers with it (`SET ...
         /// NX GET`); `None` for the others.
+        #[serde(with = "serde_bytes")]
         previous: Option<Vec<u8>>,
     },
 }

@@ -2,7 +2,7 @@
 //! rather than keys: `CLIENT`, `HELLO`, `CONFIG` and `CHORD`, parsed into
 //! the shared [`Command`].
 
-use super::words::{arity, is, key_text, Parsed};
+use super::words::{arity, is, Parsed};
 use crate::command::{Command, LibInfo, Protocol, Refusal};
 
 /// `CLIENT SETNAME name`, `GETNAME`, `ID`, `INFO`, `SETINFO attr value`.
@@ -127,9 +127,7 @@ pub(super) fn chord(args: &[Vec<u8>]) -> Parsed {
         .first()
         .map(|s| String::from_utf8_lossy(s).to_ascii_uppercase());
     Ok(match (sub.as_deref(), &args[args.len().min(1)..]) {
-        (Some("LOOKUP"), [key]) => Command::Lookup {
-            key: key_text(key)?,
-        },
+        (Some("LOOKUP"), [key]) => Command::Lookup { key: key.to_vec() },
         (Some("RING"), []) => Command::Ring { full: false },
         (Some("COUNT"), []) => Command::Count,
         (Some("NODE"), []) => Command::Node { full: false },

@@ -8,6 +8,8 @@ use crate::error::Error;
 /// The answer as Redis words it.
 pub fn format(answer: Answer) -> Reply {
     let texts = |lines: Vec<String>| Reply::Array(lines.into_iter().map(Reply::text).collect());
+    let keys_reply =
+        |keys: Vec<Vec<u8>>| Reply::Array(keys.into_iter().map(|k| Reply::Bulk(Some(k))).collect());
     match answer {
         Answer::Ok | Answer::Bye => Reply::ok(),
         Answer::Pong => Reply::Simple("PONG".into()),
@@ -31,13 +33,13 @@ pub fn format(answer: Answer) -> Reply {
         Answer::Keys {
             keys,
             complete: true,
-        } => texts(keys),
+        } => keys_reply(keys),
         // A client would take a part for the whole.
         Answer::Keys { .. } => Reply::err(format!(
             "more than {KEYS_LIMIT} keys match; SCAN lists any number (redis-cli --scan)"
         )),
         Answer::Scan { next, keys } => {
-            Reply::Array(vec![Reply::text(next.to_string()), texts(keys)])
+            Reply::Array(vec![Reply::text(next.to_string()), keys_reply(keys)])
         }
         Answer::Count { keys, .. } => Reply::Integer(i64::try_from(keys).unwrap_or(i64::MAX)),
         Answer::Lines(lines) => texts(lines),

@@ -33,7 +33,7 @@
 //! - not yet: `SET ... IFEQ`, `BITOP`, `BITFIELD`, the
 //!   commands that write several keys but `MSET` and `DEL`, transactions.
 
-use super::words::{arity, is, key_text, syntax, Parsed};
+use super::words::{arity, is, syntax, Parsed};
 use crate::command::{Command, Refusal, SetExpiry, SetReply, TtlForm, Unit, When};
 use crate::message::ExpireIf;
 use crate::store::{MAX_FLOAT_TEXT, MAX_VALUE};
@@ -73,7 +73,7 @@ fn unknown(typed: &[u8], args: &[Vec<u8>]) -> Refusal {
 
 fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
     let one_key = |args: &[Vec<u8>]| match args {
-        [key] => key_text(key),
+        [key] => Ok(key.to_vec()),
         _ => Err(arity(name)),
     };
     let command = match name {
@@ -105,7 +105,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "GETSET" if args.len() == 2 => {
             let [key, value] = pair(args);
             Command::Swap {
-                key: key_text(&key)?,
+                key: key.to_vec(),
                 value: Some(value),
                 only_if_exists: None,
                 expiry: SetExpiry::Clear,
@@ -131,7 +131,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
             let mut pairs = Vec::with_capacity(args.len() / 2);
             let mut args = args.into_iter();
             while let (Some(key), Some(value)) = (args.next(), args.next()) {
-                pairs.push((key_text(&key)?, value));
+                pairs.push((key.to_vec(), value));
             }
             Command::SetMany { pairs }
         }
@@ -162,7 +162,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
                 return Err(too_big());
             }
             Command::Append {
-                key: key_text(&key)?,
+                key: key.to_vec(),
                 value,
             }
         }
@@ -178,14 +178,14 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
                 return Err(too_big());
             }
             Command::SetRange {
-                key: key_text(&key)?,
+                key: key.to_vec(),
                 offset,
                 value,
             }
         }
         "GETRANGE" | "SUBSTR" => match args.as_slice() {
             [key, start, end] => Command::GetRange {
-                key: key_text(key)?,
+                key: key.to_vec(),
                 start: integer(start)?,
                 end: integer(end)?,
             },
@@ -194,7 +194,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "INCRBYFLOAT" => match args.as_slice() {
             [key, by] if by.len() <= MAX_FLOAT_TEXT && crate::store::float(by).is_some() => {
                 Command::IncrementFloat {
-                    key: key_text(key)?,
+                    key: key.to_vec(),
                     by: by.clone(),
                 }
             }
@@ -203,14 +203,14 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         },
         "GETBIT" => match args.as_slice() {
             [key, offset] => Command::GetBit {
-                key: key_text(key)?,
+                key: key.to_vec(),
                 offset: bit_offset(offset)?,
             },
             _ => return Err(arity(name)),
         },
         "SETBIT" => match args.as_slice() {
             [key, offset, on] => Command::SetBit {
-                key: key_text(key)?,
+                key: key.to_vec(),
                 offset: bit_offset(offset)?,
                 on: match on.as_slice() {
                     b"0" => false,
@@ -226,12 +226,12 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         },
         "BITCOUNT" => match args.as_slice() {
             [key] => Command::BitCount {
-                key: key_text(key)?,
+                key: key.to_vec(),
                 range: None,
                 bits: false,
             },
             [key, start, end, unit @ ..] if unit.len() <= 1 => Command::BitCount {
-                key: key_text(key)?,
+                key: key.to_vec(),
                 range: Some((integer(start)?, integer(end)?)),
                 bits: bit_unit(unit.first())?,
             },
@@ -248,7 +248,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
                 let start = rest.first().map(|s| integer(s)).transpose()?;
                 let end = rest.get(1).map(|e| integer(e)).transpose()?;
                 Command::BitPos {
-                    key: key_text(key)?,
+                    key: key.to_vec(),
                     on,
                     start,
                     end,
@@ -271,7 +271,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
                     _ => return Err(syntax()),
                 };
                 Command::Lcs {
-                    keys: [key_text(a)?, key_text(b)?],
+                    keys: [a.to_vec(), b.to_vec()],
                     len,
                 }
             }
@@ -364,11 +364,11 @@ fn single(name: &str, args: Vec<Vec<u8>>) -> Result<Vec<u8>, Refusal> {
 }
 
 /// One key or more.
-fn some_keys(name: &str, args: &[Vec<u8>]) -> Result<Vec<String>, Refusal> {
+fn some_keys(name: &str, args: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Refusal> {
     if args.is_empty() {
         return Err(arity(name));
     }
-    args.iter().map(|key| key_text(key)).collect()
+    Ok(args.to_vec())
 }
 
 fn integer(arg: &[u8]) -> Result<i64, Refusal> {
@@ -410,14 +410,14 @@ fn set(
     }
     if get {
         return Ok(Command::Swap {
-            key: key_text(key)?,
+            key: key.to_vec(),
             value: Some(value),
             only_if_exists,
             expiry: expiry.unwrap_or(SetExpiry::Clear),
         });
     }
     Ok(Command::Set {
-        key: key_text(key)?,
+        key: key.to_vec(),
         value,
         only_if_exists,
         expiry: expiry.unwrap_or(SetExpiry::Clear),
@@ -479,7 +479,7 @@ fn getex(key: &[u8], options: &[Vec<u8>]) -> Parsed {
         _ => return Err(syntax()),
     };
     Ok(Command::GetEx {
-        key: key_text(key)?,
+        key: key.to_vec(),
         change,
     })
 }
@@ -499,7 +499,7 @@ fn increment(name: &str, args: &[Vec<u8>]) -> Parsed {
         _ => return Err(arity(name)),
     };
     Ok(Command::Increment {
-        key: key_text(key)?,
+        key: key.to_vec(),
         by,
     })
 }
@@ -518,7 +518,7 @@ fn expire(name: &str, args: &[Vec<u8>]) -> Parsed {
         _ => ("pexpireat", "PXAT"),
     };
     Ok(Command::Expire {
-        key: key_text(key)?,
+        key: key.to_vec(),
         when: when(command, unit, integer(amount)?),
         only,
     })

@@ -7,7 +7,10 @@
 //! A request is `*<n>\r\n` followed by `n` bulk strings `$<len>\r\n<bytes>\r\n`;
 //! an inline command is one line of words separated by spaces. Every
 //! length is checked against a bound before anything is allocated for it:
-//! at most [`MAX_ARGS`] arguments, each at most [`MAX_BULK`] bytes.
+//! at most [`MAX_ARGS`] arguments, each at most [`MAX_BULK`] bytes. An
+//! argument longer than the node's own value bound, but within that, is
+//! read past without being kept, and the request is refused with an error
+//! that names the bound: the connection goes on.
 
 use std::io::{self, BufRead, Read as _};
 
@@ -26,7 +29,8 @@ use crate::text::{read_line, Line};
 /// The most arguments one request may have (`MSET` of 4,096 pairs).
 pub const MAX_ARGS: usize = 1 + 2 * 4096;
 
-/// The longest argument: a value, with room to spare.
+/// The longest argument of any request: a key and a value of the longest
+/// a node can be set to take. Longer closes the connection, as in Redis.
 pub const MAX_BULK: usize = MAX_KEY + MAX_VALUE;
 
 /// The longest line: a header, or an inline command.
@@ -40,15 +44,19 @@ pub enum Read {
     /// A request that breaks the protocol; the connection cannot find the
     /// next request after it, and is closed after the error is sent.
     Broken(String),
+    /// A request with an argument longer than the node takes, read past
+    /// and dropped; the text says so. The connection goes on.
+    TooLong(String),
     /// The client closed the connection.
     Eof,
 }
 
-/// Reads one request.
+/// Reads one request, whose arguments may each be at most `max_value`
+/// bytes and a key's length longer.
 ///
 /// # Errors
 /// The reader's, including a read timeout.
-pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
+pub fn read_request<R: BufRead>(reader: &mut R, max_value: usize) -> io::Result<Read> {
     let count = match read_header(reader, b'*')? {
         // As Redis does: `*0` and `*-1` (or any negative count) are no
         // request, and are skipped without an answer.
@@ -86,6 +94,8 @@ pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
             "invalid multibulk length {count}: at most {MAX_ARGS} arguments"
         )));
     }
+    let taken = MAX_KEY + max_value.min(MAX_VALUE);
+    let mut too_long = None;
     let mut args = Vec::with_capacity(count.min(64));
     for _ in 0..count {
         let len = match read_header(reader, b'$')? {
@@ -112,9 +122,21 @@ pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
                 return Ok(Read::Broken(format!("expected '$', got '{got}'")));
             }
         };
-        match read_bulk(reader, len)? {
-            Some(bulk) => args.push(bulk),
-            None => return Ok(Read::Eof),
+        if len > taken || too_long.is_some() {
+            // Read past it, keeping nothing, and the rest of the request.
+            let skipped = io::copy(&mut (&mut *reader).take(len as u64), &mut io::sink())?;
+            if skipped < len as u64 {
+                return Ok(Read::Eof);
+            }
+            too_long.get_or_insert(format!(
+                "an argument of {len} bytes is longer than this node takes: values of at most \
+                 {max_value} bytes (--max-value-mib), keys of at most {MAX_KEY}"
+            ));
+        } else {
+            match read_bulk(reader, len)? {
+                Some(bulk) => args.push(bulk),
+                None => return Ok(Read::Eof),
+            }
         }
         let mut end = [0u8; 2];
         if reader.read_exact(&mut end).is_err() {
@@ -124,7 +146,7 @@ pub fn read_request<R: BufRead>(reader: &mut R) -> io::Result<Read> {
             return Ok(Read::Broken("a bulk string must end with CRLF".into()));
         }
     }
-    Ok(Read::Request(args))
+    Ok(too_long.map_or(Read::Request(args), Read::TooLong))
 }
 
 /// A header line, `*<n>` or `$<n>`.
@@ -282,9 +304,26 @@ fn line(out: &mut Vec<u8>, kind: u8, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::DEFAULT_MAX_VALUE;
 
     fn read(bytes: &[u8]) -> Read {
-        read_request(&mut &bytes[..]).unwrap()
+        read_request(&mut &bytes[..], DEFAULT_MAX_VALUE).unwrap()
+    }
+
+    #[test]
+    fn an_argument_past_the_nodes_bound_is_read_past_and_refused() {
+        let long = MAX_KEY + 5;
+        let mut wire = format!("*3\r\n$3\r\nSET\r\n${long}\r\n").into_bytes();
+        wire.extend(std::iter::repeat_n(b'k', long));
+        wire.extend_from_slice(b"\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n");
+        let mut reader = &wire[..];
+        match read_request(&mut reader, 4).unwrap() {
+            Read::TooLong(why) => assert!(why.contains("values of at most 4 bytes"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // The rest of that request was read past too: the next one is whole.
+        let next = read_request(&mut reader, 4).unwrap();
+        assert_eq!(next, Read::Request(vec![b"PING".to_vec()]));
     }
 
     #[test]
@@ -325,11 +364,11 @@ mod tests {
             b"*3\r\n$3\r\nSET\r\n$12\r\nkey:00000042\r\n$5\r\nva\r\nl\r\n*1\r\n$4\r\nPING\r\nECHO x\r\n";
         let whole = {
             let mut reader = io::BufReader::new(bytes);
-            [(); 4].map(|()| read_request(&mut reader).unwrap())
+            [(); 4].map(|()| read_request(&mut reader, DEFAULT_MAX_VALUE).unwrap())
         };
         for capacity in [1, 2, 3, 5, 8, 13, 64] {
             let mut reader = io::BufReader::with_capacity(capacity, Trickle(bytes));
-            let split = [(); 4].map(|()| read_request(&mut reader).unwrap());
+            let split = [(); 4].map(|()| read_request(&mut reader, DEFAULT_MAX_VALUE).unwrap());
             assert_eq!(split, whole, "buffer of {capacity}");
         }
         assert_eq!(whole[3], Read::Eof);

@@ -14,13 +14,6 @@ pub(super) fn arity(name: &str) -> Refusal {
     ))
 }
 
-/// A key, a pattern or a name: UTF-8 text. Values are bytes and never
-/// pass through here.
-pub(super) fn key_text(arg: &[u8]) -> Result<String, Refusal> {
-    String::from_utf8(arg.to_vec())
-        .map_err(|_| Refusal::Usage("keys, patterns and names must be UTF-8 text".into()))
-}
-
 /// Whether `arg` is `word`, in any case.
 pub(super) fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())

@@ -134,8 +134,8 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             Err(refused) => refused,
         },
         Command::Delete { keys } => {
-            let deletes: Vec<(&str, Option<&[u8]>)> =
-                keys.iter().map(|key| (key.as_str(), None)).collect();
+            let deletes: Vec<(&[u8], Option<&[u8]>)> =
+                keys.iter().map(|key| (key.as_slice(), None)).collect();
             node.keys()
                 .write_many(&deletes)
                 .map_or_else(Answer::from, |existed| {
@@ -145,18 +145,18 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
         // TOUCH counts as EXISTS does: chord keeps no access times.
         Command::Exists { keys } | Command::Touch { keys } => node
             .keys()
-            .get_many(&strs(&keys))
+            .get_many(&slices(&keys))
             .map_or_else(Answer::from, |values| {
                 Answer::Integer(values.iter().filter(|v| v.is_some()).count() as i64)
             }),
         Command::GetMany { keys } => node
             .keys()
-            .get_many(&strs(&keys))
+            .get_many(&slices(&keys))
             .map_or_else(Answer::from, Answer::Values),
         Command::SetMany { pairs } => {
-            let writes: Vec<(&str, Option<&[u8]>)> = pairs
+            let writes: Vec<(&[u8], Option<&[u8]>)> = pairs
                 .iter()
-                .map(|(key, value)| (key.as_str(), Some(value.as_slice())))
+                .map(|(key, value)| (key.as_slice(), Some(value.as_slice())))
                 .collect();
             node.keys()
                 .write_many(&writes)
@@ -199,7 +199,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             Answer::Integer(i64::from(strings::bit(value, offset)))
         }),
         Command::SetBit { key, offset, on } => {
-            if offset / 8 >= crate::store::MAX_VALUE as u64 {
+            if offset / 8 >= node.config().max_value as u64 {
                 return Refusal::usage("string exceeds maximum allowed size (proto-max-bulk-len)");
             }
             node.keys()
@@ -330,7 +330,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
 }
 
 /// `STRLEN`: the value's length, 0 for none.
-fn strlen(node: &Node, key: &str) -> Answer {
+fn strlen(node: &Node, key: &[u8]) -> Answer {
     read(node, key, |value| Answer::Integer(value.len() as i64))
 }
 
@@ -340,7 +340,7 @@ fn length(entry: Option<crate::store::Entry>) -> i64 {
 }
 
 /// What `answer` makes of the value of `key` (empty when it has none).
-fn read(node: &Node, key: &str, answer: impl FnOnce(&[u8]) -> Answer) -> Answer {
+fn read(node: &Node, key: &[u8], answer: impl FnOnce(&[u8]) -> Answer) -> Answer {
     match node.get(key) {
         Ok(value) => answer(value.as_deref().unwrap_or(&[])),
         Err(e) => e.into(),
@@ -359,7 +359,7 @@ fn random_key(node: &Node) -> Answer {
             Err(e) => return e.into(),
         };
         if let Some(key) = keys.into_iter().next() {
-            return Answer::Value(Some(key.into_bytes()));
+            return Answer::Value(Some(key));
         }
         // A scan ends at the top of the ring: go on from its start, once,
         // up to where this one began.
@@ -379,7 +379,7 @@ fn random_key(node: &Node) -> Answer {
 /// update. A time already passed deletes the key, and Redis still answers
 /// the value it had: a delete that answers with the value it replaced, in
 /// one update (as `GETDEL`).
-fn getex(node: &Node, key: &str, change: Option<Option<When>>) -> Answer {
+fn getex(node: &Node, key: &[u8], change: Option<Option<When>>) -> Answer {
     let Some(change) = change else {
         return node.get(key).map_or_else(Answer::from, Answer::Value);
     };
@@ -449,8 +449,8 @@ fn hello(
 }
 
 /// `LCS`: the longest common subsequence of two values, or its length.
-fn lcs(node: &Node, keys: &[String; 2], len: bool) -> Answer {
-    match node.keys().get_many(&strs(keys)) {
+fn lcs(node: &Node, keys: &[Vec<u8>; 2], len: bool) -> Answer {
+    match node.keys().get_many(&slices(keys)) {
         Ok(values) => {
             let value = |i: usize| values[i].as_deref().unwrap_or(&[]);
             match strings::lcs(value(0), value(1)) {
@@ -468,8 +468,8 @@ fn lcs(node: &Node, keys: &[String; 2], len: bool) -> Answer {
 }
 
 /// The keys as the key layer takes them.
-fn strs(keys: &[String]) -> Vec<&str> {
-    keys.iter().map(String::as_str).collect()
+fn slices(keys: &[Vec<u8>]) -> Vec<&[u8]> {
+    keys.iter().map(Vec::as_slice).collect()
 }
 
 /// `when` as microseconds since the Unix epoch, by this node's clock, the
@@ -487,7 +487,7 @@ fn time(node: &Node, when: When) -> Option<u64> {
 /// applies it ([`Update::Set`]).
 fn set(
     node: &Node,
-    key: &str,
+    key: &[u8],
     value: Vec<u8>,
     exists: Option<bool>,
     expiry: SetExpiry,
@@ -535,7 +535,7 @@ fn expiry_of(node: &Node, expiry: SetExpiry) -> Result<Expiry, Answer> {
 
 /// `TTL` and its kin: what is left, rounded to the nearest unit as Redis
 /// rounds it, or the Unix time.
-fn ttl(node: &Node, key: &str, form: TtlForm) -> Answer {
+fn ttl(node: &Node, key: &[u8], form: TtlForm) -> Answer {
     let entry = match node.keys().get_entry(key) {
         Ok(entry) => entry,
         Err(e) => return e.into(),
@@ -559,7 +559,7 @@ fn ttl(node: &Node, key: &str, form: TtlForm) -> Answer {
 /// `LOOKUP`: the key's identifier, owner, hops and holders, and which of
 /// the holders hold it now, at which version (`d` deleted, `x` expired,
 /// `-` no copy, `?` no answer).
-fn lookup(node: &Node, key: &str) -> Answer {
+fn lookup(node: &Node, key: &[u8]) -> Answer {
     let (id, lookup) = match node.lookup(key) {
         Ok(found) => found,
         Err(e) => return e.into(),
@@ -613,7 +613,7 @@ fn settings(node: &Node) -> Vec<(&'static str, String)> {
         ("databases", "1".into()),
         ("save", String::new()),
         ("appendonly", "no".into()),
-        ("proto-max-bulk-len", crate::store::MAX_VALUE.to_string()),
+        ("proto-max-bulk-len", node.config().max_value.to_string()),
     ]
 }
 

@@ -264,6 +264,8 @@ mod tests {
         assert_eq!(key_of("a=1&key=x+y"), Some("x y".into()));
         assert_eq!(key_of("key="), None);
         assert_eq!(key_of("key=%zz"), None);
-        assert_eq!(key_of(&format!("key={}", "k".repeat(300))), None);
+        let longest = "k".repeat(crate::store::MAX_KEY);
+        assert_eq!(key_of(&format!("key={longest}")), Some(longest.clone()));
+        assert_eq!(key_of(&format!("key={longest}k")), None);
     }
 }

@@ -23,8 +23,15 @@ pub(super) fn serve(
 ) -> io::Result<()> {
     let mut out = Vec::new();
     loop {
-        let args = match read_request(&mut reader) {
+        let args = match read_request(&mut reader, shared.node.config().max_value) {
             Ok(Read::Request(args)) => args,
+            Ok(Read::TooLong(why)) => {
+                out.clear();
+                Reply::err(why).encode(session.protocol, &mut out);
+                writer.write_all(&out)?;
+                writer.flush()?;
+                continue;
+            }
             Ok(Read::Eof) => return writer.flush(),
             Ok(Read::Broken(why)) => {
                 Reply::err(format!("Protocol error: {why}")).encode(session.protocol, &mut out);

@@ -227,7 +227,7 @@ impl super::Store {
         &self,
         once: UpdateId,
         id: crate::id::Id,
-        key: &str,
+        key: &[u8],
         swaps: bool,
     ) -> Option<Result<Outcome, &'static str>> {
         let held = self.get(id, key);

@@ -62,11 +62,11 @@ impl Store {
     ) -> (Vec<Item>, Option<Cursor>) {
         let mut items = Vec::new();
         let mut bytes = 0;
-        let mut buckets: Vec<(Id, &Slot, Bound<&str>)> = Vec::new();
+        let mut buckets: Vec<(Id, &Slot, Bound<&[u8]>)> = Vec::new();
         let rest_from = match after {
             Some(cursor) => {
                 if let Some(keys) = self.by_id.get(&cursor.id) {
-                    buckets.push((cursor.id, keys, Bound::Excluded(cursor.key.as_str())));
+                    buckets.push((cursor.id, keys, Bound::Excluded(cursor.key.as_slice())));
                 }
                 cursor.id
             }
@@ -158,16 +158,12 @@ mod tests {
         // With m = 1 every key has identifier 0 or 1: buckets are huge.
         let space = IdSpace::new(1).unwrap();
         let mut store = Store::new();
-        let keys: Vec<String> = (0..50).map(|i| format!("key-{i:02}")).collect();
+        let keys: Vec<Vec<u8>> = (0..50)
+            .map(|i| format!("key-{i:02}").into_bytes())
+            .collect();
         for key in &keys {
             store
-                .write(
-                    space.key(key.as_bytes()),
-                    key,
-                    (Some(vec![b'v'; 100]), None),
-                    1,
-                    1,
-                )
+                .write(space.key(key), key, (Some(vec![b'v'; 100]), None), 1, 1)
                 .unwrap();
         }
         let (first, _) = store.chunk(space.id(0), space.id(0), None, 500);
@@ -177,6 +173,11 @@ mod tests {
         );
         let mut seen = read_in_chunks(&store, space.id(0), space.id(0), 500);
         seen.sort();
-        assert_eq!(seen, keys);
+        assert_eq!(
+            seen,
+            keys.iter()
+                .map(|k| String::from_utf8_lossy(k))
+                .collect::<Vec<_>>()
+        );
     }
 }

@@ -13,7 +13,7 @@ impl Store {
     /// Removes `key` if its version is still at most `version`: a copy handed
     /// to other nodes is dropped here unless it changed since. Whether it
     /// was removed.
-    pub fn remove_if_not_newer(&mut self, id: Id, key: &str, version: Version) -> bool {
+    pub fn remove_if_not_newer(&mut self, id: Id, key: &[u8], version: Version) -> bool {
         match self.get(id, key) {
             Some(entry) if entry.version <= version => self.remove(id, key),
             _ => false,
@@ -37,7 +37,7 @@ impl Store {
             return (0, None);
         }
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut due: Vec<(Id, String)> = Vec::new();
+        let mut due: Vec<(Id, Vec<u8>)> = Vec::new();
         let (mut next, mut last) = (None, None);
         for (i, (id, keys)) in self.by_id.range((start, Bound::Unbounded)).enumerate() {
             if i == budget {
@@ -78,7 +78,13 @@ mod tests {
         let mut store = store_with(&[1, 2, 3, 4, 5]);
         for i in [1, 3, 5] {
             store
-                .write(space().id(i), &format!("k{i}"), (None, None), 200, 1)
+                .write(
+                    space().id(i),
+                    format!("k{i}").as_bytes(),
+                    (None, None),
+                    200,
+                    1,
+                )
                 .unwrap();
         }
         // Not yet expired: nothing goes.
@@ -98,9 +104,9 @@ mod tests {
         let mut store = Store::new();
         let first = put(&mut store, 5, "a", "1", 100);
         put(&mut store, 5, "a", "2", 100);
-        assert!(!store.remove_if_not_newer(space().id(5), "a", first.version));
-        let now = store.get(space().id(5), "a").unwrap().version;
-        assert!(store.remove_if_not_newer(space().id(5), "a", now));
+        assert!(!store.remove_if_not_newer(space().id(5), b"a", first.version));
+        let now = store.get(space().id(5), b"a").unwrap().version;
+        assert!(store.remove_if_not_newer(space().id(5), b"a", now));
         assert_eq!(store.entries(), 0);
     }
 }

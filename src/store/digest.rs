@@ -74,7 +74,7 @@ impl Store {
         &self,
         from: Id,
         to: Id,
-        theirs: &HashMap<(Id, String), Version>,
+        theirs: &HashMap<(Id, Vec<u8>), Version>,
         max_bytes: usize,
         horizon: u64,
     ) -> Vec<Item> {
@@ -107,9 +107,9 @@ impl Store {
 
 /// The 64-bit hash of one entry that digests XOR together: SHA-1 of the
 /// key, the version and whether it is a tombstone.
-fn entry_hash(key: &str, entry: &Entry) -> u64 {
+fn entry_hash(key: &[u8], entry: &Entry) -> u64 {
     let mut hasher = Sha1::new();
-    hasher.update(key.as_bytes());
+    hasher.update(key);
     hasher.update(entry.version.stamp.to_be_bytes());
     hasher.update(entry.version.writer.to_be_bytes());
     hasher.update([u8::from(entry.is_tombstone())]);
@@ -153,7 +153,7 @@ mod tests {
         let mut other = store_with(&ids);
         put(&mut other, 62, "extra", "x", 1);
         other
-            .write(space().id(1), "k1", (None, None), 900, 1)
+            .write(space().id(1), b"k1", (None, None), 900, 1)
             .unwrap();
         assert_eq!(compare(&other), [true, true, false, false]);
         // At most max_buckets: the slice ends early, at a bucket boundary.
@@ -170,7 +170,12 @@ mod tests {
         let mut theirs = store_with(&[20, 30, 40]);
         put(&mut theirs, 30, "k30", "newer", 500);
         let (from, to) = (space().id(0), space().id(50));
-        let id_of = |item: &Item| space().id(item.key[1..].parse().unwrap());
+        let id_of = |item: &Item| {
+            space().id(std::str::from_utf8(&item.key[1..])
+                .unwrap()
+                .parse()
+                .unwrap())
+        };
         let (sent, _) = theirs.chunk(from, to, None, usize::MAX);
         let versions = sent
             .iter()

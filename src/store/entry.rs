@@ -29,6 +29,7 @@ pub type Content = (Option<Vec<u8>>, Option<u64>);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The value as the client wrote it; `None` for a deleted key.
+    #[serde(with = "serde_bytes")]
     pub value: Option<Vec<u8>>,
     /// The higher version wins.
     pub version: Version,
@@ -92,12 +93,12 @@ impl Entry {
     }
 
     /// The size this entry adds to a chunk, roughly its bytes on the wire.
-    pub(super) fn size(&self, key: &str) -> usize {
+    pub(super) fn size(&self, key: &[u8]) -> usize {
         key.len() + self.value.as_ref().map_or(0, Vec::len) + 32
     }
 
     /// The bytes this entry counts for in a store.
-    pub(super) fn cost(&self, key: &str) -> usize {
+    pub(super) fn cost(&self, key: &[u8]) -> usize {
         key.len() + self.value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
     }
 }
@@ -113,7 +114,8 @@ impl Item {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     /// The key, as the client wrote it.
-    pub key: String,
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
     /// Its value and version.
     pub entry: Entry,
 }

@@ -2,11 +2,18 @@
 //! passes where it enters, in every protocol, and the limits the peer
 //! protocol's checks use too.
 
-/// The longest key, in bytes.
-pub const MAX_KEY: usize = 256;
+/// The longest key, in bytes: 64 KiB.
+pub const MAX_KEY: usize = 64 * 1024;
 
-/// The longest value, in bytes.
-pub const MAX_VALUE: usize = 64 * 1024;
+/// The longest value any node takes, in bytes: 512 MiB, Redis's own
+/// ceiling (`proto-max-bulk-len`). The peer protocol checks values against
+/// it; each node takes at most its own bound,
+/// [`crate::config::NodeConfig::max_value`], [`DEFAULT_MAX_VALUE`] unless
+/// raised.
+pub const MAX_VALUE: usize = 512 * 1024 * 1024;
+
+/// A node's value bound unless it was started with another: 16 MiB.
+pub const DEFAULT_MAX_VALUE: usize = 16 * 1024 * 1024;
 
 /// A key or value longer than the store takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,17 +43,17 @@ impl std::error::Error for TooLong {}
 ///
 /// # Errors
 /// [`TooLong`], naming the key's length and the limit.
-pub fn check_key(key: &str) -> Result<(), TooLong> {
+pub fn check_key(key: &[u8]) -> Result<(), TooLong> {
     bounded("key", key.len(), MAX_KEY)
 }
 
-/// Whether the store takes `value`: at most [`MAX_VALUE`] bytes. The empty
-/// value is a value, as in Redis.
+/// Whether a node whose bound is `max` takes `value`: at most `max`
+/// bytes. The empty value is a value, as in Redis.
 ///
 /// # Errors
 /// [`TooLong`], naming the value's length and the limit.
-pub fn check_value(value: &[u8]) -> Result<(), TooLong> {
-    bounded("value", value.len(), MAX_VALUE)
+pub fn check_value(value: &[u8], max: usize) -> Result<(), TooLong> {
+    bounded("value", value.len(), max)
 }
 
 fn bounded(what: &'static str, len: usize, max: usize) -> Result<(), TooLong> {

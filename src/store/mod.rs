@@ -91,7 +91,7 @@ pub mod strings;
 
 pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
 pub use entry::{Content, Entry, Item, Version};
-pub use limits::{check_key, check_value, TooLong, MAX_KEY, MAX_VALUE};
+pub use limits::{check_key, check_value, TooLong, DEFAULT_MAX_VALUE, MAX_KEY, MAX_VALUE};
 pub use number::{add_floats, float, integer, MAX_FLOAT_TEXT};
 use slot::Slot;
 
@@ -116,7 +116,8 @@ pub struct Cursor {
     /// The identifier of the last key read.
     pub id: Id,
     /// The last key read.
-    pub key: String,
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
 }
 
 /// One bucket of a digest: the entries after the previous bucket's end (or
@@ -220,7 +221,7 @@ struct Counts {
 
 impl Counts {
     /// Counts `entry` of `key` in.
-    fn add(&mut self, key: &str, entry: &Entry) {
+    fn add(&mut self, key: &[u8], entry: &Entry) {
         self.entries += 1;
         self.tombstones += usize::from(entry.is_tombstone());
         self.expiring += usize::from(!entry.is_tombstone() && entry.expires.is_some());
@@ -228,7 +229,7 @@ impl Counts {
     }
 
     /// Counts `entry` of `key` out.
-    fn remove(&mut self, key: &str, entry: &Entry) {
+    fn remove(&mut self, key: &[u8], entry: &Entry) {
         self.entries -= 1;
         self.tombstones -= usize::from(entry.is_tombstone());
         self.expiring -= usize::from(!entry.is_tombstone() && entry.expires.is_some());
@@ -322,7 +323,7 @@ impl Store {
     pub fn flush(&mut self, through: u64) -> (usize, impl Send) {
         self.flushed = self.flushed.max(through);
         let through = self.flushed;
-        let survivors: Vec<(Id, String, Entry)> = self
+        let survivors: Vec<(Id, Vec<u8>, Entry)> = self
             .by_id
             .iter()
             .flat_map(|(id, slot)| slot.iter().map(move |(key, entry)| (id, key, entry)))
@@ -340,8 +341,8 @@ impl Store {
     }
 
     /// Every key that has a value, sorted.
-    pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        let mut keys: Vec<Vec<u8>> = self
             .by_id
             .values()
             .flat_map(|k| k.iter().filter(|(_, e)| !e.is_tombstone()))
@@ -353,7 +354,7 @@ impl Store {
 
     /// The entry of `key`, whose identifier is `id`; a tombstone if the key
     /// was deleted lately.
-    pub fn get(&self, id: Id, key: &str) -> Option<&Entry> {
+    pub fn get(&self, id: Id, key: &[u8]) -> Option<&Entry> {
         self.by_id.get(&id).and_then(|keys| keys.get(key))
     }
 
@@ -369,7 +370,7 @@ impl Store {
     pub fn write(
         &mut self,
         id: Id,
-        key: &str,
+        key: &[u8],
         content: Content,
         now: u64,
         writer: u64,
@@ -385,7 +386,7 @@ impl Store {
     pub fn write_by(
         &mut self,
         id: Id,
-        key: &str,
+        key: &[u8],
         (value, expires): Content,
         now: u64,
         writer: u64,
@@ -426,7 +427,13 @@ impl Store {
     /// # Errors
     /// [`Full`] when the copy would take the store past
     /// [`Store::hard_limit`]; nothing changes then.
-    pub fn merge(&mut self, id: Id, key: String, entry: Entry, horizon: u64) -> Result<bool, Full> {
+    pub fn merge(
+        &mut self,
+        id: Id,
+        key: Vec<u8>,
+        entry: Entry,
+        horizon: u64,
+    ) -> Result<bool, Full> {
         if entry.version.stamp <= self.flushed {
             // A copy from before a flush, from a node that missed it.
             return Ok(false);
@@ -452,7 +459,7 @@ impl Store {
     fn put(
         &mut self,
         id: Id,
-        key: Cow<'_, str>,
+        key: Cow<'_, [u8]>,
         limit: usize,
         make: impl FnOnce(Option<&Entry>) -> Option<Entry>,
     ) -> Result<bool, Full> {
@@ -486,7 +493,7 @@ impl Store {
         Ok(true)
     }
 
-    fn remove(&mut self, id: Id, key: &str) -> bool {
+    fn remove(&mut self, id: Id, key: &[u8]) -> bool {
         let Some(keys) = self.by_id.get_mut(&id) else {
             return false;
         };
@@ -515,7 +522,7 @@ pub(crate) mod tests {
     pub(crate) fn put(store: &mut Store, id: u64, key: &str, value: &str, now: u64) -> Entry {
         let value = Some(value.as_bytes().to_vec());
         store
-            .write(space().id(id), key, (value, None), now, 1)
+            .write(space().id(id), key.as_bytes(), (value, None), now, 1)
             .unwrap()
             .entry
     }
@@ -529,11 +536,14 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn keys(items: &[Item]) -> Vec<String> {
-        items.iter().map(|i| i.key.clone()).collect()
+        items
+            .iter()
+            .map(|i| String::from_utf8_lossy(&i.key).into_owned())
+            .collect()
     }
 
     pub(crate) fn value(store: &Store, id: u64, key: &str) -> Option<String> {
-        let value = store.get(space().id(id), key)?.value.clone()?;
+        let value = store.get(space().id(id), key.as_bytes())?.value.clone()?;
         Some(String::from_utf8(value).expect("the tests write text"))
     }
 
@@ -559,10 +569,10 @@ pub(crate) mod tests {
         assert_eq!(value(&store, 7, "late").as_deref(), Some("3"));
         assert_eq!(
             store.bytes(),
-            store.get(space().id(7), "late").unwrap().cost("late")
+            store.get(space().id(7), b"late").unwrap().cost(b"late")
         );
         // A copy from a node that missed the flush does not come back.
-        let merged = store.merge(space().id(5), "old".into(), old, 0);
+        let merged = store.merge(space().id(5), b"old".into(), old, 0);
         assert_eq!(merged, Ok(false));
         assert_eq!(value(&store, 5, "old"), None);
         // A write after the flush is stamped past it, even by a clock
@@ -580,7 +590,7 @@ pub(crate) mod tests {
     fn a_delete_leaves_a_tombstone_that_is_not_a_key() {
         let mut store = store_with(&[5]);
         let written = store
-            .write(space().id(5), "k5", (None, None), 200, 1)
+            .write(space().id(5), b"k5", (None, None), 200, 1)
             .unwrap();
         assert!(written.existed);
         assert!(written.entry.is_tombstone());
@@ -588,7 +598,7 @@ pub(crate) mod tests {
         assert!(store.keys().is_empty());
         // Deleting a missing key still writes a tombstone, and says so.
         let again = store
-            .write(space().id(7), "k7", (None, None), 200, 1)
+            .write(space().id(7), b"k7", (None, None), 200, 1)
             .unwrap();
         assert!(!again.existed);
         assert_eq!(store.entries(), 2);
@@ -632,10 +642,10 @@ pub(crate) mod tests {
             let mut store = Store::new();
             for entry in order {
                 store
-                    .merge(space().id(5), "a".into(), entry.clone(), 0)
+                    .merge(space().id(5), b"a".into(), entry.clone(), 0)
                     .unwrap();
             }
-            assert_eq!(store.get(space().id(5), "a"), Some(&gone), "{order:?}");
+            assert_eq!(store.get(space().id(5), b"a"), Some(&gone), "{order:?}");
         }
         // Equal stamps: the writer breaks the tie, the same way everywhere.
         let mut store = Store::new();
@@ -649,10 +659,10 @@ pub(crate) mod tests {
             update: None,
         };
         store
-            .merge(space().id(5), "a".into(), tie.clone(), 0)
+            .merge(space().id(5), b"a".into(), tie.clone(), 0)
             .unwrap();
-        assert_eq!(store.merge(space().id(5), "a".into(), old, 0), Ok(false));
-        assert_eq!(store.get(space().id(5), "a"), Some(&tie));
+        assert_eq!(store.merge(space().id(5), b"a".into(), old, 0), Ok(false));
+        assert_eq!(store.get(space().id(5), b"a"), Some(&tie));
     }
 
     #[test]
@@ -668,12 +678,12 @@ pub(crate) mod tests {
             update: None,
         };
         assert_eq!(
-            store.merge(space().id(5), "k5".into(), gone.clone(), 1_000),
+            store.merge(space().id(5), b"k5".into(), gone.clone(), 1_000),
             Ok(true)
         );
         assert_eq!(store.entries(), 0);
         assert_eq!(
-            store.merge(space().id(5), "k5".into(), gone, 1_000),
+            store.merge(space().id(5), b"k5".into(), gone, 1_000),
             Ok(false)
         );
         assert_eq!(store.entries(), 0);
@@ -691,7 +701,7 @@ pub(crate) mod tests {
         // A fourth value does not fit: refused, and nothing changes.
         let refused = store.write(
             space().id(3),
-            "k3",
+            b"k3",
             (Some(value.clone().into_bytes()), None),
             1,
             1,
@@ -703,12 +713,12 @@ pub(crate) mod tests {
                 limit: store.limit()
             })
         );
-        assert_eq!(store.get(space().id(3), "k3"), None);
+        assert_eq!(store.get(space().id(3), b"k3"), None);
         // Overwriting with a value no larger still works, and so does a
         // delete, which shrinks the store.
         put(&mut store, 0, "k0", "small", 2);
         store
-            .write(space().id(1), "k1", (None, None), 2, 1)
+            .write(space().id(1), b"k1", (None, None), 2, 1)
             .unwrap();
         assert_eq!(store.bytes(), cost("small") + cost("") + cost(&value));
         // Copies from other nodes may use an eighth more: one tombstone
@@ -719,14 +729,18 @@ pub(crate) mod tests {
             expires: None,
             update: None,
         };
-        store.merge(space().id(4), "k4".into(), copy(3), 0).unwrap();
+        store
+            .merge(space().id(4), b"k4".into(), copy(3), 0)
+            .unwrap();
         assert!(store.bytes() > store.limit());
-        assert!(store.merge(space().id(5), "k5".into(), copy(3), 0).is_err());
+        assert!(store
+            .merge(space().id(5), b"k5".into(), copy(3), 0)
+            .is_err());
         // Removing counts the bytes out again.
-        store.remove(space().id(4), "k4");
-        store.remove(space().id(0), "k0");
-        store.remove(space().id(1), "k1");
-        store.remove(space().id(2), "k2");
+        store.remove(space().id(4), b"k4");
+        store.remove(space().id(0), b"k0");
+        store.remove(space().id(1), b"k1");
+        store.remove(space().id(2), b"k2");
         assert_eq!((store.bytes(), store.entries()), (0, 0));
     }
 
@@ -742,7 +756,7 @@ pub(crate) mod tests {
             expires: None,
             update: None,
         };
-        store.merge(space().id(5), "a".into(), last, 0).unwrap();
+        store.merge(space().id(5), b"a".into(), last, 0).unwrap();
         let next = put(&mut store, 5, "a", "w", 100);
         assert_eq!(next.version.stamp, u64::MAX);
         assert_eq!(value(&store, 5, "a").as_deref(), Some("w"));
@@ -773,15 +787,15 @@ pub(crate) mod tests {
         put(&mut store, 5, "b", "two", 10);
         put(&mut store, 5, "a", "a longer value in place", 20);
         store
-            .write(space().id(5), "b", (None, None), 30, 1)
+            .write(space().id(5), b"b", (None, None), 30, 1)
             .unwrap();
         put(&mut store, 5, "b", "back", 40);
         store
-            .write(space().id(6), "c", (None, None), 50, 1)
+            .write(space().id(6), b"c", (None, None), 50, 1)
             .unwrap();
         let merge = |store: &mut Store, entry, horizon| {
             store
-                .merge(space().id(6), "d".into(), entry, horizon)
+                .merge(space().id(6), b"d".into(), entry, horizon)
                 .unwrap()
         };
         merge(&mut store, copy(Some("x"), 60), 0);
@@ -789,11 +803,11 @@ pub(crate) mod tests {
         merge(&mut store, copy(Some("old"), 65), 0);
         let a_deleted_long_ago = copy(None, 80);
         store
-            .merge(space().id(5), "a".into(), a_deleted_long_ago, 90)
+            .merge(space().id(5), b"a".into(), a_deleted_long_ago, 90)
             .unwrap();
         let soon = Some(b"soon".to_vec());
         store
-            .write(space().id(7), "e", (soon, Some(500)), 100, 1)
+            .write(space().id(7), b"e", (soon, Some(500)), 100, 1)
             .unwrap();
         assert_eq!(store.counts, recount(&store));
         assert_eq!(store.counts.expiring, 1);
@@ -807,14 +821,14 @@ pub(crate) mod tests {
         store.collect(None, 100, 600, 0);
         assert_eq!(store.counts, recount(&store));
         assert_eq!((store.len(), store.counts.expiring), (1, 0));
-        let e = store.get(space().id(7), "e").unwrap();
+        let e = store.get(space().id(7), b"e").unwrap();
         assert!(
             e.is_tombstone() && e.expires == Some(500),
             "same version, value gone"
         );
         store.collect(None, 100, 600, u64::MAX);
         assert_eq!(store.counts, recount(&store));
-        let b = store.get(space().id(5), "b").unwrap().cost("b");
+        let b = store.get(space().id(5), b"b").unwrap().cost(b"b");
         assert_eq!(
             (store.counts.bytes, store.entries()),
             (b, 1),
@@ -827,16 +841,16 @@ pub(crate) mod tests {
         let mut store = Store::new();
         let id = space().id(3);
         let later = |v: &str| (Some(v.as_bytes().to_vec()), Some(1_000));
-        let first = store.write(id, "k", later("v"), 100, 1).unwrap();
+        let first = store.write(id, b"k", later("v"), 100, 1).unwrap();
         assert!(!first.existed);
         assert!(first.entry.is_live(999) && !first.entry.is_live(1_000));
         assert!(first.entry.is_live_then(|| 999) && !first.entry.is_live_then(|| 1_000));
         // A value that never expires is live without asking the time.
-        let lasting = Store::new().write(space().id(4), "n", (Some(b"v".to_vec()), None), 100, 1);
+        let lasting = Store::new().write(space().id(4), b"n", (Some(b"v".to_vec()), None), 100, 1);
         let lasting = lasting.unwrap().entry;
         assert!(lasting.is_live_then(|| unreachable!("no expiry: no clock read")));
         // Written again after it expired: the key had no value.
-        let again = store.write(id, "k", later("w"), 2_000, 1).unwrap();
+        let again = store.write(id, b"k", later("w"), 2_000, 1).unwrap();
         assert!(
             !again.existed,
             "an expired value does not count as existing"
@@ -844,16 +858,18 @@ pub(crate) mod tests {
         // Emptied, the entry refuses a copy of the value it held: the
         // version is the same.
         let mut other = Store::new();
-        other.merge(id, "k".into(), again.entry.clone(), 0).unwrap();
+        other
+            .merge(id, b"k".into(), again.entry.clone(), 0)
+            .unwrap();
         store.collect(None, 10, 2_000, 0);
         assert_eq!(store.len(), 0);
-        assert_eq!(store.merge(id, "k".into(), again.entry, 0), Ok(false));
-        let emptied = store.get(id, "k").unwrap().clone();
+        assert_eq!(store.merge(id, b"k".into(), again.entry, 0), Ok(false));
+        let emptied = store.get(id, b"k").unwrap().clone();
         assert!(emptied.is_tombstone());
         // And a holder that has not emptied its copy yet takes the
         // emptied one: both now agree, whatever their collect has done.
-        assert_eq!(other.merge(id, "k".into(), emptied.clone(), 0), Ok(true));
-        assert_eq!(other.get(id, "k"), Some(&emptied));
-        assert_eq!(other.merge(id, "k".into(), emptied, 0), Ok(false), "once");
+        assert_eq!(other.merge(id, b"k".into(), emptied.clone(), 0), Ok(true));
+        assert_eq!(other.get(id, b"k"), Some(&emptied));
+        assert_eq!(other.merge(id, b"k".into(), emptied, 0), Ok(false), "once");
     }
 }

@@ -11,7 +11,7 @@ use std::ops::Bound;
 use super::Entry;
 
 /// A range of a slot's map.
-type KeyRange<'a> = btree_map::Range<'a, String, Entry>;
+type KeyRange<'a> = btree_map::Range<'a, Vec<u8>, Entry>;
 
 /// The keys of one identifier, in key order.
 #[derive(Clone, Debug, Default)]
@@ -20,14 +20,14 @@ pub(crate) enum Slot {
     #[default]
     Empty,
     /// One key.
-    One(String, Entry),
+    One(Vec<u8>, Entry),
     /// Several keys.
-    Many(BTreeMap<String, Entry>),
+    Many(BTreeMap<Vec<u8>, Entry>),
 }
 
 impl Slot {
     /// The entry of `key`.
-    pub(crate) fn get(&self, key: &str) -> Option<&Entry> {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
         match self {
             Slot::Empty => None,
             Slot::One(k, entry) => (k == key).then_some(entry),
@@ -36,7 +36,7 @@ impl Slot {
     }
 
     /// The entry of `key`, to change it in place.
-    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Entry> {
+    pub(crate) fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         match self {
             Slot::Empty => None,
             Slot::One(k, entry) => (k == key).then_some(entry),
@@ -45,7 +45,7 @@ impl Slot {
     }
 
     /// Puts `entry` under `key`; the entry it replaced.
-    pub(crate) fn insert(&mut self, key: String, entry: Entry) -> Option<Entry> {
+    pub(crate) fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
         match self {
             Slot::Empty => {
                 *self = Slot::One(key, entry);
@@ -64,7 +64,7 @@ impl Slot {
     }
 
     /// Removes `key`; its entry.
-    pub(crate) fn remove(&mut self, key: &str) -> Option<Entry> {
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         match self {
             Slot::One(k, _) if k == key => match std::mem::take(self) {
                 Slot::One(_, entry) => Some(entry),
@@ -93,23 +93,23 @@ impl Slot {
     }
 
     /// Its keys and entries, in key order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Entry)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
         self.range(Bound::Unbounded)
     }
 
     /// Its keys and entries from `start` on, in key order.
-    pub(crate) fn range(&self, start: Bound<&str>) -> impl Iterator<Item = (&String, &Entry)> {
-        let (one, many): (Option<(&String, &Entry)>, Option<KeyRange<'_>>) = match self {
+    pub(crate) fn range(&self, start: Bound<&[u8]>) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+        let (one, many): (Option<(&Vec<u8>, &Entry)>, Option<KeyRange<'_>>) = match self {
             Slot::Empty => (None, None),
             Slot::One(k, entry) => {
                 let after = match start {
                     Bound::Unbounded => true,
-                    Bound::Included(s) => k.as_str() >= s,
-                    Bound::Excluded(s) => k.as_str() > s,
+                    Bound::Included(s) => k.as_slice() >= s,
+                    Bound::Excluded(s) => k.as_slice() > s,
                 };
                 (after.then_some((k, entry)), None)
             }
-            Slot::Many(map) => (None, Some(map.range::<str, _>((start, Bound::Unbounded)))),
+            Slot::Many(map) => (None, Some(map.range::<[u8], _>((start, Bound::Unbounded)))),
         };
         one.into_iter().chain(many.into_iter().flatten())
     }
@@ -133,21 +133,24 @@ mod tests {
     fn one_key_inline_several_in_a_map_back_to_one() {
         let mut slot = Slot::default();
         assert!(slot.is_empty());
-        assert_eq!(slot.insert("b".into(), entry(1)), None);
+        assert_eq!(slot.insert(b"b".to_vec(), entry(1)), None);
         assert!(matches!(slot, Slot::One(..)));
-        assert_eq!(slot.insert("b".into(), entry(2)), Some(entry(1)));
-        assert_eq!(slot.insert("a".into(), entry(3)), None);
+        assert_eq!(slot.insert(b"b".to_vec(), entry(2)), Some(entry(1)));
+        assert_eq!(slot.insert(b"a".to_vec(), entry(3)), None);
         assert!(matches!(slot, Slot::Many(_)));
-        let keys: Vec<&String> = slot.iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["a", "b"], "key order");
-        let after_a: Vec<&String> = slot.range(Bound::Excluded("a")).map(|(k, _)| k).collect();
-        assert_eq!(after_a, ["b"]);
-        assert_eq!(slot.get("a"), Some(&entry(3)));
-        assert_eq!(slot.remove("a"), Some(entry(3)));
+        let keys: Vec<&[u8]> = slot.iter().map(|(k, _)| k.as_slice()).collect();
+        assert_eq!(keys, [b"a", b"b"], "key order");
+        let after_a: Vec<&[u8]> = slot
+            .range(Bound::Excluded(&b"a"[..]))
+            .map(|(k, _)| k.as_slice())
+            .collect();
+        assert_eq!(after_a, [b"b"]);
+        assert_eq!(slot.get(b"a"), Some(&entry(3)));
+        assert_eq!(slot.remove(b"a"), Some(entry(3)));
         assert!(matches!(slot, Slot::One(..)));
-        assert_eq!(slot.remove("zzz"), None);
-        assert_eq!(slot.remove("b"), Some(entry(2)));
+        assert_eq!(slot.remove(b"zzz"), None);
+        assert_eq!(slot.remove(b"b"), Some(entry(2)));
         assert!(slot.is_empty());
-        assert_eq!(slot.range(Bound::Excluded("")).count(), 0);
+        assert_eq!(slot.range(Bound::Excluded(&b""[..])).count(), 0);
     }
 }

@@ -55,18 +55,18 @@ pub fn format(answer: Answer, multiline: bool) -> Vec<String> {
         Answer::Ttl(Ttl::Never) => vec!["TTL none".into()],
         Answer::Ttl(Ttl::In(n)) => vec![format!("TTL {n}")],
         Answer::Type(name) => vec![name.into()],
-        Answer::Keys { mut keys, complete } => {
+        Answer::Keys { keys, complete } => {
+            let mut lines: Vec<String> = keys.iter().map(|key| key_text(key)).collect();
             if !complete {
-                keys.push(format!(
+                lines.push(format!(
                     "(the first {KEYS_LIMIT} only; SCAN through redis-cli lists them all)"
                 ));
             }
-            keys
+            lines
         }
-        Answer::Scan { next, mut keys } => {
-            keys.insert(0, format!("CURSOR {next}"));
-            keys
-        }
+        Answer::Scan { next, keys } => std::iter::once(format!("CURSOR {next}"))
+            .chain(keys.iter().map(|key| key_text(key)))
+            .collect(),
         Answer::Count { keys, nodes } => vec![format!("COUNT {keys} nodes={nodes}")],
         Answer::Lines(lines) => lines,
         Answer::Text(text) => text.lines().map(str::to_string).collect(),
@@ -87,6 +87,15 @@ pub fn value_line(value: &[u8]) -> String {
     match std::str::from_utf8(value) {
         Ok(text) if !text.contains(['\n', '\r']) => format!("VALUE {text}"),
         _ => format!("BYTES {}", value.escape_ascii()),
+    }
+}
+
+/// A key as the text protocol shows it: as it is when it is text without
+/// white space, else escaped (`\xff`, `\n`, `\\`), as `BYTES` shows a value.
+pub fn key_text(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(text) if !text.contains(char::is_whitespace) && !text.contains('\\') => text.to_string(),
+        _ => key.escape_ascii().to_string(),
     }
 }
 

@@ -43,11 +43,17 @@ use std::io::{self, BufRead};
 use crate::command::{Command, SetExpiry, SetReply, TtlForm, Unit, When};
 
 use crate::store::TooLong;
-pub use crate::store::{MAX_KEY, MAX_VALUE};
+pub use crate::store::MAX_KEY;
+
+/// The longest value a line can carry: 1 MiB. A line is read whole before
+/// it is parsed, so this bounds what each text client can make a node
+/// hold; bigger values (up to the node's `--max-value-mib`) go through the
+/// Redis protocol, which reads a value as its length says.
+pub const MAX_TEXT_VALUE: usize = 1024 * 1024;
 
 /// The longest line, in bytes, without its line ending: a PUT with the
 /// longest key and value, and room for the command word.
-pub const MAX_LINE: usize = 16 + MAX_KEY + MAX_VALUE;
+pub const MAX_LINE: usize = 16 + MAX_KEY + MAX_TEXT_VALUE;
 
 /// Why a line is not a request. The `Display` text follows `ERR `.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +70,7 @@ pub enum ParseError {
     MissingPassword,
     /// The key is longer than [`MAX_KEY`].
     KeyTooLong(usize),
-    /// The value is longer than [`MAX_VALUE`].
+    /// The value is longer than [`MAX_TEXT_VALUE`].
     ValueTooLong(usize),
     /// The command takes fewer words than were given.
     ExtraArguments(&'static str),
@@ -98,7 +104,7 @@ impl fmt::Display for ParseError {
             ParseError::ValueTooLong(len) => TooLong {
                 what: "value",
                 len: *len,
-                max: MAX_VALUE,
+                max: MAX_TEXT_VALUE,
             }
             .fmt(f),
             ParseError::ExtraArguments(cmd) => {
@@ -182,7 +188,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             if value.is_empty() {
                 return Err(ParseError::MissingValue);
             }
-            if value.len() > MAX_VALUE {
+            if value.len() > MAX_TEXT_VALUE {
                 return Err(ParseError::ValueTooLong(value.len()));
             }
             Ok(Command::Set {
@@ -271,7 +277,7 @@ fn full_flag(rest: &str, command: &'static str) -> Result<bool, ParseError> {
     }
 }
 
-fn single_key(rest: &str, command: &'static str) -> Result<String, ParseError> {
+fn single_key(rest: &str, command: &'static str) -> Result<Vec<u8>, ParseError> {
     let mut words = rest.split_whitespace();
     let key = check_key(words.next().unwrap_or(""), command)?;
     if words.next().is_some() {
@@ -280,7 +286,7 @@ fn single_key(rest: &str, command: &'static str) -> Result<String, ParseError> {
     Ok(key)
 }
 
-fn check_key(key: &str, command: &'static str) -> Result<String, ParseError> {
+fn check_key(key: &str, command: &'static str) -> Result<Vec<u8>, ParseError> {
     if key.is_empty() {
         return Err(ParseError::MissingKey(command));
     }
@@ -291,7 +297,7 @@ fn check_key(key: &str, command: &'static str) -> Result<String, ParseError> {
     if key.chars().any(char::is_whitespace) {
         return Err(ParseError::ExtraArguments(command));
     }
-    Ok(key.to_string())
+    Ok(key.as_bytes().to_vec())
 }
 
 /// One line read from a client, bounded in size.
@@ -483,14 +489,17 @@ mod tests {
         assert_eq!(err("NODE x"), ParseError::ExtraArguments("NODE"));
         assert_eq!(err("RING FULL x"), ParseError::ExtraArguments("RING"));
         let long_key = "k".repeat(MAX_KEY + 1);
-        assert_eq!(err(&format!("GET {long_key}")), ParseError::KeyTooLong(257));
+        assert_eq!(
+            err(&format!("GET {long_key}")),
+            ParseError::KeyTooLong(MAX_KEY + 1)
+        );
         assert!(parse(format!("GET {}", "k".repeat(MAX_KEY)).as_bytes()).is_ok());
-        let long_value = "v".repeat(MAX_VALUE + 1);
+        let long_value = "v".repeat(MAX_TEXT_VALUE + 1);
         assert_eq!(
             err(&format!("PUT k {long_value}")),
-            ParseError::ValueTooLong(MAX_VALUE + 1)
+            ParseError::ValueTooLong(MAX_TEXT_VALUE + 1)
         );
-        assert!(parse(format!("PUT k {}", "v".repeat(MAX_VALUE)).as_bytes()).is_ok());
+        assert!(parse(format!("PUT k {}", "v".repeat(MAX_TEXT_VALUE)).as_bytes()).is_ok());
         assert_eq!(parse(b"GET \xff\xfe"), Err(ParseError::NotUtf8));
         let huge = "x".repeat(MAX_LINE + 1);
         assert_eq!(err(&huge), ParseError::LineTooLong);

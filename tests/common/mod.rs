@@ -509,10 +509,8 @@ pub fn fingers_are_correct(nodes: &[Arc<Node>]) -> bool {
 /// a holder when the ring shrank) would bring the old value back if the
 /// others were lost.
 pub fn keys_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
-    let held: Vec<(NodeRef, Vec<String>)> = nodes
-        .iter()
-        .map(|n| (n.me().clone(), n.held_keys()))
-        .collect();
+    let held: Vec<(NodeRef, Vec<String>)> =
+        nodes.iter().map(|n| (n.me().clone(), n.held())).collect();
     keys.iter().all(|key| {
         let holders = holders_of(nodes, key);
         held.iter()
@@ -527,11 +525,11 @@ pub fn keys_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
 pub fn deletes_are_at_their_holders(nodes: &[Arc<Node>], keys: &[String]) -> bool {
     keys.iter().all(|key| {
         let holders = holders_of(nodes, key);
-        nodes
-            .iter()
-            .filter(|n| holders.contains(n.me()))
-            .all(|n| n.keys().held_entry(key).is_some_and(|e| e.value.is_none()))
-            && holders_agree(nodes, &holders, key)
+        nodes.iter().filter(|n| holders.contains(n.me())).all(|n| {
+            n.keys()
+                .held_entry(key.as_bytes())
+                .is_some_and(|e| e.value.is_none())
+        }) && holders_agree(nodes, &holders, key)
     })
 }
 
@@ -554,7 +552,7 @@ fn holders_agree(nodes: &[Arc<Node>], holders: &[NodeRef], key: &str) -> bool {
     let versions: Vec<_> = nodes
         .iter()
         .filter(|n| holders.contains(n.me()))
-        .map(|n| n.keys().held_entry(key).map(|e| e.version))
+        .map(|n| n.keys().held_entry(key.as_bytes()).map(|e| e.version))
         .collect();
     versions.windows(2).all(|w| w[0] == w[1])
 }
@@ -717,5 +715,20 @@ impl Resp {
             }
             _ => panic!("not a RESP2 reply: {line:?}"),
         }
+    }
+}
+
+/// The keys a node holds, as text: the tests write text keys.
+pub trait Held {
+    /// [`Node::held_keys`], each key as text.
+    fn held(&self) -> Vec<String>;
+}
+
+impl Held for Node {
+    fn held(&self) -> Vec<String> {
+        self.held_keys()
+            .into_iter()
+            .map(|key| String::from_utf8_lossy(&key).into_owned())
+            .collect()
     }
 }

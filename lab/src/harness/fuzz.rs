@@ -201,7 +201,7 @@ fn ring() -> Vec<Arc<Node>> {
     config.max_memory = 4 << 20;
     let nodes = super::memory_ring(["fuzz-a", "fuzz-b", "fuzz-c"], &config);
     for i in 0..20 {
-        let _ = nodes[0].put(&format!("key-{i}"), "value");
+        let _ = nodes[0].put(format!("key-{i}"), "value");
     }
     nodes
 }
@@ -310,7 +310,7 @@ fn request(rng: &mut Rng) -> Request {
         let addr = ["fuzz-a", "fuzz-b", "fuzz-c", "127.0.0.1:9"][rng.below(4)];
         NodeRef::new(space(), addr)
     };
-    let key = |rng: &mut Rng| format!("key-{}", rng.below(40));
+    let key = |rng: &mut Rng| format!("key-{}", rng.below(40)).into_bytes();
     // Expiry times: passed, about now, later, or anything.
     let expiry = |rng: &mut Rng| match rng.below(4) {
         0 => rng.next_u64(),

@@ -35,7 +35,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
     let started = Instant::now();
     let now = now_micros();
     let item = |i: usize| Item {
-        key: format!("key-{i:08}"),
+        key: format!("key-{i:08}").into_bytes(),
         entry: Entry {
             value: Some(format!("{i:0>100}").into_bytes()),
             version: Version {
@@ -147,8 +147,8 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
     // are the PUTs' holds.
     measure("1,000 client GETs and PUTs", &mut || {
         for i in 0..500 {
-            let _ = target.get(&format!("key-{:08}", i * 13));
-            let _ = target.put(&format!("key-{:08}", i * 17), "changed");
+            let _ = target.get(format!("key-{:08}", i * 13));
+            let _ = target.put(format!("key-{:08}", i * 17), "changed");
         }
     });
     (holds, filled)
