@@ -227,6 +227,40 @@ pub enum Command {
     },
     /// `DBSIZE`: the keys this node holds, its own and its copies.
     DbSize,
+    /// `MSETNX key value...`: every pair written, or none when any of the
+    /// keys has a value; atomically at their owner (one hash tag).
+    SetIfNone {
+        /// The keys and their values.
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// `RENAME from to` and `RENAMENX from to`, atomically at the owner.
+    Rename {
+        /// The key renamed.
+        from: Vec<u8>,
+        /// Its new name.
+        to: Vec<u8>,
+        /// `RENAMENX`: only if `to` has no value.
+        only_if_absent: bool,
+    },
+    /// `COPY from to [DB 0] [REPLACE]`, atomically at the owner.
+    Copy {
+        /// The key copied.
+        from: Vec<u8>,
+        /// Where to.
+        to: Vec<u8>,
+        /// `REPLACE`.
+        replace: bool,
+    },
+    /// `MULTI`: commands are queued until `EXEC` (`server/multi.rs`).
+    Multi,
+    /// `EXEC`: the queued commands, applied at their owner at once.
+    Exec,
+    /// `DISCARD`: the queued commands are dropped.
+    Discard,
+    /// `WATCH key...`: refused; chord does not watch keys.
+    Watch,
+    /// `UNWATCH`: nothing is watched, so nothing to do.
+    Unwatch,
     /// `FLUSHALL` and `FLUSHDB` (the ring has one database), with `ASYNC`
     /// or `SYNC`: both finish before the answer. Every key of the whole
     /// ring is forgotten, and no copy of one comes back
@@ -451,6 +485,10 @@ pub const KEYS_LIMIT: usize = 1000;
 pub enum Answer {
     /// Done.
     Ok,
+    /// A command kept for `EXEC`.
+    Queued,
+    /// `EXEC`'s answers, one per command queued.
+    Many(Vec<Answer>),
     /// `PING` without a message.
     Pong,
     /// A value, or none (a key without one, a name not set).
@@ -550,6 +588,8 @@ pub enum Refusal {
     NoPassword,
     /// A protocol version chord does not speak.
     NoProto(String),
+    /// `EXEC` of a transaction in which a command was refused as queued.
+    ExecAbort,
 }
 
 impl Refusal {
@@ -574,6 +614,7 @@ impl Refusal {
             Refusal::Node(e) => e.to_string(),
             Refusal::BadTime { command } => format!("invalid expire time in '{command}' command"),
             Refusal::NoAuth => "authentication required: send AUTH <password> first".into(),
+            Refusal::ExecAbort => "Transaction discarded because of previous errors.".into(),
         }
     }
 }

@@ -46,6 +46,10 @@ pub enum Error {
     /// The request was refused for what it asked: an increment of a value
     /// that is not an integer, say. The text says what.
     Rejected(String),
+    /// A request over several keys, to be applied atomically, whose keys
+    /// have more than one identifier, and so may have more than one owner
+    /// (Redis Cluster's `CROSSSLOT`).
+    CrossSlot,
     /// This node was paused (stopped, or starved) and is catching up; it
     /// takes no client request meanwhile (see [`crate::chord::health`]). Shown
     /// as `busy`, which clients already take as "ask another node".
@@ -72,6 +76,11 @@ impl fmt::Display for Error {
             Error::Unavailable(text) => write!(f, "unavailable: {text}"),
             Error::OutOfMemory(text) => write!(f, "out of memory: {text}"),
             Error::Rejected(text) => write!(f, "{text}"),
+            Error::CrossSlot => write!(
+                f,
+                "Keys in request don't hash to the same slot: give them one hash tag, \
+                 as in {{user:42}}:name and {{user:42}}:mail"
+            ),
             Error::Paused => write!(
                 f,
                 "busy: this node was paused and is catching up with the ring; ask another node"

@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::id::{Id, NodeRef};
-use crate::message::{Request, Response, Update};
+use crate::message::{Atomic, OpAnswer, Request, Response, Update};
 use crate::store::{Bucket, Content, Cursor, Entry, Full, Item, UpdateId};
 use crate::transport::TransportError;
 
@@ -238,6 +238,37 @@ pub struct Written {
     /// The value the write replaced, for an update that answers with it
     /// (`GETSET`); `None` for the others.
     pub previous: Option<Vec<u8>>,
+}
+
+/// What an owner did with an atomic request ([`Request::Atomic`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// Each operation's answer, in order.
+    pub answers: Vec<OpAnswer>,
+    /// The entries it wrote, to copy to the replicas.
+    pub written: Vec<Item>,
+    /// The owner's successor list: the replicas are the first R - 1.
+    pub successors: Vec<NodeRef>,
+}
+
+/// The answer to a [`Request::Atomic`], as [`Peer::atomic`] gives it; also
+/// for one the node answered itself.
+///
+/// # Errors
+/// A refusal, or an answer of another kind, as a [`CallError`].
+pub fn applied(answer: Response) -> Result<Applied, CallError> {
+    match refused(answer)? {
+        Response::Applied {
+            answers,
+            written,
+            successors,
+        } => Ok(Applied {
+            answers,
+            written,
+            successors,
+        }),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// Another node, to call.
@@ -515,6 +546,15 @@ impl<'a> Peer<'a> {
             update,
             id,
         })?)
+    }
+
+    /// Applies `atomic`, whose keys all have identifier `id`, there as
+    /// their owner (see [`crate::dhash`]'s `atomic.rs`).
+    ///
+    /// # Errors
+    /// A [`CallError`]: [`CallError::NotOwner`] when it does not own `id`.
+    pub fn atomic(&self, id: Id, atomic: Atomic, once: UpdateId) -> Result<Applied, CallError> {
+        applied(self.call(Request::Atomic { id, atomic, once })?)
     }
 }
 

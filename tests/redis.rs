@@ -686,6 +686,70 @@ fn big_values_and_long_keys_travel_whole_and_their_bounds_are_named() {
     assert_eq!(pong, "PONG");
 }
 
+/// A transaction on keys of one hash tag runs at their owner with no
+/// other write between its commands: ten clients through different nodes
+/// each add 1 to two counters in one transaction, 50 times, and every
+/// EXEC sees the two equal. Keys without a shared tag get CROSSSLOT.
+#[test]
+fn transactions_on_one_hash_tag_are_atomic_and_others_get_crossslot() {
+    let cluster = TcpCluster::settled(4);
+    let addrs = cluster.addrs();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let workers: Vec<_> = (0..10)
+        .map(|i| {
+            let addr = addrs[i % addrs.len()].clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut con = connect(&addr);
+                for _ in 0..50 {
+                    let (x, y): (i64, i64) = redis::pipe()
+                        .atomic()
+                        .incr("{pair}:x", 1)
+                        .incr("{pair}:y", 1)
+                        .query(&mut con)
+                        .expect("a transaction");
+                    tx.send((x, y)).expect("the test waits");
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for worker in workers {
+        worker.join().expect("a worker");
+    }
+    let seen: Vec<(i64, i64)> = rx.iter().collect();
+    assert_eq!(seen.len(), 500);
+    assert!(seen.iter().all(|(x, y)| x == y), "interleaved: {seen:?}");
+    let mut sums: Vec<i64> = seen.iter().map(|(x, _)| *x).collect();
+    sums.sort_unstable();
+    assert_eq!(sums, (1..=500).collect::<Vec<_>>(), "each counted once");
+
+    let mut con = connect(&addrs[1]);
+    let crossed = redis::pipe()
+        .atomic()
+        .set("plain-a", 1)
+        .set("plain-b", 2)
+        .query::<()>(&mut con);
+    let error = refused(crossed);
+    assert!(error.to_uppercase().contains("CROSSSLOT"), "{error}");
+    assert_eq!(con.get::<_, Option<String>>("plain-a").unwrap(), None);
+    let error = refused(
+        redis::cmd("MSETNX")
+            .arg(&["a", "1", "b", "2"])
+            .query(&mut con),
+    );
+    assert!(error.to_uppercase().contains("CROSSSLOT"), "{error}");
+    let error = refused(redis::cmd("RENAME").arg(&["a", "b"]).query(&mut con));
+    assert!(error.to_uppercase().contains("CROSSSLOT"), "{error}");
+    let error = refused(redis::cmd("WATCH").arg("a").query(&mut con));
+    assert!(error.contains("WATCH is not served"), "{error}");
+    let () = redis::cmd("MULTI").query(&mut con).unwrap();
+    let error = refused(redis::cmd("SCAN").arg(0).query(&mut con));
+    assert!(error.contains("not served inside MULTI"), "{error}");
+    let error = refused(redis::cmd("EXEC").query(&mut con));
+    assert!(error.to_uppercase().contains("EXECABORT"), "{error}");
+}
+
 /// MSET, MGET and DEL of many keys send their first attempts together, and
 /// each key keeps a single write's promise: R copies before OK, even when
 /// a node has just died and the tables still name it.

@@ -70,7 +70,7 @@ use crate::transport::TransportError;
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 
 /// Why one attempt at a key failed.
-enum Failure {
+pub(super) enum Failure {
     /// Worth another attempt while the ring moves; the last one's text goes
     /// into the error.
     Retry(String),
@@ -85,7 +85,7 @@ impl From<String> for Failure {
 }
 
 /// One attempt at a key.
-type Attempt<T> = std::result::Result<T, Failure>;
+pub(super) type Attempt<T> = std::result::Result<T, Failure>;
 
 impl Dhash {
     /// The value stored under `key`, if any.
@@ -177,7 +177,7 @@ impl Dhash {
 
     /// Asks the owner [`Dhash::listed_owner`] names, if it names one, as
     /// [`Dhash::ask_owner`] does. The owner and its answer.
-    fn ask_listed_owner<T>(
+    pub(super) fn ask_listed_owner<T>(
         &self,
         id: Id,
         first: bool,
@@ -195,7 +195,11 @@ impl Dhash {
     /// (`client_peer_calls`). A key the store cannot take is refused
     /// here, at once: no attempt could succeed
     /// ([`crate::store::check_key`]).
-    fn retrying<T>(&self, key: &[u8], attempt: impl FnMut(bool) -> Attempt<T>) -> Result<T> {
+    pub(super) fn retrying<T>(
+        &self,
+        key: &[u8],
+        attempt: impl FnMut(bool) -> Attempt<T>,
+    ) -> Result<T> {
         check_key(key).map_err(rejected)?;
         self.serving_client(|| self.retry_loop(key, attempt))
     }
@@ -290,7 +294,7 @@ impl Dhash {
     /// unless the owner timed out a moment ago: then the call is not made,
     /// and the caller goes to the other holders at once rather than wait
     /// out another timeout.
-    fn ask_owner<T>(
+    pub(super) fn ask_owner<T>(
         &self,
         owner: &NodeRef,
         here: impl FnOnce() -> std::result::Result<T, CallError>,
@@ -477,7 +481,11 @@ impl Dhash {
             .filter(|s| s.addr != owner.addr)
             .collect();
         let needed = (self.config().replicas - 1).min(others.len());
-        self.copy_to(key, written.entry, &others, needed, 1)
+        let items = [Item {
+            key: key.to_vec(),
+            entry: written.entry,
+        }];
+        self.copy_to(&items, &others, needed, 1)
     }
 
     /// Applies `update` to `key` at its owner, atomically there (Redis's
@@ -664,16 +672,19 @@ impl Dhash {
             .into());
         }
         Stats::add(&self.stats().writes_around, 1);
-        self.copy_to(key, entry, &holders, needed, 0)?;
+        let items = [Item {
+            key: key.to_vec(),
+            entry,
+        }];
+        self.copy_to(&items, &holders, needed, 0)?;
         Ok(existed)
     }
 
-    /// Copies `entry` of `key` to the first `needed` of `targets` that
-    /// take it; `already` nodes hold it (for the messages).
-    fn copy_to(
+    /// Copies `items` to the first `needed` of `targets` that take them
+    /// all; `already` nodes hold them (for the messages).
+    pub(super) fn copy_to(
         &self,
-        key: &[u8],
-        entry: Entry,
+        items: &[Item],
         targets: &[NodeRef],
         needed: usize,
         already: usize,
@@ -681,10 +692,6 @@ impl Dhash {
         if needed == 0 {
             return Ok(());
         }
-        let items = [Item {
-            key: key.to_vec(),
-            entry,
-        }];
         // In waves: as many targets at once as copies are still needed, so
         // that the usual case, every replica up, is one round trip.
         let mut holding = 0;
@@ -692,7 +699,7 @@ impl Dhash {
         while holding < needed && next < targets.len() {
             let wave = &targets[next..targets.len().min(next + needed - holding)];
             next += wave.len();
-            let answers = peer::replicate_all(&*self.ring, wave, &items);
+            let answers = peer::replicate_all(&*self.ring, wave, items);
             for (target, answer) in wave.iter().zip(answers) {
                 match answer {
                     Ok(()) => holding += 1,
@@ -723,7 +730,7 @@ impl Dhash {
 /// What an owner's failed answer means for the request: a refusal is
 /// final (the owner found the request itself wrong, and would again);
 /// anything else is worth another attempt while the ring moves.
-fn owner_failed(owner: &NodeRef, e: CallError) -> Failure {
+pub(super) fn owner_failed(owner: &NodeRef, e: CallError) -> Failure {
     match e {
         CallError::Refused(why) => Failure::Final(Error::Rejected(why)),
         e => Failure::Retry(format!("owner {}: {e}", owner.addr)),
@@ -736,7 +743,7 @@ pub(super) fn rejected(e: TooLong) -> Error {
 }
 
 /// The final failure of a write that `node` refused as full.
-fn full(node: &NodeRef, bound: Full, more: &str) -> Failure {
+pub(super) fn full(node: &NodeRef, bound: Full, more: &str) -> Failure {
     Failure::Final(Error::OutOfMemory(format!(
         "node {} {bound} (--max-memory){more}",
         node.addr

@@ -17,6 +17,7 @@
 //! key now, its arc, its successors) and implements [`Keys`], through which
 //! the ring moves keys when ownership moves.
 
+mod atomic;
 pub mod batch;
 mod flush;
 pub mod kv;
@@ -128,7 +129,7 @@ impl Dhash {
 
     /// A name for a new update, unique to it: every attempt at it carries
     /// this one.
-    fn new_update_id(&self) -> UpdateId {
+    pub(super) fn new_update_id(&self) -> UpdateId {
         UpdateId::new(
             self.ring.incarnation,
             self.updates.fetch_add(1, Ordering::Relaxed),
@@ -258,7 +259,7 @@ impl Dhash {
 
     /// Why this node does not serve `id`: it is not the owner, or it is
     /// but lacks the key's arc for now.
-    fn refusal(&self, id: Id) -> Response {
+    pub(super) fn refusal(&self, id: Id) -> Response {
         if self.ring.syncing(id) {
             Response::Syncing
         } else {
@@ -276,111 +277,10 @@ impl Dhash {
     /// read and written under one hold of the store lock. An update `once`
     /// names that was applied here lately is answered as it was then.
     fn owner_update(&self, key: &[u8], update: Update, once: UpdateId) -> Response {
-        // What the answer needs of the value before: all of it for a
-        // swap, the one bit for SETBIT.
-        let before: Option<Before> = match update {
-            Update::Swap { .. } => Some(Box::new(|value| value.map(<[u8]>::to_vec))),
-            Update::SetBit { offset, .. } => Some(Box::new(move |value| {
-                Some(vec![u8::from(crate::store::strings::bit(
-                    value.unwrap_or(&[]),
-                    offset,
-                ))])
-            })),
-            _ => None,
-        };
         let max = self.config().max_value;
+        let before = before_of(&update);
         self.owner_apply(self.key_id(key), key, Some((once, before)), |held, now| {
-            // The entry as the update sees it: an expired value is none.
-            let live = held.filter(|e| e.is_live(now));
-            let held_expiry = live.and_then(|e| e.expires);
-            match update {
-                Update::Increment(by) => {
-                    let value = live.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
-                    let sum = crate::store::integer(value)
-                        .ok_or("value is not an integer or out of range")?
-                        .checked_add(by)
-                        .ok_or("increment or decrement would overflow")?;
-                    Ok(Some((Some(sum.to_string().into_bytes()), held_expiry)))
-                }
-                Update::Set {
-                    value,
-                    exists,
-                    expiry,
-                } => {
-                    if exists.is_some_and(|exists| exists != live.is_some()) {
-                        return Ok(None);
-                    }
-                    let expires = match expiry {
-                        Expiry::Clear => None,
-                        Expiry::Keep => held_expiry,
-                        Expiry::At(at) => Some(at),
-                    };
-                    Ok(Some((Some(value), expires)))
-                }
-                Update::Append(tail) => {
-                    let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
-                    value.extend_from_slice(&tail);
-                    fits(&value, max)?;
-                    Ok(Some((Some(value), held_expiry)))
-                }
-                Update::SetRange {
-                    offset,
-                    value: part,
-                } => {
-                    let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
-                    let start = usize::try_from(offset).map_err(|_| TOO_BIG)?;
-                    let end = start.checked_add(part.len()).ok_or(TOO_BIG)?;
-                    if end > max {
-                        return Err(TOO_BIG);
-                    }
-                    if value.len() < end {
-                        value.resize(end, 0);
-                    }
-                    value[start..end].copy_from_slice(&part);
-                    Ok(Some((Some(value), held_expiry)))
-                }
-                Update::IncrementFloat(by) => {
-                    let value = live.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
-                    let sum = crate::store::add_floats(value, &by)?;
-                    Ok(Some((Some(sum.into_bytes()), held_expiry)))
-                }
-                Update::SetBit { offset, on } => {
-                    let byte = usize::try_from(offset / 8).map_err(|_| TOO_BIG)?;
-                    if byte >= max {
-                        return Err(TOO_BIG);
-                    }
-                    let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
-                    crate::store::strings::set_bit(&mut value, byte, offset, on);
-                    Ok(Some((Some(value), held_expiry)))
-                }
-                // A delete of nothing writes nothing; a value replaces
-                // whatever was there.
-                Update::Swap { value: None, .. } if live.is_none() => Ok(None),
-                Update::Swap { exists, .. } if exists.is_some_and(|e| e != live.is_some()) => {
-                    Ok(None)
-                }
-                Update::Swap { value, expiry, .. } => {
-                    let expires = match (value.is_some(), expiry) {
-                        (false, _) | (true, Expiry::Clear) => None,
-                        (true, Expiry::Keep) => held_expiry,
-                        (true, Expiry::At(at)) => Some(at),
-                    };
-                    Ok(Some((value, expires)))
-                }
-                Update::Expire { at, only } => {
-                    // PERSIST of a key without an expiry changes nothing.
-                    let Some(live) = live
-                        .filter(|e| at.is_some() || e.expires.is_some())
-                        .filter(|e| only.is_none_or(|only| only.allows(e.expires, at)))
-                    else {
-                        return Ok(None);
-                    };
-                    if at.is_some_and(|at| at <= now) {
-                        return Ok(Some((None, None)));
-                    }
-                    Ok(Some((live.value.clone(), at)))
-                }
-            }
+            changed(update, held, now, max)
         })
     }
 
@@ -495,6 +395,7 @@ impl Dhash {
                 buckets,
                 flushed,
             } => self.compare_digests(from, &buckets, flushed),
+            Request::Atomic { id, atomic, once } => self.owner_atomic(id, atomic, once),
             Request::Flush { through } => {
                 self.flush(through);
                 Response::Done
@@ -597,6 +498,122 @@ impl Dhash {
                 Some(last) => at = last,
                 None => return total,
             }
+        }
+    }
+}
+
+/// What the answer to `update` needs of the value before it: all of it
+/// for a swap, the one bit for `SETBIT`; `None` for the others.
+pub(crate) fn before_of(update: &Update) -> Option<Before> {
+    match *update {
+        Update::Swap { .. } => Some(Box::new(|value| value.map(<[u8]>::to_vec))),
+        Update::SetBit { offset, .. } => Some(Box::new(move |value| {
+            Some(vec![u8::from(crate::store::strings::bit(
+                value.unwrap_or(&[]),
+                offset,
+            ))])
+        })),
+        _ => None,
+    }
+}
+
+/// What `update` makes of the entry `held` at time `now`, for a node that
+/// takes values of at most `max` bytes: the new content, `None` when its
+/// condition does not hold (nothing is written), or why it is refused.
+/// Pure: the owner calls it under the store lock.
+pub(crate) fn changed(
+    update: Update,
+    held: Option<&Entry>,
+    now: u64,
+    max: usize,
+) -> std::result::Result<Option<Content>, &'static str> {
+    // The entry as the update sees it: an expired value is none.
+    let live = held.filter(|e| e.is_live(now));
+    let held_expiry = live.and_then(|e| e.expires);
+    match update {
+        Update::Increment(by) => {
+            let value = live.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
+            let sum = crate::store::integer(value)
+                .ok_or("value is not an integer or out of range")?
+                .checked_add(by)
+                .ok_or("increment or decrement would overflow")?;
+            Ok(Some((Some(sum.to_string().into_bytes()), held_expiry)))
+        }
+        Update::Set {
+            value,
+            exists,
+            expiry,
+        } => {
+            if exists.is_some_and(|exists| exists != live.is_some()) {
+                return Ok(None);
+            }
+            let expires = match expiry {
+                Expiry::Clear => None,
+                Expiry::Keep => held_expiry,
+                Expiry::At(at) => Some(at),
+            };
+            Ok(Some((Some(value), expires)))
+        }
+        Update::Append(tail) => {
+            let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
+            value.extend_from_slice(&tail);
+            fits(&value, max)?;
+            Ok(Some((Some(value), held_expiry)))
+        }
+        Update::SetRange {
+            offset,
+            value: part,
+        } => {
+            let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
+            let start = usize::try_from(offset).map_err(|_| TOO_BIG)?;
+            let end = start.checked_add(part.len()).ok_or(TOO_BIG)?;
+            if end > max {
+                return Err(TOO_BIG);
+            }
+            if value.len() < end {
+                value.resize(end, 0);
+            }
+            value[start..end].copy_from_slice(&part);
+            Ok(Some((Some(value), held_expiry)))
+        }
+        Update::IncrementFloat(by) => {
+            let value = live.and_then(|e| e.value.as_deref()).unwrap_or(b"0");
+            let sum = crate::store::add_floats(value, &by)?;
+            Ok(Some((Some(sum.into_bytes()), held_expiry)))
+        }
+        Update::SetBit { offset, on } => {
+            let byte = usize::try_from(offset / 8).map_err(|_| TOO_BIG)?;
+            if byte >= max {
+                return Err(TOO_BIG);
+            }
+            let mut value = live.and_then(|e| e.value.clone()).unwrap_or_default();
+            crate::store::strings::set_bit(&mut value, byte, offset, on);
+            Ok(Some((Some(value), held_expiry)))
+        }
+        // A delete of nothing writes nothing; a value replaces
+        // whatever was there.
+        Update::Swap { value: None, .. } if live.is_none() => Ok(None),
+        Update::Swap { exists, .. } if exists.is_some_and(|e| e != live.is_some()) => Ok(None),
+        Update::Swap { value, expiry, .. } => {
+            let expires = match (value.is_some(), expiry) {
+                (false, _) | (true, Expiry::Clear) => None,
+                (true, Expiry::Keep) => held_expiry,
+                (true, Expiry::At(at)) => Some(at),
+            };
+            Ok(Some((value, expires)))
+        }
+        Update::Expire { at, only } => {
+            // PERSIST of a key without an expiry changes nothing.
+            let Some(live) = live
+                .filter(|e| at.is_some() || e.expires.is_some())
+                .filter(|e| only.is_none_or(|only| only.allows(e.expires, at)))
+            else {
+                return Ok(None);
+            };
+            if at.is_some_and(|at| at <= now) {
+                return Ok(Some((None, None)));
+            }
+            Ok(Some((live.value.clone(), at)))
         }
     }
 }

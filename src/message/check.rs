@@ -5,7 +5,8 @@
 use std::fmt;
 
 use super::{
-    Request, Response, Update, MAX_ADDR, MAX_BUCKETS, MAX_CLOCK_AHEAD, MAX_ITEMS, MAX_NODES,
+    Atomic, Op, OpAnswer, Request, Response, Update, MAX_ADDR, MAX_BUCKETS, MAX_CLOCK_AHEAD,
+    MAX_ITEMS, MAX_NODES,
 };
 use crate::id::{Id, IdSpace, NodeRef};
 use crate::store::{Bucket, Cursor, Entry, Item, MAX_FLOAT_TEXT, MAX_KEY, MAX_VALUE};
@@ -54,6 +55,8 @@ pub enum Invalid {
     },
     /// Digest buckets that do not advance around the ring from `from`.
     OutOfOrder,
+    /// An atomic request with a key whose identifier is not the request's.
+    KeysApart,
     /// An increment that is not a finite float.
     NotFinite,
     /// A version stamped too far after this node's clock.
@@ -88,6 +91,7 @@ impl fmt::Display for Invalid {
                 write!(f, "{count} {what} in one message (at most {max})")
             }
             Invalid::OutOfOrder => write!(f, "digest buckets out of ring order"),
+            Invalid::KeysApart => write!(f, "the keys of an atomic request have other identifiers"),
             Invalid::NotFinite => write!(f, "an increment that is not a finite float"),
             Invalid::FromTheFuture { stamp, now } => write!(
                 f,
@@ -192,6 +196,65 @@ impl Checker {
         })
     }
 
+    /// An update's lengths and numbers.
+    fn update(&self, update: &Update) -> Result<(), Invalid> {
+        match update {
+            Update::Increment(_) | Update::Expire { .. } => Ok(()),
+            Update::Set { value, .. }
+            | Update::Append(value)
+            | Update::Swap {
+                value: Some(value), ..
+            } => length("value", value.len(), 0, MAX_VALUE),
+            Update::Swap { value: None, .. } => Ok(()),
+            Update::SetBit { offset, .. } => {
+                let byte = usize::try_from(offset / 8).unwrap_or(usize::MAX);
+                length("the bit's byte", byte.saturating_add(1), 1, MAX_VALUE)
+            }
+            Update::SetRange { offset, value } => {
+                let end = usize::try_from(*offset)
+                    .ok()
+                    .and_then(|o| o.checked_add(value.len()))
+                    .unwrap_or(usize::MAX);
+                length("value", value.len(), 1, MAX_VALUE)?;
+                length("the range's end", end, 1, MAX_VALUE)
+            }
+            Update::IncrementFloat(by) => {
+                length("a float", by.len(), 1, MAX_FLOAT_TEXT)?;
+                crate::store::float(by).map(drop).ok_or(Invalid::NotFinite)
+            }
+        }
+    }
+
+    /// An atomic request: every key its identifier's, and each operation
+    /// as its own request would be checked.
+    fn atomic(&self, id: Id, atomic: &Atomic) -> Result<(), Invalid> {
+        self.id(id)?;
+        match atomic {
+            Atomic::Each(ops) => {
+                count("operations", ops.len(), 1, MAX_ITEMS)?;
+                for op in ops {
+                    if let Op::Update { update, .. } = op {
+                        self.update(update)?;
+                    }
+                }
+            }
+            Atomic::SetIfNone(pairs) => {
+                count("pairs", pairs.len(), 1, MAX_ITEMS)?;
+                for pair in pairs {
+                    length("value", pair.value.len(), 0, MAX_VALUE)?;
+                }
+            }
+            Atomic::Rename { .. } | Atomic::Copy { .. } => {}
+        }
+        for key in atomic.keys() {
+            self.key(key)?;
+            if self.space.key(key) != id {
+                return Err(Invalid::KeysApart);
+            }
+        }
+        Ok(())
+    }
+
     /// Buckets must each end further round the ring from `from`, without
     /// passing it: together they cover part of `(from, from]` once.
     fn buckets(&self, from: Id, buckets: &[Bucket]) -> Result<(), Invalid> {
@@ -283,32 +346,9 @@ impl Request {
             }
             Request::Update { key, update, .. } => {
                 c.key(key)?;
-                match update {
-                    Update::Increment(_) | Update::Expire { .. } => Ok(()),
-                    Update::Set { value, .. }
-                    | Update::Append(value)
-                    | Update::Swap {
-                        value: Some(value), ..
-                    } => length("value", value.len(), 0, MAX_VALUE),
-                    Update::Swap { value: None, .. } => Ok(()),
-                    Update::SetBit { offset, .. } => {
-                        let byte = usize::try_from(offset / 8).unwrap_or(usize::MAX);
-                        length("the bit's byte", byte.saturating_add(1), 1, MAX_VALUE)
-                    }
-                    Update::SetRange { offset, value } => {
-                        let end = usize::try_from(*offset)
-                            .ok()
-                            .and_then(|o| o.checked_add(value.len()))
-                            .unwrap_or(usize::MAX);
-                        length("value", value.len(), 1, MAX_VALUE)?;
-                        length("the range's end", end, 1, MAX_VALUE)
-                    }
-                    Update::IncrementFloat(by) => {
-                        length("a float", by.len(), 1, MAX_FLOAT_TEXT)?;
-                        crate::store::float(by).map(drop).ok_or(Invalid::NotFinite)
-                    }
-                }
+                c.update(update)
             }
+            Request::Atomic { id, atomic, .. } => c.atomic(*id, atomic),
         }
     }
 }
@@ -356,6 +396,29 @@ impl Response {
                 if let Some(previous) = previous {
                     length("value", previous.len(), 0, MAX_VALUE)?;
                 }
+                c.nodes("successors", successors, 1)
+            }
+            Response::Applied {
+                answers,
+                written,
+                successors,
+            } => {
+                count("answers", answers.len(), 1, MAX_ITEMS)?;
+                for answer in answers {
+                    match answer {
+                        OpAnswer::Value(Some(v)) | OpAnswer::Unchanged(Some(v)) => {
+                            length("value", v.len(), 0, MAX_VALUE)?;
+                        }
+                        OpAnswer::Wrote { value, previous } => {
+                            for v in value.iter().chain(previous) {
+                                length("value", v.len(), 0, MAX_VALUE)?;
+                            }
+                        }
+                        OpAnswer::Failed(why) => length("an error", why.len(), 0, 1024)?,
+                        OpAnswer::Value(None) | OpAnswer::Unchanged(None) => {}
+                    }
+                }
+                c.items(written)?;
                 c.nodes("successors", successors, 1)
             }
             Response::Differ { buckets, flushed } => {

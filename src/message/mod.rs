@@ -295,6 +295,125 @@ pub enum Request {
         /// The same for every attempt at this one update.
         id: UpdateId,
     },
+    /// Several operations on keys that share identifier `id`, and so an
+    /// owner, applied there under one hold of its store lock: a
+    /// transaction, `MSETNX`, `RENAME`, `COPY`. Answered
+    /// [`Response::Applied`]; an `once` the owner applied lately is refused
+    /// (its answers are not kept), never applied twice.
+    Atomic {
+        /// The identifier every key of `atomic` has.
+        id: Id,
+        /// What to do.
+        atomic: Atomic,
+        /// The same for every attempt.
+        once: UpdateId,
+    },
+}
+
+/// What a [`Request::Atomic`] does, at the owner of all its keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Atomic {
+    /// `MULTI` ... `EXEC`: each operation in order, each answered; one
+    /// that fails (an `INCR` of text) says why, and the others still
+    /// apply, as in Redis.
+    Each(Vec<Op>),
+    /// `MSETNX`: every pair written (no expiry), or none when any of the
+    /// keys has a value.
+    SetIfNone(Vec<Pair>),
+    /// `RENAME` and `RENAMENX`: `from`'s value and expiry move to `to`;
+    /// with `only_if_absent`, only when `to` has no value.
+    Rename {
+        /// The key renamed.
+        #[serde(with = "serde_bytes")]
+        from: Vec<u8>,
+        /// Its new name.
+        #[serde(with = "serde_bytes")]
+        to: Vec<u8>,
+        /// `RENAMENX`.
+        only_if_absent: bool,
+    },
+    /// `COPY`: `from`'s value and expiry copied to `to`, replacing a value
+    /// there only when `replace`.
+    Copy {
+        /// The key copied.
+        #[serde(with = "serde_bytes")]
+        from: Vec<u8>,
+        /// Where to.
+        #[serde(with = "serde_bytes")]
+        to: Vec<u8>,
+        /// `REPLACE`.
+        replace: bool,
+    },
+}
+
+/// A key and a value, as [`Atomic::SetIfNone`] writes them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pair {
+    /// The key.
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
+    /// The value.
+    #[serde(with = "serde_bytes")]
+    pub value: Vec<u8>,
+}
+
+/// One operation of an [`Atomic::Each`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Read the key's value.
+    Get {
+        /// The key.
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
+    },
+    /// Apply the update to the key, as [`Request::Update`] would.
+    Update {
+        /// The key.
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
+        /// The change.
+        update: Update,
+    },
+}
+
+impl Op {
+    /// The key it reads or changes.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            Op::Get { key } | Op::Update { key, .. } => key,
+        }
+    }
+}
+
+impl Atomic {
+    /// Every key it reads or changes.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            Atomic::Each(ops) => ops.iter().map(Op::key).collect(),
+            Atomic::SetIfNone(pairs) => pairs.iter().map(|p| p.key.as_slice()).collect(),
+            Atomic::Rename { from, to, .. } | Atomic::Copy { from, to, .. } => vec![from, to],
+        }
+    }
+}
+
+/// What one operation of an atomic request did, at the owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OpAnswer {
+    /// An [`Op::Get`]: the value, if the key has one.
+    Value(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
+    /// It wrote.
+    Wrote {
+        /// The value written; `None` for a delete.
+        #[serde(with = "serde_bytes")]
+        value: Option<Vec<u8>>,
+        /// The value before, if the key had one.
+        #[serde(with = "serde_bytes")]
+        previous: Option<Vec<u8>>,
+    },
+    /// Its condition did not hold: nothing was written. The value then.
+    Unchanged(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
+    /// It was refused, and nothing was written; the text says why.
+    Failed(String),
 }
 
 /// A node's answer to a [`Request`].
@@ -412,6 +531,17 @@ pub enum Response {
     },
     /// The request could not be served; the text says why.
     Error(String),
+    /// The answer to a [`Request::Atomic`]: each operation's answer (one for
+    /// `MSETNX`, `RENAME` and `COPY`), the entries it wrote, for the
+    /// coordinator to copy to the replicas, and the owner's successor list.
+    Applied {
+        /// In order.
+        answers: Vec<OpAnswer>,
+        /// The new entries.
+        written: Vec<Item>,
+        /// The owner's successor list: the replicas are the first R - 1.
+        successors: Vec<NodeRef>,
+    },
     /// The answer to an [`Request::Update`] whose condition did not hold:
     /// nothing was written.
     Unchanged {

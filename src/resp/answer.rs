@@ -12,6 +12,8 @@ pub fn format(answer: Answer) -> Reply {
         |keys: Vec<Vec<u8>>| Reply::Array(keys.into_iter().map(|k| Reply::Bulk(Some(k))).collect());
     match answer {
         Answer::Ok | Answer::Bye => Reply::ok(),
+        Answer::Queued => Reply::Simple("QUEUED".into()),
+        Answer::Many(answers) => Reply::Array(answers.into_iter().map(format).collect()),
         Answer::Pong => Reply::Simple("PONG".into()),
         Answer::Value(value) => Reply::Bulk(value),
         Answer::Values(values) => Reply::Array(values.into_iter().map(Reply::Bulk).collect()),
@@ -63,6 +65,8 @@ fn refusal(why: &Refusal) -> Reply {
     let kind = match why {
         Refusal::Node(Error::OutOfMemory(_)) => "OOM",
         Refusal::Node(Error::Paused) => "BUSY",
+        Refusal::Node(Error::CrossSlot) => "CROSSSLOT",
+        Refusal::ExecAbort => "EXECABORT",
         Refusal::NoAuth => return Reply::Error("NOAUTH Authentication required.".into()),
         Refusal::HelloNoAuth => "NOAUTH",
         Refusal::WrongPassword => {

@@ -298,6 +298,30 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         },
         "SCAN" => scan(&args)?,
         "DBSIZE" if args.is_empty() => Command::DbSize,
+        "MSETNX" if !args.is_empty() && args.len() % 2 == 0 => {
+            let mut pairs = Vec::with_capacity(args.len() / 2);
+            let mut args = args.into_iter();
+            while let (Some(key), Some(value)) = (args.next(), args.next()) {
+                pairs.push((key, value));
+            }
+            Command::SetIfNone { pairs }
+        }
+        "RENAME" | "RENAMENX" if args.len() == 2 => {
+            let [from, to] = pair(args);
+            Command::Rename {
+                from,
+                to,
+                only_if_absent: name == "RENAMENX",
+            }
+        }
+        "COPY" if args.len() >= 2 => copy(args)?,
+        "MULTI" if args.is_empty() => Command::Multi,
+        "EXEC" if args.is_empty() => Command::Exec,
+        "DISCARD" if args.is_empty() => Command::Discard,
+        "WATCH" if !args.is_empty() => Command::Watch,
+        "UNWATCH" if args.is_empty() => Command::Unwatch,
+        "MSETNX" | "RENAME" | "RENAMENX" | "COPY" | "MULTI" | "EXEC" | "DISCARD" | "WATCH"
+        | "UNWATCH" => return Err(arity(name)),
         "FLUSHALL" | "FLUSHDB" => match args.as_slice() {
             [] => Command::FlushAll,
             [mode] if mode.eq_ignore_ascii_case(b"ASYNC") || mode.eq_ignore_ascii_case(b"SYNC") => {
@@ -361,6 +385,35 @@ fn single(name: &str, args: Vec<Vec<u8>>) -> Result<Vec<u8>, Refusal> {
     <[Vec<u8>; 1]>::try_from(args)
         .map(|[arg]| arg)
         .map_err(|_| arity(name))
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`: the ring has
+/// database 0 only.
+fn copy(args: Vec<Vec<u8>>) -> Parsed {
+    let mut args = args.into_iter();
+    let (Some(from), Some(to)) = (args.next(), args.next()) else {
+        return Err(arity("COPY"));
+    };
+    let mut replace = false;
+    while let Some(option) = args.next() {
+        if is(&option, "REPLACE") {
+            replace = true;
+        } else if is(&option, "DB") {
+            match args.next() {
+                Some(db) if db == b"0" => {}
+                Some(_) => return Err(Refusal::Usage("DB index is out of range".into())),
+                None => return Err(syntax()),
+            }
+        } else {
+            return Err(syntax());
+        }
+    }
+    if from == to {
+        return Err(Refusal::Usage(
+            "source and destination objects are the same".into(),
+        ));
+    }
+    Ok(Command::Copy { from, to, replace })
 }
 
 /// One key or more.
@@ -686,8 +739,8 @@ mod tests {
             "Unsupported option FOO"
         );
         assert_eq!(
-            refusal(&["Multi", "now"]),
-            "unknown command 'Multi', with args beginning with: 'now' "
+            refusal(&["Frob", "now"]),
+            "unknown command 'Frob', with args beginning with: 'now' "
         );
         assert_eq!(refusal(&["FLUSHALL", "later"]), "syntax error");
         assert_eq!(

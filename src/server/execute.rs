@@ -5,6 +5,8 @@
 
 use std::net::TcpStream;
 
+use super::expiry::{expiry_of, time};
+use super::multi::{self, Transaction};
 use super::{check_password, Shared, RING_LIMIT};
 use crate::command::{
     Answer, Command, LibInfo, Protocol, Refusal, SetExpiry, SetReply, Ttl, TtlForm, When,
@@ -33,6 +35,8 @@ pub(super) struct Session {
     lib_version: String,
     /// The protocol `HELLO` chose.
     pub protocol: Protocol,
+    /// The transaction being queued, between `MULTI` and `EXEC`.
+    transaction: Option<Transaction>,
 }
 
 impl Session {
@@ -51,6 +55,7 @@ impl Session {
             lib_name: String::new(),
             lib_version: String::new(),
             protocol: Protocol::Resp2,
+            transaction: None,
         };
         session.list(shared);
         session
@@ -101,7 +106,14 @@ pub(super) fn answer(
     Stats::add(&shared.node.stats().client_requests, 1);
     match parsed {
         Ok(command) => execute(shared, session, command),
-        Err(why) => Answer::Refused(why),
+        Err(why) => {
+            // As in Redis, a request refused while a transaction is being
+            // queued discards the transaction at EXEC.
+            if let Some(transaction) = session.transaction.as_mut() {
+                transaction.abort();
+            }
+            Answer::Refused(why)
+        }
     }
 }
 
@@ -112,7 +124,37 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
         Stats::add(&node.stats().auth_required, 1);
         return Answer::Refused(Refusal::NoAuth);
     }
+    if let Some(transaction) = session.transaction.as_mut() {
+        match command {
+            Command::Exec | Command::Discard => {
+                let transaction = std::mem::take(transaction);
+                session.transaction = None;
+                return match command {
+                    Command::Exec => transaction.exec(node),
+                    _ => Answer::Ok,
+                };
+            }
+            Command::Multi => return Refusal::usage("MULTI calls can not be nested"),
+            Command::Watch => return Refusal::usage("WATCH inside MULTI is not allowed"),
+            Command::Quit => {}
+            command => return transaction.queue(node, command),
+        }
+    }
     match command {
+        Command::Multi => {
+            session.transaction = Some(Transaction::default());
+            Answer::Ok
+        }
+        Command::Exec => Refusal::usage("EXEC without MULTI"),
+        Command::Discard => Refusal::usage("DISCARD without MULTI"),
+        Command::Watch => Refusal::usage(
+            "WATCH is not served: chord keeps no versions a client could watch; a transaction \
+             on keys of one hash tag runs at their owner with no other write between its commands",
+        ),
+        Command::Unwatch => Answer::Ok,
+        command @ (Command::SetIfNone { .. } | Command::Rename { .. } | Command::Copy { .. }) => {
+            multi::atomic(node, command)
+        }
         Command::Get { key } => node.get(&key).map_or_else(Answer::from, Answer::Value),
         Command::Set {
             key,
@@ -472,16 +514,6 @@ fn slices(keys: &[Vec<u8>]) -> Vec<&[u8]> {
     keys.iter().map(Vec::as_slice).collect()
 }
 
-/// `when` as microseconds since the Unix epoch, by this node's clock, the
-/// store's scale; a time before the epoch is the epoch, long passed, and a
-/// time past the store's last microsecond is that one. `None`: out of the
-/// range Redis takes ([`When::millis`]).
-fn time(node: &Node, when: When) -> Option<u64> {
-    let now_ms = i64::try_from(node.config().clock.now_micros() / 1000).unwrap_or(i64::MAX);
-    let ms = when.millis(now_ms)?;
-    Some(u64::try_from(ms).unwrap_or(0).saturating_mul(1000))
-}
-
 /// `SET`: a plain write, with or without an expiry, goes the way every
 /// write goes; a condition or `KEEPTTL` needs the value held, so the owner
 /// applies it ([`Update::Set`]).
@@ -517,20 +549,6 @@ fn set(
         Ok(written) => Answer::Written(written, reply),
         Err(e) => e.into(),
     }
-}
-
-/// What `SET`'s expiry options come to at the owner: a time given
-/// relative to now made absolute by this node's clock.
-fn expiry_of(node: &Node, expiry: SetExpiry) -> Result<Expiry, Answer> {
-    Ok(match expiry {
-        SetExpiry::Clear => Expiry::Clear,
-        SetExpiry::Keep => Expiry::Keep,
-        SetExpiry::At(when) => {
-            Expiry::At(time(node, when).ok_or(Answer::Refused(Refusal::BadTime {
-                command: when.command,
-            }))?)
-        }
-    })
 }
 
 /// `TTL` and its kin: what is left, rounded to the nearest unit as Redis

@@ -45,8 +45,10 @@
 //! blocked reading them), close the channel, and join the workers.
 
 mod execute;
+mod expiry;
 mod http;
 mod lobby;
+mod multi;
 mod resp;
 pub mod svg;
 mod text;

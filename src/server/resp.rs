@@ -8,11 +8,15 @@
 
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use super::execute::{answer, Session};
 use super::Shared;
 use crate::command::Answer;
 use crate::resp::{command, format, read_request, Read, Reply};
+
+/// The longest an answer waits in a pipeline before it is sent.
+const PIPELINE_FLUSH: Duration = Duration::from_millis(100);
 
 /// Serves one RESP connection until the client closes it or says QUIT.
 pub(super) fn serve(
@@ -22,6 +26,10 @@ pub(super) fn serve(
     mut writer: BufWriter<TcpStream>,
 ) -> io::Result<()> {
     let mut out = Vec::new();
+    // Answers are flushed when no request waits behind them; during a long
+    // pipeline, also when the oldest unsent one has waited this long, so a
+    // client reading with a timeout (redis-py's is 5 s) hears from us.
+    let mut unsent_since: Option<Instant> = None;
     loop {
         let args = match read_request(&mut reader, shared.node.config().max_value) {
             Ok(Read::Request(args)) => args,
@@ -59,9 +67,12 @@ pub(super) fn serve(
         if quit {
             return writer.flush();
         }
-        if reader.buffer().is_empty() {
+        if reader.buffer().is_empty()
+            || unsent_since.get_or_insert_with(Instant::now).elapsed() >= PIPELINE_FLUSH
+        {
             super::count_flush(shared);
             writer.flush()?;
+            unsent_since = None;
         }
     }
 }

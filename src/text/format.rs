@@ -32,6 +32,12 @@ pub fn format(answer: Answer, multiline: bool) -> Vec<String> {
     let missing = || "NOT_FOUND".to_string();
     let lines = match answer {
         Answer::Ok | Answer::Hello { .. } => vec!["OK".into()],
+        // The text protocol has no MULTI; worded for completeness.
+        Answer::Queued => vec!["QUEUED".into()],
+        Answer::Many(answers) => answers
+            .into_iter()
+            .flat_map(|answer| format(answer, false))
+            .collect(),
         Answer::Pairs(pairs) => pairs
             .into_iter()
             .map(|(name, value)| format!("{name}={value}"))
