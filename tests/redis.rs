@@ -452,8 +452,9 @@ fn concurrent_increments_through_many_nodes_lose_none() {
 
 /// SCAN walks the whole ring from any node: every key once at least, the
 /// pattern applied, and the cursor back at 0 at the end.
-/// Every key SCAN finds from `addr`, walking the whole ring.
-fn scan_all(addr: &str) -> std::collections::BTreeSet<String> {
+/// Every key matching `pattern` that SCAN finds from `addr`, walking the
+/// whole ring.
+fn scan_all(addr: &str, pattern: &str) -> std::collections::BTreeSet<String> {
     let mut con = connect(addr);
     let mut seen = std::collections::BTreeSet::new();
     let mut cursor = 0u64;
@@ -461,6 +462,8 @@ fn scan_all(addr: &str) -> std::collections::BTreeSet<String> {
         assert!(calls < 10_000, "the scan never came round");
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
             .arg("COUNT")
             .arg(50)
             .query(&mut con)
@@ -485,13 +488,13 @@ fn flushall_clears_the_whole_ring_through_any_node() {
     for i in 0..200 {
         let () = con.set(format!("flush-{i}"), i).unwrap();
     }
-    assert_eq!(scan_all(&addrs[0]).len(), 200);
+    assert_eq!(scan_all(&addrs[0], "*").len(), 200);
     let () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
     for addr in &addrs {
         let mut each = connect(addr);
         let size: i64 = redis::cmd("DBSIZE").query(&mut each).unwrap();
         assert_eq!(size, 0, "{addr} still holds keys");
-        assert!(scan_all(addr).is_empty(), "SCAN from {addr}");
+        assert!(scan_all(addr, "*").is_empty(), "SCAN from {addr}");
         let count: i64 = redis::cmd("CHORD").arg("COUNT").query(&mut each).unwrap();
         assert_eq!(count, 0, "CHORD COUNT from {addr}");
         let gone: Option<String> = each.get("flush-7").unwrap();
@@ -511,7 +514,7 @@ fn flushall_clears_the_whole_ring_through_any_node() {
         .unwrap();
     let () = con.set("after", "kept").unwrap();
     assert_eq!(
-        scan_all(&addrs[2]).into_iter().collect::<Vec<_>>(),
+        scan_all(&addrs[2], "*").into_iter().collect::<Vec<_>>(),
         ["after"]
     );
     let wrong = redis::cmd("FLUSHALL").arg("LATER").query::<()>(&mut con);
@@ -550,25 +553,7 @@ fn scan_sees_every_key_of_the_ring_from_any_node() {
     }
     let () = writer.set("other", "x").unwrap();
     for addr in &addrs[..2] {
-        let mut con = connect(addr);
-        let mut seen = std::collections::BTreeSet::new();
-        let mut cursor = 0u64;
-        for calls in 0.. {
-            assert!(calls < 10_000, "the scan never came round");
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg("scan-*")
-                .arg("COUNT")
-                .arg(50)
-                .query(&mut con)
-                .unwrap();
-            seen.extend(keys);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        let seen = scan_all(addr, "scan-*");
         assert_eq!(seen.len(), 300, "from {addr}");
         assert!(!seen.contains("other"));
     }

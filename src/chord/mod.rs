@@ -124,8 +124,9 @@
 //! - **A key with a hash tag is placed by its tag**
 //!   ([`crate::id::IdSpace::key`]): `{user:42}:name` and `{user:42}:mail`
 //!   hash as `user:42`, so they share an owner and its replicas, as keys
-//!   that share a tag share a slot in Redis Cluster. A key without a tag is
-//!   placed as the paper places it, by the hash of the whole key.
+//!   that share a tag share a slot in Redis Cluster; so a transaction or a
+//!   `RENAME` over them runs at one owner, atomically. A key without a tag
+//!   is placed as the paper places it, by the hash of the whole key.
 //! - Zave proves correctness for rings of at least r + 1 nodes with a stable
 //!   base of members; smaller rings work here but do not carry that proof.
 //!

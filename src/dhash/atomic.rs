@@ -82,13 +82,7 @@ impl Dhash {
             Err(e) => return Err(owner_failed(owner, e)),
         };
         if !applied.written.is_empty() {
-            let others: Vec<NodeRef> = applied
-                .successors
-                .into_iter()
-                .filter(|s| s.addr != owner.addr)
-                .collect();
-            let needed = (self.config().replicas - 1).min(others.len());
-            self.copy_to(&applied.written, &others, needed, 1)?;
+            self.copy_to_replicas(&applied.written, owner, applied.successors)?;
         }
         Ok(applied.answers)
     }

@@ -1,5 +1,5 @@
 //! `FLUSHALL` over the ring: a watermark every node forgets up to (see
-//! "Flushing" in [`crate::store`] for what it means for one store).
+//! [`crate::store::Store::flush`] for what it means for one store).
 //!
 //! The node asked picks the watermark, its clock now, and walks the ring
 //! by successor pointers, giving it to every node it finds. A node the

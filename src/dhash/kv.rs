@@ -475,17 +475,27 @@ impl Dhash {
 
     /// Copies what the owner wrote to the R - 1 replicas its answer named.
     fn copy_written(&self, key: &[u8], owner: &NodeRef, written: Written) -> Attempt<()> {
-        let others: Vec<NodeRef> = written
-            .successors
-            .into_iter()
-            .filter(|s| s.addr != owner.addr)
-            .collect();
-        let needed = (self.config().replicas - 1).min(others.len());
         let items = [Item {
             key: key.to_vec(),
             entry: written.entry,
         }];
-        self.copy_to(&items, &others, needed, 1)
+        self.copy_to_replicas(&items, owner, written.successors)
+    }
+
+    /// Copies `items`, which `owner` wrote, to the R - 1 replicas among
+    /// the `successors` its answer named.
+    pub(super) fn copy_to_replicas(
+        &self,
+        items: &[Item],
+        owner: &NodeRef,
+        successors: Vec<NodeRef>,
+    ) -> Attempt<()> {
+        let others: Vec<NodeRef> = successors
+            .into_iter()
+            .filter(|s| s.addr != owner.addr)
+            .collect();
+        let needed = (self.config().replicas - 1).min(others.len());
+        self.copy_to(items, &others, needed, 1)
     }
 
     /// Applies `update` to `key` at its owner, atomically there (Redis's

@@ -217,7 +217,7 @@ pub enum Request {
     },
     /// `FLUSHALL`: forget every entry stamped at or before `through`
     /// (microseconds since the epoch), and refuse every copy of one from
-    /// now on (see "Flushing" in [`crate::store`]). Answered
+    /// now on (see [`crate::store::Store::flush`]). Answered
     /// [`Response::Done`].
     Flush {
         /// The watermark.

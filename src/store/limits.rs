@@ -1,6 +1,6 @@
 //! How long a key and a value may be: the one check every client request
 //! passes where it enters, in every protocol, and the limits the peer
-//! protocol's checks use too.
+//! protocol's checks use too; and what a store reports of its own bound.
 
 /// The longest key, in bytes: 64 KiB.
 pub const MAX_KEY: usize = 64 * 1024;
@@ -61,4 +61,40 @@ fn bounded(what: &'static str, len: usize, max: usize) -> Result<(), TooLong> {
         return Err(TooLong { what, len, max });
     }
     Ok(())
+}
+
+/// A write refused because the store is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full {
+    /// The bytes held, as the store counts them.
+    pub used: usize,
+    /// The limit the write would have crossed.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for Full {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MIB: f64 = 1024.0 * 1024.0;
+        write!(
+            f,
+            "holds {:.1} MiB of its {:.1} MiB",
+            self.used as f64 / MIB,
+            self.limit as f64 / MIB
+        )
+    }
+}
+
+/// What a store holds, as [`super::Store::usage`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    /// Keys with a value, an expired one included until it is emptied.
+    pub keys: usize,
+    /// Entries, tombstones included.
+    pub entries: usize,
+    /// Values with an expiry time.
+    pub expiring: usize,
+    /// The bytes held, roughly (see [`super::ENTRY_OVERHEAD`]).
+    pub bytes: usize,
+    /// The bound client writes stop at (`--max-memory`).
+    pub limit: usize,
 }
