@@ -590,6 +590,9 @@ pub enum Refusal {
     NoProto(String),
     /// `EXEC` of a transaction in which a command was refused as queued.
     ExecAbort,
+    /// A command name the parser does not know; the text says which, in
+    /// Redis's words.
+    Unknown(String),
 }
 
 impl Refusal {
@@ -601,7 +604,7 @@ impl Refusal {
     /// What went wrong, without the error's kind.
     pub fn text(&self) -> String {
         match self {
-            Refusal::Usage(text) | Refusal::NoProto(text) => text.clone(),
+            Refusal::Usage(text) | Refusal::NoProto(text) | Refusal::Unknown(text) => text.clone(),
             Refusal::WrongPassword => "invalid password".into(),
             Refusal::NoPassword => {
                 "this node has no password (start it with --password-file to set one)".into()

@@ -325,9 +325,33 @@ fn info_config_client_and_time_answer_as_redis_clients_expect() {
         "# CPU",
         "# Keyspace",
         "# Chord",
+        "# Commandstats",
     ] {
         assert!(everything.contains(section), "{section} missing");
     }
+    // Per command as typed: calls, time, and calls refused before running
+    // (a wrong number of arguments) or while running (INCR of text).
+    let () = con.set("text", "abc").unwrap();
+    let _ = redis::cmd("INCR").arg("text").query::<i64>(&mut con);
+    let _ = redis::cmd("GET").query::<()>(&mut con);
+    let _ = redis::cmd("NOSUCHCOMMAND").query::<()>(&mut con);
+    let stats = info(&mut con, "commandstats");
+    assert!(stats.starts_with("# Commandstats\r\n"), "{stats}");
+    assert!(stats.contains("cmdstat_set:calls=1,"), "{stats}");
+    assert!(
+        stats.contains("cmdstat_incr:calls=1,") && stats.contains("failed_calls=1"),
+        "{stats}"
+    );
+    assert!(
+        stats.contains("cmdstat_get:calls=1,") && stats.contains("rejected_calls=1"),
+        "{stats}"
+    );
+    assert!(!stats.contains("nosuchcommand"), "{stats}");
+    let default: String = redis::cmd("INFO").query(&mut con).unwrap();
+    assert!(
+        !default.contains("# Commandstats"),
+        "not in the default INFO"
+    );
     let () = redis::cmd("CONFIG")
         .arg(&["SET", "maxmemory", "2mb"])
         .query(&mut con)

@@ -66,7 +66,7 @@ fn unknown(typed: &[u8], args: &[Vec<u8>]) -> Refusal {
         shown += &format!("'{arg}' ");
     }
     let typed = String::from_utf8_lossy(&typed[..typed.len().min(128)]).into_owned();
-    Refusal::Usage(format!(
+    Refusal::Unknown(format!(
         "unknown command '{typed}', with args beginning with: {shown}"
     ))
 }

@@ -364,6 +364,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
         Command::ConfigSet { name, value } => config_set(node, &name, &value),
         Command::ResetStats => {
             node.stats().reset();
+            shared.commands.reset();
             Answer::Ok
         }
         Command::Introspect { count } => Answer::Introspection { count },
@@ -745,6 +746,7 @@ fn info(shared: &Shared, sections: &[String]) -> String {
                 format!("used_cpu_user:{user:.6}"),
             ],
         ),
+        ("Commandstats", shared.commands.lines()),
         (
             "Keyspace",
             vec![format!("db0:keys={},expires={}", held.keys, held.expiring)],
@@ -761,12 +763,16 @@ fn info(shared: &Shared, sections: &[String]) -> String {
             ],
         ),
     ];
-    let everything = sections.is_empty()
-        || sections
-            .iter()
-            .any(|s| matches!(s.as_str(), "default" | "all" | "everything"));
+    // As in Redis, commandstats is in "all" but not in the default INFO.
+    let all_of_them = sections
+        .iter()
+        .any(|s| matches!(s.as_str(), "all" | "everything"));
+    let default = sections.is_empty() || sections.iter().any(|s| s == "default");
     all.into_iter()
-        .filter(|(name, _)| everything || sections.contains(&name.to_ascii_lowercase()))
+        .filter(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            all_of_them || (default && name != "commandstats") || sections.contains(&name)
+        })
         .map(|(name, lines)| {
             let mut text = format!("# {name}\r\n");
             for line in lines {

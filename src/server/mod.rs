@@ -44,6 +44,7 @@
 //! accepting, shut down every open connection (which wakes the workers
 //! blocked reading them), close the channel, and join the workers.
 
+mod commandstats;
 mod execute;
 mod expiry;
 mod http;
@@ -229,6 +230,8 @@ struct Shared {
     password: Option<[u8; 32]>,
     /// [`ServerConfig::flush_allowed`].
     flush_allowed: bool,
+    /// `INFO commandstats`.
+    commands: commandstats::CommandStats,
     /// Warns of refused connections, at most once a second.
     refusals: Throttled,
     /// How many workers text clients may hold at once; the rest are kept
@@ -387,6 +390,7 @@ impl Server {
             secret: config.secret.clone(),
             password: config.password.as_deref().map(hash_password),
             flush_allowed: config.flush_allowed,
+            commands: commandstats::CommandStats::default(),
             refusals: Throttled::default(),
             text_limit: config.workers - kept_for_peers(config.workers),
             text_clients: AtomicUsize::new(0),

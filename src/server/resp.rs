@@ -10,9 +10,10 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use super::commandstats::Outcome;
 use super::execute::{answer, Session};
 use super::Shared;
-use crate::command::Answer;
+use crate::command::{Answer, Refusal};
 use crate::resp::{command, format, read_request, Read, Reply};
 
 /// The longest an answer waits in a pipeline before it is sent.
@@ -59,7 +60,29 @@ pub(super) fn serve(
         if args.is_empty() {
             continue;
         }
-        let answer = answer(shared, &mut session, command::parse(args));
+        // The name as typed, for INFO commandstats: a copy on the stack
+        // (every name chord knows is shorter), not an allocation.
+        let mut name = [0u8; 16];
+        let len = args[0].len().min(name.len());
+        name[..len].copy_from_slice(&args[0][..len]);
+        let parsed = command::parse(args);
+        let rejected = match &parsed {
+            Err(Refusal::Unknown(_)) => None,
+            Err(_) => Some(true),
+            Ok(_) => Some(false),
+        };
+        let started = Instant::now();
+        let answer = answer(shared, &mut session, parsed);
+        if let Some(rejected) = rejected {
+            let outcome = match (&answer, rejected) {
+                (_, true) => Outcome::Rejected,
+                (Answer::Refused(_), false) => Outcome::Failed,
+                _ => Outcome::Done,
+            };
+            shared
+                .commands
+                .count(&name[..len], started.elapsed(), outcome);
+        }
         let quit = matches!(answer, Answer::Bye);
         out.clear();
         format(answer).encode(session.protocol, &mut out);
