@@ -40,8 +40,12 @@ MEMORY_MIB ?= 64
 
 all: build
 
+# Quiet unless it matters: one line, and cargo's output only when the
+# build fails.
 build:
-	cargo build --release
+	@mkdir -p target; printf 'building (cargo build --release)... '; \
+	if cargo build --release -q > target/.build.log 2>&1; then echo done; \
+	else echo failed:; cat target/.build.log; exit 1; fi
 
 test:
 	cargo test --workspace --all-targets
@@ -92,16 +96,25 @@ ring: build
 	  printf "  %-42s %-22s %-7s %-9s %s\n" "$$id" "$$addr" "$${owned#owned=}" "$${replicas#replicas=}" "$$(cat $(RING)/node-$${addr##*:}.pid)"; \
 	done < $(RING)/ring.txt; \
 	echo; \
-	echo "Connect:    make cli    (or: telnet $(HOST) $(PORT), nc $(HOST) $(PORT)), then type HELP"; \
+	echo "Ways in, each to node $(HOST):$(PORT) (any node answers for every key):"; \
+	echo "  Redis:    redis-cli -h $(HOST) -p $(PORT)    (then: set greeting hello, get greeting)"; \
+	echo "  Browser:  http://$(HOST):$(PORT)/    (the ring, live; ?key=greeting shows its lookup)"; \
+	echo "  Prompt:   make cli    (the text protocol, with history; type HELP)"; \
+	echo "  Raw:      nc $(HOST) $(PORT)"; \
 	echo "Secret:     $(SECRET) (peers without it are refused)"; \
-	echo "Kill one:   kill -9 \$$(cat $(RING)/node-$$(($(PORT) + 1)).pid), then RING shows it healing"; \
+	echo "Kill one:   kill -9 \$$(cat $(RING)/node-$$(($(PORT) + 1)).pid), then type RING in make cli to watch it heal"; \
 	echo "Add one:    make join"; \
-	echo "Stop all:   make stop"
+	echo "Stop all:   make stop    (the keys are held in memory only: they go with the ring)"
 
 # Stop every node this Makefile started, gracefully (SIGTERM: each hands its
 # keys to its successor and leaves), by the pids in .ring/.
 stop:
-	@$(ALIVE); stopped=0; \
+	@$(ALIVE); stopped=0; held=""; \
+	for f in $$(ls $(RING)/*.pid 2>/dev/null); do \
+	  alive $$(cat $$f) || continue; p=$${f##*/node-}; \
+	  held=$$($(CHORD) send --addr $$(cat $(RING)/host):$${p%.pid} COUNT 2>/dev/null | sed -n 's/^COUNT \([0-9]*\).*/\1/p'); \
+	  [ -n "$$held" ] && break; \
+	done; \
 	for f in $$(ls -r $(RING)/*.pid 2>/dev/null); do \
 	  pid=$$(cat $$f); \
 	  if alive $$pid && kill -TERM $$pid; then \
@@ -111,7 +124,9 @@ stop:
 	  fi; \
 	  rm -f $$f; \
 	done; \
-	echo "Stopped $$stopped nodes."
+	echo "Stopped $$stopped nodes."; \
+	if [ -n "$$held" ] && [ "$$held" -gt 0 ]; then \
+	  echo "The ring held $$held keys; they are gone with it (keys live in memory only)."; fi
 
 # Start one more node and join it to the running ring: on PORT if given,
 # else on the port after the ring's highest. Pid files of nodes that died
@@ -139,7 +154,8 @@ join: build
 # live node of it.
 cli: build
 	@$(ALIVE); live=""; for f in $(RING)/*.pid; do \
-	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; live=$${p%.pid}; }; done; \
+	  [ -e "$$f" ] && alive $$(cat $$f) && { p=$${f##*/node-}; p=$${p%.pid}; \
+	    if [ -z "$$live" ] || [ "$$p" -lt "$$live" ]; then live=$$p; fi; }; done; \
 	if [ -z "$$live" ]; then echo "No running ring in $(RING)/; start one with 'make ring'."; exit 1; fi; \
 	$(CHORD) cli --addr $$(cat $(RING)/host):$$live
 
@@ -250,7 +266,8 @@ figures: build
 
 # A screenshot of the running ring's page (make ring first), taken by
 # headless Chromium where it is installed (Debian: apt-get install
-# chromium): figures/page.png, with the lookup path of KEY drawn.
+# chromium): target/page.png, with the lookup path of KEY drawn (figures/page.png,
+# the committed one, is updated only by copying it over on purpose).
 KEY ?= hello
 screenshot:
 	@command -v chromium > /dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
@@ -258,6 +275,7 @@ screenshot:
 	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
 	  --disable-background-networking --disable-component-update --disable-sync \
 	  --user-data-dir=$$profile --window-size=900,1000 --virtual-time-budget=3000 \
-	  --screenshot=figures/page.png "http://$(HOST):$(PORT)/?key=$(KEY)" > /dev/null 2>&1; \
+	  --screenshot=target/page.png "http://$(HOST):$(PORT)/?key=$(KEY)" > /dev/null 2>&1; \
 	status=$$?; rm -rf $$profile; \
-	[ $$status -eq 0 ] && echo "figures/page.png" || { echo "chromium failed ($$status)"; exit 1; }
+	[ $$status -eq 0 ] && echo "target/page.png (copy it over figures/page.png to update the committed one)" \
+	  || { echo "chromium failed ($$status)"; exit 1; }

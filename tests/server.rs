@@ -790,3 +790,43 @@ fn calls_to_several_peers_at_once_answer_in_order() {
         );
     }
 }
+
+/// A Redis command typed into the text protocol is pointed at the Redis
+/// protocol the same port speaks, and SET at PUT.
+#[test]
+fn a_redis_command_in_the_text_protocol_points_at_redis() {
+    let cluster = TcpCluster::settled(1);
+    let server = &cluster.servers()[0];
+    let mut c = client(server);
+    let port = server
+        .addr()
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let set = c.line("SET foo bar").unwrap();
+    assert!(
+        set.starts_with("ERR SET is a Redis command: here a write is PUT <key> <value>")
+            && set.contains(&format!("redis-cli -p {port}")),
+        "{set}"
+    );
+    let mget = c.line("MGET a b").unwrap();
+    assert!(
+        mget.contains("no such command") && mget.contains("redis-cli"),
+        "{mget}"
+    );
+    let frob = c.line("FROB x").unwrap();
+    assert!(frob.starts_with("ERR unknown command \"FROB\""), "{frob}");
+}
+
+/// A node told to listen on every interface, with no address for its
+/// peers, refuses to start and says what to add.
+#[test]
+fn listening_on_every_interface_needs_an_advertised_address() {
+    let config = chord::server::ServerConfig::new("0.0.0.0:0", common::node_config(160));
+    match Server::start(config) {
+        Err(chord::Error::Config(why)) => assert!(why.contains("add --advertise"), "{why}"),
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("a node that advertises 0.0.0.0 started"),
+    }
+}

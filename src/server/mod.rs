@@ -367,6 +367,15 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(io_error("reading the bound address".into()))?;
+        // Every interface is no address a peer can dial.
+        if config.advertise.is_none() && local_addr.ip().is_unspecified() {
+            return Err(Error::Config(format!(
+                "--listen {} listens on every interface, but peers need one address to reach \
+                 this node; add --advertise <host or ip>:{}",
+                config.listen,
+                local_addr.port()
+            )));
+        }
         let advertise = config
             .advertise
             .clone()

@@ -23,7 +23,10 @@ pub(super) fn serve(
     loop {
         let (answer, multiline) = match line {
             Ok(Line::Complete(bytes)) => {
-                let parsed = text::parse(&bytes).map_err(|e| Refusal::Usage(e.to_string()));
+                let parsed = text::parse(&bytes).map_err(|e| match e {
+                    text::ParseError::Unknown(word) => redis_hint(shared, word),
+                    e => Refusal::Usage(e.to_string()),
+                });
                 let multiline = parsed.as_ref().is_ok_and(text::is_multiline);
                 (answer(shared, &mut session, parsed), multiline)
             }
@@ -60,4 +63,33 @@ pub(super) fn serve(
         }
         line = text::read_line(&mut reader, text::MAX_LINE);
     }
+}
+
+/// The refusal of a word the text protocol does not know. A Redis
+/// command's name gets a pointer to the Redis protocol, which the same
+/// port speaks, and to the text protocol's own word where there is one.
+fn redis_hint(shared: &Shared, word: String) -> Refusal {
+    let known = !matches!(
+        crate::resp::command::parse(vec![word.clone().into_bytes()]),
+        Err(Refusal::Unknown(_))
+    );
+    if !known {
+        return Refusal::Usage(text::ParseError::Unknown(word).to_string());
+    }
+    let ours = match word.as_str() {
+        "SET" => "here a write is PUT <key> <value>; ",
+        _ => "the text protocol has no such command; ",
+    };
+    let port = shared
+        .node
+        .me()
+        .addr
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Refusal::Usage(format!(
+        "{word} is a Redis command: {ours}this port also speaks Redis \
+         (redis-cli -p {port}); type HELP for the text protocol's commands"
+    ))
 }
