@@ -177,7 +177,7 @@ const LAB: Program = Program {
             about: "Draw a running ring as SVG on standard output: nodes, arcs, one node's fingers",
             flags: &[
                 required("addr", "HOST:PORT", "any node of the ring"),
-                with_default("bits", "M", "the ring's identifiers have M bits", "160"),
+                optional("bits", "M", "draw as if identifiers had M bits [default: the node's m]"),
                 optional("fingers-of", "HOST:PORT", "whose fingers to draw [default: --addr]"),
                 with_default("size", "PIXELS", "the picture's width and height", "800"),
             ],
@@ -487,8 +487,28 @@ fn fill(args: &Parsed) -> Result<(), String> {
 fn draw(args: &Parsed) -> Result<(), String> {
     use chord::server::svg::{position, ring_svg, Point};
     let addr: String = args.get("addr")?;
-    let bits: u8 = args.get("bits")?;
     let chosen = args.optional("fingers-of").unwrap_or_else(|| addr.clone());
+    let mut client =
+        Client::connect(&chosen, CLIENT_TIMEOUT).map_err(|e| format!("{chosen}: {e}"))?;
+    let node = client
+        .request("NODE")
+        .map_err(|e| format!("{chosen}: {e}"))?;
+    let theirs: Option<u8> = node
+        .iter()
+        .find_map(|line| line.strip_prefix("bits ")?.parse().ok());
+    let bits: u8 = match (args.optional("bits"), theirs) {
+        (None, Some(m)) => m,
+        (None, None) => return Err(format!("{chosen} did not say its ring's m; give --bits")),
+        (Some(given), theirs) => {
+            let given: u8 = given
+                .parse()
+                .map_err(|_| format!("--bits takes a number of bits, not {given:?}"))?;
+            if let Some(m) = theirs.filter(|m| *m != given) {
+                eprintln!("chord-lab draw: warning: --bits {given}, but the ring's m is {m}; the nodes will be placed as if it were {given}");
+            }
+            given
+        }
+    };
     let place = |id: &str| position(id, bits).ok_or_else(|| format!("not an identifier: {id:?}"));
     let mut nodes = Vec::new();
     for line in client::ring(&addr, CLIENT_TIMEOUT)? {
@@ -515,8 +535,6 @@ fn draw(args: &Parsed) -> Result<(), String> {
         ));
     }
     nodes.sort_by(|a, b| a.1.at.total_cmp(&b.1.at));
-    let mut client =
-        Client::connect(&chosen, CLIENT_TIMEOUT).map_err(|e| format!("{chosen}: {e}"))?;
     let mut targets: Vec<f64> = Vec::new();
     for line in client
         .request("FINGERS FULL")

@@ -165,7 +165,8 @@ fn every_command_answers_as_documented() {
     assert_eq!(node[0], format!("id {}", &id[..8]), "short by default");
     assert_eq!(c.request("NODE FULL").unwrap()[0], format!("id {id}"));
     assert_eq!(node[1], format!("address {}", servers[0].addr()));
-    assert!(node[2].starts_with("predecessor "));
+    assert_eq!(node[2], "bits 160", "the ring's m");
+    assert!(node[3].starts_with("predecessor "));
     assert!(node.iter().any(|l| l.starts_with("successor 1 ")));
     assert!(node.last().unwrap().starts_with("keys "));
 

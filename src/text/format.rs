@@ -144,6 +144,7 @@ pub fn node_lines(view: &View, full: bool) -> Vec<String> {
     let mut lines = vec![
         format!("id {}", id_text(&view.me.id, full)),
         format!("address {}", view.me.addr),
+        format!("bits {}", view.me.id.bits()),
         match &view.predecessor {
             Some(p) => format!("predecessor {}", node_text(p, full)),
             None => "predecessor none".to_string(),
