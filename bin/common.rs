@@ -41,12 +41,14 @@ pub fn main(
             )
         })
         .init();
-    let result = match parse(program, &args) {
+    // One style for what goes wrong, arguments or later: `chord <command>:
+    // <what>`, a plain line. Log lines are for a node's running log.
+    let (name, result) = match parse(program, &args) {
         Ok(Request::Help(text)) => {
             print!("{text}");
-            Ok(())
+            return ExitCode::SUCCESS;
         }
-        Ok(Request::Run(parsed)) => run(&parsed),
+        Ok(Request::Run(parsed)) => (parsed.command.name, run(&parsed)),
         Err(message) => {
             eprintln!("{}: {message}", program.name);
             return ExitCode::from(2);
@@ -55,7 +57,7 @@ pub fn main(
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            log::error!("{message}");
+            eprintln!("{} {name}: {message}", program.name);
             ExitCode::FAILURE
         }
     }

@@ -185,11 +185,11 @@ const LAB: Program = Program {
         },
         Command {
             name: "sim",
-            about: "Run the paper's simulation experiments on the in-memory network; write CSV",
+            about: "Run the paper's simulation experiments on the in-memory network; write CSV and SVG",
             flags: &[
-                with_default("figure", "NAME", "path-length, load, failures, or all", "all"),
+                with_default("figure", "NAME", "path-length, load, failures, churn, or all", "all"),
                 with_default("seed", "N", "seed for every random choice", "1"),
-                with_default("out", "DIR", "where the CSV files go", "figures"),
+                with_default("out", "DIR", "where the CSV and SVG files go", "figures"),
                 with_default("scale", "SCALE", "paper (the paper's sizes) or small", "paper"),
             ],
             free: None,
@@ -488,8 +488,8 @@ fn draw(args: &Parsed) -> Result<(), String> {
     use chord::server::svg::{position, ring_svg, Point};
     let addr: String = args.get("addr")?;
     let chosen = args.optional("fingers-of").unwrap_or_else(|| addr.clone());
-    let mut client =
-        Client::connect(&chosen, CLIENT_TIMEOUT).map_err(|e| format!("{chosen}: {e}"))?;
+    let mut client = Client::connect(&chosen, CLIENT_TIMEOUT)
+        .map_err(|e| format!("cannot reach {chosen} ({e}); is a node running there?"))?;
     let node = client
         .request("NODE")
         .map_err(|e| format!("{chosen}: {e}"))?;
@@ -593,10 +593,15 @@ fn sim(args: &Parsed) -> Result<(), String> {
         let seconds = started.elapsed().as_secs_f64();
         // On standard error: the speed varies from run to run, the files
         // must not.
-        eprintln!(
-            "{name}: {seconds:.1} s, {events} simulated events ({:.0} a second)",
-            events as f64 / seconds.max(1e-9)
-        );
+        if events == 0 {
+            // The load figure places keys by identifier: no network.
+            eprintln!("{name}: {seconds:.1} s");
+        } else {
+            eprintln!(
+                "{name}: {seconds:.1} s, {events} simulated events ({:.0} a second)",
+                events as f64 / seconds.max(1e-9)
+            );
+        }
     }
     Ok(())
 }

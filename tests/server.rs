@@ -830,4 +830,10 @@ fn listening_on_every_interface_needs_an_advertised_address() {
         Err(e) => panic!("another error: {e}"),
         Ok(_) => panic!("a node that advertises 0.0.0.0 started"),
     }
+    let no_port = chord::server::ServerConfig::new("127.0.0.1", common::node_config(160));
+    match Server::start(no_port) {
+        Err(chord::Error::Config(why)) => assert!(why.contains("HOST:PORT"), "{why}"),
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("a node with no port started"),
+    }
 }

@@ -581,8 +581,10 @@ impl Ring {
             return Adoption::Refused;
         }
         info!(
-            "{}: predecessor is now {candidate:?} (was {old:?})",
-            self.me.addr
+            "{}: predecessor is now {candidate:?} (was {})",
+            self.me.addr,
+            old.as_ref()
+                .map_or("none".to_string(), |old| format!("{old:?}"))
         );
         Adoption::Adopted {
             replaced: old,

@@ -361,6 +361,16 @@ impl Server {
             return Err(Error::Config("--workers must be at least 1".into()));
         }
         config.node.check()?;
+        let has_port = config
+            .listen
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !has_port {
+            return Err(Error::Config(format!(
+                "--listen takes HOST:PORT (port 0 picks a free one), not {:?}",
+                config.listen
+            )));
+        }
         let io_error = |context: String| move |source| Error::Io { context, source };
         let listener = TcpListener::bind(&config.listen)
             .map_err(io_error(format!("cannot listen on {}", config.listen)))?;

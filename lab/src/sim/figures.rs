@@ -46,7 +46,8 @@ pub fn run(figure: &str, seed: u64, scale: Scale) -> Result<Vec<Output>, String>
         "failures" => Ok(failures(seed, scale)),
         "churn" => Ok(churn(seed, scale)),
         other => Err(format!(
-            "unknown figure {other:?}; the figures are {FIGURES:?}"
+            "unknown figure {other:?}; the figures are {}, or all",
+            FIGURES.join(", ")
         )),
     }
 }
