@@ -179,7 +179,7 @@ const LAB: Program = Program {
                 required("addr", "HOST:PORT", "any node of the ring"),
                 optional("bits", "M", "draw as if identifiers had M bits [default: the node's m]"),
                 optional("fingers-of", "HOST:PORT", "whose fingers to draw [default: --addr]"),
-                with_default("size", "PIXELS", "the picture's width and height", "800"),
+                with_default("size", "PIXELS", "the picture's width and height", "1000"),
             ],
             free: None,
         },

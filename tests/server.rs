@@ -550,6 +550,13 @@ fn a_browser_gets_a_page_of_the_ring_and_people_still_get_the_text_protocol() {
     let page = http(server, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
     assert!(page.contains("Content-Type: text/html") && page.contains("<html"));
+    // The ring is in the first answer, not only after the script runs.
+    let ring = &page[page.find("<div id=\"ring\">").expect("the ring's place")..];
+    assert!(
+        ring.starts_with("<div id=\"ring\"><svg"),
+        "{}",
+        &ring[..ring.len().min(200)]
+    );
     let svg = http(server, "GET /ring.svg HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(svg.contains("Content-Type: image/svg+xml"), "{svg}");
     for s in cluster.servers() {

@@ -78,7 +78,11 @@ pub fn serve<R: BufRead, W: Write>(
         plain(403, "this node has a password; the page is off")
     } else {
         match target.split_once('?').unwrap_or((target, "")) {
-            ("/", _) => (200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
+            ("/", query) => (
+                200,
+                "text/html; charset=utf-8",
+                page(node, key_of(query).as_deref()).into_bytes(),
+            ),
             ("/ring.svg", query) => match ring_svg(node, key_of(query).as_deref()) {
                 Ok(svg) => (200, "image/svg+xml", svg.into_bytes()),
                 Err(why) => plain(503, &why),
@@ -102,6 +106,29 @@ pub fn serve<R: BufRead, W: Write>(
     )?;
     writer.write_all(&body)?;
     writer.flush()
+}
+
+/// The page with the ring drawn in it, so that it shows at once, to a
+/// browser without scripts or a screenshot too; the script only redraws
+/// it every second.
+fn page(node: &Node, key: Option<&str>) -> String {
+    let drawn = ring_svg(node, key).unwrap_or_else(|why| {
+        let why = why
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        format!("<p>the ring could not be drawn: {why}</p>")
+    });
+    PAGE.replacen(
+        "<div id=\"ring\"></div>",
+        &format!("<div id=\"ring\">{drawn}</div>"),
+        1,
+    )
+    .replacen(
+        "loading...",
+        "as the page was served; redrawn every second",
+        1,
+    )
 }
 
 /// A plain-text answer: the status and its one line of explanation.
@@ -185,7 +212,7 @@ fn ring_svg(node: &Node, key: Option<&str>) -> Result<String, String> {
         }
     };
     let nodes: Vec<Point> = points.into_iter().map(|(_, p)| p).collect();
-    svg::ring_svg_with_path(&nodes, index.map(|i| (i, targets)), path, 720)
+    svg::ring_svg_with_path(&nodes, index.map(|i| (i, targets)), path, 1000)
 }
 
 /// The page: it fetches `/ring.svg` every second, and with a key, the

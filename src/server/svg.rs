@@ -12,6 +12,27 @@ use std::f64::consts::PI;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+/// The nodes' colours: Okabe and Ito's palette for colour-blind readers,
+/// less its yellow, which is too pale on white. Neighbours on the ring
+/// always differ; past seven nodes, colours repeat around it.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// Node `i`'s colour; the last node of a ring whose size is one more than
+/// a multiple of the palette's takes another than the first's, its
+/// neighbour.
+fn colour(i: usize, nodes: usize) -> RGBColor {
+    let wraps = nodes % PALETTE.len() == 1 && i + 1 == nodes && nodes > 1;
+    PALETTE[if wraps { 1 } else { i % PALETTE.len() }]
+}
+
 /// One node as the picture shows it.
 #[derive(Clone, Debug)]
 pub struct Point {
@@ -85,7 +106,7 @@ pub fn ring_svg_with_path(
             .map_err(|e| failed(&e))?;
         // Each node's arc (predecessor, node], in its colour.
         for (i, node) in nodes.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
+            let colour = colour(i, nodes.len());
             let from = nodes[(i + nodes.len() - 1) % nodes.len()].at;
             let mut span = node.at - from;
             if span <= 0.0 {
@@ -118,7 +139,7 @@ pub fn ring_svg_with_path(
             let mark = point(*at, radius);
             root.draw(&Cross::new(mark, 7, red.stroke_width(3)))
                 .map_err(|e| failed(&e))?;
-            let style = ("sans-serif", 14)
+            let style = ("sans-serif", (f64::from(size) * 0.022).max(16.0))
                 .into_font()
                 .color(&red)
                 .pos(Pos::new(HPos::Center, VPos::Center));
@@ -128,7 +149,11 @@ pub fn ring_svg_with_path(
             root.draw(&Text::new(text, inside, style))
                 .map_err(|e| failed(&e))?;
         }
-        let font = ("sans-serif", (f64::from(size) / 60.0).max(9.0)).into_font();
+        // Large enough to read projected: the backend writes a font of
+        // size s as s / 1.24 px, so this is 17.7 px at 1,000 px; the ticks
+        // and legend, at 0.9 of it, 16 px.
+        let text_px = (f64::from(size) * 0.022).max(16.0);
+        let font = ("sans-serif", text_px).into_font();
         let title = match &chosen {
             Some((i, targets)) => format!(
                 "{} nodes; the fingers of {} ({} distinct)",
@@ -150,7 +175,7 @@ pub fn ring_svg_with_path(
         let mut step = 0.0;
         let mut last_named: Option<f64> = None;
         for (i, node) in nodes.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
+            let colour = colour(i, nodes.len());
             let is_chosen = chosen.as_ref().is_some_and(|(c, _)| *c == i);
             let dot = if is_chosen { 8 } else { 5 };
             root.draw(&Circle::new(point(node.at, radius), dot, colour.filled()))
@@ -171,13 +196,60 @@ pub fn ring_svg_with_path(
                 // left: a close label steps further the same way.
                 let way = if angle.cos() >= 0.0 { 1.0 } else { -1.0 };
                 let (x, y) = point(node.at, radius + 14.0);
-                let at = (x, y + (18.0 * step * way) as i32);
+                let at = (x, y + (1.2 * text_px * step * way) as i32);
+                if step > 0.0 {
+                    // A label moved off its dot: a leader line says whose.
+                    let dot = point(node.at, radius + 6.0);
+                    root.draw(&PathElement::new(vec![dot, at], colour.stroke_width(1)))
+                        .map_err(|e| failed(&e))?;
+                }
                 root.draw(&Text::new(text, at, style))
                     .map_err(|e| failed(&e))?;
             }
         }
-        let style =
-            TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        // Identifier ticks: 0 at the top, then each quarter, clockwise.
+        let grey = RGBColor(90, 90, 90);
+        let tick_style = TextStyle::from(("sans-serif", text_px * 0.9).into_font())
+            .color(&grey)
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        for (at, label) in [
+            (0.0, "0"),
+            (0.25, "2^m/4"),
+            (0.5, "2^m/2"),
+            (0.75, "3·2^m/4"),
+        ] {
+            let tick = vec![point(at, radius - 8.0), point(at, radius + 8.0)];
+            root.draw(&PathElement::new(tick, grey.stroke_width(2)))
+                .map_err(|e| failed(&e))?;
+            root.draw(&Text::new(
+                label,
+                point(at, radius - 2.2 * text_px),
+                tick_style.clone(),
+            ))
+            .map_err(|e| failed(&e))?;
+        }
+        let mut legend = vec![
+            "coloured arc: the identifiers a node owns, (predecessor, node]".to_string(),
+            "(k keys): the keys a node holds, replica copies included".to_string(),
+        ];
+        if chosen.is_some() {
+            legend.push("grey chords: the chosen node's fingers".into());
+        }
+        if path.is_some() {
+            legend.push("red: a lookup's path, from the node asked to the key's owner (x)".into());
+        }
+        let legend_style = TextStyle::from(("sans-serif", text_px * 0.9).into_font())
+            .color(&grey)
+            .pos(Pos::new(HPos::Left, VPos::Bottom));
+        let line_px = (text_px * 1.15) as i32;
+        let bottom = size as i32 - 8;
+        for (k, line) in legend.iter().rev().enumerate() {
+            let y = bottom - line_px * k as i32;
+            root.draw(&Text::new(line.as_str(), (10, y), legend_style.clone()))
+                .map_err(|e| failed(&e))?;
+        }
+        let style = TextStyle::from(("sans-serif", text_px * 1.15).into_font())
+            .pos(Pos::new(HPos::Center, VPos::Top));
         root.draw(&Text::new(title, (centre.0 as i32, 8), style))
             .map_err(|e| failed(&e))?;
         root.present().map_err(|e| failed(&e))?;
@@ -207,10 +279,25 @@ mod tests {
                 keys: i as u64,
             })
             .collect();
-        let svg = ring_svg(&nodes, Some((0, vec![0.125, 0.5])), 600).unwrap();
+        let svg = ring_svg(&nodes, Some((0, vec![0.125, 0.5])), 1000).unwrap();
         for i in 0..8 {
             assert!(svg.contains(&format!("node-{i} ({i} keys)")), "node-{i}");
         }
+        // Fit to project: no text under 16 px at 1,000 px, a legend, 0 marked.
+        let sizes: Vec<f64> = svg
+            .split("font-size=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect();
+        assert!(
+            !sizes.is_empty() && sizes.iter().all(|px| *px >= 15.9),
+            "{sizes:?}"
+        );
+        assert!(svg.contains("coloured arc: the identifiers a node owns"));
+        assert!(
+            svg.lines().any(|l| l.trim() == "0"),
+            "the identifier 0 is marked"
+        );
         assert!(svg.contains("the fingers of node-0 (2 distinct)"));
         let many: Vec<Point> = (0..64)
             .map(|i| Point {
