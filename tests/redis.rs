@@ -636,7 +636,10 @@ fn keys_are_binary_safe_and_the_text_protocol_lists_them_escaped() {
     let mut text = chord::client::Client::connect(&addrs[2], std::time::Duration::from_secs(10))
         .expect("connect");
     let lines = text.request("KEYS bin*").unwrap();
-    assert_eq!(lines, ["bin\\x00\\xff\\r\\nkey"]);
+    assert_eq!(lines, ["\"bin\\x00\\xff\\r\\nkey\""]);
+    // And read back by that name: any key redis-cli wrote can be named.
+    let read = text.line(&format!("GET {}", lines[0])).unwrap();
+    assert_eq!(read, "VALUE binary");
     let deleted: i64 = redis::cmd("DEL")
         .arg(key)
         .query(&mut connect(&addrs[2]))

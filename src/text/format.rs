@@ -97,11 +97,15 @@ pub fn value_line(value: &[u8]) -> String {
 }
 
 /// A key as the text protocol shows it: as it is when it is text without
-/// white space, else escaped (`\xff`, `\n`, `\\`), as `BYTES` shows a value.
+/// white space or quotes, else quoted and escaped (`"a b\xff"`), as the
+/// protocol reads a quoted key back.
 pub fn key_text(key: &[u8]) -> String {
+    let plain = |text: &str| {
+        !text.is_empty() && !text.contains(|c: char| c.is_whitespace() || "\"'\\".contains(c))
+    };
     match std::str::from_utf8(key) {
-        Ok(text) if !text.contains(char::is_whitespace) && !text.contains('\\') => text.to_string(),
-        _ => key.escape_ascii().to_string(),
+        Ok(text) if plain(text) => text.to_string(),
+        _ => format!("\"{}\"", key.escape_ascii()),
     }
 }
 

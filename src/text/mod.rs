@@ -82,12 +82,19 @@ pub enum ParseError {
     NotUtf8,
     /// The line is longer than [`MAX_LINE`].
     LineTooLong,
+    /// A quoted word whose quote does not close, or closes against the next.
+    BadQuote,
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::Empty => write!(f, "empty line; type HELP for the commands"),
+            ParseError::BadQuote => write!(
+                f,
+                "a quote that does not close, or is not followed by a space; quote as redis-cli \
+                 does: \"a b\" (with \\n, \\xff, \\\" inside) or 'a b'"
+            ),
             ParseError::Unknown(word) => {
                 write!(f, "unknown command {word:?}; type HELP for the commands")
             }
@@ -182,9 +189,19 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     };
     match word.as_str() {
         "PUT" => {
-            let rest = rest.trim_start_matches(' ');
-            let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
+            let (key, after) = word_of(rest)?.ok_or(ParseError::MissingKey("PUT"))?;
             let key = check_key(key, "PUT")?;
+            // The value is the rest of the line after one space, or one
+            // quoted word.
+            let rest = after.strip_prefix(' ').unwrap_or(after);
+            let value = if rest.starts_with(['"', '\'']) {
+                match word_of(rest)? {
+                    Some((value, after)) if after.trim().is_empty() => value,
+                    _ => return Err(ParseError::ExtraArguments("PUT")),
+                }
+            } else {
+                rest.as_bytes().to_vec()
+            };
             if value.is_empty() {
                 return Err(ParseError::MissingValue);
             }
@@ -193,7 +210,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             }
             Ok(Command::Set {
                 key,
-                value: value.as_bytes().to_vec(),
+                value,
                 only_if_exists: None,
                 expiry: SetExpiry::Clear,
                 reply: SetReply::Ok,
@@ -218,8 +235,9 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             })
         }
         "INCR" => {
-            let mut words = rest.split_whitespace();
-            let key = check_key(words.next().unwrap_or(""), "INCR")?;
+            let (key, after) = word_of(rest)?.ok_or(ParseError::MissingKey("INCR"))?;
+            let key = check_key(key, "INCR")?;
+            let mut words = after.split_whitespace();
             let by = match words.next() {
                 None => 1,
                 Some(by) => crate::store::integer(by.as_bytes()).ok_or(ParseError::BadIncrement)?,
@@ -278,26 +296,80 @@ fn full_flag(rest: &str, command: &'static str) -> Result<bool, ParseError> {
 }
 
 fn single_key(rest: &str, command: &'static str) -> Result<Vec<u8>, ParseError> {
-    let mut words = rest.split_whitespace();
-    let key = check_key(words.next().unwrap_or(""), command)?;
-    if words.next().is_some() {
+    let (key, after) = word_of(rest)?.ok_or(ParseError::MissingKey(command))?;
+    if !after.trim().is_empty() {
         return Err(ParseError::ExtraArguments(command));
     }
-    Ok(key)
+    check_key(key, command)
 }
 
-fn check_key(key: &str, command: &'static str) -> Result<Vec<u8>, ParseError> {
+fn check_key(key: Vec<u8>, command: &'static str) -> Result<Vec<u8>, ParseError> {
     if key.is_empty() {
         return Err(ParseError::MissingKey(command));
     }
     if key.len() > MAX_KEY {
         return Err(ParseError::KeyTooLong(key.len()));
     }
-    // A tab or other white space inside the token would make it two.
-    if key.chars().any(char::is_whitespace) {
-        return Err(ParseError::ExtraArguments(command));
+    Ok(key)
+}
+
+/// The first word of `rest` and what follows it; `None` when there is
+/// none. A word is what runs to white space, or a quoted string as
+/// redis-cli reads one, so that any key redis-cli wrote can be named:
+/// `"..."` with `\"`, `\\`, `\'`, `\n`, `\r`, `\t` and `\xHH` inside,
+/// or `'...'` with only `\'`. A closing quote must end the word.
+fn word_of(rest: &str) -> Result<Option<(Vec<u8>, &str)>, ParseError> {
+    let rest = rest.trim_start();
+    let Some(quote) = rest.bytes().next() else {
+        return Ok(None);
+    };
+    if quote != b'"' && quote != b'\'' {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        return Ok(Some((rest.as_bytes()[..end].to_vec(), &rest[end..])));
     }
-    Ok(key.as_bytes().to_vec())
+    let bytes = rest.as_bytes();
+    let mut word = Vec::new();
+    let mut i = 1;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1).copied()) {
+            (b, _) if b == quote => {
+                let after = &rest[i + 1..];
+                if !after.is_empty() && !after.starts_with(char::is_whitespace) {
+                    return Err(ParseError::BadQuote);
+                }
+                return Ok(Some((word, after)));
+            }
+            (b'\\', Some(b'\'')) if quote == b'\'' => {
+                word.push(b'\'');
+                i += 2;
+            }
+            (b'\\', Some(escaped)) if quote == b'"' => {
+                let hex = || {
+                    let digits = rest.get(i + 2..i + 4)?;
+                    u8::from_str_radix(digits, 16).ok()
+                };
+                match escaped {
+                    b'n' => word.push(b'\n'),
+                    b'r' => word.push(b'\r'),
+                    b't' => word.push(b'\t'),
+                    b'x' => match hex() {
+                        Some(byte) => {
+                            word.push(byte);
+                            i += 2;
+                        }
+                        None => word.extend_from_slice(b"\\x"),
+                    },
+                    other => word.push(other),
+                }
+                i += 2;
+            }
+            (b, _) => {
+                word.push(b);
+                i += 1;
+            }
+        }
+    }
+    Err(ParseError::BadQuote)
 }
 
 /// One line read from a client, bounded in size.
@@ -471,6 +543,39 @@ mod tests {
             put("k", "hello there  world")
         );
         assert_eq!(ok("put answer 42\r"), put("answer", "42"));
+    }
+
+    #[test]
+    fn keys_and_values_can_be_quoted_as_redis_cli_quotes_them() {
+        let set = |line: &str| match parse(line.as_bytes()) {
+            Ok(Command::Set { key, value, .. }) => (key, value),
+            other => panic!("{line:?} parsed as {other:?}"),
+        };
+        assert_eq!(
+            set("PUT \"my key\" a value"),
+            (b"my key".to_vec(), b"a value".to_vec())
+        );
+        assert_eq!(
+            set("PUT \"k\\x00\\xff\\n\" \"two\\r\\nlines \\\"q\\\"\""),
+            (b"k\x00\xff\n".to_vec(), b"two\r\nlines \"q\"".to_vec())
+        );
+        assert_eq!(err("PUT 'it''s' x"), ParseError::BadQuote);
+        assert_eq!(set("PUT 'it\\'s' x"), (b"it's".to_vec(), b"x".to_vec()));
+        // Unquoted, a value is the rest of the line, quotes and all.
+        assert_eq!(
+            set("PUT k say \"hi\""),
+            (b"k".to_vec(), b"say \"hi\"".to_vec())
+        );
+        assert_eq!(
+            parse(b"GET \"a b\""),
+            Ok(Command::Get {
+                key: b"a b".to_vec()
+            })
+        );
+        assert_eq!(err("GET \"open"), ParseError::BadQuote);
+        assert_eq!(err("GET \"a\"b"), ParseError::BadQuote);
+        assert_eq!(err("GET \"a\" b"), ParseError::ExtraArguments("GET"));
+        assert_eq!(err("PUT k \"v\" more"), ParseError::ExtraArguments("PUT"));
     }
 
     #[test]
