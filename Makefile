@@ -60,6 +60,8 @@ ring: build
 	@taken=$$($(CHORD) ports --host $(HOST) --port $(PORT) --count $(N) 2>&1) || { \
 	  echo "make ring: ports $(PORT) to $$(($(PORT) + $(N) - 1)) on $(HOST) must be free; $${taken##*] }"; exit 1; }
 	@mkdir -p $(RING)
+	@# The previous ring's logs are kept, one generation back, as *.log.1.
+	@for f in $(RING)/node-*.log; do [ -e "$$f" ] && mv -f "$$f" "$$f.1"; done; true
 	@echo $(HOST) > $(RING)/host; echo $(PORT) > $(RING)/port
 	@$(MAKE_SECRET)
 	@start=$$(date +%s%N); \

@@ -183,6 +183,14 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     };
     let mut samples: Vec<[Vec<Sample>; 2]> = cases.iter().map(|_| [vec![], vec![]]).collect();
     let mut failures: Vec<Vec<String>> = cases.iter().map(|_| Vec::new()).collect();
+    let started = std::time::Instant::now();
+    let total = options.rounds * cases.len();
+    let mut done = 0;
+    // What is left, at the pace so far: printed after each case.
+    let left = |done: usize| {
+        let per = started.elapsed().as_secs_f64() / done.max(1) as f64;
+        format!("about {:.0} s left", per * (total - done) as f64)
+    };
     for round in 0..options.rounds {
         for ((case, got), failed) in cases.iter().zip(samples.iter_mut()).zip(&mut failures) {
             let chord_targets = match case.target {
@@ -195,25 +203,28 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
             let pair = measure(case, &redis_targets, false).and_then(|redis| {
                 measure(case, &chord_targets, case.target == Target::Ring).map(|c| (redis, c))
             });
+            done += 1;
             match pair {
                 Ok((redis, chord)) => {
                     eprintln!(
-                        "round {} of {}: {:<22} redis {:>8.0}/s  chord {:>8.0}/s",
+                        "round {} of {}: {:<22} redis {:>8.0}/s  chord {:>8.0}/s  ({})",
                         round + 1,
                         options.rounds,
                         case.name,
                         redis.rps,
-                        chord.rps
+                        chord.rps,
+                        left(done)
                     );
                     got[0].push(redis);
                     got[1].push(chord);
                 }
                 Err(e) => {
                     eprintln!(
-                        "round {} of {}: {:<22} FAILED: {e}",
+                        "round {} of {}: {:<22} FAILED: {e}  ({})",
                         round + 1,
                         options.rounds,
-                        case.name
+                        case.name,
+                        left(done)
                     );
                     failed.push(e);
                 }
