@@ -584,7 +584,7 @@ fn sim(args: &Parsed) -> Result<(), String> {
                 .map_err(|e| format!("writing {}: {e}", path.display()))?;
             println!("{}", path.display());
             for chart in plot::CHARTS.iter().filter(|c| c.csv == output.file) {
-                let svg = path.with_extension("svg");
+                let svg = std::path::Path::new(&out).join(chart.svg);
                 std::fs::write(&svg, plot::draw(chart, &output.csv)?)
                     .map_err(|e| format!("writing {}: {e}", svg.display()))?;
                 println!("{}", svg.display());

@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 /// The nodes' colours: Okabe and Ito's palette for colour-blind readers,
 /// less its yellow, which is too pale on white. Neighbours on the ring
 /// always differ; past seven nodes, colours repeat around it.
-const PALETTE: [RGBColor; 7] = [
+pub const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),

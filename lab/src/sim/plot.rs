@@ -9,6 +9,9 @@ use plotters::prelude::*;
 pub struct Chart {
     /// The CSV file it draws.
     pub csv: &'static str,
+    /// The SVG file it makes (a CSV can make two: fractions and counts do
+    /// not share an axis).
+    pub svg: &'static str,
     /// The title above it.
     pub title: &'static str,
     /// The x column and its axis label.
@@ -25,8 +28,9 @@ pub struct Chart {
 pub const CHARTS: &[Chart] = &[
     Chart {
         csv: "path_length.csv",
+        svg: "path_length.svg",
         title: "Path length against the number of nodes",
-        x: ("nodes", "log2 of the number of nodes"),
+        x: ("nodes", "number of nodes N (log scale)"),
         lines: &[
             ("mean_hops", "mean (ours)"),
             ("p1_hops", "1st percentile"),
@@ -38,6 +42,7 @@ pub const CHARTS: &[Chart] = &[
     },
     Chart {
         csv: "path_length_pdf_4096.csv",
+        svg: "path_length_pdf_4096.svg",
         title: "Path length distribution, 4,096 nodes",
         x: ("hops", "hops"),
         lines: &[("fraction", "fraction of lookups")],
@@ -46,6 +51,7 @@ pub const CHARTS: &[Chart] = &[
     },
     Chart {
         csv: "load.csv",
+        svg: "load.svg",
         title: "Keys per node, 10,000 nodes",
         x: ("keys", "total keys"),
         lines: &[
@@ -59,6 +65,7 @@ pub const CHARTS: &[Chart] = &[
     },
     Chart {
         csv: "load_pdf_500000.csv",
+        svg: "load_pdf_500000.svg",
         title: "Keys per node at 500,000 keys",
         x: ("keys_per_node", "keys per node"),
         lines: &[("fraction_of_nodes", "fraction of nodes")],
@@ -67,6 +74,7 @@ pub const CHARTS: &[Chart] = &[
     },
     Chart {
         csv: "load_virtual_nodes.csv",
+        svg: "load_virtual_nodes.svg",
         title: "Keys per node with virtual nodes (10^4 nodes, 10^6 keys)",
         x: ("virtual_nodes_per_node", "virtual nodes per real node"),
         lines: &[
@@ -81,6 +89,7 @@ pub const CHARTS: &[Chart] = &[
     },
     Chart {
         csv: "failures.csv",
+        svg: "failures.svg",
         title: "Lookups after a simultaneous failure, before stabilization",
         x: ("failed_fraction", "fraction of nodes failed"),
         lines: &[
@@ -90,31 +99,56 @@ pub const CHARTS: &[Chart] = &[
                 "failed or key lost (the paper's count)",
             ),
             ("paper_failed_lookups", "paper: about the failed fraction"),
-            ("mean_timeouts", "timeouts per lookup (mean)"),
         ],
-        y_label: "fraction / timeouts",
+        y_label: "fraction of lookups",
+        log2_x: false,
+    },
+    Chart {
+        csv: "failures.csv",
+        svg: "failures_timeouts.svg",
+        title: "Timeouts per lookup after a simultaneous failure",
+        x: ("failed_fraction", "fraction of nodes failed"),
+        lines: &[
+            ("mean_timeouts", "mean"),
+            ("p99_timeouts", "99th percentile"),
+        ],
+        y_label: "timeouts per lookup",
         log2_x: false,
     },
     Chart {
         csv: "churn.csv",
-        title: "Lookups while nodes join and fail (1,000 nodes)",
+        svg: "churn.svg",
+        title: "Failed lookups while nodes join and fail (1,000 nodes)",
         x: ("rate_per_s", "joins (and failures) per second"),
-        lines: &[
-            ("failed_lookups", "failed lookups"),
-            ("mean_timeouts", "timeouts per lookup"),
-        ],
-        y_label: "fraction / timeouts",
+        lines: &[("failed_lookups", "failed lookups")],
+        y_label: "fraction of lookups",
+        log2_x: false,
+    },
+    Chart {
+        csv: "churn.csv",
+        svg: "churn_timeouts.svg",
+        title: "Timeouts per lookup while nodes join and fail (1,000 nodes)",
+        x: ("rate_per_s", "joins (and failures) per second"),
+        lines: &[("mean_timeouts", "timeouts per lookup (mean)")],
+        y_label: "timeouts per lookup",
         log2_x: false,
     },
     Chart {
         csv: "churn_loss.csv",
-        title: "Lookups under churn (0.1 joins/s) with messages lost",
+        svg: "churn_loss.svg",
+        title: "Failed lookups under churn (0.1 joins/s) with messages lost",
         x: ("loss", "fraction of messages lost"),
-        lines: &[
-            ("failed_lookups", "failed lookups"),
-            ("mean_timeouts", "timeouts per lookup"),
-        ],
-        y_label: "fraction / timeouts",
+        lines: &[("failed_lookups", "failed lookups")],
+        y_label: "fraction of lookups",
+        log2_x: false,
+    },
+    Chart {
+        csv: "churn_loss.csv",
+        svg: "churn_loss_timeouts.svg",
+        title: "Timeouts per lookup under churn (0.1 joins/s) with messages lost",
+        x: ("loss", "fraction of messages lost"),
+        lines: &[("mean_timeouts", "timeouts per lookup (mean)")],
+        y_label: "timeouts per lookup",
         log2_x: false,
     },
 ];
@@ -169,25 +203,42 @@ pub fn draw(chart: &Chart, csv: &str) -> Result<String, String> {
     if x0 >= x1 {
         x1 = x0 + 1.0;
     }
+    // A little room each side, so that no end tick or point is clipped.
+    let pad = (x1 - x0) * 0.03;
+    let (x0, x1) = (x0 - pad, x1 + pad);
+    let log2_x = chart.log2_x;
+    let x_tick = move |x: &f64| {
+        if log2_x {
+            // The axis is log2 N; its ticks say N.
+            tick(&2f64.powf(*x))
+        } else {
+            tick(x)
+        }
+    };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (720, 440)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (1000, 620)).into_drawing_area();
         let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", chart.csv);
         root.fill(&WHITE).map_err(|e| failed(&e))?;
         let mut plot = ChartBuilder::on(&root)
-            .caption(chart.title, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+            .caption(chart.title, ("sans-serif", 30))
+            .margin(16)
+            .x_label_area_size(64)
+            .y_label_area_size(90)
             .build_cartesian_2d(x0..x1, 0f64..(y1 * 1.1).max(1e-9))
             .map_err(|e| failed(&e))?;
         plot.configure_mesh()
             .x_desc(chart.x.1)
             .y_desc(chart.y_label)
+            .x_label_formatter(&x_tick)
+            .y_label_formatter(&tick)
+            .label_style(("sans-serif", 22))
+            .axis_desc_style(("sans-serif", 24))
             .draw()
             .map_err(|e| failed(&e))?;
         for (i, (label, points)) in series.into_iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
+            // The ring picture's colour-blind-safe colours.
+            let colour = chord::server::svg::PALETTE[i % chord::server::svg::PALETTE.len()];
             if points.len() < table.len() {
                 // Values only where the paper reports them: marks, with no
                 // line to suggest values in between.
@@ -201,18 +252,21 @@ pub fn draw(chart: &Chart, csv: &str) -> Result<String, String> {
                 .legend(move |(x, y)| Cross::new((x + 10, y), 5, colour.stroke_width(2)));
                 continue;
             }
-            plot.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            plot.draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
                 .map_err(|e| failed(&e))?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
             plot.draw_series(
                 points
                     .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
+                    .map(|p| Circle::new(p, 4, colour.filled())),
             )
             .map_err(|e| failed(&e))?;
         }
         plot.configure_series_labels()
+            .label_font(("sans-serif", 22))
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperLeft)
@@ -221,6 +275,16 @@ pub fn draw(chart: &Chart, csv: &str) -> Result<String, String> {
         root.present().map_err(|e| failed(&e))?;
     }
     Ok(svg)
+}
+
+/// A tick's label: a whole number without decimals, else at most three
+/// significant decimals, trailing zeros dropped.
+fn tick(value: &f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        return format!("{:.0}", value.round());
+    }
+    let text = format!("{value:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
@@ -237,5 +301,29 @@ mod tests {
         // The paper's value only where it reports one: the row still draws.
         let sparse = "nodes,mean_hops,p1_hops,p99_hops,paper_half_log2_n\n8,1,0,2,\n16,1.5,0,3,2\n";
         assert!(draw(&CHARTS[0], sparse).is_ok());
+    }
+
+    #[test]
+    fn ticks_are_whole_where_the_numbers_are_and_the_n_axis_says_n() {
+        assert_eq!(tick(&100000.0), "100000");
+        assert_eq!(tick(&4.0), "4");
+        assert_eq!(tick(&0.25), "0.25");
+        assert_eq!(tick(&(0.1 + 0.2)), "0.3");
+        let csv = "nodes,mean_hops,p1_hops,p99_hops,paper_half_log2_n\n8,1,0,2,1.5\n1024,5,2,8,5\n";
+        let svg = draw(&CHARTS[0], csv).unwrap();
+        assert!(
+            svg.contains(">\n1024\n<") || svg.contains(">1024<"),
+            "N itself on the axis"
+        );
+        assert!(!svg.contains("100000.0"));
+    }
+
+    #[test]
+    fn fractions_and_timeouts_never_share_an_axis() {
+        for chart in CHARTS {
+            let counts = chart.lines.iter().any(|(c, _)| c.contains("timeouts"));
+            let fractions = chart.lines.iter().any(|(c, _)| c.contains("failed"));
+            assert!(!(counts && fractions), "{} mixes them", chart.svg);
+        }
     }
 }
