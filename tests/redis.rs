@@ -640,6 +640,10 @@ fn keys_are_binary_safe_and_the_text_protocol_lists_them_escaped() {
     // And read back by that name: any key redis-cli wrote can be named.
     let read = text.line(&format!("GET {}", lines[0])).unwrap();
     assert_eq!(read, "VALUE binary");
+    // A key with a space, written through RESP, read in the text protocol.
+    let () = connect(&addrs[0]).set("my key", "spaced").unwrap();
+    assert_eq!(text.line("GET \"my key\"").unwrap(), "VALUE spaced");
+    assert_eq!(text.line("GET 'my key'").unwrap(), "VALUE spaced");
     let deleted: i64 = redis::cmd("DEL")
         .arg(key)
         .query(&mut connect(&addrs[2]))

@@ -567,9 +567,16 @@ fn a_browser_gets_a_page_of_the_ring_and_people_still_get_the_text_protocol() {
         );
     }
     let path = http(server, "GET /ring.svg?key=hello+world HTTP/1.0\r\n\r\n");
+    let owner = cluster.live()[0]
+        .lookup("hello world")
+        .unwrap()
+        .1
+        .owner()
+        .clone();
+    let port = owner.addr.rsplit(':').next().unwrap().to_string();
     assert!(
-        path.contains("hello world: "),
-        "the lookup path is labelled"
+        path.contains(&format!("hello world, owned by ")) && path.contains(&format!(":{port}: ")),
+        "the lookup path is labelled with the key's owner"
     );
     assert!(http(server, "GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
     assert!(http(server, "POST / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));

@@ -207,8 +207,13 @@ fn ring_svg(node: &Node, key: Option<&str>) -> Result<String, String> {
             let (id, lookup) = node.lookup(key).map_err(|e| e.to_string())?;
             let mut hops: Vec<f64> = vec![fraction(me.id)];
             hops.extend(lookup.path.iter().map(|n| fraction(n.id)));
-            hops.push(fraction(lookup.owner().id));
-            Some((key.to_string(), fraction(id), hops))
+            let owner = lookup.owner();
+            hops.push(fraction(owner.id));
+            // The label names the owner too, as the node list labels it.
+            let short: String = owner.id.to_string().chars().take(6).collect();
+            let port = owner.addr.rsplit(':').next().unwrap_or(&owner.addr);
+            let label = format!("{key}, owned by {short} :{port}");
+            Some((label, fraction(id), hops))
         }
     };
     let nodes: Vec<Point> = points.into_iter().map(|(_, p)| p).collect();
