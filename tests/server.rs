@@ -575,7 +575,7 @@ fn a_browser_gets_a_page_of_the_ring_and_people_still_get_the_text_protocol() {
         .clone();
     let port = owner.addr.rsplit(':').next().unwrap().to_string();
     assert!(
-        path.contains(&format!("hello world, owned by ")) && path.contains(&format!(":{port}: ")),
+        path.contains("hello world, owned by ") && path.contains(&format!(":{port}: ")),
         "the lookup path is labelled with the key's owner"
     );
     assert!(http(server, "GET /nope HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
