@@ -36,7 +36,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join cli bench churn massive partition fuzz attack memory locks figures screenshot hunt
+.PHONY: all build test ring stop join cli bench churn massive partition deploy fuzz attack memory locks figures screenshot hunt
 
 all: build
 
@@ -222,6 +222,12 @@ churn: build
 # 8 nodes. PARTITION_FLAGS adds options (see chord-lab partition --help).
 partition: build
 	@$(LAB) partition $(PARTITION_FLAGS)
+
+# The recipe for a ring on several machines (docs/protocols.md), followed
+# to the letter between two network namespaces over IPv6 (needs root;
+# the namespaces are removed after).
+deploy: build
+	@$(LAB) deploy
 
 # The paper's massive-failure experiment: 32 nodes, a fraction P killed at
 # once; failed lookups before and after stabilization, keys lost next to P^R.

@@ -8,6 +8,7 @@
 //!   killing and starting nodes, report lost writes, stale reads,
 //!   availability and latency (see [`chord_lab::harness::churn`]).
 //! - `chord-lab partition`: cut a ring in two, write on both sides, heal.
+//! - `chord-lab deploy`: the docs' recipe for several machines, over IPv6 between namespaces.
 //! - `chord-lab massive`: the paper's simultaneous-failure experiment.
 //! - `chord-lab attack`: run the attacks of [`chord_lab::harness::attack`]
 //!   against a running ring and report what each achieved.
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             "hops" => hops(parsed),
             "churn" => run_churn(parsed),
             "partition" => run_partition(parsed),
+            "deploy" => run_deploy(parsed),
             "massive" => run_massive(parsed),
             "attack" => attack(parsed),
             "fill" => fill(parsed),
@@ -106,6 +108,12 @@ const LAB: Program = Program {
                 with_default("stabilize-ms", "MS", "the nodes' stabilization period", "250"),
                 with_default("logs", "DIR", "where node logs go", ".churn"),
             ],
+            free: None,
+        },
+        Command {
+            name: "deploy",
+            about: "Follow the docs' recipe for a ring on several machines, over IPv6 between two network namespaces (root)",
+            flags: &[with_default("logs", "DIR", "where the nodes' logs and the secret go", ".deploy")],
             free: None,
         },
         Command {
@@ -385,6 +393,15 @@ fn run_churn(args: &Parsed) -> Result<(), String> {
         Ok(())
     } else {
         Err("acknowledged writes were lost".into())
+    }
+}
+
+fn run_deploy(args: &Parsed) -> Result<(), String> {
+    let logs: String = args.get("logs")?;
+    if chord_lab::harness::deploy::deploy(&chord_binary()?, std::path::Path::new(&logs))? {
+        Ok(())
+    } else {
+        Err("the recipe did not work as the docs say: see the lines marked FAIL".into())
     }
 }
 

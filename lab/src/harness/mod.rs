@@ -23,9 +23,11 @@
 
 pub mod attack;
 pub mod churn;
+pub mod deploy;
 pub mod fuzz;
 pub mod locks;
 pub mod massive;
+mod netns;
 pub mod nodes;
 pub mod partition;
 pub mod versus;

@@ -32,13 +32,11 @@
 //! have landed); for shared keys that is B's.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::netns::{in_netns, ip, Network};
 use super::nodes::{ring_size, Nodes, CALL_TIMEOUT};
 use chord::client::Client;
 
@@ -103,139 +101,40 @@ const FIRST_PORT: u16 = 7001;
 /// before the run gives up.
 const HEAL_DEADLINE: Duration = Duration::from_secs(60);
 
-/// The two namespaces and the veth pair between them; removed on drop.
-struct Network {
-    sides: [String; 2],
-    addrs: [String; 2],
-    veth: [String; 2],
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("running ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-impl Network {
-    /// Two namespaces named after this process, a veth pair between
-    /// them, addresses 10.231.7.1 and 10.231.7.2.
-    fn create() -> Result<Network, String> {
-        let pid = std::process::id();
-        let veth = [
-            format!("chp{}a", pid % 100_000),
-            format!("chp{}b", pid % 100_000),
-        ];
-        let network = Network {
-            sides: [format!("chord-{pid}-a"), format!("chord-{pid}-b")],
-            addrs: ["10.231.7.1".into(), "10.231.7.2".into()],
-            veth: veth.clone(),
-        };
-        for ns in &network.sides {
-            ip(&["netns", "add", ns])?;
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
-        }
-        ip(&[
-            "link",
-            "add",
-            &veth[0],
-            "netns",
-            &network.sides[0],
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &veth[1],
-            "netns",
-            &network.sides[1],
-        ])?;
-        for ((ns, addr), veth) in network.sides.iter().zip(&network.addrs).zip(&veth) {
-            let cidr = format!("{addr}/24");
-            ip(&["-n", ns, "addr", "add", &cidr, "dev", veth])?;
-            ip(&["-n", ns, "link", "set", veth, "up"])?;
-        }
-        Ok(network)
-    }
-
-    /// Cuts the path between the sides as `how` says, or, with `cut`
-    /// false, restores it.
-    fn cut(&self, how: Cut, cut: bool) -> Result<(), String> {
-        for side in 0..2 {
-            let ns = &self.sides[side];
-            let other = &self.addrs[1 - side];
-            match (how, cut) {
-                (Cut::Unreachable, _) => {
-                    let verb = if cut { "add" } else { "del" };
-                    let route = format!("{other}/32");
-                    ip(&["-n", ns, "route", verb, "unreachable", &route])?;
-                }
-                // A locally administered MAC that no interface has: the
-                // other end's veth drops every frame sent to it.
-                (Cut::Drop, true) => ip(&[
-                    "-n",
-                    ns,
-                    "neigh",
-                    "replace",
-                    other,
-                    "lladdr",
-                    "02:00:00:00:0c:0d",
-                    "dev",
-                    &self.veth[side],
-                    "nud",
-                    "permanent",
-                ])?,
-                // Forgotten, the entry is learned again by ARP.
-                (Cut::Drop, false) => {
-                    ip(&["-n", ns, "neigh", "del", other, "dev", &self.veth[side]])?;
-                }
+/// Cuts the path between the sides as `how` says, or, with `cut`
+/// false, restores it.
+fn cut(network: &Network, how: Cut, cut: bool) -> Result<(), String> {
+    for side in 0..2 {
+        let ns = &network.sides[side];
+        let other = &network.addrs[1 - side];
+        match (how, cut) {
+            (Cut::Unreachable, _) => {
+                let verb = if cut { "add" } else { "del" };
+                let route = format!("{other}/32");
+                ip(&["-n", ns, "route", verb, "unreachable", &route])?;
             }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        // Deleting a namespace deletes its end of the veth pair, and with
-        // it the other end.
-        for ns in &self.sides {
-            if let Err(e) = ip(&["netns", "del", ns]) {
-                eprintln!("partition: removing {ns}: {e}");
+            // A locally administered MAC that no interface has: the
+            // other end's veth drops every frame sent to it.
+            (Cut::Drop, true) => ip(&[
+                "-n",
+                ns,
+                "neigh",
+                "replace",
+                other,
+                "lladdr",
+                "02:00:00:00:0c:0d",
+                "dev",
+                &network.veth[side],
+                "nud",
+                "permanent",
+            ])?,
+            // Forgotten, the entry is learned again by ARP.
+            (Cut::Drop, false) => {
+                ip(&["-n", ns, "neigh", "del", other, "dev", &network.veth[side]])?;
             }
         }
     }
-}
-
-/// Runs `work` on a thread inside the network namespace `ns`.
-fn in_netns<T: Send + 'static>(
-    ns: &str,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
-    let path = format!("/var/run/netns/{ns}");
-    let handle = thread::spawn(move || -> Result<T, String> {
-        let file = File::open(&path).map_err(|e| format!("opening {path}: {e}"))?;
-        // SAFETY: setns(2) moves only this thread into the namespace the
-        // open file names; it reads no memory of ours.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!(
-                "entering {path}: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        Ok(work())
-    });
-    handle
-        .join()
-        .map_err(|_| "a harness thread panicked".to_string())?
+    Ok(())
 }
 
 /// One key's acceptable values: the last acknowledged write, and later
@@ -407,7 +306,7 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
                 .into(),
         );
     }
-    let network = Network::create()?;
+    let network = Network::create(["10.231.7.1", "10.231.7.2"], 24)?;
     let nodes = Nodes::new(&settings.exe, 3, settings.stabilize_ms, &settings.logs)?;
     let mut sides: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     for (side, ns) in network.sides.iter().enumerate() {
@@ -459,7 +358,7 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
         })?;
         expected.extend(written);
     }
-    network.cut(settings.cut, true)?;
+    cut(&network, settings.cut, true)?;
     let split_at = Instant::now();
     println!(
         "split for {:?} ({}); {WRITERS} writers on each side",
@@ -547,7 +446,7 @@ pub fn partition(settings: &Settings) -> Result<bool, String> {
         ring_of(0, sides[0][0].clone())?,
         ring_of(1, sides[1][0].clone())?,
     ];
-    network.cut(settings.cut, false)?;
+    cut(&network, settings.cut, false)?;
     let healed = Instant::now();
     println!(
         "healed; during the split the rings had {} and {} nodes",
