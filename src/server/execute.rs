@@ -6,6 +6,7 @@
 use std::net::TcpStream;
 
 use super::expiry::{expiry_of, time};
+use super::info::info;
 use super::multi::{self, Transaction};
 use super::{check_password, Shared, RING_LIMIT};
 use crate::command::{
@@ -689,113 +690,4 @@ fn memory(value: &str) -> Option<usize> {
         _ => return None,
     };
     digits.parse::<usize>().ok()?.checked_mul(scale)
-}
-
-/// `INFO`: the usual sections, as far as they mean something here, and a
-/// `chord` section; those named in `sections` (lower case), or the
-/// default ones. A section chord does not have is left out, as Redis
-/// leaves out one it does not know.
-fn info(shared: &Shared, sections: &[String]) -> String {
-    let node = &shared.node;
-    let view = node.view();
-    let held = node.store_usage();
-    let stats = node.stats();
-    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    let id = |n: &crate::id::NodeRef| format!("{}@{}", n.id, n.addr);
-    let successors: Vec<String> = view.successors.iter().map(id).collect();
-    let fingers_set = view.fingers.iter().filter(|(_, _, n)| n.is_some()).count();
-    let clients = shared
-        .text_clients
-        .load(std::sync::atomic::Ordering::Relaxed);
-    let port = node.me().addr.rsplit(':').next().unwrap_or("").to_string();
-    let predecessor = view.predecessor.as_ref().map_or("none".to_string(), id);
-    let (user, system) = cpu_seconds();
-    let all: Vec<(&str, Vec<String>)> = vec![
-        (
-            "Server",
-            vec![
-                "redis_version:7.0.0".into(),
-                format!("chord_version:{}", env!("CARGO_PKG_VERSION")),
-                "redis_mode:standalone".into(),
-                format!("process_id:{}", std::process::id()),
-                format!("tcp_port:{port}"),
-            ],
-        ),
-        ("Clients", vec![format!("connected_clients:{clients}")]),
-        (
-            "Memory",
-            vec![
-                format!("used_memory:{}", held.bytes),
-                format!("maxmemory:{}", held.limit),
-                "maxmemory_policy:noeviction".into(),
-                "mem_allocator:libc".into(),
-            ],
-        ),
-        (
-            "Stats",
-            vec![
-                format!("total_connections_received:{}", count(&stats.connections)),
-                format!("total_commands_processed:{}", count(&stats.client_requests)),
-                format!("rejected_connections:{}", count(&stats.busy_rejections)),
-            ],
-        ),
-        (
-            "CPU",
-            vec![
-                format!("used_cpu_sys:{system:.6}"),
-                format!("used_cpu_user:{user:.6}"),
-            ],
-        ),
-        ("Commandstats", shared.commands.lines()),
-        (
-            "Keyspace",
-            vec![format!("db0:keys={},expires={}", held.keys, held.expiring)],
-        ),
-        (
-            "Chord",
-            vec![
-                format!("id:{}", view.me.id),
-                format!("address:{}", view.me.addr),
-                format!("predecessor:{predecessor}"),
-                format!("successors:{}", successors.join(",")),
-                format!("fingers_set:{fingers_set}"),
-                format!("keys_held:{}", view.keys),
-            ],
-        ),
-    ];
-    // As in Redis, commandstats is in "all" but not in the default INFO.
-    let all_of_them = sections
-        .iter()
-        .any(|s| matches!(s.as_str(), "all" | "everything"));
-    let default = sections.is_empty() || sections.iter().any(|s| s == "default");
-    all.into_iter()
-        .filter(|(name, _)| {
-            let name = name.to_ascii_lowercase();
-            all_of_them || (default && name != "commandstats") || sections.contains(&name)
-        })
-        .map(|(name, lines)| {
-            let mut text = format!("# {name}\r\n");
-            for line in lines {
-                text += &line;
-                text += "\r\n";
-            }
-            text
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n")
-}
-
-/// The CPU time this process has used, user and system, in seconds.
-fn cpu_seconds() -> (f64, f64) {
-    // SAFETY: getrusage fills the struct it is given, here a zeroed one
-    // on the stack, and reads nothing else.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
-            return (0.0, 0.0);
-        }
-        usage
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (seconds(usage.ru_utime), seconds(usage.ru_stime))
 }

@@ -48,6 +48,7 @@ mod commandstats;
 mod execute;
 mod expiry;
 mod http;
+mod info;
 mod lobby;
 mod multi;
 mod resp;
