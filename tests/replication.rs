@@ -225,6 +225,45 @@ fn a_flushed_key_does_not_come_back_from_a_node_that_missed_the_flush() {
     }
 }
 
+/// DEL of many keys counts every key that had a value, also when a
+/// replica died a moment ago and the tables still name it: a key whose
+/// copies fell short is deleted again alone, finds the batch's own
+/// tombstone, and the count still takes what its owner said first.
+#[test]
+fn del_of_many_keys_counts_each_one_that_had_a_value_when_a_replica_just_died() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let coordinator = cluster.live()[0].clone();
+    let victim = cluster.live()[3].me().addr.clone();
+    // Keys the victim holds as a replica, not as their owner: no round
+    // runs here, so nothing would ever take over the victim's own keys.
+    let holders = |key: &String| -> Vec<String> {
+        let (_, lookup) = coordinator.lookup(key).expect("a lookup");
+        lookup.holders(3).iter().map(|n| n.addr.clone()).collect()
+    };
+    let keys: Vec<String> = keys("counted", 200)
+        .into_iter()
+        .filter(|k| {
+            let h = holders(k);
+            h[0] != victim && h.contains(&victim)
+        })
+        .collect();
+    assert!(keys.len() >= 10, "pick more keys: {}", keys.len());
+    put_all(&coordinator, &keys);
+    // It dies; no round runs, so every table still names it.
+    cluster.kill(&victim);
+    let deletes: Vec<(&[u8], Option<&[u8]>)> = keys.iter().map(|k| (k.as_bytes(), None)).collect();
+    let existed = coordinator
+        .keys()
+        .write_many(&deletes)
+        .expect("the deletes");
+    assert!(existed.iter().all(|e| *e), "{existed:?}");
+    for key in &keys {
+        assert_eq!(coordinator.get(key).expect("a read"), None, "{key}");
+    }
+}
+
 #[test]
 fn after_a_massive_failure_only_keys_whose_holders_all_died_are_lost() {
     let mut cluster = MemCluster::new(160);

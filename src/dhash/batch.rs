@@ -52,21 +52,26 @@ impl Dhash {
                 .map_err(rejected)?;
         }
         let mut existed: Vec<Option<bool>> = vec![None; writes.len()];
+        // What an owner said of a key it wrote when the copies then fell
+        // short: the key is written again alone, and finds this batch's own
+        // tombstone there; whether it had a value is what the owner said.
+        let mut owner_said: Vec<bool> = vec![false; writes.len()];
         // Writes of one key in flight together could land in any order; a
         // key named twice must end as the last one says, so such a batch
         // goes one key after another.
         let distinct: HashSet<&[u8]> = writes.iter().map(|(key, _)| *key).collect();
         if distinct.len() == writes.len() && !self.ring.paused() {
-            self.serving_client(|| self.first_writes(writes, &mut existed));
+            self.serving_client(|| self.first_writes(writes, &mut existed, &mut owner_said));
         }
         writes
             .iter()
             .zip(existed)
-            .map(|((key, value), done)| match done {
+            .zip(owner_said)
+            .map(|(((key, value), done), said)| match done {
                 Some(existed) => Ok(existed),
                 None => match value {
                     Some(value) => self.put(key, value).map(|()| true),
-                    None => self.delete(key),
+                    None => self.delete(key).map(|existed| existed || said),
                 },
             })
             .collect()
@@ -139,8 +144,14 @@ impl Dhash {
 
     /// Writes every key whose owner is known at its owner, all at once,
     /// then sends every replica copy at once; fills `existed` for the keys
-    /// that R nodes now hold.
-    fn first_writes(&self, writes: &[(&[u8], Option<&[u8]>)], existed: &mut [Option<bool>]) {
+    /// that R nodes now hold, and `owner_said` for those an owner wrote
+    /// but whose copies fell short.
+    fn first_writes(
+        &self,
+        writes: &[(&[u8], Option<&[u8]>)],
+        existed: &mut [Option<bool>],
+        owner_said: &mut [bool],
+    ) {
         let placed = self.placed(writes.iter().map(|(key, _)| *key));
         let value = |p: &Placed| writes[p.place].1.map(<[u8]>::to_vec);
         let mut answers: Vec<Option<std::result::Result<Written, CallError>>> =
@@ -205,6 +216,8 @@ impl Dhash {
         for (place, had, needed) in pending {
             if copied.get(&place).copied().unwrap_or(0) == needed {
                 existed[place] = Some(had);
+            } else {
+                owner_said[place] = had;
             }
         }
     }

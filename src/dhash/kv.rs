@@ -49,6 +49,7 @@
 //! the entry it wrote, answers a retry with what it did then
 //! ([`crate::store::Store::repeated`]).
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use log::debug;
@@ -125,8 +126,11 @@ impl Dhash {
     pub fn put_expiring(&self, key: &[u8], value: &[u8], expires: Option<u64>) -> Result<()> {
         check_value(value, self.config().max_value).map_err(rejected)?;
         let content = (Some(value.to_vec()), expires);
-        self.retrying(key, |first| self.write_once(key, content.clone(), first))
-            .map(|_| ())
+        let said = Cell::new(false);
+        self.retrying(key, |first| {
+            self.write_once(key, content.clone(), first, &said)
+        })
+        .map(|_| ())
     }
 
     /// Sets when the value of `key` expires (`None`: never), at its
@@ -145,7 +149,14 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::put`].
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        self.retrying(key, |first| self.write_once(key, (None, None), first))
+        // An owner that said the key had a value, on an attempt whose
+        // copies then fell short, was right: a later attempt finds this
+        // delete's own tombstone there.
+        let said = Cell::new(false);
+        self.retrying(key, |first| {
+            self.write_once(key, (None, None), first, &said)
+        })
+        .map(|existed| existed || said.get())
     }
 
     /// The identifier of `key` and the lookup of its owner.
@@ -439,7 +450,13 @@ impl Dhash {
 
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
-    fn write_once(&self, key: &[u8], content: Content, first: bool) -> Attempt<bool> {
+    fn write_once(
+        &self,
+        key: &[u8],
+        content: Content,
+        first: bool,
+        said: &Cell<bool>,
+    ) -> Attempt<bool> {
         let id = self.key_id(key);
         let here = || peer::written(self.owner_write(id, key, content.clone()));
         let there = |peer: &crate::peer::Peer<'_>| peer.write(key, content.clone());
@@ -447,6 +464,7 @@ impl Dhash {
         match listed {
             Some((owner, Ok(written))) => {
                 let existed = written.existed;
+                said.set(said.get() || existed);
                 self.copy_written(key, &owner, written)?;
                 return Ok(existed);
             }
@@ -469,6 +487,7 @@ impl Dhash {
             Err(e) => return Err(owner_failed(owner, e)),
         };
         let existed = written.existed;
+        said.set(said.get() || existed);
         self.copy_written(key, owner, written)?;
         Ok(existed)
     }
