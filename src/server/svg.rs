@@ -94,7 +94,7 @@ pub fn ring_svg_with_path(
         let failed = |e: &dyn std::fmt::Display| e.to_string();
         root.fill(&WHITE).map_err(|e| failed(&e))?;
         let centre = (f64::from(size) / 2.0, f64::from(size) / 2.0);
-        let radius = f64::from(size) * 0.28;
+        let radius = f64::from(size) * 0.26;
         let point = |at: f64, r: f64| -> (i32, i32) {
             let angle = at * 2.0 * PI - PI / 2.0;
             (
@@ -143,7 +143,8 @@ pub fn ring_svg_with_path(
                 .into_font()
                 .color(&red)
                 .pos(Pos::new(HPos::Center, VPos::Center));
-            let inside = point(*at, radius - 24.0);
+            // At the centre, where no node's label goes.
+            let inside = point(0.0, 0.0);
             let count = hops.len().saturating_sub(2);
             let text = format!("{key}: {count} hop{}", if count == 1 { "" } else { "s" });
             root.draw(&Text::new(text, inside, style))
@@ -162,48 +163,77 @@ pub fn ring_svg_with_path(
                 targets.len()
             ),
             None => format!("{} nodes", nodes.len()),
-        }; // Up to 16 nodes, every node is named; beyond, only the chosen node
-           // and the nodes its fingers point at, or the names would pile up.
+        };
+        // Up to 64 nodes every node is named; beyond, only the chosen node
+        // and the nodes its fingers point at, or the names would pile up.
         let named = |i: usize, at: f64| {
-            nodes.len() <= 16
+            nodes.len() <= 64
                 || chosen
                     .as_ref()
                     .is_some_and(|(c, targets)| *c == i || targets.contains(&at))
         };
-        // Labels of nodes close together on the circle step apart, so that
-        // they do not print over each other.
-        let mut step = 0.0;
-        let mut last_named: Option<f64> = None;
         for (i, node) in nodes.iter().enumerate() {
-            let colour = colour(i, nodes.len());
             let is_chosen = chosen.as_ref().is_some_and(|(c, _)| *c == i);
             let dot = if is_chosen { 8 } else { 5 };
-            root.draw(&Circle::new(point(node.at, radius), dot, colour.filled()))
-                .map_err(|e| failed(&e))?;
-            if named(i, node.at) {
-                let close = last_named.is_some_and(|at| node.at - at < 0.03);
-                step = if close { step + 1.0 } else { 0.0 };
-                last_named = Some(node.at);
-                let angle = node.at * 2.0 * PI - PI / 2.0;
-                let h = if angle.cos() >= 0.0 {
-                    HPos::Left
-                } else {
-                    HPos::Right
-                };
-                let style = TextStyle::from(font.clone()).pos(Pos::new(h, VPos::Center));
-                let text = format!("{} ({} keys)", node.label, node.keys);
-                // Clockwise, labels move down the right side and up the
-                // left: a close label steps further the same way.
-                let way = if angle.cos() >= 0.0 { 1.0 } else { -1.0 };
-                let (x, y) = point(node.at, radius + 14.0);
-                let at = (x, y + (1.2 * text_px * step * way) as i32);
-                if step > 0.0 {
-                    // A label moved off its dot: a leader line says whose.
+            root.draw(&Circle::new(
+                point(node.at, radius),
+                dot,
+                colour(i, nodes.len()).filled(),
+            ))
+            .map_err(|e| failed(&e))?;
+        }
+        // Labels in two columns, right and left of the circle, each kept
+        // in ring order and a line apart; a label moved off its dot's
+        // height gets a leader line to it.
+        let gap = text_px * 0.95;
+        let (top, bottom) = (2.5 * text_px, f64::from(size) - 5.5 * text_px);
+        // Many labels stand in straight columns beside the circle, clear of
+        // it; a few stay by their dots.
+        let crowded = nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| named(*i, n.at))
+            .count()
+            > 16;
+        let column = |right: bool| {
+            let offset = radius + 1.5 * text_px;
+            (if right {
+                centre.0 + offset
+            } else {
+                centre.0 - offset
+            })
+            .round() as i32
+        };
+        for right in [true, false] {
+            let mut side: Vec<(usize, (i32, i32))> = nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, n)| named(*i, n.at))
+                .map(|(i, n)| (i, point(n.at, radius + 14.0)))
+                .filter(|(_, (x, _))| (f64::from(*x) >= centre.0) == right)
+                .collect();
+            side.sort_by_key(|(_, (_, y))| *y);
+            let wanted: Vec<f64> = side.iter().map(|(_, (_, y))| f64::from(*y)).collect();
+            let rows = label_rows(&wanted, gap, top, bottom);
+            let h = if right { HPos::Left } else { HPos::Right };
+            let style = TextStyle::from(font.clone()).pos(Pos::new(h, VPos::Center));
+            for ((i, (x, y)), row) in side.into_iter().zip(rows) {
+                let node = &nodes[i];
+                let x = if crowded { column(right) } else { x };
+                let at = (x, row.round() as i32);
+                if crowded || (row - f64::from(y)).abs() > 2.0 {
                     let dot = point(node.at, radius + 6.0);
-                    root.draw(&PathElement::new(vec![dot, at], colour.stroke_width(1)))
+                    let line = colour(i, nodes.len()).stroke_width(1);
+                    root.draw(&PathElement::new(vec![dot, at], line))
                         .map_err(|e| failed(&e))?;
                 }
-                root.draw(&Text::new(text, at, style))
+                // Short when crowded, so that the columns fit the width.
+                let text = if crowded {
+                    format!("{} ({})", node.label, node.keys)
+                } else {
+                    format!("{} ({} keys)", node.label, node.keys)
+                };
+                root.draw(&Text::new(text, at, style.clone()))
                     .map_err(|e| failed(&e))?;
             }
         }
@@ -230,7 +260,7 @@ pub fn ring_svg_with_path(
         }
         let mut legend = vec![
             "coloured arc: the identifiers a node owns, (predecessor, node]".to_string(),
-            "(k keys): the keys a node holds, replica copies included".to_string(),
+            "(k keys), or (k): the keys a node holds, replica copies included".to_string(),
         ];
         if chosen.is_some() {
             legend.push("grey chords: the chosen node's fingers".into());
@@ -257,9 +287,39 @@ pub fn ring_svg_with_path(
     Ok(svg)
 }
 
+/// Where labels wanted at heights `wanted` (ascending) go: each at least
+/// `gap` below the one before, all between `top` and `bottom` when they
+/// fit, each as near its wanted height as that allows.
+fn label_rows(wanted: &[f64], gap: f64, top: f64, bottom: f64) -> Vec<f64> {
+    let mut rows: Vec<f64> = Vec::with_capacity(wanted.len());
+    for &y in wanted {
+        let floor = rows.last().map_or(top, |last| last + gap);
+        rows.push(y.max(floor));
+    }
+    // Pushed past the bottom: push back up, as far as the top allows.
+    let mut ceiling = bottom;
+    for row in rows.iter_mut().rev() {
+        *row = row.min(ceiling).max(top);
+        ceiling = *row - gap;
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_keep_their_order_a_line_apart_within_bounds() {
+        let rows = label_rows(&[100.0, 101.0, 102.0, 300.0], 20.0, 50.0, 950.0);
+        assert_eq!(rows, [100.0, 120.0, 140.0, 300.0]);
+        // Crowded at the bottom: pushed up, still a line apart.
+        let rows = label_rows(&[940.0, 945.0, 950.0], 20.0, 50.0, 950.0);
+        assert_eq!(rows, [910.0, 930.0, 950.0]);
+        // Crowded at the top: pushed down.
+        let rows = label_rows(&[0.0, 0.0], 20.0, 50.0, 950.0);
+        assert_eq!(rows, [50.0, 70.0]);
+    }
 
     #[test]
     fn positions_read_both_ways_identifiers_print() {
@@ -299,15 +359,21 @@ mod tests {
             "the identifier 0 is marked"
         );
         assert!(svg.contains("the fingers of node-0 (2 distinct)"));
-        let many: Vec<Point> = (0..64)
-            .map(|i| Point {
-                at: f64::from(i) / 64.0,
-                label: format!("n{i}"),
-                keys: 0,
-            })
-            .collect();
-        let svg = ring_svg(&many, Some((0, vec![0.5])), 800).unwrap();
+        let ring = |n: u32| -> Vec<Point> {
+            (0..n)
+                .map(|i| Point {
+                    at: f64::from(i) / f64::from(n),
+                    label: format!("n{i}"),
+                    keys: 0,
+                })
+                .collect()
+        };
+        // Up to 64 nodes, every node is named, in two columns.
+        let svg = ring_svg(&ring(64), Some((0, vec![0.5])), 1000).unwrap();
         assert_eq!(svg.matches("<circle").count(), 65, "the ring and 64 nodes");
-        assert!(svg.contains("n32 (0 keys)") && !svg.contains("n31 (0 keys)"));
+        assert!((0..64).all(|i| svg.contains(&format!("n{i} (0)"))));
+        // Beyond, the chosen node and its fingers' nodes only.
+        let svg = ring_svg(&ring(100), Some((0, vec![0.5])), 1000).unwrap();
+        assert!(svg.contains("n50 (0 keys)") && !svg.contains("n49 ("));
     }
 }
