@@ -153,9 +153,13 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
              on keys of one hash tag runs at their owner with no other write between its commands",
         ),
         Command::Unwatch => Answer::Ok,
-        command @ (Command::SetIfNone { .. } | Command::Rename { .. } | Command::Copy { .. }) => {
-            multi::atomic(node, command)
-        }
+        Command::SetIfNone { pairs } => multi::set_if_none(node, pairs),
+        Command::Rename {
+            from,
+            to,
+            only_if_absent,
+        } => multi::rename(node, from, to, only_if_absent),
+        Command::Copy { from, to, replace } => multi::copy(node, from, to, replace),
         Command::Get { key } => node.get(&key).map_or_else(Answer::from, Answer::Value),
         Command::Set {
             key,

@@ -27,6 +27,11 @@ use crate::id::Id;
 use crate::message::{Atomic, Op, OpAnswer, Pair, Update};
 use crate::node::Node;
 
+/// The refusal of a command a transaction does not take.
+const NOT_IN_MULTI: &str = "this command is not served inside MULTI: a transaction takes GET, SET, \
+     GETSET, GETDEL, DEL, EXISTS, MGET, MSET, INCR and its kin, INCRBYFLOAT, APPEND, EXPIRE and its \
+     kin, and PERSIST";
+
 /// A transaction being queued on one connection.
 #[derive(Debug, Default)]
 pub(super) struct Transaction {
@@ -43,11 +48,7 @@ impl Transaction {
     pub(super) fn queue(&mut self, node: &Node, command: Command) -> Answer {
         let Some(keys) = keys_of(&command) else {
             self.aborted = true;
-            return Refusal::usage(format!(
-                "{} is not served inside MULTI: chord's transactions take reads and writes of \
-                 strings (see the Redis protocol in docs/protocols.md)",
-                name_of(&command)
-            ));
+            return Refusal::usage(NOT_IN_MULTI);
         };
         for key in keys {
             let id = node.keys().key_id(key);
@@ -72,19 +73,21 @@ impl Transaction {
             return Answer::Refused(Refusal::ExecAbort);
         }
         let mut ops = Vec::new();
-        let mut shapes = Vec::new();
+        // Each command's count of operations and how its answer is made,
+        // or its refusal (only a time out of range), in its place.
+        let mut shapes: Vec<Result<(usize, Shape), Answer>> = Vec::new();
         for command in self.commands {
-            match plan(node, command) {
-                Ok((planned, shape)) => {
-                    shapes.push((planned.len(), shape));
-                    ops.extend(planned);
-                }
-                // Only a bad time: refused here, in place of its answer.
-                Err(refused) => shapes.push((0, Shape::Refused(Box::new(refused)))),
-            }
+            shapes.push(plan(node, command).map(|(planned, shape)| {
+                let count = planned.len();
+                ops.extend(planned);
+                (count, shape)
+            }));
         }
         if ops.is_empty() {
-            return Answer::Many(shapes.into_iter().map(|(_, s)| s.answer(&[])).collect());
+            let answers = shapes
+                .into_iter()
+                .map(|s| s.map_or_else(|a| a, |(_, s)| s.answer(&[])));
+            return Answer::Many(answers.collect());
         }
         let answers = match node.keys().atomic(&Atomic::Each(ops)) {
             Ok(answers) => answers,
@@ -92,47 +95,52 @@ impl Transaction {
         };
         let mut rest = answers.as_slice();
         let mut out = Vec::with_capacity(shapes.len());
-        for (count, shape) in shapes {
-            let (mine, after) = rest.split_at(count.min(rest.len()));
-            out.push(shape.answer(mine));
-            rest = after;
+        for planned in shapes {
+            out.push(match planned {
+                Ok((count, shape)) => {
+                    let (mine, after) = rest.split_at(count.min(rest.len()));
+                    rest = after;
+                    shape.answer(mine)
+                }
+                Err(refused) => refused,
+            });
         }
         Answer::Many(out)
     }
 }
 
-/// `MSETNX`, `RENAME`, `RENAMENX` and `COPY`, each one atomic request.
-pub(super) fn atomic(node: &Node, command: Command) -> Answer {
-    let (atomic, shape) = match command {
-        Command::SetIfNone { pairs } => (
-            Atomic::SetIfNone(
-                pairs
-                    .into_iter()
-                    .map(|(key, value)| Pair { key, value })
-                    .collect(),
-            ),
-            Shape::Changed,
-        ),
-        Command::Rename {
-            from,
-            to,
-            only_if_absent,
-        } => (
-            Atomic::Rename {
-                from,
-                to,
-                only_if_absent,
-            },
-            if only_if_absent {
-                Shape::Changed
-            } else {
-                Shape::Ok
-            },
-        ),
-        Command::Copy { from, to, replace } => (Atomic::Copy { from, to, replace }, Shape::Changed),
-        other => return Refusal::usage(format!("{} is not atomic", name_of(&other))),
+/// `MSETNX`: every pair, or none.
+pub(super) fn set_if_none(node: &Node, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Answer {
+    let pairs = pairs
+        .into_iter()
+        .map(|(key, value)| Pair { key, value })
+        .collect();
+    run(node, &Atomic::SetIfNone(pairs), Shape::Changed)
+}
+
+/// `RENAME` (OK) and `RENAMENX` (1 or 0).
+pub(super) fn rename(node: &Node, from: Vec<u8>, to: Vec<u8>, only_if_absent: bool) -> Answer {
+    let shape = if only_if_absent {
+        Shape::Changed
+    } else {
+        Shape::Ok
     };
-    match node.keys().atomic(&atomic) {
+    let rename = Atomic::Rename {
+        from,
+        to,
+        only_if_absent,
+    };
+    run(node, &rename, shape)
+}
+
+/// `COPY`: 1 or 0.
+pub(super) fn copy(node: &Node, from: Vec<u8>, to: Vec<u8>, replace: bool) -> Answer {
+    run(node, &Atomic::Copy { from, to, replace }, Shape::Changed)
+}
+
+/// One atomic request, its answer made as `shape` says.
+fn run(node: &Node, atomic: &Atomic, shape: Shape) -> Answer {
+    match node.keys().atomic(atomic) {
         Ok(answers) => shape.answer(&answers),
         Err(e) => e.into(),
     }
@@ -162,15 +170,10 @@ enum Shape {
     Length,
     /// Whether it wrote (`EXPIRE`, `PERSIST`, `MSETNX`, `COPY`, `RENAMENX`).
     Changed,
-    /// Refused before it was sent.
-    Refused(Box<Answer>),
 }
 
 impl Shape {
     fn answer(self, answers: &[OpAnswer]) -> Answer {
-        if let Shape::Refused(refused) = self {
-            return *refused;
-        }
         if let Some(why) = answers.iter().find_map(|a| match a {
             OpAnswer::Failed(why) => Some(why),
             _ => None,
@@ -231,7 +234,6 @@ impl Shape {
                 _ => 0,
             }),
             Shape::Changed => Answer::Changed(first.is_some_and(wrote)),
-            Shape::Refused(_) => unreachable!("answered above"),
         }
     }
 }
@@ -341,21 +343,7 @@ fn plan(node: &Node, command: Command) -> Result<(Vec<Op>, Shape), Answer> {
             };
             (vec![update(key, persist)], Shape::Changed)
         }
-        other => {
-            return Err(Refusal::usage(format!(
-                "{} is not served inside MULTI",
-                name_of(&other)
-            )))
-        }
+        // Refused as it was queued (keys_of): never planned.
+        _ => return Err(Refusal::usage(NOT_IN_MULTI)),
     })
-}
-
-/// A command's name, for a refusal: its variant's, in capitals.
-fn name_of(command: &Command) -> String {
-    let debug = format!("{command:?}");
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
-    name.to_ascii_uppercase()
 }
