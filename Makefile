@@ -36,7 +36,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join cli bench churn massive partition deploy fuzz attack memory locks figures screenshot hunt
+.PHONY: all build test ring stop join cli bench churn massive partition deploy fuzz attack memory locks figures screenshot screenshots hunt
 
 all: build
 
@@ -272,18 +272,29 @@ SEED ?= 1
 figures: build
 	@RUST_LOG=warn $(LAB) sim --figure all --seed $(SEED) --out figures
 
-# A screenshot of the running ring's page (make ring first), taken by
-# headless Chromium where it is installed (Debian: apt-get install
-# chromium): target/page.png, with the lookup path of KEY drawn (figures/page.png,
-# the committed one, is updated only by copying it over on purpose).
+# Headless Chromium (Debian: apt-get install chromium) as a shell
+# function: shoot URL PNG WIDTH HEIGHT. A fresh profile each time, and no
+# background networking, which a closed network refuses.
+SHOOT := shoot() { command -v chromium > /dev/null || { echo "chromium is not installed (apt-get install chromium)"; return 1; }; \
+  profile=$$(mktemp -d); \
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir=$$profile --window-size=$$3,$$4 --virtual-time-budget=3000 \
+    --screenshot="$$2" "$$1" > /dev/null 2>&1; status=$$?; rm -rf $$profile; \
+  [ $$status -eq 0 ] || { echo "chromium failed on $$1 ($$status)"; return 1; }; }
+
+# A screenshot of the running ring's page (make ring first), with the
+# lookup path of KEY drawn: target/page.png. The committed ones in
+# figures/screenshots/ are updated only by copying over them on purpose.
 KEY ?= hello
 screenshot:
-	@command -v chromium > /dev/null || { echo "chromium is not installed (apt-get install chromium)"; exit 1; }
-	@profile=$$(mktemp -d); \
-	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-	  --disable-background-networking --disable-component-update --disable-sync \
-	  --user-data-dir=$$profile --window-size=900,1000 --virtual-time-budget=3000 \
-	  --screenshot=target/page.png "http://$(HOST):$(PORT)/?key=$(KEY)" > /dev/null 2>&1; \
-	status=$$?; rm -rf $$profile; \
-	[ $$status -eq 0 ] && echo "target/page.png (copy it over figures/page.png to update the committed one)" \
-	  || { echo "chromium failed ($$status)"; exit 1; }
+	@$(SHOOT); shoot "http://$(HOST):$(PORT)/?key=$(KEY)" target/page.png 1000 1250 && echo target/page.png
+
+# Screenshots of every picture in figures/, as a browser shows them:
+# target/screenshots/NAME.png.
+screenshots:
+	@$(SHOOT); mkdir -p target/screenshots; \
+	for svg in figures/*.svg; do name=$$(basename $$svg .svg); \
+	  size=$$(head -c 300 $$svg | sed -n 's/.*width="\([0-9]*\)" height="\([0-9]*\)".*/\1 \2/p'); \
+	  shoot "file://$$PWD/$$svg" target/screenshots/$$name.png $${size:-1000 1000} || exit 1; done; \
+	echo "target/screenshots/: $$(ls target/screenshots | wc -l) pictures"

@@ -184,7 +184,11 @@ const LAB: Program = Program {
             name: "draw",
             about: "Draw a running ring as SVG on standard output: nodes, arcs, one node's fingers",
             flags: &[
-                required("addr", "HOST:PORT", "any node of the ring"),
+                optional("addr", "HOST:PORT", "any node of the ring"),
+                switch(
+                    "paper",
+                    "draw the paper's own ring instead (m = 6, Figures 2 and 4), rebuilt in memory",
+                ),
                 optional("bits", "M", "draw as if identifiers had M bits [default: the node's m]"),
                 optional("fingers-of", "HOST:PORT", "whose fingers to draw [default: --addr]"),
                 with_default("size", "PIXELS", "the picture's width and height", "1000"),
@@ -503,7 +507,13 @@ fn fill(args: &Parsed) -> Result<(), String> {
 
 fn draw(args: &Parsed) -> Result<(), String> {
     use chord::server::svg::{position, ring_svg, Point};
-    let addr: String = args.get("addr")?;
+    if args.is_on("paper") {
+        let svg = chord_lab::sim::paper::figure(args.at_least("size", 200)?)?;
+        return print_lines([svg.as_str()]);
+    }
+    let addr: String = args
+        .optional("addr")
+        .ok_or("give --addr HOST:PORT, a node of the ring to draw, or --paper")?;
     let chosen = args.optional("fingers-of").unwrap_or_else(|| addr.clone());
     let mut client = Client::connect(&chosen, CLIENT_TIMEOUT)
         .map_err(|e| format!("cannot reach {chosen} ({e}); is a node running there?"))?;
@@ -538,7 +548,7 @@ fn draw(args: &Parsed) -> Result<(), String> {
                 .and_then(|k| k.parse().ok())
                 .unwrap_or(0)
         };
-        let keys = count(owned, "owned=") + count(replicas, "replicas=");
+        let keys = Some(count(owned, "owned=") + count(replicas, "replicas="));
         let short: String = id.chars().take(6).collect();
         let port = node.rsplit(':').next().unwrap_or(node);
         let label = format!("{short} :{port}");

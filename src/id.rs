@@ -111,6 +111,16 @@ impl IdSpace {
         Id::masked(bytes, self.bits)
     }
 
+    /// The first name `<prefix><i>`, for `i` below `tries`, whose hash is
+    /// `id`: how the paper's small example rings, whose identifiers are
+    /// given, are built from addresses and keys that hash to them. Only
+    /// small spaces can be searched; `None` when no `i` is found.
+    pub fn name_for(self, prefix: &str, id: Id, tries: u32) -> Option<String> {
+        (0..tries)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|name| self.hash(name.as_bytes()) == id)
+    }
+
     /// The identifier with numeric value `value mod 2^m`; for tests and for
     /// reproducing the paper's small examples by hand.
     pub fn id(self, value: u64) -> Id {

@@ -34,14 +34,17 @@ fn the_ring_directory_is_one_git_ignores() {
     assert!(dry_run(&["stop", "RING=.memory"]).contains(".memory/*.pid"));
 }
 
-/// `make screenshot` writes where git ignores, so that taking one leaves
-/// the committed picture alone and `git status` clean.
+/// `make screenshot` and `make screenshots` write where git ignores, so
+/// that taking them leaves the committed pictures alone and `git status`
+/// clean.
 #[test]
 fn a_screenshot_goes_where_git_ignores() {
     let ignored = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.gitignore"))
         .expect("a .gitignore");
     assert!(ignored.lines().any(|l| l == "target/"));
     let run = dry_run(&["screenshot"]);
-    assert!(run.contains("--screenshot=target/page.png"), "{run}");
-    assert!(!run.contains("--screenshot=figures/"), "{run}");
+    assert!(run.contains("/?key=hello\" target/page.png "), "{run}");
+    let run = dry_run(&["screenshots"]);
+    assert!(run.contains(" target/screenshots/$name.png "), "{run}");
+    assert!(!run.contains("figures/screenshots"), "{run}");
 }

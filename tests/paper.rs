@@ -20,27 +20,16 @@ use common::{
 /// space, so a test can build the paper's example rings.
 fn addresses_for(bits: u8, wanted: &[u64]) -> HashMap<u64, String> {
     let space = IdSpace::new(bits).unwrap();
-    let mut found = HashMap::new();
-    for i in 0..100_000 {
-        let addr = format!("node-{i}");
-        let id = space.hash(addr.as_bytes()).to_u64().unwrap();
-        if wanted.contains(&id) {
-            found.entry(id).or_insert(addr);
-        }
-        if found.len() == wanted.len() {
-            return found;
-        }
-    }
-    panic!("no address hashes to some of {wanted:?}");
+    wanted
+        .iter()
+        .map(|&id| (id, space.name_for("node-", space.id(id), 100_000).unwrap()))
+        .collect()
 }
 
 /// A key that SHA-1 maps to `id` in a `bits`-bit space.
 fn key_for(bits: u8, id: u64) -> String {
     let space = IdSpace::new(bits).unwrap();
-    (0..100_000)
-        .map(|i| format!("key-{i}"))
-        .find(|k| space.key(k.as_bytes()).to_u64() == Some(id))
-        .expect("a key with that identifier")
+    space.name_for("key-", space.id(id), 100_000).unwrap()
 }
 
 /// The ten-node ring of m = 6 that the paper's Figures 2 to 4 draw.

@@ -80,3 +80,72 @@ fn bench_without_redis_tools_says_how_to_install_them() {
         "{stderr}"
     );
 }
+
+/// A `chord node` with m = 6 on a port the kernel picks, stopped when
+/// dropped; its address is read from its log's "listening on" line.
+struct SmallNode {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl SmallNode {
+    fn start() -> SmallNode {
+        use std::io::{BufRead, BufReader};
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_chord-lab")).with_file_name("chord");
+        let mut child = Command::new(exe)
+            .args(["node", "--listen", "127.0.0.1:0", "--bits", "6"])
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the chord binary runs");
+        let stderr = child.stderr.take().expect("its log");
+        // The node logs until it stops; the lines are read until the
+        // address shows, which ends when the node does if it never does.
+        let addr = BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| Some(line.split_once(" listening on ")?.1.to_string()));
+        let node = SmallNode {
+            child,
+            addr: addr.unwrap_or_default(),
+        };
+        assert!(
+            !node.addr.is_empty(),
+            "the node did not say where it listens"
+        );
+        node
+    }
+}
+
+impl Drop for SmallNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `chord-lab draw` asks the node for m: at a ring with m = 6 it draws the
+/// picture `--bits 6` draws, and another `--bits` draws another, with a
+/// warning.
+#[test]
+fn draw_places_nodes_by_the_rings_own_m() {
+    let node = SmallNode::start();
+    let draw = |extra: &[&str]| {
+        let mut args = vec!["draw", "--addr", node.addr.as_str()];
+        args.extend_from_slice(extra);
+        let output = lab(&args);
+        assert!(output.status.success(), "{output:?}");
+        output
+    };
+    let own = draw(&[]);
+    let given = draw(&["--bits", "6"]);
+    assert!(String::from_utf8_lossy(&own.stdout).contains("<svg"));
+    assert_eq!(own.stdout, given.stdout);
+    assert!(given.stderr.is_empty(), "{given:?}");
+    let other = draw(&["--bits", "8"]);
+    assert_ne!(own.stdout, other.stdout);
+    let warning = String::from_utf8_lossy(&other.stderr);
+    assert!(warning.contains("the ring's m is 6"), "{warning}");
+}

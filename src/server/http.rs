@@ -185,7 +185,7 @@ fn ring_svg(node: &Node, key: Option<&str>) -> Result<String, String> {
             let point = Point {
                 at: fraction(e.node.id),
                 label: format!("{short} :{port}"),
-                keys: e.keys,
+                keys: Some(e.keys),
             };
             (e.node, point)
         })

@@ -40,8 +40,9 @@ pub struct Point {
     pub at: f64,
     /// Its label: a short identifier and its address.
     pub label: String,
-    /// How many keys it holds.
-    pub keys: u64,
+    /// How many keys it holds, shown after the label; `None` when the
+    /// label says all there is to say.
+    pub keys: Option<u64>,
 }
 
 /// The fraction of the circle of an identifier printed as the text
@@ -102,6 +103,10 @@ pub fn ring_svg_with_path(
                 (centre.1 + r * angle.sin()).round() as i32,
             )
         };
+        // Large enough to read projected: the backend writes a font of
+        // size s as s / 1.24 px, so this is 17.7 px at 1,000 px; the ticks
+        // and legend, at 0.9 of it, 16 px.
+        let text_px = (f64::from(size) * 0.022).max(16.0);
         root.draw(&Circle::new(point(0.0, 0.0), radius as i32, BLACK.mix(0.2)))
             .map_err(|e| failed(&e))?;
         // Each node's arc (predecessor, node], in its colour.
@@ -139,7 +144,7 @@ pub fn ring_svg_with_path(
             let mark = point(*at, radius);
             root.draw(&Cross::new(mark, 7, red.stroke_width(3)))
                 .map_err(|e| failed(&e))?;
-            let style = ("sans-serif", (f64::from(size) * 0.022).max(16.0))
+            let style = ("sans-serif", text_px)
                 .into_font()
                 .color(&red)
                 .pos(Pos::new(HPos::Center, VPos::Center));
@@ -147,13 +152,23 @@ pub fn ring_svg_with_path(
             let inside = point(0.0, 0.0);
             let count = hops.len().saturating_sub(2);
             let text = format!("{key}: {count} hop{}", if count == 1 { "" } else { "s" });
+            // On white, so that chords through the centre do not cross it;
+            // the width is a guess from the font size, ample for sans-serif.
+            let half = (
+                (text.chars().count() as f64 * text_px * 0.3) as i32,
+                (text_px * 0.6) as i32,
+            );
+            root.draw(&Rectangle::new(
+                [
+                    (inside.0 - half.0, inside.1 - half.1),
+                    (inside.0 + half.0, inside.1 + half.1),
+                ],
+                WHITE.filled(),
+            ))
+            .map_err(|e| failed(&e))?;
             root.draw(&Text::new(text, inside, style))
                 .map_err(|e| failed(&e))?;
         }
-        // Large enough to read projected: the backend writes a font of
-        // size s as s / 1.24 px, so this is 17.7 px at 1,000 px; the ticks
-        // and legend, at 0.9 of it, 16 px.
-        let text_px = (f64::from(size) * 0.022).max(16.0);
         let font = ("sans-serif", text_px).into_font();
         let title = match &chosen {
             Some((i, targets)) => format!(
@@ -228,10 +243,13 @@ pub fn ring_svg_with_path(
                         .map_err(|e| failed(&e))?;
                 }
                 // Short when crowded, so that the columns fit the width.
-                let text = if crowded {
-                    format!("{} ({})", node.label, node.keys)
-                } else {
-                    format!("{} ({} keys)", node.label, node.keys)
+                let text = match node.keys {
+                    None => node.label.clone(),
+                    Some(keys) if crowded => format!("{} ({keys})", node.label),
+                    Some(keys) => {
+                        let s = if keys == 1 { "" } else { "s" };
+                        format!("{} ({keys} key{s})", node.label)
+                    }
                 };
                 root.draw(&Text::new(text, at, style.clone()))
                     .map_err(|e| failed(&e))?;
@@ -258,10 +276,11 @@ pub fn ring_svg_with_path(
             ))
             .map_err(|e| failed(&e))?;
         }
-        let mut legend = vec![
-            "coloured arc: the identifiers a node owns, (predecessor, node]".to_string(),
-            "(k keys), or (k): the keys a node holds, replica copies included".to_string(),
-        ];
+        let mut legend =
+            vec!["coloured arc: the identifiers a node owns, (predecessor, node]".to_string()];
+        if nodes.iter().any(|n| n.keys.is_some()) {
+            legend.push("(k keys), or (k): the keys a node holds, replica copies included".into());
+        }
         if chosen.is_some() {
             legend.push("grey chords: the chosen node's fingers".into());
         }
@@ -336,7 +355,7 @@ mod tests {
             .map(|i| Point {
                 at: f64::from(i) / 8.0,
                 label: format!("node-{i}"),
-                keys: i as u64,
+                keys: Some(i as u64),
             })
             .collect();
         let svg = ring_svg(&nodes, Some((0, vec![0.125, 0.5])), 1000).unwrap();
@@ -364,7 +383,7 @@ mod tests {
                 .map(|i| Point {
                     at: f64::from(i) / f64::from(n),
                     label: format!("n{i}"),
-                    keys: 0,
+                    keys: Some(0),
                 })
                 .collect()
         };

@@ -33,6 +33,7 @@
 
 pub mod churn;
 pub mod figures;
+pub mod paper;
 pub mod plot;
 
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub const SUCCESSORS: usize = 8;
 pub struct SimRing {
     net: Arc<MemoryNetwork>,
     space: IdSpace,
+    /// r, the length of every node's successor list.
+    successors: usize,
     /// The nodes, in the order they were made.
     nodes: Vec<Arc<Node>>,
     /// The nodes sorted by identifier: the ring as it is.
@@ -73,9 +76,18 @@ impl SimRing {
 
     /// `n` nodes with `config` on `net`, settled.
     pub(crate) fn settled_on(n: usize, config: &NodeConfig, net: &Arc<MemoryNetwork>) -> SimRing {
-        let nodes: Vec<Arc<Node>> = (0..n)
-            .map(|i| {
-                let addr = format!("sim-{i}");
+        SimRing::settled_at((0..n).map(|i| format!("sim-{i}")), config, net)
+    }
+
+    /// Nodes at `addresses` with `config` on `net`, settled; each node's
+    /// successor list is `config.successors` long.
+    pub(crate) fn settled_at(
+        addresses: impl Iterator<Item = String>,
+        config: &NodeConfig,
+        net: &Arc<MemoryNetwork>,
+    ) -> SimRing {
+        let nodes: Vec<Arc<Node>> = addresses
+            .map(|addr| {
                 let node = Node::new(&addr, config.clone(), net.clone())
                     .unwrap_or_else(|e| unreachable!("the simulator's settings: {e}"));
                 let handler: Arc<dyn Handler> = node.clone();
@@ -89,6 +101,7 @@ impl SimRing {
         let ring = SimRing {
             net: net.clone(),
             space: config.space,
+            successors: config.successors,
             nodes,
             sorted,
         };
@@ -103,7 +116,7 @@ impl SimRing {
                 continue;
             };
             let predecessor = self.sorted[(at + len - 1) % len].clone();
-            let successors = (1..=SUCCESSORS.min(len.max(2) - 1))
+            let successors = (1..=self.successors.min(len.max(2) - 1))
                 .map(|k| self.sorted[(at + k) % len].clone())
                 .collect();
             node.ring().install(predecessor, successors, |start| {
