@@ -149,3 +149,33 @@ fn draw_places_nodes_by_the_rings_own_m() {
     let warning = String::from_utf8_lossy(&other.stderr);
     assert!(warning.contains("the ring's m is 6"), "{warning}");
 }
+
+/// The deployment recipe of docs/protocols.md, followed to the letter over
+/// two network namespaces with IPv6 addresses. Namespaces need root: run
+/// as anyone else, the test says it was not run and passes, as it must on
+/// a developer's machine; CI runs as root, where it is a real check.
+#[test]
+fn the_deployment_recipe_works_over_ipv6_between_two_namespaces() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root {
+        eprintln!("not run: the deployment test needs root for ip netns");
+        return;
+    }
+    let output = lab(&["deploy"]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}\n{output:?}");
+    for check in [
+        "ok   a node on [::] without --advertise refuses to start",
+        "ok   the two machines form one ring over IPv6",
+        "ok   a key written on one machine reads on the other",
+        "ok   a node without the ring's secret is refused",
+    ] {
+        assert!(
+            report.contains(check),
+            "{check:?} is missing from\n{report}"
+        );
+    }
+}
