@@ -73,7 +73,7 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// and the flush watermark in `Digest` and `Differ`, and a node not yet in
 /// a ring answers lookups `NotOwner`. Nodes of different
 /// versions refuse each other at the handshake, saying so.
-pub const VERSION: u8 = 10;
+pub const VERSION: u8 = 11;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -17,8 +17,10 @@ use parking_lot::Mutex;
 pub struct Stats {
     /// Text-protocol commands answered.
     pub client_requests: AtomicU64,
-    /// Peer-protocol requests answered.
+    /// Peer-protocol requests answered (a batch counts once).
     pub peer_requests: AtomicU64,
+    /// Requests that came in batches of several (`transport/lanes.rs`).
+    pub peer_batched: AtomicU64,
     /// Calls to other nodes made while serving client requests (lookup
     /// hops, the owner, replicas), not maintenance.
     pub client_peer_calls: AtomicU64,
@@ -79,11 +81,12 @@ impl Stats {
     }
 
     /// Every counter, by the name `STATS` gives it.
-    fn counters(&self) -> [(&'static str, &AtomicU64); 22] {
+    fn counters(&self) -> [(&'static str, &AtomicU64); 23] {
         [
             ("client_requests", &self.client_requests),
             ("peer_requests", &self.peer_requests),
             ("client_peer_calls", &self.client_peer_calls),
+            ("peer_batched", &self.peer_batched),
             ("lookups", &self.lookups),
             ("lookup_hops", &self.lookup_hops),
             ("failed_requests", &self.failed_requests),

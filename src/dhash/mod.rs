@@ -34,7 +34,7 @@ use crate::chord::{CopyError, Keys, Lookup, Ring};
 use crate::config::NodeConfig;
 use crate::error::Result;
 use crate::id::{Id, NodeRef};
-use crate::message::{Expiry, Request, Response, Update};
+use crate::message::{Expiry, Request, Response, Update, BATCH_ANSWER_BYTES};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
 use crate::store::{
@@ -416,6 +416,20 @@ impl Dhash {
                 expires,
             } => self.owner_write(self.key_id(&key), &key, (value, expires)),
             Request::Update { key, update, id } => self.owner_update(&key, update, id),
+            Request::Batch(requests) => {
+                Stats::add(&self.stats().peer_batched, requests.len() as u64);
+                let mut bytes = 0;
+                let answers = requests.into_iter().map(|request| {
+                    let read = matches!(request, Request::Get { .. } | Request::GetCopy { .. });
+                    if read && bytes > BATCH_ANSWER_BYTES {
+                        return Response::Deferred;
+                    }
+                    let answer = self.handle(request);
+                    bytes += answer.value_bytes();
+                    answer
+                });
+                Response::Batch(answers.collect())
+            }
             other => Response::Error(format!("not a request for keys: {other:?}")),
         }
     }

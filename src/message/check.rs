@@ -5,8 +5,8 @@
 use std::fmt;
 
 use super::{
-    Atomic, Op, OpAnswer, Request, Response, Update, MAX_ADDR, MAX_BUCKETS, MAX_CLOCK_AHEAD,
-    MAX_ITEMS, MAX_NODES,
+    Atomic, Op, OpAnswer, Request, Response, Update, MAX_ADDR, MAX_BATCH, MAX_BUCKETS,
+    MAX_CLOCK_AHEAD, MAX_ITEMS, MAX_NODES,
 };
 use crate::id::{Id, IdSpace, NodeRef};
 use crate::store::{Bucket, Cursor, Entry, Item, MAX_FLOAT_TEXT, MAX_KEY, MAX_VALUE};
@@ -55,6 +55,9 @@ pub enum Invalid {
     },
     /// Digest buckets that do not advance around the ring from `from`.
     OutOfOrder,
+    /// A batch holding a request that may not be batched (a lookup step, a
+    /// transfer, another batch), or an answer that is a batch itself.
+    NotBatchable,
     /// An atomic request with a key whose identifier is not the request's.
     KeysApart,
     /// An increment that is not a finite float.
@@ -91,6 +94,7 @@ impl fmt::Display for Invalid {
                 write!(f, "{count} {what} in one message (at most {max})")
             }
             Invalid::OutOfOrder => write!(f, "digest buckets out of ring order"),
+            Invalid::NotBatchable => write!(f, "a batch holding what may not be batched"),
             Invalid::KeysApart => write!(f, "the keys of an atomic request have other identifiers"),
             Invalid::NotFinite => write!(f, "an increment that is not a finite float"),
             Invalid::FromTheFuture { stamp, now } => write!(
@@ -349,6 +353,16 @@ impl Request {
                 c.update(update)
             }
             Request::Atomic { id, atomic, .. } => c.atomic(*id, atomic),
+            Request::Batch(requests) => {
+                count("batched requests", requests.len(), 1, MAX_BATCH)?;
+                for request in requests {
+                    if request.batchable().is_none() {
+                        return Err(Invalid::NotBatchable);
+                    }
+                    request.check(c)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -428,7 +442,18 @@ impl Response {
             Response::Unchanged {
                 previous: Some(previous),
             } => length("value", previous.len(), 0, MAX_VALUE),
+            Response::Batch(answers) => {
+                count("batched answers", answers.len(), 1, MAX_BATCH)?;
+                for answer in answers {
+                    if matches!(answer, Response::Batch(_)) {
+                        return Err(Invalid::NotBatchable);
+                    }
+                    answer.check(c)?;
+                }
+                Ok(())
+            }
             Response::Pong
+            | Response::Deferred
             | Response::Done
             | Response::NotOwner
             | Response::Syncing

@@ -308,6 +308,39 @@ pub enum Request {
         /// The same for every attempt.
         once: UpdateId,
     },
+    /// Several reads, writes and copies from concurrent requests of the
+    /// sender, each answered as if sent alone, in order, in one
+    /// [`Response::Batch`]. Only [`Request::batchable`] ones; one message
+    /// instead of many is one wake-up and two system calls at each end
+    /// (`transport/lanes.rs`).
+    Batch(Vec<Request>),
+}
+
+/// The most requests one [`Request::Batch`] carries.
+pub const MAX_BATCH: usize = 64;
+
+/// The most bytes of keys and values a request may carry to be batched;
+/// bigger ones go alone, so that a batch stays small.
+pub const BATCHED_BYTES: usize = 64 * 1024;
+
+impl Request {
+    /// The bytes of keys and values this request carries, if it is one a
+    /// [`Request::Batch`] may hold: a read at the owner or of a copy, a
+    /// write at the owner, copies for a replica. Each is answered from the
+    /// receiver's own state, without a call of its own, so a batch is
+    /// answered in the time of its parts.
+    pub fn batchable(&self) -> Option<usize> {
+        let bytes = match self {
+            Request::Get { key } | Request::GetCopy { key } => key.len(),
+            Request::Write { key, value, .. } => key.len() + value.as_ref().map_or(0, Vec::len),
+            Request::Replicate { items } => items
+                .iter()
+                .map(|i| i.key.len() + i.entry.value.as_ref().map_or(0, Vec::len))
+                .sum(),
+            _ => return None,
+        };
+        (bytes <= BATCHED_BYTES).then_some(bytes)
+    }
 }
 
 /// What a [`Request::Atomic`] does, at the owner of all its keys.
@@ -550,7 +583,33 @@ pub enum Response {
         #[serde(with = "serde_bytes")]
         previous: Option<Vec<u8>>,
     },
+    /// The answers to a [`Request::Batch`], in its order.
+    Batch(Vec<Response>),
+    /// A request of a batch left unanswered, because the answers before it
+    /// filled the message ([`BATCH_ANSWER_BYTES`]): send it again alone.
+    Deferred,
 }
+
+impl Response {
+    /// The bytes of values this answer carries, roughly its size: what
+    /// [`BATCH_ANSWER_BYTES`] counts.
+    pub fn value_bytes(&self) -> usize {
+        let len = |v: &Option<Vec<u8>>| v.as_ref().map_or(0, Vec::len);
+        match self {
+            Response::Value(Some(entry)) => len(&entry.value),
+            Response::Written {
+                entry, previous, ..
+            } => len(&entry.value) + len(previous),
+            Response::Unchanged { previous } => len(previous),
+            _ => 0,
+        }
+    }
+}
+
+/// Past this many bytes of answers, a batch's remaining requests are
+/// answered [`Response::Deferred`]: one value may be large, and a batch's
+/// answer must not be 64 of them.
+pub const BATCH_ANSWER_BYTES: usize = 1024 * 1024;
 
 mod check;
 pub use check::{Checker, Invalid};

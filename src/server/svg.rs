@@ -360,7 +360,8 @@ mod tests {
             .collect();
         let svg = ring_svg(&nodes, Some((0, vec![0.125, 0.5])), 1000).unwrap();
         for i in 0..8 {
-            assert!(svg.contains(&format!("node-{i} ({i} keys)")), "node-{i}");
+            let keys = if i == 1 { "key" } else { "keys" };
+            assert!(svg.contains(&format!("node-{i} ({i} {keys})")), "node-{i}");
         }
         // Fit to project: no text under 16 px at 1,000 px, a legend, 0 marked.
         let sizes: Vec<f64> = svg

@@ -24,6 +24,8 @@ use crate::codec::{self, CodecError};
 use crate::message::{Request, Response};
 use crate::rng::Rng;
 
+mod lanes;
+
 /// Sends requests to other nodes.
 pub trait Transport: Send + Sync {
     /// Sends `request` to the node at `addr` and waits for its answer.
@@ -189,6 +191,8 @@ pub struct TcpTransport {
     /// is taken out before a call and put back after it, so the lock is
     /// never held while waiting on the network.
     idle: Mutex<HashMap<String, Vec<Pooled>>>,
+    /// Each peer's queue of batchable calls ([`lanes`]).
+    lanes: lanes::Lanes,
 }
 
 impl TcpTransport {
@@ -200,6 +204,7 @@ impl TcpTransport {
             timeout,
             secret,
             idle: Mutex::new(HashMap::new()),
+            lanes: lanes::Lanes::default(),
         }
     }
 
@@ -389,9 +394,118 @@ impl Transport for TcpTransport {
     /// two are harmless enough: a `Write` is stamped again with a newer
     /// version of the same value, and a repeated delete may answer
     /// NOT_FOUND where the first one deleted.
+    ///
+    /// Reads, writes and copies go through the peer's lane
+    /// ([`lanes`]): alone when no other is in flight to that peer, else in
+    /// the next batch.
     fn call_all(&self, calls: Vec<(&str, Request)>) -> Vec<Result<Response, TransportError>> {
         count_calls(calls.len());
         let deadline = self.deadline();
+        /// How each call goes: the index of its direct answer, or its slot
+        /// in a lane.
+        enum Way<'a> {
+            Direct(usize),
+            Lane(&'a str, Arc<lanes::Slot>),
+        }
+        let mut ways = Vec::with_capacity(calls.len());
+        let mut direct = Vec::new();
+        let mut leading = Vec::new();
+        for (addr, request) in calls {
+            match request.batchable() {
+                Some(bytes) => {
+                    let (slot, batch) = self.lanes.join(addr, request, bytes, deadline);
+                    leading.extend(batch);
+                    ways.push(Way::Lane(addr, slot));
+                }
+                None => {
+                    ways.push(Way::Direct(direct.len()));
+                    direct.push((addr, request));
+                }
+            }
+        }
+        let mut answers = self.send_with_batches(direct, leading, deadline);
+        ways.into_iter()
+            .map(|way| match way {
+                Way::Direct(i) => answers[i]
+                    .take()
+                    .unwrap_or_else(|| Err(unanswered("a call"))),
+                Way::Lane(addr, slot) => self.await_lane(addr, &slot, deadline),
+            })
+            .collect()
+    }
+
+    fn forget(&self, addr: &str) {
+        self.idle.lock().remove(addr);
+    }
+}
+
+impl TcpTransport {
+    /// Sends `direct` and the `batches` this caller leads, all in flight
+    /// together; the direct calls' answers, in order. Each batch is
+    /// answered to its members.
+    fn send_with_batches(
+        &self,
+        direct: Vec<(&str, Request)>,
+        batches: Vec<lanes::Batch<'_>>,
+        deadline: Instant,
+    ) -> Vec<Option<Result<Response, TransportError>>> {
+        let count = direct.len();
+        let mut soonest = deadline;
+        let mut sent = Vec::new();
+        let (mut addrs, mut messages) = (Vec::new(), Vec::new());
+        for mut batch in batches {
+            // A batch whose members all timed out is dropped: that frees
+            // its lane.
+            if let Some(message) = batch.message() {
+                soonest = soonest.min(batch.deadline);
+                addrs.push(batch.addr.clone());
+                messages.push(message);
+                sent.push(batch);
+            }
+        }
+        let mut calls = direct;
+        calls.extend(addrs.iter().map(String::as_str).zip(messages));
+        let mut answers: Vec<Option<_>> = self
+            .send_all(calls, soonest)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for (batch, answer) in sent.into_iter().zip(answers.drain(count..)) {
+            batch.answer(answer.unwrap_or_else(|| Err(unanswered("a batch"))));
+        }
+        answers
+    }
+
+    /// The answer to a call waiting in `addr`'s lane: sending the lane's
+    /// next batch first when it is this caller's turn, and the request
+    /// again alone when the peer deferred it.
+    fn await_lane(
+        &self,
+        addr: &str,
+        slot: &Arc<lanes::Slot>,
+        deadline: Instant,
+    ) -> Result<Response, TransportError> {
+        loop {
+            match self.lanes.wait(addr, slot, deadline) {
+                lanes::Waited::Answer(answer) => return answer,
+                lanes::Waited::Lead(batch) => {
+                    self.send_with_batches(Vec::new(), vec![batch], deadline);
+                }
+                lanes::Waited::Again(request) => {
+                    let mut answers = self.send_all(vec![(addr, request)], deadline);
+                    return answers.pop().unwrap_or_else(|| Err(unanswered(addr)));
+                }
+            }
+        }
+    }
+
+    /// Sends each request on its own connection, all written before any
+    /// answer is read; see [`Transport::call_all`].
+    fn send_all(
+        &self,
+        calls: Vec<(&str, Request)>,
+        deadline: Instant,
+    ) -> Vec<Result<Response, TransportError>> {
         let pending: Vec<Pending> = calls
             .into_iter()
             .map(|(addr, request)| {
@@ -441,9 +555,14 @@ impl Transport for TcpTransport {
             })
             .collect()
     }
+}
 
-    fn forget(&self, addr: &str) {
-        self.idle.lock().remove(addr);
+/// A call or batch that got no answer at all: cannot happen, as every
+/// send answers each request, but said plainly if it did.
+fn unanswered(what: &str) -> TransportError {
+    TransportError::Unreachable {
+        addr: what.to_string(),
+        reason: "no answer was read".into(),
     }
 }
 
