@@ -81,6 +81,10 @@ impl std::error::Error for CodecError {
     }
 }
 
+/// The buffer a frame is first encoded into: room for a lookup step, a
+/// key and a short value, and the MAC.
+const FIRST_CAPACITY: usize = 512;
+
 /// A message as one frame: length prefix, postcard bytes, and the MAC
 /// `session` puts on it.
 ///
@@ -88,17 +92,21 @@ impl std::error::Error for CodecError {
 /// [`CodecError::TooLarge`] when the message encodes to more than
 /// [`MAX_FRAME`] bytes.
 pub fn encode<T: Serialize>(message: &T, session: &mut Session) -> Result<Vec<u8>, CodecError> {
-    let body = postcard::to_stdvec(message).map_err(CodecError::Malformed)?;
-    if body.len() > MAX_FRAME {
+    // Encoded in place after room for the length, into a buffer that most
+    // messages fit: one allocation a frame, not a body grown and copied.
+    let mut frame = Vec::with_capacity(FIRST_CAPACITY);
+    frame.extend_from_slice(&[0; 4]);
+    let mut frame = postcard::to_extend(message, frame).map_err(CodecError::Malformed)?;
+    let len = frame.len() - 4;
+    if len > MAX_FRAME {
         return Err(CodecError::TooLarge {
-            len: body.len(),
+            len,
             max: MAX_FRAME,
         });
     }
-    let mut frame = Vec::with_capacity(4 + body.len() + session.tag_len());
-    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&body);
-    frame.extend_from_slice(&session.seal(&body));
+    frame[..4].copy_from_slice(&(len as u32).to_be_bytes());
+    let tag = session.seal(&frame[4..]);
+    frame.extend_from_slice(&tag);
     Ok(frame)
 }
 

@@ -410,6 +410,77 @@ fn pipelined_commands_are_answered_in_order() {
     }
 }
 
+/// A pipeline's runs of plain SETs and GETs are carried out together, each
+/// answered as alone: a key set twice keeps the later value, a command
+/// between runs (INCR, SET NX) sees the writes before it, and the runs
+/// cost far fewer peer calls than the same requests sent one at a time.
+#[test]
+fn pipelined_runs_are_answered_as_alone_with_fewer_peer_calls() {
+    let cluster = TcpCluster::settled(4);
+    let node = cluster.servers()[1].node().clone();
+    let mut con = connect(&cluster.addrs()[1]);
+    let counters = || {
+        let report = node.stats().report();
+        let get = |name: &str| -> u64 {
+            report
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in STATS"))
+        };
+        (get("client_requests"), get("client_peer_calls"))
+    };
+    let per_request = |before: (u64, u64), after: (u64, u64)| {
+        (after.1 - before.1) as f64 / (after.0 - before.0) as f64
+    };
+    let start = counters();
+    for i in 0..64 {
+        let () = con.set(format!("one-{i}"), i).unwrap();
+    }
+    let alone = per_request(start, counters());
+    let before = counters();
+    let mut pipe = redis::pipe();
+    for i in 0..64 {
+        pipe.cmd("SET").arg(format!("run-{i}")).arg(i).ignore();
+    }
+    let () = pipe.query(&mut con).unwrap();
+    let piped = per_request(before, counters());
+    // Alone, a SET asks the owner, then copies to two replicas: about 2.75
+    // calls. In a run, each remote owner is asked once a key, and each
+    // node gets the copies of all the run's keys in one message.
+    assert!(
+        alone >= 2.0 && piped <= 1.25,
+        "{piped} peer calls per pipelined SET, {alone} alone"
+    );
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET").arg("run-0").arg("later").ignore();
+    pipe.cmd("INCR").arg("run-1");
+    pipe.cmd("SET").arg("run-2").arg("x").arg("NX");
+    for i in 0..64 {
+        pipe.cmd("GET").arg(format!("run-{i}"));
+    }
+    pipe.cmd("GET").arg("nobody");
+    let (incremented, set_nx, values, nobody): (i64, Option<String>, Vec<String>, Option<String>) = {
+        let mut answers: Vec<redis::Value> = pipe.query(&mut con).unwrap();
+        assert_eq!(answers.len(), 67);
+        let nobody = redis::from_redis_value(answers.pop().unwrap()).unwrap();
+        let values = answers
+            .split_off(2)
+            .into_iter()
+            .map(|v| redis::from_redis_value(v).unwrap())
+            .collect();
+        let set_nx = redis::from_redis_value(answers.pop().unwrap()).unwrap();
+        let incremented = redis::from_redis_value(answers.pop().unwrap()).unwrap();
+        (incremented, set_nx, values, nobody)
+    };
+    assert_eq!((incremented, set_nx, nobody), (2, None, None));
+    assert_eq!(values[0], "later");
+    assert_eq!(values[1], "2");
+    for (i, value) in values.iter().enumerate().skip(2) {
+        assert_eq!(value, &i.to_string());
+    }
+}
+
 #[test]
 fn set_nx_and_xx_are_checked_at_the_owner() {
     let cluster = TcpCluster::settled(3);

@@ -772,6 +772,51 @@ fn client_requests_make_few_peer_calls() {
     );
 }
 
+/// Many threads calling one peer through one transport at once: their
+/// reads and writes share messages (the peer counts requests that came
+/// batched), and each caller gets its own answer.
+#[test]
+fn concurrent_calls_to_one_peer_are_batched_and_each_answered() {
+    let cluster = TcpCluster::settled(1);
+    let server = &cluster.servers()[0];
+    let addr = server.addr();
+    let transport = TcpTransport::new(TIMEOUT, Some(cluster_secret()));
+    let batched = || {
+        server
+            .node()
+            .stats()
+            .report()
+            .into_iter()
+            .find(|(n, _)| *n == "peer_batched")
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .expect("peer_batched in STATS")
+    };
+    let before = batched();
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let (transport, addr) = (&transport, addr.as_str());
+            s.spawn(move || {
+                for i in 0..50 {
+                    let key = format!("lane-{t}-{i}").into_bytes();
+                    let write = Request::Write {
+                        key: key.clone(),
+                        value: Some(key.clone()),
+                        expires: None,
+                    };
+                    let answer = transport.call(addr, write).expect("written");
+                    assert!(matches!(answer, Response::Written { .. }), "{answer:?}");
+                    let read = transport.call(addr, Request::Get { key: key.clone() });
+                    match read.expect("read") {
+                        Response::Value(Some(entry)) => assert_eq!(entry.value, Some(key)),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            });
+        }
+    });
+    assert!(batched() > before, "no request came in a batch");
+}
+
 /// Calls to several peers at once (how a write's replica copies go out)
 /// answer in the order asked, each with its own answer or error; a second
 /// round does the same over the pooled connections.

@@ -41,6 +41,13 @@ pub(super) struct Session {
 }
 
 impl Session {
+    /// Whether this client's commands are carried out as they come, so
+    /// that pipelined ones may be carried out together: it is past `AUTH`
+    /// and not queueing a transaction.
+    pub(super) fn runs_commands_now(&self) -> bool {
+        self.authenticated && self.transaction.is_none()
+    }
+
     /// The state of connection `id` on `stream`, listed for `CLIENT
     /// LIST` until its [`Listed`] is dropped.
     pub(super) fn new(shared: &Shared, id: u64, stream: &TcpStream) -> Session {

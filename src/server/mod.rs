@@ -51,6 +51,7 @@ mod http;
 mod info;
 mod lobby;
 mod multi;
+mod pipeline;
 mod resp;
 pub mod svg;
 mod text;

@@ -11,13 +11,36 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::commandstats::Outcome;
-use super::execute::{answer, Session};
+use super::execute::Session;
 use super::Shared;
 use crate::command::{Answer, Refusal};
 use crate::resp::{command, format, read_request, Read, Reply};
 
 /// The longest an answer waits in a pipeline before it is sent.
 const PIPELINE_FLUSH: Duration = Duration::from_millis(100);
+
+/// The most pipelined requests read before any is answered.
+const PIPELINE_BATCH: usize = 64;
+
+/// How reading a pipeline stopped, other than with a request.
+enum Stop {
+    /// A request over a limit, read past and refused; the connection goes on.
+    TooLong(String),
+    /// The client closed the connection, or went silent past its timeout.
+    Closed,
+    /// The stream is out of step: say why and hang up.
+    Broken(String),
+}
+
+/// One request as read: its name as typed (for INFO commandstats: a copy
+/// on the stack, as every name chord knows is shorter), whether it was
+/// refused before running (`None`: an unknown command), and the command.
+struct Read1 {
+    name: [u8; 16],
+    len: usize,
+    rejected: Option<bool>,
+    parsed: Result<crate::command::Command, Refusal>,
+}
 
 /// Serves one RESP connection until the client closes it or says QUIT.
 pub(super) fn serve(
@@ -32,63 +55,95 @@ pub(super) fn serve(
     // client reading with a timeout (redis-py's is 5 s) hears from us.
     let mut unsent_since: Option<Instant> = None;
     loop {
-        let args = match read_request(&mut reader, shared.node.config().max_value) {
-            Ok(Read::Request(args)) => args,
-            Ok(Read::TooLong(why)) => {
+        // What the client has sent already, up to PIPELINE_BATCH requests,
+        // answered together (`server/pipeline.rs`).
+        let mut batch = Vec::new();
+        let stop = loop {
+            match read_request(&mut reader, shared.node.config().max_value) {
+                Ok(Read::Request(args)) if args.is_empty() => {}
+                Ok(Read::Request(args)) => {
+                    let mut name = [0u8; 16];
+                    let len = args[0].len().min(name.len());
+                    name[..len].copy_from_slice(&args[0][..len]);
+                    let parsed = command::parse(args);
+                    let rejected = match &parsed {
+                        Err(Refusal::Unknown(_)) => None,
+                        Err(_) => Some(true),
+                        Ok(_) => Some(false),
+                    };
+                    batch.push(Read1 {
+                        name,
+                        len,
+                        rejected,
+                        parsed,
+                    });
+                }
+                Ok(Read::TooLong(why)) => break Some(Stop::TooLong(why)),
+                Ok(Read::Eof) => break Some(Stop::Closed),
+                Ok(Read::Broken(why)) => break Some(Stop::Broken(why)),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break Some(Stop::Closed)
+                }
+                Err(e) => return Err(e),
+            }
+            if reader.buffer().is_empty() || batch.len() >= PIPELINE_BATCH {
+                break None;
+            }
+        };
+        let started = Instant::now();
+        let mut described = Vec::with_capacity(batch.len());
+        let parsed = batch
+            .into_iter()
+            .map(|r| {
+                described.push((r.name, r.len, r.rejected));
+                r.parsed
+            })
+            .collect();
+        let answers = super::pipeline::answer_all(shared, &mut session, parsed);
+        let each = started.elapsed() / u32::try_from(answers.len().max(1)).unwrap_or(u32::MAX);
+        let mut quit = false;
+        for ((name, len, rejected), answer) in described.into_iter().zip(answers) {
+            if let Some(rejected) = rejected {
+                let outcome = match (&answer, rejected) {
+                    (_, true) => Outcome::Rejected,
+                    (Answer::Refused(_), false) => Outcome::Failed,
+                    _ => Outcome::Done,
+                };
+                shared.commands.count(&name[..len], each, outcome);
+            }
+            quit = matches!(answer, Answer::Bye);
+            out.clear();
+            format(answer).encode(session.protocol, &mut out);
+            writer.write_all(&out)?;
+            if quit {
+                break;
+            }
+        }
+        if quit {
+            return writer.flush();
+        }
+        match stop {
+            None => {}
+            Some(Stop::TooLong(why)) => {
                 out.clear();
                 Reply::err(why).encode(session.protocol, &mut out);
                 writer.write_all(&out)?;
                 writer.flush()?;
+                unsent_since = None;
                 continue;
             }
-            Ok(Read::Eof) => return writer.flush(),
-            Ok(Read::Broken(why)) => {
+            Some(Stop::Closed) => return writer.flush(),
+            Some(Stop::Broken(why)) => {
+                out.clear();
                 Reply::err(format!("Protocol error: {why}")).encode(session.protocol, &mut out);
                 writer.write_all(&out)?;
                 return writer.flush();
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return writer.flush();
-            }
-            Err(e) => return Err(e),
-        };
-        if args.is_empty() {
-            continue;
-        }
-        // The name as typed, for INFO commandstats: a copy on the stack
-        // (every name chord knows is shorter), not an allocation.
-        let mut name = [0u8; 16];
-        let len = args[0].len().min(name.len());
-        name[..len].copy_from_slice(&args[0][..len]);
-        let parsed = command::parse(args);
-        let rejected = match &parsed {
-            Err(Refusal::Unknown(_)) => None,
-            Err(_) => Some(true),
-            Ok(_) => Some(false),
-        };
-        let started = Instant::now();
-        let answer = answer(shared, &mut session, parsed);
-        if let Some(rejected) = rejected {
-            let outcome = match (&answer, rejected) {
-                (_, true) => Outcome::Rejected,
-                (Answer::Refused(_), false) => Outcome::Failed,
-                _ => Outcome::Done,
-            };
-            shared
-                .commands
-                .count(&name[..len], started.elapsed(), outcome);
-        }
-        let quit = matches!(answer, Answer::Bye);
-        out.clear();
-        format(answer).encode(session.protocol, &mut out);
-        writer.write_all(&out)?;
-        if quit {
-            return writer.flush();
         }
         if reader.buffer().is_empty()
             || unsent_since.get_or_insert_with(Instant::now).elapsed() >= PIPELINE_FLUSH

@@ -131,6 +131,11 @@ impl Nodes {
         Ok(())
     }
 
+    /// The process ids of the nodes started and not killed.
+    pub(super) fn pids(&self) -> Vec<u32> {
+        self.live.lock().iter().map(|(_, c)| c.id()).collect()
+    }
+
     /// The nodes that run: started, not killed, not frozen.
     pub(super) fn addrs(&self) -> Vec<String> {
         let frozen = self.frozen.lock();

@@ -18,6 +18,16 @@
 //! ring, the table also gives the peer calls each client request made,
 //! from the nodes' STATS.
 //!
+//! Three copies of every key, on both sides: a Redis Cluster of 3 masters
+//! with 2 replicas each (9 `redis-server` processes, loaded by one
+//! `redis-benchmark --cluster`) against a ring of 9 chord nodes with R = 3
+//! (one `redis-benchmark` per node). The two do not promise the same:
+//! Redis Cluster acknowledges a write before its replicas have it, chord
+//! after R nodes hold it.
+//!
+//! Every row also gives the servers' CPU time per request, all their
+//! processes summed, read from `/proc` before and after the run.
+//!
 //! redis-benchmark and redis-server are not part of chord: when either is
 //! missing the harness says how to install them and measures nothing.
 
@@ -58,7 +68,13 @@ enum Target {
     Single,
     /// Every node of the ring (Redis: its one port, as many times).
     Ring,
+    /// Every node of the 9-node ring with R = 3; Redis Cluster, 3 masters
+    /// with 2 replicas each.
+    Copies,
 }
+
+/// The nodes of the three-copy comparison, on each side.
+const COPIES_NODES: usize = 9;
 
 /// One line of the table: a redis-benchmark test under one load.
 struct Case {
@@ -81,10 +97,12 @@ struct Sample {
     p99_ms: f64,
     /// Peer calls per client request, for chord's ring.
     peer_calls: Option<f64>,
+    /// CPU time of all the servers' processes per request, in µs.
+    cpu_us: f64,
 }
 
-/// A child process killed when dropped: redis-server.
-struct Server(Child);
+/// A child process killed when dropped: redis-server, and its address.
+struct Server(Child, String);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -103,6 +121,7 @@ fn cases(requests: usize) -> Vec<Case> {
         let place = match target {
             Target::Single => "node",
             Target::Ring => "ring",
+            Target::Copies => "3-copy",
         };
         Case {
             name: format!("{place} {test} {load}"),
@@ -116,7 +135,7 @@ fn cases(requests: usize) -> Vec<Case> {
     };
     let n = requests;
     let few = (n / 5).max(1000);
-    use Target::{Ring, Single};
+    use Target::{Copies, Ring, Single};
     vec![
         case(Single, "set", "SET", 1, 1, few),
         case(Single, "get", "GET", 1, 1, few),
@@ -134,6 +153,9 @@ fn cases(requests: usize) -> Vec<Case> {
         case(Ring, "incr", "INCR", 50, 1, few),
         case(Ring, "mset", "MSET (10 keys)", 50, 1, few / 5),
         case(Ring, "ping", "PING_MBULK", 50, 1, n),
+        case(Ring, "set", "SET", 50, 16, 2 * n),
+        case(Copies, "set", "SET", 50, 1, n),
+        case(Copies, "get", "GET", 50, 1, n),
     ]
 }
 
@@ -171,16 +193,25 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
         return Err("no case matches --only".into());
     }
     let redis_addr = free_addr()?;
-    let _redis = start_redis(&redis_addr)?;
+    let redis = start_redis(&redis_addr, None)?;
+    let redis_pids = vec![redis.0.id()];
+    let wanted = |t: Target| cases.iter().any(|c| c.target == t);
+    let (cluster, cluster_ring) = if wanted(Target::Copies) {
+        let cluster = start_redis_cluster(logs)?;
+        let ring = Nodes::new(&options.exe, 3, 250, &format!("{logs}/copies"))?;
+        start_ring(&ring, COPIES_NODES)?;
+        (cluster, Some(ring))
+    } else {
+        (Vec::new(), None)
+    };
+    let cluster_pids: Vec<u32> = cluster.iter().map(|s| s.0.id()).collect();
     let single = Nodes::new(&options.exe, 3, 250, &format!("{logs}/single"))?;
-    let single_addr = single.start(None)?;
+    single.start(None)?;
     single.wait_for(1, Duration::from_secs(10))?;
     let ring = Nodes::new(&options.exe, 3, 250, &format!("{logs}/ring"))?;
-    let ring_addrs = if cases.iter().any(|c| c.target == Target::Ring) {
-        start_ring(&ring, options.ring_nodes)?
-    } else {
-        Vec::new()
-    };
+    if cases.iter().any(|c| c.target == Target::Ring) {
+        start_ring(&ring, options.ring_nodes)?;
+    }
     let mut samples: Vec<[Vec<Sample>; 2]> = cases.iter().map(|_| [vec![], vec![]]).collect();
     let mut failures: Vec<Vec<String>> = cases.iter().map(|_| Vec::new()).collect();
     let started = std::time::Instant::now();
@@ -193,16 +224,38 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     };
     for round in 0..options.rounds {
         for ((case, got), failed) in cases.iter().zip(samples.iter_mut()).zip(&mut failures) {
-            let chord_targets = match case.target {
-                Target::Single => vec![single_addr.clone()],
-                Target::Ring => ring_addrs.clone(),
+            let (chord_nodes, redis_side) = match case.target {
+                Target::Single => (&single, Side::Single(&redis_addr, &redis_pids)),
+                Target::Ring => (&ring, Side::Single(&redis_addr, &redis_pids)),
+                Target::Copies => match &cluster_ring {
+                    Some(nodes) => (nodes, Side::Cluster(&cluster, &cluster_pids)),
+                    None => return Err("the three-copy systems did not start".into()),
+                },
             };
-            let redis_targets = vec![redis_addr.clone(); chord_targets.len()];
+            let chord_targets = chord_nodes.addrs();
+            let redis_run = match redis_side {
+                Side::Single(addr, pids) => Run {
+                    targets: vec![addr.clone(); chord_targets.len()],
+                    cluster: false,
+                    pids,
+                },
+                Side::Cluster(servers, pids) => Run {
+                    targets: servers.first().map(|s| s.1.clone()).into_iter().collect(),
+                    cluster: true,
+                    pids,
+                },
+            };
+            let chord_pids = chord_nodes.pids();
+            let chord_run = Run {
+                targets: chord_targets,
+                cluster: false,
+                pids: &chord_pids,
+            };
+            let count = case.target != Target::Single;
             // A round of a case counts only when both sides finished it:
             // the ratio compares a pair.
-            let pair = measure(case, &redis_targets, false).and_then(|redis| {
-                measure(case, &chord_targets, case.target == Target::Ring).map(|c| (redis, c))
-            });
+            let pair = measure(case, &redis_run, false)
+                .and_then(|redis| measure(case, &chord_run, count).map(|c| (redis, c)));
             done += 1;
             match pair {
                 Ok((redis, chord)) => {
@@ -235,6 +288,20 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     Ok((table, failures.iter().all(Vec::is_empty)))
 }
 
+/// Where one side of a case sends its load.
+enum Side<'a> {
+    Single(&'a String, &'a [u32]),
+    Cluster(&'a [Server], &'a [u32]),
+}
+
+/// One side of a case: the addresses a redis-benchmark each goes to
+/// (one, in cluster mode, which finds the rest), and the servers' pids.
+struct Run<'a> {
+    targets: Vec<String>,
+    cluster: bool,
+    pids: &'a [u32],
+}
+
 /// A loopback address with a port free a moment ago.
 fn free_addr() -> Result<String, String> {
     let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("a free port: {e}"))?;
@@ -244,17 +311,26 @@ fn free_addr() -> Result<String, String> {
         .map_err(|e| format!("a free port: {e}"))
 }
 
-fn start_redis(addr: &str) -> Result<Server, String> {
+/// A redis-server on `addr`; in `cluster` mode (a directory for its
+/// cluster file), a node of a Redis Cluster yet to be formed.
+fn start_redis(addr: &str, cluster: Option<&str>) -> Result<Server, String> {
     let port = addr.rsplit(':').next().unwrap_or("0");
-    let child = Command::new("redis-server")
+    let mut command = Command::new("redis-server");
+    command
         .args(["--port", port, "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no", "--maxclients", "4000"])
+        .args(["--appendonly", "no", "--maxclients", "4000"]);
+    if let Some(dir) = cluster {
+        command
+            .args(["--cluster-enabled", "yes", "--dir", dir])
+            .args(["--cluster-config-file", &format!("nodes-{port}.conf")]);
+    }
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting redis-server: {e}"))?;
-    let server = Server(child);
+    let server = Server(child, addr.to_string());
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).is_err() {
         if Instant::now() > deadline {
@@ -263,6 +339,69 @@ fn start_redis(addr: &str) -> Result<Server, String> {
         thread::sleep(Duration::from_millis(20));
     }
     Ok(server)
+}
+
+/// A Redis Cluster on loopback: 3 masters with 2 replicas each, formed
+/// by `redis-cli --cluster create`, ready when every slot is served.
+fn start_redis_cluster(logs: &str) -> Result<Vec<Server>, String> {
+    let dir = format!("{logs}/redis-cluster");
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
+    let mut servers = Vec::new();
+    for _ in 0..COPIES_NODES {
+        servers.push(start_redis(&free_addr()?, Some(&dir))?);
+    }
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(servers.iter().map(|s| s.1.as_str()))
+        .args(["--cluster-replicas", "2", "--cluster-yes"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("redis-cli --cluster create: {e} ({INSTALL})"))?;
+    if !created.status.success() {
+        return Err(format!(
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&created.stdout)
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (host, port) = servers[0].1.rsplit_once(':').unwrap_or(("127.0.0.1", "0"));
+    loop {
+        let info = Command::new("redis-cli")
+            .args(["-h", host, "-p", port, "cluster", "info"])
+            .output()
+            .map_err(|e| format!("redis-cli: {e}"))?;
+        let info = String::from_utf8_lossy(&info.stdout);
+        if info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384") {
+            return Ok(servers);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the Redis Cluster was not ready in 30 s: {info}"));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// CPU time used so far by the processes `pids`, in µs, from `/proc`.
+fn cpu_us(pids: &[u32]) -> u64 {
+    // SAFETY: sysconf(3) has no preconditions.
+    let ticks = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .unwrap_or(100)
+        .max(1);
+    pids.iter()
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .map(|stat| {
+            // After the command's name, which may hold spaces: utime and
+            // stime are the 12th and 13th fields.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let fields: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            fields.iter().sum::<u64>() * 1_000_000 / ticks
+        })
+        .sum()
 }
 
 fn start_ring(nodes: &Nodes, n: usize) -> Result<Vec<String>, String> {
@@ -283,13 +422,16 @@ fn start_ring(nodes: &Nodes, n: usize) -> Result<Vec<String>, String> {
     Ok(addrs)
 }
 
-/// Runs `case` against `targets`, one redis-benchmark each, and sums them.
-fn measure(case: &Case, targets: &[String], count_peer_calls: bool) -> Result<Sample, String> {
+/// Runs `case` as `run` says, one redis-benchmark per target, and sums
+/// them.
+fn measure(case: &Case, run: &Run, count_peer_calls: bool) -> Result<Sample, String> {
+    let targets = &run.targets;
     let before = if count_peer_calls {
         Some(peer_calls(targets)?)
     } else {
         None
     };
+    let cpu_before = cpu_us(run.pids);
     let k = targets.len();
     let children: Vec<(String, io::Result<Child>)> = targets
         .iter()
@@ -299,7 +441,11 @@ fn measure(case: &Case, targets: &[String], count_peer_calls: bool) -> Result<Sa
             let clients = case.clients / k + usize::from(i < case.clients % k);
             let requests = case.requests / k + usize::from(i < case.requests % k);
             let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
-            let child = Command::new("redis-benchmark")
+            let mut command = Command::new("redis-benchmark");
+            if run.cluster {
+                command.arg("--cluster");
+            }
+            let child = command
                 .args(["-h", host, "-p", port, "-t", case.test, "--csv"])
                 .args(["-d", "100", "-r", "10000"])
                 .args(["-c", &clients.max(1).to_string()])
@@ -320,12 +466,14 @@ fn measure(case: &Case, targets: &[String], count_peer_calls: bool) -> Result<Sa
             .map_err(|e| format!("redis-benchmark: {e}"))?;
         parts.push(parse(case, &addr, &output)?);
     }
+    let cpu = cpu_us(run.pids).saturating_sub(cpu_before);
     let rps: f64 = parts.iter().map(|s| s.rps).sum();
     let mut sample = Sample {
         rps,
         p50_ms: parts.iter().map(|s| s.p50_ms * s.rps).sum::<f64>() / rps.max(f64::MIN_POSITIVE),
         p99_ms: parts.iter().map(|s| s.p99_ms).fold(0.0, f64::max),
         peer_calls: None,
+        cpu_us: cpu as f64 / case.requests.max(1) as f64,
     };
     if let Some((requests, calls)) = before {
         let (requests_after, calls_after) = peer_calls(targets)?;
@@ -366,6 +514,7 @@ fn parse(case: &Case, addr: &str, output: &Output) -> Result<Sample, String> {
             p50_ms: *p50,
             p99_ms: *p99,
             peer_calls: None,
+            cpu_us: 0.0,
         }),
         _ => Err(format!(
             "a row of redis-benchmark's CSV that is not: {stdout}"
@@ -401,15 +550,26 @@ fn table(
         "redis-benchmark, 100-byte values, 10,000 keys; Redis {} and chord \
          (one node, and a ring of {}); medians of {} rounds, alternated. \
          The ratio is the median of each round's ratio, so it need not be \
-         the quotient of the two medians beside it",
+         the quotient of the two medians beside it. 3-copy rows: Redis \
+         Cluster (3 masters, 2 replicas each; it acknowledges a write before \
+         its replicas have it) against {COPIES_NODES} chord nodes with R = 3 \
+         (acknowledged once 3 nodes hold it). cpu: the servers' CPU µs per \
+         request, all their processes",
         redis_version(),
         options.ring_nodes,
         options.rounds
     );
     let _ = writeln!(
         out,
-        "{:<22} {:>10} {:>10} {:>6}  {:>14} {:>14}  {:>10}",
-        "case", "redis/s", "chord/s", "ratio", "p50 ms r/c", "p99 ms r/c", "peer calls"
+        "{:<22} {:>10} {:>10} {:>6}  {:>14} {:>14}  {:>14}  {:>10}",
+        "case",
+        "redis/s",
+        "chord/s",
+        "ratio",
+        "p50 ms r/c",
+        "p99 ms r/c",
+        "cpu µs r/c",
+        "peer calls"
     );
     let row = |out: &mut String, name: &str, r: &[Sample], c: &[Sample]| {
         let ratio = median(r.iter().zip(c).map(|(r, c)| c.rps / r.rps).collect());
@@ -417,7 +577,7 @@ fn table(
         let calls = c.iter().filter_map(|s| s.peer_calls).collect::<Vec<_>>();
         let _ = writeln!(
             out,
-            "{:<22} {:>10.0} {:>10.0} {:>6.2}  {:>6.2} / {:<6.2} {:>6.2} / {:<6.2}  {:>10}",
+            "{:<22} {:>10.0} {:>10.0} {:>6.2}  {:>6.2} / {:<6.2} {:>6.2} / {:<6.2}  {:>6.1} / {:<6.1} {:>10}",
             name,
             m(r, |s| s.rps),
             m(c, |s| s.rps),
@@ -426,6 +586,8 @@ fn table(
             m(c, |s| s.p50_ms),
             m(r, |s| s.p99_ms),
             m(c, |s| s.p99_ms),
+            m(r, |s| s.cpu_us),
+            m(c, |s| s.cpu_us),
             if calls.is_empty() {
                 "-".to_string()
             } else {
@@ -450,7 +612,7 @@ fn table(
         }
     }
     // An even mix of SET and GET, from the two runs of each round.
-    for place in ["node", "ring"] {
+    for place in ["node", "ring", "3-copy"] {
         let find = |test: &str| {
             cases
                 .iter()
@@ -466,6 +628,7 @@ fn table(
                         p50_ms: (s.p50_ms + g.p50_ms) / 2.0,
                         p99_ms: s.p99_ms.max(g.p99_ms),
                         peer_calls: s.peer_calls.zip(g.peer_calls).map(|(a, b)| (a + b) / 2.0),
+                        cpu_us: (s.cpu_us + g.cpu_us) / 2.0,
                     })
                     .collect()
             };
