@@ -33,9 +33,13 @@ pub(super) fn answer_all(
     parsed: Vec<Result<Command, Refusal>>,
 ) -> Vec<Answer> {
     let mut answers = Vec::with_capacity(parsed.len());
+    // A node alone makes no peer calls, so a run would save nothing there
+    // and cost the batch's bookkeeping.
+    let node = &shared.node;
+    let alone = node.successor().addr == node.me().addr;
     let mut rest = parsed.into_iter().peekable();
     while let Some(first) = rest.next() {
-        let Some(kind) = run_of(session, &first) else {
+        let Some(kind) = run_of(session, &first).filter(|_| !alone) else {
             answers.push(answer(shared, session, first));
             if matches!(answers.last(), Some(Answer::Bye)) {
                 break;
