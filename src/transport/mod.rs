@@ -195,7 +195,7 @@ pub struct TcpTransport {
     /// is taken out before a call and put back after it, so the lock is
     /// never held while waiting on the network.
     idle: Mutex<HashMap<String, Vec<Pooled>>>,
-    /// Each peer's queue of batchable calls ([`lanes`]).
+    /// Each peer's queue of batchable calls (`transport/lanes.rs`).
     lanes: lanes::Lanes,
 }
 
@@ -400,8 +400,8 @@ impl Transport for TcpTransport {
     /// NOT_FOUND where the first one deleted.
     ///
     /// Reads, writes and copies go through the peer's lane
-    /// ([`lanes`]): alone when no other is in flight to that peer, else in
-    /// the next batch.
+    /// (`transport/lanes.rs`): alone when no other is in flight to that
+    /// peer, else in the next batch.
     fn call_all(&self, calls: Vec<(&str, Request)>) -> Vec<Result<Response, TransportError>> {
         count_calls(calls.len());
         let deadline = self.deadline();
