@@ -35,7 +35,7 @@ enum Stop {
 /// One request as read: its name as typed (for INFO commandstats: a copy
 /// on the stack, as every name chord knows is shorter), whether it was
 /// refused before running (`None`: an unknown command), and the command.
-struct Read1 {
+struct Received {
     name: [u8; 16],
     len: usize,
     rejected: Option<bool>,
@@ -71,7 +71,7 @@ pub(super) fn serve(
                         Err(_) => Some(true),
                         Ok(_) => Some(false),
                     };
-                    batch.push(Read1 {
+                    batch.push(Received {
                         name,
                         len,
                         rejected,
@@ -96,14 +96,10 @@ pub(super) fn serve(
             }
         };
         let started = Instant::now();
-        let mut described = Vec::with_capacity(batch.len());
-        let parsed = batch
+        let (described, parsed): (Vec<_>, Vec<_>) = batch
             .into_iter()
-            .map(|r| {
-                described.push((r.name, r.len, r.rejected));
-                r.parsed
-            })
-            .collect();
+            .map(|r| ((r.name, r.len, r.rejected), r.parsed))
+            .unzip();
         let answers = super::pipeline::answer_all(shared, &mut session, parsed);
         let each = started.elapsed() / u32::try_from(answers.len().max(1)).unwrap_or(u32::MAX);
         let mut quit = false;

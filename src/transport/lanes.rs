@@ -61,8 +61,6 @@ struct Queued {
 pub(super) struct Slot {
     state: Mutex<State>,
     ready: Condvar,
-    /// A read's request, kept to send again alone if it is deferred.
-    again: Option<Request>,
 }
 
 enum State {
@@ -75,6 +73,8 @@ enum State {
     Lead,
     /// Answered.
     Done(Result<Response, TransportError>),
+    /// Deferred by the peer: its caller sends this again alone.
+    Again(Request),
 }
 
 /// Requests taken from a lane, to be sent as one message by the caller
@@ -86,6 +86,9 @@ pub(super) struct Batch<'a> {
     members: Vec<Arc<Slot>>,
     /// What to send, until [`Batch::message`] takes it.
     requests: Vec<Request>,
+    /// The reads of a batch of several, kept to be sent again alone if
+    /// the peer defers them; by member.
+    reads: Vec<Option<Request>>,
     /// The soonest of the members' deadlines.
     pub(super) deadline: Instant,
 }
@@ -109,12 +112,9 @@ impl Lanes {
         bytes: usize,
         deadline: Instant,
     ) -> (Arc<Slot>, Option<Batch<'_>>) {
-        let again = matches!(request, Request::Get { .. } | Request::GetCopy { .. })
-            .then(|| request.clone());
         let slot = Arc::new(Slot {
             state: Mutex::new(State::Queued),
             ready: Condvar::new(),
-            again,
         });
         let mut lanes = self.lanes.lock();
         let lane = lanes.entry(addr.to_string()).or_default();
@@ -141,6 +141,7 @@ impl Lanes {
             addr: addr.to_string(),
             members: Vec::new(),
             requests: Vec::new(),
+            reads: Vec::new(),
             deadline: now,
         };
         let mut bytes = 0;
@@ -198,12 +199,7 @@ impl Lanes {
         let mut state = slot.state.lock();
         loop {
             match std::mem::replace(&mut *state, State::Sent) {
-                State::Done(Ok(Response::Deferred)) => {
-                    return match &slot.again {
-                        Some(request) => Waited::Again(request.clone()),
-                        None => Waited::Answer(Err(deferred_wrongly(addr))),
-                    }
-                }
+                State::Again(request) => return Waited::Again(request),
                 State::Done(answer) => return Waited::Answer(answer),
                 State::Lead => {
                     drop(state);
@@ -262,7 +258,19 @@ impl Batch<'_> {
         match self.requests.len() {
             0 => None,
             1 => self.requests.pop(),
-            _ => Some(Request::Batch(std::mem::take(&mut self.requests))),
+            _ => {
+                // Outside the lanes' lock, and only for a batch: a lone
+                // read is never deferred, so it costs no copy.
+                self.reads = self
+                    .requests
+                    .iter()
+                    .map(|r| {
+                        matches!(r, Request::Get { .. } | Request::GetCopy { .. })
+                            .then(|| r.clone())
+                    })
+                    .collect();
+                Some(Request::Batch(std::mem::take(&mut self.requests)))
+            }
         }
     }
 
@@ -274,8 +282,18 @@ impl Batch<'_> {
             (0, _) => {}
             (1, answer) => members[0].finish(answer),
             (n, Ok(Response::Batch(answers))) if answers.len() == n => {
-                for (member, answer) in members.iter().zip(answers) {
-                    member.finish(Ok(answer));
+                let reads = std::mem::take(&mut self.reads);
+                for ((member, answer), read) in members.iter().zip(answers).zip(reads) {
+                    match (answer, read) {
+                        (Response::Deferred, Some(read)) => member.set(State::Again(read)),
+                        (Response::Deferred, None) => {
+                            member.finish(Err(TransportError::Protocol {
+                                addr: self.addr.clone(),
+                                detail: "a write was deferred in a batch".into(),
+                            }))
+                        }
+                        (answer, _) => member.finish(Ok(answer)),
+                    }
                 }
             }
             (n, Ok(other)) => {
@@ -308,13 +326,6 @@ impl Drop for Batch<'_> {
             member.finish(Err(gone.clone()));
         }
         self.lanes.release(&self.addr);
-    }
-}
-
-fn deferred_wrongly(addr: &str) -> TransportError {
-    TransportError::Protocol {
-        addr: addr.to_string(),
-        detail: "a write was deferred in a batch".into(),
     }
 }
 

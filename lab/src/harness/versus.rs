@@ -224,27 +224,33 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     };
     for round in 0..options.rounds {
         for ((case, got), failed) in cases.iter().zip(samples.iter_mut()).zip(&mut failures) {
-            let (chord_nodes, redis_side) = match case.target {
-                Target::Single => (&single, Side::Single(&redis_addr, &redis_pids)),
-                Target::Ring => (&ring, Side::Single(&redis_addr, &redis_pids)),
+            let (chord_nodes, redis_run) = match case.target {
+                Target::Single | Target::Ring => {
+                    let nodes = if case.target == Target::Single {
+                        &single
+                    } else {
+                        &ring
+                    };
+                    let run = Run {
+                        targets: vec![redis_addr.clone(); nodes.addrs().len()],
+                        cluster: false,
+                        pids: &redis_pids,
+                    };
+                    (nodes, run)
+                }
                 Target::Copies => match &cluster_ring {
-                    Some(nodes) => (nodes, Side::Cluster(&cluster, &cluster_pids)),
+                    Some(nodes) => {
+                        let run = Run {
+                            targets: cluster.iter().take(1).map(|s| s.1.clone()).collect(),
+                            cluster: true,
+                            pids: &cluster_pids,
+                        };
+                        (nodes, run)
+                    }
                     None => return Err("the three-copy systems did not start".into()),
                 },
             };
             let chord_targets = chord_nodes.addrs();
-            let redis_run = match redis_side {
-                Side::Single(addr, pids) => Run {
-                    targets: vec![addr.clone(); chord_targets.len()],
-                    cluster: false,
-                    pids,
-                },
-                Side::Cluster(servers, pids) => Run {
-                    targets: servers.first().map(|s| s.1.clone()).into_iter().collect(),
-                    cluster: true,
-                    pids,
-                },
-            };
             let chord_pids = chord_nodes.pids();
             let chord_run = Run {
                 targets: chord_targets,
@@ -286,12 +292,6 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     }
     let table = table(&cases, &samples, &failures, options);
     Ok((table, failures.iter().all(Vec::is_empty)))
-}
-
-/// Where one side of a case sends its load.
-enum Side<'a> {
-    Single(&'a String, &'a [u32]),
-    Cluster(&'a [Server], &'a [u32]),
 }
 
 /// One side of a case: the addresses a redis-benchmark each goes to
