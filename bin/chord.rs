@@ -27,6 +27,7 @@ mod common;
 
 use chord::auth::Secret;
 use chord::client::Client;
+use chord::disk::DataDir;
 use chord::{IdSpace, NodeConfig, Server, ServerConfig};
 use common::{optional, print_lines, required, switch, with_default, Command, Parsed, Program};
 
@@ -122,6 +123,27 @@ const CHORD: Program = Program {
                     "MIB",
                     "hold at most this many MiB of keys and values [default: a quarter of RAM]",
                 ),
+                optional(
+                    "data-dir",
+                    "DIR",
+                    "keep the node's keys in DIR, so that they outlive a restart [default: memory only]",
+                ),
+                with_default(
+                    "fsync",
+                    "POLICY",
+                    "with --data-dir: when a write reaches the disk: always, everysec or no",
+                    "everysec",
+                ),
+                with_default(
+                    "compact-mib",
+                    "MIB",
+                    "with --data-dir: compact once the log passes this size and the last snapshot's",
+                    "16",
+                ),
+                switch(
+                    "keep-before-damage",
+                    "with --data-dir: load a damaged log up to the damage, not refuse to start",
+                ),
                 with_default(
                     "max-value-mib",
                     "MIB",
@@ -196,6 +218,16 @@ fn run_node(args: &Parsed) -> Result<(), String> {
         ));
     }
     node.max_value = max_value << 20;
+    node.data = match args.optional("data-dir") {
+        Some(path) => {
+            let mut data = DataDir::new(path);
+            data.fsync = args.get::<String>("fsync")?.parse()?;
+            data.compact_at = args.get::<u64>("compact-mib")?.saturating_mul(1 << 20);
+            data.keep_before_damage = args.is_on("keep-before-damage");
+            Some(data)
+        }
+        None => None,
+    };
     let mut config = ServerConfig::new(&args.get::<String>("listen")?, node);
     config.join = args.optional("join");
     config.advertise = args.optional("advertise");

@@ -71,9 +71,11 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// whether a predecessor's arc came whole (`Notified`); 9 added the
 /// updates `Append`, `SetRange` and `IncrementFloat`; 10 added `Flush`
 /// and the flush watermark in `Digest` and `Differ`, and a node not yet in
-/// a ring answers lookups `NotOwner`. Nodes of different
+/// a ring answers lookups `NotOwner`; 11 batched calls (`Batch`,
+/// `Deferred`); 12 added `Unwritable`, a node's disk refusing a write.
+/// Nodes of different
 /// versions refuse each other at the handshake, saying so.
-pub const VERSION: u8 = 11;
+pub const VERSION: u8 = 12;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -140,6 +142,15 @@ impl Secret {
             source,
         })?;
         Secret::new(&text)
+    }
+
+    /// What names the ring of this secret without revealing it: the
+    /// HMAC-SHA256 under the secret of a fixed label. A data directory
+    /// keeps it, so that one ring's directory is not loaded into another.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut mac = keyed(&self.0);
+        mac.update(b"chord data directory");
+        mac.finalize().into_bytes().into()
     }
 
     /// HMAC-SHA256 under the secret of `label`, then the two nonces.

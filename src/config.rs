@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::disk::DataDir;
 use crate::error::{Error, Result};
 use crate::id::IdSpace;
 use crate::message::MAX_NODES;
@@ -37,13 +38,16 @@ pub struct NodeConfig {
     /// Where the node reads the time and draws random numbers: the
     /// machine's, or a virtual clock for repeatable runs.
     pub clock: Arc<dyn Clock>,
+    /// The directory that keeps the node's pairs across restarts (see
+    /// [`crate::disk`]); `None`: memory only.
+    pub data: Option<DataDir>,
 }
 
 impl NodeConfig {
     /// Defaults: r = 8, R = 3, stabilize every 250 ms, give up on a request
     /// after 10 s, keep tombstones for 10 minutes, hold at most a quarter
     /// of the machine's memory ([`default_max_memory`]), the machine's
-    /// clock.
+    /// clock, memory only.
     pub fn new(space: IdSpace) -> NodeConfig {
         NodeConfig {
             space,
@@ -55,6 +59,7 @@ impl NodeConfig {
             max_memory: default_max_memory(),
             max_value: crate::store::DEFAULT_MAX_VALUE,
             clock: Arc::new(SystemClock::new()),
+            data: None,
         }
     }
 

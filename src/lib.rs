@@ -32,6 +32,8 @@
 //!    `INCR` counts once.
 //!    [`stats`]: counters a node reports with `STATS`, a timed lock guard,
 //!    and a throttled log line.
+//!    [`disk`]: a durable node's data directory: the store's changes in a
+//!    checksummed log, snapshots, and recovery from them at start.
 //! 3. **The wire.**
 //!    [`message`]: the peer protocol's request and response types, and the
 //!    checks every message passes before a node uses it.
@@ -77,6 +79,7 @@ pub mod codec;
 pub mod command;
 pub mod config;
 pub mod dhash;
+pub mod disk;
 pub mod error;
 pub mod finger;
 pub mod id;

@@ -14,6 +14,10 @@
 //!
 //! A round that panics is caught, logged and counted, and the next round
 //! runs as usual (see [`crate::server`] for why a node goes on).
+//!
+//! A node with a data directory has a third thread, which compacts it when
+//! its logs have grown ([`crate::disk`], "Compaction"): writing a snapshot
+//! takes seconds at a million keys, longer than a round may.
 
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
@@ -27,6 +31,9 @@ use signal_hook::consts::SIGCONT;
 
 use crate::node::{Node, Stabilized};
 use crate::stats::Stats;
+
+/// How often the compaction thread looks at the size of the logs.
+const COMPACTION_CHECK: Duration = Duration::from_secs(1);
 
 /// How often a server's heartbeat ticks: a thread's cadence, so it is
 /// set here, not in the paper's layer.
@@ -52,6 +59,8 @@ pub fn round(node: &Node) -> Option<String> {
 
 /// A running maintenance thread, and the heartbeat thread beside it.
 pub struct Maintenance {
+    /// The compaction thread, for a node with a data directory.
+    compaction: Option<JoinHandle<()>>,
     stop: Sender<()>,
     faults: Receiver<String>,
     thread: JoinHandle<()>,
@@ -113,6 +122,26 @@ impl Maintenance {
         if resumes.is_some() {
             node.ring().watch_resumes(resumed);
         }
+        let compaction = match node.keys().disk() {
+            Some(_) => {
+                let compacting = node.clone();
+                let compact_stopped = stopped.clone();
+                Some(
+                    thread::Builder::new()
+                        .name(format!("compaction {}", node.me().addr))
+                        .spawn(move || {
+                            let ticker = tick(COMPACTION_CHECK);
+                            loop {
+                                select! {
+                                    recv(ticker) -> _ => compacting.keys().compact_if_due(),
+                                    recv(compact_stopped) -> _ => return,
+                                }
+                            }
+                        })?,
+                )
+            }
+            None => None,
+        };
         let thread = thread::Builder::new()
             .name(format!("maintenance {}", node.me().addr))
             .spawn(move || {
@@ -142,6 +171,7 @@ impl Maintenance {
             })?;
         Ok(Maintenance {
             stop,
+            compaction,
             faults,
             thread,
             heartbeat,
@@ -169,6 +199,9 @@ impl Maintenance {
         }
         if self.heartbeat.join().is_err() {
             log::error!("the heartbeat thread panicked");
+        }
+        if self.compaction.is_some_and(|c| c.join().is_err()) {
+            log::error!("the compaction thread panicked");
         }
     }
 }

@@ -40,7 +40,7 @@ impl Node {
         config.check()?;
         let me = NodeRef::new(config.space, addr);
         let ring = Arc::new(Ring::new(me, config, transport, Arc::new(Stats::default())));
-        let keys = Dhash::new(ring.clone());
+        let keys = Dhash::new(ring.clone())?;
         Ok(Arc::new_cyclic(|node: &Weak<Node>| {
             let handler: Weak<dyn Handler> = node.clone();
             ring.serve_locally(handler);
@@ -174,20 +174,23 @@ impl Node {
         self.keys.get(key.as_ref())
     }
 
-    /// Stores `value` under `key` on R nodes: see [`Dhash::put`].
+    /// Stores `value` under `key` on R nodes: see [`Dhash::put`]. With a
+    /// data directory, returns once this node's part is durable too.
     ///
     /// # Errors
-    /// As [`Dhash::put`].
+    /// As [`Dhash::put`] and [`Dhash::durably`].
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        self.keys.put(key.as_ref(), value.as_ref())
+        self.keys
+            .durably(|| self.keys.put(key.as_ref(), value.as_ref()))?
     }
 
-    /// Deletes `key`; whether it had a value: see [`Dhash::delete`].
+    /// Deletes `key`; whether it had a value: see [`Dhash::delete`]. With
+    /// a data directory, returns once this node's part is durable too.
     ///
     /// # Errors
-    /// As [`Dhash::delete`].
+    /// As [`Dhash::delete`] and [`Dhash::durably`].
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        self.keys.delete(key.as_ref())
+        self.keys.durably(|| self.keys.delete(key.as_ref()))?
     }
 
     /// The identifier of `key` and the lookup of its owner.

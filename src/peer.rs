@@ -112,7 +112,7 @@ fn refused(answer: Response) -> Result<Response, CallError> {
             used: usize::try_from(used).unwrap_or(usize::MAX),
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
         })),
-        Response::Error(why) => Err(CallError::Refused(why)),
+        Response::Error(why) | Response::Unwritable(why) => Err(CallError::Refused(why)),
         answer => Ok(answer),
     }
 }

@@ -15,8 +15,8 @@ const LAYERS: &[&[&str]] = &[
     // Identifiers and the crate's errors.
     &["id", "error"],
     // Plain data and local services: randomness, time, the finger table,
-    // one node's map, counters.
-    &["rng", "clock", "finger", "store", "stats"],
+    // one node's map, counters, the data directory that keeps the map.
+    &["rng", "clock", "finger", "store", "stats", "disk"],
     // The wire: messages, frames, the handshake.
     &["message", "codec", "auth"],
     // Reaching other nodes, and a node's settings.

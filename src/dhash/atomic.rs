@@ -90,6 +90,9 @@ impl Dhash {
     /// Applies `atomic` as the owner of identifier `id`, under one hold of
     /// the store lock.
     pub(crate) fn owner_atomic(&self, id: Id, atomic: Atomic, once: UpdateId) -> Response {
+        if let Some(why) = self.unwritable() {
+            return Response::Unwritable(why);
+        }
         let owner = Owner {
             id,
             now: self.config().clock.now_micros(),

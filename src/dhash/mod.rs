@@ -32,7 +32,8 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::chord::{CopyError, Keys, Lookup, Ring};
 use crate::config::NodeConfig;
-use crate::error::Result;
+use crate::disk::Disk;
+use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update, BATCH_ANSWER_BYTES};
 use crate::peer::CallError;
@@ -53,20 +54,24 @@ const MERGE_BATCH: usize = 64;
 const COUNT_PER_HOLD: usize = 4096;
 
 /// What merging copies into the store did.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Merged {
     /// Entries that changed.
     pub(crate) changed: usize,
     /// Set when some copies were refused because the store is full.
     pub(crate) full: Option<Full>,
+    /// Set, with why, when all were refused because the log cannot be
+    /// written.
+    pub(crate) unwritable: Option<String>,
 }
 
 impl Merged {
     /// The answer to a request that sent the copies.
     fn answer(self) -> Response {
-        match self.full {
-            None => Response::Done,
-            Some(full) => Response::Full {
+        match (self.unwritable, self.full) {
+            (Some(why), _) => Response::Unwritable(why),
+            (None, None) => Response::Done,
+            (None, Some(full)) => Response::Full {
                 used: full.used as u64,
                 limit: full.limit as u64,
             },
@@ -92,19 +97,92 @@ pub struct Dhash {
     /// How many updates this node has coordinated: the next one's
     /// [`UpdateId::seq`].
     updates: AtomicU64,
+    /// The data directory that keeps the store across restarts, if the
+    /// node has one (see [`crate::disk`]): the store reports its changes
+    /// to it, and every answer that acknowledges one waits for
+    /// [`Dhash::commit`].
+    disk: Option<Arc<Disk>>,
 }
 
 impl Dhash {
-    /// The key layer over `ring`, holding at most `max_memory` bytes.
-    pub fn new(ring: Arc<Ring>) -> Dhash {
-        let max_memory = ring.config().max_memory;
-        Dhash {
+    /// The key layer over `ring`, holding at most `max_memory` bytes, and
+    /// what its data directory holds, if it has one.
+    ///
+    /// # Errors
+    /// As [`Disk::open`].
+    pub fn new(ring: Arc<Ring>) -> Result<Dhash> {
+        let config = ring.config();
+        let mut store = Store::with_limit(config.max_memory);
+        let disk = match &config.data {
+            Some(dir) => {
+                let disk = Disk::open(dir, config.space, &mut store)?;
+                store.set_journal(disk.clone());
+                Some(disk)
+            }
+            None => None,
+        };
+        Ok(Dhash {
             ring,
-            store: RwLock::new(Store::with_limit(max_memory)),
+            store: RwLock::new(store),
             repair: Mutex::new(RepairState::default()),
             refusals: Throttled::default(),
             updates: AtomicU64::new(0),
+            disk,
+        })
+    }
+
+    /// Does `work`, then makes what it changed (and whatever else changed
+    /// meanwhile) as durable as `--fsync` says, before its result can
+    /// acknowledge anything (see [`crate::disk`]). Work that changed
+    /// nothing waits for nothing, so reads go on while the disk fails.
+    ///
+    /// # Errors
+    /// [`Error::Rejected`] saying why the log could not be written: the
+    /// result is not to be given.
+    pub fn durably<T>(&self, work: impl FnOnce() -> T) -> Result<T> {
+        let Some(disk) = &self.disk else {
+            return Ok(work());
+        };
+        let before = disk.position();
+        let result = work();
+        if disk.position() != before {
+            disk.commit().map_err(|why| self.unwritten(why))?;
         }
+        Ok(result)
+    }
+
+    /// Why this node takes no write now: its log cannot be written.
+    fn unwritable(&self) -> Option<String> {
+        self.disk.as_ref()?.refusal()
+    }
+
+    fn unwritten(&self, why: String) -> Error {
+        Error::Rejected(format!("node {}: {why}", self.me().addr))
+    }
+
+    /// The data directory, if the node has one.
+    pub fn disk(&self) -> Option<&Disk> {
+        self.disk.as_deref()
+    }
+
+    /// Compacts the data directory if its logs have outgrown the last
+    /// snapshot: see [`crate::disk`], "Compaction". The store is read a
+    /// chunk at a time, each under one short hold of its lock.
+    pub fn compact_if_due(&self) {
+        let Some(disk) = &self.disk else {
+            return;
+        };
+        if !disk.compaction_due() {
+            return;
+        }
+        let everything = self.me().id;
+        let _ = disk.compact(
+            || self.store().flushed(),
+            |after| {
+                self.store()
+                    .chunk(everything, everything, after, CHUNK_BYTES)
+            },
+        );
     }
 
     fn me(&self) -> &NodeRef {
@@ -199,6 +277,11 @@ impl Dhash {
     pub(crate) fn merge(&self, items: Vec<Item>) -> Merged {
         let horizon = self.horizon();
         let mut merged = Merged::default();
+        if let Some(why) = self.unwritable() {
+            // Refused whole: the sender keeps its copies.
+            merged.unwritable = Some(why);
+            return merged;
+        }
         let mut items = items.into_iter().peekable();
         let space = self.config().space;
         while items.peek().is_some() {
@@ -301,6 +384,9 @@ impl Dhash {
         once: Option<(UpdateId, Option<Before>)>,
         change: impl FnOnce(Option<&Entry>, u64) -> std::result::Result<Option<Content>, &'static str>,
     ) -> Response {
+        if let Some(why) = self.unwritable() {
+            return Response::Unwritable(why);
+        }
         let writer = self.ring.incarnation;
         let now = self.config().clock.now_micros();
         let mut repeated = false;
@@ -371,8 +457,14 @@ impl Dhash {
     }
 
     /// Answers a peer's request for keys (the dispatch in
-    /// [`crate::node`] sends the others to the ring).
+    /// [`crate::node`] sends the others to the ring), once what it changed
+    /// is as durable as `--fsync` says: an answer acknowledges it.
     pub(crate) fn handle(&self, request: Request) -> Response {
+        self.durably(|| self.answer(request))
+            .unwrap_or_else(|e| Response::Unwritable(e.to_string()))
+    }
+
+    fn answer(&self, request: Request) -> Response {
         match request {
             // A node restarted empty has nothing to give until it has
             // copied its arc back; saying so sends the asker elsewhere.
@@ -424,7 +516,7 @@ impl Dhash {
                     if read && bytes > BATCH_ANSWER_BYTES {
                         return Response::Deferred;
                     }
-                    let answer = self.handle(request);
+                    let answer = self.answer(request);
                     bytes += answer.value_bytes();
                     answer
                 });
@@ -447,7 +539,8 @@ impl Keys for Dhash {
             match peer.take_keys(from, to, after.take(), CHUNK_BYTES as u32) {
                 Ok((items, more)) => {
                     received += items.len() as u64;
-                    if self.merge(items).full.is_some() {
+                    let merged = self.merge(items);
+                    if merged.full.is_some() || merged.unwritable.is_some() {
                         return Err(CopyError::Stopped);
                     }
                     match more {

@@ -459,7 +459,8 @@ impl Response {
             | Response::Syncing
             | Response::Unchanged { previous: None }
             | Response::Full { .. }
-            | Response::Error(_) => Ok(()),
+            | Response::Error(_)
+            | Response::Unwritable(_) => Ok(()),
         }
     }
 }

@@ -564,6 +564,10 @@ pub enum Response {
     },
     /// The request could not be served; the text says why.
     Error(String),
+    /// The receiver cannot write its data directory (a full disk, say):
+    /// it refused the write or the copies, or could not make them durable
+    /// before answering; the text says why (see [`crate::disk`]).
+    Unwritable(String),
     /// The answer to a [`Request::Atomic`]: each operation's answer (one for
     /// `MSETNX`, `RENAME` and `COPY`), the entries it wrote, for the
     /// coordinator to copy to the replicas, and the owner's successor list.

@@ -127,7 +127,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "MGET" => Command::GetMany {
             keys: some_keys(name, &args)?,
         },
-        "MSET" if !args.is_empty() && args.len() % 2 == 0 => {
+        "MSET" if !args.is_empty() && args.len().is_multiple_of(2) => {
             let mut pairs = Vec::with_capacity(args.len() / 2);
             let mut args = args.into_iter();
             while let (Some(key), Some(value)) = (args.next(), args.next()) {
@@ -298,7 +298,7 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         },
         "SCAN" => scan(&args)?,
         "DBSIZE" if args.is_empty() => Command::DbSize,
-        "MSETNX" if !args.is_empty() && args.len() % 2 == 0 => {
+        "MSETNX" if !args.is_empty() && args.len().is_multiple_of(2) => {
             let mut pairs = Vec::with_capacity(args.len() / 2);
             let mut args = args.into_iter();
             while let (Some(key), Some(value)) = (args.next(), args.next()) {

@@ -113,7 +113,13 @@ pub(super) fn answer(
 ) -> Answer {
     Stats::add(&shared.node.stats().client_requests, 1);
     match parsed {
-        Ok(command) => execute(shared, session, command),
+        // The answer acknowledges what the command changed: only once it
+        // is as durable as the node's --fsync says.
+        Ok(command) => shared
+            .node
+            .keys()
+            .durably(|| execute(shared, session, command))
+            .unwrap_or_else(Answer::from),
         Err(why) => {
             // As in Redis, a request refused while a transaction is being
             // queued discards the transaction at EXEC.

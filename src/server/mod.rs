@@ -397,7 +397,11 @@ impl Server {
             .map_err(io_error("configuring the listener".into()))?;
         warn_if_open(&config, local_addr);
         let transport = Arc::new(TcpTransport::new(config.rpc_timeout, config.secret.clone()));
-        let node = Node::new(&advertise, config.node.clone(), transport.clone())?;
+        let mut node_config = config.node.clone();
+        if let Some(data) = node_config.data.as_mut() {
+            data.ring = config.secret.as_ref().map(Secret::fingerprint);
+        }
+        let node = Node::new(&advertise, node_config, transport.clone())?;
         let (handoff, jobs) = bounded::<Job>(0);
         let shared = Arc::new(Shared {
             pool: Pool {

@@ -84,7 +84,7 @@ fn together(shared: &Shared, session: &mut Session, kind: Run, run: Vec<Command>
                 _ => None,
             })
         };
-        let answers: crate::error::Result<Vec<Answer>> = match kind {
+        let answers = node.keys().durably(|| match kind {
             Run::Reads => node
                 .keys()
                 .get_many(&keys().collect::<Vec<_>>())
@@ -99,7 +99,8 @@ fn together(shared: &Shared, session: &mut Session, kind: Run, run: Vec<Command>
                     .write_many(&writes)
                     .map(|_| writes.iter().map(|_| Answer::Ok).collect())
             }
-        };
+        });
+        let answers: crate::error::Result<Vec<Answer>> = answers.and_then(|a| a);
         if let Ok(answers) = answers {
             Stats::add(&node.stats().client_requests, answers.len() as u64);
             return answers;

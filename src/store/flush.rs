@@ -27,6 +27,7 @@ impl Store {
     pub fn flush(&mut self, through: u64) -> (usize, impl Send) {
         self.flushed = self.flushed.max(through);
         let through = self.flushed;
+        self.note(super::Change::Flush { through });
         let survivors: Vec<(Id, Vec<u8>, Entry)> = self
             .by_id
             .iter()

@@ -74,6 +74,7 @@ mod collect;
 mod digest;
 mod entry;
 mod flush;
+mod journal;
 mod limits;
 mod number;
 mod slot;
@@ -81,6 +82,7 @@ pub mod strings;
 
 pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
 pub use entry::{Content, Entry, Item, Version};
+pub use journal::{Change, Journal};
 pub use limits::{
     check_key, check_value, Full, TooLong, Usage, DEFAULT_MAX_VALUE, MAX_KEY, MAX_VALUE,
 };
@@ -159,6 +161,10 @@ pub struct Store {
     /// The flush watermark: entries stamped at or before it are gone (see
     /// `store/flush.rs`); 0 when the ring was never flushed.
     flushed: u64,
+    /// Where every change is reported, for a node that keeps its pairs on
+    /// disk (`store/journal.rs`); `None` for one that keeps them in memory
+    /// only.
+    journal: Option<std::sync::Arc<dyn Journal>>,
 }
 
 /// A store's running counts of what it holds, kept as entries come and go.
@@ -213,6 +219,7 @@ impl Store {
             limit,
             applied: Applied::default(),
             flushed: 0,
+            journal: None,
         }
     }
 
@@ -403,6 +410,12 @@ impl Store {
             self.counts.remove(&key, held);
             self.counts.add(&key, &entry);
             *held = entry;
+            if let Some(journal) = &self.journal {
+                journal.record(Change::Put {
+                    key: &key,
+                    entry: held,
+                });
+            }
             return Ok(true);
         }
         let Some(entry) = make(None) else {
@@ -410,6 +423,10 @@ impl Store {
         };
         fits(0, entry.cost(&key))?;
         self.counts.add(&key, &entry);
+        self.note(Change::Put {
+            key: &key,
+            entry: &entry,
+        });
         self.by_id
             .entry(id)
             .or_default()
@@ -428,6 +445,7 @@ impl Store {
             self.by_id.remove(&id);
         }
         self.counts.remove(key, &old);
+        self.note(Change::Remove { key });
         true
     }
 }
