@@ -202,7 +202,7 @@ pub struct Status {
     pub failure: Option<String>,
     /// How long loading the directory took at start.
     pub loaded_in: Duration,
-    /// Entries it loaded.
+    /// Entries (values and tombstones) the store held once loaded.
     pub loaded: u64,
 }
 
@@ -311,12 +311,11 @@ impl Disk {
             ring: config.ring,
         };
         let files = Files::list(&dir).map_err(io(format!("reading {}", dir.display())))?;
-        let mut loaded = 0;
         let mut snapshot_bytes = 0;
         let from = match files.snapshot {
             Some(generation) => {
                 let path = dir.join(format!("snapshot-{generation}"));
-                loaded = load_snapshot(&path, generation, &header, space, store)?;
+                load_snapshot(&path, generation, &header, space, store)?;
                 snapshot_bytes = size(&path);
                 generation
             }
@@ -359,7 +358,7 @@ impl Disk {
             compacting: AtomicBool::new(false),
             counts: Mutex::new(Counts {
                 loaded_in: started.elapsed(),
-                loaded,
+                loaded: store.entries() as u64,
                 ..Counts::default()
             }),
             _stop: stop,

@@ -178,6 +178,8 @@ struct Read {
     records: u64,
     /// The snapshot's `End` count, if it had one.
     puts: Option<u64>,
+    /// `Put` records read.
+    put_records: u64,
 }
 
 /// Reads the file at `path` into `store`, checking its header.
@@ -199,6 +201,7 @@ fn read_file(
         end: End::Clean,
         records: 0,
         puts: None,
+        put_records: 0,
     };
     let reader = io::BufReader::with_capacity(1 << 20, file);
     read.end = record::read(reader, len, |record| -> std::result::Result<(), Stop> {
@@ -211,8 +214,10 @@ fn read_file(
             };
             check_header(path, found, ours, kind, generation).map_err(Stop::Refused)?;
         }
-        if let Record::End { puts } = record {
-            read.puts = Some(puts);
+        match record {
+            Record::End { puts } => read.puts = Some(puts),
+            Record::Put { .. } => read.put_records += 1,
+            _ => {}
         }
         read.records += 1;
         apply(record, space, store);
@@ -237,17 +242,17 @@ impl From<io::Error> for Stop {
     }
 }
 
-/// Loads `snapshot-G`; how many entries it held.
+/// Loads `snapshot-G`, checking that it is whole.
 pub(super) fn load_snapshot(
     path: &Path,
     generation: u64,
     ours: &Header,
     space: IdSpace,
     store: &mut Store,
-) -> Result<u64> {
+) -> Result<()> {
     let read = read_file(path, ours, Kind::Snapshot, generation, space, store)?;
     match (read.end, read.puts) {
-        (End::Clean, Some(puts)) => Ok(puts),
+        (End::Clean, Some(puts)) if puts == read.put_records => Ok(()),
         (end, _) => Err(Error::Config(format!(
             "{}: the snapshot is incomplete or damaged ({end:?}), though it was synced before \
              it was named; move the data directory away to start this node empty (the ring \

@@ -732,3 +732,23 @@ impl Held for Node {
             .collect()
     }
 }
+
+/// A fresh directory under the system's temporary one, removed when
+/// dropped: a node's data directory in tests.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    /// An empty directory named after this process and `name`.
+    pub fn new(name: &str) -> Scratch {
+        let path = std::env::temp_dir().join(format!("chord-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("a scratch directory");
+        Scratch(path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

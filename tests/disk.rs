@@ -1,0 +1,193 @@
+//! Durable nodes ([`chord::disk`]): a node started again with its data
+//! directory has its keys back, takes what it missed from the ring, shares
+//! its directory with no other node, and refuses writes, but serves reads,
+//! when its disk is full.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chord::disk::{DataDir, Fsync};
+use chord::{Server, ServerConfig};
+use common::{cluster_secret, node_config, Scratch};
+
+/// A server at `listen` (port 0: any) keeping its keys in `dir`, joining
+/// `join` if given.
+fn start(listen: &str, dir: &Path, join: Option<String>) -> chord::Result<Server> {
+    let mut config = ServerConfig::new(listen, node_config(160));
+    config.workers = 16;
+    config.secret = Some(cluster_secret());
+    config.join = join;
+    let mut data = DataDir::new(dir);
+    data.fsync = Fsync::Always;
+    config.node.data = Some(data);
+    Server::start(config)
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "not within 30 s: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_node_started_again_with_its_directory_has_every_key_back() {
+    let dir = Scratch::new("alone");
+    let server = start("127.0.0.1:0", &dir.0, None).expect("starts");
+    let addr = server.addr();
+    let node = server.node().clone();
+    for i in 0..1_000 {
+        node.put(format!("k{i}"), format!("v{i}")).expect("a write");
+    }
+    for i in 0..100 {
+        assert!(node.delete(format!("k{i}")).expect("a delete"));
+    }
+    let held = node.store_usage();
+    drop(node);
+    server.kill();
+
+    let server = start(&addr, &dir.0, None).expect("starts again");
+    let node = server.node().clone();
+    let disk = node.keys().disk().expect("a data directory").status();
+    assert_eq!(disk.loaded, held.entries as u64, "tombstones too");
+    for i in 0..1_000 {
+        let expected = (i >= 100).then(|| format!("v{i}").into_bytes());
+        assert_eq!(node.get(format!("k{i}")).expect("a read"), expected, "k{i}");
+    }
+}
+
+/// Reference: the module docs of `chord::disk`, "Recovery", step 6.
+#[test]
+fn a_node_restarted_at_its_place_keeps_its_keys_and_takes_the_newer_versions_of_its_successors() {
+    let dirs: Vec<Scratch> = (0..3).map(|i| Scratch::new(&format!("ring{i}"))).collect();
+    let first = start("127.0.0.1:0", &dirs[0].0, None).expect("starts");
+    let mut servers = vec![first];
+    for dir in &dirs[1..] {
+        let join = Some(servers[0].addr());
+        servers.push(start("127.0.0.1:0", &dir.0, join).expect("joins"));
+    }
+    let nodes: Vec<_> = servers.iter().map(|s| s.node().clone()).collect();
+    wait_until("a ring of three", || {
+        nodes.iter().all(|n| n.view().successors.len() >= 2)
+    });
+    let keys: Vec<String> = (0..200).map(|i| format!("key{i}")).collect();
+    for key in &keys {
+        nodes[0].put(key, "old").expect("a write");
+    }
+    // R = 3 on three nodes: every node holds every key.
+    wait_until("every key at every node", || {
+        nodes.iter().all(|n| n.store_usage().keys == keys.len())
+    });
+    let restarted = servers.remove(2);
+    let addr = restarted.addr();
+    drop(nodes);
+    restarted.kill();
+    for key in &keys[..100] {
+        servers[0].node().put(key, "new").expect("a write with one node down");
+    }
+    let again = start(&addr, &dirs[2].0, Some(servers[0].addr())).expect("restarts");
+    let node = again.node().clone();
+    let loaded = node.keys().disk().expect("a directory").status().loaded;
+    assert_eq!(loaded, keys.len() as u64, "its own copies, from its log");
+    wait_until("the restarted node holds every newer version", || {
+        keys.iter().enumerate().all(|(i, key)| {
+            let want: &[u8] = if i < 100 { b"new" } else { b"old" };
+            node.keys()
+                .held_entry(key.as_bytes())
+                .and_then(|e| e.value)
+                .as_deref()
+                == Some(want)
+        })
+    });
+    for (i, key) in keys.iter().enumerate() {
+        let want = if i < 100 { "new" } else { "old" };
+        assert_eq!(node.get(key).expect("a read"), Some(want.as_bytes().to_vec()));
+    }
+}
+
+#[test]
+fn two_nodes_never_share_a_directory() {
+    let dir = Scratch::new("shared");
+    let _first = start("127.0.0.1:0", &dir.0, None).expect("starts");
+    let second = start("127.0.0.1:0", &dir.0, None);
+    let message = second.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("in use by another node"), "{message}");
+}
+
+/// Mounts a tmpfs of `size` at `dir` (root only); whether it did.
+fn mount_tmpfs(dir: &Path, size: &str) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Unmounts `dir` when dropped.
+struct Mounted<'a>(&'a Path);
+
+impl Drop for Mounted<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0).status();
+    }
+}
+
+/// A full disk refuses writes with an error that says so, loses nothing
+/// acknowledged, and the node keeps serving reads; once there is room, it
+/// takes writes again. It needs a small filesystem of its own, so it runs
+/// as root (as CI does) and says so otherwise.
+#[test]
+fn a_full_disk_refuses_writes_clearly_and_keeps_serving_reads() {
+    let dir = Scratch::new("full");
+    if !mount_tmpfs(&dir.0, "1m") {
+        eprintln!("not run: mounting a small tmpfs needs root");
+        return;
+    }
+    let mounted = Mounted(&dir.0);
+    let server = start("127.0.0.1:0", mounted.0, None).expect("starts");
+    let addr = server.addr();
+    let node = server.node().clone();
+    let value = vec![b'x'; 16 * 1024];
+    let mut acknowledged = Vec::new();
+    let refusal = loop {
+        let key = format!("k{}", acknowledged.len());
+        match node.put(&key, &value) {
+            Ok(()) => acknowledged.push(key),
+            Err(e) => break e.to_string(),
+        }
+        assert!(acknowledged.len() < 1_000, "1 MiB took 16 MiB of writes");
+    };
+    assert!(
+        refusal.contains("cannot write the log") && refusal.contains("No space left"),
+        "{refusal}"
+    );
+    // Refused at once now, and reads go on.
+    let again = node.put("another", "small").expect_err("still full");
+    assert!(again.to_string().contains("refusing writes"), "{again}");
+    for key in &acknowledged {
+        assert_eq!(node.get(key).expect("a read").as_deref(), Some(&value[..]));
+    }
+    // Room again: the sync thread writes what waited, and writes resume.
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=8m"])
+        .arg(mounted.0)
+        .status();
+    assert!(grown.is_ok_and(|s| s.success()), "remounting larger");
+    wait_until("writes taken again", || node.put("after", "room").is_ok());
+    drop(node);
+    server.kill();
+    let server = start(&addr, mounted.0, None).expect("starts again");
+    for key in &acknowledged {
+        assert_eq!(
+            server.node().get(key).expect("a read").as_deref(),
+            Some(&value[..]),
+            "{key}"
+        );
+    }
+    assert_eq!(server.node().get("after").expect("a read"), Some(b"room".to_vec()));
+    drop(server);
+}
