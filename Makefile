@@ -20,6 +20,16 @@ override RING := $(if $(filter .memory,$(RING)),.memory,.ring)
 CHORD := target/release/chord
 # What measures a ring: churn, partitions, attacks, the simulator.
 LAB := target/release/chord-lab
+# Where each node of the ring keeps its keys: $(RING)/data/PORT, so that
+# `make stop` then `make ring` brings them back. DURABLE=0 keeps them in
+# memory only (the temporary rings of other targets do); FRESH=1 deletes
+# the ring's data before starting it; FSYNC is --fsync (always, everysec,
+# no).
+DURABLE ?= 1
+FRESH ?= 0
+FSYNC ?= everysec
+DATA := $(RING)/data
+DATA_FLAGS = $(if $(filter 1,$(DURABLE)),--data-dir $(DATA)/$$port --fsync $(FSYNC))
 # The ring's cluster secret: made once per ring directory, given to every
 # node this Makefile starts, so the default local ring is closed to
 # outsiders (see docs/security.md).
@@ -36,7 +46,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop join cli bench churn massive partition deploy fuzz attack memory locks figures screenshot screenshots hunt
+.PHONY: all build test ring stop clean join cli bench churn massive partition deploy fuzz attack memory locks figures screenshot screenshots hunt
 
 all: build
 
@@ -60,6 +70,7 @@ ring: build
 	@taken=$$($(CHORD) ports --host $(HOST) --port $(PORT) --count $(N) 2>&1) || { \
 	  echo "make ring: ports $(PORT) to $$(($(PORT) + $(N) - 1)) on $(HOST) must be free; $${taken##*] }"; exit 1; }
 	@mkdir -p $(RING)
+	@if [ "$(FRESH)" = 1 ]; then rm -rf $(DATA); fi; echo $(DURABLE) > $(RING)/durable
 	@# The previous ring's logs are kept, one generation back, as *.log.1.
 	@for f in $(RING)/node-*.log; do [ -e "$$f" ] && mv -f "$$f" "$$f.1"; done; true
 	@echo $(HOST) > $(RING)/host; echo $(PORT) > $(RING)/port
@@ -69,7 +80,7 @@ ring: build
 	  port=$$(($(PORT) + i)); \
 	  join=""; [ $$i -gt 0 ] && join="--join $(HOST):$(PORT)"; \
 	  nohup $(CHORD) node --listen $(HOST):$$port --bits $(BITS) $$join \
-	    --secret-file $(SECRET) $(NODE_FLAGS) \
+	    --secret-file $(SECRET) $(DATA_FLAGS) $(NODE_FLAGS) \
 	    > $(RING)/node-$$port.log 2>&1 & \
 	  echo $$! > $(RING)/node-$$port.pid; \
 	  if [ $$i -eq 0 ]; then \
@@ -106,7 +117,10 @@ ring: build
 	echo "Secret:     $(SECRET) (peers without it are refused)"; \
 	echo "Kill one:   kill -9 \$$(cat $(RING)/node-$$(($(PORT) + 1)).pid), then type RING in make cli to watch it heal"; \
 	echo "Add one:    make join"; \
-	echo "Stop all:   make stop    (the keys are held in memory only: they go with the ring)"
+	if [ "$(DURABLE)" = 1 ]; then \
+	  echo "Data:       $(DATA)/PORT, --fsync $(FSYNC): make stop, then make ring, brings every key back"; \
+	  echo "Stop all:   make stop    (make ring FRESH=1, or make clean, starts empty)"; \
+	else echo "Stop all:   make stop    (DURABLE=0: the keys are held in memory only and go with the ring)"; fi
 
 # Stop every node this Makefile started, gracefully (SIGTERM: each hands its
 # keys to its successor and leaves), by the pids in .ring/.
@@ -127,8 +141,17 @@ stop:
 	  rm -f $$f; \
 	done; \
 	echo "Stopped $$stopped nodes."; \
-	if [ -n "$$held" ] && [ "$$held" -gt 0 ]; then \
-	  echo "The ring held $$held keys; they are gone with it (keys live in memory only)."; fi
+	if [ "$$(cat $(RING)/durable 2>/dev/null)" = 1 ]; then \
+	  echo "The ring held $${held:-its} keys; they are kept in $(DATA)/ and come back with 'make ring' (FRESH=1, or make clean, starts empty)."; \
+	elif [ -n "$$held" ] && [ "$$held" -gt 0 ]; then \
+	  echo "The ring held $$held keys; they are gone with it (started with DURABLE=0: memory only)."; fi
+
+# Delete the stopped ring's data and logs, so that the next `make ring`
+# starts empty. A running ring is stopped first.
+clean:
+	@$(MAKE) --no-print-directory stop > /dev/null
+	@rm -rf $(DATA) $(RING)/*.log $(RING)/*.log.1 $(RING)/ring.txt $(RING)/wait.log; \
+	echo "Deleted $(DATA)/ and the logs in $(RING)/: the next 'make ring' starts empty."
 
 # Start one more node and join it to the running ring: on PORT if given,
 # else on the port after the ring's highest. Pid files of nodes that died
@@ -142,9 +165,10 @@ join: build
 	port=$(if $(filter command line,$(origin PORT)),$(PORT),$$((top + 1))); \
 	$(CHORD) ports --host $$host --port $$port 2> /dev/null || { \
 	  echo "make join: $$host:$$port is taken; pick another with PORT=..."; exit 1; }; \
-	$(MAKE_SECRET); \
+	$(MAKE_SECRET); dflags=""; \
+	[ "$$(cat $(RING)/durable 2>/dev/null)" = 1 ] && dflags="--data-dir $(DATA)/$$port --fsync $(FSYNC)"; \
 	nohup $(CHORD) node --listen $$host:$$port --bits $(BITS) --join $$host:$$seed \
-	  --secret-file $(SECRET) $(NODE_FLAGS) \
+	  --secret-file $(SECRET) $$dflags $(NODE_FLAGS) \
 	  > $(RING)/node-$$port.log 2>&1 & \
 	echo $$! > $(RING)/node-$$port.pid; \
 	n=$$(ls $(RING)/*.pid | wc -l); \
@@ -176,7 +200,7 @@ bench: build
 	if [ -n "$$live" ]; then \
 	  $(LAB) hops --addr $$(cat $(RING)/host):$$live --keys $(KEYS) || exit 1; \
 	else \
-	  $(MAKE) --no-print-directory ring N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null || exit 1; \
+	  $(MAKE) --no-print-directory ring DURABLE=0 N=$(if $(filter command line,$(origin N)),$(N),64) > /dev/null || exit 1; \
 	  $(LAB) hops --addr $(HOST):$(PORT) --keys $(KEYS); status=$$?; \
 	  $(MAKE) --no-print-directory stop > /dev/null; [ $$status -eq 0 ] || exit $$status; \
 	fi; \
@@ -251,7 +275,7 @@ attack: build
 # 64 KiB values until a write is refused, then every key rewritten three
 # times; prints each node's RSS idle and full. It stops the ring it started.
 memory: build
-	@$(MAKE) --no-print-directory ring RING=.memory N=3 PORT=$$(($(PORT) + 100)) \
+	@$(MAKE) --no-print-directory ring RING=.memory DURABLE=0 N=3 PORT=$$(($(PORT) + 100)) \
 	  NODE_FLAGS="--max-memory $(MEMORY_MIB) $(NODE_FLAGS)" > /dev/null
 	@rss() { for f in .memory/*.pid; do \
 	    printf "%s=%s " "$${f#.memory/}" "$$(awk '/VmRSS/ {print $$2}' /proc/$$(cat $$f)/status)"; done; }; \
