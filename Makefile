@@ -46,7 +46,7 @@ FUZZ_INPUTS ?= 1000000
 # make memory: the bound, in MiB, of a 3-node ring filled with 64 KiB values.
 MEMORY_MIB ?= 64
 
-.PHONY: all build test ring stop clean join cli bench churn massive partition deploy fuzz attack memory locks figures screenshot screenshots hunt
+.PHONY: all build test ring stop clean join cli bench churn crash massive partition deploy fuzz attack memory locks figures screenshot screenshots hunt
 
 all: build
 
@@ -236,6 +236,14 @@ hunt:
 # Nodes log warnings only; CHORD_NODE_LOG=info make churn logs more into .churn/.
 churn: build
 	@$(LAB) churn $(CHURN_FLAGS)
+
+# The whole ring crashing: 8 nodes with data directories, written to by 4
+# clients, all killed with SIGKILL at once and started again, 3 times for
+# each --fsync policy; reports the acknowledged writes lost (CRASH_FLAGS
+# adds options, see chord-lab crash --help).
+CRASH_FLAGS ?=
+crash: build
+	@$(LAB) crash $(CRASH_FLAGS)
 
 # A partition healed: 8 nodes in two network namespaces joined by a veth
 # pair (created and removed by the harness; needs root), split 4/4 for

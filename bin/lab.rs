@@ -10,6 +10,7 @@
 //! - `chord-lab partition`: cut a ring in two, write on both sides, heal.
 //! - `chord-lab deploy`: the docs' recipe for several machines, over IPv6 between namespaces.
 //! - `chord-lab massive`: the paper's simultaneous-failure experiment.
+//! - `chord-lab crash`: a durable ring killed whole, started again, read back.
 //! - `chord-lab attack`: run the attacks of [`chord_lab::harness::attack`]
 //!   against a running ring and report what each achieved.
 //! - `chord-lab fill`: write large values until a node answers out of
@@ -32,7 +33,7 @@ mod common;
 use chord::auth::Secret;
 use chord::client::{self, Client};
 use chord::IdSpace;
-use chord_lab::harness::{churn, massive};
+use chord_lab::harness::{churn, crash, massive};
 use common::{optional, print_lines, required, switch, with_default, Command, Parsed, Program};
 
 fn main() -> ExitCode {
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             "partition" => run_partition(parsed),
             "deploy" => run_deploy(parsed),
             "massive" => run_massive(parsed),
+            "crash" => run_crash(parsed),
             "attack" => attack(parsed),
             "fill" => fill(parsed),
             "fuzz" => fuzz(parsed),
@@ -101,6 +103,11 @@ const LAB: Program = Program {
                     "restart",
                     "start each killed node again at once on its port, with an empty store",
                 ),
+                switch(
+                    "durable",
+                    "give each node a data directory (under --logs), and restart killed nodes with it",
+                ),
+                with_default("fsync", "POLICY", "with --durable: the nodes' --fsync", "everysec"),
                 with_default("rate", "OPS", "workload operations a second, all threads", "200"),
                 with_default("keys", "N", "distinct keys the workload uses", "2000"),
                 with_default("threads", "T", "workload threads (each owns its keys)", "4"),
@@ -146,6 +153,26 @@ const LAB: Program = Program {
                 with_default("seed", "N", "seed for every random choice", "1"),
                 with_default("stabilize-ms", "MS", "the nodes' stabilization period", "250"),
                 with_default("logs", "DIR", "where node logs go", ".churn"),
+            ],
+            free: None,
+        },
+        Command {
+            name: "crash",
+            about: "Kill every node of a durable ring at once, start them again, and read back every acknowledged write",
+            flags: &[
+                with_default("nodes", "N", "nodes in the ring", "8"),
+                with_default("replicas", "R", "nodes that hold each key", "3"),
+                with_default(
+                    "fsync",
+                    "POLICIES",
+                    "the --fsync policies to crash under, comma-separated",
+                    "always,everysec,no",
+                ),
+                with_default("runs", "N", "crashes per policy", "3"),
+                with_default("writers", "N", "clients writing at once", "4"),
+                with_default("writing-s", "S", "how long they write before the crash", "5"),
+                with_default("stabilize-ms", "MS", "the nodes' stabilization period", "250"),
+                with_default("logs", "DIR", "where node logs and data directories go", ".churn"),
             ],
             free: None,
         },
@@ -378,12 +405,21 @@ fn run_churn(args: &Parsed) -> Result<(), String> {
         replicas: args.get("replicas")?,
         duration: Duration::from_secs(args.get("duration-s")?),
         kill_every: every(args, "kill-every-ms")?,
-        fault: match (args.is_on("freeze"), args.is_on("restart")) {
-            (true, true) => return Err("--freeze and --restart do not go together".into()),
+        fault: match (
+            args.is_on("freeze"),
+            args.is_on("restart") || args.is_on("durable"),
+        ) {
+            (true, true) => {
+                return Err("--freeze does not go with --restart or --durable".into())
+            }
             (true, false) => churn::Fault::Freeze,
             (false, true) => churn::Fault::Restart,
             (false, false) => churn::Fault::Kill,
         },
+        durable: args
+            .is_on("durable")
+            .then(|| args.get::<String>("fsync"))
+            .transpose()?,
         join_every: every(args, "join-every-ms")?,
         at_once: args.get("at-once")?,
         rate: args.get("rate")?,
@@ -423,6 +459,33 @@ fn run_partition(args: &Parsed) -> Result<(), String> {
         Ok(())
     } else {
         Err("the partition run failed: see the report above".into())
+    }
+}
+
+fn run_crash(args: &Parsed) -> Result<(), String> {
+    let policies: Vec<String> = args
+        .get::<String>("fsync")?
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    for policy in &policies {
+        policy.parse::<chord::disk::Fsync>()?;
+    }
+    let settings = crash::CrashSettings {
+        exe: chord_binary()?,
+        nodes: args.at_least("nodes", 1)?,
+        replicas: args.get("replicas")?,
+        policies,
+        runs: args.at_least("runs", 1)?,
+        writers: args.at_least("writers", 1)?,
+        writing: Duration::from_secs(args.get("writing-s")?),
+        stabilize_ms: args.at_least("stabilize-ms", 1)?,
+        logs: args.get("logs")?,
+    };
+    if crash::crash(&settings)? {
+        Ok(())
+    } else {
+        Err("acknowledged writes were lost".into())
     }
 }
 

@@ -204,6 +204,14 @@ pub struct Status {
     pub loaded_in: Duration,
     /// Entries (values and tombstones) the store held once loaded.
     pub loaded: u64,
+    /// Bytes written to the log and not yet synced: what a machine that
+    /// stopped now would lose (a process killed loses none of it).
+    pub unsynced_bytes: u64,
+    /// How long the oldest of them has waited.
+    pub unsynced_for: Duration,
+    /// The longest any write waited to be synced: the window of writes a
+    /// machine that stops can lose, as measured.
+    pub longest_unsynced: Duration,
 }
 
 /// Records framed but not yet written.
@@ -279,6 +287,9 @@ struct Counts {
     syncs: u64,
     loaded_in: Duration,
     loaded: u64,
+    /// When the oldest write not yet synced was written.
+    unsynced_since: Option<Instant>,
+    longest_unsynced: Duration,
 }
 
 impl Disk {
@@ -442,6 +453,12 @@ impl Disk {
         open.log_bytes += done as u64;
         open.spare = std::mem::take(&mut open.unwritten);
         open.spare.clear();
+        if total > self.written.load(Ordering::Acquire) {
+            self.counts
+                .lock()
+                .unsynced_since
+                .get_or_insert_with(Instant::now);
+        }
         self.written.store(total, Ordering::Release);
         let mut failure = self.failure.lock();
         if failure.as_ref().is_some_and(|f| !f.lasting) {
@@ -479,7 +496,11 @@ impl Disk {
             return Err(why);
         }
         self.synced.store(written, Ordering::Release);
-        self.counts.lock().syncs += 1;
+        let mut counts = self.counts.lock();
+        counts.syncs += 1;
+        if let Some(since) = counts.unsynced_since.take() {
+            counts.longest_unsynced = counts.longest_unsynced.max(since.elapsed());
+        }
         Ok(())
     }
 
@@ -644,6 +665,12 @@ impl Disk {
             failure: self.refusal(),
             loaded_in: counts.loaded_in,
             loaded: counts.loaded,
+            unsynced_bytes: self
+                .written
+                .load(Ordering::Acquire)
+                .saturating_sub(self.synced.load(Ordering::Acquire)),
+            unsynced_for: counts.unsynced_since.map_or(Duration::ZERO, |s| s.elapsed()),
+            longest_unsynced: counts.longest_unsynced,
         }
     }
 

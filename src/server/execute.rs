@@ -634,10 +634,22 @@ fn stats(node: &Node) -> Vec<String> {
         ("stored_bytes", held.bytes),
         ("max_memory_bytes", held.limit),
     ];
+    let disk = node.keys().disk().map(|disk| disk.status());
+    let disk = disk.iter().flat_map(|s| {
+        [
+            ("disk_log_bytes", s.log_bytes),
+            ("disk_snapshot_bytes", s.snapshot_bytes),
+            ("disk_compactions", s.compactions),
+            ("disk_syncs", s.syncs),
+            ("disk_unsynced_bytes", s.unsynced_bytes),
+            ("disk_longest_unsynced_ms", s.longest_unsynced.as_millis() as u64),
+        ]
+    });
     node.stats()
         .report()
         .into_iter()
         .chain(usage.map(|(name, n)| (name, n.to_string())))
+        .chain(disk.map(|(name, n)| (name, n.to_string())))
         .map(|(name, value)| format!("{name}={value}"))
         .collect()
 }
@@ -649,7 +661,16 @@ fn settings(node: &Node) -> Vec<(&'static str, String)> {
         ("maxmemory-policy", "noeviction".into()),
         ("databases", "1".into()),
         ("save", String::new()),
-        ("appendonly", "no".into()),
+        (
+            "appendonly",
+            if node.keys().disk().is_some() { "yes" } else { "no" }.into(),
+        ),
+        (
+            "appendfsync",
+            node.keys()
+                .disk()
+                .map_or("no".into(), |disk| disk.status().fsync),
+        ),
         ("proto-max-bulk-len", node.config().max_value.to_string()),
     ]
 }

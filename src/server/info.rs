@@ -35,6 +35,7 @@ pub(super) fn info(shared: &Shared, sections: &[String]) -> String {
             ],
         ),
         ("Clients", vec![format!("connected_clients:{clients}")]),
+        ("Persistence", persistence(node)),
         (
             "Memory",
             vec![
@@ -99,6 +100,38 @@ pub(super) fn info(shared: &Shared, sections: &[String]) -> String {
 }
 
 /// The CPU time this process has used, user and system, in seconds.
+/// The `Persistence` section: Redis's names for what a data directory
+/// does (see [`crate::disk`]), and a few of chord's own.
+fn persistence(node: &crate::node::Node) -> Vec<String> {
+    let Some(disk) = node.keys().disk() else {
+        return vec!["loading:0".into(), "aof_enabled:0".into()];
+    };
+    let status = disk.status();
+    vec![
+        "loading:0".into(),
+        "aof_enabled:1".into(),
+        format!("appendfsync:{}", status.fsync),
+        format!("aof_rewrite_in_progress:{}", u8::from(status.compacting)),
+        format!("aof_rewrites:{}", status.compactions),
+        format!("aof_last_rewrite_time_sec:{}", status.last_compaction.as_secs()),
+        format!(
+            "aof_last_write_status:{}",
+            if status.failure.is_some() { "err" } else { "ok" }
+        ),
+        format!("aof_current_size:{}", status.log_bytes + status.snapshot_bytes),
+        format!("aof_base_size:{}", status.snapshot_bytes),
+        format!("data_dir:{}", disk.path().display()),
+        format!("data_generation:{}", status.generation),
+        format!("data_loaded_entries:{}", status.loaded),
+        format!("data_loaded_ms:{}", status.loaded_in.as_millis()),
+        format!("data_syncs:{}", status.syncs),
+        format!("data_unsynced_bytes:{}", status.unsynced_bytes),
+        format!("data_unsynced_ms:{}", status.unsynced_for.as_millis()),
+        format!("data_longest_unsynced_ms:{}", status.longest_unsynced.as_millis()),
+        format!("data_failure:{}", status.failure.unwrap_or_default()),
+    ]
+}
+
 fn cpu_seconds() -> (f64, f64) {
     // SAFETY: getrusage fills the struct it is given, here a zeroed one
     // on the stack, and reads nothing else.

@@ -5,6 +5,8 @@
 //! - [`churn`]: node processes killed and started under a checked
 //!   workload (`chord-lab churn`).
 //! - [`massive`]: the paper's massive-failure experiment (`chord-lab massive`).
+//! - [`crash`]: every node of a durable ring killed at once and started
+//!   again; the acknowledged writes read back (`chord-lab crash`).
 //! - [`nodes`]: the node processes those start, kill, restart, freeze
 //!   and thaw.
 //! - [`partition`]: a ring cut in two by network namespaces, written to
@@ -23,6 +25,7 @@
 
 pub mod attack;
 pub mod churn;
+pub mod crash;
 pub mod deploy;
 pub mod fuzz;
 pub mod locks;

@@ -28,6 +28,9 @@ pub(super) struct Nodes {
     secret: String,
     logs: String,
     live: Mutex<Vec<(String, Child)>>,
+    /// Where each node keeps its data directory (`DIR/PORT`), with the
+    /// `--fsync` policy; `None`: memory only.
+    data: Option<(String, String)>,
     /// Nodes stopped with SIGSTOP, by address, with when to resume them.
     /// They stay in `live`, but [`Nodes::addrs`] leaves them out: clients
     /// and kills pick among nodes that run, as a client behind a health
@@ -61,9 +64,23 @@ impl Nodes {
                 stabilize_ms.to_string(),
             ],
             logs: logs.to_string(),
+            data: None,
             live: Mutex::new(Vec::new()),
             frozen: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Gives every node started from now on a data directory, `dir/PORT`
+    /// (emptied first), synced by `fsync`: a node restarted on its port
+    /// comes back with its keys.
+    pub(super) fn keep_data(&mut self, dir: &str, fsync: &str) -> Result<(), String> {
+        match fs::remove_dir_all(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("emptying {dir}: {e}")),
+        }
+        self.data = Some((dir.to_string(), fsync.to_string()));
+        Ok(())
     }
 
     /// Starts a node on a free loopback port, joining through `join`.
@@ -79,7 +96,8 @@ impl Nodes {
     }
 
     /// Kills the node at `addr` and at once starts a new one on the same
-    /// address, with an empty store, joining through `join`.
+    /// address, joining through `join`: with an empty store, or with what
+    /// its data directory kept (see [`Nodes::keep_data`]).
     pub(super) fn restart(&self, addr: &str, join: &str) -> Result<(), String> {
         self.kill(addr);
         self.start_at(addr, Some(join), None)
@@ -115,6 +133,12 @@ impl Nodes {
             .args(&self.settings_flags);
         if let Some(join) = join {
             command.args(["--join", join]);
+        }
+        if let Some((dir, fsync)) = &self.data {
+            command
+                .arg("--data-dir")
+                .arg(format!("{dir}/{port}"))
+                .args(["--fsync", fsync]);
         }
         // Nodes log warnings only, unless CHORD_NODE_LOG asks for more
         // (`CHORD_NODE_LOG=info make churn ...` to trace a failure).
@@ -208,6 +232,23 @@ impl Nodes {
         let mut child = child;
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// SIGKILLs every node at once (all signalled, then all reaped), as a
+    /// machine or a data centre that loses power would; the time from the
+    /// first signal to the last.
+    pub(super) fn kill_all(&self) -> Duration {
+        let mut live = std::mem::take(&mut *self.live.lock());
+        self.frozen.lock().clear();
+        let first = Instant::now();
+        for (_, child) in &mut live {
+            let _ = child.kill();
+        }
+        let spread = first.elapsed();
+        for (_, child) in &mut live {
+            let _ = child.wait();
+        }
+        spread
     }
 
     /// Stops every node left, with SIGKILL: the run is over.

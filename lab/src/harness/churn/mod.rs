@@ -47,8 +47,8 @@ const OP_DEADLINE: Duration = Duration::from_secs(15);
 pub enum Fault {
     /// SIGKILL; a joining node replaces it (see `join_every`).
     Kill,
-    /// SIGKILL, and a new node at once on the same port with an empty
-    /// store.
+    /// SIGKILL, and a new node at once on the same port: with an empty
+    /// store, or with its data directory (see [`Settings::durable`]).
     Restart,
     /// SIGSTOP for 5 to 15 s, then SIGCONT.
     Freeze,
@@ -94,6 +94,10 @@ pub struct Settings {
     pub stabilize_ms: u64,
     /// Where node logs go.
     pub logs: String,
+    /// The `--fsync` policy of nodes that keep their keys in data
+    /// directories (under `logs/data`), so that a restart brings them
+    /// back; `None`: memory only.
+    pub durable: Option<String>,
 }
 
 /// Counters shared by the workload threads.
@@ -449,12 +453,16 @@ fn read_counters(settings: &Settings, nodes: &Nodes, counters: &[(usize, Counter
 
 /// `chord-lab churn`: see the module docs.
 pub fn churn(settings: &Settings) -> Result<bool, String> {
-    let nodes = Arc::new(Nodes::new(
+    let mut nodes = Nodes::new(
         &settings.exe,
         settings.replicas,
         settings.stabilize_ms,
         &settings.logs,
-    )?);
+    )?;
+    if let Some(fsync) = &settings.durable {
+        nodes.keep_data(&format!("{}/data", settings.logs), fsync)?;
+    }
+    let nodes = Arc::new(nodes);
     let first = nodes.start(None)?;
     nodes.wait_for(1, Duration::from_secs(10))?;
     for _ in 1..settings.nodes {
@@ -473,6 +481,9 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
             .map(|d| {
                 let verb = match settings.fault {
                     Fault::Kill => "killing",
+                    Fault::Restart if settings.durable.is_some() => {
+                        "restarting (with its data directory, same port)"
+                    }
                     Fault::Restart => "restarting (empty, same port)",
                     Fault::Freeze => "freezing for 5 to 15 s",
                 };
