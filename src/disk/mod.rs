@@ -98,7 +98,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use log::{info, warn};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 use crate::id::IdSpace;
@@ -256,6 +256,12 @@ pub struct Disk {
     /// Held while writing and syncing it (disk I/O), so never with the
     /// store's lock; taken before `pending` when both are needed.
     open: Mutex<Open>,
+    /// Whether a commit is writing the log now, for the others to wait
+    /// on (with `led`) instead of queueing for `open`. Held only to read
+    /// or flip it.
+    leader: Mutex<bool>,
+    /// Signalled when a leading commit is done.
+    led: Condvar,
     /// Bytes written to the log (a position in `Pending::total`).
     written: AtomicU64,
     /// Bytes written and synced.
@@ -362,6 +368,8 @@ impl Disk {
                 log_bytes,
                 snapshot_bytes,
             }),
+            leader: Mutex::new(false),
+            led: Condvar::new(),
             written: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             framed: AtomicU64::new(0),
@@ -404,15 +412,33 @@ impl Disk {
         if done.load(Ordering::Acquire) >= target {
             return Ok(());
         }
-        let mut open = self.open.lock();
-        if done.load(Ordering::Acquire) >= target {
-            return Ok(());
+        // One committer at a time writes (the leader); the others wait
+        // for it and find their bytes written with its own, or lead the
+        // next round. Waiting on the log's lock instead would wake them
+        // one by one, each after the one before had the lock: a queue
+        // that grouped no more than two writes a sync.
+        let mut leading = self.leader.lock();
+        loop {
+            if done.load(Ordering::Acquire) >= target {
+                return Ok(());
+            }
+            if !*leading {
+                break;
+            }
+            self.led.wait(&mut leading);
         }
-        self.write_out(&mut open)?;
-        if self.fsync == Fsync::Always {
-            self.sync(&mut open)?;
-        }
-        Ok(())
+        *leading = true;
+        drop(leading);
+        let result = {
+            let mut open = self.open.lock();
+            self.write_out(&mut open).and_then(|()| match self.fsync {
+                Fsync::Always => self.sync(&mut open),
+                Fsync::EverySec | Fsync::No => Ok(()),
+            })
+        };
+        *self.leader.lock() = false;
+        self.led.notify_all();
+        result
     }
 
     /// How many bytes of changes have been framed: a commit after a piece

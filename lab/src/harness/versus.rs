@@ -25,6 +25,10 @@
 //! Redis Cluster acknowledges a write before its replicas have it, chord
 //! after R nodes hold it.
 //!
+//! Durable nodes, each side on disk: one chord node with `--data-dir`
+//! against a redis-server with `appendonly yes`, under the same
+//! `appendfsync` (`everysec`, then `always`).
+//!
 //! Every row also gives the servers' CPU time per request, all their
 //! processes summed, read from `/proc` before and after the run.
 //!
@@ -71,6 +75,9 @@ enum Target {
     /// Every node of the 9-node ring with R = 3; Redis Cluster, 3 masters
     /// with 2 replicas each.
     Copies,
+    /// One chord node with a data directory synced by this `--fsync`
+    /// policy; Redis with its append-only file and the same `appendfsync`.
+    Disk(&'static str),
 }
 
 /// The nodes of the three-copy comparison, on each side.
@@ -119,9 +126,10 @@ fn cases(requests: usize) -> Vec<Case> {
             format!("c={clients}")
         };
         let place = match target {
-            Target::Single => "node",
-            Target::Ring => "ring",
-            Target::Copies => "3-copy",
+            Target::Single => "node".to_string(),
+            Target::Ring => "ring".to_string(),
+            Target::Copies => "3-copy".to_string(),
+            Target::Disk(fsync) => format!("disk {fsync}"),
         };
         Case {
             name: format!("{place} {test} {load}"),
@@ -135,7 +143,7 @@ fn cases(requests: usize) -> Vec<Case> {
     };
     let n = requests;
     let few = (n / 5).max(1000);
-    use Target::{Copies, Ring, Single};
+    use Target::{Copies, Disk, Ring, Single};
     vec![
         case(Single, "set", "SET", 1, 1, few),
         case(Single, "get", "GET", 1, 1, few),
@@ -156,6 +164,8 @@ fn cases(requests: usize) -> Vec<Case> {
         case(Ring, "set", "SET", 50, 16, 2 * n),
         case(Copies, "set", "SET", 50, 1, n),
         case(Copies, "get", "GET", 50, 1, n),
+        case(Disk("everysec"), "set", "SET", 50, 1, n),
+        case(Disk("always"), "set", "SET", 50, 1, few),
     ]
 }
 
@@ -193,7 +203,7 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
         return Err("no case matches --only".into());
     }
     let redis_addr = free_addr()?;
-    let redis = start_redis(&redis_addr, None)?;
+    let redis = start_redis(&redis_addr, None, None)?;
     let redis_pids = vec![redis.0.id()];
     let wanted = |t: Target| cases.iter().any(|c| c.target == t);
     let (cluster, cluster_ring) = if wanted(Target::Copies) {
@@ -212,6 +222,28 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     if cases.iter().any(|c| c.target == Target::Ring) {
         start_ring(&ring, options.ring_nodes)?;
     }
+    // A durable pair per policy: a chord node and a redis-server, each on
+    // disk in the run's directory.
+    let mut disks: Vec<(&str, Server, Nodes)> = Vec::new();
+    for case in &cases {
+        let Target::Disk(fsync) = case.target else {
+            continue;
+        };
+        if disks.iter().any(|(f, _, _)| *f == fsync) {
+            continue;
+        }
+        let dir = format!("{logs}/disk-{fsync}");
+        let redis = start_redis(&free_addr()?, None, Some((&format!("{dir}/redis"), fsync)))?;
+        let mut node = Nodes::new(&options.exe, 3, 250, &dir)?;
+        node.keep_data(&format!("{dir}/chord"), fsync)?;
+        node.start(None)?;
+        node.wait_for(1, Duration::from_secs(10))?;
+        disks.push((fsync, redis, node));
+    }
+    let disk_pids: Vec<(&str, Vec<u32>)> = disks
+        .iter()
+        .map(|(fsync, redis, _)| (*fsync, vec![redis.0.id()]))
+        .collect();
     let mut samples: Vec<[Vec<Sample>; 2]> = cases.iter().map(|_| [vec![], vec![]]).collect();
     let mut failures: Vec<Vec<String>> = cases.iter().map(|_| Vec::new()).collect();
     let started = std::time::Instant::now();
@@ -249,6 +281,23 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
                     }
                     None => return Err("the three-copy systems did not start".into()),
                 },
+                Target::Disk(fsync) => {
+                    let (_, redis, node) = disks
+                        .iter()
+                        .find(|(f, _, _)| *f == fsync)
+                        .ok_or("the durable pair did not start")?;
+                    let pids = disk_pids
+                        .iter()
+                        .find(|(f, _)| *f == fsync)
+                        .map(|(_, p)| p.as_slice())
+                        .unwrap_or_default();
+                    let run = Run {
+                        targets: vec![redis.1.clone()],
+                        cluster: false,
+                        pids,
+                    };
+                    (node, run)
+                }
             };
             let chord_targets = chord_nodes.addrs();
             let chord_pids = chord_nodes.pids();
@@ -257,7 +306,7 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
                 cluster: false,
                 pids: &chord_pids,
             };
-            let count = case.target != Target::Single;
+            let count = matches!(case.target, Target::Ring | Target::Copies);
             // A round of a case counts only when both sides finished it:
             // the ratio compares a pair.
             let pair = measure(case, &redis_run, false)
@@ -312,13 +361,30 @@ fn free_addr() -> Result<String, String> {
 }
 
 /// A redis-server on `addr`; in `cluster` mode (a directory for its
-/// cluster file), a node of a Redis Cluster yet to be formed.
-fn start_redis(addr: &str, cluster: Option<&str>) -> Result<Server, String> {
+/// cluster file), a node of a Redis Cluster yet to be formed; with `aof`
+/// (a directory and an `appendfsync` policy), keeping an append-only file
+/// there.
+fn start_redis(
+    addr: &str,
+    cluster: Option<&str>,
+    aof: Option<(&str, &str)>,
+) -> Result<Server, String> {
     let port = addr.rsplit(':').next().unwrap_or("0");
     let mut command = Command::new("redis-server");
     command
         .args(["--port", port, "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no", "--maxclients", "4000"]);
+        .args(["--maxclients", "4000"]);
+    match aof {
+        Some((dir, fsync)) => {
+            fs::create_dir_all(dir).map_err(|e| format!("creating {dir}: {e}"))?;
+            command
+                .args(["--appendonly", "yes", "--appendfsync", fsync])
+                .args(["--dir", dir]);
+        }
+        None => {
+            command.args(["--appendonly", "no"]);
+        }
+    }
     if let Some(dir) = cluster {
         command
             .args(["--cluster-enabled", "yes", "--dir", dir])
@@ -348,7 +414,7 @@ fn start_redis_cluster(logs: &str) -> Result<Vec<Server>, String> {
     fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
     let mut servers = Vec::new();
     for _ in 0..COPIES_NODES {
-        servers.push(start_redis(&free_addr()?, Some(&dir))?);
+        servers.push(start_redis(&free_addr()?, Some(&dir), None)?);
     }
     let created = Command::new("redis-cli")
         .args(["--cluster", "create"])
