@@ -409,9 +409,7 @@ fn run_churn(args: &Parsed) -> Result<(), String> {
             args.is_on("freeze"),
             args.is_on("restart") || args.is_on("durable"),
         ) {
-            (true, true) => {
-                return Err("--freeze does not go with --restart or --durable".into())
-            }
+            (true, true) => return Err("--freeze does not go with --restart or --durable".into()),
             (true, false) => churn::Fault::Freeze,
             (false, true) => churn::Fault::Restart,
             (false, false) => churn::Fault::Kill,
@@ -720,6 +718,21 @@ fn locks(args: &Parsed) -> Result<(), String> {
     for hold in &holds {
         lines.push(format!("{:>8} us  {}", hold.longest_us, hold.work));
     }
+    let compaction = chord_lab::harness::locks::compaction(keys)?;
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    lines.push(format!(
+        "{:>8} us  compaction of a data directory: a snapshot of every key, in {:.1} s",
+        compaction.longest_us, compaction.seconds
+    ));
+    lines.push(format!(
+        "data directory: {:.1} MiB of keys and values held; {:.1} MiB on disk before \
+         compacting (the log), {:.1} MiB after ({:.2} times the data); loaded again in {:.2} s",
+        mib(compaction.live_bytes),
+        mib(compaction.disk_before),
+        mib(compaction.disk_after),
+        compaction.disk_after as f64 / compaction.live_bytes.max(1) as f64,
+        compaction.load_seconds
+    ));
     print_lines(lines.iter().map(String::as_str))
 }
 

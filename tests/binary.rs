@@ -228,7 +228,10 @@ fn a_node_killed_with_sigkill_comes_back_with_every_acknowledged_write() {
         let mut resp = Resp::connect(&addr);
         for key in keys("durable", 300) {
             let value = value_of(&key);
-            assert_eq!(resp.call(&[b"SET", key.as_bytes(), value.as_bytes()]), "+OK");
+            assert_eq!(
+                resp.call(&[b"SET", key.as_bytes(), value.as_bytes()]),
+                "+OK"
+            );
         }
         assert_eq!(resp.call(&[b"INCRBY", b"counter", b"7"]), ":7");
         assert_eq!(resp.call(&[b"DEL", b"durable-0"]), ":1");
@@ -245,7 +248,11 @@ fn a_node_killed_with_sigkill_comes_back_with_every_acknowledged_write() {
                 "--fsync {fsync}: {key}"
             );
         }
-        assert_eq!(resp.call(&[b"GET", b"durable-0"]), "$nil", "--fsync {fsync}");
+        assert_eq!(
+            resp.call(&[b"GET", b"durable-0"]),
+            "$nil",
+            "--fsync {fsync}"
+        );
         assert_eq!(resp.call(&[b"INCR", b"counter"]), ":8", "--fsync {fsync}");
     }
 }

@@ -87,7 +87,10 @@ fn a_node_restarted_at_its_place_keeps_its_keys_and_takes_the_newer_versions_of_
     drop(nodes);
     restarted.kill();
     for key in &keys[..100] {
-        servers[0].node().put(key, "new").expect("a write with one node down");
+        servers[0]
+            .node()
+            .put(key, "new")
+            .expect("a write with one node down");
     }
     let again = start(&addr, &dirs[2].0, Some(servers[0].addr())).expect("restarts");
     let node = again.node().clone();
@@ -105,7 +108,10 @@ fn a_node_restarted_at_its_place_keeps_its_keys_and_takes_the_newer_versions_of_
     });
     for (i, key) in keys.iter().enumerate() {
         let want = if i < 100 { "new" } else { "old" };
-        assert_eq!(node.get(key).expect("a read"), Some(want.as_bytes().to_vec()));
+        assert_eq!(
+            node.get(key).expect("a read"),
+            Some(want.as_bytes().to_vec())
+        );
     }
 }
 
@@ -188,6 +194,9 @@ fn a_full_disk_refuses_writes_clearly_and_keeps_serving_reads() {
             "{key}"
         );
     }
-    assert_eq!(server.node().get("after").expect("a read"), Some(b"room".to_vec()));
+    assert_eq!(
+        server.node().get("after").expect("a read"),
+        Some(b"room".to_vec())
+    );
     drop(server);
 }

@@ -46,6 +46,11 @@ use replication::RepairState;
 /// The soft size limit of one chunk of keys handed between nodes.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
+/// The most bytes of entries a compaction copies under one hold of the
+/// store lock: a quarter of a hand-over's chunk, so that its holds stay
+/// as short as a maintenance round's while it reads a million keys.
+const SNAPSHOT_CHUNK: usize = CHUNK_BYTES / 4;
+
 /// How many copies one hold of the store lock merges.
 const MERGE_BATCH: usize = 64;
 
@@ -180,7 +185,7 @@ impl Dhash {
             || self.store().flushed(),
             |after| {
                 self.store()
-                    .chunk(everything, everything, after, CHUNK_BYTES)
+                    .chunk(everything, everything, after, SNAPSHOT_CHUNK)
             },
         );
     }

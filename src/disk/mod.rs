@@ -695,7 +695,9 @@ impl Disk {
                 .written
                 .load(Ordering::Acquire)
                 .saturating_sub(self.synced.load(Ordering::Acquire)),
-            unsynced_for: counts.unsynced_since.map_or(Duration::ZERO, |s| s.elapsed()),
+            unsynced_for: counts
+                .unsynced_since
+                .map_or(Duration::ZERO, |s| s.elapsed()),
             longest_unsynced: counts.longest_unsynced,
         }
     }

@@ -642,7 +642,10 @@ fn stats(node: &Node) -> Vec<String> {
             ("disk_compactions", s.compactions),
             ("disk_syncs", s.syncs),
             ("disk_unsynced_bytes", s.unsynced_bytes),
-            ("disk_longest_unsynced_ms", s.longest_unsynced.as_millis() as u64),
+            (
+                "disk_longest_unsynced_ms",
+                s.longest_unsynced.as_millis() as u64,
+            ),
         ]
     });
     node.stats()
@@ -663,7 +666,12 @@ fn settings(node: &Node) -> Vec<(&'static str, String)> {
         ("save", String::new()),
         (
             "appendonly",
-            if node.keys().disk().is_some() { "yes" } else { "no" }.into(),
+            if node.keys().disk().is_some() {
+                "yes"
+            } else {
+                "no"
+            }
+            .into(),
         ),
         (
             "appendfsync",

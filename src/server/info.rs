@@ -113,12 +113,22 @@ fn persistence(node: &crate::node::Node) -> Vec<String> {
         format!("appendfsync:{}", status.fsync),
         format!("aof_rewrite_in_progress:{}", u8::from(status.compacting)),
         format!("aof_rewrites:{}", status.compactions),
-        format!("aof_last_rewrite_time_sec:{}", status.last_compaction.as_secs()),
+        format!(
+            "aof_last_rewrite_time_sec:{}",
+            status.last_compaction.as_secs()
+        ),
         format!(
             "aof_last_write_status:{}",
-            if status.failure.is_some() { "err" } else { "ok" }
+            if status.failure.is_some() {
+                "err"
+            } else {
+                "ok"
+            }
         ),
-        format!("aof_current_size:{}", status.log_bytes + status.snapshot_bytes),
+        format!(
+            "aof_current_size:{}",
+            status.log_bytes + status.snapshot_bytes
+        ),
         format!("aof_base_size:{}", status.snapshot_bytes),
         format!("data_dir:{}", disk.path().display()),
         format!("data_generation:{}", status.generation),
@@ -127,7 +137,10 @@ fn persistence(node: &crate::node::Node) -> Vec<String> {
         format!("data_syncs:{}", status.syncs),
         format!("data_unsynced_bytes:{}", status.unsynced_bytes),
         format!("data_unsynced_ms:{}", status.unsynced_for.as_millis()),
-        format!("data_longest_unsynced_ms:{}", status.longest_unsynced.as_millis()),
+        format!(
+            "data_longest_unsynced_ms:{}",
+            status.longest_unsynced.as_millis()
+        ),
         format!("data_failure:{}", status.failure.unwrap_or_default()),
     ]
 }

@@ -91,11 +91,17 @@ pub fn crash(settings: &CrashSettings) -> Result<bool, String> {
                 crash.read_back.as_secs_f64(),
             );
             for (key, age) in crash.lost.iter().take(3) {
-                println!("  lost: {key}, acknowledged {} ms before the crash", age.as_millis());
+                println!(
+                    "  lost: {key}, acknowledged {} ms before the crash",
+                    age.as_millis()
+                );
             }
             lost_total += crash.lost.len();
         }
-        println!("--fsync {policy}: {lost_total} acknowledged writes lost in {} crashes", settings.runs);
+        println!(
+            "--fsync {policy}: {lost_total} acknowledged writes lost in {} crashes",
+            settings.runs
+        );
         all_kept &= lost_total == 0;
     }
     Ok(all_kept)
@@ -198,7 +204,12 @@ fn crash_once(settings: &CrashSettings, policy: &str, run: usize) -> Result<Cras
 /// Writes `PREFIX-i` = itself, i = 0, 1, ..., at the nodes in turn
 /// (starting at the `first`th) until `stop`; each write acknowledged, with
 /// when. A node that fails is left for the next.
-fn write_until(addrs: &[String], prefix: &str, first: usize, stop: &AtomicBool) -> Vec<(String, Instant)> {
+fn write_until(
+    addrs: &[String],
+    prefix: &str,
+    first: usize,
+    stop: &AtomicBool,
+) -> Vec<(String, Instant)> {
     let mut clients: HashMap<String, Client> = HashMap::new();
     let mut acknowledged = Vec::new();
     let mut i = 0usize;

@@ -6,6 +6,11 @@
 //! filled with `keys` keys; then each kind of work is done and the longest
 //! hold of the store lock during it read from the node's
 //! `longest_store_lock_us` counter (see [`chord::stats::Timed`]).
+//!
+//! Then a fourth node, with a data directory, is filled alike and
+//! compacted ([`compaction`]): the longest hold while its snapshot is
+//! read, the directory's size beside the data it holds, and how long a
+//! node takes to load it again.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -152,4 +157,107 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
         }
     });
     (holds, filled)
+}
+
+/// What compacting a data directory of many keys measured.
+#[derive(Clone, Debug)]
+pub struct Compaction {
+    /// The longest hold of the store lock while the snapshot was read.
+    pub longest_us: u64,
+    /// How long the compaction took, in seconds.
+    pub seconds: f64,
+    /// The bytes of keys and values held, as the store counts them.
+    pub live_bytes: u64,
+    /// The directory's size before and after compacting.
+    pub disk_before: u64,
+    /// After.
+    pub disk_after: u64,
+    /// How long a node took to load the directory again, in seconds.
+    pub load_seconds: f64,
+}
+
+/// A node with a data directory (under the system's temporary one),
+/// filled with `keys` keys of 100-byte values and compacted; then opened
+/// again by a new node.
+///
+/// # Errors
+/// When the directory cannot be made, written or loaded.
+pub fn compaction(keys: usize) -> Result<Compaction, String> {
+    use chord::disk::DataDir;
+    use chord::transport::MemoryNetwork;
+    let space = IdSpace::new(160).unwrap_or_else(|_| unreachable!("160 bits is valid"));
+    let dir = std::env::temp_dir().join(format!("chord-locks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = NodeConfig::new(space);
+    let mut data = DataDir::new(&dir);
+    data.compact_at = 1;
+    config.data = Some(data);
+    let size = |dir: &std::path::Path| -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let result = (|| {
+        let net = MemoryNetwork::new();
+        let node =
+            chord::Node::new("locks-d", config.clone(), net.clone()).map_err(|e| e.to_string())?;
+        node.create();
+        let now = now_micros();
+        for start in (0..keys).step_by(MAX_ITEMS) {
+            let items: Vec<Item> = (start..(start + MAX_ITEMS).min(keys))
+                .map(|i| Item {
+                    key: format!("key-{i:08}").into_bytes(),
+                    entry: Entry {
+                        value: Some(format!("{i:0>100}").into_bytes()),
+                        version: Version {
+                            stamp: now,
+                            writer: 1,
+                        },
+                        expires: None,
+                        update: None,
+                    },
+                })
+                .collect();
+            node.handle(Request::Replicate { items });
+        }
+        let live_bytes = node.store_usage().bytes as u64;
+        let disk_before = size(&dir);
+        node.stats()
+            .longest_store_lock_us
+            .store(0, Ordering::Relaxed);
+        let started = Instant::now();
+        node.keys().compact_if_due();
+        let seconds = started.elapsed().as_secs_f64();
+        let longest_us = node.stats().longest_store_lock_us.load(Ordering::Relaxed);
+        let compacted = node.keys().disk().map_or(0, |d| d.status().compactions);
+        if compacted != 1 {
+            return Err(format!("expected one compaction, saw {compacted}"));
+        }
+        let disk_after = size(&dir);
+        drop(node);
+        let started = Instant::now();
+        let again = chord::Node::new("locks-d", config.clone(), net).map_err(|e| e.to_string())?;
+        let load_seconds = started.elapsed().as_secs_f64();
+        if again.store_usage().keys != keys {
+            return Err(format!(
+                "loaded {} keys of {keys}",
+                again.store_usage().keys
+            ));
+        }
+        Ok(Compaction {
+            longest_us,
+            seconds,
+            live_bytes,
+            disk_before,
+            disk_after,
+            load_seconds,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
