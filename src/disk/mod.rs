@@ -90,6 +90,7 @@ mod recover;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write as _};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -104,7 +105,7 @@ use crate::error::{Error, Result};
 use crate::id::IdSpace;
 use crate::store::{Change, Cursor, Item, Journal, Store};
 use record::{Header, Kind, Write};
-use recover::{load_snapshot, lock, new_log, replay_log, size, sync_dir, Files};
+use recover::{load_snapshot, lock, new_log, private_file, replay_log, size, sync_dir, Files};
 
 /// How often the sync thread writes what is buffered and, with
 /// [`Fsync::EverySec`], syncs the log.
@@ -317,7 +318,11 @@ impl Disk {
                 source,
             }
         };
-        fs::create_dir_all(&dir)
+        // Every key and value is in there: the node's user alone reads it.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
             .map_err(io(format!("making the data directory {}", dir.display())))?;
         let lock = lock(&dir)?;
         let header = Header {
@@ -585,7 +590,7 @@ impl Disk {
                 ..self.header.clone()
             };
             let tmp = self.dir.join(format!("snapshot-{generation}.tmp"));
-            let mut out = BufWriter::new(File::create(&tmp)?);
+            let mut out = BufWriter::new(private_file(&tmp)?);
             let mut bytes = Vec::new();
             let mut put = |record: &Write<'_>, out: &mut BufWriter<File>| -> io::Result<()> {
                 bytes.clear();

@@ -3,6 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use log::warn;
@@ -70,6 +71,7 @@ pub(super) fn lock(dir: &Path) -> Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(&path)
         .map_err(io)?;
     match file.try_lock() {
@@ -94,17 +96,24 @@ pub(super) fn lock(dir: &Path) -> Result<File> {
 /// the directory.
 pub(super) fn new_log(dir: &Path, header: &Header) -> io::Result<File> {
     let path = dir.join(format!("log-{}", header.generation));
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)?;
+    let mut file = private_file(&path)?;
     let mut bytes = Vec::new();
     record::frame(&Write::Header(header), &mut bytes).map_err(io::Error::other)?;
     file.write_all(&bytes)?;
     file.sync_all()?;
     sync_dir(dir)?;
     Ok(file)
+}
+
+/// Opens `path` to write, made if missing, readable by this user alone
+/// (it holds keys and values), and emptied.
+pub(super) fn private_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Syncs a directory, so that the files made or renamed in it stay.
@@ -557,5 +566,10 @@ mod tests {
         let unwritten = size();
         disk.commit().expect("written");
         assert_eq!(size(), unwritten + (disk.position() - before));
+        // Keys and values are for the node's user alone.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).expect("there").permissions().mode();
+        assert_eq!(mode(&scratch.0) & 0o777, 0o700);
+        assert_eq!(mode(&scratch.0.join("log-1")) & 0o777, 0o600);
     }
 }
