@@ -571,7 +571,7 @@ impl Ring {
         links.handover.unsynced = Some((p.id, self.me.id));
         drop(links);
         info!(
-            "{}: restarted empty; copying ({}, {}] back from the replicas before serving it",
+            "{}: restarted in its place; copying ({}, {}] back from the replicas before serving it (an empty store, or one that missed the writes made while it was down)",
             self.me.addr, p.id, self.me.id
         );
     }
