@@ -48,3 +48,34 @@ fn a_screenshot_goes_where_git_ignores() {
     assert!(run.contains(" target/screenshots/$name.png "), "{run}");
     assert!(!run.contains("figures/screenshots"), "{run}");
 }
+
+/// `make ring` gives each node a data directory under the ring's own
+/// (`.ring/data/PORT`, so git ignores it); `FRESH=1` empties it first,
+/// `DURABLE=0` keeps the keys in memory only, and the temporary rings of
+/// other targets do that, so they never touch the ring's data.
+#[test]
+fn ring_data_lives_under_the_ring_directory_and_only_fresh_deletes_it() {
+    let run = dry_run(&["ring"]);
+    assert!(
+        run.contains("--data-dir .ring/data/$port --fsync everysec"),
+        "{run}"
+    );
+    assert!(!run.contains("rm -rf .ring/data;"), "{run}");
+    let fresh = dry_run(&["ring", "FRESH=1"]);
+    assert!(fresh.contains("rm -rf .ring/data;"), "{fresh}");
+    let memory = dry_run(&["ring", "DURABLE=0"]);
+    assert!(!memory.contains("--data-dir"), "{memory}");
+    let always = dry_run(&["ring", "FSYNC=always"]);
+    assert!(always.contains("--fsync always"), "{always}");
+    let makefile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Makefile"))
+        .expect("the Makefile");
+    for line in makefile
+        .lines()
+        .filter(|l| l.contains("$(MAKE) --no-print-directory ring "))
+    {
+        assert!(
+            line.contains("DURABLE=0"),
+            "a temporary ring keeps data: {line}"
+        );
+    }
+}
