@@ -70,7 +70,7 @@ ring: build
 	@taken=$$($(CHORD) ports --host $(HOST) --port $(PORT) --count $(N) 2>&1) || { \
 	  echo "make ring: ports $(PORT) to $$(($(PORT) + $(N) - 1)) on $(HOST) must be free; $${taken##*] }"; exit 1; }
 	@mkdir -p $(RING)
-	@if [ "$(FRESH)" = 1 ]; then rm -rf $(DATA); fi; echo $(DURABLE) > $(RING)/durable
+	@$(if $(filter 1,$(FRESH)),rm -rf $(DATA);) echo $(DURABLE) > $(RING)/durable
 	@# The previous ring's logs are kept, one generation back, as *.log.1.
 	@for f in $(RING)/node-*.log; do [ -e "$$f" ] && mv -f "$$f" "$$f.1"; done; true
 	@echo $(HOST) > $(RING)/host; echo $(PORT) > $(RING)/port
