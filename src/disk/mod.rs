@@ -565,6 +565,17 @@ impl Disk {
         }
     }
 
+    /// Writes and syncs everything buffered, whatever the policy: for a
+    /// node that stops in order, so that it loses nothing.
+    ///
+    /// # Errors
+    /// Why the log could not be written or synced.
+    pub fn close(&self) -> std::result::Result<(), String> {
+        let mut open = self.open.lock();
+        self.write_out(&mut open)?;
+        self.sync(&mut open)
+    }
+
     /// Whether the logs since the last snapshot have outgrown it (and
     /// [`DataDir::compact_at`]).
     pub fn compaction_due(&self) -> bool {
@@ -739,10 +750,7 @@ impl Drop for Disk {
     /// Writes and syncs what is left, whatever the policy: a node that
     /// stops in order loses nothing.
     fn drop(&mut self) {
-        let mut open = self.open.lock();
-        if self.write_out(&mut open).is_ok() {
-            let _ = self.sync(&mut open);
-        }
+        let _ = self.close();
     }
 }
 

@@ -497,6 +497,13 @@ impl Server {
         }
         let left = self.shared.node.leave();
         self.stop();
+        // The process may exit before the node is dropped: what
+        // maintenance changed since the last sync goes to disk now.
+        if let Some(disk) = self.shared.node.keys().disk() {
+            if let Err(why) = disk.close() {
+                warn!("{}: {why}", self.shared.node.me().addr);
+            }
+        }
         left
     }
 

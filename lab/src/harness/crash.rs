@@ -127,12 +127,7 @@ fn crash_once(settings: &CrashSettings, policy: &str, run: usize) -> Result<Cras
         &settings.logs,
     )?;
     nodes.keep_data(&format!("{}/data", settings.logs), policy)?;
-    let first = nodes.start(None)?;
-    nodes.wait_for(1, Duration::from_secs(10))?;
-    for _ in 1..settings.nodes {
-        nodes.start(Some(&first))?;
-    }
-    nodes.wait_for(settings.nodes, Duration::from_secs(60))?;
+    nodes.start_ring(settings.nodes)?;
     let addrs = nodes.addrs();
 
     // Writers, each on keys of its own, every node in turn.

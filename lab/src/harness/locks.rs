@@ -31,15 +31,9 @@ pub struct Hold {
     pub longest_us: u64,
 }
 
-/// Fills a three-node ring with `keys` keys of 100-byte values and measures
-/// the longest store-lock hold of each kind of work; also how long the
-/// fill took, in seconds.
-pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
-    let space = IdSpace::new(160).unwrap_or_else(|_| unreachable!("160 bits is valid"));
-    let nodes = super::memory_ring(["locks-a", "locks-b", "locks-c"], &NodeConfig::new(space));
-    let started = Instant::now();
-    let now = now_micros();
-    let item = |i: usize| Item {
+/// Key `i` of a fill: a 100-byte value, stamped `now`.
+fn item(i: usize, now: u64) -> Item {
+    Item {
         key: format!("key-{i:08}").into_bytes(),
         entry: Entry {
             value: Some(format!("{i:0>100}").into_bytes()),
@@ -50,7 +44,18 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
             expires: None,
             update: None,
         },
-    };
+    }
+}
+
+/// Fills a three-node ring with `keys` keys of 100-byte values and measures
+/// the longest store-lock hold of each kind of work; also how long the
+/// fill took, in seconds.
+pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
+    let space = IdSpace::new(160).unwrap_or_else(|_| unreachable!("160 bits is valid"));
+    let nodes = super::memory_ring(["locks-a", "locks-b", "locks-c"], &NodeConfig::new(space));
+    let started = Instant::now();
+    let now = now_micros();
+    let item = |i: usize| item(i, now);
     for start in (0..keys).step_by(MAX_ITEMS) {
         let items: Vec<Item> = (start..(start + MAX_ITEMS).min(keys)).map(item).collect();
         for node in &nodes {
@@ -210,18 +215,7 @@ pub fn compaction(keys: usize) -> Result<Compaction, String> {
         let now = now_micros();
         for start in (0..keys).step_by(MAX_ITEMS) {
             let items: Vec<Item> = (start..(start + MAX_ITEMS).min(keys))
-                .map(|i| Item {
-                    key: format!("key-{i:08}").into_bytes(),
-                    entry: Entry {
-                        value: Some(format!("{i:0>100}").into_bytes()),
-                        version: Version {
-                            stamp: now,
-                            writer: 1,
-                        },
-                        expires: None,
-                        update: None,
-                    },
-                })
+                .map(|i| item(i, now))
                 .collect();
             node.handle(Request::Replicate { items });
         }

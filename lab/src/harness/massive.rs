@@ -78,12 +78,7 @@ pub fn massive(settings: &MassiveSettings) -> Result<(), String> {
         settings.stabilize_ms,
         &settings.logs,
     )?;
-    let first = nodes.start(None)?;
-    nodes.wait_for(1, Duration::from_secs(10))?;
-    for _ in 1..settings.nodes {
-        nodes.start(Some(&first))?;
-    }
-    nodes.wait_for(settings.nodes, Duration::from_secs(60))?;
+    let first = nodes.start_ring(settings.nodes)?;
     let mut rng = Rng::new(settings.seed);
     let keys: Vec<String> = (0..settings.keys).map(|i| format!("massive-{i}")).collect();
     let mut client = Client::connect(&first, CALL_TIMEOUT).map_err(|e| e.to_string())?;

@@ -95,6 +95,19 @@ impl Nodes {
         Ok(addr)
     }
 
+    /// Starts a ring of `n` nodes on free loopback ports (the first
+    /// creates it, the others join it) and waits until a walk of it lists
+    /// them all; the first node's address.
+    pub(super) fn start_ring(&self, n: usize) -> Result<String, String> {
+        let first = self.start(None)?;
+        self.wait_for(1, Duration::from_secs(10))?;
+        for _ in 1..n {
+            self.start(Some(&first))?;
+        }
+        self.wait_for(n, Duration::from_secs(60))?;
+        Ok(first)
+    }
+
     /// Kills the node at `addr` and at once starts a new one on the same
     /// address, joining through `join`: with an empty store, or with what
     /// its data directory kept (see [`Nodes::keep_data`]).

@@ -471,12 +471,7 @@ fn cpu_us(pids: &[u32]) -> u64 {
 }
 
 fn start_ring(nodes: &Nodes, n: usize) -> Result<Vec<String>, String> {
-    let first = nodes.start(None)?;
-    nodes.wait_for(1, Duration::from_secs(10))?;
-    for _ in 1..n {
-        nodes.start(Some(&first))?;
-    }
-    nodes.wait_for(n, Duration::from_secs(60))?;
+    nodes.start_ring(n)?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let addrs = nodes.addrs();
     while !ring_settled(&addrs) {

@@ -463,12 +463,7 @@ pub fn churn(settings: &Settings) -> Result<bool, String> {
         nodes.keep_data(&format!("{}/data", settings.logs), fsync)?;
     }
     let nodes = Arc::new(nodes);
-    let first = nodes.start(None)?;
-    nodes.wait_for(1, Duration::from_secs(10))?;
-    for _ in 1..settings.nodes {
-        nodes.start(Some(&first))?;
-    }
-    nodes.wait_for(settings.nodes, Duration::from_secs(60))?;
+    nodes.start_ring(settings.nodes)?;
     println!(
         "churn: {} nodes up (R = {}, stabilize every {} ms); running {:?} of workload at {} ops/s{}{}",
         settings.nodes,
