@@ -122,6 +122,15 @@ impl Dhash {
             Some(dir) => {
                 let disk = Disk::open(dir, config.space, &mut store)?;
                 store.set_journal(disk.clone());
+                if store.bytes() > store.limit() {
+                    warn!(
+                        "{}: loaded {} MiB of keys and values, more than --max-memory ({} MiB): \
+                         client writes are refused until deletes bring it below",
+                        dir.path.display(),
+                        store.bytes() >> 20,
+                        store.limit() >> 20
+                    );
+                }
                 Some(disk)
             }
             None => None,
