@@ -410,6 +410,55 @@ fn pipelined_commands_are_answered_in_order() {
     }
 }
 
+/// `INFO commandstats` gives each kind of command its cost at this node:
+/// the serving thread's CPU per call and the peer calls per call. A SET
+/// through a ring of four asks the owner and copies to two replicas; a GET
+/// asks the owner alone. `STATS` gives the same, per command.
+#[test]
+fn each_command_kind_shows_its_cpu_and_peer_calls() {
+    let cluster = TcpCluster::settled(4);
+    let addr = &cluster.addrs()[1];
+    let mut con = connect(addr);
+    for i in 0..40 {
+        let () = con.set(format!("kind-{i}"), i).unwrap();
+        let _: String = con.get(format!("kind-{i}")).unwrap();
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut con)
+        .unwrap();
+    let field = |command: &str, name: &str| -> f64 {
+        let line = info
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{command}:")))
+            .unwrap_or_else(|| panic!("no {command} in {info}"));
+        line.split([':', ','])
+            .find_map(|f| f.strip_prefix(&format!("{name}="))?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+    };
+    assert_eq!(field("set", "calls"), 40.0);
+    let (set, get) = (
+        field("set", "peer_calls_per_call"),
+        field("get", "peer_calls_per_call"),
+    );
+    assert!((2.0..=3.0).contains(&set), "a SET made {set} peer calls");
+    assert!(get <= 1.0 && get < set, "a GET made {get} peer calls");
+    assert!(field("set", "cpu_usec_per_call") > 0.0, "{info}");
+    let lines = chord::client::Client::connect(addr, Duration::from_secs(10))
+        .and_then(|mut c| c.request("STATS"))
+        .expect("STATS");
+    for name in [
+        "command_set_calls=40",
+        "command_set_peer_calls=",
+        "command_get_cpu_us=",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(name)),
+            "no {name} in {lines:?}"
+        );
+    }
+}
+
 /// A pipeline's runs of plain SETs and GETs are carried out together, each
 /// answered as alone: a key set twice keeps the later value, a command
 /// between runs (INCR, SET NX) sees the writes before it, and the runs

@@ -3,6 +3,13 @@
 //! running (`rejected_calls`: a wrong number of arguments, a syntax error)
 //! or failed while running (`failed_calls`), as Redis reports them.
 //!
+//! Beside Redis's counts, each row has the CPU time the serving thread
+//! spent in the command (`cpu_usec`) and the calls to other nodes it made
+//! (`peer_calls`), so that a ring's cost per request shows by kind: what
+//! a `SET` costs in peer calls against a `GET`. The CPU is this node's
+//! thread only; what the peers spent answering is in their own counts.
+//! Requests carried out together (a pipelined run) share theirs evenly.
+//!
 //! Counted under the name the client typed, lower case, and only for
 //! names the parser knows: a name it does not know is refused without a
 //! count, so the table holds at most one row per command chord serves,
@@ -20,14 +27,19 @@ use parking_lot::RwLock;
 struct Row {
     calls: AtomicU64,
     usec: AtomicU64,
+    cpu_usec: AtomicU64,
+    peer_calls: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
 }
 
 impl Row {
-    fn add(&self, usec: u64, outcome: Outcome) {
+    fn add(&self, cost: Cost, outcome: Outcome) {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.usec.fetch_add(usec, Ordering::Relaxed);
+        self.usec.fetch_add(micros(cost.took), Ordering::Relaxed);
+        self.cpu_usec.fetch_add(micros(cost.cpu), Ordering::Relaxed);
+        self.peer_calls
+            .fetch_add(cost.peer_calls, Ordering::Relaxed);
         let counter = match outcome {
             Outcome::Done => return,
             Outcome::Rejected => &self.rejected,
@@ -35,6 +47,55 @@ impl Row {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// What one call cost this node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Cost {
+    /// From the start of carrying it out to its answer.
+    pub(super) took: Duration,
+    /// CPU time of the serving thread meanwhile.
+    pub(super) cpu: Duration,
+    /// Calls to other nodes made for it.
+    pub(super) peer_calls: u64,
+}
+
+impl Cost {
+    /// The cost of each of `n` calls carried out together at `total`;
+    /// the peer calls that do not divide evenly go to the first.
+    pub(super) fn shares(total: Cost, n: usize) -> impl Iterator<Item = Cost> {
+        let n = n.max(1);
+        let parts = u32::try_from(n).unwrap_or(u32::MAX);
+        let calls = total.peer_calls / n as u64;
+        let extra = total.peer_calls % n as u64;
+        (0..n).map(move |i| Cost {
+            took: total.took / parts,
+            cpu: total.cpu / parts,
+            peer_calls: calls + if i == 0 { extra } else { 0 },
+        })
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The CPU time this thread has used, from the kernel
+/// (`CLOCK_THREAD_CPUTIME_ID`); zero where it cannot be read.
+pub(super) fn thread_cpu() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `now` is, and reads
+    // nothing else of ours.
+    let read = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if read != 0 {
+        return Duration::ZERO;
+    }
+    let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u32::try_from(now.tv_nsec).unwrap_or(0);
+    Duration::new(secs, nanos)
 }
 
 /// How a call ended, for its count.
@@ -58,28 +119,28 @@ pub(super) struct CommandStats {
 
 impl CommandStats {
     /// Counts one call of `name` (as typed, any case, at most 16 bytes:
-    /// longer is cut) that took `took`. Lower-cased on the stack and looked
+    /// longer is cut) that cost `cost`. Lower-cased on the stack and looked
     /// up under the read lock: no allocation but a new row's.
-    pub(super) fn count(&self, name: &[u8], took: Duration, outcome: Outcome) {
+    pub(super) fn count(&self, name: &[u8], cost: Cost, outcome: Outcome) {
         let mut lower = [0u8; 16];
         let len = name.len().min(lower.len());
         for (to, from) in lower.iter_mut().zip(&name[..len]) {
             *to = from.to_ascii_lowercase();
         }
         let name = String::from_utf8_lossy(&lower[..len]);
-        let usec = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         if let Some(row) = self.rows.read().get(name.as_ref()) {
-            row.add(usec, outcome);
+            row.add(cost, outcome);
             return;
         }
         self.rows
             .write()
             .entry(name.into_owned())
             .or_default()
-            .add(usec, outcome);
+            .add(cost, outcome);
     }
 
-    /// `INFO commandstats`' lines, by name.
+    /// `INFO commandstats`' lines, by name: Redis's fields, then
+    /// chord's.
     pub(super) fn lines(&self) -> Vec<String> {
         self.rows
             .read()
@@ -87,24 +148,50 @@ impl CommandStats {
             .map(|(name, row)| {
                 let calls = row.calls.load(Ordering::Relaxed);
                 let usec = row.usec.load(Ordering::Relaxed);
-                let per_call = if calls == 0 {
-                    0.0
-                } else {
-                    usec as f64 / calls as f64
-                };
+                let cpu = row.cpu_usec.load(Ordering::Relaxed);
+                let peer = row.peer_calls.load(Ordering::Relaxed);
                 format!(
-                    "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},\
-                     rejected_calls={},failed_calls={}",
+                    "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={:.2},\
+                     rejected_calls={},failed_calls={},cpu_usec={cpu},cpu_usec_per_call={:.2},\
+                     peer_calls={peer},peer_calls_per_call={:.2}",
+                    per(usec, calls),
                     row.rejected.load(Ordering::Relaxed),
-                    row.failed.load(Ordering::Relaxed)
+                    row.failed.load(Ordering::Relaxed),
+                    per(cpu, calls),
+                    per(peer, calls)
                 )
             })
             .collect()
     }
 
+    /// `STATS`' lines for each command: calls, and the CPU µs and peer
+    /// calls of each.
+    pub(super) fn stats(&self) -> Vec<String> {
+        let rows = self.rows.read();
+        let mut lines = Vec::with_capacity(3 * rows.len());
+        for (name, row) in rows.iter() {
+            let calls = row.calls.load(Ordering::Relaxed);
+            let cpu = row.cpu_usec.load(Ordering::Relaxed);
+            let peer = row.peer_calls.load(Ordering::Relaxed);
+            lines.push(format!("command_{name}_calls={calls}"));
+            lines.push(format!("command_{name}_cpu_us={:.1}", per(cpu, calls)));
+            lines.push(format!("command_{name}_peer_calls={:.2}", per(peer, calls)));
+        }
+        lines
+    }
+
     /// `CONFIG RESETSTAT`: every count back to nothing.
     pub(super) fn reset(&self) {
         self.rows.write().clear();
+    }
+}
+
+/// `total / calls`, 0 for no calls.
+fn per(total: u64, calls: u64) -> f64 {
+    if calls == 0 {
+        0.0
+    } else {
+        total as f64 / calls as f64
     }
 }
 
@@ -115,17 +202,51 @@ mod tests {
     #[test]
     fn calls_are_counted_by_name_in_any_case() {
         let stats = CommandStats::default();
-        stats.count(b"SET", Duration::from_micros(10), Outcome::Done);
-        stats.count(b"set", Duration::from_micros(30), Outcome::Failed);
-        stats.count(b"Get", Duration::from_micros(5), Outcome::Rejected);
+        let cost = |took: u64, cpu: u64, peer_calls: u64| Cost {
+            took: Duration::from_micros(took),
+            cpu: Duration::from_micros(cpu),
+            peer_calls,
+        };
+        stats.count(b"SET", cost(10, 6, 3), Outcome::Done);
+        stats.count(b"set", cost(30, 10, 2), Outcome::Failed);
+        stats.count(b"Get", cost(5, 4, 1), Outcome::Rejected);
         assert_eq!(
             stats.lines(),
             [
-                "cmdstat_get:calls=1,usec=5,usec_per_call=5.00,rejected_calls=1,failed_calls=0",
-                "cmdstat_set:calls=2,usec=40,usec_per_call=20.00,rejected_calls=0,failed_calls=1",
+                "cmdstat_get:calls=1,usec=5,usec_per_call=5.00,rejected_calls=1,failed_calls=0,\
+                 cpu_usec=4,cpu_usec_per_call=4.00,peer_calls=1,peer_calls_per_call=1.00",
+                "cmdstat_set:calls=2,usec=40,usec_per_call=20.00,rejected_calls=0,failed_calls=1,\
+                 cpu_usec=16,cpu_usec_per_call=8.00,peer_calls=5,peer_calls_per_call=2.50",
+            ]
+        );
+        assert_eq!(
+            stats.stats()[3..],
+            [
+                "command_set_calls=2",
+                "command_set_cpu_us=8.0",
+                "command_set_peer_calls=2.50"
             ]
         );
         stats.reset();
         assert!(stats.lines().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod shares {
+    use super::*;
+
+    #[test]
+    fn calls_carried_out_together_share_their_cost_and_lose_none() {
+        let total = Cost {
+            took: Duration::from_micros(90),
+            cpu: Duration::from_micros(30),
+            peer_calls: 7,
+        };
+        let parts: Vec<Cost> = Cost::shares(total, 3).collect();
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.took == Duration::from_micros(30)));
+        assert_eq!(parts.iter().map(|p| p.peer_calls).sum::<u64>(), 7);
+        assert_eq!(parts[0].peer_calls, 3);
     }
 }

@@ -337,7 +337,7 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
                 keys: ring.iter().map(|e| e.owned).sum(),
                 nodes: ring.len(),
             }),
-        Command::Stats => Answer::Lines(stats(node)),
+        Command::Stats => Answer::Lines(stats(node, &shared.commands)),
         Command::Info { sections } => Answer::Text(info(shared, &sections)),
         Command::Help => Answer::Lines(text::HELP.iter().map(|s| s.to_string()).collect()),
         Command::Ping { message: None } => Answer::Pong,
@@ -625,7 +625,7 @@ fn lookup(node: &Node, key: &[u8]) -> Answer {
 }
 
 /// `STATS`: the counters, then what the store holds.
-fn stats(node: &Node) -> Vec<String> {
+fn stats(node: &Node, commands: &super::commandstats::CommandStats) -> Vec<String> {
     let held = node.store_usage();
     let usage = [
         ("keys", held.keys),
@@ -654,6 +654,7 @@ fn stats(node: &Node) -> Vec<String> {
         .chain(usage.map(|(name, n)| (name, n.to_string())))
         .chain(disk.map(|(name, n)| (name, n.to_string())))
         .map(|(name, value)| format!("{name}={value}"))
+        .chain(commands.stats())
         .collect()
 }
 

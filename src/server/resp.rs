@@ -10,7 +10,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::commandstats::Outcome;
+use super::commandstats::{thread_cpu, Cost, Outcome};
 use super::execute::Session;
 use super::Shared;
 use crate::command::{Answer, Refusal};
@@ -96,14 +96,22 @@ pub(super) fn serve(
             }
         };
         let started = Instant::now();
+        let cpu_before = thread_cpu();
+        let calls_before = crate::transport::client_calls_made();
         let (described, parsed): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .map(|r| ((r.name, r.len, r.rejected), r.parsed))
             .unzip();
         let answers = super::pipeline::answer_all(shared, &mut session, parsed);
-        let each = started.elapsed() / u32::try_from(answers.len().max(1)).unwrap_or(u32::MAX);
+        let total = Cost {
+            took: started.elapsed(),
+            cpu: thread_cpu().saturating_sub(cpu_before),
+            peer_calls: crate::transport::client_calls_made() - calls_before,
+        };
+        let costs = Cost::shares(total, answers.len());
         let mut quit = false;
-        for ((name, len, rejected), answer) in described.into_iter().zip(answers) {
+        for (((name, len, rejected), answer), each) in described.into_iter().zip(answers).zip(costs)
+        {
             if let Some(rejected) = rejected {
                 let outcome = match (&answer, rejected) {
                     (_, true) => Outcome::Rejected,

@@ -72,6 +72,14 @@ struct ClientRequest {
 
 thread_local! {
     static SERVING: std::cell::Cell<Option<ClientRequest>> = const { std::cell::Cell::new(None) };
+    /// Every call this thread has made for client requests.
+    static MADE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many calls to other nodes this thread has made for client requests
+/// since it started: the difference across a request is what it made.
+pub fn client_calls_made() -> u64 {
+    MADE.with(std::cell::Cell::get)
 }
 
 /// Runs `work` as part of serving a client request that must be answered
@@ -126,6 +134,7 @@ fn count_calls(n: usize) {
         if let Some(mut request) = s.get() {
             request.calls += n as u64;
             s.set(Some(request));
+            MADE.with(|m| m.set(m.get() + n as u64));
         }
     });
 }
