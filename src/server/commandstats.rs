@@ -4,11 +4,15 @@
 //! or failed while running (`failed_calls`), as Redis reports them.
 //!
 //! Beside Redis's counts, each row has the CPU time the serving thread
-//! spent in the command (`cpu_usec`) and the calls to other nodes it made
-//! (`peer_calls`), so that a ring's cost per request shows by kind: what
-//! a `SET` costs in peer calls against a `GET`. The CPU is this node's
-//! thread only; what the peers spent answering is in their own counts.
-//! Requests carried out together (a pipelined run) share theirs evenly.
+//! spent in the command (`cpu_usec_per_call`) and the calls to other nodes
+//! it made (`peer_calls`), so that a ring's cost per request shows by
+//! kind: what a `SET` costs in peer calls against a `GET`. The CPU is this
+//! node's thread only; what the peers spent answering is in their own
+//! counts. Reading a thread's CPU time is a system call, which cost a
+//! tenth of a single node's `SET` rate when made for every request, so
+//! a connection's first batch of requests, then one in [`CPU_SAMPLE`], is
+//! timed, and the CPU per call is the mean over those. Requests carried out together (a pipelined run)
+//! share their cost evenly.
 //!
 //! Counted under the name the client typed, lower case, and only for
 //! names the parser knows: a name it does not know is refused without a
@@ -27,7 +31,10 @@ use parking_lot::RwLock;
 struct Row {
     calls: AtomicU64,
     usec: AtomicU64,
+    /// CPU µs of the calls whose CPU was read (see [`CPU_SAMPLE`]).
     cpu_usec: AtomicU64,
+    /// How many calls those were.
+    cpu_calls: AtomicU64,
     peer_calls: AtomicU64,
     rejected: AtomicU64,
     failed: AtomicU64,
@@ -37,7 +44,10 @@ impl Row {
     fn add(&self, cost: Cost, outcome: Outcome) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.usec.fetch_add(micros(cost.took), Ordering::Relaxed);
-        self.cpu_usec.fetch_add(micros(cost.cpu), Ordering::Relaxed);
+        if let Some(cpu) = cost.cpu {
+            self.cpu_usec.fetch_add(micros(cpu), Ordering::Relaxed);
+            self.cpu_calls.fetch_add(1, Ordering::Relaxed);
+        }
         self.peer_calls
             .fetch_add(cost.peer_calls, Ordering::Relaxed);
         let counter = match outcome {
@@ -47,6 +57,14 @@ impl Row {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// The mean CPU µs of the calls whose CPU was read.
+    fn cpu_per_call(&self) -> f64 {
+        per(
+            self.cpu_usec.load(Ordering::Relaxed),
+            self.cpu_calls.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// What one call cost this node.
@@ -54,8 +72,8 @@ impl Row {
 pub(super) struct Cost {
     /// From the start of carrying it out to its answer.
     pub(super) took: Duration,
-    /// CPU time of the serving thread meanwhile.
-    pub(super) cpu: Duration,
+    /// CPU time of the serving thread meanwhile, if it was read.
+    pub(super) cpu: Option<Duration>,
     /// Calls to other nodes made for it.
     pub(super) peer_calls: u64,
 }
@@ -70,11 +88,14 @@ impl Cost {
         let extra = total.peer_calls % n as u64;
         (0..n).map(move |i| Cost {
             took: total.took / parts,
-            cpu: total.cpu / parts,
+            cpu: total.cpu.map(|cpu| cpu / parts),
             peer_calls: calls + if i == 0 { extra } else { 0 },
         })
     }
 }
+
+/// One batch of requests in this many has its CPU time read.
+pub(super) const CPU_SAMPLE: u64 = 16;
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -148,16 +169,15 @@ impl CommandStats {
             .map(|(name, row)| {
                 let calls = row.calls.load(Ordering::Relaxed);
                 let usec = row.usec.load(Ordering::Relaxed);
-                let cpu = row.cpu_usec.load(Ordering::Relaxed);
                 let peer = row.peer_calls.load(Ordering::Relaxed);
                 format!(
                     "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={:.2},\
-                     rejected_calls={},failed_calls={},cpu_usec={cpu},cpu_usec_per_call={:.2},\
+                     rejected_calls={},failed_calls={},cpu_usec_per_call={:.2},\
                      peer_calls={peer},peer_calls_per_call={:.2}",
                     per(usec, calls),
                     row.rejected.load(Ordering::Relaxed),
                     row.failed.load(Ordering::Relaxed),
-                    per(cpu, calls),
+                    row.cpu_per_call(),
                     per(peer, calls)
                 )
             })
@@ -171,10 +191,9 @@ impl CommandStats {
         let mut lines = Vec::with_capacity(3 * rows.len());
         for (name, row) in rows.iter() {
             let calls = row.calls.load(Ordering::Relaxed);
-            let cpu = row.cpu_usec.load(Ordering::Relaxed);
             let peer = row.peer_calls.load(Ordering::Relaxed);
             lines.push(format!("command_{name}_calls={calls}"));
-            lines.push(format!("command_{name}_cpu_us={:.1}", per(cpu, calls)));
+            lines.push(format!("command_{name}_cpu_us={:.1}", row.cpu_per_call()));
             lines.push(format!("command_{name}_peer_calls={:.2}", per(peer, calls)));
         }
         lines
@@ -202,29 +221,30 @@ mod tests {
     #[test]
     fn calls_are_counted_by_name_in_any_case() {
         let stats = CommandStats::default();
-        let cost = |took: u64, cpu: u64, peer_calls: u64| Cost {
+        let cost = |took: u64, cpu: Option<u64>, peer_calls: u64| Cost {
             took: Duration::from_micros(took),
-            cpu: Duration::from_micros(cpu),
+            cpu: cpu.map(Duration::from_micros),
             peer_calls,
         };
-        stats.count(b"SET", cost(10, 6, 3), Outcome::Done);
-        stats.count(b"set", cost(30, 10, 2), Outcome::Failed);
-        stats.count(b"Get", cost(5, 4, 1), Outcome::Rejected);
+        stats.count(b"SET", cost(10, Some(6), 3), Outcome::Done);
+        stats.count(b"set", cost(30, Some(10), 2), Outcome::Failed);
+        stats.count(b"set", cost(20, None, 1), Outcome::Done);
+        stats.count(b"Get", cost(5, Some(4), 1), Outcome::Rejected);
         assert_eq!(
             stats.lines(),
             [
                 "cmdstat_get:calls=1,usec=5,usec_per_call=5.00,rejected_calls=1,failed_calls=0,\
-                 cpu_usec=4,cpu_usec_per_call=4.00,peer_calls=1,peer_calls_per_call=1.00",
-                "cmdstat_set:calls=2,usec=40,usec_per_call=20.00,rejected_calls=0,failed_calls=1,\
-                 cpu_usec=16,cpu_usec_per_call=8.00,peer_calls=5,peer_calls_per_call=2.50",
+                 cpu_usec_per_call=4.00,peer_calls=1,peer_calls_per_call=1.00",
+                "cmdstat_set:calls=3,usec=60,usec_per_call=20.00,rejected_calls=0,failed_calls=1,\
+                 cpu_usec_per_call=8.00,peer_calls=6,peer_calls_per_call=2.00",
             ]
         );
         assert_eq!(
             stats.stats()[3..],
             [
-                "command_set_calls=2",
+                "command_set_calls=3",
                 "command_set_cpu_us=8.0",
-                "command_set_peer_calls=2.50"
+                "command_set_peer_calls=2.00"
             ]
         );
         stats.reset();
@@ -240,7 +260,7 @@ mod shares {
     fn calls_carried_out_together_share_their_cost_and_lose_none() {
         let total = Cost {
             took: Duration::from_micros(90),
-            cpu: Duration::from_micros(30),
+            cpu: Some(Duration::from_micros(30)),
             peer_calls: 7,
         };
         let parts: Vec<Cost> = Cost::shares(total, 3).collect();
