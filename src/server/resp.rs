@@ -98,7 +98,7 @@ pub(super) fn serve(
             }
         };
         let started = Instant::now();
-        let cpu_before = (batches % CPU_SAMPLE == 0).then(thread_cpu);
+        let cpu_before = batches.is_multiple_of(CPU_SAMPLE).then(thread_cpu);
         batches += 1;
         let calls_before = crate::transport::client_calls_made();
         let (described, parsed): (Vec<_>, Vec<_>) = batch
