@@ -131,12 +131,6 @@ fn serve_person(
     text::serve(shared, session, first, reader, writer)
 }
 
-/// Counts a flush of replies: with `client_requests`, how well replies
-/// are batched.
-pub(super) fn count_flush(shared: &Shared) {
-    Stats::add(&shared.node.stats().reply_flushes, 1);
-}
-
 /// The peer protocol after the handshake: answer frames until the peer
 /// closes, idles out, or breaks the protocol (a malformed frame, a bad MAC,
 /// or a request that fails its checks).

@@ -75,7 +75,7 @@ use crate::auth::{Secret, Session};
 use crate::error::{Error, Result};
 use crate::maintenance::Maintenance;
 use crate::node::{Node, NodeConfig};
-use crate::stats::Throttled;
+use crate::stats::{Stats, Throttled};
 use crate::transport::{TcpTransport, TransportError};
 
 pub use lobby::{FIRST_BYTE_WAIT, HANDSHAKE_DEADLINE, MAX_PENDING};
@@ -597,6 +597,12 @@ fn wake_address(bound: SocketAddr) -> SocketAddr {
         });
     }
     addr
+}
+
+/// Counts a flush of replies: with `client_requests`, how well replies
+/// are batched.
+fn count_flush(shared: &Shared) {
+    Stats::add(&shared.node.stats().reply_flushes, 1);
 }
 
 /// The text clients' password as the server keeps it.

@@ -155,7 +155,7 @@ pub(super) fn serve(
         if reader.buffer().is_empty()
             || unsent_since.get_or_insert_with(Instant::now).elapsed() >= PIPELINE_FLUSH
         {
-            super::connection::count_flush(shared);
+            super::count_flush(shared);
             writer.flush()?;
             unsent_since = None;
         }

@@ -58,7 +58,7 @@ pub(super) fn serve(
         // Replies go out in batches: while another whole request is
         // already buffered (a pipelining client), answer it first.
         if !reader.buffer().contains(&b'\n') {
-            super::connection::count_flush(shared);
+            super::count_flush(shared);
             writer.flush()?;
         }
         line = text::read_line(&mut reader, text::MAX_LINE);
