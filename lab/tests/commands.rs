@@ -82,13 +82,28 @@ fn bench_without_redis_tools_says_how_to_install_them() {
 }
 
 /// A `chord node` with m = 6 on a port the kernel picks, stopped when
-/// dropped; its address is read from its log's "listening on" line.
+/// dropped; its address and identifier are read from its log's
+/// "node <id> listening on <addr>" line.
 struct SmallNode {
     child: std::process::Child,
     addr: String,
+    id: String,
 }
 
 impl SmallNode {
+    /// A node whose identifier is not 0: a lone node at 0 sits at the top
+    /// of the circle whatever m the picture assumes, so pictures for two
+    /// m's could not differ.
+    fn start_off_zero() -> SmallNode {
+        for _ in 0..20 {
+            let node = SmallNode::start();
+            if node.id.trim_start_matches('0') != "" {
+                return node;
+            }
+        }
+        panic!("20 nodes in a row had identifier 0");
+    }
+
     fn start() -> SmallNode {
         use std::io::{BufRead, BufReader};
         let exe = std::path::Path::new(env!("CARGO_BIN_EXE_chord-lab")).with_file_name("chord");
@@ -103,14 +118,16 @@ impl SmallNode {
         let stderr = child.stderr.take().expect("its log");
         // The node logs until it stops; the lines are read until the
         // address shows, which ends when the node does if it never does.
-        let addr = BufReader::new(stderr)
+        let said = BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
-            .find_map(|line| Some(line.split_once(" listening on ")?.1.to_string()));
-        let node = SmallNode {
-            child,
-            addr: addr.unwrap_or_default(),
-        };
+            .find_map(|line| {
+                let (before, addr) = line.split_once(" listening on ")?;
+                let id = before.rsplit(' ').next()?;
+                Some((id.to_string(), addr.to_string()))
+            });
+        let (id, addr) = said.unwrap_or_default();
+        let node = SmallNode { child, addr, id };
         assert!(
             !node.addr.is_empty(),
             "the node did not say where it listens"
@@ -131,7 +148,7 @@ impl Drop for SmallNode {
 /// warning.
 #[test]
 fn draw_places_nodes_by_the_rings_own_m() {
-    let node = SmallNode::start();
+    let node = SmallNode::start_off_zero();
     let draw = |extra: &[&str]| {
         let mut args = vec!["draw", "--addr", node.addr.as_str()];
         args.extend_from_slice(extra);
