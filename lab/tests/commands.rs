@@ -97,7 +97,7 @@ impl SmallNode {
     fn start_off_zero() -> SmallNode {
         for _ in 0..20 {
             let node = SmallNode::start();
-            if node.id.trim_start_matches('0') != "" {
+            if !node.id.trim_start_matches('0').is_empty() {
                 return node;
             }
         }
