@@ -263,3 +263,70 @@ fn compactions_during_writes_lose_no_acknowledged_value() {
         );
     }
 }
+
+/// In a ring, a node whose disk is full refuses what it cannot log, as
+/// owner or as replica, and the writer hears why at once: not after the
+/// request timeout, even when the refused calls travelled in one batch.
+/// Every write acknowledged before is still read. Root only, as the test
+/// above.
+#[test]
+fn a_full_disk_in_a_ring_fails_writes_at_once_and_loses_none_acknowledged() {
+    let full = Scratch::new("ring-full");
+    if !mount_tmpfs(&full.0, "1m") {
+        eprintln!("not run: mounting a small tmpfs needs root");
+        return;
+    }
+    let mounted = Mounted(&full.0);
+    let roomy: Vec<Scratch> = (0..2)
+        .map(|i| Scratch::new(&format!("ring-roomy{i}")))
+        .collect();
+    let first = start("127.0.0.1:0", &roomy[0].0, None).expect("starts");
+    let second = start("127.0.0.1:0", &roomy[1].0, Some(first.addr())).expect("joins");
+    let third = start("127.0.0.1:0", mounted.0, Some(first.addr())).expect("joins");
+    let node = first.node().clone();
+    wait_until("a ring of three", || {
+        [&first, &second, &third]
+            .iter()
+            .all(|s| s.node().view().successors.len() >= 2)
+    });
+    // Four writers at once, so that calls to one peer share messages.
+    let value = vec![b'v'; 16 * 1024];
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (node, value) = (node.clone(), value.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for i in 0..200 {
+                    let key = format!("w{w}-{i}");
+                    let started = Instant::now();
+                    match node.put(&key, &value) {
+                        Ok(()) => acknowledged.push(key),
+                        Err(e) => return (acknowledged, Some((e.to_string(), started.elapsed()))),
+                    }
+                }
+                (acknowledged, None)
+            })
+        })
+        .collect();
+    for writer in writers {
+        let (acknowledged, refusal) = writer.join().expect("a writer");
+        let (why, took) = refusal.expect("1 MiB cannot hold 200 writes of 16 KiB");
+        assert!(
+            took < Duration::from_secs(3),
+            "refused after {took:?}: {why}"
+        );
+        assert!(
+            why.contains("cannot write the log") || why.contains("refusing writes"),
+            "{why}"
+        );
+        for key in &acknowledged {
+            assert_eq!(
+                node.get(key).expect("a read").as_deref(),
+                Some(&value[..]),
+                "{key}"
+            );
+        }
+    }
+    drop(node);
+    drop((first, second, third));
+}

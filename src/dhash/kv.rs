@@ -725,6 +725,11 @@ impl Dhash {
         // that the usual case, every replica up, is one round trip.
         let mut holding = 0;
         let mut next = 0;
+        // A target that refused the copies (its disk cannot take them, say)
+        // is passed over like one that is down; if too few holders are
+        // left, its reason is the write's, at once: a retry would meet it
+        // again.
+        let mut refused = None;
         while holding < needed && next < targets.len() {
             let wave = &targets[next..targets.len().min(next + needed - holding)];
             next += wave.len();
@@ -740,9 +745,18 @@ impl Dhash {
                         );
                         return Err(full(target, bound, &only));
                     }
+                    Err(CallError::Refused(why)) => refused = Some((target, why)),
                     Err(e) => debug!("{}: replica {}: {e}", self.me().addr, target.addr),
                 }
             }
+        }
+        if let (true, Some((target, why))) = (holding < needed, refused) {
+            return Err(Failure::Final(Error::Rejected(format!(
+                "replica {} refused the write ({why}); only {} of {} holders took it",
+                target.addr,
+                holding + already,
+                needed + already
+            ))));
         }
         if holding < needed {
             return Err(format!(

@@ -474,8 +474,19 @@ impl Dhash {
     /// [`crate::node`] sends the others to the ring), once what it changed
     /// is as durable as `--fsync` says: an answer acknowledges it.
     pub(crate) fn handle(&self, request: Request) -> Response {
-        self.durably(|| self.answer(request))
-            .unwrap_or_else(|e| Response::Unwritable(e.to_string()))
+        // A batch that could not be made durable is refused member by
+        // member, so that each caller hears why, as it would alone.
+        let members = match &request {
+            Request::Batch(requests) => Some(requests.len()),
+            _ => None,
+        };
+        self.durably(|| self.answer(request)).unwrap_or_else(|e| {
+            let refused = Response::Unwritable(e.to_string());
+            match members {
+                Some(n) => Response::Batch(vec![refused; n]),
+                None => refused,
+            }
+        })
     }
 
     fn answer(&self, request: Request) -> Response {
