@@ -174,6 +174,47 @@ impl Dhash {
         Error::Rejected(format!("node {}: {why}", self.me().addr))
     }
 
+    /// Copies everything `source` holds in the arc `(from, to]` into this
+    /// node's store, chunk by chunk; how many entries came.
+    ///
+    /// # Errors
+    /// [`CopyError::SourceRefilling`] when the source is copying its own
+    /// arc back; [`CopyError::Stopped`] when it stopped answering, or this
+    /// node could not take every entry.
+    pub(crate) fn copy_range(
+        &self,
+        source: &NodeRef,
+        from: Id,
+        to: Id,
+    ) -> std::result::Result<u64, CopyError> {
+        let mut after = None;
+        let mut received = 0;
+        let peer = self.ring.peer(source);
+        loop {
+            match peer.take_keys(from, to, after.take(), CHUNK_BYTES as u32) {
+                Ok((items, more)) => {
+                    received += items.len() as u64;
+                    let merged = self.merge(items);
+                    if merged.full.is_some() || merged.unwritable.is_some() {
+                        return Err(CopyError::Stopped);
+                    }
+                    match more {
+                        Some(cursor) => after = Some(cursor),
+                        None => return Ok(received),
+                    }
+                }
+                Err(CallError::Syncing) => return Err(CopyError::SourceRefilling),
+                Err(e) => {
+                    debug!(
+                        "{}: copying keys from {source:?} stopped: {e}",
+                        self.me().addr
+                    );
+                    return Err(CopyError::Stopped);
+                }
+            }
+        }
+    }
+
     /// The data directory, if the node has one.
     pub fn disk(&self) -> Option<&Disk> {
         self.disk.as_deref()
@@ -507,6 +548,9 @@ impl Dhash {
                 Response::Keys { items, more }
             }
             Request::Replicate { items } => self.merge(items).answer(),
+            // Nor digests to compare: a node restarted in its place would
+            // take its partial copy for the arc (`pull_differences`).
+            Request::Digest { .. } if self.ring.refilling() => Response::Syncing,
             Request::Digest {
                 from,
                 buckets,
@@ -554,35 +598,15 @@ impl Dhash {
 
 impl Keys for Dhash {
     /// Copies everything `source` holds in the arc `(from, to]` into this
-    /// node's store, chunk by chunk; how many entries came, or `None` if
-    /// `source` stopped answering.
+    /// node's store; how many entries came. A node restarted with its data
+    /// directory holds most of its arc already, and copies only the parts
+    /// whose digests differ ([`Dhash::pull_differences`]).
     fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> std::result::Result<u64, CopyError> {
-        let mut after = None;
-        let mut received = 0;
-        let peer = self.ring.peer(source);
-        loop {
-            match peer.take_keys(from, to, after.take(), CHUNK_BYTES as u32) {
-                Ok((items, more)) => {
-                    received += items.len() as u64;
-                    let merged = self.merge(items);
-                    if merged.full.is_some() || merged.unwritable.is_some() {
-                        return Err(CopyError::Stopped);
-                    }
-                    match more {
-                        Some(cursor) => after = Some(cursor),
-                        None => return Ok(received),
-                    }
-                }
-                Err(CallError::Syncing) => return Err(CopyError::SourceRefilling),
-                Err(e) => {
-                    debug!(
-                        "{}: copying keys from {source:?} stopped: {e}",
-                        self.me().addr
-                    );
-                    return Err(CopyError::Stopped);
-                }
-            }
+        let holds_some = || self.store().first_id_in(from, to).is_some();
+        if self.disk.is_some() && to == self.me().id && from != to && holds_some() {
+            return self.pull_differences(source, from);
         }
+        self.copy_range(source, from, to)
     }
 
     /// Pushes every key held here to `heir`, in chunks. Whether it took all.

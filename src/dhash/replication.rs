@@ -53,6 +53,7 @@ use super::{Dhash, CHUNK_BYTES};
 use crate::chord::{CopyError, Keys};
 use crate::id::{Id, NodeRef};
 use crate::message::Response;
+use crate::peer::CallError;
 use crate::stats::Stats;
 use crate::store::{Bucket, Item, Version};
 
@@ -266,6 +267,46 @@ impl Dhash {
         buckets.last().map(|b| b.to)
     }
 
+    /// For a node restarted with its data directory, which holds most of
+    /// its arc `(from, n]` already: compares its copy with `source`'s slice
+    /// by slice, by digests, and copies only the runs of buckets that
+    /// differ, where a node with nothing copies the arc whole. A node down
+    /// a moment ago thus copies about the writes it missed; one that missed
+    /// writes all over its arc copies about all of it, as the whole copy
+    /// would, plus the digests. How many entries came.
+    ///
+    /// # Errors
+    /// As [`Dhash::copy_range`]: the ranges are copied with it.
+    pub(super) fn pull_differences(&self, source: &NodeRef, from: Id) -> Result<u64, CopyError> {
+        let me = self.me().id;
+        let peer = self.ring.peer(source);
+        let (mut start, mut received) = (from, 0);
+        loop {
+            let buckets = self.digest_slice(start);
+            let flushed = self.store().flushed();
+            let (differ, theirs) = match peer.digest(start, buckets.clone(), flushed) {
+                Ok(answer) => answer,
+                Err(CallError::Syncing) => return Err(CopyError::SourceRefilling),
+                Err(e) => {
+                    debug!("{}: comparing with {source:?}: {e}", self.me().addr);
+                    return Err(CopyError::Stopped);
+                }
+            };
+            self.flush(theirs);
+            for (first, last) in runs(differ, buckets.len()) {
+                let range_from = match first {
+                    0 => start,
+                    i => buckets[i - 1].to,
+                };
+                received += self.copy_range(source, range_from, buckets[last].to)?;
+            }
+            match buckets.last() {
+                Some(bucket) if bucket.to != me => start = bucket.to,
+                _ => return Ok(received),
+            }
+        }
+    }
+
     /// The digests of up to [`MAX_BUCKETS`] buckets of our arc after
     /// `start`, computed [`BUCKETS_PER_HOLD`] buckets per hold of the store
     /// lock.
@@ -416,5 +457,38 @@ impl Dhash {
         if changed > 0 {
             debug!("{}: emptied or removed {changed} entries", self.me().addr);
         }
+    }
+}
+
+/// The runs of consecutive bucket indices among `differ` (a peer's
+/// answer: out-of-range ones are dropped), as `(first, last)`.
+fn runs(mut differ: Vec<u32>, buckets: usize) -> Vec<(usize, usize)> {
+    differ.sort_unstable();
+    differ.dedup();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for index in differ
+        .into_iter()
+        .map(|i| i as usize)
+        .filter(|&i| i < buckets)
+    {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == index => *last = index,
+            _ => runs.push((index, index)),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs;
+
+    #[test]
+    fn differing_buckets_are_copied_in_runs_and_a_peers_nonsense_is_dropped() {
+        assert_eq!(
+            runs(vec![5, 1, 2, 3, 9, 9, 70], 10),
+            vec![(1, 3), (5, 5), (9, 9)]
+        );
+        assert!(runs(Vec::new(), 10).is_empty());
     }
 }
