@@ -600,7 +600,7 @@ impl Keys for Dhash {
     /// Copies everything `source` holds in the arc `(from, to]` into this
     /// node's store; how many entries came. A node restarted with its data
     /// directory holds most of its arc already, and copies only the parts
-    /// whose digests differ ([`Dhash::pull_differences`]).
+    /// whose digests differ (`pull_differences`, `dhash/replication.rs`).
     fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> std::result::Result<u64, CopyError> {
         let holds_some = || self.store().first_id_in(from, to).is_some();
         if self.disk.is_some() && to == self.me().id && from != to && holds_some() {

@@ -59,10 +59,11 @@
 //! 5. a new log, of the next generation, takes the node's changes;
 //! 6. the node joins, and the ring's versions merge what others hold: a
 //!    key written while the node was down wins over its older copy. A node
-//!    restarted at its old place still copies its arc back from its
+//!    restarted at its old place still takes its arc back from its
 //!    successors before serving it ([`crate::chord`]'s restart rule),
-//!    since it missed the writes made while it was down; the copy merges
-//!    into what it loaded.
+//!    since it missed the writes made while it was down; holding most of
+//!    it, it copies only the parts whose digests differ
+//!    (`Dhash::pull_differences`, `dhash/replication.rs`).
 //!
 //! # Compaction
 //!
