@@ -189,6 +189,18 @@ pub enum Step {
     Closer(Vec<NodeRef>),
 }
 
+/// A node's answer to a digest of an arc ([`Peer::digest`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Differ {
+    /// The indices of the buckets whose digests differ there, ascending.
+    pub buckets: Vec<u32>,
+    /// Its flush watermark.
+    pub flushed: u64,
+    /// Whether it was copying its own arc back, so that its digests cover
+    /// only part of what it should hold.
+    pub syncing: bool,
+}
+
 /// A node's predecessor and successor list, as it told them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Neighbours {
@@ -426,13 +438,21 @@ impl<'a> Peer<'a> {
         from: Id,
         buckets: Vec<Bucket>,
         flushed: u64,
-    ) -> Result<(Vec<u32>, u64), CallError> {
+    ) -> Result<Differ, CallError> {
         match self.call(Request::Digest {
             from,
             buckets,
             flushed,
         })? {
-            Response::Differ { buckets, flushed } => Ok((buckets, flushed)),
+            Response::Differ {
+                buckets,
+                flushed,
+                syncing,
+            } => Ok(Differ {
+                buckets,
+                flushed,
+                syncing,
+            }),
             other => Err(unexpected(&other)),
         }
     }

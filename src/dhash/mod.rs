@@ -548,9 +548,6 @@ impl Dhash {
                 Response::Keys { items, more }
             }
             Request::Replicate { items } => self.merge(items).answer(),
-            // Nor digests to compare: a node restarted in its place would
-            // take its partial copy for the arc (`pull_differences`).
-            Request::Digest { .. } if self.ring.refilling() => Response::Syncing,
             Request::Digest {
                 from,
                 buckets,

@@ -231,10 +231,12 @@ impl Dhash {
         let buckets = self.digest_slice(start);
         let peer = self.ring.peer(replica);
         let flushed = self.store().flushed();
+        // A replica copying its own arc back is compared all the same:
+        // what it lacks here is sent to it.
         let differ = match peer.digest(start, buckets.clone(), flushed) {
-            Ok((differ, theirs)) => {
-                self.flush(theirs);
-                differ
+            Ok(answer) => {
+                self.flush(answer.flushed);
+                answer.buckets
             }
             Err(e) => {
                 debug!("{}: anti-entropy with {replica:?}: {e}", self.me().addr);
@@ -284,7 +286,8 @@ impl Dhash {
         loop {
             let buckets = self.digest_slice(start);
             let flushed = self.store().flushed();
-            let (differ, theirs) = match peer.digest(start, buckets.clone(), flushed) {
+            let answer = match peer.digest(start, buckets.clone(), flushed) {
+                Ok(answer) if answer.syncing => return Err(CopyError::SourceRefilling),
                 Ok(answer) => answer,
                 Err(CallError::Syncing) => return Err(CopyError::SourceRefilling),
                 Err(e) => {
@@ -292,8 +295,8 @@ impl Dhash {
                     return Err(CopyError::Stopped);
                 }
             };
-            self.flush(theirs);
-            for (first, last) in runs(differ, buckets.len()) {
+            self.flush(answer.flushed);
+            for (first, last) in runs(answer.buckets, buckets.len()) {
                 let range_from = match first {
                     0 => start,
                     i => buckets[i - 1].to,
@@ -332,6 +335,9 @@ impl Dhash {
     /// differ from ours. The store lock is taken bucket by bucket, and a
     /// bucket is looked at for at most [`BUCKET_SCAN`] entries.
     pub(crate) fn compare_digests(&self, from: Id, buckets: &[Bucket], flushed: u64) -> Response {
+        // Read first: a node that finishes copying its arc while this
+        // runs computed some digests over part of it.
+        let syncing = self.ring.refilling();
         // Flushed first, so that the digests compare what both keep.
         self.flush(flushed);
         let horizon = self.horizon();
@@ -347,6 +353,7 @@ impl Dhash {
         Response::Differ {
             buckets: differ,
             flushed: self.store().flushed(),
+            syncing,
         }
     }
 

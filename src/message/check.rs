@@ -435,7 +435,9 @@ impl Response {
                 c.items(written)?;
                 c.nodes("successors", successors, 1)
             }
-            Response::Differ { buckets, flushed } => {
+            Response::Differ {
+                buckets, flushed, ..
+            } => {
                 c.stamp(*flushed)?;
                 count("buckets", buckets.len(), 0, MAX_BUCKETS)
             }

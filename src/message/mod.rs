@@ -544,6 +544,11 @@ pub enum Response {
         buckets: Vec<u32>,
         /// The receiver's flush watermark, for the sender to flush to.
         flushed: u64,
+        /// Whether the receiver was copying its own arc back (restarted in
+        /// its place): its digests then cover only part of what it should
+        /// hold, and a node that means to copy from it must not take
+        /// "equal" for "nothing to copy".
+        syncing: bool,
     },
     /// The receiver does not own that key right now (the ring is moving, or
     /// the receiver is taking keys over or leaving): look it up again. Also
