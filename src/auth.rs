@@ -72,7 +72,8 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// updates `Append`, `SetRange` and `IncrementFloat`; 10 added `Flush`
 /// and the flush watermark in `Digest` and `Differ`, and a node not yet in
 /// a ring answers lookups `NotOwner`; 11 batched calls (`Batch`,
-/// `Deferred`); 12 added `Unwritable`, a node's disk refusing a write.
+/// `Deferred`); 12 added `Unwritable`, a node's disk refusing a write,
+/// and `syncing` in `Differ`.
 /// Nodes of different
 /// versions refuse each other at the handshake, saying so.
 pub const VERSION: u8 = 12;
