@@ -132,17 +132,19 @@ pub(crate) struct Handover {
     pub(crate) leaving: bool,
     /// When (on the node's clock) the node was restarted at the address of
     /// a member the ring had not yet found dead, taking that member's place
-    /// with an empty store; or when it joined in front of such a node and
-    /// got nothing from it. It serves no key until it has a predecessor
-    /// and a whole stabilization period has passed, so that every node
-    /// that takes it as successor has notified it and the closest won;
-    /// then it pulls the arc `(predecessor, n]` from its successors (as
+    /// with an empty store (or, with a data directory, one that missed the
+    /// writes made while it was down); or when it joined in front of such
+    /// a node and got nothing from it. It serves no key until it has a
+    /// predecessor and a whole stabilization period has passed, so that
+    /// every node that takes it as successor has notified it and the
+    /// closest won; then it pulls the arc `(predecessor, n]` from its successors (as
     /// `unsynced`, with `refilling`): see [`Ring::begin_refill`].
     pub(crate) restarted: Option<Duration>,
     /// The `unsynced` arc is one this node restarted without: it holds
-    /// none of it, so readers should go to the other holders rather than
-    /// wait. (An arc taken over from a failed predecessor is one this node
-    /// mostly holds already, as a replica: readers wait for the pull.)
+    /// none of it (or, from its data directory, a copy that may be stale),
+    /// so readers should go to the other holders rather than wait. (An
+    /// arc taken over from a failed predecessor is one this node mostly
+    /// holds already, as a replica: readers wait for the pull.)
     pub(crate) refilling: bool,
 }
 
