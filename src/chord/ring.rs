@@ -137,8 +137,9 @@ pub(crate) struct Handover {
     /// a node and got nothing from it. It serves no key until it has a
     /// predecessor and a whole stabilization period has passed, so that
     /// every node that takes it as successor has notified it and the
-    /// closest won; then it pulls the arc `(predecessor, n]` from its successors (as
-    /// `unsynced`, with `refilling`): see [`Ring::begin_refill`].
+    /// closest won; then it pulls the arc `(predecessor, n]` from its
+    /// successors (as `unsynced`, with `refilling`): see
+    /// [`Ring::begin_refill`].
     pub(crate) restarted: Option<Duration>,
     /// The `unsynced` arc is one this node restarted without: it holds
     /// none of it (or, from its data directory, a copy that may be stale),
