@@ -124,21 +124,33 @@ fn two_nodes_never_share_a_directory() {
     assert!(message.contains("in use by another node"), "{message}");
 }
 
-/// Mounts a tmpfs of `size` at `dir` (root only); whether it did.
-fn mount_tmpfs(dir: &Path, size: &str) -> bool {
-    Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(dir)
-        .status()
-        .is_ok_and(|s| s.success())
+/// A 1 MiB tmpfs of its own, unmounted (then removed) when dropped: a
+/// disk that fills. Mounting needs root; without it, `None`, and the test
+/// says it did not run.
+struct SmallDisk(Scratch);
+
+impl SmallDisk {
+    fn new(name: &str) -> Option<SmallDisk> {
+        let dir = Scratch::new(name);
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&dir.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("not run: mounting a small tmpfs needs root");
+        }
+        mounted.then_some(SmallDisk(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0 .0
+    }
 }
 
-/// Unmounts `dir` when dropped.
-struct Mounted<'a>(&'a Path);
-
-impl Drop for Mounted<'_> {
+impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0).status();
+        let _ = Command::new("umount").arg(self.path()).status();
     }
 }
 
@@ -148,13 +160,10 @@ impl Drop for Mounted<'_> {
 /// as root (as CI does) and says so otherwise.
 #[test]
 fn a_full_disk_refuses_writes_clearly_and_keeps_serving_reads() {
-    let dir = Scratch::new("full");
-    if !mount_tmpfs(&dir.0, "1m") {
-        eprintln!("not run: mounting a small tmpfs needs root");
+    let Some(disk) = SmallDisk::new("full") else {
         return;
-    }
-    let mounted = Mounted(&dir.0);
-    let server = start("127.0.0.1:0", mounted.0, None).expect("starts");
+    };
+    let server = start("127.0.0.1:0", disk.path(), None).expect("starts");
     let addr = server.addr();
     let node = server.node().clone();
     let value = vec![b'x'; 16 * 1024];
@@ -180,13 +189,13 @@ fn a_full_disk_refuses_writes_clearly_and_keeps_serving_reads() {
     // Room again: the sync thread writes what waited, and writes resume.
     let grown = Command::new("mount")
         .args(["-o", "remount,size=8m"])
-        .arg(mounted.0)
+        .arg(disk.path())
         .status();
     assert!(grown.is_ok_and(|s| s.success()), "remounting larger");
     wait_until("writes taken again", || node.put("after", "room").is_ok());
     drop(node);
     server.kill();
-    let server = start(&addr, mounted.0, None).expect("starts again");
+    let server = start(&addr, disk.path(), None).expect("starts again");
     for key in &acknowledged {
         assert_eq!(
             server.node().get(key).expect("a read").as_deref(),
@@ -271,18 +280,15 @@ fn compactions_during_writes_lose_no_acknowledged_value() {
 /// above.
 #[test]
 fn a_full_disk_in_a_ring_fails_writes_at_once_and_loses_none_acknowledged() {
-    let full = Scratch::new("ring-full");
-    if !mount_tmpfs(&full.0, "1m") {
-        eprintln!("not run: mounting a small tmpfs needs root");
+    let Some(disk) = SmallDisk::new("ring-full") else {
         return;
-    }
-    let mounted = Mounted(&full.0);
+    };
     let roomy: Vec<Scratch> = (0..2)
         .map(|i| Scratch::new(&format!("ring-roomy{i}")))
         .collect();
     let first = start("127.0.0.1:0", &roomy[0].0, None).expect("starts");
     let second = start("127.0.0.1:0", &roomy[1].0, Some(first.addr())).expect("joins");
-    let third = start("127.0.0.1:0", mounted.0, Some(first.addr())).expect("joins");
+    let third = start("127.0.0.1:0", disk.path(), Some(first.addr())).expect("joins");
     let node = first.node().clone();
     wait_until("a ring of three", || {
         [&first, &second, &third]
