@@ -141,8 +141,9 @@ stop:
 	  rm -f $$f; \
 	done; \
 	echo "Stopped $$stopped nodes."; \
-	if [ "$$(cat $(RING)/durable 2>/dev/null)" = 1 ]; then \
-	  echo "The ring held $${held:-its} keys; they are kept in $(DATA)/ and come back with 'make ring' (FRESH=1, or make clean, starts empty)."; \
+	if [ "$$(cat $(RING)/durable 2>/dev/null)" = 1 ] && [ -d $(DATA) ]; then \
+	  if [ -n "$$held" ]; then what="The ring held $$held keys; they are"; else what="The ring's keys are"; fi; \
+	  echo "$$what kept in $(DATA)/ and come back with 'make ring' (FRESH=1, or make clean, starts empty)."; \
 	elif [ -n "$$held" ] && [ "$$held" -gt 0 ]; then \
 	  echo "The ring held $$held keys; they are gone with it (started with DURABLE=0: memory only)."; fi
 
