@@ -104,8 +104,8 @@ pub struct Dhash {
     updates: AtomicU64,
     /// The data directory that keeps the store across restarts, if the
     /// node has one (see [`crate::disk`]): the store reports its changes
-    /// to it, and every answer that acknowledges one waits for
-    /// [`Dhash::commit`].
+    /// to it, and every answer that acknowledges one waits for the disk's
+    /// commit ([`Dhash::durably`]).
     disk: Option<Arc<Disk>>,
 }
 

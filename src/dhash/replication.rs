@@ -53,7 +53,6 @@ use super::{Dhash, CHUNK_BYTES};
 use crate::chord::{CopyError, Keys};
 use crate::id::{Id, NodeRef};
 use crate::message::Response;
-use crate::peer::CallError;
 use crate::stats::Stats;
 use crate::store::{Bucket, Item, Version};
 
@@ -289,7 +288,6 @@ impl Dhash {
             let answer = match peer.digest(start, buckets.clone(), flushed) {
                 Ok(answer) if answer.syncing => return Err(CopyError::SourceRefilling),
                 Ok(answer) => answer,
-                Err(CallError::Syncing) => return Err(CopyError::SourceRefilling),
                 Err(e) => {
                     debug!("{}: comparing with {source:?}: {e}", self.me().addr);
                     return Err(CopyError::Stopped);

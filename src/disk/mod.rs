@@ -41,9 +41,10 @@
 //! - [`Fsync::No`]: writes the buffer; the kernel decides when it reaches
 //!   the disk (Linux: within about 30 seconds).
 //!
-//! Concurrent commits share one write and one `fdatasync` (a group
-//! commit): whoever takes the log's lock writes what every caller before
-//! it buffered.
+//! Concurrent commits share one write (a group commit): whoever takes the
+//! log's lock writes what every caller before it buffered. Under
+//! [`Fsync::Always`] they share one `fdatasync` too: one commit leads,
+//! and the others wait for it rather than queue for the lock.
 //!
 //! # Recovery
 //!
@@ -70,8 +71,8 @@
 //! Once the logs since the last snapshot outgrow it (and at least
 //! [`DataDir::compact_at`] bytes), a thread of the server compacts:
 //! under the log's lock it starts generation G + 1, then reads the store
-//! a chunk at a time (the same bounded holds of the store's lock as
-//! handing keys over), writes `snapshot-(G+1).tmp`, syncs it, renames it,
+//! a chunk at a time (64 KiB or 512 entries under each hold of the
+//! store's lock, a quarter of a hand-over's chunk), writes `snapshot-(G+1).tmp`, syncs it, renames it,
 //! and removes the files of earlier generations. The snapshot is not of
 //! one instant, and need not be: every change made while it was read is
 //! in `log-(G+1)`, replayed after it. The directory thus stays under
@@ -105,7 +106,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::{Error, Result};
 use crate::id::IdSpace;
 use crate::store::{Change, Cursor, Item, Journal, Store};
-use record::{Header, Kind, Write};
+use record::{Header, Kind, RecordRef};
 use recover::{load_snapshot, lock, new_log, private_file, replay_log, size, sync_dir, Files};
 
 /// How often the sync thread writes what is buffered and, with
@@ -612,20 +613,20 @@ impl Disk {
             let tmp = self.dir.join(format!("snapshot-{generation}.tmp"));
             let mut out = BufWriter::new(private_file(&tmp)?);
             let mut bytes = Vec::new();
-            let mut put = |record: &Write<'_>, out: &mut BufWriter<File>| -> io::Result<()> {
+            let mut put = |record: &RecordRef<'_>, out: &mut BufWriter<File>| -> io::Result<()> {
                 bytes.clear();
                 record::frame(record, &mut bytes).map_err(io::Error::other)?;
                 out.write_all(&bytes)
             };
-            put(&Write::Header(&header), &mut out)?;
-            put(&Write::Flush { through: flushed() }, &mut out)?;
+            put(&RecordRef::Header(&header), &mut out)?;
+            put(&RecordRef::Flush { through: flushed() }, &mut out)?;
             let mut puts = 0u64;
             let mut after = None;
             loop {
                 let (items, more) = chunks(after.as_ref());
                 for item in &items {
                     put(
-                        &Write::Put {
+                        &RecordRef::Put {
                             key: &item.key,
                             entry: &item.entry,
                         },
@@ -638,7 +639,7 @@ impl Disk {
                     None => break,
                 }
             }
-            put(&Write::End { puts }, &mut out)?;
+            put(&RecordRef::End { puts }, &mut out)?;
             let file = out.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             let path = self.dir.join(format!("snapshot-{generation}"));
@@ -737,7 +738,7 @@ impl Journal for Disk {
     fn record(&self, change: Change<'_>) {
         let mut pending = self.pending.lock();
         let before = pending.bytes.len();
-        if let Err(e) = record::frame(&Write::from(change), &mut pending.bytes) {
+        if let Err(e) = record::frame(&RecordRef::from(change), &mut pending.bytes) {
             drop(pending);
             self.fail(&format!("cannot encode a change for the log: {e}"), true);
             return;

@@ -93,7 +93,7 @@ pub enum Record {
 /// A record to write: [`Record`] by reference, encoded the same way (the
 /// variants in the same order), so that writing copies nothing first.
 #[derive(Serialize)]
-pub enum Write<'a> {
+pub enum RecordRef<'a> {
     /// See [`Record::Header`].
     Header(&'a Header),
     /// See [`Record::Put`].
@@ -122,12 +122,12 @@ pub enum Write<'a> {
     },
 }
 
-impl<'a> From<Change<'a>> for Write<'a> {
-    fn from(change: Change<'a>) -> Write<'a> {
+impl<'a> From<Change<'a>> for RecordRef<'a> {
+    fn from(change: Change<'a>) -> RecordRef<'a> {
         match change {
-            Change::Put { key, entry } => Write::Put { key, entry },
-            Change::Remove { key } => Write::Remove { key },
-            Change::Flush { through } => Write::Flush { through },
+            Change::Put { key, entry } => RecordRef::Put { key, entry },
+            Change::Remove { key } => RecordRef::Remove { key },
+            Change::Flush { through } => RecordRef::Flush { through },
         }
     }
 }
@@ -136,7 +136,7 @@ impl<'a> From<Change<'a>> for Write<'a> {
 ///
 /// # Errors
 /// The encoder's, which only an entry too large for a record gives.
-pub fn frame(record: &Write<'_>, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
+pub fn frame(record: &RecordRef<'_>, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME]);
     let encoded = postcard::to_io(record, &mut *out).map(|_| ());
@@ -301,13 +301,13 @@ mod tests {
     fn log(n: u64) -> (Vec<u8>, Vec<usize>) {
         let mut bytes = Vec::new();
         let mut starts = vec![0];
-        frame(&Write::Header(&header()), &mut bytes).expect("a header encodes");
+        frame(&RecordRef::Header(&header()), &mut bytes).expect("a header encodes");
         for i in 0..n {
             starts.push(bytes.len());
             let key = format!("key{i}");
             let e = entry(&"v".repeat(i as usize), 100 + i);
             frame(
-                &Write::Put {
+                &RecordRef::Put {
                     key: key.as_bytes(),
                     entry: &e,
                 },
@@ -337,18 +337,18 @@ mod tests {
             ..entry("", 6)
         };
         for write in [
-            Write::Header(&header()),
-            Write::Put {
+            RecordRef::Header(&header()),
+            RecordRef::Put {
                 key: b"a",
                 entry: &e,
             },
-            Write::Put {
+            RecordRef::Put {
                 key: b"b",
                 entry: &tomb,
             },
-            Write::Remove { key: b"a" },
-            Write::Flush { through: 9 },
-            Write::End { puts: 2 },
+            RecordRef::Remove { key: b"a" },
+            RecordRef::Flush { through: 9 },
+            RecordRef::End { puts: 2 },
         ] {
             frame(&write, &mut bytes).expect("encodes");
         }

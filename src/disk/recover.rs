@@ -8,7 +8,7 @@ use std::path::Path;
 
 use log::warn;
 
-use super::record::{self, End, Header, Kind, Record, Write};
+use super::record::{self, End, Header, Kind, Record, RecordRef};
 use super::DataDir;
 use crate::error::{Error, Result};
 use crate::id::IdSpace;
@@ -98,7 +98,7 @@ pub(super) fn new_log(dir: &Path, header: &Header) -> io::Result<File> {
     let path = dir.join(format!("log-{}", header.generation));
     let mut file = private_file(&path)?;
     let mut bytes = Vec::new();
-    record::frame(&Write::Header(header), &mut bytes).map_err(io::Error::other)?;
+    record::frame(&RecordRef::Header(header), &mut bytes).map_err(io::Error::other)?;
     file.write_all(&bytes)?;
     file.sync_all()?;
     sync_dir(dir)?;

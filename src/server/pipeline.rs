@@ -84,11 +84,14 @@ fn together(shared: &Shared, session: &mut Session, kind: Run, run: Vec<Command>
                 _ => None,
             })
         };
-        let answers = node.keys().durably(|| match kind {
+        // The run's answers, once what it wrote is as durable as --fsync
+        // says; a run that fails, or cannot be made durable, is redone
+        // one request at a time below.
+        let done = node.keys().durably(|| match kind {
             Run::Reads => node
                 .keys()
                 .get_many(&keys().collect::<Vec<_>>())
-                .map(|values| values.into_iter().map(Answer::Value).collect()),
+                .map(|values| values.into_iter().map(Answer::Value).collect::<Vec<_>>()),
             Run::Writes => {
                 let values = run.iter().filter_map(|c| match c {
                     Command::Set { value, .. } => Some(Some(value.as_slice())),
@@ -100,8 +103,7 @@ fn together(shared: &Shared, session: &mut Session, kind: Run, run: Vec<Command>
                     .map(|_| writes.iter().map(|_| Answer::Ok).collect())
             }
         });
-        let answers: crate::error::Result<Vec<Answer>> = answers.and_then(|a| a);
-        if let Ok(answers) = answers {
+        if let Ok(Ok(answers)) = done {
             Stats::add(&node.stats().client_requests, answers.len() as u64);
             return answers;
         }
