@@ -73,10 +73,10 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// and the flush watermark in `Digest` and `Differ`, and a node not yet in
 /// a ring answers lookups `NotOwner`; 11 batched calls (`Batch`,
 /// `Deferred`); 12 added `Unwritable`, a node's disk refusing a write,
-/// and `syncing` in `Differ`.
-/// Nodes of different
-/// versions refuse each other at the handshake, saying so.
-pub const VERSION: u8 = 12;
+/// and `syncing` in `Differ`; 13 placed keys by their Redis Cluster hash
+/// slot (the messages are unchanged, but where a key lives is not). Nodes
+/// of different versions refuse each other at the handshake, saying so.
+pub const VERSION: u8 = 13;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -373,6 +373,52 @@ pub enum Command {
     },
     /// `QUIT`: the connection closes after the answer.
     Quit,
+    /// `CLUSTER SLOTS|NODES|INFO|MYID|KEYSLOT key`: the ring as a Redis
+    /// Cluster client asks for it, so that it sends each key to its owner.
+    Cluster(ClusterQuery),
+    /// `READONLY`, `READWRITE` and `ASKING`: a Redis Cluster client sends
+    /// them to read from replicas or to follow a slot being moved. Every
+    /// chord node serves every key, so each is answered OK and changes
+    /// nothing.
+    ClusterMode,
+}
+
+/// What `CLUSTER` asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterQuery {
+    /// `CLUSTER SLOTS`: the runs of hash slots and the node serving each.
+    Slots,
+    /// `CLUSTER NODES`: a line per node, with its slots.
+    Nodes,
+    /// `CLUSTER INFO`: the state of the whole.
+    Info,
+    /// `CLUSTER MYID`: this node's name.
+    MyId,
+    /// `CLUSTER KEYSLOT key`: the key's hash slot.
+    KeySlot(Vec<u8>),
+}
+
+/// A node as Redis Cluster names it: where clients reach it, and a name of
+/// 40 hex digits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterNode {
+    /// The host clients connect to.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// The node's name.
+    pub name: String,
+}
+
+/// A run of hash slots, `first..=last`, and the node that serves them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotRun {
+    /// The first slot of the run.
+    pub first: u16,
+    /// The last slot of the run.
+    pub last: u16,
+    /// The node serving them.
+    pub node: ClusterNode,
 }
 
 /// The protocol a client speaks, as `HELLO` chose it. Only RESP has two;
@@ -548,6 +594,8 @@ pub enum Answer {
         /// `COMMAND COUNT`.
         count: bool,
     },
+    /// `CLUSTER SLOTS`: runs of slots, each with its node.
+    Slots(Vec<SlotRun>),
     /// `QUIT`'s goodbye; the connection closes.
     Bye,
     /// The command was refused.

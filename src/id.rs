@@ -1,8 +1,11 @@
 //! Identifiers on the Chord ring: the paper's section "Consistent Hashing".
 //!
-//! Every node and every key gets an m-bit identifier from SHA-1, the paper's
-//! base hash: a node hashes its advertised address `host:port`, a key hashes
-//! its own bytes. Identifiers live on a circle modulo 2^m, so all the ring
+//! Every node and every key gets an m-bit identifier. A node's is SHA-1 of
+//! its advertised address `host:port`, the paper's base hash. A key's is
+//! SHA-1 of its bytes too, under one prefix: the top 14 bits are the key's
+//! Redis Cluster hash slot (see [`IdSpace::key`]), so that the ring can
+//! tell Redis Cluster clients which node serves which slot, and they can
+//! send each request straight to its owner. Identifiers live on a circle modulo 2^m, so all the ring
 //! arithmetic the protocol needs is here and nowhere else:
 //!
 //! - [`Id::add_pow2`] computes `n + 2^k mod 2^m`, which gives the finger
@@ -52,6 +55,12 @@ impl fmt::Display for BitsOutOfRange {
 
 impl std::error::Error for BitsOutOfRange {}
 
+/// How many hash slots Redis Cluster divides its keys into.
+pub const SLOTS: u16 = 1 << SLOT_BITS;
+
+/// Bits of a hash slot: the top bits of a key's identifier.
+const SLOT_BITS: u8 = 14;
+
 /// The hash tag of `key`: the bytes between its first `{` and the first
 /// `}` after it, if there are any.
 pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
@@ -60,6 +69,41 @@ pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
     let close = rest.iter().position(|&b| b == b'}')?;
     Some(&rest[..close]).filter(|tag| !tag.is_empty())
 }
+
+/// The Redis Cluster hash slot of `key`: CRC-16 (XMODEM) of its hash tag,
+/// if it has one, else of the whole key, modulo [`SLOTS`]; the same number
+/// `CLUSTER KEYSLOT` gives on a Redis Cluster.
+pub fn hash_slot(key: &[u8]) -> u16 {
+    let crc = hash_tag(key)
+        .unwrap_or(key)
+        .iter()
+        .fold(0u16, |crc, &byte| {
+            (crc << 8) ^ CRC16[usize::from((crc >> 8) as u8 ^ byte)]
+        });
+    crc % SLOTS
+}
+
+/// CRC-16/XMODEM (polynomial 0x1021, initial value 0) by bytes, the CRC
+/// Redis Cluster hashes keys with.
+const CRC16: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
 
 impl IdSpace {
     /// The space of `bits`-bit identifiers, `1 <= bits <= 160`.
@@ -86,15 +130,48 @@ impl IdSpace {
         Id::masked(bytes, self.bits)
     }
 
-    /// The identifier of a key: the hash of its hash tag, if it has one,
-    /// else of the whole key. A tag is what lies between the key's first
-    /// `{` and the first `}` after it, when that is not empty, as Redis
-    /// Cluster reads tags: `{user:42}:name` and `{user:42}:mail` share one
-    /// identifier, so one owner and the same replicas. This is the one
-    /// place keys depart from the paper, which hashes the whole key; a key
-    /// without a tag is placed as the paper places it.
+    /// The identifier of a key: SHA-1 of its hash tag, if it has one, else
+    /// of the whole key, with the key's [`hash_slot`] written over its top
+    /// 14 bits (for m < 14, the slot's top m bits are the identifier).
+    ///
+    /// This is where keys depart from the paper, which takes SHA-1 alone.
+    /// The identifier is still a fixed hash of the key, spread evenly over
+    /// the circle, so consistent hashing is unchanged; what the prefix buys
+    /// is that each hash slot is one arc of the circle, so a node can name
+    /// the slots it serves ([`IdSpace::slot_middle`]) and a Redis Cluster
+    /// client can send each key to its owner, without a hop. A tag, as
+    /// Redis Cluster reads tags, is what lies between the key's first `{`
+    /// and the first `}` after it, when that is not empty: `{user:42}:name`
+    /// and `{user:42}:mail` share one identifier, so one owner and the same
+    /// replicas.
     pub fn key(self, key: &[u8]) -> Id {
-        self.hash(hash_tag(key).unwrap_or(key))
+        self.in_slot(hash_slot(key), self.hash(hash_tag(key).unwrap_or(key)))
+    }
+
+    /// The identifier in the middle of hash slot `slot`'s arc: the node
+    /// that owns it serves most of the slot, and all of it unless a node's
+    /// identifier falls inside the slot.
+    pub fn slot_middle(self, slot: u16) -> Id {
+        let below = match self.bits.checked_sub(SLOT_BITS + 1) {
+            Some(k) => self.id(0).add_pow2(k),
+            None => self.id(0),
+        };
+        self.in_slot(slot, below)
+    }
+
+    /// `low` with its top 14 bits replaced by `slot`'s 14 bits; in a space
+    /// of fewer bits, the slot's top m bits.
+    fn in_slot(self, slot: u16, low: Id) -> Id {
+        let m = i32::from(self.bits);
+        let mut bytes = Id::masked(low.bytes, self.bits.saturating_sub(SLOT_BITS)).bytes;
+        for j in 0..i32::from(SLOT_BITS) {
+            let bit = m - i32::from(SLOT_BITS) + j;
+            if bit >= 0 && slot >> j & 1 == 1 {
+                let bit = bit as usize;
+                bytes[BYTES - 1 - bit / 8] |= 1 << (bit % 8);
+            }
+        }
+        Id::masked(bytes, self.bits)
     }
 
     /// The first identifier at scan position `position` (see
@@ -113,12 +190,16 @@ impl IdSpace {
 
     /// The first name `<prefix><i>`, for `i` below `tries`, whose hash is
     /// `id`: how the paper's small example rings, whose identifiers are
-    /// given, are built from addresses and keys that hash to them. Only
-    /// small spaces can be searched; `None` when no `i` is found.
+    /// given, are built from addresses that hash to them. Only small spaces
+    /// can be searched; `None` when no `i` is found.
     pub fn name_for(self, prefix: &str, id: Id, tries: u32) -> Option<String> {
-        (0..tries)
-            .map(|i| format!("{prefix}{i}"))
-            .find(|name| self.hash(name.as_bytes()) == id)
+        first_name(prefix, tries, |name| self.hash(name) == id)
+    }
+
+    /// The first key `<prefix><i>`, for `i` below `tries`, whose identifier
+    /// ([`IdSpace::key`]) is `id`: the keys of the paper's examples.
+    pub fn key_for(self, prefix: &str, id: Id, tries: u32) -> Option<String> {
+        first_name(prefix, tries, |name| self.key(name) == id)
     }
 
     /// The identifier with numeric value `value mod 2^m`; for tests and for
@@ -128,6 +209,13 @@ impl IdSpace {
         bytes[BYTES - 8..].copy_from_slice(&value.to_be_bytes());
         Id::masked(bytes, self.bits)
     }
+}
+
+/// The first `<prefix><i>`, for `i` below `tries`, that `wanted` accepts.
+fn first_name(prefix: &str, tries: u32, wanted: impl Fn(&[u8]) -> bool) -> Option<String> {
+    (0..tries)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|name| wanted(name.as_bytes()))
 }
 
 /// A point on the identifier circle: an integer in `[0, 2^m)`.
@@ -534,7 +622,63 @@ mod tests {
         }
         let space = IdSpace::new(160).unwrap();
         assert_eq!(space.key(b"{u}:a"), space.key(b"{u}:b"));
-        assert_eq!(space.key(b"{u}:a"), space.hash(b"u"));
-        assert_eq!(space.key(b"plain"), space.hash(b"plain"));
+        assert_ne!(space.key(b"{u}:a"), space.key(b"{v}:a"));
+    }
+
+    #[test]
+    fn hash_slots_are_those_redis_cluster_gives() {
+        // CLUSTER KEYSLOT on a Redis 7 cluster node, for each key.
+        for (key, slot) in [
+            ("foo", 12182),
+            ("bar", 5061),
+            ("123456789", 12739), // CRC-16/XMODEM check value 0x31c3
+            ("{user1000}.following", 3443),
+            ("foo{}{bar}", 8363),
+            ("foo{{bar}}zap", 4015),
+            ("foo{bar}{zap}", 5061),
+            ("key:000000000042", 7803),
+            ("", 0),
+        ] {
+            assert_eq!(hash_slot(key.as_bytes()), slot, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_key_identifier_is_its_slot_over_its_sha1() {
+        let sha1 = IdSpace::new(160).unwrap().hash(b"foo");
+        let key = IdSpace::new(160).unwrap().key(b"foo");
+        // The top 14 bits are slot 12182; the 146 below are SHA-1's.
+        assert_eq!(key.bytes[0], (12182u16 >> 6) as u8);
+        assert_eq!(key.bytes[1] >> 2, (12182u16 & 0x3f) as u8);
+        assert_eq!(key.bytes[1] & 3, sha1.bytes[1] & 3);
+        assert_eq!(key.bytes[2..], sha1.bytes[2..]);
+        // In a small space, the slot's top bits alone.
+        let small = IdSpace::new(6).unwrap();
+        assert_eq!(small.key(b"foo"), small.id(u64::from(12182u16 >> 8)));
+        let middle = IdSpace::new(160).unwrap().slot_middle(12182);
+        assert_eq!(middle.bytes[0], key.bytes[0]);
+        assert_eq!(middle.bytes[1], key.bytes[1] & 0xfc | 0x02);
+        assert!(middle.bytes[2..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn every_key_of_a_slot_lies_in_its_arc_around_the_slot_middle() {
+        for bits in [6u8, 14, 15, 16, 32, 160] {
+            let space = IdSpace::new(bits).unwrap();
+            for i in 0..2000 {
+                let key = format!("key:{i}");
+                let slot = hash_slot(key.as_bytes());
+                let id = space.key(key.as_bytes());
+                // Slots in order are arcs in order: the key lies after the
+                // previous slot's middle and not after the next one's.
+                let before = space.slot_middle(slot.wrapping_sub(1) % SLOTS);
+                let after = space.slot_middle((slot + 1) % SLOTS);
+                if bits >= 15 {
+                    assert!(id.in_open(before, after), "{key} at m = {bits}");
+                } else {
+                    assert_eq!(id, space.slot_middle(slot), "{key} at m = {bits}");
+                }
+            }
+        }
     }
 }

@@ -26,10 +26,10 @@ fn addresses_for(bits: u8, wanted: &[u64]) -> HashMap<u64, String> {
         .collect()
 }
 
-/// A key that SHA-1 maps to `id` in a `bits`-bit space.
+/// A key whose identifier ([`IdSpace::key`]) is `id` in a `bits`-bit space.
 fn key_for(bits: u8, id: u64) -> String {
     let space = IdSpace::new(bits).unwrap();
-    space.name_for("key-", space.id(id), 100_000).unwrap()
+    space.key_for("key-", space.id(id), 100_000).unwrap()
 }
 
 /// The ten-node ring of m = 6 that the paper's Figures 2 to 4 draw.

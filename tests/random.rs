@@ -415,9 +415,19 @@ fn acknowledged_writes_survive_random_joins_leaves_and_kills() {
 /// - 4455676787: for a change that made a node copying its arc back
 ///   refuse digests (its owners' repair then skipped it), a GET at step 98
 ///   read an acknowledged write as missing; a node now answers digests
-///   whatever it is doing, and says whether it is copying its arc back.
-const ONCE_FAILED: [u64; 12] = [
+///   whatever it is doing, and says whether it is copying its arc back;
+/// - 7310454564: for a change that let a node answer for its own arc
+///   without a lookup, a node whose successor had left, holding a
+///   predecessor whose successor was another node, read a key of that
+///   arc from its own empty copy; a node now answers alone only while its
+///   predecessor's notices name it successor (`Ring::confirmed_owner`).
+///
+/// A seed names a scenario under the key placement of its day: since keys
+/// are placed by hash slot, the seeds before 7310454564 play other
+/// scenarios than the ones that failed, and are kept as seeds that pass.
+const ONCE_FAILED: [u64; 13] = [
     1983, 2470, 12153, 17510, 17789, 24011, 27230, 27851, 98956, 307588, 315358, 4455676787,
+    7310454564,
 ];
 
 #[test]

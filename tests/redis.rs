@@ -135,7 +135,7 @@ fn hello_3_speaks_resp3_and_hello_2_speaks_resp2_again() {
     assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n"), "{hello:?}");
     assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello:?}");
     assert!(
-        hello.contains("$4\r\nmode\r\n$10\r\nstandalone\r\n"),
+        hello.contains("$4\r\nmode\r\n$7\r\ncluster\r\n"),
         "{hello:?}"
     );
     assert!(hello.contains("$2\r\nid\r\n:"), "{hello:?}");
@@ -197,7 +197,7 @@ fn a_redis_client_authenticates_with_auth_or_hello() {
         b"SETNAME",
         b"me",
     ]);
-    assert!(hello.contains("$\"standalone\""), "{hello}");
+    assert!(hello.contains("$\"cluster\""), "{hello}");
     assert_eq!(redis.call(&[b"CLIENT", b"GETNAME"]), "$\"me\"");
     assert_eq!(redis.call(&[b"SET", b"k", b"v"]), "+OK");
     assert_eq!(redis.call(&[b"GET", b"k"]), "$\"v\"");

@@ -156,8 +156,10 @@ impl Ring {
         )))
     }
 
-    /// The owner of `id` as this node's successor list shows it, when it
-    /// does: `id` falls between two neighbouring entries of the list. Not
+    /// The owner of `id` as this node's links show it, when they do: this
+    /// node, when it is the confirmed owner (`Ring::confirmed_owner`), or
+    /// the successor whose `id` falls between two neighbouring entries of
+    /// the successor list. Not
     /// in the paper, whose lookups always walk. The key layer asks it
     /// first and uses it only to reach the owner: if that node does not
     /// answer as the owner, the request walks the paper's way before
@@ -178,6 +180,12 @@ impl Ring {
     /// such a node at once.
     pub fn known_owner(&self, id: Id) -> Option<NodeRef> {
         let links = self.links.read();
+        // This node itself, when it serves `id` and its predecessor has
+        // lately named it its successor: the walk from here would cost a
+        // call to the predecessor and end here.
+        if self.confirmed_owner(&links, id) {
+            return Some(self.me.clone());
+        }
         let mut previous = &self.me;
         for node in &links.successors {
             if id.in_open_closed(previous.id, node.id) {

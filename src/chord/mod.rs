@@ -120,13 +120,23 @@
 //!   read falls back to (the random hunt found reads through a stale list
 //!   answering NOT_FOUND). Fingers are not used for it: a stale finger
 //!   can name a node that was frozen and came back before its successor
-//!   linked it in again.
-//! - **A key with a hash tag is placed by its tag**
-//!   ([`crate::id::IdSpace::key`]): `{user:42}:name` and `{user:42}:mail`
-//!   hash as `user:42`, so they share an owner and its replicas, as keys
-//!   that share a tag share a slot in Redis Cluster; so a transaction or a
-//!   `RENAME` over them runs at one owner, atomically. A key without a tag
-//!   is placed as the paper places it, by the hash of the whole key.
+//!   linked it in again. A node is its own shortcut for its own arc only
+//!   while its predecessor's notices of the last two rounds name it
+//!   successor (`Ring::confirmed_owner`): the random hunt found a node
+//!   whose successor had left, holding a predecessor that pointed past it,
+//!   answering for an arc the ring gave its successor.
+//! - **A key's identifier starts with its Redis Cluster hash slot**
+//!   ([`crate::id::IdSpace::key`]): the top 14 bits are CRC-16 of the key
+//!   modulo 16384, the rest SHA-1 of it. Each slot is then one arc, so a
+//!   node can tell Redis Cluster clients which slots it serves
+//!   (`CLUSTER SLOTS`), and they send each key to its owner without a
+//!   lookup. A key with a hash tag is placed by its tag: `{user:42}:name`
+//!   and `{user:42}:mail` hash as `user:42`, so they share an owner and
+//!   its replicas, as they share a slot in Redis Cluster; so a transaction
+//!   or a `RENAME` over them runs at one owner, atomically. The paper
+//!   takes SHA-1 alone; any fixed hash spreading keys evenly keeps its
+//!   consistent hashing, and Redis Cluster relies on CRC-16 spreading them
+//!   over slots.
 //! - Zave proves correctness for rings of at least r + 1 nodes with a stable
 //!   base of members; smaller rings work here but do not carry that proof.
 //!

@@ -109,6 +109,10 @@ pub(crate) struct Links {
     /// whose successors all failed concludes it is alone: a node that
     /// never got in must not claim every key of a ring it cannot see.
     pub(crate) member: bool,
+    /// The last node that notified us while it was, or became, our
+    /// predecessor, and when (on the node's clock): it then named us its
+    /// successor. See [`Ring::confirmed_owner`].
+    pub(crate) notified_by: Option<(NodeRef, Duration)>,
 }
 
 /// Keys a node is taking over or giving up: state of the key layer, kept
@@ -263,6 +267,7 @@ impl Ring {
             fingers: FingerTable::new(me.id),
             handover: Handover::default(),
             member: false,
+            notified_by: None,
         };
         Ring {
             me,
@@ -483,6 +488,27 @@ impl Ring {
         links.member && self.owns(links, id) && links.handover.allows(id) && !self.paused()
     }
 
+    /// Whether this node serves `id` and its predecessor has named it its
+    /// successor within the last two stabilization periods (its notify
+    /// comes every round): then a walk of the ring for `id` would end here
+    /// too, and this node answers without one. The test a request that
+    /// arrived here must pass ([`Ring::serves`]) is not enough alone: a
+    /// node that joined, or lost its successor, can hold a predecessor
+    /// whose successor is another node, and own an arc in its own eyes
+    /// that the ring gives to that other node until stabilization links it
+    /// in.
+    pub(crate) fn confirmed_owner(&self, links: &Links, id: Id) -> bool {
+        let now = self.config.clock.elapsed();
+        let lease = self.config.stabilize_interval * 2;
+        let confirmed = match (&links.predecessor, &links.notified_by) {
+            (Some(p), Some((by, at))) => by == p && now.saturating_sub(*at) <= lease,
+            // Alone: the whole circle is ours.
+            (None, _) => links.successors[0].addr == self.me.addr,
+            _ => false,
+        };
+        confirmed && self.serves(links, id)
+    }
+
     /// Whether this node is part of a ring (see `Links::member`).
     pub fn is_member(&self) -> bool {
         self.links.read().member
@@ -673,6 +699,7 @@ impl Ring {
             let start = links.fingers.start(k);
             links.fingers.set(k, find(start));
         }
+        links.notified_by = Some((predecessor.clone(), self.config.clock.elapsed()));
         links.predecessor = Some(predecessor);
         links.failed_predecessor = None;
         links.successors = successors;

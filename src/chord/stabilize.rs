@@ -548,6 +548,11 @@ impl Ring {
         if !links.member && candidate.addr != self.me.addr {
             return Adoption::Refused;
         }
+        // Our predecessor names us its successor (see `confirmed_owner`).
+        let now = self.config.clock.elapsed();
+        if links.predecessor.as_ref() == Some(candidate) {
+            links.notified_by = Some((candidate.clone(), now));
+        }
         // While keys are arriving, a newcomer would pull an incomplete arc
         // from us; it tries again next round.
         if links.handover.leaving || links.handover.receiving || links.handover.unsynced.is_some() {
@@ -568,6 +573,7 @@ impl Ring {
             }
         }
         let old = links.predecessor.replace(candidate.clone());
+        links.notified_by = Some((candidate.clone(), now));
         links.failed_predecessor = None;
         drop(links);
         if let Some((from, to)) = grown {

@@ -1,9 +1,9 @@
 //! The Redis commands about the connection, the server and the ring
-//! rather than keys: `CLIENT`, `HELLO`, `CONFIG` and `CHORD`, parsed into
+//! rather than keys: `CLIENT`, `HELLO`, `CONFIG`, `CLUSTER` and `CHORD`, parsed into
 //! the shared [`Command`].
 
 use super::words::{arity, is, Parsed};
-use crate::command::{Command, LibInfo, Protocol, Refusal};
+use crate::command::{ClusterQuery, Command, LibInfo, Protocol, Refusal};
 
 /// `CLIENT SETNAME name`, `GETNAME`, `ID`, `INFO`, `SETINFO attr value`.
 pub(super) fn client(args: &[Vec<u8>]) -> Parsed {
@@ -46,6 +46,37 @@ pub(super) fn client(args: &[Vec<u8>]) -> Parsed {
         ))),
         [] => Err(arity("CLIENT")),
     }
+}
+
+/// `CLUSTER SLOTS`, `NODES`, `INFO`, `MYID`, `KEYSLOT key`.
+pub(super) fn cluster(args: &[Vec<u8>]) -> Parsed {
+    let lossy = |arg: &[u8]| String::from_utf8_lossy(arg).to_ascii_lowercase();
+    let query = match args {
+        [sub] if is(sub, "SLOTS") => ClusterQuery::Slots,
+        [sub] if is(sub, "NODES") => ClusterQuery::Nodes,
+        [sub] if is(sub, "INFO") => ClusterQuery::Info,
+        [sub] if is(sub, "MYID") => ClusterQuery::MyId,
+        [sub, key] if is(sub, "KEYSLOT") => ClusterQuery::KeySlot(key.clone()),
+        [sub, ..]
+            if ["SLOTS", "NODES", "INFO", "MYID", "KEYSLOT"]
+                .iter()
+                .any(|s| is(sub, s)) =>
+        {
+            return Err(Refusal::Usage(format!(
+                "wrong number of arguments for 'cluster|{}' command",
+                lossy(sub)
+            )))
+        }
+        [sub, ..] => {
+            return Err(Refusal::Usage(format!(
+            "unknown subcommand '{}'. chord answers CLUSTER SLOTS, NODES, INFO, MYID and KEYSLOT; \
+                 it moves no slots by hand, since the ring places keys itself",
+            lossy(sub)
+        )))
+        }
+        [] => return Err(arity("CLUSTER")),
+    };
+    Ok(Command::Cluster(query))
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`.

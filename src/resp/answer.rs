@@ -53,6 +53,21 @@ pub fn format(answer: Answer) -> Reply {
                 .map(|(name, value)| (Reply::text(name), Reply::text(value)))
                 .collect(),
         ),
+        Answer::Slots(runs) => Reply::Array(
+            runs.into_iter()
+                .map(|run| {
+                    Reply::Array(vec![
+                        Reply::Integer(run.first.into()),
+                        Reply::Integer(run.last.into()),
+                        Reply::Array(vec![
+                            Reply::text(run.node.host),
+                            Reply::Integer(run.node.port.into()),
+                            Reply::text(run.node.name),
+                        ]),
+                    ])
+                })
+                .collect(),
+        ),
         Answer::Introspection { count: true } => Reply::Integer(0),
         Answer::Introspection { count: false } => Reply::Array(Vec::new()),
         Answer::Refused(why) => refusal(&why),
@@ -86,8 +101,8 @@ fn refusal(why: &Refusal) -> Reply {
     Reply::Error(format!("{kind} {}", why.text()))
 }
 
-/// `HELLO`'s map, with the fields Redis gives: chord is one server, not a
-/// cluster of the Redis Cluster protocol, so its mode is `standalone`.
+/// `HELLO`'s map, with the fields Redis gives: its mode is `cluster`, as a
+/// node answers Redis Cluster's `CLUSTER SLOTS`.
 fn hello_reply(id: u64, protocol: Protocol) -> Reply {
     let proto = match protocol {
         Protocol::Resp2 => 2,
@@ -98,7 +113,7 @@ fn hello_reply(id: u64, protocol: Protocol) -> Reply {
         ("version", Reply::text(env!("CARGO_PKG_VERSION"))),
         ("proto", Reply::Integer(proto)),
         ("id", Reply::Integer(i64::try_from(id).unwrap_or(i64::MAX))),
-        ("mode", Reply::text("standalone")),
+        ("mode", Reply::text("cluster")),
         ("role", Reply::text("master")),
         ("modules", Reply::Array(Vec::new())),
     ];

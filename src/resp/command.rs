@@ -24,6 +24,10 @@
 //!   `INFO`/`SETINFO`, `INFO [section...]`, `COMMAND` (answered empty,
 //!   enough for redis-cli to start), `CONFIG GET`, `CONFIG SET maxmemory`,
 //!   `CONFIG RESETSTAT`, `QUIT`;
+//! - Redis Cluster's discovery: `CLUSTER SLOTS`, `CLUSTER NODES`, `CLUSTER
+//!   INFO`, `CLUSTER MYID`, `CLUSTER KEYSLOT`, and `READONLY`, `READWRITE`
+//!   and `ASKING` (answered OK): a cluster client sends each key to the node
+//!   serving its slot, and any node still serves any key (no `MOVED`);
 //! - the ring: `CHORD LOOKUP key`, `CHORD RING`, `CHORD NODE`, `CHORD
 //!   FINGERS`, `CHORD STATS`, each an array of the text protocol's lines,
 //!   and `CHORD COUNT`;
@@ -364,6 +368,9 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         },
         "CONFIG" => super::admin::config(&args)?,
         "CHORD" => super::admin::chord(&args)?,
+        "CLUSTER" => super::admin::cluster(&args)?,
+        "READONLY" | "READWRITE" | "ASKING" if args.is_empty() => Command::ClusterMode,
+        "READONLY" | "READWRITE" | "ASKING" => return Err(arity(name)),
         "QUIT" => Command::Quit,
         "DBSIZE" => return Err(arity(name)),
         _ => return Err(unknown(typed, &args)),

@@ -386,6 +386,8 @@ fn execute(shared: &Shared, session: &mut Session, command: Command) -> Answer {
             Answer::Ok
         }
         Command::Introspect { count } => Answer::Introspection { count },
+        Command::Cluster(query) => super::cluster::answer(node, &shared.ring_map, query),
+        Command::ClusterMode => Answer::Ok,
         Command::Quit => Answer::Bye,
     }
 }

@@ -29,7 +29,7 @@ pub(super) fn info(shared: &Shared, sections: &[String]) -> String {
             vec![
                 "redis_version:7.0.0".into(),
                 format!("chord_version:{}", env!("CARGO_PKG_VERSION")),
-                "redis_mode:standalone".into(),
+                "redis_mode:cluster".into(),
                 format!("process_id:{}", std::process::id()),
                 format!("tcp_port:{port}"),
             ],
@@ -61,6 +61,7 @@ pub(super) fn info(shared: &Shared, sections: &[String]) -> String {
             ],
         ),
         ("Commandstats", shared.commands.lines()),
+        ("Cluster", vec!["cluster_enabled:1".into()]),
         (
             "Keyspace",
             vec![format!("db0:keys={},expires={}", held.keys, held.expiring)],

@@ -45,6 +45,7 @@
 //! accepting, shut down every open connection (which wakes the workers
 //! blocked reading them), close the channel, and join the workers.
 
+mod cluster;
 mod commandstats;
 mod connection;
 mod execute;
@@ -250,6 +251,8 @@ struct Shared {
     /// LIST` shows it. Held only to insert, replace, remove or copy a
     /// line.
     clients: Mutex<std::collections::BTreeMap<u64, String>>,
+    /// The ring's nodes for `CLUSTER SLOTS` and `NODES`.
+    ring_map: cluster::RingMap,
 }
 
 /// An open connection, as the server tracks it.
@@ -422,6 +425,7 @@ impl Server {
             next_connection: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
             clients: Mutex::new(std::collections::BTreeMap::new()),
+            ring_map: cluster::RingMap::default(),
         });
         let mut server = Server {
             shared: shared.clone(),

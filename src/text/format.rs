@@ -76,6 +76,15 @@ pub fn format(answer: Answer, multiline: bool) -> Vec<String> {
         Answer::Count { keys, nodes } => vec![format!("COUNT {keys} nodes={nodes}")],
         Answer::Lines(lines) => lines,
         Answer::Text(text) => text.lines().map(str::to_string).collect(),
+        Answer::Slots(runs) => runs
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "SLOTS {}-{} {}:{} {}",
+                    r.first, r.last, r.node.host, r.node.port, r.node.name
+                )
+            })
+            .collect(),
         Answer::Introspection { .. } => Vec::new(),
         Answer::Bye => vec!["BYE".into()],
         Answer::Refused(why) => return vec![format!("ERR {}", why.text())],

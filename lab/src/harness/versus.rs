@@ -18,10 +18,15 @@
 //! ring, the table also gives the peer calls each client request made,
 //! from the nodes' STATS.
 //!
+//! A chord ring answers Redis Cluster's `CLUSTER NODES` and `SLOTS`, so
+//! `redis-benchmark --cluster` can load it as it loads Redis Cluster,
+//! sending each key to its owner: the "slots" rows load the ring so, and
+//! the "ring" rows with one plain redis-benchmark per node.
+//!
 //! Three copies of every key, on both sides: a Redis Cluster of 3 masters
-//! with 2 replicas each (9 `redis-server` processes, loaded by one
-//! `redis-benchmark --cluster`) against a ring of 9 chord nodes with R = 3
-//! (one `redis-benchmark` per node). The two do not promise the same:
+//! with 2 replicas each (9 `redis-server` processes) against a ring of 9
+//! chord nodes with R = 3, each loaded by one `redis-benchmark
+//! --cluster`. The two do not promise the same:
 //! Redis Cluster acknowledges a write before its replicas have it, chord
 //! after R nodes hold it.
 //!
@@ -72,6 +77,10 @@ enum Target {
     Single,
     /// Every node of the ring (Redis: its one port, as many times).
     Ring,
+    /// The ring, loaded by one `redis-benchmark --cluster`, which reads
+    /// the slot map and sends each key to its owner (Redis: its one port,
+    /// one plain redis-benchmark).
+    Slots,
     /// Every node of the 9-node ring with R = 3; Redis Cluster, 3 masters
     /// with 2 replicas each.
     Copies,
@@ -128,6 +137,7 @@ fn cases(requests: usize) -> Vec<Case> {
         let place = match target {
             Target::Single => "node".to_string(),
             Target::Ring => "ring".to_string(),
+            Target::Slots => "slots".to_string(),
             Target::Copies => "3-copy".to_string(),
             Target::Disk(fsync) => format!("disk {fsync}"),
         };
@@ -143,7 +153,7 @@ fn cases(requests: usize) -> Vec<Case> {
     };
     let n = requests;
     let few = (n / 5).max(1000);
-    use Target::{Copies, Disk, Ring, Single};
+    use Target::{Copies, Disk, Ring, Single, Slots};
     vec![
         case(Single, "set", "SET", 1, 1, few),
         case(Single, "get", "GET", 1, 1, few),
@@ -162,6 +172,10 @@ fn cases(requests: usize) -> Vec<Case> {
         case(Ring, "mset", "MSET (10 keys)", 50, 1, few / 5),
         case(Ring, "ping", "PING_MBULK", 50, 1, n),
         case(Ring, "set", "SET", 50, 16, 2 * n),
+        case(Slots, "set", "SET", 50, 1, n),
+        case(Slots, "get", "GET", 50, 1, n),
+        case(Slots, "mset", "MSET (10 keys)", 50, 1, few),
+        case(Slots, "set", "SET", 50, 16, 2 * n),
         case(Copies, "set", "SET", 50, 1, n),
         case(Copies, "get", "GET", 50, 1, n),
         case(Disk("everysec"), "set", "SET", 50, 1, n),
@@ -219,7 +233,7 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     single.start(None)?;
     single.wait_for(1, Duration::from_secs(10))?;
     let ring = Nodes::new(&options.exe, 3, 250, &format!("{logs}/ring"))?;
-    if cases.iter().any(|c| c.target == Target::Ring) {
+    if wanted(Target::Ring) || wanted(Target::Slots) {
         start_ring(&ring, options.ring_nodes)?;
     }
     // A durable pair per policy: a chord node and a redis-server, each on
@@ -257,14 +271,20 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
     for round in 0..options.rounds {
         for ((case, got), failed) in cases.iter().zip(samples.iter_mut()).zip(&mut failures) {
             let (chord_nodes, redis_run) = match case.target {
-                Target::Single | Target::Ring => {
+                Target::Single | Target::Ring | Target::Slots => {
                     let nodes = if case.target == Target::Single {
                         &single
                     } else {
                         &ring
                     };
+                    // One process against Redis where chord gets one.
+                    let processes = if case.target == Target::Slots {
+                        1
+                    } else {
+                        nodes.addrs().len()
+                    };
                     let run = Run {
-                        targets: vec![redis_addr.clone(); nodes.addrs().len()],
+                        targets: vec![redis_addr.clone(); processes],
                         cluster: false,
                         pids: &redis_pids,
                     };
@@ -299,18 +319,26 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
                     (node, run)
                 }
             };
-            let chord_targets = chord_nodes.addrs();
+            // Slot maps: one redis-benchmark --cluster, which reads the
+            // map and sends each key to its owner.
+            let cluster = matches!(case.target, Target::Copies | Target::Slots);
+            let mut chord_targets = chord_nodes.addrs();
+            if cluster {
+                chord_targets.truncate(1);
+            }
             let chord_pids = chord_nodes.pids();
             let chord_run = Run {
                 targets: chord_targets,
-                cluster: false,
+                cluster,
                 pids: &chord_pids,
             };
-            let count = matches!(case.target, Target::Ring | Target::Copies);
+            let count = matches!(case.target, Target::Ring | Target::Slots | Target::Copies);
             // A round of a case counts only when both sides finished it:
             // the ratio compares a pair.
-            let pair = measure(case, &redis_run, false)
-                .and_then(|redis| measure(case, &chord_run, count).map(|c| (redis, c)));
+            let all = chord_nodes.addrs();
+            let counted = count.then_some(all.as_slice());
+            let pair = measure(case, &redis_run, None)
+                .and_then(|redis| measure(case, &chord_run, counted).map(|c| (redis, c)));
             done += 1;
             match pair {
                 Ok((redis, chord)) => {
@@ -485,13 +513,9 @@ fn start_ring(nodes: &Nodes, n: usize) -> Result<Vec<String>, String> {
 
 /// Runs `case` as `run` says, one redis-benchmark per target, and sums
 /// them.
-fn measure(case: &Case, run: &Run, count_peer_calls: bool) -> Result<Sample, String> {
+fn measure(case: &Case, run: &Run, counted: Option<&[String]>) -> Result<Sample, String> {
     let targets = &run.targets;
-    let before = if count_peer_calls {
-        Some(peer_calls(targets)?)
-    } else {
-        None
-    };
+    let before = counted.map(peer_calls).transpose()?;
     let cpu_before = cpu_us(run.pids);
     let k = targets.len();
     let children: Vec<(String, io::Result<Child>)> = targets
@@ -536,8 +560,8 @@ fn measure(case: &Case, run: &Run, count_peer_calls: bool) -> Result<Sample, Str
         peer_calls: None,
         cpu_us: cpu as f64 / case.requests.max(1) as f64,
     };
-    if let Some((requests, calls)) = before {
-        let (requests_after, calls_after) = peer_calls(targets)?;
+    if let (Some((requests, calls)), Some(counted)) = (before, counted) {
+        let (requests_after, calls_after) = peer_calls(counted)?;
         let requests = requests_after.saturating_sub(requests).max(1);
         sample.peer_calls = Some(calls_after.saturating_sub(calls) as f64 / requests as f64);
     }
@@ -614,7 +638,10 @@ fn table(
          the quotient of the two medians beside it. 3-copy rows: Redis \
          Cluster (3 masters, 2 replicas each; it acknowledges a write before \
          its replicas have it) against {COPIES_NODES} chord nodes with R = 3 \
-         (acknowledged once 3 nodes hold it). cpu: the servers' CPU µs per \
+         (acknowledged once 3 nodes hold it); both are loaded by one \
+         redis-benchmark --cluster. ring rows: one redis-benchmark per node; \
+         slots rows: the same ring, loaded by one redis-benchmark --cluster, \
+         which sends each key to its owner. cpu: the servers' CPU µs per \
          request, all their processes",
         redis_version(),
         options.ring_nodes,
@@ -673,7 +700,7 @@ fn table(
         }
     }
     // An even mix of SET and GET, from the two runs of each round.
-    for place in ["node", "ring", "3-copy"] {
+    for place in ["node", "ring", "slots", "3-copy"] {
         let find = |test: &str| {
             cases
                 .iter()

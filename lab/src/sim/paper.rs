@@ -60,7 +60,7 @@ pub fn query_path(ring: &SimRing) -> Result<Vec<u64>, String> {
     let space = space();
     let asker = node(ring, ASKER)?;
     let key = space
-        .name_for("key-", space.id(QUERY), TRIES)
+        .key_for("key-", space.id(QUERY), TRIES)
         .ok_or_else(|| format!("no key hashes to {QUERY}"))?;
     let (_, lookup) = asker.lookup(&key).map_err(|e| e.to_string())?;
     let mut path = vec![ASKER];
