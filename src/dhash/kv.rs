@@ -296,7 +296,18 @@ impl Dhash {
             ) => e,
             Err(e) => return Err(owner_failed(owner, e)),
         };
-        let holders = self.other_holders(&lookup, &why);
+        let mut holders = self.other_holders(&lookup, &why);
+        // This node's own copy counts too: the lists can miss a live
+        // holder (a restarted owner's new list skips nodes its join did not
+        // see), and this node may be it. The newest answer wins, so an old
+        // copy here changes nothing when a holder has a newer one.
+        if holders
+            .iter()
+            .chain([owner])
+            .all(|h| h.addr != self.me().addr)
+        {
+            holders.push(self.me().clone());
+        }
         self.newest_elsewhere(key, owner, &holders, &why)
     }
 
