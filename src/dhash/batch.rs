@@ -103,16 +103,10 @@ impl Dhash {
 
     /// The keys whose owners this node's tables name, with them.
     fn placed<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) -> Vec<Placed<'a>> {
-        // The keys of this node's own arc are placed here: the successor
-        // list names only the others.
-        let arc = self.ring.own_arc();
         keys.enumerate()
             .filter_map(|(place, key)| {
                 let id = self.key_id(key);
-                let owner = match arc {
-                    Some((from, to)) if id.in_open_closed(from, to) => self.me().clone(),
-                    _ => self.listed_owner(id, true)?,
-                };
+                let owner = self.listed_owner(id, true)?;
                 Some(Placed {
                     place,
                     key,
