@@ -4,7 +4,8 @@
 //!
 //! Identifiers are SHA-1 of the address, as everywhere, so the nodes sit
 //! at addresses found to hash to the figure's identifiers
-//! ([`IdSpace::name_for`]), and the lookup is the real `find_successor`
+//! ([`IdSpace::name_for`]), the keys at names placed there
+//! ([`IdSpace::key_for`]), and the lookup is the real `find_successor`
 //! over the in-memory network. `chord-lab draw --paper` writes the
 //! picture; it is the page's drawing with `--bits 6`.
 
