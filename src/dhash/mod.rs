@@ -7,6 +7,7 @@
 //!   another node, giving keys away), plus the answers to peers' key
 //!   requests;
 //! - [`kv`]: what a client asks of any node: GET, PUT, DEL, LOOKUP;
+//! - `around.rs`: reads and writes around an owner that does not answer;
 //! - [`batch`]: several keys at once (MSET, MGET, DEL of many), their
 //!   first attempts in flight together;
 //! - [`scan`]: SCAN and KEYS over the whole ring;
@@ -17,6 +18,7 @@
 //! key now, its arc, its successors) and implements [`Keys`], through which
 //! the ring moves keys when ownership moves.
 
+mod around;
 mod atomic;
 pub mod batch;
 mod flush;
