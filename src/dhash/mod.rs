@@ -6,8 +6,7 @@
 //!   every part of the layer shares (merging copies, copying an arc from
 //!   another node, giving keys away), plus the answers to peers' key
 //!   requests;
-//! - [`kv`]: what a client asks of any node: GET, PUT, DEL, LOOKUP;
-//! - `around.rs`: reads and writes around an owner that does not answer;
+//! - [`kv`]: GET, PUT, DEL, LOOKUP; `around.rs`: the same around a silent owner;
 //! - [`batch`]: several keys at once (MSET, MGET, DEL of many), their
 //!   first attempts in flight together;
 //! - [`scan`]: SCAN and KEYS over the whole ring;
