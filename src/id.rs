@@ -5,8 +5,9 @@
 //! SHA-1 of its bytes too, under one prefix: the top 14 bits are the key's
 //! Redis Cluster hash slot (see [`IdSpace::key`]), so that the ring can
 //! tell Redis Cluster clients which node serves which slot, and they can
-//! send each request straight to its owner. Identifiers live on a circle modulo 2^m, so all the ring
-//! arithmetic the protocol needs is here and nowhere else:
+//! send each request straight to its owner. Identifiers live on a circle
+//! modulo 2^m, so all the ring arithmetic the protocol needs is here and
+//! nowhere else:
 //!
 //! - [`Id::add_pow2`] computes `n + 2^k mod 2^m`, which gives the finger
 //!   starts `n + 2^(k-1)` of the paper's Table I;
@@ -74,13 +75,14 @@ pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
 /// if it has one, else of the whole key, modulo [`SLOTS`]; the same number
 /// `CLUSTER KEYSLOT` gives on a Redis Cluster.
 pub fn hash_slot(key: &[u8]) -> u16 {
-    let crc = hash_tag(key)
-        .unwrap_or(key)
-        .iter()
-        .fold(0u16, |crc, &byte| {
-            (crc << 8) ^ CRC16[usize::from((crc >> 8) as u8 ^ byte)]
-        });
-    crc % SLOTS
+    crc16(hash_tag(key).unwrap_or(key)) % SLOTS
+}
+
+/// CRC-16/XMODEM of `bytes`.
+fn crc16(bytes: &[u8]) -> u16 {
+    bytes.iter().fold(0, |crc, &byte| {
+        (crc << 8) ^ CRC16[usize::from((crc >> 8) as u8 ^ byte)]
+    })
 }
 
 /// CRC-16/XMODEM (polynomial 0x1021, initial value 0) by bytes, the CRC
@@ -145,7 +147,8 @@ impl IdSpace {
     /// and `{user:42}:mail` share one identifier, so one owner and the same
     /// replicas.
     pub fn key(self, key: &[u8]) -> Id {
-        self.in_slot(hash_slot(key), self.hash(hash_tag(key).unwrap_or(key)))
+        let placed = hash_tag(key).unwrap_or(key);
+        self.in_slot(crc16(placed) % SLOTS, self.hash(placed))
     }
 
     /// The identifier in the middle of hash slot `slot`'s arc: the node

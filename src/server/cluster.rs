@@ -27,7 +27,7 @@ use sha1::{Digest, Sha1};
 use super::RING_LIMIT;
 use crate::command::{Answer, ClusterNode, ClusterQuery, SlotRun};
 use crate::error::Result;
-use crate::id::{hash_slot, IdSpace, NodeRef, SLOTS};
+use crate::id::{hash_slot, Id, IdSpace, NodeRef, SLOTS};
 use crate::node::Node;
 
 /// How long a walk of the ring answers `CLUSTER` queries: the map is a
@@ -84,27 +84,26 @@ pub(super) fn answer(node: &Node, map: &RingMap, query: ClusterQuery) -> Answer 
 /// The runs of slots, in slot order, and the node serving each run: the
 /// owner of the slot's middle, `successor(middle)`.
 pub fn slot_runs(space: IdSpace, ring: &[NodeRef]) -> Vec<SlotRun> {
-    let mut nodes: Vec<&NodeRef> = ring.iter().collect();
-    nodes.sort_by_key(|n| n.id);
-    nodes.dedup_by_key(|n| n.id);
+    let mut nodes: Vec<(Id, ClusterNode)> = ring.iter().map(|n| (n.id, cluster_node(n))).collect();
+    nodes.sort_by_key(|(id, _)| *id);
+    nodes.dedup_by_key(|(id, _)| *id);
     let mut runs: Vec<SlotRun> = Vec::new();
-    let Some(&first_node) = nodes.first() else {
+    let Some(first) = nodes.first() else {
         return runs;
     };
     for slot in 0..SLOTS {
         let middle = space.slot_middle(slot);
-        let owner = nodes
+        let owner = &nodes
             .iter()
-            .find(|n| n.id >= middle)
-            .copied()
-            .unwrap_or(first_node);
-        let owner = cluster_node(owner);
+            .find(|(id, _)| *id >= middle)
+            .unwrap_or(first)
+            .1;
         match runs.last_mut() {
-            Some(run) if run.node == owner => run.last = slot,
+            Some(run) if run.node == *owner => run.last = slot,
             _ => runs.push(SlotRun {
                 first: slot,
                 last: slot,
-                node: owner,
+                node: owner.clone(),
             }),
         }
     }
