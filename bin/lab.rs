@@ -108,6 +108,10 @@ const LAB: Program = Program {
                     "give each node a data directory (under --logs), and restart killed nodes with it",
                 ),
                 with_default("fsync", "POLICY", "with --durable: the nodes' --fsync", "everysec"),
+                switch(
+                    "to-owner",
+                    "send each request first to its key's owner among the running nodes, as a cluster client does",
+                ),
                 with_default("rate", "OPS", "workload operations a second, all threads", "200"),
                 with_default("keys", "N", "distinct keys the workload uses", "2000"),
                 with_default("threads", "T", "workload threads (each owns its keys)", "4"),
@@ -426,6 +430,7 @@ fn run_churn(args: &Parsed) -> Result<(), String> {
         seed: args.get("seed")?,
         stabilize_ms: args.at_least("stabilize-ms", 1)?,
         logs: args.get("logs")?,
+        to_owner: args.is_on("to-owner"),
     };
     if churn::churn(&settings)? {
         Ok(())

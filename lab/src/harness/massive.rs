@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::churn::share;
-use super::nodes::{ask, ring_of, ring_settled, space, Nodes, CALL_TIMEOUT};
+use super::nodes::{ask, holders, ring_settled, Nodes, CALL_TIMEOUT};
 use super::Rng;
 use chord::client::Client;
 
@@ -33,17 +33,6 @@ pub struct MassiveSettings {
     pub stabilize_ms: u64,
     /// Where node logs go.
     pub logs: String,
-}
-
-/// The addresses of the `replicas` nodes that hold `key` in a ring of
-/// `addrs`: its successor and the nodes after it.
-fn holders(addrs: &[String], key: &str, replicas: usize) -> Vec<String> {
-    let ring = ring_of(addrs);
-    let id = space().key(key.as_bytes());
-    let at = ring.iter().position(|(n, _)| *n >= id).unwrap_or(0);
-    (0..replicas.min(ring.len()))
-        .map(|i| ring[(at + i) % ring.len()].1.clone())
-        .collect()
 }
 
 /// `lookups` LOOKUPs of random written keys at random live nodes; the

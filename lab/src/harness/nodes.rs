@@ -315,6 +315,17 @@ pub(super) fn ring_of(addrs: &[String]) -> Vec<(Id, &String)> {
     ring
 }
 
+/// The addresses of the `replicas` nodes that hold `key` in a ring of
+/// `addrs`: its successor and the nodes after it.
+pub(super) fn holders(addrs: &[String], key: &str, replicas: usize) -> Vec<String> {
+    let ring = ring_of(addrs);
+    let id = space().key(key.as_bytes());
+    let at = ring.iter().position(|(n, _)| *n >= id).unwrap_or(0);
+    (0..replicas.min(ring.len()))
+        .map(|i| ring[(at + i) % ring.len()].1.clone())
+        .collect()
+}
+
 /// Sends one line to `at`, over a connection kept in `clients`.
 pub(super) fn ask(
     clients: &mut HashMap<String, Client>,

@@ -34,7 +34,7 @@ use parking_lot::Mutex;
 
 mod check;
 
-use super::nodes::{ring_settled, sum_stats, unsettled, Nodes, CALL_TIMEOUT};
+use super::nodes::{holders, ring_settled, sum_stats, unsettled, Nodes, CALL_TIMEOUT};
 use super::Rng;
 use check::{Count, Counter, KeyState};
 use chord::client::Client;
@@ -98,6 +98,11 @@ pub struct Settings {
     /// directories (under `logs/data`), so that a restart brings them
     /// back; `None`: memory only.
     pub durable: Option<String>,
+    /// Send each request first to the node that owns its key on a ring of
+    /// the nodes running now, as a client holding the slot map does
+    /// (`CLUSTER SLOTS`), rather than to a random node: most requests then
+    /// meet a node answering for its own arc, without a lookup.
+    pub to_owner: bool,
 }
 
 /// Counters shared by the workload threads.
@@ -143,6 +148,8 @@ struct Connections {
     unanswered: u64,
     /// The node that gave the last answer, for the report.
     answered_by: String,
+    /// [`Settings::to_owner`].
+    to_owner: bool,
 }
 
 impl Connections {
@@ -156,13 +163,18 @@ impl Connections {
             if !first {
                 tally.retries.fetch_add(1, Ordering::Relaxed);
             }
-            first = false;
             let addrs = nodes.addrs();
             if addrs.is_empty() {
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
-            let addr = addrs[rng.below(addrs.len())].clone();
+            let owner = line
+                .split_whitespace()
+                .nth(1)
+                .filter(|_| first && self.to_owner)
+                .and_then(|key| holders(&addrs, key, 1).pop());
+            first = false;
+            let addr = owner.unwrap_or_else(|| addrs[rng.below(addrs.len())].clone());
             let client = match self.open.get_mut(&addr) {
                 Some(client) => client,
                 None => match Client::connect(&addr, self.timeout) {
@@ -221,6 +233,7 @@ fn workload(
         },
         unanswered: 0,
         answered_by: String::new(),
+        to_owner: settings.to_owner,
     };
     let mut counter = Counter::default();
     let mut next = Instant::now();
@@ -406,6 +419,7 @@ fn read_everything(
         timeout: CALL_TIMEOUT,
         unanswered: 0,
         answered_by: String::new(),
+        to_owner: settings.to_owner,
     };
     let mut wrong = Vec::new();
     for (thread_no, states) in keys.iter().enumerate() {
@@ -436,6 +450,7 @@ fn read_counters(settings: &Settings, nodes: &Nodes, counters: &[(usize, Counter
         timeout: CALL_TIMEOUT,
         unanswered: 0,
         answered_by: String::new(),
+        to_owner: settings.to_owner,
     };
     let check = Tally::default();
     counters
