@@ -125,6 +125,12 @@
 //!   successor (`Ring::confirmed_owner`): the random hunt found a node
 //!   whose successor had left, holding a predecessor that pointed past it,
 //!   answering for an arc the ring gave its successor.
+//! - **A node whose successor's arc covers it serves nothing** until the
+//!   successor takes its notice (`Links::overlapped`). Stabilization can
+//!   close a loop past nodes that still point into it (Zave's
+//!   appendages), and the loop's node then owns their arcs as the ring's
+//!   walk sees it; an appendage that went on serving answered reads from
+//!   copies the loop no longer wrote to (random hunt, seed 8420143160).
 //! - **A key's identifier starts with its Redis Cluster hash slot**
 //!   ([`crate::id::IdSpace::key`]): the top 14 bits are CRC-16 of the key
 //!   modulo 16384, the rest SHA-1 of it. Each slot is then one arc, so a

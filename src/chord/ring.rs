@@ -113,6 +113,12 @@ pub(crate) struct Links {
     /// predecessor, and when (on the node's clock): it then named us its
     /// successor. See [`Ring::confirmed_owner`].
     pub(crate) notified_by: Option<(NodeRef, Duration)>,
+    /// At the last stabilize, our successor did not take us as its
+    /// predecessor and its arc covers our identifier: it holds a
+    /// predecessor before us. The ring's walk then ends at the successor
+    /// for our arc too (a loop closed past us, Zave's "appendage"), so we
+    /// serve nothing until it takes our notice.
+    pub(crate) overlapped: bool,
 }
 
 /// Keys a node is taking over or giving up: state of the key layer, kept
@@ -268,6 +274,7 @@ impl Ring {
             handover: Handover::default(),
             member: false,
             notified_by: None,
+            overlapped: false,
         };
         Ring {
             me,
@@ -482,10 +489,15 @@ impl Ring {
     }
 
     /// Whether this node serves reads and writes of `id` now: it owns it,
-    /// is not taking keys over or leaving, and does not lack that part of
-    /// its arc (see [`Handover`]).
+    /// its successor does not take its place (`Links::overlapped`), it is
+    /// not taking keys over or leaving, and does not lack that part of its
+    /// arc (see [`Handover`]).
     pub(crate) fn serves(&self, links: &Links, id: Id) -> bool {
-        links.member && self.owns(links, id) && links.handover.allows(id) && !self.paused()
+        links.member
+            && !links.overlapped
+            && self.owns(links, id)
+            && links.handover.allows(id)
+            && !self.paused()
     }
 
     /// Whether this node serves `id` and its predecessor has named it its

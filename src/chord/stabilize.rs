@@ -286,8 +286,20 @@ impl Ring {
             }
         }
         self.set_successors(&successor, &neighbours.successors);
-        if self.notify_successor(keys, &successor, neighbours.predecessor.as_ref()) {
-            self.links.write().member = true;
+        let linked = self.notify_successor(keys, &successor, neighbours.predecessor.as_ref());
+        // Not linked, and the successor's arc runs from a node before us:
+        // it takes our identifier for its own, so the ring's walk passes
+        // us by (see `Links::overlapped`).
+        let overlapped = !linked
+            && successor.addr != self.me.addr
+            && neighbours
+                .predecessor
+                .as_ref()
+                .is_some_and(|x| self.me.id.in_open(x.id, successor.id));
+        let mut links = self.links.write();
+        links.overlapped = overlapped;
+        if linked {
+            links.member = true;
             Stabilized::Linked
         } else {
             Stabilized::Pending
