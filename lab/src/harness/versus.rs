@@ -322,20 +322,21 @@ fn compare(options: &Options, logs: &str) -> Result<(String, bool), String> {
             // Slot maps: one redis-benchmark --cluster, which reads the
             // map and sends each key to its owner.
             let cluster = matches!(case.target, Target::Copies | Target::Slots);
-            let mut chord_targets = chord_nodes.addrs();
-            if cluster {
-                chord_targets.truncate(1);
-            }
+            let all = chord_nodes.addrs();
             let chord_pids = chord_nodes.pids();
             let chord_run = Run {
-                targets: chord_targets,
+                targets: all
+                    .iter()
+                    .take(if cluster { 1 } else { all.len() })
+                    .cloned()
+                    .collect(),
                 cluster,
                 pids: &chord_pids,
             };
             let count = matches!(case.target, Target::Ring | Target::Slots | Target::Copies);
-            // A round of a case counts only when both sides finished it:
-            // the ratio compares a pair.
-            let all = chord_nodes.addrs();
+            // Peer calls are counted on every node of the ring, whichever
+            // the load went to. A round of a case counts only when both
+            // sides finished it: the ratio compares a pair.
             let counted = count.then_some(all.as_slice());
             let pair = measure(case, &redis_run, None)
                 .and_then(|redis| measure(case, &chord_run, counted).map(|c| (redis, c)));
