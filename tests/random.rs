@@ -434,13 +434,21 @@ fn acknowledged_writes_survive_random_joins_leaves_and_kills() {
 ///   ring had taken over, reading an acknowledged write as its old value;
 ///   a node whose successor's arc covers it now serves nothing until the
 ///   successor takes its notice (`Links::overlapped`).
+/// - 6241018618: the same split seen from the other side. A loop of three
+///   nodes closed past two live ones whose successor had died; the loop's
+///   node took their arcs, pulled them and served them, while the last of
+///   the two, linked to no one since, answered a read of that arc from its
+///   own copy, missing a write the loop had acknowledged. A node now
+///   serves only within a lease of its last link to its successor, and an
+///   arc gained past a failed predecessor only a lease after
+///   (`Ring::serves`).
 ///
 /// A seed names a scenario under the key placement of its day: since keys
 /// are placed by hash slot, the seeds before 7310454564 play other
 /// scenarios than the ones that failed, and are kept as seeds that pass.
-const ONCE_FAILED: [u64; 15] = [
+const ONCE_FAILED: [u64; 16] = [
     1983, 2470, 12153, 17510, 17789, 24011, 27230, 27851, 98956, 307588, 315358, 4455676787,
-    7310454564, 9133520642, 8420143160,
+    7310454564, 9133520642, 8420143160, 6241018618,
 ];
 
 #[test]

@@ -119,6 +119,10 @@ pub(crate) struct Links {
     /// for our arc too (a loop closed past us, Zave's "appendage"), so we
     /// serve nothing until it takes our notice.
     pub(crate) overlapped: bool,
+    /// When (on the node's clock) a stabilize last found our successor
+    /// holding us as its predecessor, or this node alone. A node serves
+    /// keys only within [`Ring::lease`] of it: see [`Ring::serves`].
+    pub(crate) linked_at: Option<Duration>,
 }
 
 /// Keys a node is taking over or giving up: state of the key layer, kept
@@ -138,6 +142,12 @@ pub(crate) struct Handover {
     /// some of it, so it refuses those keys until it has pulled the arc
     /// from its successors (see [`crate::dhash::replication`]).
     pub(crate) unsynced: Option<(Id, Id)>,
+    /// The arc this node's own arc last grew by, past a failed
+    /// predecessor, and when (on the node's clock). Whatever it pulls, it
+    /// serves none of it for [`Ring::lease`] from then: the live nodes that
+    /// stabilization had not yet linked in front of us may still serve
+    /// part of it, and they stop within that time ([`Ring::serves`]).
+    pub(crate) grown: Option<((Id, Id), Duration)>,
     /// The node is leaving: refuse keys.
     pub(crate) leaving: bool,
     /// When (on the node's clock) the node was restarted at the address of
@@ -186,7 +196,8 @@ pub struct View {
     pub keys: usize,
     /// Whether it is copying keys it took over (from its successor after a
     /// join, or from replicas after its predecessor failed, a restart or a
-    /// pause), refusing them until done.
+    /// pause), or waiting out a lease ([`Ring::serves`]), refusing them
+    /// until done.
     pub taking_over: bool,
 }
 
@@ -275,6 +286,7 @@ impl Ring {
             member: false,
             notified_by: None,
             overlapped: false,
+            linked_at: None,
         };
         Ring {
             me,
@@ -317,6 +329,7 @@ impl Ring {
 
     /// A snapshot of its view of the ring.
     pub fn view(&self, keys: usize) -> View {
+        let now = self.config.clock.elapsed();
         let links = self.links.read();
         let fingers = links
             .fingers
@@ -331,6 +344,8 @@ impl Ring {
             keys,
             taking_over: links.handover.receiving
                 || links.handover.unsynced.is_some()
+                || self.settling(&links, now, None)
+                || (links.member && !self.linked(&links, now))
                 || links.handover.restarted.is_some()
                 || self.paused(),
         }
@@ -492,12 +507,55 @@ impl Ring {
     /// its successor does not take its place (`Links::overlapped`), it is
     /// not taking keys over or leaving, and does not lack that part of its
     /// arc (see [`Handover`]).
+    ///
+    /// Two leases make sure two nodes never serve one key at once, though
+    /// neither knows the whole ring. A node serves only within
+    /// [`Ring::lease`] of the last stabilize that found it linked, its
+    /// successor holding it as predecessor. A node whose arc grows past a
+    /// failed predecessor serves the part it gained only a lease later
+    /// (`Handover::grown`). Stabilization can close a loop past live
+    /// nodes (Zave's appendages): the loop's node then takes their arcs
+    /// for its own, and the appendages, whose successor died, cannot link
+    /// again until it takes their notices. So each appendage stops serving
+    /// before the loop's node starts (random hunt, seed 6241018618). A
+    /// false suspicion is covered too: the suspected predecessor notifies
+    /// again within a round, well inside the lease, and takes its arc back.
     pub(crate) fn serves(&self, links: &Links, id: Id) -> bool {
+        let now = self.config.clock.elapsed();
         links.member
+            && self.linked(links, now)
+            && !self.settling(links, now, Some(id))
             && !links.overlapped
             && self.owns(links, id)
             && links.handover.allows(id)
             && !self.paused()
+    }
+
+    /// Whether the last stabilize that found this node linked was within
+    /// a lease (see [`Ring::serves`]).
+    fn linked(&self, links: &Links, now: Duration) -> bool {
+        links
+            .linked_at
+            .is_some_and(|at| now.saturating_sub(at) <= self.lease())
+    }
+
+    /// Whether this node still waits out the lease on the arc it gained
+    /// last (`Handover::grown`): on `id`'s part of it, or with `None`, on
+    /// any of it.
+    fn settling(&self, links: &Links, now: Duration, id: Option<Id>) -> bool {
+        links.handover.grown.is_some_and(|((a, b), at)| {
+            now < at + self.lease() && id.is_none_or(|id| id.in_open_closed(a, b))
+        })
+    }
+
+    /// How long one link to the successor lets a node serve its arc, and
+    /// how long a node waits before it serves an arc it gained: three
+    /// stabilization periods and one peer timeout, so that neither a round
+    /// that comes late, nor a successor that takes our notice a round
+    /// after it found its predecessor failed, nor a successor that froze
+    /// and made the round wait out a timeout, stops a node serving.
+    pub(crate) fn lease(&self) -> Duration {
+        self.config.stabilize_interval * 3 + self.config.rpc_timeout
     }
 
     /// Whether this node serves `id` and its predecessor has named it its
@@ -711,7 +769,9 @@ impl Ring {
             let start = links.fingers.start(k);
             links.fingers.set(k, find(start));
         }
-        links.notified_by = Some((predecessor.clone(), self.config.clock.elapsed()));
+        let now = self.config.clock.elapsed();
+        links.notified_by = Some((predecessor.clone(), now));
+        links.linked_at = Some(now);
         links.predecessor = Some(predecessor);
         links.failed_predecessor = None;
         links.successors = successors;

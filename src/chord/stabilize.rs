@@ -287,17 +287,25 @@ impl Ring {
         }
         self.set_successors(&successor, &neighbours.successors);
         let linked = self.notify_successor(keys, &successor, neighbours.predecessor.as_ref());
-        // Not linked, and the successor's arc runs from a node before us:
-        // it takes our identifier for its own, so the ring's walk passes
-        // us by (see `Links::overlapped`).
-        let overlapped = !linked
-            && successor.addr != self.me.addr
+        // Whether the successor's arc runs from a node before us: it takes
+        // our identifier for its own.
+        let covered = successor.addr != self.me.addr
             && neighbours
                 .predecessor
                 .as_ref()
                 .is_some_and(|x| self.me.id.in_open(x.id, successor.id));
         let mut links = self.links.write();
-        links.overlapped = overlapped;
+        // Not linked and covered: the ring's walk passes us by (see
+        // `Links::overlapped`).
+        links.overlapped = !linked && covered;
+        // The lease of `Ring::serves` is renewed while our successor's arc
+        // starts at us or after us: linked, or a node sits between that
+        // did not answer (a frozen successor whose successor has not yet
+        // found it failed); our arc is then no one else's that we can see.
+        let known = successor.addr != self.me.addr && neighbours.predecessor.is_some();
+        if linked || (known && !covered) {
+            links.linked_at = Some(self.config.clock.elapsed());
+        }
         if linked {
             links.member = true;
             Stabilized::Linked
@@ -620,6 +628,7 @@ impl Ring {
         }
         let to = links.handover.unsynced.map_or(old_from, |(_, to)| to);
         links.handover.unsynced = Some((new_from, to));
+        links.handover.grown = Some(((new_from, to), self.config.clock.elapsed()));
         links.handover.unsynced
     }
 

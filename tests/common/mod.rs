@@ -52,10 +52,13 @@ pub trait Cluster {
     }
 
     /// Waits for correct successors, predecessors, successor lists and
-    /// fingers everywhere.
+    /// fingers everywhere, and every node serving its arc (none copying
+    /// keys or waiting out a lease).
     fn settle(&mut self) {
         self.settle_until("a correct ring with correct fingers", &|nodes| {
-            ring_is_correct(nodes) && fingers_are_correct(nodes)
+            ring_is_correct(nodes)
+                && fingers_are_correct(nodes)
+                && nodes.iter().all(|n| !n.view().taking_over)
         });
     }
 }
@@ -231,10 +234,12 @@ impl MemCluster {
     }
 
     /// An empty cluster whose nodes use `config`, with the cluster's
-    /// virtual clock in place of its own.
+    /// virtual clock in place of its own, and no peer timeout: in memory a
+    /// call to a stopped node fails at once.
     pub fn with_config(mut config: NodeConfig) -> MemCluster {
         let clock = Arc::new(VirtualClock::new(1));
         config.clock = clock.clone();
+        config.rpc_timeout = Duration::ZERO;
         MemCluster {
             net: MemoryNetwork::new(),
             clock,
