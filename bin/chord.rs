@@ -201,7 +201,6 @@ fn run_node(args: &Parsed) -> Result<(), String> {
     node.tombstone_hold = Duration::from_secs(args.get("tombstone-hold-s")?);
     node.stabilize_interval = Duration::from_millis(args.at_least("stabilize-ms", 1)?);
     node.request_timeout = Duration::from_millis(args.get("request-timeout-ms")?);
-    node.rpc_timeout = Duration::from_millis(args.at_least("rpc-timeout-ms", 1)?);
     if let Some(mib) = args.optional("max-memory") {
         let mib: usize = mib
             .parse()
@@ -233,6 +232,7 @@ fn run_node(args: &Parsed) -> Result<(), String> {
     config.join = args.optional("join");
     config.advertise = args.optional("advertise");
     config.workers = args.get("workers")?;
+    config.rpc_timeout = Duration::from_millis(args.at_least("rpc-timeout-ms", 1)?);
     config.idle_timeout = Duration::from_secs(args.at_least("idle-timeout-s", 1)?);
     config.secret = match (args.optional("secret-file"), std::env::var("CHORD_SECRET")) {
         (Some(path), _) => Some(Secret::from_file(path.as_ref()).map_err(|e| e.to_string())?),

@@ -22,11 +22,6 @@ pub struct NodeConfig {
     pub stabilize_interval: Duration,
     /// How long a client operation keeps retrying while the ring moves.
     pub request_timeout: Duration,
-    /// How long a call to a peer may take before the peer counts as
-    /// failed. The leases of [`crate::chord::Ring`]'s `serves` allow for
-    /// one such wait in a round. (The in-memory transport of tests and the
-    /// simulator has no timeouts: a call to a stopped node fails at once.)
-    pub rpc_timeout: Duration,
     /// R, how many nodes hold each key: its owner and the next R - 1 of the
     /// owner's successor list. At most r.
     pub replicas: usize,
@@ -50,7 +45,7 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// Defaults: r = 8, R = 3, stabilize every 250 ms, give up on a request
-    /// after 10 s and on a peer call after 1 s, keep tombstones for 10 minutes, hold at most a quarter
+    /// after 10 s, keep tombstones for 10 minutes, hold at most a quarter
     /// of the machine's memory ([`default_max_memory`]), the machine's
     /// clock, memory only.
     pub fn new(space: IdSpace) -> NodeConfig {
@@ -59,7 +54,6 @@ impl NodeConfig {
             successors: 8,
             stabilize_interval: Duration::from_millis(250),
             request_timeout: Duration::from_secs(10),
-            rpc_timeout: Duration::from_secs(1),
             replicas: 3,
             tombstone_hold: Duration::from_secs(600),
             max_memory: default_max_memory(),

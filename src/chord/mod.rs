@@ -133,8 +133,8 @@
 //!   eyes. The paper's ring is eventually right, but a store must be right
 //!   meanwhile: the random hunt found appendages answering reads from
 //!   copies the loop no longer wrote to (seeds 8420143160, 6241018618).
-//!   So a node serves only within a lease (three stabilization periods
-//!   and a peer timeout) of its last stabilize that found its successor's
+//!   So a node serves only within a lease (three stabilization periods)
+//!   of its last stabilize that found its successor's
 //!   arc starting at it or after it, and a node whose arc grows past a failed predecessor
 //!   serves the part it gained only a lease later. An appendage cannot
 //!   renew its lease until the loop takes its notice, so it stops before

@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::id::{Id, NodeRef};
 use crate::message::Request;
 use crate::peer::{self, CallError, Written};
-use crate::store::{check_key, check_value, Entry, Item};
+use crate::store::{check_key, check_value, Content, Entry, Item};
 
 /// A key whose owner this node's tables name
 /// ([`crate::chord::Ring::known_owner`]).
@@ -154,37 +154,51 @@ impl Dhash {
     ) {
         let placed = self.placed(writes.iter().map(|(key, _)| *key));
         let value = |p: &Placed| writes[p.place].1.map(<[u8]>::to_vec);
-        let mut answers: Vec<Option<std::result::Result<Written, CallError>>> =
-            placed.iter().map(|_| None).collect();
-        let mut calls = Vec::new();
-        for (i, p) in placed.iter().enumerate() {
-            if p.owner.addr == self.me().addr {
-                answers[i] = Some(peer::written(self.owner_write(
-                    p.id,
-                    p.key,
-                    (value(p), None),
-                )));
-            } else {
+        let me = &self.me().addr;
+        let mut answers: Vec<Option<Written>> = placed.iter().map(|_| None).collect();
+        let (local, remote): (Vec<usize>, Vec<usize>) =
+            (0..placed.len()).partition(|&i| placed[i].owner.addr == *me);
+        let (written, own_successors) = self.owner_write_all(
+            local
+                .iter()
+                .map(|&i| (placed[i].id, placed[i].key, (value(&placed[i]), None)))
+                .collect(),
+        );
+        for (&i, written) in local.iter().zip(written) {
+            answers[i] = written.map(|(entry, existed)| Written {
+                entry,
+                existed,
+                // This node's own list, `own_successors`, names them.
+                successors: Vec::new(),
+                previous: None,
+            });
+        }
+        let calls = remote
+            .iter()
+            .map(|&i| {
+                let p = &placed[i];
                 let request = Request::Write {
                     key: p.key.to_vec(),
                     value: value(p),
                     expires: None,
                 };
-                calls.push((i, &p.owner, request));
-            }
-        }
-        let (places, calls): (Vec<usize>, Vec<_>) =
-            calls.into_iter().map(|(i, to, r)| (i, (to, r))).unzip();
-        for (i, answer) in places.into_iter().zip(self.ring.call_all(calls)) {
-            answers[i] = Some(answer.map_err(CallError::from).and_then(peer::written));
+                (&p.owner, request)
+            })
+            .collect();
+        for (&i, answer) in remote.iter().zip(self.ring.call_all(calls)) {
+            answers[i] = answer.map_err(CallError::from).and_then(peer::written).ok();
         }
         // The copies: the R - 1 replicas each owner named, gathered by node.
         let mut copies: HashMap<&str, (&NodeRef, Vec<Item>, Vec<usize>)> = HashMap::new();
         let mut pending: Vec<(usize, bool, usize)> = Vec::new();
         for (p, answer) in placed.iter().zip(&answers) {
-            let Some(Ok(written)) = answer else { continue };
-            let replicas: Vec<&NodeRef> = written
-                .successors
+            let Some(written) = answer else { continue };
+            let successors = if p.owner.addr == *me {
+                &own_successors
+            } else {
+                &written.successors
+            };
+            let replicas: Vec<&NodeRef> = successors
                 .iter()
                 .filter(|s| s.addr != p.owner.addr)
                 .take(self.config().replicas - 1)
@@ -220,5 +234,39 @@ impl Dhash {
                 owner_said[place] = had;
             }
         }
+    }
+
+    /// Writes `writes`, keys this node's tables say it owns, as their
+    /// owner: what [`Dhash::owner_write`] does for each, but under one
+    /// hold of the ring's and the store's locks, with the successor list
+    /// copied once, not once a key. For each, the entry written and
+    /// whether the key had a value; `None` for a key this node does not
+    /// serve now or cannot take (a full store, a log that cannot be
+    /// written): it is then written alone, which says why.
+    fn owner_write_all(
+        &self,
+        writes: Vec<(Id, &[u8], Content)>,
+    ) -> (Vec<Option<(Entry, bool)>>, Vec<NodeRef>) {
+        if writes.is_empty() || self.unwritable().is_some() {
+            return (vec![None; writes.len()], Vec::new());
+        }
+        let writer = self.ring.incarnation;
+        let now = self.config().clock.now_micros();
+        let ids: Vec<Id> = writes.iter().map(|(id, _, _)| *id).collect();
+        self.ring.while_serving_each(&ids, |serving, successors| {
+            let mut store = self.store_mut();
+            let written = writes
+                .into_iter()
+                .zip(serving)
+                .map(|((id, key, content), &serves)| {
+                    if !serves {
+                        return None;
+                    }
+                    let written = store.write_by(id, key, content, now, writer, None).ok()?;
+                    Some((written.entry, written.existed))
+                })
+                .collect();
+            (written, successors.to_vec())
+        })
     }
 }

@@ -116,6 +116,8 @@ pub struct ServerConfig {
     /// but a quarter of them, and at most [`PEER_WORKERS`] are kept for
     /// peers (all but one, with fewer than eight).
     pub workers: usize,
+    /// How long a call to a peer may take before the peer counts as failed.
+    pub rpc_timeout: Duration,
     /// How long a text client may stay silent before it is disconnected.
     pub idle_timeout: Duration,
     /// The cluster secret every peer must prove ([`crate::auth`]); `None`
@@ -131,8 +133,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults around `node`: [`DEFAULT_WORKERS`] workers, 5 minutes of
-    /// client idleness.
+    /// Defaults around `node`: [`DEFAULT_WORKERS`] workers, 1 s peer
+    /// calls, 5 minutes of client idleness.
     pub fn new(listen: &str, node: NodeConfig) -> ServerConfig {
         ServerConfig {
             listen: listen.to_string(),
@@ -140,6 +142,7 @@ impl ServerConfig {
             join: None,
             node,
             workers: DEFAULT_WORKERS,
+            rpc_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(300),
             secret: None,
             password: None,
@@ -395,10 +398,7 @@ impl Server {
             .set_nonblocking(true)
             .map_err(io_error("configuring the listener".into()))?;
         warn_if_open(&config, local_addr);
-        let transport = Arc::new(TcpTransport::new(
-            config.node.rpc_timeout,
-            config.secret.clone(),
-        ));
+        let transport = Arc::new(TcpTransport::new(config.rpc_timeout, config.secret.clone()));
         let mut node_config = config.node.clone();
         if let Some(data) = node_config.data.as_mut() {
             data.ring = config.secret.as_ref().map(Secret::fingerprint);

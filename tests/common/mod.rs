@@ -234,12 +234,10 @@ impl MemCluster {
     }
 
     /// An empty cluster whose nodes use `config`, with the cluster's
-    /// virtual clock in place of its own, and no peer timeout: in memory a
-    /// call to a stopped node fails at once.
+    /// virtual clock in place of its own.
     pub fn with_config(mut config: NodeConfig) -> MemCluster {
         let clock = Arc::new(VirtualClock::new(1));
         config.clock = clock.clone();
-        config.rpc_timeout = Duration::ZERO;
         MemCluster {
             net: MemoryNetwork::new(),
             clock,

@@ -85,8 +85,6 @@ pub fn run(setting: Setting, seed: u64) -> Measured {
     let mut config = NodeConfig::new(space());
     config.successors = SUCCESSORS;
     config.clock = clock.clone();
-    // In memory a lost or refused call fails at once: no peer timeout.
-    config.rpc_timeout = std::time::Duration::ZERO;
     let ring = super::SimRing::settled_on(setting.nodes, &config, &net);
     net.set_loss(setting.loss, seed ^ 0x1055);
     let mut nodes: Vec<Option<Arc<Node>>> = ring.nodes.iter().cloned().map(Some).collect();
