@@ -567,17 +567,20 @@ impl Ring {
     }
 
     /// Whether this node serves `id` and its predecessor has named it its
-    /// successor within the last two stabilization periods (its notify
-    /// comes every round): then a walk of the ring for `id` would end here
-    /// too, and this node answers without one. The test a request that
-    /// arrived here must pass ([`Ring::serves`]) is not enough alone: a
-    /// node that joined, or lost its successor, can hold a predecessor
-    /// whose successor is another node, and own an arc in its own eyes
-    /// that the ring gives to that other node until stabilization links it
-    /// in.
+    /// successor within a lease (its notify comes every round): then a
+    /// walk of the ring for `id` would end here too, and this node answers
+    /// without one. The test a request that arrived here must pass
+    /// ([`Ring::serves`]) is not enough alone: a node that joined, or lost
+    /// its successor, can hold a predecessor whose successor is another
+    /// node, and own an arc in its own eyes that the ring gives to that
+    /// other node until stabilization links it in. A node that took that
+    /// predecessor past a failed one serves the gained arc only a lease
+    /// later, so a lease is as long as the notices need be; two periods
+    /// let loaded rounds, which come late, send one MSET in three down the
+    /// slow path (measured: 2.1 to 4.5 peer calls an MSET).
     pub(crate) fn confirmed_owner(&self, links: &Links, id: Id) -> bool {
         let now = self.config.clock.elapsed();
-        let lease = self.config.stabilize_interval * 2;
+        let lease = self.lease();
         let confirmed = match (&links.predecessor, &links.notified_by) {
             (Some(p), Some((by, at))) => by == p && now.saturating_sub(*at) <= lease,
             // Alone: the whole circle is ours.

@@ -98,8 +98,10 @@ impl Dhash {
     /// read as NOT_FOUND. The rest are asked too, answering or not: while
     /// nodes join, the copies can still sit on the holders of a moment ago,
     /// further along (repair moves them only once the new holders have
-    /// them). And at least one must answer: a lookup that came round a dead
-    /// node can name the owner alone.
+    /// them). And at least R - 1 must answer, and one with R = 1: a lookup
+    /// that came round a dead node can name the owner alone, and a list
+    /// shorter than R - 1 comes from a view that missed nodes. So in a
+    /// ring of fewer than R nodes a read waits for its owner.
     pub(super) fn newest_elsewhere(
         &self,
         key: &[u8],
@@ -128,9 +130,14 @@ impl Dhash {
                 }
             }
         }
-        if answered == 0 {
+        // Fewer than R - 1 listed is no answer either: the list came from
+        // a view that missed nodes (a restarted node's own, say, which
+        // names only the successor its join found), and the holders it
+        // missed may have the newest copy (random hunt, seed 2718201661).
+        if answered == 0 || answered < required {
             return Err(Failure::Retry(format!(
-                "owner {} did not answer ({why}), and the lookup named no replica",
+                "owner {} did not answer ({why}), and only {answered} of the {required} \
+                 replicas a read needs did",
                 owner.addr
             )));
         }
