@@ -171,6 +171,7 @@
 //! its new owner.
 
 pub mod health;
+mod lease;
 pub mod leave;
 pub mod lookup;
 pub mod merge;

@@ -287,21 +287,18 @@ impl Ring {
         }
         self.set_successors(&successor, &neighbours.successors);
         let linked = self.notify_successor(keys, &successor, neighbours.predecessor.as_ref());
-        // Whether the successor's arc runs from a node before us: it takes
-        // our identifier for its own.
+        // Whether the successor's arc, from a node before us, takes us in.
         let covered = successor.addr != self.me.addr
             && neighbours
                 .predecessor
                 .as_ref()
                 .is_some_and(|x| self.me.id.in_open(x.id, successor.id));
         let mut links = self.links.write();
-        // Not linked and covered: the ring's walk passes us by (see
-        // `Links::overlapped`).
+        // Not linked and covered: the walk passes us by (`Links::overlapped`).
         links.overlapped = !linked && covered;
         // The lease of `Ring::serves` is renewed while our successor's arc
-        // starts at us or after us: linked, or a node sits between that
-        // did not answer (a frozen successor whose successor has not yet
-        // found it failed); our arc is then no one else's that we can see.
+        // starts at us or after us: linked, or past a node between that
+        // did not answer (a frozen successor not yet found failed).
         let known = successor.addr != self.me.addr && neighbours.predecessor.is_some();
         if linked || (known && !covered) {
             links.linked_at = Some(self.config.clock.elapsed());
