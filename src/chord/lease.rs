@@ -1,13 +1,14 @@
-//! When a node serves keys: ownership of its arc, and the leases that keep
+//! When a node serves keys: ownership of its arc, and the rules that keep
 //! two nodes from serving one key at once while the ring moves.
 //!
 //! The paper's ring is right eventually; a store must be right meanwhile.
 //! Stabilization can close a loop past live nodes that still point into
 //! it (Zave's appendages), and the loop's node then takes their arcs for
 //! its own while they go on owning them in their own eyes. So a node
-//! serves on two leases, timed on its own clock ([`Ring::serves`]), and
-//! answers for its arc without a lookup only while its predecessor vouches
-//! for it ([`Ring::confirmed_owner`]).
+//! serves only while its last stabilize found it linked, and an arc it
+//! gained past a failed predecessor only after a lease, timed on its own
+//! clock ([`Ring::serves`]); and it answers for its arc without a lookup
+//! only while its predecessor vouches for it ([`Ring::confirmed_owner`]).
 
 use std::time::Duration;
 
@@ -20,22 +21,25 @@ impl Ring {
     /// not taking keys over or leaving, and does not lack that part of its
     /// arc (see [`Handover`]).
     ///
-    /// Two leases make sure two nodes never serve one key at once, though
-    /// neither knows the whole ring. A node serves only within
-    /// [`Ring::lease`] of the last stabilize that found it linked, its
-    /// successor holding it as predecessor. A node whose arc grows past a
-    /// failed predecessor serves the part it gained only a lease later
-    /// (`Handover::grown`). Stabilization can close a loop past live
-    /// nodes (Zave's appendages): the loop's node then takes their arcs
-    /// for its own, and the appendages, whose successor died, cannot link
-    /// again until it takes their notices. So each appendage stops serving
-    /// before the loop's node starts (random hunt, seed 6241018618). A
-    /// false suspicion is covered too: the suspected predecessor notifies
-    /// again within a round, well inside the lease, and takes its arc back.
+    /// Two rules keep two nodes from serving one key at once, though
+    /// neither knows the whole ring. A node serves only while the last
+    /// stabilize that reached a successor found that successor's arc
+    /// starting at it or after it (`Links::linked`). And a node whose arc
+    /// grows past a failed predecessor serves the part it gained only
+    /// [`Ring::lease`] later (`Handover::grown`). Stabilization can close
+    /// a loop past live nodes (Zave's appendages): the loop's node then
+    /// takes their arcs for its own, and an appendage whose successor died
+    /// finds, at its next round, a successor that has not taken its notice
+    /// (or whose arc covers it) and stops; the lease gives it that round
+    /// (random hunt, seed 6241018618). A false suspicion is covered too:
+    /// the suspected predecessor notifies again within a round, well
+    /// inside the lease, and takes its arc back. The first rule is not
+    /// timed, so a node starved of CPU, whose rounds come late, goes on
+    /// serving (tests/load.rs): a timed one stopped such nodes.
     pub(crate) fn serves(&self, links: &Links, id: Id) -> bool {
         let now = self.config.clock.elapsed();
         links.member
-            && self.linked(links, now)
+            && self.linked(links)
             && !self.settling(links, now, Some(id))
             && !links.overlapped
             && self.owns(links, id)
@@ -43,15 +47,11 @@ impl Ring {
             && !self.paused()
     }
 
-    /// Whether the last stabilize that found this node linked was within
-    /// a lease (see [`Ring::serves`]). A node alone needs none: no other
-    /// node it knows can take its keys, and a lone node whose rounds come
-    /// late under load must not stop serving for it.
-    pub(super) fn linked(&self, links: &Links, now: Duration) -> bool {
-        links.successors[0].addr == self.me.addr
-            || links
-                .linked_at
-                .is_some_and(|at| now.saturating_sub(at) <= self.lease())
+    /// Whether the last stabilize that reached a successor found its arc
+    /// starting at this node or after it (see [`Ring::serves`]), or the
+    /// node is alone: no other node it knows can take its keys.
+    pub(super) fn linked(&self, links: &Links) -> bool {
+        links.successors[0].addr == self.me.addr || links.linked
     }
 
     /// Whether this node still waits out the lease on the arc it gained
@@ -63,17 +63,13 @@ impl Ring {
         })
     }
 
-    /// How long one link to the successor lets a node serve its arc, and
-    /// how long a node waits before it serves an arc it gained: three
-    /// stabilization periods, so that a round that comes late, or a
-    /// successor that takes our notice a round after it found its
-    /// predecessor failed, costs nothing. A successor that freezes makes
-    /// the next round wait out a peer timeout, longer than a lease: its
-    /// predecessor then stops serving until that round ends (about half a
-    /// second with the defaults). Measured both ways, a lease long enough
-    /// to cover that timeout made every failed node's arc wait it out
-    /// instead, which cost more: in `make churn`, GET p99 1.8 s against
-    /// 3.6 ms, and a third fewer operations done.
+    /// How long a node waits before it serves an arc it gained, and how
+    /// long its predecessor's notices vouch for it: three stabilization
+    /// periods, so that a round that comes late, or a successor that takes
+    /// our notice a round after it found its predecessor failed, costs
+    /// nothing. Every failed node's arc waits it out: a longer one (three
+    /// periods and a peer timeout) cost `make churn` a third of its
+    /// operations, at a GET p99 of 1.8 s against 3.6 ms.
     pub(crate) fn lease(&self) -> Duration {
         self.config.stabilize_interval * 3
     }

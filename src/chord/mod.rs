@@ -125,23 +125,23 @@
 //!   successor (`Ring::confirmed_owner`): the random hunt found a node
 //!   whose successor had left, holding a predecessor that pointed past it,
 //!   answering for an arc the ring gave its successor.
-//! - **A node serves keys on two leases** (`Ring::serves`), so that two
-//!   nodes never serve one key at once. Stabilization can close a loop
+//! - **A node serves keys only while linked, and a gained arc only after a
+//!   lease** (`Ring::serves`), so that two nodes never serve one key at
+//!   once. Stabilization can close a loop
 //!   past live nodes that still point into it (Zave's appendages): the
 //!   loop's node then owns their arcs as the ring's walk sees it, while
 //!   the appendages, whose successor died, go on owning them in their own
 //!   eyes. The paper's ring is eventually right, but a store must be right
 //!   meanwhile: the random hunt found appendages answering reads from
 //!   copies the loop no longer wrote to (seeds 8420143160, 6241018618).
-//!   So a node serves only within a lease (three stabilization periods)
-//!   of its last stabilize that found its successor's
-//!   arc starting at it or after it, and a node whose arc grows past a failed predecessor
-//!   serves the part it gained only a lease later. An appendage cannot
-//!   renew its lease until the loop takes its notice, so it stops before
-//!   the loop's node starts. A node that sees at its stabilize that its
-//!   successor's arc covers it stops at once (`Links::overlapped`). The
-//!   price: a failed node's arc is served again a lease after its
-//!   successor takes over, not at once.
+//!   So a node serves only while its last stabilize found its successor's
+//!   arc starting at it or after it, and a node whose arc grows past a
+//!   failed predecessor serves the part it gained only a lease (three
+//!   stabilization periods) later. An appendage whose successor died
+//!   finds at its next round a successor that has not taken its notice,
+//!   and stops, before the loop's node starts. The price: a failed node's
+//!   arc is served again a lease after its successor takes over, not at
+//!   once.
 //! - **A key's identifier starts with its Redis Cluster hash slot**
 //!   ([`crate::id::IdSpace::key`]): the top 14 bits are CRC-16 of the key
 //!   modulo 16384, the rest SHA-1 of it. Each slot is then one arc, so a

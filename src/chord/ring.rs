@@ -119,10 +119,10 @@ pub(crate) struct Links {
     /// for our arc too (a loop closed past us, Zave's "appendage"), so we
     /// serve nothing until it takes our notice.
     pub(crate) overlapped: bool,
-    /// When (on the node's clock) a stabilize last found our successor
-    /// holding us as its predecessor, or this node alone. A node serves
-    /// keys only within [`Ring::lease`] of it: see [`Ring::serves`].
-    pub(crate) linked_at: Option<Duration>,
+    /// Whether the last stabilize that reached a successor found its arc
+    /// starting at this node or after it. Only then does the node serve
+    /// keys: see [`Ring::serves`].
+    pub(crate) linked: bool,
 }
 
 /// Keys a node is taking over or giving up: state of the key layer, kept
@@ -196,7 +196,8 @@ pub struct View {
     pub keys: usize,
     /// Whether it is copying keys it took over (from its successor after a
     /// join, or from replicas after its predecessor failed, a restart or a
-    /// pause), or waiting out a lease (`Ring::serves`), refusing them
+    /// pause), or not linked or waiting out a lease (`Ring::serves`),
+    /// refusing them
     /// until done.
     pub taking_over: bool,
 }
@@ -286,7 +287,7 @@ impl Ring {
             member: false,
             notified_by: None,
             overlapped: false,
-            linked_at: None,
+            linked: false,
         };
         Ring {
             me,
@@ -345,7 +346,7 @@ impl Ring {
             taking_over: links.handover.receiving
                 || links.handover.unsynced.is_some()
                 || self.settling(&links, now, None)
-                || (links.member && !self.linked(&links, now))
+                || (links.member && !self.linked(&links))
                 || links.handover.restarted.is_some()
                 || self.paused(),
         }
@@ -708,7 +709,7 @@ impl Ring {
         }
         let now = self.config.clock.elapsed();
         links.notified_by = Some((predecessor.clone(), now));
-        links.linked_at = Some(now);
+        links.linked = true;
         links.predecessor = Some(predecessor);
         links.failed_predecessor = None;
         links.successors = successors;

@@ -300,9 +300,7 @@ impl Ring {
         // starts at us or after us: linked, or past a node between that
         // did not answer (a frozen successor not yet found failed).
         let known = successor.addr != self.me.addr && neighbours.predecessor.is_some();
-        if linked || (known && !covered) {
-            links.linked_at = Some(self.config.clock.elapsed());
-        }
+        links.linked = linked || (known && !covered);
         if linked {
             links.member = true;
             Stabilized::Linked
