@@ -439,9 +439,9 @@ fn acknowledged_writes_survive_random_joins_leaves_and_kills() {
 ///   node took their arcs, pulled them and served them, while the last of
 ///   the two, linked to no one since, answered a read of that arc from its
 ///   own copy, missing a write the loop had acknowledged. A node now
-///   serves only within a lease of its last link to its successor, and an
-///   arc gained past a failed predecessor only a lease after
-///   (`Ring::serves`).
+///   serves only while its last stabilize found it linked to its
+///   successor, and an arc gained past a failed predecessor only a lease
+///   after (`Ring::serves`).
 /// - 2718201661 (failed on the code before the leases too): a node
 ///   restarted in its place, whose fresh successor list named one node,
 ///   was the owner a stale lookup found; it answered that it was copying

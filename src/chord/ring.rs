@@ -197,8 +197,7 @@ pub struct View {
     /// Whether it is copying keys it took over (from its successor after a
     /// join, or from replicas after its predecessor failed, a restart or a
     /// pause), or not linked or waiting out a lease (`Ring::serves`),
-    /// refusing them
-    /// until done.
+    /// refusing them until done.
     pub taking_over: bool,
 }
 

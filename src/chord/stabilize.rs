@@ -296,9 +296,9 @@ impl Ring {
         let mut links = self.links.write();
         // Not linked and covered: the walk passes us by (`Links::overlapped`).
         links.overlapped = !linked && covered;
-        // The lease of `Ring::serves` is renewed while our successor's arc
-        // starts at us or after us: linked, or past a node between that
-        // did not answer (a frozen successor not yet found failed).
+        // We serve (`Ring::serves`) while our successor's arc starts at us
+        // or after us: linked, or past a node between that did not answer
+        // (a frozen successor not yet found failed).
         let known = successor.addr != self.me.addr && neighbours.predecessor.is_some();
         links.linked = linked || (known && !covered);
         if linked {
