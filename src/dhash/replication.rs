@@ -132,8 +132,8 @@ impl Dhash {
     }
 
     /// Step 1: copies the arc this node took over from a failed predecessor
-    /// from its replicas, then serves it. It needs one replica to answer
-    /// in full (the others add what that one missed); with none left, the
+    /// from its replicas, then serves it. It needs R - 1 replicas to answer
+    /// in full, or, after two periods with fewer, one; with none left, the
     /// node's own copy is all there is.
     fn pull_grown_arc(&self) {
         let Some((grown, successors)) = self.ring.unsynced_arc() else {
@@ -168,7 +168,11 @@ impl Dhash {
             .iter()
             .filter(|s| s.addr != self.me().addr)
             .count();
-        if sources == 0 && (refilling < others || !self.alone_long_enough()) {
+        // Fewer than R - 1 sources is a short list's answer too: the list
+        // of a node that joined beside one restarted empty can name fewer
+        // nodes than hold the arc (random hunt, seed 4242005216).
+        let short = sources < self.config().replicas - 1;
+        if (sources == 0 && refilling < others) || (short && !self.alone_long_enough()) {
             return;
         }
         self.repair_state().lock().alone_since = None;
