@@ -433,7 +433,7 @@ fn acknowledged_writes_survive_random_joins_leaves_and_kills() {
 ///   for a few rounds a node outside that small ring served an arc the
 ///   ring had taken over, reading an acknowledged write as its old value;
 ///   a node whose successor's arc covers it now serves nothing until the
-///   successor takes its notice (`Links::overlapped`).
+///   successor takes its notice (`Links::linked`).
 /// - 6241018618: the same split seen from the other side. A loop of three
 ///   nodes closed past two live ones whose successor had died; the loop's
 ///   node took their arcs, pulled them and served them, while the last of

@@ -17,7 +17,7 @@ use crate::id::Id;
 
 impl Ring {
     /// Whether this node serves reads and writes of `id` now: it owns it,
-    /// its successor does not take its place (`Links::overlapped`), it is
+    /// its successor does not take its place (`Links::linked`), it is
     /// not taking keys over or leaving, and does not lack that part of its
     /// arc (see [`Handover`]).
     ///
@@ -41,7 +41,6 @@ impl Ring {
         links.member
             && self.linked(links)
             && !self.settling(links, now, Some(id))
-            && !links.overlapped
             && self.owns(links, id)
             && links.handover.allows(id)
             && !self.paused()

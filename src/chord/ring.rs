@@ -113,15 +113,12 @@ pub(crate) struct Links {
     /// predecessor, and when (on the node's clock): it then named us its
     /// successor. See [`Ring::confirmed_owner`].
     pub(crate) notified_by: Option<(NodeRef, Duration)>,
-    /// At the last stabilize, our successor did not take us as its
-    /// predecessor and its arc covers our identifier: it holds a
-    /// predecessor before us. The ring's walk then ends at the successor
-    /// for our arc too (a loop closed past us, Zave's "appendage"), so we
-    /// serve nothing until it takes our notice.
-    pub(crate) overlapped: bool,
     /// Whether the last stabilize that reached a successor found its arc
     /// starting at this node or after it. Only then does the node serve
-    /// keys: see [`Ring::serves`].
+    /// keys: see [`Ring::serves`]. When it does not (the successor did not
+    /// take our notice and holds a predecessor before us), the ring's walk
+    /// ends at the successor for our arc too: a loop closed past us, and
+    /// we are Zave's "appendage".
     pub(crate) linked: bool,
 }
 
@@ -285,7 +282,6 @@ impl Ring {
             handover: Handover::default(),
             member: false,
             notified_by: None,
-            overlapped: false,
             linked: false,
         };
         Ring {

@@ -294,8 +294,6 @@ impl Ring {
                 .as_ref()
                 .is_some_and(|x| self.me.id.in_open(x.id, successor.id));
         let mut links = self.links.write();
-        // Not linked and covered: the walk passes us by (`Links::overlapped`).
-        links.overlapped = !linked && covered;
         // We serve (`Ring::serves`) while our successor's arc starts at us
         // or after us: linked, or past a node between that did not answer
         // (a frozen successor not yet found failed).
