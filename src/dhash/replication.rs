@@ -88,9 +88,9 @@ pub(crate) struct RepairState {
     next_slice: HashMap<String, Id>,
     /// Where the next scan for expired values and old tombstones starts.
     next_collect: Option<Id>,
-    /// Since when (on the node's clock) a grown arc has waited with no
-    /// node to copy it from.
-    alone_since: Option<std::time::Duration>,
+    /// Since when (on the node's clock) a grown arc has waited with fewer
+    /// than R - 1 nodes to copy it from.
+    short_since: Option<std::time::Duration>,
 }
 
 /// What this node needs to know, read at one instant, to repair its arc.
@@ -172,10 +172,10 @@ impl Dhash {
         // of a node that joined beside one restarted empty can name fewer
         // nodes than hold the arc (random hunt, seed 4242005216).
         let short = sources < self.config().replicas - 1;
-        if (sources == 0 && refilling < others) || (short && !self.alone_long_enough()) {
+        if (sources == 0 && refilling < others) || (short && !self.short_long_enough()) {
             return;
         }
-        self.repair_state().lock().alone_since = None;
+        self.repair_state().lock().short_since = None;
         self.ring.arc_synced(grown);
         info!(
             "{}: serving ({from}, {to}] after copying {received} entries from {sources} nodes",
@@ -183,11 +183,12 @@ impl Dhash {
         );
     }
 
-    /// Whether a grown arc has found no node to copy it from for two
-    /// stabilization periods; the clock starts at the first call.
-    fn alone_long_enough(&self) -> bool {
+    /// Whether a grown arc has found fewer than R - 1 nodes to copy it
+    /// from for two stabilization periods; the clock starts at the first
+    /// call.
+    fn short_long_enough(&self) -> bool {
         let now = self.config().clock.elapsed();
-        let since = *self.repair_state().lock().alone_since.get_or_insert(now);
+        let since = *self.repair_state().lock().short_since.get_or_insert(now);
         now.saturating_sub(since) >= 2 * self.config().stabilize_interval
     }
 
