@@ -11,7 +11,7 @@ use std::fmt;
 
 use crate::id::{Id, NodeRef};
 use crate::message::{Atomic, OpAnswer, Request, Response, Update};
-use crate::store::{Bucket, Content, Cursor, Entry, Full, Item, UpdateId};
+use crate::store::{Bucket, Content, Cursor, Entry, Full, Item, Point, UpdateId};
 use crate::transport::TransportError;
 
 /// What sends a request to a node and returns its answer.
@@ -428,14 +428,14 @@ impl<'a> Peer<'a> {
         self.done(Request::Replicate { items })
     }
 
-    /// Which of these digest buckets of the arc after `from` differ there,
+    /// Which of these digest buckets of the span after `from` differ there,
     /// and its flush watermark; `flushed` is ours.
     ///
     /// # Errors
     /// A [`CallError`].
     pub fn digest(
         &self,
-        from: Id,
+        from: Point,
         buckets: Vec<Bucket>,
         flushed: u64,
     ) -> Result<Differ, CallError> {
@@ -465,12 +465,17 @@ impl<'a> Peer<'a> {
         self.done(Request::Flush { through })
     }
 
-    /// Gives it our copy of `(from, to]`; what it holds there that we lack
-    /// or hold older.
+    /// Gives it our copy of the span from `from` to `to`; what it holds
+    /// there that we lack or hold older.
     ///
     /// # Errors
     /// A [`CallError`].
-    pub fn reconcile(&self, from: Id, to: Id, items: Vec<Item>) -> Result<Vec<Item>, CallError> {
+    pub fn reconcile(
+        &self,
+        from: Point,
+        to: Point,
+        items: Vec<Item>,
+    ) -> Result<Vec<Item>, CallError> {
         match self.call(Request::Reconcile { from, to, items })? {
             Response::Keys { items, .. } => Ok(items),
             other => Err(unexpected(&other)),

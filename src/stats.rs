@@ -50,6 +50,9 @@ pub struct Stats {
     /// Entries that anti-entropy found missing or older on one side and
     /// copied.
     pub keys_repaired: AtomicU64,
+    /// Digest buckets anti-entropy found different and exchanged. Flat
+    /// while the copies agree: a ring at rest reconciles nothing.
+    pub buckets_reconciled: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
     /// Connections turned away with `ERR busy`.
@@ -81,7 +84,7 @@ impl Stats {
     }
 
     /// Every counter, by the name `STATS` gives it.
-    fn counters(&self) -> [(&'static str, &AtomicU64); 23] {
+    fn counters(&self) -> [(&'static str, &AtomicU64); 24] {
         [
             ("client_requests", &self.client_requests),
             ("peer_requests", &self.peer_requests),
@@ -97,6 +100,7 @@ impl Stats {
             ("keys_received", &self.keys_received),
             ("keys_handed_off", &self.keys_handed_off),
             ("keys_repaired", &self.keys_repaired),
+            ("buckets_reconciled", &self.buckets_reconciled),
             ("connections", &self.connections),
             ("busy_rejections", &self.busy_rejections),
             ("protocol_errors", &self.protocol_errors),

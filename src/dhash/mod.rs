@@ -40,7 +40,7 @@ use crate::message::{Expiry, Request, Response, Update, BATCH_ANSWER_BYTES};
 use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
 use crate::store::{
-    Content, Entry, Full, Item, KeptValue, Outcome, Record, Store, UpdateId, Usage,
+    Content, Cursor, Entry, Full, Item, KeptValue, Outcome, Point, Record, Store, UpdateId, Usage,
 };
 use replication::RepairState;
 
@@ -175,8 +175,9 @@ impl Dhash {
         Error::Rejected(format!("node {}: {why}", self.me().addr))
     }
 
-    /// Copies everything `source` holds in the arc `(from, to]` into this
-    /// node's store, chunk by chunk; how many entries came.
+    /// Copies everything `source` holds from the point `from` through the
+    /// identifier `to` into this node's store, chunk by chunk; how many
+    /// entries came.
     ///
     /// # Errors
     /// [`CopyError::SourceRefilling`] when the source is copying its own
@@ -185,10 +186,12 @@ impl Dhash {
     pub(crate) fn copy_range(
         &self,
         source: &NodeRef,
-        from: Id,
+        from: &Point,
         to: Id,
     ) -> std::result::Result<u64, CopyError> {
-        let mut after = None;
+        // A start among an identifier's keys is a cursor there.
+        let mut after = from.key.clone().map(|key| Cursor { id: from.id, key });
+        let from = from.id;
         let mut received = 0;
         let peer = self.ring.peer(source);
         loop {
@@ -553,13 +556,13 @@ impl Dhash {
                 from,
                 buckets,
                 flushed,
-            } => self.compare_digests(from, &buckets, flushed),
+            } => self.compare_digests(&from, &buckets, flushed),
             Request::Atomic { id, atomic, once } => self.owner_atomic(id, atomic, once),
             Request::Flush { through } => {
                 self.flush(through);
                 Response::Done
             }
-            Request::Reconcile { from, to, items } => self.reconcile(from, to, items),
+            Request::Reconcile { from, to, items } => self.reconcile(&from, &to, items),
             Request::Get { key } => self.owner_get(&key),
             // A node restarted empty has lost every copy it held: its
             // "none here" would outvote the replica that still holds the
@@ -604,7 +607,7 @@ impl Keys for Dhash {
         if self.disk.is_some() && to == self.me().id && from != to && holds_some() {
             return self.pull_differences(source, from);
         }
-        self.copy_range(source, from, to)
+        self.copy_range(source, &Point::after(from), to)
     }
 
     /// Pushes every key held here to `heir`, in chunks. Whether it took all.

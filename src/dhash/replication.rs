@@ -54,7 +54,7 @@ use crate::chord::{CopyError, Keys};
 use crate::id::{Id, NodeRef};
 use crate::message::Response;
 use crate::stats::Stats;
-use crate::store::{Bucket, Item, Version};
+use crate::store::{Bucket, Item, Point, Version};
 
 /// The most entries one digest bucket covers (a bucket ends at an
 /// identifier, so keys sharing one can make it a little larger).
@@ -85,7 +85,7 @@ const COLLECT_SCAN: usize = 4096;
 pub(crate) struct RepairState {
     /// For each replica (by address), where the next anti-entropy slice of
     /// this node's arc starts.
-    next_slice: HashMap<String, Id>,
+    next_slice: HashMap<String, Point>,
     /// Where the next scan for expired values and old tombstones starts.
     next_collect: Option<Id>,
     /// Since when (on the node's clock) a grown arc has waited with fewer
@@ -199,23 +199,23 @@ impl Dhash {
             return;
         };
         let me = self.me().id;
+        let whole = Point::after(view.from);
+        // A point inside the arc: the start of a slice left off there.
+        let inside = |p: &Point| p.id.in_open(view.from, me) || (p.id == me && p.key.is_some());
         for replica in &view.replicas {
             let start = {
                 let state = self.repair_state().lock();
                 state
                     .next_slice
                     .get(&replica.addr)
-                    .copied()
-                    .filter(|s| s.in_open(view.from, me))
-                    .unwrap_or(view.from)
+                    .filter(|s| inside(s))
+                    .cloned()
+                    .unwrap_or_else(|| whole.clone())
             };
-            let next = self.sync_slice(replica, start).map_or(view.from, |end| {
-                if end == me {
-                    view.from
-                } else {
-                    end
-                }
-            });
+            let next = self
+                .sync_slice(replica, start)
+                .filter(|end| inside(end))
+                .unwrap_or_else(|| whole.clone());
             self.repair_state()
                 .lock()
                 .next_slice
@@ -231,13 +231,13 @@ impl Dhash {
     /// buckets differ, and reconciles those, at most about a megabyte of
     /// them. Returns where the part done ends (`None` when the replica did
     /// not answer).
-    fn sync_slice(&self, replica: &NodeRef, start: Id) -> Option<Id> {
-        let buckets = self.digest_slice(start);
+    fn sync_slice(&self, replica: &NodeRef, start: Point) -> Option<Point> {
+        let buckets = self.digest_slice(&start);
         let peer = self.ring.peer(replica);
         let flushed = self.store().flushed();
         // A replica copying its own arc back is compared all the same:
         // what it lacks here is sent to it.
-        let differ = match peer.digest(start, buckets.clone(), flushed) {
+        let differ = match peer.digest(start.clone(), buckets.clone(), flushed) {
             Ok(answer) => {
                 self.flush(answer.flushed);
                 answer.buckets
@@ -253,16 +253,19 @@ impl Dhash {
                 break;
             };
             let from = match index {
-                0 => start,
-                i => buckets[i as usize - 1].to,
+                0 => start.clone(),
+                i => buckets[i as usize - 1].end.clone(),
             };
             if sent >= 4 * CHUNK_BYTES {
                 // Enough for one round: the next starts at this bucket.
                 return Some(from);
             }
-            let (items, _) = self.store().chunk(from, bucket.to, None, 4 * CHUNK_BYTES);
+            Stats::add(&self.stats().buckets_reconciled, 1);
+            let (items, _) = self
+                .store()
+                .chunk_between(&from, &bucket.end, 4 * CHUNK_BYTES);
             sent += items.iter().map(Item::size).sum::<usize>();
-            match peer.reconcile(from, bucket.to, items) {
+            match peer.reconcile(from.clone(), bucket.end.clone(), items) {
                 Ok(items) => {
                     let merged = self.merge(items);
                     Stats::add(&self.stats().keys_repaired, merged.changed as u64);
@@ -270,7 +273,7 @@ impl Dhash {
                 Err(_) => return Some(from),
             }
         }
-        buckets.last().map(|b| b.to)
+        buckets.last().map(|b| b.end.clone())
     }
 
     /// For a node restarted with its data directory, which holds most of
@@ -284,13 +287,13 @@ impl Dhash {
     /// # Errors
     /// As [`Dhash::copy_range`]: the ranges are copied with it.
     pub(super) fn pull_differences(&self, source: &NodeRef, from: Id) -> Result<u64, CopyError> {
-        let me = self.me().id;
+        let end = Point::after(self.me().id);
         let peer = self.ring.peer(source);
-        let (mut start, mut received) = (from, 0);
+        let (mut start, mut received) = (Point::after(from), 0);
         loop {
-            let buckets = self.digest_slice(start);
+            let buckets = self.digest_slice(&start);
             let flushed = self.store().flushed();
-            let answer = match peer.digest(start, buckets.clone(), flushed) {
+            let answer = match peer.digest(start.clone(), buckets.clone(), flushed) {
                 Ok(answer) if answer.syncing => return Err(CopyError::SourceRefilling),
                 Ok(answer) => answer,
                 Err(e) => {
@@ -301,13 +304,15 @@ impl Dhash {
             self.flush(answer.flushed);
             for (first, last) in runs(answer.buckets, buckets.len()) {
                 let range_from = match first {
-                    0 => start,
-                    i => buckets[i - 1].to,
+                    0 => &start,
+                    i => &buckets[i - 1].end,
                 };
-                received += self.copy_range(source, range_from, buckets[last].to)?;
+                // Through all of the run's last identifier: a little more
+                // than the run, where it ends among that identifier's keys.
+                received += self.copy_range(source, range_from, buckets[last].end.id)?;
             }
             match buckets.last() {
-                Some(bucket) if bucket.to != me => start = bucket.to,
+                Some(bucket) if bucket.end != end => start = bucket.end.clone(),
                 _ => return Ok(received),
             }
         }
@@ -316,18 +321,18 @@ impl Dhash {
     /// The digests of up to [`MAX_BUCKETS`] buckets of our arc after
     /// `start`, computed [`BUCKETS_PER_HOLD`] buckets per hold of the store
     /// lock.
-    fn digest_slice(&self, start: Id) -> Vec<Bucket> {
+    fn digest_slice(&self, start: &Point) -> Vec<Bucket> {
         let horizon = self.horizon();
-        let me = self.me().id;
+        let end = Point::after(self.me().id);
         let mut buckets: Vec<Bucket> = Vec::with_capacity(MAX_BUCKETS);
         while buckets.len() < MAX_BUCKETS {
-            let from = buckets.last().map_or(start, |b| b.to);
+            let from = buckets.last().map_or(start, |b| &b.end);
             let wanted = BUCKETS_PER_HOLD.min(MAX_BUCKETS - buckets.len());
             let more = self
                 .store()
-                .digests(from, me, BUCKET_ENTRIES, wanted, horizon);
+                .digests(from, &end, BUCKET_ENTRIES, wanted, horizon);
             buckets.extend(more);
-            if buckets.last().is_none_or(|b| b.to == me) {
+            if buckets.last().is_none_or(|b| b.end == end) {
                 break;
             }
         }
@@ -337,7 +342,12 @@ impl Dhash {
     /// The answer to [`crate::message::Request::Digest`]: which of the sender's buckets
     /// differ from ours. The store lock is taken bucket by bucket, and a
     /// bucket is looked at for at most [`BUCKET_SCAN`] entries.
-    pub(crate) fn compare_digests(&self, from: Id, buckets: &[Bucket], flushed: u64) -> Response {
+    pub(crate) fn compare_digests(
+        &self,
+        from: &Point,
+        buckets: &[Bucket],
+        flushed: u64,
+    ) -> Response {
         // Read first: a node that finishes copying its arc while this
         // runs computed some digests over part of it.
         let syncing = self.ring.refilling();
@@ -347,11 +357,13 @@ impl Dhash {
         let mut start = from;
         let mut differ = Vec::new();
         for (i, bucket) in buckets.iter().enumerate() {
-            let ours = self.store().digest(start, bucket.to, horizon, BUCKET_SCAN);
+            let ours = self
+                .store()
+                .digest(start, &bucket.end, horizon, BUCKET_SCAN);
             if ours != Some(bucket.digest) {
                 differ.push(i as u32);
             }
-            start = bucket.to;
+            start = &bucket.end;
         }
         Response::Differ {
             buckets: differ,
@@ -362,7 +374,7 @@ impl Dhash {
 
     /// The answer to [`crate::message::Request::Reconcile`]: merge the sender's copy of the
     /// arc and send back what it lacks.
-    pub(crate) fn reconcile(&self, from: Id, to: Id, items: Vec<Item>) -> Response {
+    pub(crate) fn reconcile(&self, from: &Point, to: &Point, items: Vec<Item>) -> Response {
         let horizon = self.horizon();
         let space = self.config().space;
         let theirs: HashMap<(Id, Vec<u8>), Version> = items

@@ -9,7 +9,7 @@ use super::{
     MAX_CLOCK_AHEAD, MAX_ITEMS, MAX_NODES,
 };
 use crate::id::{Id, IdSpace, NodeRef};
-use crate::store::{Bucket, Cursor, Entry, Item, MAX_FLOAT_TEXT, MAX_KEY, MAX_VALUE};
+use crate::store::{Bucket, Cursor, Entry, Item, Point, MAX_FLOAT_TEXT, MAX_KEY, MAX_VALUE};
 
 /// Why a message was refused. The `Display` text says what was wrong, for
 /// the log of the node that refused it and for the peer that sent it.
@@ -193,6 +193,11 @@ impl Checker {
         })
     }
 
+    fn point(&self, point: &Point) -> Result<(), Invalid> {
+        self.id(point.id)?;
+        point.key.as_ref().map_or(Ok(()), |key| self.key(key))
+    }
+
     fn cursor(&self, cursor: Option<&Cursor>) -> Result<(), Invalid> {
         cursor.map_or(Ok(()), |c| {
             self.id(c.id)?;
@@ -260,17 +265,24 @@ impl Checker {
     }
 
     /// Buckets must each end further round the ring from `from`, without
-    /// passing it: together they cover part of `(from, from]` once.
-    fn buckets(&self, from: Id, buckets: &[Bucket]) -> Result<(), Invalid> {
+    /// passing its identifier: together they cover part of the ring from
+    /// `from` once. Within one identifier, a later key is further.
+    fn buckets(&self, from: &Point, buckets: &[Bucket]) -> Result<(), Invalid> {
         count("buckets", buckets.len(), 0, MAX_BUCKETS)?;
+        self.point(from)?;
         let mut previous = from;
         for (i, bucket) in buckets.iter().enumerate() {
-            self.id(bucket.to)?;
+            let end = &bucket.end;
+            self.point(end)?;
             let full_circle = i > 0 && previous == from;
-            if full_circle || !bucket.to.in_open_closed(previous, from) {
+            // The first bucket may be the whole ring: from `from` to itself.
+            let ahead = previous.precedes_within(end)
+                || (end.id != previous.id && end.id.in_open_closed(previous.id, from.id))
+                || (i == 0 && end == from);
+            if full_circle || !ahead {
                 return Err(Invalid::OutOfOrder);
             }
-            previous = bucket.to;
+            previous = end;
         }
         Ok(())
     }
@@ -319,14 +331,13 @@ impl Request {
                 buckets,
                 flushed,
             } => {
-                c.id(*from)?;
                 c.stamp(*flushed)?;
-                c.buckets(*from, buckets)
+                c.buckets(from, buckets)
             }
             Request::Flush { through } => c.stamp(*through),
             Request::Reconcile { from, to, items } => {
-                c.id(*from)?;
-                c.id(*to)?;
+                c.point(from)?;
+                c.point(to)?;
                 c.items(items)
             }
             Request::Consider { node } => c.node(node),
@@ -572,11 +583,11 @@ mod tests {
     fn digest_buckets_must_advance_once_round_the_ring() {
         let id = |v| space().id(v);
         let digest = |from, ends: &[u64]| Request::Digest {
-            from: id(from),
+            from: Point::after(id(from)),
             buckets: ends
                 .iter()
                 .map(|&to| Bucket {
-                    to: id(to),
+                    end: Point::after(id(to)),
                     digest: 0,
                 })
                 .collect(),

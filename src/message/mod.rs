@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Id, NodeRef};
-use crate::store::{Bucket, Cursor, Entry, Item, UpdateId};
+use crate::store::{Bucket, Cursor, Entry, Item, Point, UpdateId};
 
 /// How far after the receiver's clock a version may be stamped. Clocks of
 /// a ring's nodes must agree to within this; a write stamped further
@@ -206,9 +206,10 @@ pub enum Request {
     /// `from`, bucket by bucket. Answered with the buckets that differ
     /// ([`Response::Differ`]).
     Digest {
-        /// The arc starts after this identifier.
-        from: Id,
-        /// Consecutive buckets: the first covers `(from, buckets[0].to]`.
+        /// The slice starts after this point.
+        from: Point,
+        /// Consecutive buckets: the first covers the span from `from` to
+        /// `buckets[0].end`.
         buckets: Vec<Bucket>,
         /// The sender's flush watermark ([`Request::Flush`]): the receiver
         /// flushes to it if it had not, so a flush reaches a node that
@@ -223,14 +224,15 @@ pub enum Request {
         /// The watermark.
         through: u64,
     },
-    /// Anti-entropy: the sender's whole content of the arc `(from, to]`.
-    /// The receiver merges it and answers with what it holds there that
-    /// the sender lacks or holds older ([`Response::Keys`]).
+    /// Anti-entropy: the sender's whole content of the span from `from`
+    /// to `to` (one bucket or a run of them). The receiver merges it and
+    /// answers with what it holds there that the sender lacks or holds
+    /// older ([`Response::Keys`]).
     Reconcile {
-        /// The arc starts after this identifier.
-        from: Id,
-        /// The arc ends at this identifier, inclusive.
-        to: Id,
+        /// The span starts after this point.
+        from: Point,
+        /// The span ends at this point, inclusive.
+        to: Point,
         /// The sender's pairs in the arc.
         items: Vec<Item>,
     },

@@ -5,7 +5,7 @@
 
 use std::ops::Bound;
 
-use super::{Cursor, Item, Slot, Store, CHUNK_ITEMS};
+use super::{Cursor, Entry, Item, Point, Slot, Store, CHUNK_ITEMS};
 use crate::id::Id;
 
 /// The identifiers of an arc with their keys, in ring order.
@@ -47,6 +47,45 @@ impl Store {
         self.arc(from, to).next().map(|(id, _)| *id)
     }
 
+    /// The entries after the point `start` up to and including the point
+    /// `end`, in ring order, then key order within an identifier;
+    /// `start == end` is the whole ring.
+    pub(super) fn span<'a>(
+        &'a self,
+        start: &'a Point,
+        end: &'a Point,
+    ) -> impl Iterator<Item = (Id, &'a Vec<u8>, &'a Entry)> + 'a {
+        let last = |id: Id| match (&end.key, id == end.id) {
+            (Some(key), true) => Bound::Included(key.as_slice()),
+            _ => Bound::Unbounded,
+        };
+        // A span that starts and ends among one identifier's keys, the end
+        // after the start, does not go round the ring.
+        let within = start.precedes_within(end);
+        // The keys of `start.id` after its key, if the span starts among them.
+        let head = start.key.as_deref().and_then(|key| {
+            let upto = if within {
+                last(start.id)
+            } else {
+                Bound::Unbounded
+            };
+            self.by_id
+                .get(&start.id)
+                .map(|slot| (start.id, slot, Bound::Excluded(key), upto))
+        });
+        let rest = (!within).then(|| self.arc(start.id, end.id));
+        let rest = rest
+            .into_iter()
+            .flatten()
+            .map(move |(id, slot)| (*id, slot, Bound::Unbounded, last(*id)));
+        head.into_iter()
+            .chain(rest)
+            .flat_map(|(id, slot, from, upto)| {
+                slot.range(from, upto)
+                    .map(move |(key, entry)| (id, key, entry))
+            })
+    }
+
     /// The items in the arc `(from, to]`, tombstones included, in ring
     /// order, stopping once about `max_bytes` or [`CHUNK_ITEMS`] are
     /// gathered. With `after`,
@@ -60,42 +99,41 @@ impl Store {
         after: Option<&Cursor>,
         max_bytes: usize,
     ) -> (Vec<Item>, Option<Cursor>) {
+        let start = match after {
+            Some(cursor) => Point {
+                id: cursor.id,
+                key: Some(cursor.key.clone()),
+            },
+            None => Point::after(from),
+        };
+        self.chunk_between(&start, &Point::after(to), max_bytes)
+    }
+
+    /// [`Store::chunk`] of the span from the point `start` to the point
+    /// `end` (see [`Store::span`]).
+    pub fn chunk_between(
+        &self,
+        start: &Point,
+        end: &Point,
+        max_bytes: usize,
+    ) -> (Vec<Item>, Option<Cursor>) {
         let mut items = Vec::new();
         let mut bytes = 0;
-        let mut buckets: Vec<(Id, &Slot, Bound<&[u8]>)> = Vec::new();
-        let rest_from = match after {
-            Some(cursor) => {
-                if let Some(keys) = self.by_id.get(&cursor.id) {
-                    buckets.push((cursor.id, keys, Bound::Excluded(cursor.key.as_slice())));
-                }
-                cursor.id
-            }
-            None => from,
-        };
-        // Resuming at the arc's last identifier leaves nothing after it;
-        // asking for (to, to] would mean the whole ring again.
-        let rest = (after.is_none() || rest_from != to).then(|| self.arc(rest_from, to));
-        let rest = rest.into_iter().flatten();
-        let mut last_id = from;
-        for (id, keys, start) in buckets
-            .into_iter()
-            .chain(rest.map(|(id, keys)| (*id, keys, Bound::Unbounded)))
-        {
-            for (key, entry) in keys.range(start) {
-                if bytes >= max_bytes || items.len() >= CHUNK_ITEMS {
-                    let resume = items.last().map(|item: &Item| Cursor {
-                        id: last_id,
-                        key: item.key.clone(),
-                    });
-                    return (items, resume);
-                }
-                bytes += entry.size(key);
-                last_id = id;
-                items.push(Item {
-                    key: key.clone(),
-                    entry: entry.clone(),
+        let mut last_id = start.id;
+        for (id, key, entry) in self.span(start, end) {
+            if bytes >= max_bytes || items.len() >= CHUNK_ITEMS {
+                let resume = items.last().map(|item: &Item| Cursor {
+                    id: last_id,
+                    key: item.key.clone(),
                 });
+                return (items, resume);
             }
+            bytes += entry.size(key);
+            last_id = id;
+            items.push(Item {
+                key: key.clone(),
+                entry: entry.clone(),
+            });
         }
         (items, None)
     }
@@ -151,6 +189,36 @@ mod tests {
         // The whole ring, (a, a], ends at a and does not start over.
         let whole = read_in_chunks(&store, space().id(20), space().id(20), 1);
         assert_eq!(whole, all);
+    }
+
+    #[test]
+    fn a_span_runs_between_points_among_an_identifiers_keys() {
+        let space = IdSpace::new(1).unwrap();
+        let mut store = Store::new();
+        for key in ["a", "b", "c", "d"] {
+            let content = (Some(b"v".to_vec()), None);
+            store
+                .write(space.id(0), key.as_bytes(), content, 1, 1)
+                .unwrap();
+        }
+        let at = |key: Option<&str>| Point {
+            id: space.id(0),
+            key: key.map(|k| k.as_bytes().to_vec()),
+        };
+        let span = |start, end| -> Vec<String> {
+            store
+                .span(&start, &end)
+                .map(|(_, k, _)| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        };
+        assert_eq!(span(at(Some("a")), at(Some("c"))), ["b", "c"]);
+        assert_eq!(span(at(Some("b")), at(None)), ["c", "d"]);
+        // Backwards within one identifier goes round the ring.
+        assert_eq!(span(at(Some("c")), at(Some("a"))), ["d", "a"]);
+        assert_eq!(span(at(None), at(Some("b"))), ["a", "b"]);
+        // From a point to itself is the whole ring.
+        assert_eq!(span(at(Some("b")), at(Some("b"))), ["c", "d", "a", "b"]);
+        assert_eq!(span(at(None), at(None)), ["a", "b", "c", "d"]);
     }
 
     #[test]

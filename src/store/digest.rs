@@ -5,56 +5,76 @@
 
 use std::collections::HashMap;
 
-use sha1::{Digest, Sha1};
-
-use super::{Bucket, Entry, Item, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
+use super::{Bucket, Entry, Item, Point, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
 use crate::id::Id;
 
 impl Store {
-    /// Cuts the start of the arc `(from, to]` into buckets of about
-    /// `bucket_entries` entries each (a bucket ends at an identifier, so
-    /// keys sharing one stay together), at most `max_buckets` of them, and
-    /// digests each. Tombstones older than `horizon` are left out. The
-    /// buckets cover `(from, last.to]`; that is the whole arc when the last
-    /// bucket ends at `to`. At most [`SCAN_ENTRIES`] entries are looked at.
+    /// Cuts the start of the span from `start` to `end` (see
+    /// [`Store::span`]) into buckets of `bucket_entries` entries each, at
+    /// most `max_buckets` of them, and digests each. A bucket ends between
+    /// two identifiers where it can, and between two keys of one
+    /// identifier where that identifier alone holds more than a bucket's
+    /// worth. Tombstones older than `horizon` are left out. The buckets
+    /// cover the span up to the last one's end; that is the whole span
+    /// when it ends at `end`. At most [`SCAN_ENTRIES`] entries are looked
+    /// at.
     pub fn digests(
         &self,
-        from: Id,
-        to: Id,
+        start: &Point,
+        end: &Point,
         bucket_entries: usize,
         max_buckets: usize,
         horizon: u64,
     ) -> Vec<Bucket> {
         let mut buckets = Vec::new();
         let (mut digest, mut count, mut scanned) = (0, 0, 0);
-        for (id, keys) in self.arc(from, to) {
-            for (key, entry) in keys.iter() {
-                scanned += 1;
-                if !entry.collectable(horizon) {
-                    digest ^= entry_hash(key, entry);
-                    count += 1;
-                }
+        let mut entries = self.span(start, end).peekable();
+        while let Some((id, key, entry)) = entries.next() {
+            scanned += 1;
+            if !entry.collectable(horizon) {
+                digest ^= entry_hash(key, entry);
+                count += 1;
             }
             if count >= bucket_entries || scanned >= SCAN_ENTRIES {
-                buckets.push(Bucket { to: *id, digest });
+                // The last bucket of the span ends where the span does.
+                let end = match entries.peek() {
+                    None => end.clone(),
+                    Some((next, _, _)) => Point {
+                        id,
+                        key: (*next == id).then(|| key.clone()),
+                    },
+                };
+                buckets.push(Bucket { end, digest });
                 (digest, count) = (0, 0);
-                if buckets.len() == max_buckets || *id == to || scanned >= SCAN_ENTRIES {
+                if buckets.len() == max_buckets
+                    || entries.peek().is_none()
+                    || scanned >= SCAN_ENTRIES
+                {
                     return buckets;
                 }
             }
         }
-        buckets.push(Bucket { to, digest });
+        buckets.push(Bucket {
+            end: end.clone(),
+            digest,
+        });
         buckets
     }
 
-    /// The digest of the arc `(from, to]`, as [`Store::digests`] computes it
-    /// for one bucket; `None` when the arc holds more than `max_entries`
-    /// entries, which the caller counts as a difference rather than spend
-    /// the time (a peer's bucket may span the whole ring).
-    pub fn digest(&self, from: Id, to: Id, horizon: u64, max_entries: usize) -> Option<u64> {
+    /// The digest of the span from `start` to `end`, as [`Store::digests`]
+    /// computes it for one bucket; `None` when it holds more than
+    /// `max_entries` entries, which the caller counts as a difference
+    /// rather than spend the time (a peer's bucket may span the whole
+    /// ring).
+    pub fn digest(
+        &self,
+        start: &Point,
+        end: &Point,
+        horizon: u64,
+        max_entries: usize,
+    ) -> Option<u64> {
         let mut digest = 0;
-        let entries = self.arc(from, to).flat_map(|(_, keys)| keys.iter());
-        for (i, (key, entry)) in entries.enumerate() {
+        for (i, (_, key, entry)) in self.span(start, end).enumerate() {
             if i == max_entries {
                 return None;
             }
@@ -65,29 +85,25 @@ impl Store {
         Some(digest)
     }
 
-    /// What this node holds in the arc `(from, to]` that another node, whose
-    /// versions there are `theirs`, lacks or holds older: at most about
-    /// `max_bytes` of it, from at most [`SCAN_ENTRIES`] entries looked at.
-    /// Once they merge it (and we merge theirs), the arc is the same on
-    /// both nodes, or closer to it for the next round.
+    /// What this node holds in the span from `start` to `end` that another
+    /// node, whose versions there are `theirs`, lacks or holds older: at
+    /// most about `max_bytes` of it, from at most [`SCAN_ENTRIES`] entries
+    /// looked at. Once they merge it (and we merge theirs), the span is
+    /// the same on both nodes, or closer to it for the next round.
     pub fn newer_than(
         &self,
-        from: Id,
-        to: Id,
+        start: &Point,
+        end: &Point,
         theirs: &HashMap<(Id, Vec<u8>), Version>,
         max_bytes: usize,
         horizon: u64,
     ) -> Vec<Item> {
         let mut back = Vec::new();
         let mut bytes = 0;
-        let entries = self
-            .arc(from, to)
-            .flat_map(|(id, keys)| keys.iter().map(move |(key, entry)| (id, key, entry)))
-            .take(SCAN_ENTRIES);
-        for (id, key, entry) in entries {
+        for (id, key, entry) in self.span(start, end).take(SCAN_ENTRIES) {
             if entry.collectable(horizon)
                 || theirs
-                    .get(&(*id, key.clone()))
+                    .get(&(id, key.clone()))
                     .is_some_and(|v| *v >= entry.version)
             {
                 continue;
@@ -105,63 +121,143 @@ impl Store {
     }
 }
 
-/// The 64-bit hash of one entry that digests XOR together: SHA-1 of the
-/// key, the version and whether it is a tombstone.
+/// The 64-bit hash of one entry that digests XOR together: of the key, the
+/// version and whether it is a tombstone. Anti-entropy hashes every entry
+/// of its arc every few rounds, so this takes eight bytes a step, as
+/// FxHash does, and ends with MurmurHash3's 64-bit finalizer so that
+/// every input bit moves every output bit (XOR sums need that). It is
+/// not a cryptographic hash: SHA-1 here was most of an idle ring's CPU.
+/// Peers are authenticated, so nobody picks entries to collide; an
+/// accidental collision of two different buckets is a 2^-64 chance, and
+/// only delays a repair to that bucket's next change.
 fn entry_hash(key: &[u8], entry: &Entry) -> u64 {
-    let mut hasher = Sha1::new();
-    hasher.update(key);
-    hasher.update(entry.version.stamp.to_be_bytes());
-    hasher.update(entry.version.writer.to_be_bytes());
-    hasher.update([u8::from(entry.is_tombstone())]);
-    let digest = hasher.finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first)
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let step = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
+    let mut h = key.len() as u64;
+    let mut words = key.chunks_exact(8);
+    for word in words.by_ref() {
+        let word: [u8; 8] = word.try_into().unwrap_or_default();
+        h = step(h, u64::from_le_bytes(word));
+    }
+    // The last few bytes, one at a time: a copy of a slice of unknown
+    // length is a call to memcpy, which cost more than the hash.
+    let tail = words
+        .remainder()
+        .iter()
+        .fold(0, |w, &b| w << 8 | u64::from(b));
+    h = step(h, tail);
+    h = step(h, entry.version.stamp);
+    h = step(h, entry.version.writer);
+    h = step(h, u64::from(entry.is_tombstone()));
+    mix(h)
+}
+
+/// The finalizer of MurmurHash3 (fmix64): spreads every bit of `h` over
+/// all 64.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::{keys, put, space, store_with, value};
     use super::*;
+    use crate::id::IdSpace;
+
+    /// Which of `buckets`, a slice from `start`, match in `theirs`.
+    fn compare(theirs: &Store, start: &Point, buckets: &[Bucket]) -> Vec<bool> {
+        let mut from = start;
+        buckets
+            .iter()
+            .map(|b| {
+                let same = theirs.digest(from, &b.end, 0, 100) == Some(b.digest);
+                from = &b.end;
+                same
+            })
+            .collect()
+    }
 
     #[test]
     fn digests_cover_the_arc_and_match_exactly_when_the_copies_do() {
         let ids = [1, 3, 10, 20, 40, 41, 63];
         let ours = store_with(&ids);
         let mut theirs = store_with(&ids);
-        let (from, to) = (space().id(2), space().id(1));
-        let buckets = ours.digests(from, to, 2, 100, 0);
+        let (from, to) = (Point::after(space().id(2)), Point::after(space().id(1)));
+        let buckets = ours.digests(&from, &to, 2, 100, 0);
         // Two entries a bucket: (2,10], (10,40], (40,63], then (63,1].
-        let ends: Vec<Id> = buckets.iter().map(|b| b.to).collect();
-        assert_eq!(ends, [10, 40, 63, 1].map(|i| space().id(i)));
-        let compare = |theirs: &Store| -> Vec<bool> {
-            let mut start = from;
-            buckets
-                .iter()
-                .map(|b| {
-                    let same = theirs.digest(start, b.to, 0, 100) == Some(b.digest);
-                    start = b.to;
-                    same
-                })
-                .collect()
-        };
-        assert_eq!(compare(&theirs), [true; 4]);
+        let ends: Vec<Point> = buckets.iter().map(|b| b.end.clone()).collect();
+        assert_eq!(ends, [10, 40, 63, 1].map(|i| Point::after(space().id(i))));
+        assert_eq!(compare(&theirs, &from, &buckets), [true; 4]);
         // A newer version of k20 shows in its bucket only.
         put(&mut theirs, 20, "k20", "changed", 500);
-        assert_eq!(compare(&theirs), [true, false, true, true]);
+        assert_eq!(compare(&theirs, &from, &buckets), [true, false, true, true]);
         // So does a key the other side lacks, and a tombstone.
         let mut other = store_with(&ids);
         put(&mut other, 62, "extra", "x", 1);
         other
             .write(space().id(1), b"k1", (None, None), 900, 1)
             .unwrap();
-        assert_eq!(compare(&other), [true, true, false, false]);
+        assert_eq!(compare(&other, &from, &buckets), [true, true, false, false]);
         // At most max_buckets: the slice ends early, at a bucket boundary.
-        let slice = ours.digests(from, to, 2, 2, 0);
-        assert_eq!(slice.last().map(|b| b.to), Some(space().id(40)));
+        let slice = ours.digests(&from, &to, 2, 2, 0);
+        assert_eq!(slice.last().map(|b| b.end.id), Some(space().id(40)));
         // An empty arc is one empty bucket up to its end.
-        let empty = Store::new().digests(from, to, 2, 100, 0);
-        assert_eq!(empty, vec![Bucket { to, digest: 0 }]);
+        let empty = Store::new().digests(&from, &to, 2, 100, 0);
+        assert_eq!(
+            empty,
+            vec![Bucket {
+                end: to.clone(),
+                digest: 0
+            }]
+        );
+    }
+
+    /// One identifier holding many keys, as a hash tag's do: buckets end
+    /// between its keys, a difference among them shows in one bucket, and
+    /// a slice resumes among them.
+    #[test]
+    fn buckets_end_between_the_keys_of_a_crowded_identifier() {
+        // With m = 1 every key has identifier 0 or 1.
+        let space = IdSpace::new(1).unwrap();
+        let crowd: Vec<Vec<u8>> = (0..100).map(|i| format!("k{i:03}").into_bytes()).collect();
+        let (mut ours, mut theirs) = (Store::new(), Store::new());
+        for key in &crowd {
+            for store in [&mut ours, &mut theirs] {
+                store
+                    .write(space.key(key), key, (Some(b"v".to_vec()), None), 1, 1)
+                    .unwrap();
+            }
+        }
+        let (from, to) = (Point::after(space.id(0)), Point::after(space.id(0)));
+        let buckets = ours.digests(&from, &to, 10, 100, 0);
+        assert!(buckets.len() >= 10, "{} buckets", buckets.len());
+        assert!(buckets.iter().any(|b| b.end.key.is_some()));
+        assert_eq!(compare(&theirs, &from, &buckets), vec![true; buckets.len()]);
+        // Every bucket holds at most 10 entries, the entries once.
+        let mut start = &from;
+        let mut seen = 0;
+        for b in &buckets {
+            let (items, _) = ours.chunk_between(start, &b.end, usize::MAX);
+            assert!(items.len() <= 10, "{} entries in a bucket", items.len());
+            seen += items.len();
+            start = &b.end;
+        }
+        assert_eq!(seen, crowd.len());
+        // A key changed deep in the crowd shows in one bucket only.
+        let key = &crowd[77];
+        theirs
+            .write(space.key(key), key, (Some(b"new".to_vec()), None), 9, 1)
+            .unwrap();
+        let same = compare(&theirs, &from, &buckets);
+        assert_eq!(same.iter().filter(|s| !**s).count(), 1, "{same:?}");
+        // A slice cut short resumes where it stopped, among the keys.
+        let first = ours.digests(&from, &to, 10, 3, 0);
+        let rest = ours.digests(&first[2].end, &to, 10, 100, 0);
+        assert_eq!([first, rest].concat(), buckets);
     }
 
     #[test]
@@ -169,14 +265,14 @@ mod tests {
         let mut ours = store_with(&[10, 20, 30]);
         let mut theirs = store_with(&[20, 30, 40]);
         put(&mut theirs, 30, "k30", "newer", 500);
-        let (from, to) = (space().id(0), space().id(50));
+        let (from, to) = (Point::after(space().id(0)), Point::after(space().id(50)));
         let id_of = |item: &Item| {
             space().id(std::str::from_utf8(&item.key[1..])
                 .unwrap()
                 .parse()
                 .unwrap())
         };
-        let (sent, _) = theirs.chunk(from, to, None, usize::MAX);
+        let (sent, _) = theirs.chunk_between(&from, &to, usize::MAX);
         let versions = sent
             .iter()
             .map(|i| ((id_of(i), i.key.clone()), i.entry.version))
@@ -185,7 +281,7 @@ mod tests {
         for item in sent {
             changed += usize::from(ours.merge(id_of(&item), item.key, item.entry, 0).unwrap());
         }
-        let back = ours.newer_than(from, to, &versions, usize::MAX, 0);
+        let back = ours.newer_than(&from, &to, &versions, usize::MAX, 0);
         // k40 arrived and k30 was replaced; k10 goes back, they lack it.
         assert_eq!(changed, 2);
         assert_eq!(keys(&back), vec!["k10"]);
@@ -193,8 +289,8 @@ mod tests {
             theirs.merge(id_of(&item), item.key, item.entry, 0).unwrap();
         }
         assert_eq!(
-            ours.digest(from, to, 0, 100),
-            theirs.digest(from, to, 0, 100)
+            ours.digest(&from, &to, 0, 100),
+            theirs.digest(&from, &to, 0, 100)
         );
         assert_eq!(value(&ours, 30, "k30").as_deref(), Some("newer"));
     }
@@ -202,8 +298,29 @@ mod tests {
     #[test]
     fn a_wide_bucket_counts_as_different_instead_of_being_scanned() {
         let store = store_with(&(0..40).collect::<Vec<_>>());
-        let whole = space().id(63);
-        assert!(store.digest(whole, whole, 0, 40).is_some());
-        assert_eq!(store.digest(whole, whole, 0, 39), None);
+        let whole = Point::after(space().id(63));
+        assert!(store.digest(&whole, &whole, 0, 40).is_some());
+        assert_eq!(store.digest(&whole, &whole, 0, 39), None);
+    }
+
+    #[test]
+    fn an_entry_hash_sees_the_key_the_version_and_a_delete() {
+        let entry = |stamp, writer, value: Option<&str>| Entry {
+            value: value.map(|v| v.as_bytes().to_vec()),
+            version: Version { stamp, writer },
+            expires: None,
+            update: None,
+        };
+        let base = entry_hash(b"key", &entry(5, 1, Some("a")));
+        // The value itself is not hashed: the version stands for it.
+        assert_eq!(base, entry_hash(b"key", &entry(5, 1, Some("b"))));
+        for other in [
+            entry_hash(b"kez", &entry(5, 1, Some("a"))),
+            entry_hash(b"key", &entry(6, 1, Some("a"))),
+            entry_hash(b"key", &entry(5, 2, Some("a"))),
+            entry_hash(b"key", &entry(5, 1, None)),
+        ] {
+            assert_ne!(base, other);
+        }
     }
 }

@@ -114,12 +114,48 @@ pub struct Cursor {
     pub key: Vec<u8>,
 }
 
+/// A point of the ring between two entries, in ring order and, among the
+/// keys of one identifier, in key order: just after key `key` of
+/// identifier `id`, or, with no key, just after all of `id`'s keys. A
+/// span of an arc runs from one point, exclusive, to another, inclusive;
+/// from a point to itself is the whole ring.
+///
+/// Points that fall between keys matter where many keys share an
+/// identifier (a hash tag's keys do): a digest bucket or a reconciled
+/// span can then end inside the identifier, so its size stays bounded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Point {
+    /// The identifier.
+    pub id: Id,
+    /// The last key of `id` before the point; `None`: all of them.
+    #[serde(with = "serde_bytes")]
+    pub key: Option<Vec<u8>>,
+}
+
+impl Point {
+    /// Just after all the keys of `id`.
+    pub fn after(id: Id) -> Point {
+        Point { id, key: None }
+    }
+
+    /// Whether `later` is further on among the keys of this point's own
+    /// identifier, without going round the ring.
+    pub fn precedes_within(&self, later: &Point) -> bool {
+        self.id == later.id
+            && match (&self.key, &later.key) {
+                (Some(key), Some(after)) => key < after,
+                (Some(_), None) => true,
+                (None, _) => false,
+            }
+    }
+}
+
 /// One bucket of a digest: the entries after the previous bucket's end (or
-/// the arc's start), up to and including identifier `to`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// the slice's start), up to and including the point `end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bucket {
-    /// The last identifier of the bucket.
-    pub to: Id,
+    /// Where the bucket ends.
+    pub end: Point,
     /// XOR of the hashes of the bucket's entries (0 when empty).
     pub digest: u64,
 }

@@ -94,24 +94,44 @@ impl Slot {
 
     /// Its keys and entries, in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
-        self.range(Bound::Unbounded)
+        self.range(Bound::Unbounded, Bound::Unbounded)
     }
 
-    /// Its keys and entries from `start` on, in key order.
-    pub(crate) fn range(&self, start: Bound<&[u8]>) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+    /// Its keys and entries between `start` and `end`, in key order. A
+    /// range whose start is past its end is empty.
+    pub(crate) fn range(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+        let above = |k: &[u8]| match start {
+            Bound::Unbounded => true,
+            Bound::Included(s) => k >= s,
+            Bound::Excluded(s) => k > s,
+        };
+        let below = |k: &[u8]| match end {
+            Bound::Unbounded => true,
+            Bound::Included(e) => k <= e,
+            Bound::Excluded(e) => k < e,
+        };
         let (one, many): (Option<(&Vec<u8>, &Entry)>, Option<KeyRange<'_>>) = match self {
             Slot::Empty => (None, None),
-            Slot::One(k, entry) => {
-                let after = match start {
-                    Bound::Unbounded => true,
-                    Bound::Included(s) => k.as_slice() >= s,
-                    Bound::Excluded(s) => k.as_slice() > s,
-                };
-                (after.then_some((k, entry)), None)
-            }
-            Slot::Many(map) => (None, Some(map.range::<[u8], _>((start, Bound::Unbounded)))),
+            Slot::One(k, entry) => ((above(k) && below(k)).then_some((k, entry)), None),
+            // BTreeMap::range panics on a start past the end.
+            Slot::Many(_) if !ordered(start, end) => (None, None),
+            Slot::Many(map) => (None, Some(map.range::<[u8], _>((start, end)))),
         };
         one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+/// Whether a range from `start` to `end` can hold a key: what
+/// `BTreeMap::range` needs to not panic.
+fn ordered(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    match (start, end) {
+        (Bound::Unbounded, _) | (_, Bound::Unbounded) => true,
+        (Bound::Included(s), Bound::Included(e)) => s <= e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => s < e,
     }
 }
 
@@ -141,7 +161,7 @@ mod tests {
         let keys: Vec<&[u8]> = slot.iter().map(|(k, _)| k.as_slice()).collect();
         assert_eq!(keys, [b"a", b"b"], "key order");
         let after_a: Vec<&[u8]> = slot
-            .range(Bound::Excluded(&b"a"[..]))
+            .range(Bound::Excluded(&b"a"[..]), Bound::Unbounded)
             .map(|(k, _)| k.as_slice())
             .collect();
         assert_eq!(after_a, [b"b"]);
@@ -151,6 +171,10 @@ mod tests {
         assert_eq!(slot.remove(b"zzz"), None);
         assert_eq!(slot.remove(b"b"), Some(entry(2)));
         assert!(slot.is_empty());
-        assert_eq!(slot.range(Bound::Excluded(&b""[..])).count(), 0);
+        assert_eq!(
+            slot.range(Bound::Excluded(&b""[..]), Bound::Unbounded)
+                .count(),
+            0
+        );
     }
 }

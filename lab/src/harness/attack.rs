@@ -24,7 +24,7 @@ use chord::client::Client;
 use chord::codec;
 use chord::id::{Id, IdSpace, NodeRef};
 use chord::message::Request;
-use chord::store::{Bucket, Entry, Item, Version};
+use chord::store::{Bucket, Entry, Item, Point, Version};
 
 /// Keys written before the attacks and checked after them.
 pub const CANARIES: usize = 100;
@@ -311,10 +311,10 @@ fn just_before(space: IdSpace, id: Id) -> Id {
 pub fn wide_digest(t: &Target) -> Outcome {
     let from = t.space.hash(t.addrs[0].as_bytes());
     let request = Request::Digest {
-        from,
+        from: Point::after(from),
         buckets: vec![
             Bucket {
-                to: from,
+                end: Point::after(from),
                 digest: 0
             };
             100_000

@@ -34,7 +34,7 @@ use chord::codec;
 use chord::id::{IdSpace, NodeRef};
 use chord::message::{ExpireIf, Expiry, Request, Response, Update};
 use chord::node::{Node, NodeConfig};
-use chord::store::{Bucket, Cursor, Entry, Item, UpdateId, Version};
+use chord::store::{Bucket, Cursor, Entry, Item, Point, UpdateId, Version};
 use chord::text;
 use chord::transport::Handler;
 
@@ -311,6 +311,10 @@ fn request(rng: &mut Rng) -> Request {
         NodeRef::new(space(), addr)
     };
     let key = |rng: &mut Rng| format!("key-{}", rng.below(40)).into_bytes();
+    let point = |rng: &mut Rng| Point {
+        id: id(rng),
+        key: (rng.below(2) == 0).then(|| key(rng)),
+    };
     // Expiry times: passed, about now, later, or anything.
     let expiry = |rng: &mut Rng| match rng.below(4) {
         0 => rng.next_u64(),
@@ -356,10 +360,10 @@ fn request(rng: &mut Rng) -> Request {
             items: (0..rng.below(8)).map(|_| item(rng)).collect(),
         },
         7 => Request::Digest {
-            from: id(rng),
+            from: point(rng),
             buckets: (0..rng.below(8))
                 .map(|_| Bucket {
-                    to: id(rng),
+                    end: point(rng),
                     digest: rng.next_u64(),
                 })
                 .collect(),
@@ -367,8 +371,8 @@ fn request(rng: &mut Rng) -> Request {
             flushed: if rng.below(8) == 0 { rng.next_u64() } else { 0 },
         },
         8 => Request::Reconcile {
-            from: id(rng),
-            to: id(rng),
+            from: point(rng),
+            to: point(rng),
             items: (0..rng.below(8)).map(|_| item(rng)).collect(),
         },
         9 => Request::PredecessorLeaving {

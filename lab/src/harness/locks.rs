@@ -19,7 +19,7 @@ use chord::clock::now_micros;
 use chord::id::{IdSpace, NodeRef};
 use chord::message::{Request, MAX_BUCKETS, MAX_ITEMS};
 use chord::node::NodeConfig;
-use chord::store::{Bucket, Entry, Item, Version};
+use chord::store::{Bucket, Entry, Item, Point, Version};
 use chord::transport::Handler;
 
 /// The longest hold of the store lock during one kind of work.
@@ -119,9 +119,9 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
         &mut || {
             // One bucket may cover the circle...
             target.handle(Request::Digest {
-                from: other,
+                from: Point::after(other),
                 buckets: vec![Bucket {
-                    to: other,
+                    end: Point::after(other),
                     digest: 1,
                 }],
                 flushed: 0,
@@ -132,10 +132,13 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
             let step = space.bits() - 6;
             for _ in 0..MAX_BUCKETS {
                 at = at.add_pow2(step);
-                ends.push(Bucket { to: at, digest: 1 });
+                ends.push(Bucket {
+                    end: Point::after(at),
+                    digest: 1,
+                });
             }
             target.handle(Request::Digest {
-                from: other,
+                from: Point::after(other),
                 buckets: ends,
                 flushed: 0,
             });
@@ -144,8 +147,8 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
     measure("Reconcile of the whole ring with 4,096 items", &mut || {
         let items: Vec<Item> = (0..MAX_ITEMS).map(|i| item(i * 7)).collect();
         target.handle(Request::Reconcile {
-            from: me,
-            to: me,
+            from: Point::after(me),
+            to: Point::after(me),
             items,
         });
     });
