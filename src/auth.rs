@@ -74,9 +74,11 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// a ring answers lookups `NotOwner`; 11 batched calls (`Batch`,
 /// `Deferred`); 12 added `Unwritable`, a node's disk refusing a write,
 /// and `syncing` in `Differ`; 13 placed keys by their Redis Cluster hash
-/// slot (the messages are unchanged, but where a key lives is not). Nodes
-/// of different versions refuse each other at the handshake, saying so.
-pub const VERSION: u8 = 13;
+/// slot (the messages are unchanged, but where a key lives is not); 14
+/// let `Digest` buckets and `Reconcile` spans end between two keys of one
+/// identifier. Nodes of different versions refuse each other at the
+/// handshake, saying so.
+pub const VERSION: u8 = 14;
 
 type HmacSha256 = Hmac<Sha256>;
 
