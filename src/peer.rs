@@ -199,6 +199,9 @@ pub struct Differ {
     /// Whether it was copying its own arc back, so that its digests cover
     /// only part of what it should hold.
     pub syncing: bool,
+    /// Its incarnation and its store's count of changes as of these
+    /// digests.
+    pub store: (u64, u64),
 }
 
 /// A node's predecessor and successor list, as it told them.
@@ -448,10 +451,12 @@ impl<'a> Peer<'a> {
                 buckets,
                 flushed,
                 syncing,
+                store,
             } => Ok(Differ {
                 buckets,
                 flushed,
                 syncing,
+                store,
             }),
             other => Err(unexpected(&other)),
         }

@@ -50,8 +50,10 @@ pub struct Stats {
     /// Entries that anti-entropy found missing or older on one side and
     /// copied.
     pub keys_repaired: AtomicU64,
-    /// Digest buckets anti-entropy found different and exchanged. Flat
-    /// while the copies agree: a ring at rest reconciles nothing.
+    /// Digest buckets anti-entropy compared with a replica. Flat once the
+    /// copies agree and nothing changes: a ring at rest compares nothing.
+    pub buckets_compared: AtomicU64,
+    /// Digest buckets anti-entropy found different and exchanged.
     pub buckets_reconciled: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
@@ -84,7 +86,7 @@ impl Stats {
     }
 
     /// Every counter, by the name `STATS` gives it.
-    fn counters(&self) -> [(&'static str, &AtomicU64); 24] {
+    fn counters(&self) -> [(&'static str, &AtomicU64); 25] {
         [
             ("client_requests", &self.client_requests),
             ("peer_requests", &self.peer_requests),
@@ -100,6 +102,7 @@ impl Stats {
             ("keys_received", &self.keys_received),
             ("keys_handed_off", &self.keys_handed_off),
             ("keys_repaired", &self.keys_repaired),
+            ("buckets_compared", &self.buckets_compared),
             ("buckets_reconciled", &self.buckets_reconciled),
             ("connections", &self.connections),
             ("busy_rejections", &self.busy_rejections),

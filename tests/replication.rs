@@ -425,3 +425,78 @@ fn a_replica_that_missed_thousands_of_keys_under_one_tag_gets_them_all() {
         "agreeing copies exchange nothing"
     );
 }
+
+/// Anti-entropy leaves copies that agree alone: once a pass finds them
+/// equal, a ring at rest compares no more digests. A change on either side
+/// wakes it: a copy that reached only a replica is carried to the owner
+/// and the other replica.
+#[test]
+fn copies_that_agree_are_left_alone_until_one_changes() {
+    use chord::store::{Entry, Item, Version};
+    use chord::transport::Handler;
+    use std::cell::Cell;
+    use std::sync::atomic::Ordering;
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let keys = keys("quiet", 200);
+    put_all(&cluster.live()[0], &keys);
+    let compared = |nodes: &[std::sync::Arc<chord::Node>]| -> u64 {
+        nodes
+            .iter()
+            .map(|n| n.stats().buckets_compared.load(Ordering::Relaxed))
+            .sum()
+    };
+    let last = Cell::new(u64::MAX);
+    cluster.settle_until("rounds that compare no digests", &|nodes| {
+        let now = compared(nodes);
+        keys_are_at_their_holders(nodes, &keys) && last.replace(now) == now
+    });
+    let before = compared(&cluster.live());
+    for _ in 0..10 {
+        cluster.round();
+    }
+    assert_eq!(
+        compared(&cluster.live()),
+        before,
+        "a ring at rest compares nothing"
+    );
+    // A newer copy of one key lands on one replica only.
+    let key = &keys[0];
+    let ring = sorted(&cluster.live());
+    let id = cluster.live()[0].config().space.key(key.as_bytes());
+    let owner = common::successor_of(&ring, id).clone();
+    let at = ring.iter().position(|n| *n == owner).expect("the owner");
+    let replica = common::node_at(&cluster.live(), &ring[(at + 1) % ring.len()].addr);
+    let held = replica
+        .keys()
+        .held_entry(key.as_bytes())
+        .expect("a replica's copy");
+    let newer = Entry {
+        value: Some(b"only one replica got this".to_vec()),
+        version: Version {
+            stamp: held.version.stamp + 1,
+            writer: held.version.writer,
+        },
+        ..held
+    };
+    replica.handle(chord::message::Request::Replicate {
+        items: vec![Item {
+            key: key.as_bytes().to_vec(),
+            entry: newer,
+        }],
+    });
+    cluster.settle_until("the newer copy at all three holders", &|nodes| {
+        keys_are_at_their_holders(nodes, &keys)
+            && nodes.iter().all(|n| {
+                n.keys()
+                    .held_entry(key.as_bytes())
+                    .is_none_or(|e| e.version.stamp == held.version.stamp + 1)
+            })
+    });
+    let owner = common::node_at(&cluster.live(), &owner.addr);
+    assert_eq!(
+        owner.get(key).expect("get"),
+        Some(b"only one replica got this".to_vec())
+    );
+}

@@ -83,14 +83,53 @@ const COLLECT_SCAN: usize = 4096;
 /// Where the repair of one node resumes from round to round.
 #[derive(Debug, Default)]
 pub(crate) struct RepairState {
-    /// For each replica (by address), where the next anti-entropy slice of
-    /// this node's arc starts.
-    next_slice: HashMap<String, Point>,
+    /// For each replica (by address), how far anti-entropy has come.
+    passes: HashMap<String, Pass>,
     /// Where the next scan for expired values and old tombstones starts.
     next_collect: Option<Id>,
     /// Since when (on the node's clock) a grown arc has waited with fewer
     /// than R - 1 nodes to copy it from.
     short_since: Option<std::time::Duration>,
+}
+
+/// Anti-entropy with one replica: passes over this node's arc, a slice a
+/// round. A pass that finds every bucket equal, while neither store
+/// changed, leaves the two quiet: later rounds only ask the replica
+/// whether its store changed (a digest of no buckets), and compare no
+/// more until one of the two stores, or the arc, does. Two copies that
+/// agreed and have not changed still agree, so this skips no repair; it
+/// is what keeps a ring at rest from digesting every arc every few
+/// rounds.
+#[derive(Debug, Clone)]
+struct Pass {
+    /// Where the next slice starts.
+    next: Point,
+    /// What the pass under way has seen, while every slice of it found
+    /// the copies equal under the same marks.
+    clean: Option<Marks>,
+    /// Marks under which a whole pass found the copies equal.
+    quiet: Option<Marks>,
+}
+
+/// The state of both copies of an arc, as anti-entropy saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Marks {
+    /// The arc starts after this identifier.
+    from: Id,
+    /// This node's count of store changes.
+    ours: u64,
+    /// The replica's incarnation and count of store changes.
+    theirs: (u64, u64),
+}
+
+/// What one slice of anti-entropy found.
+struct Slice {
+    /// Where the part done ends.
+    end: Point,
+    /// Whether any bucket differed, or the replica was refilling.
+    differed: bool,
+    /// The replica's incarnation and count of store changes.
+    theirs: (u64, u64),
 }
 
 /// What this node needs to know, read at one instant, to repair its arc.
@@ -198,57 +237,125 @@ impl Dhash {
         let Some(view) = self.arc_view() else {
             return;
         };
-        let me = self.me().id;
-        let whole = Point::after(view.from);
-        // A point inside the arc: the start of a slice left off there.
-        let inside = |p: &Point| p.id.in_open(view.from, me) || (p.id == me && p.key.is_some());
         for replica in &view.replicas {
-            let start = {
-                let state = self.repair_state().lock();
-                state
-                    .next_slice
-                    .get(&replica.addr)
-                    .filter(|s| inside(s))
-                    .cloned()
-                    .unwrap_or_else(|| whole.clone())
-            };
-            let next = self
-                .sync_slice(replica, start)
-                .filter(|end| inside(end))
-                .unwrap_or_else(|| whole.clone());
+            let pass = self
+                .repair_state()
+                .lock()
+                .passes
+                .get(&replica.addr)
+                .cloned();
+            let pass = self.pass_with(replica, view.from, pass);
             self.repair_state()
                 .lock()
-                .next_slice
-                .insert(replica.addr.clone(), next);
+                .passes
+                .insert(replica.addr.clone(), pass);
         }
         let mut state = self.repair_state().lock();
         state
-            .next_slice
+            .passes
             .retain(|addr, _| view.replicas.iter().any(|r| r.addr == *addr));
+    }
+
+    /// One round of anti-entropy with `replica` over our arc after `from`,
+    /// which `pass` left off; where it leaves off now.
+    fn pass_with(&self, replica: &NodeRef, from: Id, pass: Option<Pass>) -> Pass {
+        let me = self.me().id;
+        let whole = Point::after(from);
+        // A point inside the arc: the start of a slice left off there.
+        let inside = |p: &Point| p.id.in_open(from, me) || (p.id == me && p.key.is_some());
+        let ours = self.store().changes();
+        if let Some(quiet) = pass.as_ref().and_then(|p| p.quiet) {
+            if quiet.from == from && quiet.ours == ours && self.still_quiet(replica, quiet) {
+                return Pass {
+                    next: whole,
+                    clean: None,
+                    quiet: Some(quiet),
+                };
+            }
+        }
+        let (start, clean) = match pass {
+            Some(p) if inside(&p.next) => (p.next, p.clean),
+            _ => (whole.clone(), None),
+        };
+        let Some(slice) = self.sync_slice(replica, start.clone()) else {
+            return Pass {
+                next: whole,
+                clean: None,
+                quiet: None,
+            };
+        };
+        let marks = Marks {
+            from,
+            ours,
+            theirs: slice.theirs,
+        };
+        // A pass stays clean while every slice finds the copies equal
+        // under the marks its first slice saw.
+        let clean = if slice.differed {
+            None
+        } else if start == whole {
+            Some(marks)
+        } else {
+            clean.filter(|c| *c == marks)
+        };
+        if inside(&slice.end) {
+            Pass {
+                next: slice.end,
+                clean,
+                quiet: None,
+            }
+        } else {
+            Pass {
+                next: whole,
+                clean: None,
+                quiet: clean,
+            }
+        }
+    }
+
+    /// Whether `replica`'s store is as it was when a pass found it equal
+    /// to ours: a digest of no buckets, which also carries both flush
+    /// watermarks.
+    fn still_quiet(&self, replica: &NodeRef, quiet: Marks) -> bool {
+        let flushed = self.store().flushed();
+        match self
+            .ring
+            .peer(replica)
+            .digest(Point::after(quiet.from), Vec::new(), flushed)
+        {
+            Ok(answer) => {
+                self.flush(answer.flushed);
+                !answer.syncing && answer.store == quiet.theirs
+            }
+            Err(_) => false,
+        }
     }
 
     /// Digests the slice of our arc after `start`, asks `replica` which
     /// buckets differ, and reconciles those, at most about a megabyte of
-    /// them. Returns where the part done ends (`None` when the replica did
-    /// not answer).
-    fn sync_slice(&self, replica: &NodeRef, start: Point) -> Option<Point> {
+    /// them. What it found (`None` when the replica did not answer).
+    fn sync_slice(&self, replica: &NodeRef, start: Point) -> Option<Slice> {
         let buckets = self.digest_slice(&start);
         let peer = self.ring.peer(replica);
         let flushed = self.store().flushed();
         // A replica copying its own arc back is compared all the same:
         // what it lacks here is sent to it.
-        let differ = match peer.digest(start.clone(), buckets.clone(), flushed) {
-            Ok(answer) => {
-                self.flush(answer.flushed);
-                answer.buckets
-            }
+        let answer = match peer.digest(start.clone(), buckets.clone(), flushed) {
+            Ok(answer) => answer,
             Err(e) => {
                 debug!("{}: anti-entropy with {replica:?}: {e}", self.me().addr);
                 return None;
             }
         };
+        self.flush(answer.flushed);
+        Stats::add(&self.stats().buckets_compared, buckets.len() as u64);
+        let found = |end: Point| Slice {
+            end,
+            differed: answer.syncing || !answer.buckets.is_empty(),
+            theirs: answer.store,
+        };
         let mut sent = 0;
-        for index in differ {
+        for &index in &answer.buckets {
             let Some(bucket) = buckets.get(index as usize) else {
                 break;
             };
@@ -258,7 +365,7 @@ impl Dhash {
             };
             if sent >= 4 * CHUNK_BYTES {
                 // Enough for one round: the next starts at this bucket.
-                return Some(from);
+                return Some(found(from));
             }
             Stats::add(&self.stats().buckets_reconciled, 1);
             let (items, _) = self
@@ -270,10 +377,10 @@ impl Dhash {
                     let merged = self.merge(items);
                     Stats::add(&self.stats().keys_repaired, merged.changed as u64);
                 }
-                Err(_) => return Some(from),
+                Err(_) => return Some(found(from)),
             }
         }
-        buckets.last().map(|b| b.end.clone())
+        buckets.last().map(|b| found(b.end.clone()))
     }
 
     /// For a node restarted with its data directory, which holds most of
@@ -353,6 +460,9 @@ impl Dhash {
         let syncing = self.ring.refilling();
         // Flushed first, so that the digests compare what both keep.
         self.flush(flushed);
+        // Before the digests: a change while they are computed shows as a
+        // different count next time.
+        let store = (self.ring.incarnation, self.store().changes());
         let horizon = self.horizon();
         let mut start = from;
         let mut differ = Vec::new();
@@ -369,6 +479,7 @@ impl Dhash {
             buckets: differ,
             flushed: self.store().flushed(),
             syncing,
+            store,
         }
     }
 

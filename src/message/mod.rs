@@ -551,6 +551,11 @@ pub enum Response {
         /// hold, and a node that means to copy from it must not take
         /// "equal" for "nothing to copy".
         syncing: bool,
+        /// The receiver's store as of these digests: its process's
+        /// incarnation and the store's count of changes
+        /// ([`crate::store::Store::changes`]). While both stay the same,
+        /// so do its digests.
+        store: (u64, u64),
     },
     /// The receiver does not own that key right now (the ring is moving, or
     /// the receiver is taking keys over or leaving): look it up again. Also

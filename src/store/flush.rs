@@ -36,6 +36,7 @@ impl Store {
             .map(|(id, key, entry)| (*id, key.clone(), entry.clone()))
             .collect();
         let gone = self.counts.entries - survivors.len();
+        self.changes += 1;
         let old = std::mem::take(&mut self.by_id);
         self.counts = Counts::default();
         for (id, key, entry) in survivors {

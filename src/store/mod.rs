@@ -201,6 +201,9 @@ pub struct Store {
     /// disk (`store/journal.rs`); `None` for one that keeps them in memory
     /// only.
     journal: Option<std::sync::Arc<dyn Journal>>,
+    /// How many times the entries held have changed: anti-entropy skips
+    /// comparing two copies that agreed and have not changed since.
+    changes: u64,
 }
 
 /// A store's running counts of what it holds, kept as entries come and go.
@@ -256,12 +259,19 @@ impl Store {
             applied: Applied::default(),
             flushed: 0,
             journal: None,
+            changes: 0,
         }
     }
 
     /// The bytes held, roughly: keys, values and [`ENTRY_OVERHEAD`] each.
     pub fn bytes(&self) -> usize {
         self.counts.bytes
+    }
+
+    /// How many times the entries held have changed since the store was
+    /// made: each write, merged copy, removal and flush counts.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// The limit client writes may fill the store to.
@@ -445,6 +455,7 @@ impl Store {
             fits(held.cost(&key), entry.cost(&key))?;
             self.counts.remove(&key, held);
             self.counts.add(&key, &entry);
+            self.changes += 1;
             *held = entry;
             if let Some(journal) = &self.journal {
                 journal.record(Change::Put {
@@ -459,6 +470,7 @@ impl Store {
         };
         fits(0, entry.cost(&key))?;
         self.counts.add(&key, &entry);
+        self.changes += 1;
         self.note(Change::Put {
             key: &key,
             entry: &entry,
@@ -481,6 +493,7 @@ impl Store {
             self.by_id.remove(&id);
         }
         self.counts.remove(key, &old);
+        self.changes += 1;
         self.note(Change::Remove { key });
         true
     }
