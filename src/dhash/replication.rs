@@ -26,7 +26,10 @@
 //!    every write, and the cost of an unchanged arc is one digest per 64
 //!    keys. A slice is at most [`MAX_BUCKETS`] buckets; a larger arc is
 //!    covered over several rounds, so a node with a million keys does a
-//!    bounded amount of work per round. The exchange also carries both
+//!    bounded amount of work per round. Buckets end between keys where
+//!    one identifier holds many (a hash tag's keys), so none is unbounded.
+//!    A pass that found the copies equal leaves them alone until either
+//!    store changes (`Pass`). The exchange also carries both
 //!    sides' `FLUSHALL` watermarks, so a node that missed a flush catches
 //!    up with its neighbours (`dhash/flush.rs`).
 //! 3. **Pass strays on.** A node holds keys it should not: it was a

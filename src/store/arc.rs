@@ -110,7 +110,7 @@ impl Store {
     }
 
     /// [`Store::chunk`] of the span from the point `start` to the point
-    /// `end` (see [`Store::span`]).
+    /// `end` (see [`Point`]).
     pub fn chunk_between(
         &self,
         start: &Point,

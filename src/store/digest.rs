@@ -10,7 +10,7 @@ use crate::id::Id;
 
 impl Store {
     /// Cuts the start of the span from `start` to `end` (see
-    /// [`Store::span`]) into buckets of `bucket_entries` entries each, at
+    /// [`Point`]) into buckets of `bucket_entries` entries each, at
     /// most `max_buckets` of them, and digests each. A bucket ends between
     /// two identifiers where it can, and between two keys of one
     /// identifier where that identifier alone holds more than a bucket's
