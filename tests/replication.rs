@@ -7,16 +7,42 @@
 
 mod common;
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use chord::id::NodeRef;
+use chord::message::Request;
+use chord::stats::Stats;
+use chord::store::{Entry, Item, Version};
+use chord::transport::Handler;
+use chord::Node;
 use common::{
-    keys, keys_are_at_their_holders, put_all, ring_is_correct, sorted, value_of, Cluster, Held,
-    MemCluster, TcpCluster,
+    keys, keys_are_at_their_holders, node_at, put_all, ring_is_correct, sorted, successor_of,
+    value_of, Cluster, Held, MemCluster, TcpCluster,
 };
 
 /// The value the scenarios overwrite every other key with.
 fn newer(key: &str) -> String {
     format!("{}-newer", value_of(key))
+}
+
+/// The owner of `key` and the node after it: its first replica.
+fn owner_and_replica(nodes: &[Arc<Node>], key: &str) -> (NodeRef, NodeRef) {
+    let ring = sorted(nodes);
+    let id = nodes[0].config().space.key(key.as_bytes());
+    let owner = successor_of(&ring, id).clone();
+    let at = ring.iter().position(|n| *n == owner).expect("the owner");
+    (owner, ring[(at + 1) % ring.len()].clone())
+}
+
+/// A counter of `STATS`, summed over `nodes`.
+fn total(nodes: &[Arc<Node>], counter: fn(&Stats) -> &AtomicU64) -> u64 {
+    nodes
+        .iter()
+        .map(|n| counter(n.stats()).load(Ordering::Relaxed))
+        .sum()
 }
 
 /// A ring of 8 with R = 3 loses two neighbouring nodes at once, with no
@@ -384,13 +410,9 @@ fn a_replica_that_missed_thousands_of_keys_under_one_tag_gets_them_all() {
     cluster.grow_to(4);
     cluster.settle();
     let keys: Vec<String> = (0..3000).map(|i| format!("{{crowd}}:{i}")).collect();
-    let ring = sorted(&cluster.live());
-    let id = cluster.live()[0].config().space.key(keys[0].as_bytes());
-    let owner = common::successor_of(&ring, id).clone();
-    let at = ring.iter().position(|n| *n == owner).expect("the owner");
-    let replica = ring[(at + 1) % ring.len()].addr.clone();
+    let (_, replica) = owner_and_replica(&cluster.live(), &keys[0]);
     put_all(&cluster.live()[0], &keys);
-    let away = cluster.cut_off(&replica);
+    let away = cluster.cut_off(&replica.addr);
     cluster.settle_until("a ring without it, serving", &|nodes| {
         ring_is_correct(nodes) && nodes.iter().all(|n| !n.view().taking_over)
     });
@@ -405,22 +427,13 @@ fn a_replica_that_missed_thousands_of_keys_under_one_tag_gets_them_all() {
     cluster.settle_until("every key of the tag at its holders", &|nodes| {
         ring_is_correct(nodes) && keys_are_at_their_holders(nodes, &keys)
     });
-    let repaired = |nodes: &[std::sync::Arc<chord::Node>]| -> u64 {
-        nodes
-            .iter()
-            .map(|n| {
-                n.stats()
-                    .buckets_reconciled
-                    .load(std::sync::atomic::Ordering::Relaxed)
-            })
-            .sum()
-    };
-    let before = repaired(&cluster.live());
+    let reconciled = |nodes: &[Arc<Node>]| total(nodes, |s| &s.buckets_reconciled);
+    let before = reconciled(&cluster.live());
     for _ in 0..20 {
         cluster.round();
     }
     assert_eq!(
-        repaired(&cluster.live()),
+        reconciled(&cluster.live()),
         before,
         "agreeing copies exchange nothing"
     );
@@ -432,21 +445,12 @@ fn a_replica_that_missed_thousands_of_keys_under_one_tag_gets_them_all() {
 /// and the other replica.
 #[test]
 fn copies_that_agree_are_left_alone_until_one_changes() {
-    use chord::store::{Entry, Item, Version};
-    use chord::transport::Handler;
-    use std::cell::Cell;
-    use std::sync::atomic::Ordering;
     let mut cluster = MemCluster::new(160);
     cluster.grow_to(5);
     cluster.settle();
     let keys = keys("quiet", 200);
     put_all(&cluster.live()[0], &keys);
-    let compared = |nodes: &[std::sync::Arc<chord::Node>]| -> u64 {
-        nodes
-            .iter()
-            .map(|n| n.stats().buckets_compared.load(Ordering::Relaxed))
-            .sum()
-    };
+    let compared = |nodes: &[Arc<Node>]| total(nodes, |s| &s.buckets_compared);
     let last = Cell::new(u64::MAX);
     cluster.settle_until("rounds that compare no digests", &|nodes| {
         let now = compared(nodes);
@@ -463,11 +467,8 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
     );
     // A newer copy of one key lands on one replica only.
     let key = &keys[0];
-    let ring = sorted(&cluster.live());
-    let id = cluster.live()[0].config().space.key(key.as_bytes());
-    let owner = common::successor_of(&ring, id).clone();
-    let at = ring.iter().position(|n| *n == owner).expect("the owner");
-    let replica = common::node_at(&cluster.live(), &ring[(at + 1) % ring.len()].addr);
+    let (owner, replica) = owner_and_replica(&cluster.live(), key);
+    let replica = node_at(&cluster.live(), &replica.addr);
     let held = replica
         .keys()
         .held_entry(key.as_bytes())
@@ -480,7 +481,7 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
         },
         ..held
     };
-    replica.handle(chord::message::Request::Replicate {
+    replica.handle(Request::Replicate {
         items: vec![Item {
             key: key.as_bytes().to_vec(),
             entry: newer,
@@ -494,7 +495,7 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
                     .is_none_or(|e| e.version.stamp == held.version.stamp + 1)
             })
     });
-    let owner = common::node_at(&cluster.live(), &owner.addr);
+    let owner = node_at(&cluster.live(), &owner.addr);
     assert_eq!(
         owner.get(key).expect("get"),
         Some(b"only one replica got this".to_vec())
