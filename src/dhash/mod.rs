@@ -14,13 +14,14 @@
 //!   them.
 //!
 //! It reads the ring's view through [`Ring`] (whether this node serves a
-//! key now, its arc, its successors) and implements [`Keys`], through which
+//! key now, its arc, its successors) and implements [`Keys`](crate::chord::Keys), through which
 //! the ring moves keys when ownership moves.
 
 mod around;
 mod atomic;
 pub mod batch;
 mod flush;
+mod handover;
 pub mod kv;
 pub mod replication;
 pub mod scan;
@@ -28,19 +29,18 @@ pub mod scan;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use log::{debug, warn};
+use log::warn;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::chord::{CopyError, Keys, Lookup, Ring};
+use crate::chord::{Lookup, Ring};
 use crate::config::NodeConfig;
 use crate::disk::Disk;
 use crate::error::{Error, Result};
 use crate::id::{Id, NodeRef};
 use crate::message::{Expiry, Request, Response, Update, BATCH_ANSWER_BYTES};
-use crate::peer::CallError;
 use crate::stats::{Stats, Throttled, Timed};
 use crate::store::{
-    Content, Cursor, Entry, Full, Item, KeptValue, Outcome, Point, Record, Store, UpdateId, Usage,
+    Content, Entry, Full, Item, KeptValue, Outcome, Record, Store, UpdateId, Usage,
 };
 use replication::RepairState;
 
@@ -173,50 +173,6 @@ impl Dhash {
 
     fn unwritten(&self, why: String) -> Error {
         Error::Rejected(format!("node {}: {why}", self.me().addr))
-    }
-
-    /// Copies everything `source` holds from the point `from` through the
-    /// identifier `to` into this node's store, chunk by chunk; how many
-    /// entries came.
-    ///
-    /// # Errors
-    /// [`CopyError::SourceRefilling`] when the source is copying its own
-    /// arc back; [`CopyError::Stopped`] when it stopped answering, or this
-    /// node could not take every entry.
-    pub(crate) fn copy_range(
-        &self,
-        source: &NodeRef,
-        from: &Point,
-        to: Id,
-    ) -> std::result::Result<u64, CopyError> {
-        // A start among an identifier's keys is a cursor there.
-        let mut after = from.key.clone().map(|key| Cursor { id: from.id, key });
-        let from = from.id;
-        let mut received = 0;
-        let peer = self.ring.peer(source);
-        loop {
-            match peer.take_keys(from, to, after.take(), CHUNK_BYTES as u32) {
-                Ok((items, more)) => {
-                    received += items.len() as u64;
-                    let merged = self.merge(items);
-                    if merged.full.is_some() || merged.unwritable.is_some() {
-                        return Err(CopyError::Stopped);
-                    }
-                    match more {
-                        Some(cursor) => after = Some(cursor),
-                        None => return Ok(received),
-                    }
-                }
-                Err(CallError::Syncing) => return Err(CopyError::SourceRefilling),
-                Err(e) => {
-                    debug!(
-                        "{}: copying keys from {source:?} stopped: {e}",
-                        self.me().addr
-                    );
-                    return Err(CopyError::Stopped);
-                }
-            }
-        }
     }
 
     /// The data directory, if the node has one.
@@ -594,47 +550,6 @@ impl Dhash {
             }
             other => Response::Error(format!("not a request for keys: {other:?}")),
         }
-    }
-}
-
-impl Keys for Dhash {
-    /// Copies everything `source` holds in the arc `(from, to]` into this
-    /// node's store; how many entries came. A node restarted with its data
-    /// directory holds most of its arc already, and copies only the parts
-    /// whose digests differ (`pull_differences`, `dhash/replication.rs`).
-    fn copy_arc(&self, source: &NodeRef, from: Id, to: Id) -> std::result::Result<u64, CopyError> {
-        let holds_some = || self.store().first_id_in(from, to).is_some();
-        if self.disk.is_some() && to == self.me().id && from != to && holds_some() {
-            return self.pull_differences(source, from);
-        }
-        self.copy_range(source, &Point::after(from), to)
-    }
-
-    /// Pushes every key held here to `heir`, in chunks. Whether it took all.
-    fn hand_off(&self, heir: &NodeRef) -> bool {
-        let everything = self.me().id;
-        let mut after = None;
-        let mut handed = 0;
-        loop {
-            let (items, more) =
-                self.store()
-                    .chunk(everything, everything, after.as_ref(), CHUNK_BYTES);
-            let count = items.len() as u64;
-            if !self.give(heir, items) {
-                return false;
-            }
-            handed += count;
-            match more {
-                Some(cursor) => after = Some(cursor),
-                None => break,
-            }
-        }
-        Stats::add(&self.stats().keys_handed_off, handed);
-        true
-    }
-
-    fn count(&self) -> usize {
-        self.store().len()
     }
 }
 

@@ -5,8 +5,57 @@
 
 use std::ops::Bound;
 
-use super::{Cursor, Entry, Item, Point, Slot, Store, CHUNK_ITEMS};
+use serde::{Deserialize, Serialize};
+
+use super::{Entry, Item, Slot, Store, CHUNK_ITEMS};
 use crate::id::Id;
+
+/// Where a chunked read of an arc resumes: after `key` among the keys of
+/// identifier `id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The identifier of the last key read.
+    pub id: Id,
+    /// The last key read.
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
+}
+
+/// A point of the ring between two entries, in ring order and, among the
+/// keys of one identifier, in key order: just after key `key` of
+/// identifier `id`, or, with no key, just after all of `id`'s keys. A
+/// span of an arc runs from one point, exclusive, to another, inclusive;
+/// from a point to itself is the whole ring.
+///
+/// Points that fall between keys matter where many keys share an
+/// identifier (a hash tag's keys do): a digest bucket or a reconciled
+/// span can then end inside the identifier, so its size stays bounded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Point {
+    /// The identifier.
+    pub id: Id,
+    /// The last key of `id` before the point; `None`: all of them.
+    #[serde(with = "serde_bytes")]
+    pub key: Option<Vec<u8>>,
+}
+
+impl Point {
+    /// Just after all the keys of `id`.
+    pub fn after(id: Id) -> Point {
+        Point { id, key: None }
+    }
+
+    /// Whether `later` is further on among the keys of this point's own
+    /// identifier, without going round the ring.
+    pub fn precedes_within(&self, later: &Point) -> bool {
+        self.id == later.id
+            && match (&self.key, &later.key) {
+                (Some(key), Some(after)) => key < after,
+                (Some(_), None) => true,
+                (None, _) => false,
+            }
+    }
+}
 
 /// The identifiers of an arc with their keys, in ring order.
 type Arc<'a> = std::iter::Chain<

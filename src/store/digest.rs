@@ -5,8 +5,20 @@
 
 use std::collections::HashMap;
 
-use super::{Bucket, Entry, Item, Point, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
+use serde::{Deserialize, Serialize};
+
+use super::{Entry, Item, Point, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
 use crate::id::Id;
+
+/// One bucket of a digest: the entries after the previous bucket's end (or
+/// the slice's start), up to and including the point `end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Where the bucket ends.
+    pub end: Point,
+    /// XOR of the hashes of the bucket's entries (0 when empty).
+    pub digest: u64,
+}
 
 impl Store {
     /// Cuts the start of the span from `start` to `end` (see

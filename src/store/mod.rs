@@ -64,8 +64,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::id::Id;
 
 mod applied;
@@ -81,6 +79,8 @@ mod slot;
 pub mod strings;
 
 pub use applied::{Applied, KeptValue, Record, UpdateId, MAX_RECORDS};
+pub use arc::{Cursor, Point};
+pub use digest::Bucket;
 pub use entry::{Content, Entry, Item, Version};
 pub use journal::{Change, Journal};
 pub use limits::{
@@ -102,63 +102,6 @@ pub const CHUNK_ITEMS: usize = 512;
 /// lock: a bucket that covers more (a peer's bucket can be as wide as the
 /// ring) simply counts as different.
 pub const SCAN_ENTRIES: usize = 1024;
-
-/// Where a chunked read of an arc resumes: after `key` among the keys of
-/// identifier `id`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    /// The identifier of the last key read.
-    pub id: Id,
-    /// The last key read.
-    #[serde(with = "serde_bytes")]
-    pub key: Vec<u8>,
-}
-
-/// A point of the ring between two entries, in ring order and, among the
-/// keys of one identifier, in key order: just after key `key` of
-/// identifier `id`, or, with no key, just after all of `id`'s keys. A
-/// span of an arc runs from one point, exclusive, to another, inclusive;
-/// from a point to itself is the whole ring.
-///
-/// Points that fall between keys matter where many keys share an
-/// identifier (a hash tag's keys do): a digest bucket or a reconciled
-/// span can then end inside the identifier, so its size stays bounded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Point {
-    /// The identifier.
-    pub id: Id,
-    /// The last key of `id` before the point; `None`: all of them.
-    #[serde(with = "serde_bytes")]
-    pub key: Option<Vec<u8>>,
-}
-
-impl Point {
-    /// Just after all the keys of `id`.
-    pub fn after(id: Id) -> Point {
-        Point { id, key: None }
-    }
-
-    /// Whether `later` is further on among the keys of this point's own
-    /// identifier, without going round the ring.
-    pub fn precedes_within(&self, later: &Point) -> bool {
-        self.id == later.id
-            && match (&self.key, &later.key) {
-                (Some(key), Some(after)) => key < after,
-                (Some(_), None) => true,
-                (None, _) => false,
-            }
-    }
-}
-
-/// One bucket of a digest: the entries after the previous bucket's end (or
-/// the slice's start), up to and including the point `end`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bucket {
-    /// Where the bucket ends.
-    pub end: Point,
-    /// XOR of the hashes of the bucket's entries (0 when empty).
-    pub digest: u64,
-}
 
 /// What a write at the owner did.
 #[derive(Clone, Debug, PartialEq, Eq)]
