@@ -59,8 +59,8 @@ use crate::message::Response;
 use crate::stats::Stats;
 use crate::store::{Bucket, Item, Point, Version};
 
-/// The most entries one digest bucket covers (a bucket ends at an
-/// identifier, so keys sharing one can make it a little larger).
+/// The most entries one digest bucket covers (tombstones old enough to
+/// be collected are not counted).
 pub const BUCKET_ENTRIES: usize = 64;
 
 /// The most buckets one anti-entropy exchange digests: with

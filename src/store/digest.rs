@@ -23,10 +23,11 @@ pub struct Bucket {
 impl Store {
     /// Cuts the start of the span from `start` to `end` (see
     /// [`Point`]) into buckets of `bucket_entries` entries each, at
-    /// most `max_buckets` of them, and digests each. A bucket ends between
-    /// two identifiers where it can, and between two keys of one
-    /// identifier where that identifier alone holds more than a bucket's
-    /// worth. Tombstones older than `horizon` are left out. The buckets
+    /// most `max_buckets` of them, and digests each. A bucket ends after
+    /// its last entry: between two identifiers, or between two keys of one
+    /// identifier when the next entry shares it (written without the key
+    /// otherwise, so the common case stays short on the wire). Tombstones
+    /// older than `horizon` are left out. The buckets
     /// cover the span up to the last one's end; that is the whole span
     /// when it ends at `end`. At most [`SCAN_ENTRIES`] entries are looked
     /// at.
