@@ -11,8 +11,10 @@
 //! call in flight is answered, the first caller queued takes the whole
 //! queue and sends it as one [`Request::Batch`], answered in one
 //! [`Response::Batch`]. A lone call goes at once, as if there were no
-//! lanes, so an idle ring pays nothing; a busy one sends fewer, fuller
-//! messages.
+//! lanes, so an idle ring pays nothing. A caller that leads a lane where
+//! calls have been queueing lately yields its core once before it sends,
+//! so that the calls other threads are about to make join its message: a
+//! busy node sends fewer, fuller messages.
 //!
 //! Every caller keeps its own deadline. A batch is sent with the soonest
 //! of its members', a member whose deadline passed while it queued leaves
@@ -23,7 +25,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -32,6 +34,10 @@ use crate::message::{Request, Response, MAX_BATCH};
 
 /// The most bytes of keys and values one batch carries.
 const BATCH_BYTES: usize = 256 * 1024;
+
+/// How long after a call last queued behind another to the same peer the
+/// lane counts as contended, and its leaders yield before sending.
+const CONTENDED: Duration = Duration::from_millis(50);
 
 /// The lanes of one node, one per peer address.
 #[derive(Default)]
@@ -48,6 +54,8 @@ struct Lane {
     /// handed to a queued caller to send.
     busy: bool,
     queue: VecDeque<Queued>,
+    /// When a call last found the lane busy and queued.
+    contended: Option<Instant>,
 }
 
 struct Queued {
@@ -124,11 +132,30 @@ impl Lanes {
             deadline,
             slot: slot.clone(),
         });
-        let batch = (!lane.busy).then(|| {
-            lane.busy = true;
-            self.take(addr, lane)
-        });
-        (slot, batch)
+        let now = Instant::now();
+        if lane.busy {
+            lane.contended = Some(now);
+            return (slot, None);
+        }
+        lane.busy = true;
+        // The lane is ours to lead. If calls to this peer have been
+        // queueing lately, let the other threads that can run on this core
+        // run first: they are client requests about to call the same peer,
+        // and they join this batch instead of waiting for the next. Under a
+        // 3-copy SET load this took copies from 1.75 to 4.8 a message, and
+        // a SET's CPU from 75 to 56 µs. Not otherwise: a node starved of
+        // CPU by other processes would give its core away on every call.
+        if lane
+            .contended
+            .is_some_and(|at| now.duration_since(at) < CONTENDED)
+        {
+            drop(lanes);
+            std::thread::yield_now();
+            lanes = self.lanes.lock();
+        }
+        let lane = lanes.entry(addr.to_string()).or_default();
+        let batch = self.take(addr, lane);
+        (slot, Some(batch))
     }
 
     /// Takes the first queued requests of `lane`, as many as one batch
@@ -182,8 +209,11 @@ impl Lanes {
         };
         match lane.queue.front() {
             Some(next) => next.slot.set(State::Lead),
-            None => {
+            // Kept while contended lately, to remember it; else forgotten.
+            None if lane.contended.is_some_and(|at| at.elapsed() < CONTENDED) => {
                 lane.busy = false;
+            }
+            None => {
                 lanes.remove(addr);
             }
         }
@@ -372,7 +402,27 @@ mod tests {
             Waited::Answer(Ok(_))
         ));
         assert!(matches!(lanes.wait("p", &third, later), Waited::Again(r) if r == get("c")));
-        assert!(lanes.lanes.lock().is_empty(), "the lane idles");
+        // The lane idles, remembered as contended a moment ago: its next
+        // leader lets other callers join first.
+        let idle = lanes.lanes.lock();
+        let lane = idle.get("p").expect("a lane contended a moment ago");
+        assert!(!lane.busy && lane.queue.is_empty(), "the lane idles");
+        assert!(lane.contended.is_some());
+    }
+
+    #[test]
+    fn a_lane_nobody_queued_in_is_forgotten_once_free() {
+        let lanes = Lanes::default();
+        let later = Instant::now() + Duration::from_secs(5);
+        let (slot, batch) = lanes.join("p", get("a"), 1, later);
+        batch
+            .expect("a free lane")
+            .answer(Ok(Response::Value(None)));
+        assert!(matches!(
+            lanes.wait("p", &slot, later),
+            Waited::Answer(Ok(_))
+        ));
+        assert!(lanes.lanes.lock().is_empty());
     }
 
     #[test]
