@@ -42,9 +42,10 @@ const CONTENDED: Duration = Duration::from_millis(50);
 /// The lanes of one node, one per peer address.
 #[derive(Default)]
 pub(super) struct Lanes {
-    /// Each peer's lane. Guards only the queues and whether a call is in
-    /// flight; nobody holds it while a message is sent or awaited. Taken
-    /// before any [`Slot`]'s lock, never after.
+    /// Each peer's lane. Guards only the queues, whether a call is in
+    /// flight and when calls last queued; nobody holds it while a message
+    /// is sent or awaited, or while its leader yields. Taken before any
+    /// [`Slot`]'s lock, never after.
     lanes: Mutex<HashMap<String, Lane>>,
 }
 
