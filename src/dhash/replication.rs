@@ -268,11 +268,14 @@ impl Dhash {
         let inside = |p: &Point| p.id.in_open(from, me) || (p.id == me && p.key.is_some());
         let ours = self.store().changes();
         if let Some(quiet) = pass.as_ref().and_then(|p| p.quiet) {
-            if quiet.from == from && quiet.ours == ours && self.still_quiet(replica, quiet) {
+            if quiet.from == from && quiet.ours == ours {
+                // A replica that does not answer the probe would not answer
+                // a slice either: one timeout a round, not two.
+                let still = self.still_quiet(replica, quiet);
                 return Pass {
                     next: whole,
                     clean: None,
-                    quiet: Some(quiet),
+                    quiet: still.and_then(|same| same.then_some(quiet)),
                 };
             }
         }
@@ -317,21 +320,17 @@ impl Dhash {
     }
 
     /// Whether `replica`'s store is as it was when a pass found it equal
-    /// to ours: a digest of no buckets, which also carries both flush
-    /// watermarks.
-    fn still_quiet(&self, replica: &NodeRef, quiet: Marks) -> bool {
+    /// to ours (`None`: it did not answer): a digest of no buckets, which
+    /// also carries both flush watermarks.
+    fn still_quiet(&self, replica: &NodeRef, quiet: Marks) -> Option<bool> {
         let flushed = self.store().flushed();
-        match self
+        let answer = self
             .ring
             .peer(replica)
             .digest(Point::after(quiet.from), Vec::new(), flushed)
-        {
-            Ok(answer) => {
-                self.flush(answer.flushed);
-                !answer.syncing && answer.store == quiet.theirs
-            }
-            Err(_) => false,
-        }
+            .ok()?;
+        self.flush(answer.flushed);
+        Some(!answer.syncing && answer.store == quiet.theirs)
     }
 
     /// Digests the slice of our arc after `start`, asks `replica` which

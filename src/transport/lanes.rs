@@ -142,10 +142,10 @@ impl Lanes {
         // The lane is ours to lead. If calls to this peer have been
         // queueing lately, let the other threads that can run on this core
         // run first: they are client requests about to call the same peer,
-        // and they join this batch instead of waiting for the next. Under a
-        // 3-copy SET load this took copies from 1.75 to 4.8 a message, and
-        // a SET's CPU from 75 to 56 µs. Not otherwise: a node starved of
-        // CPU by other processes would give its core away on every call.
+        // and they join this batch instead of waiting for the next
+        // (docs/design.md, "Peer calls share messages", has the figures).
+        // Not otherwise: a node starved of CPU by other processes would
+        // give its core away on every call.
         if lane
             .contended
             .is_some_and(|at| now.duration_since(at) < CONTENDED)
