@@ -76,9 +76,10 @@ const NOT_A_PEER: &[u8] = b"ERR a first byte of 0 opens the peer handshake, and 
 /// and `syncing` in `Differ`; 13 placed keys by their Redis Cluster hash
 /// slot (the messages are unchanged, but where a key lives is not); 14
 /// let `Digest` buckets and `Reconcile` spans end between two keys of one
-/// identifier. Nodes of different versions refuse each other at the
-/// handshake, saying so.
-pub const VERSION: u8 = 14;
+/// identifier; 15 ordered those keys by a hash of each first (the
+/// messages are unchanged, but where such a point falls is not). Nodes of
+/// different versions refuse each other at the handshake, saying so.
+pub const VERSION: u8 = 15;
 
 type HmacSha256 = Hmac<Sha256>;
 

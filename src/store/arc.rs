@@ -7,6 +7,7 @@ use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
+use super::slot::key_order;
 use super::{Entry, Item, Slot, Store, CHUNK_ITEMS};
 use crate::id::Id;
 
@@ -22,7 +23,7 @@ pub struct Cursor {
 }
 
 /// A point of the ring between two entries, in ring order and, among the
-/// keys of one identifier, in key order: just after key `key` of
+/// keys of one identifier, in their order ([`super::slot::key_order`]): just after key `key` of
 /// identifier `id`, or, with no key, just after all of `id`'s keys. A
 /// span of an arc runs from one point, exclusive, to another, inclusive;
 /// from a point to itself is the whole ring.
@@ -50,7 +51,7 @@ impl Point {
     pub fn precedes_within(&self, later: &Point) -> bool {
         self.id == later.id
             && match (&self.key, &later.key) {
-                (Some(key), Some(after)) => key < after,
+                (Some(key), Some(after)) => key_order(key, after).is_lt(),
                 (Some(_), None) => true,
                 (None, _) => false,
             }
@@ -250,6 +251,9 @@ mod tests {
                 .write(space.id(0), key.as_bytes(), content, 1, 1)
                 .unwrap();
         }
+        // The keys as the store orders them within their identifier.
+        let mut k = ["a", "b", "c", "d"];
+        k.sort_by(|x, y| key_order(x.as_bytes(), y.as_bytes()));
         let at = |key: Option<&str>| Point {
             id: space.id(0),
             key: key.map(|k| k.as_bytes().to_vec()),
@@ -260,14 +264,17 @@ mod tests {
                 .map(|(_, k, _)| String::from_utf8_lossy(k).into_owned())
                 .collect()
         };
-        assert_eq!(span(at(Some("a")), at(Some("c"))), ["b", "c"]);
-        assert_eq!(span(at(Some("b")), at(None)), ["c", "d"]);
+        assert_eq!(span(at(Some(k[0])), at(Some(k[2]))), [k[1], k[2]]);
+        assert_eq!(span(at(Some(k[1])), at(None)), [k[2], k[3]]);
         // Backwards within one identifier goes round the ring.
-        assert_eq!(span(at(Some("c")), at(Some("a"))), ["d", "a"]);
-        assert_eq!(span(at(None), at(Some("b"))), ["a", "b"]);
+        assert_eq!(span(at(Some(k[2])), at(Some(k[0]))), [k[3], k[0]]);
+        assert_eq!(span(at(None), at(Some(k[1]))), [k[0], k[1]]);
         // From a point to itself is the whole ring.
-        assert_eq!(span(at(Some("b")), at(Some("b"))), ["c", "d", "a", "b"]);
-        assert_eq!(span(at(None), at(None)), ["a", "b", "c", "d"]);
+        assert_eq!(
+            span(at(Some(k[1])), at(Some(k[1]))),
+            [k[2], k[3], k[0], k[1]]
+        );
+        assert_eq!(span(at(None), at(None)), k);
     }
 
     #[test]

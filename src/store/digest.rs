@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, Item, Point, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
+use super::hash::entry_hash;
+use super::{Item, Point, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
 use crate::id::Id;
 
 /// One bucket of a digest: the entries after the previous bucket's end (or
@@ -132,47 +133,6 @@ impl Store {
         }
         back
     }
-}
-
-/// The 64-bit hash of one entry that digests XOR together: of the key, the
-/// version and whether it is a tombstone. Anti-entropy hashes every entry
-/// of its arc every few rounds, so this takes eight bytes a step, as
-/// FxHash does, and ends with MurmurHash3's 64-bit finalizer so that
-/// every input bit moves every output bit (XOR sums need that). It is
-/// not a cryptographic hash: SHA-1 here was most of an idle ring's CPU.
-/// Peers are authenticated, so nobody picks entries to collide; an
-/// accidental collision of two different buckets is a 2^-64 chance, and
-/// only delays a repair to that bucket's next change.
-fn entry_hash(key: &[u8], entry: &Entry) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let step = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(K);
-    let mut h = key.len() as u64;
-    let mut words = key.chunks_exact(8);
-    for word in words.by_ref() {
-        let word: [u8; 8] = word.try_into().unwrap_or_default();
-        h = step(h, u64::from_le_bytes(word));
-    }
-    // The last few bytes, one at a time: a copy of a slice of unknown
-    // length is a call to memcpy, which cost more than the hash.
-    let tail = words
-        .remainder()
-        .iter()
-        .fold(0, |w, &b| w << 8 | u64::from(b));
-    h = step(h, tail);
-    h = step(h, entry.version.stamp);
-    h = step(h, entry.version.writer);
-    h = step(h, u64::from(entry.is_tombstone()));
-    mix(h)
-}
-
-/// The finalizer of MurmurHash3 (fmix64): spreads every bit of `h` over
-/// all 64.
-fn mix(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
 }
 
 #[cfg(test)]
@@ -314,26 +274,5 @@ mod tests {
         let whole = Point::after(space().id(63));
         assert!(store.digest(&whole, &whole, 0, 40).is_some());
         assert_eq!(store.digest(&whole, &whole, 0, 39), None);
-    }
-
-    #[test]
-    fn an_entry_hash_sees_the_key_the_version_and_a_delete() {
-        let entry = |stamp, writer, value: Option<&str>| Entry {
-            value: value.map(|v| v.as_bytes().to_vec()),
-            version: Version { stamp, writer },
-            expires: None,
-            update: None,
-        };
-        let base = entry_hash(b"key", &entry(5, 1, Some("a")));
-        // The value itself is not hashed: the version stands for it.
-        assert_eq!(base, entry_hash(b"key", &entry(5, 1, Some("b"))));
-        for other in [
-            entry_hash(b"kez", &entry(5, 1, Some("a"))),
-            entry_hash(b"key", &entry(6, 1, Some("a"))),
-            entry_hash(b"key", &entry(5, 2, Some("a"))),
-            entry_hash(b"key", &entry(5, 1, None)),
-        ] {
-            assert_ne!(base, other);
-        }
     }
 }

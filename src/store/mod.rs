@@ -72,6 +72,7 @@ mod collect;
 mod digest;
 mod entry;
 mod flush;
+mod hash;
 mod journal;
 mod limits;
 mod number;
