@@ -220,8 +220,10 @@ impl FrameKey {
 /// The state of an authenticated connection after its handshake: the MAC
 /// keys for the frames each way, or none for a node without a secret.
 pub struct Session {
-    send: Option<FrameKey>,
-    receive: Option<FrameKey>,
+    // Boxed: a keyed HMAC is some 170 bytes, and sessions move between
+    // threads with their connections.
+    send: Option<Box<FrameKey>>,
+    receive: Option<Box<FrameKey>>,
 }
 
 impl Session {
@@ -239,8 +241,8 @@ impl Session {
         let s2c = FrameKey::new(secret, b"chord s2c", client, server);
         let (send, receive) = if is_client { (c2s, s2c) } else { (s2c, c2s) };
         Session {
-            send: Some(send),
-            receive: Some(receive),
+            send: Some(Box::new(send)),
+            receive: Some(Box::new(receive)),
         }
     }
 

@@ -439,6 +439,21 @@ fn a_replica_that_missed_thousands_of_keys_under_one_tag_gets_them_all() {
     );
 }
 
+/// Runs rounds until every key is at its holders and a dozen rounds in a
+/// row compare no digests: longer than anti-entropy rests between passes.
+fn until_no_digests(cluster: &mut MemCluster, keys: &[String]) {
+    let (last, same) = (Cell::new(u64::MAX), Cell::new(0));
+    cluster.settle_until("rounds that compare no digests", &|nodes| {
+        let now = total(nodes, |s| &s.buckets_compared);
+        same.set(if last.replace(now) == now {
+            same.get() + 1
+        } else {
+            0
+        });
+        keys_are_at_their_holders(nodes, keys) && same.get() >= 12
+    });
+}
+
 /// Anti-entropy leaves copies that agree alone: once a pass finds them
 /// equal, a ring at rest compares no more digests. A change on either side
 /// wakes it: a copy that reached only a replica is carried to the owner
@@ -451,11 +466,7 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
     let keys = keys("quiet", 200);
     put_all(&cluster.live()[0], &keys);
     let compared = |nodes: &[Arc<Node>]| total(nodes, |s| &s.buckets_compared);
-    let last = Cell::new(u64::MAX);
-    cluster.settle_until("rounds that compare no digests", &|nodes| {
-        let now = compared(nodes);
-        keys_are_at_their_holders(nodes, &keys) && last.replace(now) == now
-    });
+    until_no_digests(&mut cluster, &keys);
     let before = compared(&cluster.live());
     for _ in 0..10 {
         cluster.round();
@@ -499,5 +510,36 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
     assert_eq!(
         owner.get(key).expect("get"),
         Some(b"only one replica got this".to_vec())
+    );
+}
+
+/// Under a steady load of writes the stores change every round, yet
+/// anti-entropy does not digest every arc every round: a whole pass rests
+/// some rounds before the next. Over 18 rounds with a write in each, each
+/// owner and replica compare their arc at most three times (here an arc
+/// is one bucket), not every round.
+#[test]
+fn a_ring_under_writes_digests_each_arc_once_a_rest() {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let keys = keys("steady", 100);
+    put_all(&cluster.live()[0], &keys);
+    let compared = |nodes: &[Arc<Node>]| total(nodes, |s| &s.buckets_compared);
+    until_no_digests(&mut cluster, &keys);
+    let nodes = cluster.live();
+    let pairs = nodes.len() as u64 * (nodes[0].config().replicas as u64 - 1);
+    let before = compared(&nodes);
+    for (round, key) in keys.iter().cycle().take(18).enumerate() {
+        nodes[round % nodes.len()]
+            .put(key, format!("write {round}"))
+            .expect("put");
+        cluster.round();
+    }
+    let during = compared(&cluster.live()) - before;
+    assert!(during > 0, "a ring whose stores change compares them");
+    assert!(
+        during <= 3 * pairs,
+        "{during} buckets compared in 18 rounds by {pairs} pairs of copies"
     );
 }

@@ -29,7 +29,8 @@
 //!    bounded amount of work per round. Buckets end between keys where
 //!    one identifier holds many (a hash tag's keys), so none is unbounded.
 //!    A pass that found the copies equal leaves them alone until either
-//!    store changes (`Pass`). The exchange also carries both
+//!    store changes (`Pass`), and a pass rests [`REST_ROUNDS`] rounds
+//!    before the next while the stores keep changing. The exchange also carries both
 //!    sides' `FLUSHALL` watermarks, so a node that missed a flush catches
 //!    up with its neighbours (`dhash/flush.rs`).
 //! 3. **Pass strays on.** A node holds keys it should not: it was a
@@ -76,6 +77,16 @@ const BUCKETS_PER_HOLD: usize = 8;
 /// different, and reconciling it sorts that out.
 const BUCKET_SCAN: usize = 4 * BUCKET_ENTRIES;
 
+/// The rounds a whole pass of anti-entropy waits before the next one, once
+/// the stores have changed since (2 s at the default period). Under a
+/// steady load of writes the stores change every round, and digesting the
+/// arc every round was a twentieth of a 10-key `MSET`'s CPU; the writes
+/// themselves reach every replica before they are acknowledged, so what a
+/// pass finds then is what failed, and that waits a little. A new arc, a
+/// new replica, or a replica that restarted or refills starts a pass at
+/// once.
+const REST_ROUNDS: u32 = 8;
+
 /// The most lookups one round spends finding the owners of strays.
 const STRAY_LOOKUPS: usize = 8;
 
@@ -112,6 +123,9 @@ struct Pass {
     clean: Option<Marks>,
     /// Marks under which a whole pass found the copies equal.
     quiet: Option<Marks>,
+    /// After a whole pass: the marks it ended under, and the rounds left
+    /// before the next pass may start while the stores keep changing.
+    rest: Option<(Marks, u32)>,
 }
 
 /// The state of both copies of an arc, as anti-entropy saw it.
@@ -267,16 +281,39 @@ impl Dhash {
         // A point inside the arc: the start of a slice left off there.
         let inside = |p: &Point| p.id.in_open(from, me) || (p.id == me && p.key.is_some());
         let ours = self.store().changes();
+        let waiting = |rest| Pass {
+            next: whole.clone(),
+            clean: None,
+            quiet: None,
+            rest,
+        };
+        // The rest after the last whole pass counts down in every round.
+        let rest = pass
+            .as_ref()
+            .and_then(|p| p.rest)
+            .map(|(marks, left)| (marks, left.saturating_sub(1)));
         if let Some(quiet) = pass.as_ref().and_then(|p| p.quiet) {
             if quiet.from == from && quiet.ours == ours {
                 // A replica that does not answer the probe would not answer
                 // a slice either: one timeout a round, not two.
-                let still = self.still_quiet(replica, quiet);
+                let still = self
+                    .probe(replica, from)
+                    .map(|p| p == (false, quiet.theirs));
                 return Pass {
-                    next: whole,
-                    clean: None,
                     quiet: still.and_then(|same| same.then_some(quiet)),
+                    ..waiting(rest)
                 };
+            }
+        }
+        if let Some((marks, left)) = pass.as_ref().and_then(|p| p.rest) {
+            if marks.from == from && left > 0 {
+                // Only a replica that restarted (or refills) ends the rest
+                // early; one that does not answer waits with the rest.
+                let (syncing, (incarnation, _)) =
+                    self.probe(replica, from).unwrap_or((false, marks.theirs));
+                if !syncing && incarnation == marks.theirs.0 {
+                    return waiting(rest);
+                }
             }
         }
         let (start, clean) = match pass {
@@ -284,11 +321,7 @@ impl Dhash {
             _ => (whole.clone(), None),
         };
         let Some(slice) = self.sync_slice(replica, start.clone()) else {
-            return Pass {
-                next: whole,
-                clean: None,
-                quiet: None,
-            };
+            return waiting(None);
         };
         let marks = Marks {
             from,
@@ -309,28 +342,29 @@ impl Dhash {
                 next: slice.end,
                 clean,
                 quiet: None,
+                rest: None,
             }
         } else {
             Pass {
-                next: whole,
-                clean: None,
                 quiet: clean,
+                ..waiting(Some((marks, REST_ROUNDS)))
             }
         }
     }
 
-    /// Whether `replica`'s store is as it was when a pass found it equal
-    /// to ours (`None`: it did not answer): a digest of no buckets, which
-    /// also carries both flush watermarks.
-    fn still_quiet(&self, replica: &NodeRef, quiet: Marks) -> Option<bool> {
+    /// What `replica` says of its store in a digest of no buckets (`None`:
+    /// it did not answer): whether it is refilling its arc, and its
+    /// incarnation and count of store changes. The answer also carries
+    /// both flush watermarks.
+    fn probe(&self, replica: &NodeRef, from: Id) -> Option<(bool, (u64, u64))> {
         let flushed = self.store().flushed();
         let answer = self
             .ring
             .peer(replica)
-            .digest(Point::after(quiet.from), Vec::new(), flushed)
+            .digest(Point::after(from), Vec::new(), flushed)
             .ok()?;
         self.flush(answer.flushed);
-        Some(!answer.syncing && answer.store == quiet.theirs)
+        Some((answer.syncing, answer.store))
     }
 
     /// Digests the slice of our arc after `start`, asks `replica` which
