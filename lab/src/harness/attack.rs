@@ -14,7 +14,7 @@
 //! still read its value, so "no acknowledged key changed or lost" is
 //! checked, not assumed.
 
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -59,6 +59,8 @@ pub struct Target {
 /// A peer connection of the attacker's, past the handshake.
 struct Raw {
     stream: TcpStream,
+    /// The same socket, buffered for reading answers.
+    reader: BufReader<TcpStream>,
     session: Session,
 }
 
@@ -72,7 +74,12 @@ impl Raw {
             .set_write_timeout(Some(TIMEOUT))
             .map_err(|e| e.to_string())?;
         let session = auth::client_handshake(&mut stream, secret).map_err(|e| e.to_string())?;
-        Ok(Raw { stream, session })
+        let reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+        Ok(Raw {
+            stream,
+            reader,
+            session,
+        })
     }
 
     /// Sends `body` as one frame, as is.
@@ -90,7 +97,7 @@ impl Raw {
 
     /// The answer to the last request, or how the connection ended.
     fn answer(&mut self) -> String {
-        match codec::read_frame::<_, chord::message::Response>(&mut self.stream, &mut self.session)
+        match codec::read_frame::<_, chord::message::Response>(&mut self.reader, &mut self.session)
         {
             Ok(response) => format!("{response:?}"),
             Err(e) => format!("connection ended: {e}"),
