@@ -85,6 +85,10 @@ impl std::error::Error for CodecError {
 /// key and a short value, and the MAC.
 const FIRST_CAPACITY: usize = 512;
 
+/// The largest buffer a connection keeps between frames
+/// ([`Frames::write`]); one grown past it by a big value is let go.
+const KEPT_CAPACITY: usize = 64 * 1024;
+
 /// A message as one frame: length prefix, postcard bytes, and the MAC
 /// `session` puts on it.
 ///
@@ -92,11 +96,22 @@ const FIRST_CAPACITY: usize = 512;
 /// [`CodecError::TooLarge`] when the message encodes to more than
 /// [`MAX_FRAME`] bytes.
 pub fn encode<T: Serialize>(message: &T, session: &mut Session) -> Result<Vec<u8>, CodecError> {
-    // Encoded in place after room for the length, into a buffer that most
-    // messages fit: one allocation a frame, not a body grown and copied.
     let mut frame = Vec::with_capacity(FIRST_CAPACITY);
+    encode_into(message, session, &mut frame)?;
+    Ok(frame)
+}
+
+/// [`encode`], into `frame` (emptied first).
+fn encode_into<T: Serialize>(
+    message: &T,
+    session: &mut Session,
+    frame: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    // Encoded in place after room for the length: a body grown and then
+    // copied behind its length would cost a second buffer.
+    frame.clear();
     frame.extend_from_slice(&[0; 4]);
-    let mut frame = postcard::to_extend(message, frame).map_err(CodecError::Malformed)?;
+    *frame = postcard::to_extend(message, std::mem::take(frame)).map_err(CodecError::Malformed)?;
     let len = frame.len() - 4;
     if len > MAX_FRAME {
         return Err(CodecError::TooLarge {
@@ -107,10 +122,38 @@ pub fn encode<T: Serialize>(message: &T, session: &mut Session) -> Result<Vec<u8
     frame[..4].copy_from_slice(&(len as u32).to_be_bytes());
     let tag = session.seal(&frame[4..]);
     frame.extend_from_slice(&tag);
-    Ok(frame)
+    Ok(())
 }
 
-/// Writes `message` as one frame.
+/// Writes frames to one connection, encoding each into a buffer kept from
+/// the last, so that a frame costs no allocation of its own.
+#[derive(Debug, Default)]
+pub struct Frames {
+    buffer: Vec<u8>,
+}
+
+impl Frames {
+    /// Writes `message` as one frame.
+    ///
+    /// # Errors
+    /// As [`encode`], or the stream's error.
+    pub fn write<W: Write, T: Serialize>(
+        &mut self,
+        writer: &mut W,
+        message: &T,
+        session: &mut Session,
+    ) -> Result<(), CodecError> {
+        self.buffer.reserve(FIRST_CAPACITY);
+        let written = encode_into(message, session, &mut self.buffer)
+            .and_then(|()| writer.write_all(&self.buffer).map_err(CodecError::Io));
+        if self.buffer.capacity() > KEPT_CAPACITY {
+            self.buffer = Vec::new();
+        }
+        written
+    }
+}
+
+/// Writes `message` as one frame, and flushes the writer.
 ///
 /// # Errors
 /// As [`encode`], or the stream's error.

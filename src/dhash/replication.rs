@@ -29,7 +29,7 @@
 //!    bounded amount of work per round. Buckets end between keys where
 //!    one identifier holds many (a hash tag's keys), so none is unbounded.
 //!    A pass that found the copies equal leaves them alone until either
-//!    store changes (`Pass`), and a pass rests [`REST_ROUNDS`] rounds
+//!    store changes (`Pass`), and a pass rests `REST_ROUNDS` rounds
 //!    before the next while the stores keep changing. The exchange also carries both
 //!    sides' `FLUSHALL` watermarks, so a node that missed a flush catches
 //!    up with its neighbours (`dhash/flush.rs`).

@@ -14,7 +14,7 @@ use log::{debug, error};
 
 use super::{execute, http, resp, text, Job, Open, Shared, PEER_IDLE_TIMEOUT, WRITE_TIMEOUT};
 use crate::auth::{Session, ACK_SERVING};
-use crate::codec::{self, CodecError};
+use crate::codec::{self, CodecError, Frames};
 use crate::message::{Request, Response};
 use crate::stats::Stats;
 use crate::transport::Handler;
@@ -142,6 +142,7 @@ fn serve_peer(
     mut session: Session,
 ) -> io::Result<()> {
     let node = &shared.node;
+    let mut frames = Frames::default();
     loop {
         shared.set_idle_peer(number, true);
         let request: Request = match codec::read_frame(&mut reader, &mut session) {
@@ -164,7 +165,10 @@ fn serve_peer(
         };
         let response = node.handle(request);
         let refused = matches!(response, Response::Error(_));
-        if let Err(e) = codec::write_frame(&mut writer, &response, &mut session) {
+        let written = frames
+            .write(&mut writer, &response, &mut session)
+            .and_then(|()| writer.flush().map_err(CodecError::Io));
+        if let Err(e) = written {
             return Err(io::Error::other(e.to_string()));
         }
         if refused {

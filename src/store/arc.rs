@@ -23,7 +23,8 @@ pub struct Cursor {
 }
 
 /// A point of the ring between two entries, in ring order and, among the
-/// keys of one identifier, in their order ([`super::slot::key_order`]): just after key `key` of
+/// keys of one identifier, in their order (by a hash of each key first;
+/// see `store/slot.rs`): just after key `key` of
 /// identifier `id`, or, with no key, just after all of `id`'s keys. A
 /// span of an arc runs from one point, exclusive, to another, inclusive;
 /// from a point to itself is the whole ring.

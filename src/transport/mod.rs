@@ -14,7 +14,7 @@
 //!   bytes.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::auth::{self, HandshakeError, Secret, Session};
-use crate::codec::{self, CodecError};
+use crate::codec::{self, CodecError, Frames};
 use crate::message::{Request, Response};
 
 mod lanes;
@@ -161,6 +161,7 @@ const LIMIT_SLACK: Duration = Duration::from_millis(10);
 /// A connection to a peer, past its handshake.
 struct Connection {
     reader: BufReader<TcpStream>,
+    frames: Frames,
     session: Session,
     /// The read and write timeout the socket has now.
     timeout: Duration,
@@ -294,15 +295,17 @@ impl TcpTransport {
             })?;
         Ok(Connection {
             reader: BufReader::new(stream),
+            frames: Frames::default(),
             session,
             timeout: left,
         })
     }
 
     fn send(connection: &mut Connection, request: &Request) -> Result<(), CodecError> {
-        let frame = codec::encode(request, &mut connection.session)?;
         let stream = connection.reader.get_mut();
-        stream.write_all(&frame).map_err(CodecError::Io)
+        connection
+            .frames
+            .write(stream, request, &mut connection.session)
     }
 
     fn receive(connection: &mut Connection) -> Result<Response, CodecError> {
