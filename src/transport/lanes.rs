@@ -126,7 +126,7 @@ impl Lanes {
             ready: Condvar::new(),
         });
         let mut lanes = self.lanes.lock();
-        let lane = lanes.entry(addr.to_string()).or_default();
+        let lane = lane_of(&mut lanes, addr);
         lane.queue.push_back(Queued {
             request,
             bytes,
@@ -154,7 +154,7 @@ impl Lanes {
             std::thread::yield_now();
             lanes = self.lanes.lock();
         }
-        let lane = lanes.entry(addr.to_string()).or_default();
+        let lane = lane_of(&mut lanes, addr);
         let batch = self.take(addr, lane);
         (slot, Some(batch))
     }
@@ -235,7 +235,7 @@ impl Lanes {
                 State::Lead => {
                     drop(state);
                     let mut lanes = self.lanes.lock();
-                    let lane = lanes.entry(addr.to_string()).or_default();
+                    let lane = lane_of(&mut lanes, addr);
                     return Waited::Lead(self.take(addr, lane));
                 }
                 State::Queued => {
@@ -269,6 +269,15 @@ impl Lanes {
             addr: addr.to_string(),
         }))
     }
+}
+
+/// The lane of `addr`, made if there is none; the address is copied only
+/// then, not on every call.
+fn lane_of<'a>(lanes: &'a mut HashMap<String, Lane>, addr: &str) -> &'a mut Lane {
+    if !lanes.contains_key(addr) {
+        lanes.insert(addr.to_string(), Lane::default());
+    }
+    lanes.get_mut(addr).unwrap_or_else(|| unreachable!("inserted above"))
 }
 
 impl Slot {
