@@ -11,7 +11,9 @@
 //! call in flight is answered, the first caller queued takes the whole
 //! queue and sends it as one [`Request::Batch`], answered in one
 //! [`Response::Batch`]. A lone call goes at once, as if there were no
-//! lanes, so an idle ring pays nothing. A caller that leads a lane where
+//! lanes, so an idle ring pays nothing; the calls one caller makes to one
+//! peer at once (the keys of an `MSET` that node owns) go at once in one
+//! message. A caller that leads a lane where
 //! calls have been queueing lately yields its core once before it sends,
 //! so that the calls other threads are about to make join its message: a
 //! busy node sends fewer, fuller messages.
@@ -112,31 +114,39 @@ pub(super) enum Waited<'a> {
 }
 
 impl Lanes {
-    /// Queues `request` for `addr`; the caller's slot, and the batch to
-    /// send at once if the lane was free.
+    /// Queues `requests`, each with its bytes, for `addr`; the caller's
+    /// slot for each, in order, and the batch to send at once if the lane
+    /// was free. One caller's requests to one peer (the keys of an `MSET`
+    /// that one node owns) so go in one message.
     pub(super) fn join(
         &self,
         addr: &str,
-        request: Request,
-        bytes: usize,
+        requests: Vec<(Request, usize)>,
         deadline: Instant,
-    ) -> (Arc<Slot>, Option<Batch<'_>>) {
-        let slot = Arc::new(Slot {
-            state: Mutex::new(State::Queued),
-            ready: Condvar::new(),
-        });
+    ) -> (Vec<Arc<Slot>>, Option<Batch<'_>>) {
+        let slots: Vec<Arc<Slot>> = requests
+            .iter()
+            .map(|_| {
+                Arc::new(Slot {
+                    state: Mutex::new(State::Queued),
+                    ready: Condvar::new(),
+                })
+            })
+            .collect();
         let mut lanes = self.lanes.lock();
         let lane = lane_of(&mut lanes, addr);
-        lane.queue.push_back(Queued {
-            request,
-            bytes,
-            deadline,
-            slot: slot.clone(),
-        });
+        for ((request, bytes), slot) in requests.into_iter().zip(&slots) {
+            lane.queue.push_back(Queued {
+                request,
+                bytes,
+                deadline,
+                slot: slot.clone(),
+            });
+        }
         let now = Instant::now();
         if lane.busy {
             lane.contended = Some(now);
-            return (slot, None);
+            return (slots, None);
         }
         lane.busy = true;
         // The lane is ours to lead. If calls to this peer have been
@@ -156,7 +166,7 @@ impl Lanes {
         }
         let lane = lane_of(&mut lanes, addr);
         let batch = self.take(addr, lane);
-        (slot, Some(batch))
+        (slots, Some(batch))
     }
 
     /// Takes the first queued requests of `lane`, as many as one batch
@@ -277,7 +287,9 @@ fn lane_of<'a>(lanes: &'a mut HashMap<String, Lane>, addr: &str) -> &'a mut Lane
     if !lanes.contains_key(addr) {
         lanes.insert(addr.to_string(), Lane::default());
     }
-    lanes.get_mut(addr).unwrap_or_else(|| unreachable!("inserted above"))
+    lanes
+        .get_mut(addr)
+        .unwrap_or_else(|| unreachable!("inserted above"))
 }
 
 impl Slot {
@@ -380,15 +392,39 @@ mod tests {
         }
     }
 
+    /// Joins lane "p" with one read of `key`.
+    fn one<'a>(lanes: &'a Lanes, key: &str, deadline: Instant) -> (Arc<Slot>, Option<Batch<'a>>) {
+        let (mut slots, batch) = lanes.join("p", vec![(get(key), 1)], deadline);
+        (slots.remove(0), batch)
+    }
+
+    #[test]
+    fn one_callers_requests_to_a_free_lane_go_in_one_batch() {
+        let lanes = Lanes::default();
+        let later = Instant::now() + Duration::from_secs(5);
+        let requests = vec![(get("a"), 1), (get("b"), 1), (get("c"), 1)];
+        let (slots, batch) = lanes.join("p", requests, later);
+        let mut batch = batch.expect("a free lane sends at once");
+        assert_eq!(
+            batch.message(),
+            Some(Request::Batch(vec![get("a"), get("b"), get("c")]))
+        );
+        let answers = [Response::Done, Response::NotOwner, Response::Syncing];
+        batch.answer(Ok(Response::Batch(answers.to_vec())));
+        for (slot, answer) in slots.iter().zip(answers) {
+            assert!(matches!(lanes.wait("p", slot, later), Waited::Answer(Ok(a)) if a == answer));
+        }
+    }
+
     #[test]
     fn a_lone_call_goes_at_once_and_later_ones_wait_for_the_next_batch() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let (first, batch) = lanes.join("p", get("a"), 1, later);
+        let (first, batch) = one(&lanes, "a", later);
         let mut batch = batch.expect("a free lane sends at once");
         assert_eq!(batch.message(), Some(get("a")));
-        let (second, none) = lanes.join("p", get("b"), 1, later);
-        let (third, _) = lanes.join("p", get("c"), 1, later);
+        let (second, none) = one(&lanes, "b", later);
+        let (third, _) = one(&lanes, "c", later);
         assert!(none.is_none(), "the lane is busy");
         batch.answer(Ok(Response::Value(None)));
         assert!(matches!(
@@ -424,7 +460,7 @@ mod tests {
     fn a_lane_nobody_queued_in_is_forgotten_once_free() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let (slot, batch) = lanes.join("p", get("a"), 1, later);
+        let (slot, batch) = one(&lanes, "a", later);
         batch
             .expect("a free lane")
             .answer(Ok(Response::Value(None)));
@@ -439,14 +475,14 @@ mod tests {
     fn a_queued_caller_leaves_at_its_deadline_and_a_dropped_batch_fails_its_members() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let (_, batch) = lanes.join("p", get("a"), 1, later);
+        let (_, batch) = one(&lanes, "a", later);
         let soon = Instant::now() + Duration::from_millis(20);
-        let (waiting, _) = lanes.join("p", get("b"), 1, soon);
+        let (waiting, _) = one(&lanes, "b", soon);
         assert!(matches!(
             lanes.wait("p", &waiting, soon),
             Waited::Answer(Err(TransportError::Timeout { .. }))
         ));
-        let (third, _) = lanes.join("p", get("c"), 1, later);
+        let (third, _) = one(&lanes, "c", later);
         drop(batch);
         let Waited::Lead(next) = lanes.wait("p", &third, later) else {
             panic!("the lane passes on when a batch is dropped");

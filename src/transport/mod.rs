@@ -423,29 +423,56 @@ impl Transport for TcpTransport {
             Direct(usize),
             Lane(&'a str, Arc<lanes::Slot>),
         }
-        let mut ways = Vec::with_capacity(calls.len());
+        let mut ways: Vec<Option<Way>> = Vec::with_capacity(calls.len());
         let mut direct = Vec::new();
-        let mut leading = Vec::new();
-        for (addr, request) in calls {
+        /// The batchable calls to one peer, with their places in `calls`.
+        struct ToPeer<'a> {
+            addr: &'a str,
+            places: Vec<usize>,
+            requests: Vec<(Request, usize)>,
+        }
+        // In the order peers first appear.
+        let mut by_peer: Vec<ToPeer> = Vec::new();
+        for (i, (addr, request)) in calls.into_iter().enumerate() {
             match request.batchable() {
                 Some(bytes) => {
-                    let (slot, batch) = self.lanes.join(addr, request, bytes, deadline);
-                    leading.extend(batch);
-                    ways.push(Way::Lane(addr, slot));
+                    let at = match by_peer.iter().position(|p| p.addr == addr) {
+                        Some(at) => at,
+                        None => {
+                            by_peer.push(ToPeer {
+                                addr,
+                                places: Vec::new(),
+                                requests: Vec::new(),
+                            });
+                            by_peer.len() - 1
+                        }
+                    };
+                    by_peer[at].places.push(i);
+                    by_peer[at].requests.push((request, bytes));
+                    ways.push(None);
                 }
                 None => {
-                    ways.push(Way::Direct(direct.len()));
+                    ways.push(Some(Way::Direct(direct.len())));
                     direct.push((addr, request));
                 }
+            }
+        }
+        let mut leading = Vec::new();
+        for peer in by_peer {
+            let (slots, batch) = self.lanes.join(peer.addr, peer.requests, deadline);
+            leading.extend(batch);
+            for (place, slot) in peer.places.into_iter().zip(slots) {
+                ways[place] = Some(Way::Lane(peer.addr, slot));
             }
         }
         let mut answers = self.send_with_batches(direct, leading, deadline);
         ways.into_iter()
             .map(|way| match way {
-                Way::Direct(i) => answers[i]
+                Some(Way::Direct(i)) => answers[i]
                     .take()
                     .unwrap_or_else(|| Err(unanswered("a call"))),
-                Way::Lane(addr, slot) => self.await_lane(addr, &slot, deadline),
+                Some(Way::Lane(addr, slot)) => self.await_lane(addr, &slot, deadline),
+                None => Err(unanswered("a call")),
             })
             .collect()
     }
