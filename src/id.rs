@@ -140,7 +140,7 @@ impl IdSpace {
     /// The identifier is still a fixed hash of the key, spread evenly over
     /// the circle, so consistent hashing is unchanged; what the prefix buys
     /// is that each hash slot is one arc of the circle, so a node can name
-    /// the slots it serves ([`IdSpace::slot_middle`]) and a Redis Cluster
+    /// the slots it serves ([`IdSpace::slot_start`]) and a Redis Cluster
     /// client can send each key to its owner, without a hop. A tag, as
     /// Redis Cluster reads tags, is what lies between the key's first `{`
     /// and the first `}` after it, when that is not empty: `{user:42}:name`
@@ -151,15 +151,11 @@ impl IdSpace {
         self.in_slot(crc16(placed) % SLOTS, self.hash(placed))
     }
 
-    /// The identifier in the middle of hash slot `slot`'s arc: the node
-    /// that owns it serves most of the slot, and all of it unless a node's
-    /// identifier falls inside the slot.
-    pub fn slot_middle(self, slot: u16) -> Id {
-        let below = match self.bits.checked_sub(SLOT_BITS + 1) {
-            Some(k) => self.id(0).add_pow2(k),
-            None => self.id(0),
-        };
-        self.in_slot(slot, below)
+    /// The first identifier of hash slot `slot`'s arc. The node that owns
+    /// it serves the slot: all of it, unless a node's identifier falls
+    /// inside the slot (see `server/cluster.rs`).
+    pub fn slot_start(self, slot: u16) -> Id {
+        self.in_slot(slot, self.id(0))
     }
 
     /// `low` with its top 14 bits replaced by `slot`'s 14 bits; in a space
@@ -658,28 +654,31 @@ mod tests {
         // In a small space, the slot's top bits alone.
         let small = IdSpace::new(6).unwrap();
         assert_eq!(small.key(b"foo"), small.id(u64::from(12182u16 >> 8)));
-        let middle = IdSpace::new(160).unwrap().slot_middle(12182);
-        assert_eq!(middle.bytes[0], key.bytes[0]);
-        assert_eq!(middle.bytes[1], key.bytes[1] & 0xfc | 0x02);
-        assert!(middle.bytes[2..].iter().all(|&b| b == 0));
+        let start = IdSpace::new(160).unwrap().slot_start(12182);
+        assert_eq!(start.bytes[0], key.bytes[0]);
+        assert_eq!(start.bytes[1], key.bytes[1] & 0xfc);
+        assert!(start.bytes[2..].iter().all(|&b| b == 0));
     }
 
     #[test]
-    fn every_key_of_a_slot_lies_in_its_arc_around_the_slot_middle() {
+    fn every_key_of_a_slot_lies_in_its_arc_from_the_slot_start() {
         for bits in [6u8, 14, 15, 16, 32, 160] {
             let space = IdSpace::new(bits).unwrap();
             for i in 0..2000 {
                 let key = format!("key:{i}");
                 let slot = hash_slot(key.as_bytes());
                 let id = space.key(key.as_bytes());
-                // Slots in order are arcs in order: the key lies after the
-                // previous slot's middle and not after the next one's.
-                let before = space.slot_middle(slot.wrapping_sub(1) % SLOTS);
-                let after = space.slot_middle((slot + 1) % SLOTS);
-                if bits >= 15 {
-                    assert!(id.in_open(before, after), "{key} at m = {bits}");
+                // Slots in order are arcs in order: the key lies from its
+                // slot's start up to the next slot's.
+                let start = space.slot_start(slot);
+                let next = space.slot_start((slot + 1) % SLOTS);
+                if bits > 14 {
+                    assert!(
+                        id == start || id.in_open(start, next),
+                        "{key} at m = {bits}"
+                    );
                 } else {
-                    assert_eq!(id, space.slot_middle(slot), "{key} at m = {bits}");
+                    assert_eq!(id, start, "{key} at m = {bits}");
                 }
             }
         }

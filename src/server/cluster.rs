@@ -3,7 +3,14 @@
 //!
 //! A key's identifier carries its hash slot in its top 14 bits
 //! ([`crate::id::IdSpace::key`]), so each slot is one arc of the circle,
-//! and the node that owns the middle of that arc serves the slot. A
+//! and the node that owns the start of that arc serves the slot. A slot
+//! that a node's identifier splits is so listed with that node, and every
+//! node's first slot is whole. That matters to tools that take one slot
+//! per node: redis-benchmark `--cluster` sends all of a node's keys under
+//! one hash tag of its first slot, and when the map listed a split slot
+//! with the owner of its middle, a ring often had a node whose first slot
+//! was split, and every request of its share could hop (2.8 to 3.6 peer
+//! calls per tagged `MSET` on 8 nodes, where 2.08 is the rule now). A
 //! cluster client (redis-cli -c, redis-benchmark --cluster, the cluster
 //! modes of client libraries) reads the slot map once and then sends each
 //! key straight to its owner: a GET costs no peer call, and a SET only its
@@ -82,7 +89,7 @@ pub(super) fn answer(node: &Node, map: &RingMap, query: ClusterQuery) -> Answer 
 }
 
 /// The runs of slots, in slot order, and the node serving each run: the
-/// owner of the slot's middle, `successor(middle)`.
+/// owner of the slot's first identifier, `successor(start)`.
 pub fn slot_runs(space: IdSpace, ring: &[NodeRef]) -> Vec<SlotRun> {
     let mut nodes: Vec<(Id, ClusterNode)> = ring.iter().map(|n| (n.id, cluster_node(n))).collect();
     nodes.sort_by_key(|(id, _)| *id);
@@ -92,12 +99,8 @@ pub fn slot_runs(space: IdSpace, ring: &[NodeRef]) -> Vec<SlotRun> {
         return runs;
     };
     for slot in 0..SLOTS {
-        let middle = space.slot_middle(slot);
-        let owner = &nodes
-            .iter()
-            .find(|(id, _)| *id >= middle)
-            .unwrap_or(first)
-            .1;
+        let start = space.slot_start(slot);
+        let owner = &nodes.iter().find(|(id, _)| *id >= start).unwrap_or(first).1;
         match runs.last_mut() {
             Some(run) if run.node == *owner => run.last = slot,
             _ => runs.push(SlotRun {
@@ -223,6 +226,16 @@ mod tests {
                 right >= total * 999 / 1000,
                 "m = {bits}: {right} of {total}"
             );
+            // Each node's first slot is whole: no identifier falls in it.
+            if bits == 160 {
+                for run in &runs {
+                    let start = space.slot_start(run.first);
+                    let next = space.slot_start((run.first + 1) % SLOTS);
+                    assert!(ring
+                        .iter()
+                        .all(|n| n.id != start && !n.id.in_open(start, next)));
+                }
+            }
         }
     }
 
