@@ -439,19 +439,31 @@ fn a_replica_that_missed_thousands_of_keys_under_one_tag_gets_them_all() {
     );
 }
 
-/// Runs rounds until every key is at its holders and a dozen rounds in a
-/// row compare no digests: longer than anti-entropy rests between passes.
-fn until_no_digests(cluster: &mut MemCluster, keys: &[String]) {
+/// A ring of 5 holding `count` keys named from `prefix`, run until every
+/// key is at its holders and a dozen rounds in a row compare no digests:
+/// longer than anti-entropy rests between passes.
+fn quiet_ring(prefix: &str, count: usize) -> (MemCluster, Vec<String>) {
+    let mut cluster = MemCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let keys = keys(prefix, count);
+    put_all(&cluster.live()[0], &keys);
     let (last, same) = (Cell::new(u64::MAX), Cell::new(0));
     cluster.settle_until("rounds that compare no digests", &|nodes| {
-        let now = total(nodes, |s| &s.buckets_compared);
+        let now = compared(nodes);
         same.set(if last.replace(now) == now {
             same.get() + 1
         } else {
             0
         });
-        keys_are_at_their_holders(nodes, keys) && same.get() >= 12
+        keys_are_at_their_holders(nodes, &keys) && same.get() >= 12
     });
+    (cluster, keys)
+}
+
+/// Digest buckets compared so far, over `nodes`.
+fn compared(nodes: &[Arc<Node>]) -> u64 {
+    total(nodes, |s| &s.buckets_compared)
 }
 
 /// Anti-entropy leaves copies that agree alone: once a pass finds them
@@ -460,13 +472,7 @@ fn until_no_digests(cluster: &mut MemCluster, keys: &[String]) {
 /// and the other replica.
 #[test]
 fn copies_that_agree_are_left_alone_until_one_changes() {
-    let mut cluster = MemCluster::new(160);
-    cluster.grow_to(5);
-    cluster.settle();
-    let keys = keys("quiet", 200);
-    put_all(&cluster.live()[0], &keys);
-    let compared = |nodes: &[Arc<Node>]| total(nodes, |s| &s.buckets_compared);
-    until_no_digests(&mut cluster, &keys);
+    let (mut cluster, keys) = quiet_ring("quiet", 200);
     let before = compared(&cluster.live());
     for _ in 0..10 {
         cluster.round();
@@ -520,13 +526,7 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
 /// is one bucket), not every round.
 #[test]
 fn a_ring_under_writes_digests_each_arc_once_a_rest() {
-    let mut cluster = MemCluster::new(160);
-    cluster.grow_to(5);
-    cluster.settle();
-    let keys = keys("steady", 100);
-    put_all(&cluster.live()[0], &keys);
-    let compared = |nodes: &[Arc<Node>]| total(nodes, |s| &s.buckets_compared);
-    until_no_digests(&mut cluster, &keys);
+    let (mut cluster, keys) = quiet_ring("steady", 100);
     let nodes = cluster.live();
     let pairs = nodes.len() as u64 * (nodes[0].config().replicas as u64 - 1);
     let before = compared(&nodes);
