@@ -114,39 +114,37 @@ pub(super) enum Waited<'a> {
 }
 
 impl Lanes {
-    /// Queues `requests`, each with its bytes, for `addr`; the caller's
-    /// slot for each, in order, and the batch to send at once if the lane
-    /// was free. One caller's requests to one peer (the keys of an `MSET`
-    /// that one node owns) so go in one message.
+    /// Queues `requests` for `addr`, each with the caller's tag for it and
+    /// its bytes, and hands `queued` each tag with the slot its answer
+    /// will come to; the batch to send at once if the lane was free. One
+    /// caller's requests to one peer (the keys of an `MSET` that one node
+    /// owns) so go in one message.
     pub(super) fn join(
         &self,
         addr: &str,
-        requests: Vec<(Request, usize)>,
+        requests: impl IntoIterator<Item = (usize, Request, usize)>,
         deadline: Instant,
-    ) -> (Vec<Arc<Slot>>, Option<Batch<'_>>) {
-        let slots: Vec<Arc<Slot>> = requests
-            .iter()
-            .map(|_| {
-                Arc::new(Slot {
-                    state: Mutex::new(State::Queued),
-                    ready: Condvar::new(),
-                })
-            })
-            .collect();
+        mut queued: impl FnMut(usize, Arc<Slot>),
+    ) -> Option<Batch<'_>> {
         let mut lanes = self.lanes.lock();
         let lane = lane_of(&mut lanes, addr);
-        for ((request, bytes), slot) in requests.into_iter().zip(&slots) {
+        for (tag, request, bytes) in requests {
+            let slot = Arc::new(Slot {
+                state: Mutex::new(State::Queued),
+                ready: Condvar::new(),
+            });
             lane.queue.push_back(Queued {
                 request,
                 bytes,
                 deadline,
                 slot: slot.clone(),
             });
+            queued(tag, slot);
         }
         let now = Instant::now();
         if lane.busy {
             lane.contended = Some(now);
-            return (slots, None);
+            return None;
         }
         lane.busy = true;
         // The lane is ours to lead. If calls to this peer have been
@@ -165,8 +163,7 @@ impl Lanes {
             lanes = self.lanes.lock();
         }
         let lane = lane_of(&mut lanes, addr);
-        let batch = self.take(addr, lane);
-        (slots, Some(batch))
+        Some(self.take(addr, lane))
     }
 
     /// Takes the first queued requests of `lane`, as many as one batch
@@ -392,9 +389,24 @@ mod tests {
         }
     }
 
+    /// Joins lane "p" with reads of `keys`; their slots, in order.
+    fn join<'a>(
+        lanes: &'a Lanes,
+        keys: &[&str],
+        deadline: Instant,
+    ) -> (Vec<Arc<Slot>>, Option<Batch<'a>>) {
+        let mut slots = Vec::new();
+        let requests = keys.iter().enumerate().map(|(i, k)| (i, get(k), 1));
+        let batch = lanes.join("p", requests, deadline, |i, slot| {
+            assert_eq!(i, slots.len(), "tags come back in order");
+            slots.push(slot);
+        });
+        (slots, batch)
+    }
+
     /// Joins lane "p" with one read of `key`.
     fn one<'a>(lanes: &'a Lanes, key: &str, deadline: Instant) -> (Arc<Slot>, Option<Batch<'a>>) {
-        let (mut slots, batch) = lanes.join("p", vec![(get(key), 1)], deadline);
+        let (mut slots, batch) = join(lanes, &[key], deadline);
         (slots.remove(0), batch)
     }
 
@@ -402,8 +414,7 @@ mod tests {
     fn one_callers_requests_to_a_free_lane_go_in_one_batch() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let requests = vec![(get("a"), 1), (get("b"), 1), (get("c"), 1)];
-        let (slots, batch) = lanes.join("p", requests, later);
+        let (slots, batch) = join(&lanes, &["a", "b", "c"], later);
         let mut batch = batch.expect("a free lane sends at once");
         assert_eq!(
             batch.message(),

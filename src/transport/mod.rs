@@ -423,47 +423,29 @@ impl Transport for TcpTransport {
             Direct(usize),
             Lane(&'a str, Arc<lanes::Slot>),
         }
-        let mut ways: Vec<Option<Way>> = Vec::with_capacity(calls.len());
+        let mut ways: Vec<Option<Way>> = (0..calls.len()).map(|_| None).collect();
         let mut direct = Vec::new();
-        /// The batchable calls to one peer, with their places in `calls`.
-        struct ToPeer<'a> {
-            addr: &'a str,
-            places: Vec<usize>,
-            requests: Vec<(Request, usize)>,
-        }
-        // In the order peers first appear.
-        let mut by_peer: Vec<ToPeer> = Vec::new();
-        for (i, (addr, request)) in calls.into_iter().enumerate() {
+        // The batchable calls with their places in `calls`, by peer: one
+        // caller's calls to one peer join its lane together.
+        let mut batchable = Vec::new();
+        for (place, (addr, request)) in calls.into_iter().enumerate() {
             match request.batchable() {
-                Some(bytes) => {
-                    let at = match by_peer.iter().position(|p| p.addr == addr) {
-                        Some(at) => at,
-                        None => {
-                            by_peer.push(ToPeer {
-                                addr,
-                                places: Vec::new(),
-                                requests: Vec::new(),
-                            });
-                            by_peer.len() - 1
-                        }
-                    };
-                    by_peer[at].places.push(i);
-                    by_peer[at].requests.push((request, bytes));
-                    ways.push(None);
-                }
+                Some(bytes) => batchable.push((addr, place, request, bytes)),
                 None => {
-                    ways.push(Some(Way::Direct(direct.len())));
+                    ways[place] = Some(Way::Direct(direct.len()));
                     direct.push((addr, request));
                 }
             }
         }
+        batchable.sort_by_key(|(addr, ..)| *addr);
         let mut leading = Vec::new();
-        for peer in by_peer {
-            let (slots, batch) = self.lanes.join(peer.addr, peer.requests, deadline);
-            leading.extend(batch);
-            for (place, slot) in peer.places.into_iter().zip(slots) {
-                ways[place] = Some(Way::Lane(peer.addr, slot));
-            }
+        let mut rest = batchable.into_iter().peekable();
+        while let Some(&(addr, ..)) = rest.peek() {
+            let run = std::iter::from_fn(|| rest.next_if(|(a, ..)| *a == addr))
+                .map(|(_, place, request, bytes)| (place, request, bytes));
+            leading.extend(self.lanes.join(addr, run, deadline, |place, slot| {
+                ways[place] = Some(Way::Lane(addr, slot));
+            }));
         }
         let mut answers = self.send_with_batches(direct, leading, deadline);
         ways.into_iter()
