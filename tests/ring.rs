@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{
     fingers_are_correct, keys, keys_are_at_their_holders, node_at, put_all, ring_is_correct,
     sorted, successor_of, value_of, Cluster, Held, MemCluster, TcpCluster,
@@ -453,4 +455,49 @@ fn requests_skip_the_lookup_where_the_successor_list_knows_the_owner() {
     }
     assert_eq!(lookups() - before, uncovered);
     assert!(uncovered < 200, "no key of 200 covered");
+}
+
+/// Many clients at once writing keys of many owners, ten a request, through
+/// one node: each request's calls wait in several peers' lanes, and a
+/// caller told to lead one lane while it waits in another must not wait on
+/// a caller waiting on it. When a caller awaited its lanes in another order
+/// than it joined them, two could, until a deadline: requests then took
+/// seconds. Every request here must take well under the call timeout.
+#[test]
+fn concurrent_multi_key_writes_through_one_node_never_wait_for_a_deadline() {
+    let mut cluster = TcpCluster::new(160);
+    cluster.grow_to(5);
+    cluster.settle();
+    let entry = cluster.live()[0].clone();
+    let slowest = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..24)
+            .map(|t| {
+                let entry = &entry;
+                s.spawn(move || {
+                    let mut slowest = Duration::ZERO;
+                    for round in 0..120 {
+                        let keys: Vec<String> =
+                            (0..10).map(|k| format!("many-{t}-{round}-{k}")).collect();
+                        let writes: Vec<(&[u8], Option<&[u8]>)> = keys
+                            .iter()
+                            .map(|k| (k.as_bytes(), Some(&b"v"[..])))
+                            .collect();
+                        let started = Instant::now();
+                        entry.keys().write_many(&writes).expect("MSET");
+                        slowest = slowest.max(started.elapsed());
+                    }
+                    slowest
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a worker"))
+            .max()
+            .unwrap_or_default()
+    });
+    assert!(
+        slowest < Duration::from_millis(500),
+        "the slowest request took {slowest:?}"
+    );
 }

@@ -417,11 +417,11 @@ impl Transport for TcpTransport {
     fn call_all(&self, calls: Vec<(&str, Request)>) -> Vec<Result<Response, TransportError>> {
         count_calls(calls.len());
         let deadline = self.deadline();
-        /// How each call goes: the index of its direct answer, or its slot
-        /// in a lane.
-        enum Way<'a> {
+        /// How each call went: the index of its direct answer, or its
+        /// answer through a lane.
+        enum Way {
             Direct(usize),
-            Lane(&'a str, Arc<lanes::Slot>),
+            Answer(Result<Response, TransportError>),
         }
         let mut ways: Vec<Option<Way>> = (0..calls.len()).map(|_| None).collect();
         let mut direct = Vec::new();
@@ -438,22 +438,32 @@ impl Transport for TcpTransport {
             }
         }
         batchable.sort_by_key(|(addr, ..)| *addr);
+        // The lanes are joined, and then awaited, in that one order. A caller
+        // waiting in one lane may meanwhile be told to lead another, and it
+        // leads only once it gets there; were its order not the one it
+        // joined in, two callers could each wait for the other's lead
+        // until their deadlines (stalls of 1 to 2 s, seen under MSETs of
+        // keys on many nodes and pipelines through a ring).
+        let mut joined = Vec::with_capacity(batchable.len());
         let mut leading = Vec::new();
         let mut rest = batchable.into_iter().peekable();
         while let Some(&(addr, ..)) = rest.peek() {
             let run = std::iter::from_fn(|| rest.next_if(|(a, ..)| *a == addr))
                 .map(|(_, place, request, bytes)| (place, request, bytes));
             leading.extend(self.lanes.join(addr, run, deadline, |place, slot| {
-                ways[place] = Some(Way::Lane(addr, slot));
+                joined.push((place, addr, slot));
             }));
         }
         let mut answers = self.send_with_batches(direct, leading, deadline);
+        for (place, addr, slot) in joined {
+            ways[place] = Some(Way::Answer(self.await_lane(addr, &slot, deadline)));
+        }
         ways.into_iter()
             .map(|way| match way {
                 Some(Way::Direct(i)) => answers[i]
                     .take()
                     .unwrap_or_else(|| Err(unanswered("a call"))),
-                Some(Way::Lane(addr, slot)) => self.await_lane(addr, &slot, deadline),
+                Some(Way::Answer(answer)) => answer,
                 None => Err(unanswered("a call")),
             })
             .collect()
