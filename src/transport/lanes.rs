@@ -114,32 +114,29 @@ pub(super) enum Waited<'a> {
 }
 
 impl Lanes {
-    /// Queues `requests` for `addr`, each with the caller's tag for it and
-    /// its bytes, and hands `queued` each tag with the slot its answer
-    /// will come to; the batch to send at once if the lane was free. One
+    /// Queues `requests` for `addr`, each with its bytes and the slot its
+    /// answer will come to ([`Slot::new`], made before the lanes' lock is
+    /// taken); the batch to send at once if the lane was free. One
     /// caller's requests to one peer (the keys of an `MSET` that one node
-    /// owns) so go in one message.
+    /// owns) so go in one message. A caller in several lanes must await
+    /// its slots in the order it joined them: it may be told to lead one
+    /// lane while it waits in another, and two callers with opposite orders
+    /// could each wait for the other's lead until their deadlines.
     pub(super) fn join(
         &self,
         addr: &str,
-        requests: impl IntoIterator<Item = (usize, Request, usize)>,
+        requests: impl IntoIterator<Item = (Request, usize, Arc<Slot>)>,
         deadline: Instant,
-        mut queued: impl FnMut(usize, Arc<Slot>),
     ) -> Option<Batch<'_>> {
         let mut lanes = self.lanes.lock();
         let lane = lane_of(&mut lanes, addr);
-        for (tag, request, bytes) in requests {
-            let slot = Arc::new(Slot {
-                state: Mutex::new(State::Queued),
-                ready: Condvar::new(),
-            });
+        for (request, bytes, slot) in requests {
             lane.queue.push_back(Queued {
                 request,
                 bytes,
                 deadline,
-                slot: slot.clone(),
+                slot,
             });
-            queued(tag, slot);
         }
         let now = Instant::now();
         if lane.busy {
@@ -290,6 +287,14 @@ fn lane_of<'a>(lanes: &'a mut HashMap<String, Lane>, addr: &str) -> &'a mut Lane
 }
 
 impl Slot {
+    /// A slot for a request about to join a lane.
+    pub(super) fn new() -> Arc<Slot> {
+        Arc::new(Slot {
+            state: Mutex::new(State::Queued),
+            ready: Condvar::new(),
+        })
+    }
+
     fn set(&self, state: State) {
         *self.state.lock() = state;
         self.ready.notify_one();
@@ -395,12 +400,9 @@ mod tests {
         keys: &[&str],
         deadline: Instant,
     ) -> (Vec<Arc<Slot>>, Option<Batch<'a>>) {
-        let mut slots = Vec::new();
-        let requests = keys.iter().enumerate().map(|(i, k)| (i, get(k), 1));
-        let batch = lanes.join("p", requests, deadline, |i, slot| {
-            assert_eq!(i, slots.len(), "tags come back in order");
-            slots.push(slot);
-        });
+        let slots: Vec<Arc<Slot>> = keys.iter().map(|_| Slot::new()).collect();
+        let requests = keys.iter().zip(&slots).map(|(k, s)| (get(k), 1, s.clone()));
+        let batch = lanes.join("p", requests, deadline);
         (slots, batch)
     }
 

@@ -425,12 +425,13 @@ impl Transport for TcpTransport {
         }
         let mut ways: Vec<Option<Way>> = (0..calls.len()).map(|_| None).collect();
         let mut direct = Vec::new();
-        // The batchable calls with their places in `calls`, by peer: one
-        // caller's calls to one peer join its lane together.
+        // The batchable calls, each with its place in `calls` and the slot
+        // its answer will come to, by peer: one caller's calls to one peer
+        // join its lane together.
         let mut batchable = Vec::new();
         for (place, (addr, request)) in calls.into_iter().enumerate() {
             match request.batchable() {
-                Some(bytes) => batchable.push((addr, place, request, bytes)),
+                Some(bytes) => batchable.push((addr, place, request, bytes, lanes::Slot::new())),
                 None => {
                     ways[place] = Some(Way::Direct(direct.len()));
                     direct.push((addr, request));
@@ -438,21 +439,18 @@ impl Transport for TcpTransport {
             }
         }
         batchable.sort_by_key(|(addr, ..)| *addr);
-        // The lanes are joined, and then awaited, in that one order. A caller
-        // waiting in one lane may meanwhile be told to lead another, and it
-        // leads only once it gets there; were its order not the one it
-        // joined in, two callers could each wait for the other's lead
-        // until their deadlines (stalls of 1 to 2 s, seen under MSETs of
-        // keys on many nodes and pipelines through a ring).
-        let mut joined = Vec::with_capacity(batchable.len());
+        // The lanes are joined, and then awaited, in that one order (see
+        // `Lanes::join`).
+        let joined: Vec<(usize, &str, Arc<lanes::Slot>)> = batchable
+            .iter()
+            .map(|(addr, place, .., slot)| (*place, *addr, slot.clone()))
+            .collect();
         let mut leading = Vec::new();
         let mut rest = batchable.into_iter().peekable();
         while let Some(&(addr, ..)) = rest.peek() {
             let run = std::iter::from_fn(|| rest.next_if(|(a, ..)| *a == addr))
-                .map(|(_, place, request, bytes)| (place, request, bytes));
-            leading.extend(self.lanes.join(addr, run, deadline, |place, slot| {
-                joined.push((place, addr, slot));
-            }));
+                .map(|(_, _, request, bytes, slot)| (request, bytes, slot));
+            leading.extend(self.lanes.join(addr, run, deadline));
         }
         let mut answers = self.send_with_batches(direct, leading, deadline);
         for (place, addr, slot) in joined {
