@@ -12,8 +12,15 @@
 //! for. A tag's keys share a long prefix (`key:{tag}:0000...`), so each
 //! comparison read two keys through their pointers, and a lookup among
 //! 10,000 keys missed the cache some 28 times; that was a tenth of a
-//! 10-key `MSET`'s CPU on every node. Most comparisons now read one word
-//! held in the tree's node.
+//! 10-key `MSET`'s CPU on every node.
+//!
+//! The map is keyed by the hash alone, a word, and each hash holds a
+//! [`Bucket`] of its keys: one, but for a collision. A B-tree node's keys
+//! sit together, apart from its values, so a search reads 8 bytes a key
+//! instead of a 32-byte (hash, key) pair: two cache lines a node, not six.
+//! Keys that collide are kept in a map of their own, ordered by bytes, so
+//! a client that crafts colliding keys (the hash is unseeded) gets the
+//! cost of a B-tree, not of a list.
 
 use std::cmp::Ordering;
 use std::collections::btree_map;
@@ -29,34 +36,84 @@ pub(crate) fn key_order(a: &[u8], b: &[u8]) -> Ordering {
     key_hash(a).cmp(&key_hash(b)).then_with(|| a.cmp(b))
 }
 
-/// A key in a slot's map, ordered as [`key_order`] orders keys.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Ordered {
-    /// [`key_hash`] of `key`; compared first.
-    hash: u64,
-    key: Vec<u8>,
+/// The keys of one identifier and one [`key_hash`], in byte order.
+#[derive(Clone, Debug)]
+pub(crate) enum Bucket {
+    /// One key: all but always.
+    One(Vec<u8>, Entry),
+    /// Keys whose hashes collide.
+    More(BTreeMap<Vec<u8>, Entry>),
 }
 
-impl Ordered {
-    fn new(key: Vec<u8>) -> Ordered {
-        Ordered {
-            hash: key_hash(&key),
-            key,
+impl Bucket {
+    fn get(&self, key: &[u8]) -> Option<&Entry> {
+        match self {
+            Bucket::One(k, entry) => (k == key).then_some(entry),
+            Bucket::More(map) => map.get(key),
         }
     }
 
-    /// Where the keys of hash `hash` begin, without allocating a key: an
-    /// empty `Vec` sorts before every key of that hash.
-    fn first_of(hash: u64) -> Ordered {
-        Ordered {
-            hash,
-            key: Vec::new(),
+    fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        match self {
+            Bucket::One(k, entry) => (k == key).then_some(entry),
+            Bucket::More(map) => map.get_mut(key),
         }
     }
+
+    fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
+        match self {
+            Bucket::One(k, old) if *k == key => Some(std::mem::replace(old, entry)),
+            Bucket::One(..) => {
+                let placeholder = Bucket::More(BTreeMap::new());
+                let Bucket::One(k, old) = std::mem::replace(self, placeholder) else {
+                    unreachable!("matched One above")
+                };
+                *self = Bucket::More(BTreeMap::from([(k, old), (key, entry)]));
+                None
+            }
+            Bucket::More(map) => map.insert(key, entry),
+        }
+    }
+
+    /// Removes `key`; its entry, and whether the bucket is now empty.
+    fn remove(&mut self, key: &[u8]) -> (Option<Entry>, bool) {
+        match self {
+            Bucket::One(k, _) if k == key => {
+                let placeholder = Bucket::More(BTreeMap::new());
+                match std::mem::replace(self, placeholder) {
+                    Bucket::One(_, entry) => (Some(entry), true),
+                    Bucket::More(_) => unreachable!("matched One above"),
+                }
+            }
+            Bucket::One(..) => (None, false),
+            Bucket::More(map) => {
+                let removed = map.remove(key);
+                if map.len() == 1 {
+                    if let Some((k, entry)) = map.pop_first() {
+                        *self = Bucket::One(k, entry);
+                    }
+                }
+                (removed, map_is_empty(self))
+            }
+        }
+    }
+
+    /// Its keys and entries, in byte order.
+    fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+        let (one, more) = match self {
+            Bucket::One(k, entry) => (Some((k, entry)), None),
+            Bucket::More(map) => (None, Some(map.iter())),
+        };
+        one.into_iter().chain(more.into_iter().flatten())
+    }
+}
+
+fn map_is_empty(bucket: &Bucket) -> bool {
+    matches!(bucket, Bucket::More(map) if map.is_empty())
 }
 
 /// A range of a slot's map.
-type KeyRange<'a> = btree_map::Range<'a, Ordered, Entry>;
+type HashRange<'a> = btree_map::Range<'a, u64, Bucket>;
 
 /// The keys of one identifier, in [`key_order`].
 #[derive(Clone, Debug, Default)]
@@ -66,8 +123,8 @@ pub(crate) enum Slot {
     Empty,
     /// One key.
     One(Vec<u8>, Entry),
-    /// Several keys.
-    Many(BTreeMap<Ordered, Entry>),
+    /// Several keys, by hash.
+    Many(BTreeMap<u64, Bucket>),
 }
 
 impl Slot {
@@ -76,13 +133,7 @@ impl Slot {
         match self {
             Slot::Empty => None,
             Slot::One(k, entry) => (k == key).then_some(entry),
-            Slot::Many(map) => {
-                let hash = key_hash(key);
-                map.range(Ordered::first_of(hash)..)
-                    .take_while(|(k, _)| k.hash == hash)
-                    .find(|(k, _)| k.key == key)
-                    .map(|(_, entry)| entry)
-            }
+            Slot::Many(map) => map.get(&key_hash(key))?.get(key),
         }
     }
 
@@ -91,13 +142,7 @@ impl Slot {
         match self {
             Slot::Empty => None,
             Slot::One(k, entry) => (k == key).then_some(entry),
-            Slot::Many(map) => {
-                let hash = key_hash(key);
-                map.range_mut(Ordered::first_of(hash)..)
-                    .take_while(|(k, _)| k.hash == hash)
-                    .find(|(k, _)| k.key == key)
-                    .map(|(_, entry)| entry)
-            }
+            Slot::Many(map) => map.get_mut(&key_hash(key))?.get_mut(key),
         }
     }
 
@@ -113,13 +158,24 @@ impl Slot {
                 let Slot::One(k, old) = std::mem::take(self) else {
                     unreachable!("matched One above")
                 };
-                *self = Slot::Many(BTreeMap::from([
-                    (Ordered::new(k), old),
-                    (Ordered::new(key), entry),
-                ]));
+                let mut map = BTreeMap::new();
+                for (k, e) in [(k, old), (key, entry)] {
+                    Slot::put(&mut map, k, e);
+                }
+                *self = Slot::Many(map);
                 None
             }
-            Slot::Many(map) => map.insert(Ordered::new(key), entry),
+            Slot::Many(map) => Slot::put(map, key, entry),
+        }
+    }
+
+    fn put(map: &mut BTreeMap<u64, Bucket>, key: Vec<u8>, entry: Entry) -> Option<Entry> {
+        match map.entry(key_hash(&key)) {
+            btree_map::Entry::Vacant(vacant) => {
+                vacant.insert(Bucket::One(key, entry));
+                None
+            }
+            btree_map::Entry::Occupied(mut bucket) => bucket.get_mut().insert(key, entry),
         }
     }
 
@@ -131,11 +187,17 @@ impl Slot {
                 _ => unreachable!("matched One above"),
             },
             Slot::Many(map) => {
-                let removed = map.remove(&Ordered::new(key.to_vec()));
-                if map.len() == 1 {
-                    if let Some((k, entry)) = map.pop_first() {
-                        *self = Slot::One(k.key, entry);
-                    }
+                let hash = key_hash(key);
+                let (removed, emptied) = map.get_mut(&hash)?.remove(key);
+                if emptied {
+                    map.remove(&hash);
+                }
+                let last = match map.first_key_value() {
+                    Some((_, Bucket::One(..))) if map.len() == 1 => map.pop_first(),
+                    _ => None,
+                };
+                if let Some((_, Bucket::One(k, entry))) = last {
+                    *self = Slot::One(k, entry);
                 }
                 removed
             }
@@ -159,11 +221,11 @@ impl Slot {
 
     /// Its keys and entries between `start` and `end`, in key order. A
     /// range whose start is past its end is empty.
-    pub(crate) fn range(
-        &self,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-    ) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+    pub(crate) fn range<'s, 'b>(
+        &'s self,
+        start: Bound<&'b [u8]>,
+        end: Bound<&'b [u8]>,
+    ) -> impl Iterator<Item = (&'s Vec<u8>, &'s Entry)> + use<'s, 'b> {
         let above = |k: &[u8]| match start {
             Bound::Unbounded => true,
             Bound::Included(s) => key_order(k, s).is_ge(),
@@ -174,18 +236,48 @@ impl Slot {
             Bound::Included(e) => key_order(k, e).is_le(),
             Bound::Excluded(e) => key_order(k, e).is_lt(),
         };
-        let (one, many): (Option<(&Vec<u8>, &Entry)>, Option<KeyRange<'_>>) = match self {
+        // The hashes the range runs between. Only the buckets of these two
+        // can hold keys outside it.
+        let (first, last) = (bound_hash(start), bound_hash(end));
+        let (one, many): (Option<(&Vec<u8>, &Entry)>, Option<HashRange<'_>>) = match self {
             Slot::Empty => (None, None),
             Slot::One(k, entry) => ((above(k) && below(k)).then_some((k, entry)), None),
             // BTreeMap::range panics on a start past the end.
             Slot::Many(_) if !ordered(start, end) => (None, None),
             Slot::Many(map) => {
-                let bound = |b: Bound<&[u8]>| b.map(|k| Ordered::new(k.to_vec()));
-                (None, Some(map.range((bound(start), bound(end)))))
+                let hashes = (
+                    first.map_or(Bound::Unbounded, Bound::Included),
+                    last.map_or(Bound::Unbounded, Bound::Included),
+                );
+                (None, Some(map.range(hashes)))
             }
         };
-        one.into_iter()
-            .chain(many.into_iter().flatten().map(|(k, entry)| (&k.key, entry)))
+        let within = move |hash: u64, k: &[u8]| {
+            let after_start = match (first, start) {
+                (Some(h), Bound::Included(s)) if h == hash => k >= s,
+                (Some(h), Bound::Excluded(s)) if h == hash => k > s,
+                _ => true,
+            };
+            let before_end = match (last, end) {
+                (Some(h), Bound::Included(e)) if h == hash => k <= e,
+                (Some(h), Bound::Excluded(e)) if h == hash => k < e,
+                _ => true,
+            };
+            after_start && before_end
+        };
+        one.into_iter().chain(
+            many.into_iter().flatten().flat_map(move |(&hash, bucket)| {
+                bucket.iter().filter(move |(k, _)| within(hash, k))
+            }),
+        )
+    }
+}
+
+/// The hash of a bound's key, if it has one.
+fn bound_hash(bound: Bound<&[u8]>) -> Option<u64> {
+    match bound {
+        Bound::Included(k) | Bound::Excluded(k) => Some(key_hash(k)),
+        Bound::Unbounded => None,
     }
 }
 
@@ -204,7 +296,53 @@ fn ordered(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::hash::colliding;
     use crate::store::Version;
+
+    #[test]
+    fn keys_of_one_hash_share_a_bucket_and_keep_key_order() {
+        let base = *b"key:{t}:00000000";
+        let twins: Vec<Vec<u8>> = (0..300).map(|i| colliding(base, i).to_vec()).collect();
+        let others: Vec<Vec<u8>> = (0..300)
+            .map(|i| format!("key:{{t}}:{i:08}").into_bytes())
+            .collect();
+        let mut slot = Slot::default();
+        for (i, key) in twins.iter().chain(&others).enumerate() {
+            assert_eq!(slot.insert(key.clone(), entry(i as u64)), None);
+        }
+        let Slot::Many(map) = &slot else {
+            panic!("several keys make a map")
+        };
+        assert!(map.len() <= others.len() + 1, "the twins share one bucket");
+        for (i, key) in twins.iter().chain(&others).enumerate() {
+            assert_eq!(slot.get(key), Some(&entry(i as u64)));
+        }
+        let mut sorted: Vec<&Vec<u8>> = twins.iter().chain(&others).collect();
+        sorted.sort_by(|a, b| key_order(a, b));
+        let held: Vec<&Vec<u8>> = slot.iter().map(|(k, _)| k).collect();
+        assert_eq!(held, sorted);
+        // A range that starts and ends among the twins.
+        let (from, to) = (&twins[10], &twins[20]);
+        let (from, to) = if key_order(from, to).is_lt() {
+            (from, to)
+        } else {
+            (to, from)
+        };
+        let between: Vec<&Vec<u8>> = slot
+            .range(Bound::Excluded(from), Bound::Excluded(to))
+            .map(|(k, _)| k)
+            .collect();
+        let want: Vec<&Vec<u8>> = sorted
+            .iter()
+            .copied()
+            .filter(|k| key_order(k, from).is_gt() && key_order(k, to).is_lt())
+            .collect();
+        assert_eq!(between, want);
+        for key in twins.iter().chain(&others[..299]) {
+            assert!(slot.remove(key).is_some());
+        }
+        assert!(matches!(&slot, Slot::One(k, _) if *k == others[299]));
+    }
 
     fn entry(stamp: u64) -> Entry {
         Entry {
