@@ -93,7 +93,7 @@ impl FingerTable {
     /// Forgets every finger that points at `addr`, a node found dead.
     pub fn forget(&mut self, addr: &str) {
         for entry in &mut self.entries {
-            if entry.as_ref().is_some_and(|n| n.addr == addr) {
+            if entry.as_ref().is_some_and(|n| *n.addr == *addr) {
                 *entry = None;
             }
         }
@@ -119,7 +119,7 @@ mod tests {
     fn node(space: IdSpace, id: u64) -> NodeRef {
         NodeRef {
             id: space.id(id),
-            addr: format!("n{id}"),
+            addr: format!("n{id}").into(),
         }
     }
 

@@ -25,6 +25,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -408,7 +409,10 @@ pub struct NodeRef {
     /// The node's identifier, SHA-1 of `addr` reduced to m bits.
     pub id: Id,
     /// The advertised `host:port` that peers and people connect to.
-    pub addr: String,
+    /// Shared, not owned: a node's references are copied on every write
+    /// (its successor list goes with each answer), and a copy is then a
+    /// count, not an allocation. Encoded as a string.
+    pub addr: Arc<str>,
 }
 
 impl NodeRef {
@@ -416,7 +420,7 @@ impl NodeRef {
     pub fn new(space: IdSpace, addr: &str) -> NodeRef {
         NodeRef {
             id: space.hash(addr.as_bytes()),
-            addr: addr.to_string(),
+            addr: addr.into(),
         }
     }
 }

@@ -133,7 +133,7 @@ fn two_rings_merge_after_a_partition_heals() {
     cluster.grow_to(8);
     cluster.settle();
     let side_a = every_other(&cluster);
-    let on_a = |n: &Arc<Node>| side_a.contains(&n.me().addr);
+    let on_a = |n: &Arc<Node>| side_a.contains(&n.me().addr.to_string());
     let before = keys("before", 60);
     put_all(&cluster.live()[0], &before);
 
@@ -208,7 +208,7 @@ fn both_sides_of_a_silent_partition_serve_within_a_few_rounds() {
     cluster.grow_to(8);
     cluster.settle();
     let side_a = every_other(&cluster);
-    let on_a = |n: &Arc<Node>| side_a.contains(&n.me().addr);
+    let on_a = |n: &Arc<Node>| side_a.contains(&n.me().addr.to_string());
     let probes = keys("probe", 40);
     cluster.net().partition(&side_a);
     let mut rounds = 0;
@@ -243,7 +243,7 @@ fn every_other(cluster: &MemCluster) -> Vec<String> {
     sorted(&cluster.live())
         .iter()
         .step_by(2)
-        .map(|n| n.addr.clone())
+        .map(|n| n.addr.to_string())
         .collect()
 }
 

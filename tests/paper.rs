@@ -212,7 +212,7 @@ fn a_successor_list_keeps_the_ring_when_half_the_nodes_fail() {
         .live()
         .iter()
         .filter(|n| n.me().id.to_string().as_bytes()[0] % 2 == 0)
-        .map(|n| n.me().addr.clone())
+        .map(|n| n.me().addr.to_string())
         .collect();
     assert!(
         (8..=24).contains(&victims.len()),

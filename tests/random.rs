@@ -124,7 +124,7 @@ fn check_read(reader: &Node, key: &str, possible: &Possible, context: &str) -> b
 fn trace_key(nodes: &[std::sync::Arc<Node>], key: &str) {
     for node in nodes {
         let view = node.view();
-        let successors: Vec<&str> = view.successors.iter().map(|s| s.addr.as_str()).collect();
+        let successors: Vec<&str> = view.successors.iter().map(|s| &*s.addr).collect();
         eprintln!(
             "   {:?}: pred {:?}, successors {successors:?}, holds {:?}",
             view.me,

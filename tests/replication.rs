@@ -273,12 +273,16 @@ fn del_of_many_keys_counts_each_one_that_had_a_value_when_a_replica_just_died() 
     cluster.grow_to(5);
     cluster.settle();
     let coordinator = cluster.live()[0].clone();
-    let victim = cluster.live()[3].me().addr.clone();
+    let victim = cluster.live()[3].me().addr.to_string();
     // Keys the victim holds as a replica, not as their owner: no round
     // runs here, so nothing would ever take over the victim's own keys.
     let holders = |key: &String| -> Vec<String> {
         let (_, lookup) = coordinator.lookup(key).expect("a lookup");
-        lookup.holders(3).iter().map(|n| n.addr.clone()).collect()
+        lookup
+            .holders(3)
+            .iter()
+            .map(|n| n.addr.to_string())
+            .collect()
     };
     let keys: Vec<String> = keys("counted", 200)
         .into_iter()
@@ -317,13 +321,13 @@ fn after_a_massive_failure_only_keys_whose_holders_all_died_are_lost() {
     let victims: Vec<String> = ring[..3]
         .iter()
         .chain(ring[5..].iter().step_by(5))
-        .map(|n| n.addr.clone())
+        .map(|n| n.addr.to_string())
         .collect();
     let holders_of = |key: &String| -> Vec<String> {
         let id = space.key(key.as_bytes());
         let at = ring.iter().position(|n| n.id >= id).unwrap_or(0);
         (0..3)
-            .map(|i| ring[(at + i) % ring.len()].addr.clone())
+            .map(|i| ring[(at + i) % ring.len()].addr.to_string())
             .collect()
     };
     let doomed: Vec<&String> = keys

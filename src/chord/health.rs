@@ -176,7 +176,7 @@ impl Ring {
         }
         let suspects = self.health.suspects.lock();
         suspects
-            .get(&node.addr)
+            .get(&*node.addr)
             .is_some_and(|until| *until > self.config.clock.elapsed())
     }
 }

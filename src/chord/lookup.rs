@@ -3,6 +3,7 @@
 //! why), tolerating dead nodes on the way.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use log::debug;
 
@@ -44,7 +45,7 @@ impl Ring {
     /// Follows steps from `step` until one names the successor.
     pub(crate) fn walk(&self, id: Id, mut step: Step) -> Result<Lookup> {
         let mut path = Vec::new();
-        let mut failed: Vec<String> = Vec::new();
+        let mut failed: Vec<Arc<str>> = Vec::new();
         // Every step moves strictly closer to id, so m steps suffice in a
         // consistent ring; the slack covers failed hops and a moving ring.
         let limit = 2 * usize::from(self.config.space.bits()) + 2 * self.config.successors + 8;
@@ -91,7 +92,7 @@ impl Ring {
         &self,
         id: Id,
         from: &NodeRef,
-        failed: &mut Vec<String>,
+        failed: &mut Vec<Arc<str>>,
     ) -> Option<(NodeRef, Step)> {
         let successors = if from.addr == self.me.addr {
             self.links.read().successors.clone()
@@ -133,7 +134,7 @@ impl Ring {
         &self,
         id: Id,
         candidates: &[NodeRef],
-        failed: &mut Vec<String>,
+        failed: &mut Vec<Arc<str>>,
     ) -> Result<(NodeRef, Step)> {
         for candidate in candidates {
             if failed.contains(&candidate.addr) {
@@ -312,7 +313,7 @@ pub(crate) mod tests {
         let space = IdSpace::new(6).unwrap();
         let reference = |id: u64| NodeRef {
             id: space.id(id),
-            addr: format!("n{id}"),
+            addr: format!("n{id}").into(),
         };
         let config = NodeConfig::new(space);
         let stats = Arc::new(Stats::default());

@@ -378,7 +378,7 @@ impl Ring {
             let local = self.local.get().and_then(Weak::upgrade);
             return local.map(|node| node.handle(request)).ok_or_else(|| {
                 TransportError::Unreachable {
-                    addr: to.addr.clone(),
+                    addr: to.addr.to_string(),
                     reason: "this node is not serving".into(),
                 }
             });
@@ -394,27 +394,36 @@ impl Ring {
         &self,
         calls: Vec<(&NodeRef, Request)>,
     ) -> Vec<std::result::Result<Response, TransportError>> {
-        let (local, remote): (Vec<_>, Vec<_>) = calls
-            .into_iter()
-            .enumerate()
-            .partition(|(_, (to, _))| to.addr == self.me.addr);
-        let (places, remote): (Vec<_>, Vec<_>) = remote.into_iter().unzip();
-        let nodes: Vec<&NodeRef> = remote.iter().map(|(to, _)| *to).collect();
-        let answers = self.transport.call_all(
-            remote
-                .into_iter()
-                .map(|(to, request)| (to.addr.as_str(), request))
-                .collect(),
-        );
-        let mut results: Vec<_> = local
-            .into_iter()
-            .map(|(place, (to, request))| (place, self.call(to, request)))
-            .collect();
-        for ((place, to), answer) in places.into_iter().zip(nodes).zip(answers) {
-            results.push((place, self.answered(to, answer)));
+        let mut answers: Vec<Option<std::result::Result<Response, TransportError>>> =
+            Vec::with_capacity(calls.len());
+        // The remote calls, each with its place and node, go out together.
+        let mut remote = Vec::with_capacity(calls.len());
+        let mut sent = Vec::with_capacity(calls.len());
+        for (place, (to, request)) in calls.into_iter().enumerate() {
+            if to.addr == self.me.addr {
+                answers.push(Some(self.call(to, request)));
+            } else {
+                answers.push(None);
+                remote.push((&*to.addr, request));
+                sent.push((place, to));
+            }
         }
-        results.sort_by_key(|(place, _)| *place);
-        results.into_iter().map(|(_, result)| result).collect()
+        if !remote.is_empty() {
+            for ((place, to), answer) in sent.into_iter().zip(self.transport.call_all(remote)) {
+                answers[place] = Some(self.answered(to, answer));
+            }
+        }
+        answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| {
+                    Err(TransportError::Unreachable {
+                        addr: self.me.addr.to_string(),
+                        reason: "the transport gave fewer answers than calls".into(),
+                    })
+                })
+            })
+            .collect()
     }
 
     /// What a remote call's answer teaches: a timeout makes the node a
@@ -437,7 +446,7 @@ impl Ring {
         answer.check(&self.checker()).map_err(|e| {
             Stats::add(&self.stats.protocol_errors, 1);
             TransportError::Protocol {
-                addr: to.addr.clone(),
+                addr: to.addr.to_string(),
                 detail: format!("its answer was refused: {e}"),
             }
         })?;
@@ -745,7 +754,7 @@ pub(crate) fn call_error(peer: &NodeRef, e: CallError) -> Error {
     match e {
         CallError::Transport(e) => Error::Transport(e),
         other => Error::Transport(TransportError::Protocol {
-            addr: peer.addr.clone(),
+            addr: peer.addr.to_string(),
             detail: other.to_string(),
         }),
     }

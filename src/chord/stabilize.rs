@@ -155,7 +155,7 @@ impl Ring {
             if candidate.id == self.me.id {
                 return Err(Error::IdTaken {
                     id: self.me.id,
-                    holder: candidate.addr.clone(),
+                    holder: candidate.addr.to_string(),
                 });
             }
             match self.peer(candidate).neighbours() {
@@ -177,7 +177,7 @@ impl Ring {
         match its_predecessor.filter(|p| p.id == self.me.id && p.addr != self.me.addr) {
             Some(twin) => Err(Error::IdTaken {
                 id: self.me.id,
-                holder: twin.addr.clone(),
+                holder: twin.addr.to_string(),
             }),
             None => Ok(()),
         }
@@ -212,7 +212,7 @@ impl Ring {
                 Stabilized::Twin(twin) => {
                     return Err(Error::IdTaken {
                         id: self.me.id,
-                        holder: twin.addr,
+                        holder: twin.addr.to_string(),
                     })
                 }
                 Stabilized::Pending => {}
@@ -741,7 +741,7 @@ mod tests {
         let space = n.config.space;
         let candidate = |i: u64| NodeRef {
             id: space.id(i),
-            addr: format!("n{i}"),
+            addr: format!("n{i}").into(),
         };
         // predecessor is nil: adopt.
         assert_eq!(

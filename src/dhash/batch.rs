@@ -205,7 +205,7 @@ impl Dhash {
                 .collect();
             for replica in &replicas {
                 let (_, items, places) = copies
-                    .entry(replica.addr.as_str())
+                    .entry(&*replica.addr)
                     .or_insert_with(|| (*replica, Vec::new(), Vec::new()));
                 items.push(Item {
                     key: p.key.to_vec(),

@@ -325,7 +325,7 @@ impl Dhash {
         }
         if self.ring.is_suspect(owner) {
             return Err(CallError::Transport(TransportError::Timeout {
-                addr: owner.addr.clone(),
+                addr: owner.addr.to_string(),
             }));
         }
         there(&self.ring.peer(owner))

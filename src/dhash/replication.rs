@@ -259,18 +259,18 @@ impl Dhash {
                 .repair_state()
                 .lock()
                 .passes
-                .get(&replica.addr)
+                .get(&*replica.addr)
                 .cloned();
             let pass = self.pass_with(replica, view.from, pass);
             self.repair_state()
                 .lock()
                 .passes
-                .insert(replica.addr.clone(), pass);
+                .insert(replica.addr.to_string(), pass);
         }
         let mut state = self.repair_state().lock();
         state
             .passes
-            .retain(|addr, _| view.replicas.iter().any(|r| r.addr == *addr));
+            .retain(|addr, _| view.replicas.iter().any(|r| *r.addr == **addr));
     }
 
     /// One round of anti-entropy with `replica` over our arc after `from`,

@@ -151,7 +151,9 @@ impl Checker {
         }
         self.id(node.id)?;
         if self.space.hash(addr.as_bytes()) != node.id {
-            return Err(Invalid::NotItsAddress { addr: addr.clone() });
+            return Err(Invalid::NotItsAddress {
+                addr: addr.to_string(),
+            });
         }
         Ok(())
     }

@@ -129,9 +129,7 @@ fn cluster_node(node: &NodeRef) -> ClusterNode {
     let (host, port) = node
         .addr
         .rsplit_once(':')
-        .map_or((node.addr.as_str(), 0), |(h, p)| {
-            (h, p.parse().unwrap_or(0))
-        });
+        .map_or((&*node.addr, 0), |(h, p)| (h, p.parse().unwrap_or(0)));
     ClusterNode {
         host: host.trim_matches(['[', ']']).to_string(),
         port,

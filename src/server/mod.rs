@@ -472,7 +472,7 @@ impl Server {
 
     /// The address the node advertises.
     pub fn addr(&self) -> String {
-        self.shared.node.me().addr.clone()
+        self.shared.node.me().addr.to_string()
     }
 
     /// Receives a message if the node finds it can never be a member of the

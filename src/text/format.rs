@@ -126,7 +126,7 @@ pub fn lookup_line(key_id: &Id, lookup: &Lookup, replicas: usize) -> String {
         .holders(replicas)
         .iter()
         .skip(1)
-        .map(|n| n.addr.as_str())
+        .map(|n| &*n.addr)
         .collect();
     format!(
         "{key_id} {} hops={} replicas={}",

@@ -374,7 +374,7 @@ impl MemCluster {
         let i = self
             .nodes
             .iter()
-            .position(|n| n.me().addr == addr)
+            .position(|n| *n.me().addr == *addr)
             .expect("a live node");
         self.nodes.remove(i)
     }
@@ -416,7 +416,7 @@ impl Cluster for MemCluster {
                             Err(e) => panic!("linking in {addr}: {e}"),
                         }
                     }
-                    if self.nodes.iter().any(|n| n.me().addr == addr) {
+                    if self.nodes.iter().any(|n| *n.me().addr == *addr) {
                         panic!("{addr} never linked in");
                     }
                 }
@@ -565,7 +565,7 @@ pub fn describe(nodes: &[Arc<Node>]) -> String {
     let ring = sorted(nodes);
     let mut out = format!(
         "expected order: {:?}\n",
-        ring.iter().map(|r| r.addr.as_str()).collect::<Vec<_>>()
+        ring.iter().map(|r| &*r.addr).collect::<Vec<_>>()
     );
     for node in nodes {
         let view = node.view();
@@ -592,7 +592,7 @@ pub fn peer_connection(addr: &str, secret: Option<&chord::auth::Secret>) -> std:
 pub fn node_at(nodes: &[Arc<Node>], addr: &str) -> Arc<Node> {
     nodes
         .iter()
-        .find(|n| n.me().addr == addr)
+        .find(|n| *n.me().addr == *addr)
         .cloned()
         .unwrap_or_else(|| panic!("no live node at {addr}"))
 }
