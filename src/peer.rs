@@ -8,9 +8,10 @@
 //! failure rule and checks every answer before it is used.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::id::{Id, NodeRef};
-use crate::message::{Atomic, OpAnswer, Request, Response, Update};
+use crate::message::{Atomic, Items, OpAnswer, Request, Response, Update};
 use crate::store::{Bucket, Content, Cursor, Entry, Full, Item, Point, UpdateId};
 use crate::transport::TransportError;
 
@@ -39,13 +40,13 @@ pub trait Caller {
 pub fn replicate_all(
     caller: &dyn Caller,
     targets: &[NodeRef],
-    items: &[Item],
+    items: &Arc<Vec<Item>>,
 ) -> Vec<Result<(), CallError>> {
     let calls = targets
         .iter()
         .map(|to| {
             let request = Request::Replicate {
-                items: items.to_vec(),
+                items: Items::Shared(items.clone()),
             };
             (to, request)
         })
@@ -428,7 +429,9 @@ impl<'a> Peer<'a> {
     /// [`CallError::Full`] when it refused some for a full store, else a
     /// [`CallError`].
     pub fn replicate(&self, items: Vec<Item>) -> Result<(), CallError> {
-        self.done(Request::Replicate { items })
+        self.done(Request::Replicate {
+            items: items.into(),
+        })
     }
 
     /// Which of these digest buckets of the span after `from` differ there,

@@ -506,7 +506,8 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
         items: vec![Item {
             key: key.as_bytes().to_vec(),
             entry: newer,
-        }],
+        }]
+        .into(),
     });
     cluster.settle_until("the newer copy at all three holders", &|nodes| {
         keys_are_at_their_holders(nodes, &keys)

@@ -361,7 +361,9 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
         })
         .collect();
     use chord::transport::Handler;
-    stray.handle(chord::message::Request::Replicate { items });
+    stray.handle(chord::message::Request::Replicate {
+        items: items.into(),
+    });
     assert!(!keys_are_at_their_holders(&nodes, &keys));
     cluster.settle_until("every key at its owner", &|nodes| {
         keys_are_at_their_holders(nodes, &keys)

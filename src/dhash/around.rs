@@ -2,6 +2,8 @@
 //! the newest copy among them for a read, and where a write goes instead
 //! ([`super::kv`] tries the owner first; this is its fallback).
 
+use std::sync::Arc;
+
 use super::kv::{Attempt, Failure};
 use super::Dhash;
 use crate::chord::Lookup;
@@ -186,10 +188,10 @@ impl Dhash {
             .into());
         }
         Stats::add(&self.stats().writes_around, 1);
-        let items = [Item {
+        let items = Arc::new(vec![Item {
             key: key.to_vec(),
             entry,
-        }];
+        }]);
         self.copy_to(&items, &holders, needed, 0)?;
         Ok(existed)
     }

@@ -22,6 +22,8 @@
 //! the client then gets an error saying the request was applied and to
 //! read the keys again: at most once, never twice.
 
+use std::sync::Arc;
+
 use super::kv::{full, owner_failed, Attempt};
 use super::{before_of, changed, Dhash};
 use crate::error::{Error, Result};
@@ -82,7 +84,8 @@ impl Dhash {
             Err(e) => return Err(owner_failed(owner, e)),
         };
         if !applied.written.is_empty() {
-            self.copy_to_replicas(&applied.written, owner, applied.successors)?;
+            let written = Arc::new(applied.written);
+            self.copy_to_replicas(&written, owner, applied.successors)?;
         }
         Ok(applied.answers)
     }

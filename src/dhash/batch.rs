@@ -15,12 +15,13 @@
 //! wins as in Redis.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::kv::rejected;
 use super::Dhash;
 use crate::error::Result;
 use crate::id::{Id, NodeRef};
-use crate::message::Request;
+use crate::message::{Items, Request};
 use crate::peer::{self, CallError, Written};
 use crate::store::{check_key, check_value, Content, Entry, Item};
 
@@ -188,42 +189,68 @@ impl Dhash {
         for (&i, answer) in remote.iter().zip(self.ring.call_all(calls)) {
             answers[i] = answer.map_err(CallError::from).and_then(peer::written).ok();
         }
-        // The copies: the R - 1 replicas each owner named, gathered by node.
-        let mut copies: HashMap<&str, (&NodeRef, Vec<Item>, Vec<usize>)> = HashMap::new();
-        let mut pending: Vec<(usize, bool, usize)> = Vec::new();
-        for (p, answer) in placed.iter().zip(&answers) {
+        // The copies: the R - 1 replicas each owner named, gathered by node:
+        // the keys each gets, by their index in `placed`.
+        let mut copies: HashMap<&str, (&NodeRef, Vec<usize>)> = HashMap::new();
+        let mut pending: Vec<(usize, bool, usize)> = Vec::with_capacity(placed.len());
+        for (i, (p, answer)) in placed.iter().zip(&answers).enumerate() {
             let Some(written) = answer else { continue };
             let successors = if p.owner.addr == *me {
                 &own_successors
             } else {
                 &written.successors
             };
-            let replicas: Vec<&NodeRef> = successors
+            let replicas = successors
                 .iter()
                 .filter(|s| s.addr != p.owner.addr)
-                .take(self.config().replicas - 1)
-                .collect();
-            for replica in &replicas {
-                let (_, items, places) = copies
+                .take(self.config().replicas - 1);
+            let mut needed = 0;
+            for replica in replicas {
+                copies
                     .entry(&*replica.addr)
-                    .or_insert_with(|| (*replica, Vec::new(), Vec::new()));
-                items.push(Item {
-                    key: p.key.to_vec(),
-                    entry: written.entry.clone(),
-                });
-                places.push(p.place);
+                    .or_insert_with(|| (replica, Vec::with_capacity(placed.len())))
+                    .1
+                    .push(i);
+                needed += 1;
             }
-            pending.push((p.place, written.existed, replicas.len()));
+            pending.push((p.place, written.existed, needed));
         }
-        let (targets, calls): (Vec<Vec<usize>>, Vec<_>) = copies
-            .into_values()
-            .map(|(to, items, places)| (places, (to, Request::Replicate { items })))
-            .unzip();
+        // Replicas that get the same keys (all of them, when one node owns
+        // the batch, as a hash tag's keys) share one list of copies.
+        // Each call's keys and copies, in the order of `calls`.
+        let mut sent: Vec<(Vec<usize>, Arc<Vec<Item>>)> = Vec::new();
+        let mut calls = Vec::with_capacity(copies.len());
+        for (to, keys) in copies.into_values() {
+            let items = match sent.iter().find(|(same, _)| *same == keys) {
+                Some((_, items)) => items.clone(),
+                None => {
+                    let items: Vec<Item> = keys
+                        .iter()
+                        .filter_map(|&i| {
+                            let written = answers[i].as_ref()?;
+                            Some(Item {
+                                key: placed[i].key.to_vec(),
+                                entry: written.entry.clone(),
+                            })
+                        })
+                        .collect();
+                    Arc::new(items)
+                }
+            };
+            calls.push((
+                to,
+                Request::Replicate {
+                    items: Items::Shared(items.clone()),
+                },
+            ));
+            sent.push((keys, items));
+        }
+        let targets = sent.into_iter().map(|(keys, _)| keys);
         let mut copied: HashMap<usize, usize> = HashMap::new();
-        for (places, answer) in targets.into_iter().zip(self.ring.call_all(calls)) {
+        for (keys, answer) in targets.zip(self.ring.call_all(calls)) {
             if answer.map_err(CallError::from).and_then(peer::done).is_ok() {
-                for place in places {
-                    *copied.entry(place).or_default() += 1;
+                for i in keys {
+                    *copied.entry(placed[i].place).or_default() += 1;
                 }
             }
         }

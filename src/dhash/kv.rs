@@ -49,6 +49,8 @@
 //! the entry it wrote, answers a retry with what it did then
 //! ([`crate::store::Store::repeated`]).
 
+use std::sync::Arc;
+
 use std::cell::Cell;
 use std::time::Duration;
 
@@ -377,10 +379,10 @@ impl Dhash {
 
     /// Copies what the owner wrote to the R - 1 replicas its answer named.
     fn copy_written(&self, key: &[u8], owner: &NodeRef, written: Written) -> Attempt<()> {
-        let items = [Item {
+        let items = Arc::new(vec![Item {
             key: key.to_vec(),
             entry: written.entry,
-        }];
+        }]);
         self.copy_to_replicas(&items, owner, written.successors)
     }
 
@@ -388,7 +390,7 @@ impl Dhash {
     /// the `successors` its answer named.
     pub(super) fn copy_to_replicas(
         &self,
-        items: &[Item],
+        items: &Arc<Vec<Item>>,
         owner: &NodeRef,
         successors: Vec<NodeRef>,
     ) -> Attempt<()> {
@@ -546,7 +548,7 @@ impl Dhash {
     /// all; `already` nodes hold them (for the messages).
     pub(super) fn copy_to(
         &self,
-        items: &[Item],
+        items: &Arc<Vec<Item>>,
         targets: &[NodeRef],
         needed: usize,
         already: usize,

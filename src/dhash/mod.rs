@@ -507,7 +507,7 @@ impl Dhash {
                 let (items, more) = self.store().chunk(from, to, after.as_ref(), max);
                 Response::Keys { items, more }
             }
-            Request::Replicate { items } => self.merge(items).answer(),
+            Request::Replicate { items } => self.merge(items.into_vec()).answer(),
             Request::Digest {
                 from,
                 buckets,

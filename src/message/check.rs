@@ -537,12 +537,12 @@ mod tests {
     fn versions_far_in_the_future_are_refused() {
         let ahead = u64::try_from(MAX_CLOCK_AHEAD.as_micros()).unwrap();
         let ok = Request::Replicate {
-            items: vec![item(NOW + ahead)],
+            items: vec![item(NOW + ahead)].into(),
         };
         assert_eq!(ok.check(&checker()), Ok(()));
         for stamp in [NOW + ahead + 1, u64::MAX] {
             let attack = Request::Replicate {
-                items: vec![item(stamp)],
+                items: vec![item(stamp)].into(),
             };
             assert!(matches!(
                 attack.check(&checker()),
@@ -571,7 +571,7 @@ mod tests {
         };
         assert!(empty_key.check(&checker()).is_ok());
         let many = Request::Replicate {
-            items: vec![item(NOW); MAX_ITEMS + 1],
+            items: vec![item(NOW); MAX_ITEMS + 1].into(),
         };
         assert!(matches!(
             many.check(&checker()),

@@ -21,9 +21,11 @@
 //! deadlock (see [`crate::chord`]), and it is why `find_successor` is one
 //! *step* here: the asking node walks the hops itself.
 
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::id::{Id, NodeRef};
 use crate::store::{Bucket, Cursor, Entry, Item, Point, UpdateId};
@@ -200,7 +202,7 @@ pub enum Request {
     /// send this.
     Replicate {
         /// The pairs, with their versions.
-        items: Vec<Item>,
+        items: Items,
     },
     /// Anti-entropy: the sender's digests of the start of the arc after
     /// `from`, bucket by bucket. Answered with the buckets that differ
@@ -630,9 +632,106 @@ pub const BATCH_ANSWER_BYTES: usize = 1024 * 1024;
 mod check;
 pub use check::{Checker, Invalid};
 
+/// The pairs a [`Request::Replicate`] carries. A write's copies for its
+/// R - 1 replicas share one list, instead of a copy of every key and value
+/// each. Encoded as a list either way, so the wire does not tell them
+/// apart; decoded, they are owned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Items {
+    /// A list of this message's own.
+    Owned(Vec<Item>),
+    /// A list several messages share.
+    Shared(Arc<Vec<Item>>),
+}
+
+impl Items {
+    /// The list, owned: copied only if another message still shares it.
+    pub fn into_vec(self) -> Vec<Item> {
+        match self {
+            Items::Owned(items) => items,
+            Items::Shared(items) => Arc::unwrap_or_clone(items),
+        }
+    }
+}
+
+impl Deref for Items {
+    type Target = [Item];
+
+    fn deref(&self) -> &[Item] {
+        match self {
+            Items::Owned(items) => items,
+            Items::Shared(items) => items,
+        }
+    }
+}
+
+impl From<Vec<Item>> for Items {
+    fn from(items: Vec<Item>) -> Items {
+        Items::Owned(items)
+    }
+}
+
+impl FromIterator<Item> for Items {
+    fn from_iter<I: IntoIterator<Item = Item>>(items: I) -> Items {
+        Items::Owned(items.into_iter().collect())
+    }
+}
+
+impl Serialize for Items {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Items {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Items, D::Error> {
+        Vec::deserialize(deserializer).map(Items::Owned)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Version;
+
+    #[test]
+    fn shared_items_encode_as_a_list_and_decode_owned() {
+        let items = vec![Item {
+            key: b"k".to_vec(),
+            entry: Entry {
+                value: Some(b"v".to_vec()),
+                version: Version {
+                    stamp: 7,
+                    writer: 1,
+                },
+                expires: None,
+                update: None,
+            },
+        }];
+        let list = postcard::to_stdvec(&items).unwrap();
+        let shared = Arc::new(items.clone());
+        for request in [
+            Request::Replicate {
+                items: Items::Shared(shared.clone()),
+            },
+            Request::Replicate {
+                items: items.clone().into(),
+            },
+        ] {
+            let bytes = postcard::to_stdvec(&request).unwrap();
+            assert!(bytes.ends_with(&list), "the items go as a plain list");
+            let Request::Replicate { items: decoded } = postcard::from_bytes(&bytes).unwrap()
+            else {
+                panic!("a Replicate decodes as one")
+            };
+            assert!(matches!(&decoded, Items::Owned(v) if *v == items));
+        }
+        // A list still shared is copied out; the last holder takes it.
+        let other = Items::Shared(shared.clone());
+        assert_eq!(other.into_vec(), items);
+        assert_eq!(Arc::strong_count(&shared), 1);
+        assert_eq!(Items::Shared(shared).into_vec(), items);
+    }
 
     #[test]
     fn expire_conditions_take_no_expiry_as_never() {

@@ -76,24 +76,25 @@ fn unknown(typed: &[u8], args: &[Vec<u8>]) -> Refusal {
 }
 
 fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
-    let one_key = |args: &[Vec<u8>]| match args {
-        [key] => Ok(key.to_vec()),
-        _ => Err(arity(name)),
+    // Arguments are moved into the command, never copied.
+    let one_key = |args: Vec<Vec<u8>>| match <[Vec<u8>; 1]>::try_from(args) {
+        Ok([key]) => Ok(key),
+        Err(_) => Err(arity(name)),
     };
     let command = match name {
         "GET" => Command::Get {
-            key: one_key(&args)?,
+            key: one_key(args)?,
         },
         // The value is moved into the command, never copied: it may be
         // 64 KiB.
         "SET" if args.len() >= 2 => {
             let options = args.split_off(2);
             let [key, value] = pair(args);
-            set("set", &key, value, &options, SetReply::Ok)?
+            set("set", key, value, &options, SetReply::Ok)?
         }
         "SETNX" if args.len() == 2 => {
             let [key, value] = pair(args);
-            set("setnx", &key, value, &[b"NX".to_vec()], SetReply::Integer)?
+            set("setnx", key, value, &[b"NX".to_vec()], SetReply::Integer)?
         }
         "SETEX" | "PSETEX" if args.len() == 3 => {
             let value = args.pop().unwrap_or_default();
@@ -103,39 +104,39 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
             } else {
                 ("psetex", "PX")
             };
-            set(command, &key, value, &[unit.into(), time], SetReply::Ok)?
+            set(command, key, value, &[unit.into(), time], SetReply::Ok)?
         }
         "SET" | "SETNX" | "SETEX" | "PSETEX" => return Err(arity(name)),
         "GETSET" if args.len() == 2 => {
             let [key, value] = pair(args);
             Command::Swap {
-                key: key.to_vec(),
+                key,
                 value: Some(value),
                 only_if_exists: None,
                 expiry: SetExpiry::Clear,
             }
         }
         "GETDEL" => Command::Swap {
-            key: one_key(&args)?,
+            key: one_key(args)?,
             value: None,
             only_if_exists: None,
             expiry: SetExpiry::Clear,
         },
         "GETSET" => return Err(arity(name)),
         "DEL" | "UNLINK" => Command::Delete {
-            keys: some_keys(name, &args)?,
+            keys: some_keys(name, args)?,
         },
         "EXISTS" => Command::Exists {
-            keys: some_keys(name, &args)?,
+            keys: some_keys(name, args)?,
         },
         "MGET" => Command::GetMany {
-            keys: some_keys(name, &args)?,
+            keys: some_keys(name, args)?,
         },
         "MSET" if !args.is_empty() && args.len().is_multiple_of(2) => {
             let mut pairs = Vec::with_capacity(args.len() / 2);
             let mut args = args.into_iter();
             while let (Some(key), Some(value)) = (args.next(), args.next()) {
-                pairs.push((key.to_vec(), value));
+                pairs.push((key, value));
             }
             Command::SetMany { pairs }
         }
@@ -143,10 +144,10 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "INCR" | "DECR" | "INCRBY" | "DECRBY" => increment(name, &args)?,
         "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => expire(name, &args)?,
         "PERSIST" => Command::Persist {
-            key: one_key(&args)?,
+            key: one_key(args)?,
         },
         "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME" => Command::Ttl {
-            key: one_key(&args)?,
+            key: one_key(args)?,
             form: TtlForm {
                 unit: if name.starts_with('P') {
                     Unit::Millis
@@ -284,15 +285,15 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "RANDOMKEY" if args.is_empty() => Command::RandomKey,
         "RANDOMKEY" => return Err(arity(name)),
         "TOUCH" => Command::Touch {
-            keys: some_keys(name, &args)?,
+            keys: some_keys(name, args)?,
         },
         "TIME" if args.is_empty() => Command::Time,
         "GETEX" | "APPEND" | "SETRANGE" | "TIME" => return Err(arity(name)),
         "TYPE" => Command::Type {
-            key: one_key(&args)?,
+            key: one_key(args)?,
         },
         "STRLEN" => Command::Strlen {
-            key: one_key(&args)?,
+            key: one_key(args)?,
         },
         "KEYS" => match <[Vec<u8>; 1]>::try_from(args) {
             Ok([pattern]) => Command::Keys {
@@ -424,11 +425,11 @@ fn copy(args: Vec<Vec<u8>>) -> Parsed {
 }
 
 /// One key or more.
-fn some_keys(name: &str, args: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Refusal> {
+fn some_keys(name: &str, args: Vec<Vec<u8>>) -> Result<Vec<Vec<u8>>, Refusal> {
     if args.is_empty() {
         return Err(arity(name));
     }
-    Ok(args.to_vec())
+    Ok(args)
 }
 
 fn integer(arg: &[u8]) -> Result<i64, Refusal> {
@@ -440,7 +441,7 @@ fn integer(arg: &[u8]) -> Result<i64, Refusal> {
 /// and the commands that are a `SET` with options (`command`).
 fn set(
     command: &'static str,
-    key: &[u8],
+    key: Vec<u8>,
     value: Vec<u8>,
     options: &[Vec<u8>],
     reply: SetReply,
@@ -470,14 +471,14 @@ fn set(
     }
     if get {
         return Ok(Command::Swap {
-            key: key.to_vec(),
+            key,
             value: Some(value),
             only_if_exists,
             expiry: expiry.unwrap_or(SetExpiry::Clear),
         });
     }
     Ok(Command::Set {
-        key: key.to_vec(),
+        key,
         value,
         only_if_exists,
         expiry: expiry.unwrap_or(SetExpiry::Clear),

@@ -231,7 +231,7 @@ pub fn future_version(t: &Target) -> Outcome {
         },
     };
     let evil = Request::Replicate {
-        items: vec![forever(key.into(), Some(b"evil".to_vec()))],
+        items: vec![forever(key.into(), Some(b"evil".to_vec()))].into(),
     };
     let tombstones = Request::Replicate {
         items: (0..CANARIES).map(|i| forever(canary(i).0, None)).collect(),

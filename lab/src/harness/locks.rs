@@ -60,7 +60,7 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
         let items: Vec<Item> = (start..(start + MAX_ITEMS).min(keys)).map(item).collect();
         for node in &nodes {
             node.handle(Request::Replicate {
-                items: items.clone(),
+                items: items.clone().into(),
             });
         }
     }
@@ -154,7 +154,9 @@ pub fn measure(keys: usize) -> (Vec<Hold>, f64) {
     });
     measure("Replicate of 4,096 items", &mut || {
         let items: Vec<Item> = (0..MAX_ITEMS).map(|i| item(keys + i)).collect();
-        target.handle(Request::Replicate { items });
+        target.handle(Request::Replicate {
+            items: items.into(),
+        });
     });
     // A GET's hold is not timed (see `Dhash::store_for_one_key`): these
     // are the PUTs' holds.
@@ -220,7 +222,9 @@ pub fn compaction(keys: usize) -> Result<Compaction, String> {
             let items: Vec<Item> = (start..(start + MAX_ITEMS).min(keys))
                 .map(|i| item(i, now))
                 .collect();
-            node.handle(Request::Replicate { items });
+            node.handle(Request::Replicate {
+                items: items.into(),
+            });
         }
         let live_bytes = node.store_usage().bytes as u64;
         let disk_before = size(&dir);
