@@ -12,9 +12,9 @@ pub fn format(answer: Answer) -> Reply {
         |keys: Vec<Vec<u8>>| Reply::Array(keys.into_iter().map(|k| Reply::Bulk(Some(k))).collect());
     match answer {
         Answer::Ok | Answer::Bye => Reply::ok(),
-        Answer::Queued => Reply::Simple("QUEUED".into()),
+        Answer::Queued => Reply::Simple("QUEUED"),
         Answer::Many(answers) => Reply::Array(answers.into_iter().map(format).collect()),
-        Answer::Pong => Reply::Simple("PONG".into()),
+        Answer::Pong => Reply::Simple("PONG"),
         Answer::Value(value) => Reply::Bulk(value),
         Answer::Values(values) => Reply::Array(values.into_iter().map(Reply::Bulk).collect()),
         Answer::Integer(n) | Answer::Deleted(n) | Answer::Sum(n) => Reply::Integer(n),
@@ -31,7 +31,7 @@ pub fn format(answer: Answer) -> Reply {
         Answer::Ttl(Ttl::NoValue) => Reply::Integer(-2),
         Answer::Ttl(Ttl::Never) => Reply::Integer(-1),
         Answer::Ttl(Ttl::In(n)) => Reply::Integer(n),
-        Answer::Type(name) => Reply::Simple(name.into()),
+        Answer::Type(name) => Reply::Simple(name),
         Answer::Keys {
             keys,
             complete: true,

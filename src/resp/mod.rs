@@ -227,7 +227,7 @@ fn number(digits: &[u8]) -> Option<i64> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
     /// `+text`
-    Simple(String),
+    Simple(&'static str),
     /// `-text`: the text starts with the error's kind, `ERR` or another.
     Error(String),
     /// `:n`
@@ -244,7 +244,7 @@ pub enum Reply {
 impl Reply {
     /// `+OK`.
     pub fn ok() -> Reply {
-        Reply::Simple("OK".into())
+        Reply::Simple("OK")
     }
 
     /// `-ERR text`.

@@ -32,15 +32,11 @@ enum Stop {
     Broken(String),
 }
 
-/// One request as read: its name as typed (for INFO commandstats: a copy
-/// on the stack, as every name chord knows is shorter), whether it was
-/// refused before running (`None`: an unknown command), and the command.
-struct Received {
-    name: [u8; 16],
-    len: usize,
-    rejected: Option<bool>,
-    parsed: Result<crate::command::Command, Refusal>,
-}
+/// What is kept of a request as read, to count it once answered: its name
+/// as typed (for INFO commandstats: a copy on the stack, as every name
+/// chord knows is shorter), its length, and whether it was refused before
+/// running (`None`: an unknown command).
+type Described = ([u8; 16], usize, Option<bool>);
 
 /// Serves one RESP connection until the client closes it or says QUIT.
 pub(super) fn serve(
@@ -56,10 +52,12 @@ pub(super) fn serve(
     let mut unsent_since: Option<Instant> = None;
     // Batches answered: the first, then one in CPU_SAMPLE, is timed.
     let mut batches: u64 = 0;
+    // The requests of a batch, kept from one batch to the next.
+    let mut described: Vec<Described> = Vec::new();
     loop {
         // What the client has sent already, up to PIPELINE_BATCH requests,
         // answered together (`server/pipeline.rs`).
-        let mut batch = Vec::new();
+        let mut parsed = Vec::new();
         let stop = loop {
             match read_request(&mut reader, shared.node.config().max_value) {
                 Ok(Read::Request(args)) if args.is_empty() => {}
@@ -67,18 +65,14 @@ pub(super) fn serve(
                     let mut name = [0u8; 16];
                     let len = args[0].len().min(name.len());
                     name[..len].copy_from_slice(&args[0][..len]);
-                    let parsed = command::parse(args);
-                    let rejected = match &parsed {
+                    let request = command::parse(args);
+                    let rejected = match &request {
                         Err(Refusal::Unknown(_)) => None,
                         Err(_) => Some(true),
                         Ok(_) => Some(false),
                     };
-                    batch.push(Received {
-                        name,
-                        len,
-                        rejected,
-                        parsed,
-                    });
+                    described.push((name, len, rejected));
+                    parsed.push(request);
                 }
                 Ok(Read::TooLong(why)) => break Some(Stop::TooLong(why)),
                 Ok(Read::Eof) => break Some(Stop::Closed),
@@ -93,7 +87,7 @@ pub(super) fn serve(
                 }
                 Err(e) => return Err(e),
             }
-            if reader.buffer().is_empty() || batch.len() >= PIPELINE_BATCH {
+            if reader.buffer().is_empty() || parsed.len() >= PIPELINE_BATCH {
                 break None;
             }
         };
@@ -101,10 +95,6 @@ pub(super) fn serve(
         let cpu_before = batches.is_multiple_of(CPU_SAMPLE).then(thread_cpu);
         batches += 1;
         let calls_before = crate::transport::client_calls_made();
-        let (described, parsed): (Vec<_>, Vec<_>) = batch
-            .into_iter()
-            .map(|r| ((r.name, r.len, r.rejected), r.parsed))
-            .unzip();
         let answers = super::pipeline::answer_all(shared, &mut session, parsed);
         let total = Cost {
             took: started.elapsed(),
@@ -113,8 +103,7 @@ pub(super) fn serve(
         };
         let costs = Cost::shares(total, answers.len());
         let mut quit = false;
-        for (((name, len, rejected), answer), each) in described.into_iter().zip(answers).zip(costs)
-        {
+        for (((name, len, rejected), answer), each) in described.drain(..).zip(answers).zip(costs) {
             if let Some(rejected) = rejected {
                 let outcome = match (&answer, rejected) {
                     (_, true) => Outcome::Rejected,
