@@ -105,7 +105,7 @@ impl Store {
         &'a self,
         start: &'a Point,
         end: &'a Point,
-    ) -> impl Iterator<Item = (Id, &'a Vec<u8>, &'a Entry)> + 'a {
+    ) -> impl Iterator<Item = (Id, &'a [u8], &'a Entry)> + 'a {
         let last = |id: Id| match (&end.key, id == end.id) {
             (Some(key), true) => Bound::Included(key.as_slice()),
             _ => Bound::Unbounded,
@@ -182,7 +182,7 @@ impl Store {
             bytes += entry.size(key);
             last_id = id;
             items.push(Item {
-                key: key.clone(),
+                key: key.to_vec(),
                 entry: entry.clone(),
             });
         }

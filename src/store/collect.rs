@@ -47,7 +47,7 @@ impl Store {
             last = Some(*id);
             for (key, entry) in keys.iter() {
                 if entry.collectable(horizon) || (entry.value.is_some() && entry.has_expired(now)) {
-                    due.push((*id, key.clone()));
+                    due.push((*id, key.to_vec()));
                 }
             }
         }

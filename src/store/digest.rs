@@ -55,7 +55,7 @@ impl Store {
                     None => end.clone(),
                     Some((next, _, _)) => Point {
                         id,
-                        key: (*next == id).then(|| key.clone()),
+                        key: (*next == id).then(|| key.to_vec()),
                     },
                 };
                 buckets.push(Bucket { end, digest });
@@ -117,7 +117,7 @@ impl Store {
         for (id, key, entry) in self.span(start, end).take(SCAN_ENTRIES) {
             if entry.collectable(horizon)
                 || theirs
-                    .get(&(id, key.clone()))
+                    .get(&(id, key.to_vec()))
                     .is_some_and(|v| *v >= entry.version)
             {
                 continue;
@@ -127,7 +127,7 @@ impl Store {
             }
             bytes += entry.size(key);
             back.push(Item {
-                key: key.clone(),
+                key: key.to_vec(),
                 entry: entry.clone(),
             });
         }

@@ -33,7 +33,7 @@ impl Store {
             .iter()
             .flat_map(|(id, slot)| slot.iter().map(move |(key, entry)| (id, key, entry)))
             .filter(|(_, _, entry)| entry.version.stamp > through)
-            .map(|(id, key, entry)| (*id, key.clone(), entry.clone()))
+            .map(|(id, key, entry)| (*id, key.to_vec(), entry.clone()))
             .collect();
         let gone = self.counts.entries - survivors.len();
         self.changes += 1;

@@ -267,7 +267,7 @@ impl Store {
             .by_id
             .values()
             .flat_map(|k| k.iter().filter(|(_, e)| !e.is_tombstone()))
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| key.to_vec())
             .collect();
         keys.sort();
         keys

@@ -36,11 +36,53 @@ pub(crate) fn key_order(a: &[u8], b: &[u8]) -> Ordering {
     key_hash(a).cmp(&key_hash(b)).then_with(|| a.cmp(b))
 }
 
+/// The longest key held in place, not on the heap: redis-benchmark's keys
+/// (`key:{tag}:000000001234`) are this long, and most keys are shorter.
+const SHORT: usize = 22;
+
+/// A key as a slot holds it: a short one in place, with its length, so
+/// that a lookup compares it where the search found it, without following
+/// a pointer to memory it would likely miss in the cache, and so that it
+/// costs no allocation of its own; a longer one on the heap. Either way it
+/// takes the 24 bytes a `Vec` would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    Short(u8, [u8; SHORT]),
+    Long(Box<[u8]>),
+}
+
+impl Key {
+    fn new(key: Vec<u8>) -> Key {
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= SHORT => {
+                let mut bytes = [0; SHORT];
+                bytes[..key.len()].copy_from_slice(&key);
+                Key::Short(len, bytes)
+            }
+            _ => Key::Long(key.into_boxed_slice()),
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Short(len, bytes) => &bytes[..usize::from(*len)],
+            Key::Long(bytes) => bytes,
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Key::Short(..) => self.as_bytes().to_vec(),
+            Key::Long(bytes) => bytes.into_vec(),
+        }
+    }
+}
+
 /// The keys of one identifier and one [`key_hash`], in byte order.
 #[derive(Clone, Debug)]
 pub(crate) enum Bucket {
     /// One key: all but always.
-    One(Vec<u8>, Entry),
+    One(Key, Entry),
     /// Keys whose hashes collide.
     More(BTreeMap<Vec<u8>, Entry>),
 }
@@ -48,27 +90,27 @@ pub(crate) enum Bucket {
 impl Bucket {
     fn get(&self, key: &[u8]) -> Option<&Entry> {
         match self {
-            Bucket::One(k, entry) => (k == key).then_some(entry),
+            Bucket::One(k, entry) => (k.as_bytes() == key).then_some(entry),
             Bucket::More(map) => map.get(key),
         }
     }
 
     fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         match self {
-            Bucket::One(k, entry) => (k == key).then_some(entry),
+            Bucket::One(k, entry) => (k.as_bytes() == key).then_some(entry),
             Bucket::More(map) => map.get_mut(key),
         }
     }
 
     fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
         match self {
-            Bucket::One(k, old) if *k == key => Some(std::mem::replace(old, entry)),
+            Bucket::One(k, old) if k.as_bytes() == key => Some(std::mem::replace(old, entry)),
             Bucket::One(..) => {
                 let placeholder = Bucket::More(BTreeMap::new());
                 let Bucket::One(k, old) = std::mem::replace(self, placeholder) else {
                     unreachable!("matched One above")
                 };
-                *self = Bucket::More(BTreeMap::from([(k, old), (key, entry)]));
+                *self = Bucket::More(BTreeMap::from([(k.into_vec(), old), (key, entry)]));
                 None
             }
             Bucket::More(map) => map.insert(key, entry),
@@ -78,7 +120,7 @@ impl Bucket {
     /// Removes `key`; its entry, and whether the bucket is now empty.
     fn remove(&mut self, key: &[u8]) -> (Option<Entry>, bool) {
         match self {
-            Bucket::One(k, _) if k == key => {
+            Bucket::One(k, _) if k.as_bytes() == key => {
                 let placeholder = Bucket::More(BTreeMap::new());
                 match std::mem::replace(self, placeholder) {
                     Bucket::One(_, entry) => (Some(entry), true),
@@ -90,7 +132,7 @@ impl Bucket {
                 let removed = map.remove(key);
                 if map.len() == 1 {
                     if let Some((k, entry)) = map.pop_first() {
-                        *self = Bucket::One(k, entry);
+                        *self = Bucket::One(Key::new(k), entry);
                     }
                 }
                 (removed, map_is_empty(self))
@@ -99,12 +141,13 @@ impl Bucket {
     }
 
     /// Its keys and entries, in byte order.
-    fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
         let (one, more) = match self {
-            Bucket::One(k, entry) => (Some((k, entry)), None),
+            Bucket::One(k, entry) => (Some((k.as_bytes(), entry)), None),
             Bucket::More(map) => (None, Some(map.iter())),
         };
-        one.into_iter().chain(more.into_iter().flatten())
+        let more = more.into_iter().flatten().map(|(k, e)| (k.as_slice(), e));
+        one.into_iter().chain(more)
     }
 }
 
@@ -122,7 +165,7 @@ pub(crate) enum Slot {
     #[default]
     Empty,
     /// One key.
-    One(Vec<u8>, Entry),
+    One(Key, Entry),
     /// Several keys, by hash.
     Many(BTreeMap<u64, Bucket>),
 }
@@ -132,7 +175,7 @@ impl Slot {
     pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
         match self {
             Slot::Empty => None,
-            Slot::One(k, entry) => (k == key).then_some(entry),
+            Slot::One(k, entry) => (k.as_bytes() == key).then_some(entry),
             Slot::Many(map) => map.get(&key_hash(key))?.get(key),
         }
     }
@@ -141,7 +184,7 @@ impl Slot {
     pub(crate) fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         match self {
             Slot::Empty => None,
-            Slot::One(k, entry) => (k == key).then_some(entry),
+            Slot::One(k, entry) => (k.as_bytes() == key).then_some(entry),
             Slot::Many(map) => map.get_mut(&key_hash(key))?.get_mut(key),
         }
     }
@@ -150,16 +193,16 @@ impl Slot {
     pub(crate) fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
         match self {
             Slot::Empty => {
-                *self = Slot::One(key, entry);
+                *self = Slot::One(Key::new(key), entry);
                 None
             }
-            Slot::One(k, old) if *k == key => Some(std::mem::replace(old, entry)),
+            Slot::One(k, old) if k.as_bytes() == key => Some(std::mem::replace(old, entry)),
             Slot::One(..) => {
                 let Slot::One(k, old) = std::mem::take(self) else {
                     unreachable!("matched One above")
                 };
                 let mut map = BTreeMap::new();
-                for (k, e) in [(k, old), (key, entry)] {
+                for (k, e) in [(k.into_vec(), old), (key, entry)] {
                     Slot::put(&mut map, k, e);
                 }
                 *self = Slot::Many(map);
@@ -172,7 +215,7 @@ impl Slot {
     fn put(map: &mut BTreeMap<u64, Bucket>, key: Vec<u8>, entry: Entry) -> Option<Entry> {
         match map.entry(key_hash(&key)) {
             btree_map::Entry::Vacant(vacant) => {
-                vacant.insert(Bucket::One(key, entry));
+                vacant.insert(Bucket::One(Key::new(key), entry));
                 None
             }
             btree_map::Entry::Occupied(mut bucket) => bucket.get_mut().insert(key, entry),
@@ -182,7 +225,7 @@ impl Slot {
     /// Removes `key`; its entry.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         match self {
-            Slot::One(k, _) if k == key => match std::mem::take(self) {
+            Slot::One(k, _) if k.as_bytes() == key => match std::mem::take(self) {
                 Slot::One(_, entry) => Some(entry),
                 _ => unreachable!("matched One above"),
             },
@@ -215,7 +258,7 @@ impl Slot {
     }
 
     /// Its keys and entries, in key order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Entry)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
         self.range(Bound::Unbounded, Bound::Unbounded)
     }
 
@@ -225,7 +268,7 @@ impl Slot {
         &'s self,
         start: Bound<&'b [u8]>,
         end: Bound<&'b [u8]>,
-    ) -> impl Iterator<Item = (&'s Vec<u8>, &'s Entry)> + use<'s, 'b> {
+    ) -> impl Iterator<Item = (&'s [u8], &'s Entry)> + use<'s, 'b> {
         let above = |k: &[u8]| match start {
             Bound::Unbounded => true,
             Bound::Included(s) => key_order(k, s).is_ge(),
@@ -239,9 +282,12 @@ impl Slot {
         // The hashes the range runs between. Only the buckets of these two
         // can hold keys outside it.
         let (first, last) = (bound_hash(start), bound_hash(end));
-        let (one, many): (Option<(&Vec<u8>, &Entry)>, Option<HashRange<'_>>) = match self {
+        let (one, many): (Option<(&[u8], &Entry)>, Option<HashRange<'_>>) = match self {
             Slot::Empty => (None, None),
-            Slot::One(k, entry) => ((above(k) && below(k)).then_some((k, entry)), None),
+            Slot::One(k, entry) => {
+                let k = k.as_bytes();
+                ((above(k) && below(k)).then_some((k, entry)), None)
+            }
             // BTreeMap::range panics on a start past the end.
             Slot::Many(_) if !ordered(start, end) => (None, None),
             Slot::Many(map) => {
@@ -317,9 +363,9 @@ mod tests {
         for (i, key) in twins.iter().chain(&others).enumerate() {
             assert_eq!(slot.get(key), Some(&entry(i as u64)));
         }
-        let mut sorted: Vec<&Vec<u8>> = twins.iter().chain(&others).collect();
+        let mut sorted: Vec<&[u8]> = twins.iter().chain(&others).map(Vec::as_slice).collect();
         sorted.sort_by(|a, b| key_order(a, b));
-        let held: Vec<&Vec<u8>> = slot.iter().map(|(k, _)| k).collect();
+        let held: Vec<&[u8]> = slot.iter().map(|(k, _)| k).collect();
         assert_eq!(held, sorted);
         // A range that starts and ends among the twins.
         let (from, to) = (&twins[10], &twins[20]);
@@ -328,11 +374,11 @@ mod tests {
         } else {
             (to, from)
         };
-        let between: Vec<&Vec<u8>> = slot
+        let between: Vec<&[u8]> = slot
             .range(Bound::Excluded(from), Bound::Excluded(to))
             .map(|(k, _)| k)
             .collect();
-        let want: Vec<&Vec<u8>> = sorted
+        let want: Vec<&[u8]> = sorted
             .iter()
             .copied()
             .filter(|k| key_order(k, from).is_gt() && key_order(k, to).is_lt())
@@ -341,7 +387,7 @@ mod tests {
         for key in twins.iter().chain(&others[..299]) {
             assert!(slot.remove(key).is_some());
         }
-        assert!(matches!(&slot, Slot::One(k, _) if *k == others[299]));
+        assert!(matches!(&slot, Slot::One(k, _) if k.as_bytes() == others[299]));
     }
 
     fn entry(stamp: u64) -> Entry {
@@ -367,11 +413,11 @@ mod tests {
         } else {
             (b"b", b"a")
         };
-        let keys: Vec<&[u8]> = slot.iter().map(|(k, _)| k.as_slice()).collect();
+        let keys: Vec<&[u8]> = slot.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, [first, second], "key order");
         let after_first: Vec<&[u8]> = slot
             .range(Bound::Excluded(first), Bound::Unbounded)
-            .map(|(k, _)| k.as_slice())
+            .map(|(k, _)| k)
             .collect();
         assert_eq!(after_first, [second]);
         assert_eq!(slot.get(b"a"), Some(&entry(3)));
@@ -385,6 +431,37 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[test]
+    fn short_keys_are_held_in_place_and_long_ones_on_the_heap() {
+        let keys: Vec<Vec<u8>> = [0, 1, SHORT - 1, SHORT, SHORT + 1, 300]
+            .iter()
+            .map(|&n| vec![b'k'; n])
+            .collect();
+        for key in &keys {
+            let held = Key::new(key.clone());
+            assert_eq!(held.as_bytes(), key.as_slice());
+            assert_eq!(matches!(held, Key::Short(..)), key.len() <= SHORT);
+            assert_eq!(held.into_vec(), *key);
+        }
+        // One key alone, then among others, then alone again.
+        for key in &keys {
+            let mut slot = Slot::default();
+            slot.insert(key.clone(), entry(1));
+            assert_eq!(slot.get(key), Some(&entry(1)));
+            for (i, other) in keys.iter().enumerate().filter(|(_, o)| *o != key) {
+                slot.insert(other.clone(), entry(i as u64 + 2));
+            }
+            let mut sorted: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            sorted.sort_by(|a, b| key_order(a, b));
+            assert_eq!(slot.iter().map(|(k, _)| k).collect::<Vec<_>>(), sorted);
+            for other in keys.iter().filter(|o| *o != key) {
+                assert!(slot.remove(other).is_some());
+            }
+            assert!(matches!(&slot, Slot::One(k, _) if k.as_bytes() == key.as_slice()));
+            assert_eq!(slot.remove(key), Some(entry(1)));
+        }
     }
 
     #[test]
@@ -403,12 +480,12 @@ mod tests {
         assert_eq!(slot.get(b"key:{t}:000000000500"), None);
         let mut sorted = keys.clone();
         sorted.sort_by(|a, b| key_order(a, b));
-        let held: Vec<&Vec<u8>> = slot.iter().map(|(k, _)| k).collect();
+        let held: Vec<&[u8]> = slot.iter().map(|(k, _)| k).collect();
         assert_eq!(held, sorted.iter().collect::<Vec<_>>());
         // A range between two held keys, in either kind of bound, is the
         // sorted keys between them; one that starts past its end is empty.
         let (from, to) = (&sorted[100], &sorted[300]);
-        let between: Vec<&Vec<u8>> = slot
+        let between: Vec<&[u8]> = slot
             .range(Bound::Excluded(from), Bound::Included(to))
             .map(|(k, _)| k)
             .collect();
@@ -426,6 +503,6 @@ mod tests {
         for key in &keys[..499] {
             assert!(slot.remove(key).is_some());
         }
-        assert!(matches!(&slot, Slot::One(k, _) if *k == keys[499]));
+        assert!(matches!(&slot, Slot::One(k, _) if k.as_bytes() == keys[499]));
     }
 }
