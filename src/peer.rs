@@ -34,9 +34,9 @@ pub trait Caller {
     }
 }
 
-/// Gives each of `targets` a copy of `items`, all at once where the caller
-/// can ([`Caller::call_all`]); each one's result, in order, as
-/// [`Peer::replicate`] gives it.
+/// Gives each of `targets` copies of `items`, all at once where the caller
+/// can ([`Caller::call_all`]), their messages sharing the one list; each
+/// one's result, in order, as [`Peer::replicate`] gives it.
 pub fn replicate_all(
     caller: &dyn Caller,
     targets: &[NodeRef],

@@ -636,7 +636,7 @@ pub use check::{Checker, Invalid};
 /// R - 1 replicas share one list, instead of a copy of every key and value
 /// each. Encoded as a list either way, so the wire does not tell them
 /// apart; decoded, they are owned.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Items {
     /// A list of this message's own.
     Owned(Vec<Item>),
@@ -653,6 +653,15 @@ impl Items {
         }
     }
 }
+
+/// Equal when they hold the same pairs, owned or shared.
+impl PartialEq for Items {
+    fn eq(&self, other: &Items) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Items {}
 
 impl Deref for Items {
     type Target = [Item];
@@ -726,6 +735,7 @@ mod tests {
             };
             assert!(matches!(&decoded, Items::Owned(v) if *v == items));
         }
+        assert_eq!(Items::Shared(shared.clone()), Items::Owned(items.clone()));
         // A list still shared is copied out; the last holder takes it.
         let other = Items::Shared(shared.clone());
         assert_eq!(other.into_vec(), items);

@@ -76,7 +76,8 @@ fn unknown(typed: &[u8], args: &[Vec<u8>]) -> Refusal {
 }
 
 fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
-    // Arguments are moved into the command, never copied.
+    // Arguments are moved into the command, never copied: a value may be
+    // 64 KiB, and a key is copied once more into the store.
     let one_key = |args: Vec<Vec<u8>>| match <[Vec<u8>; 1]>::try_from(args) {
         Ok([key]) => Ok(key),
         Err(_) => Err(arity(name)),
@@ -85,8 +86,6 @@ fn parse_named(typed: &[u8], name: &str, mut args: Vec<Vec<u8>>) -> Parsed {
         "GET" => Command::Get {
             key: one_key(args)?,
         },
-        // The value is moved into the command, never copied: it may be
-        // 64 KiB.
         "SET" if args.len() >= 2 => {
             let options = args.split_off(2);
             let [key, value] = pair(args);

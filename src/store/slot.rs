@@ -117,7 +117,9 @@ impl Bucket {
         }
     }
 
-    /// Removes `key`; its entry, and whether the bucket is now empty.
+    /// Removes `key`; its entry, and whether the bucket is now empty. A
+    /// bucket of several keys never empties: left with one, it becomes
+    /// [`Bucket::One`].
     fn remove(&mut self, key: &[u8]) -> (Option<Entry>, bool) {
         match self {
             Bucket::One(k, _) if k.as_bytes() == key => {
@@ -135,7 +137,7 @@ impl Bucket {
                         *self = Bucket::One(Key::new(k), entry);
                     }
                 }
-                (removed, map_is_empty(self))
+                (removed, false)
             }
         }
     }
@@ -149,10 +151,6 @@ impl Bucket {
         let more = more.into_iter().flatten().map(|(k, e)| (k.as_slice(), e));
         one.into_iter().chain(more)
     }
-}
-
-fn map_is_empty(bucket: &Bucket) -> bool {
-    matches!(bucket, Bucket::More(map) if map.is_empty())
 }
 
 /// A range of a slot's map.
