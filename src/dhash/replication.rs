@@ -50,6 +50,7 @@
 //! successor list at once, within `stabilize`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use log::{debug, info};
 
@@ -98,7 +99,7 @@ const COLLECT_SCAN: usize = 4096;
 #[derive(Debug, Default)]
 pub(crate) struct RepairState {
     /// For each replica (by address), how far anti-entropy has come.
-    passes: HashMap<String, Pass>,
+    passes: HashMap<Arc<str>, Pass>,
     /// Where the next scan for expired values and old tombstones starts.
     next_collect: Option<Id>,
     /// Since when (on the node's clock) a grown arc has waited with fewer
@@ -259,18 +260,18 @@ impl Dhash {
                 .repair_state()
                 .lock()
                 .passes
-                .get(&*replica.addr)
+                .get(&replica.addr)
                 .cloned();
             let pass = self.pass_with(replica, view.from, pass);
             self.repair_state()
                 .lock()
                 .passes
-                .insert(replica.addr.to_string(), pass);
+                .insert(replica.addr.clone(), pass);
         }
         let mut state = self.repair_state().lock();
         state
             .passes
-            .retain(|addr, _| view.replicas.iter().any(|r| *r.addr == **addr));
+            .retain(|addr, _| view.replicas.iter().any(|r| r.addr == *addr));
     }
 
     /// One round of anti-entropy with `replica` over our arc after `from`,

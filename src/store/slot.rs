@@ -63,7 +63,7 @@ impl Key {
         }
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    fn as_bytes(&self) -> &[u8] {
         match self {
             Key::Short(len, bytes) => &bytes[..usize::from(*len)],
             Key::Long(bytes) => bytes,
