@@ -24,6 +24,12 @@
 //! call alone would have failed. Reads whose answers would overfill the
 //! batch's answer are answered [`Response::Deferred`], and their callers
 //! send them again alone.
+//!
+//! A caller waits for all its calls at once, in one [`Waiter`]: it is
+//! woken when the last of them is answered, or when one needs it (to lead
+//! its lane, or to send a deferred read again), not once per answer. A
+//! write's copies go to two lanes, whose answers come at different times;
+//! woken for each, a third of the writes of a 3-copy ring slept twice.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -65,13 +71,23 @@ struct Queued {
     request: Request,
     bytes: usize,
     deadline: Instant,
-    slot: Arc<Slot>,
+    slot: Slot,
 }
 
-/// Where one caller waits for its answer.
-pub(super) struct Slot {
-    state: Mutex<State>,
+/// Where one caller waits for the answers to its calls in lanes, one
+/// [`State`] a call. Only its caller waits on it.
+pub(super) struct Waiter {
+    /// The state of each call, by the index of its [`Slot`]. Taken after
+    /// the lanes' lock, never before it.
+    states: Mutex<Vec<State>>,
     ready: Condvar,
+}
+
+/// One call's place in its caller's [`Waiter`].
+#[derive(Clone)]
+pub(super) struct Slot {
+    waiter: Arc<Waiter>,
+    index: usize,
 }
 
 enum State {
@@ -94,7 +110,7 @@ enum State {
 pub(super) struct Batch<'a> {
     lanes: &'a Lanes,
     pub(super) addr: String,
-    members: Vec<Arc<Slot>>,
+    members: Vec<Slot>,
     /// What to send, until [`Batch::message`] takes it.
     requests: Vec<Request>,
     /// The reads of a batch of several, kept to be sent again alone if
@@ -104,28 +120,27 @@ pub(super) struct Batch<'a> {
     pub(super) deadline: Instant,
 }
 
-/// What a caller's wait in its lane ended with.
+/// What a caller's wait in its lanes ended with.
 pub(super) enum Waited<'a> {
-    Answer(Result<Response, TransportError>),
-    /// Its turn to send: this batch, which holds its own request.
+    /// Every call answered: the answers, by the index of their slots.
+    Answers(Vec<Result<Response, TransportError>>),
+    /// Its turn to send: this batch, which holds one of its requests.
     Lead(Batch<'a>),
-    /// Deferred by the peer: send this alone.
-    Again(Request),
+    /// The call of this index was deferred by the peer: send this alone,
+    /// and [`Waiter::settle`] it with the answer.
+    Again(usize, Request),
 }
 
 impl Lanes {
     /// Queues `requests` for `addr`, each with its bytes and the slot its
-    /// answer will come to ([`Slot::new`], made before the lanes' lock is
-    /// taken); the batch to send at once if the lane was free. One
+    /// answer will come to ([`Waiter::new`], made before the lanes' lock
+    /// is taken); the batch to send at once if the lane was free. One
     /// caller's requests to one peer (the keys of an `MSET` that one node
-    /// owns) so go in one message. A caller in several lanes must await
-    /// its slots in the order it joined them: it may be told to lead one
-    /// lane while it waits in another, and two callers with opposite orders
-    /// could each wait for the other's lead until their deadlines.
+    /// owns) so go in one message.
     pub(super) fn join(
         &self,
         addr: &str,
-        requests: impl IntoIterator<Item = (Request, usize, Arc<Slot>)>,
+        requests: impl IntoIterator<Item = (Request, usize, Slot)>,
         deadline: Instant,
     ) -> Option<Batch<'_>> {
         let mut lanes = self.lanes.lock();
@@ -198,7 +213,7 @@ impl Lanes {
             } else {
                 batch.deadline.min(queued.deadline)
             };
-            *queued.slot.state.lock() = State::Sent;
+            queued.slot.set(State::Sent);
             batch.members.push(queued.slot);
             batch.requests.push(queued.request);
         }
@@ -224,54 +239,67 @@ impl Lanes {
         }
     }
 
-    /// Waits for `slot`'s answer, or its turn to lead, or its deadline.
+    /// Waits until every call of `waiter` is answered, or one needs its
+    /// caller: to lead its lane, or to be sent again alone. `addrs` names
+    /// the peer of each call, by slot index. A call still queued at
+    /// `deadline` leaves its lane with a timeout; one in flight is waited
+    /// for, as its batch's deadline is no later.
     pub(super) fn wait<'a>(
         &'a self,
-        addr: &str,
-        slot: &Arc<Slot>,
+        waiter: &Waiter,
+        addrs: &[&str],
         deadline: Instant,
     ) -> Waited<'a> {
-        let mut state = slot.state.lock();
+        let mut states = waiter.states.lock();
         loop {
-            match std::mem::replace(&mut *state, State::Sent) {
-                State::Again(request) => return Waited::Again(request),
-                State::Done(answer) => return Waited::Answer(answer),
-                State::Lead => {
-                    drop(state);
-                    let mut lanes = self.lanes.lock();
-                    let lane = lane_of(&mut lanes, addr);
-                    return Waited::Lead(self.take(addr, lane));
-                }
-                State::Queued => {
-                    *state = State::Queued;
-                    if slot.ready.wait_until(&mut state, deadline).timed_out() {
-                        drop(state);
-                        if let Some(timeout) = self.leave(addr, slot) {
-                            return Waited::Answer(timeout);
-                        }
-                        state = slot.state.lock();
+            let needed = states
+                .iter()
+                .position(|s| matches!(s, State::Lead | State::Again(_)));
+            if let Some(index) = needed {
+                match std::mem::replace(&mut states[index], State::Sent) {
+                    State::Again(request) => return Waited::Again(index, request),
+                    _ => {
+                        drop(states);
+                        let mut lanes = self.lanes.lock();
+                        let lane = lane_of(&mut lanes, addrs[index]);
+                        return Waited::Lead(self.take(addrs[index], lane));
                     }
                 }
-                // In flight: the batch's deadline is no later than ours,
-                // so its answer comes in time.
-                State::Sent => slot.ready.wait(&mut state),
+            }
+            if states.iter().all(|s| matches!(s, State::Done(_))) {
+                let answers = std::mem::take(&mut *states).into_iter().map(|s| match s {
+                    State::Done(answer) => answer,
+                    _ => Err(unanswered()),
+                });
+                return Waited::Answers(answers.collect());
+            }
+            if !states.iter().any(|s| matches!(s, State::Queued)) {
+                waiter.ready.wait(&mut states);
+            } else if waiter.ready.wait_until(&mut states, deadline).timed_out() {
+                drop(states);
+                for (index, addr) in addrs.iter().enumerate() {
+                    self.leave(addr, waiter, index);
+                }
+                states = waiter.states.lock();
             }
         }
     }
 
-    /// Takes `slot` out of its lane's queue if it is still there: a
-    /// timeout for its caller.
-    fn leave(&self, addr: &str, slot: &Arc<Slot>) -> Option<Result<Response, TransportError>> {
+    /// Takes call `index` of `waiter` out of its lane's queue if it is
+    /// still there, answered with a timeout.
+    fn leave(&self, addr: &str, waiter: &Waiter, index: usize) {
         let mut lanes = self.lanes.lock();
-        let lane = lanes.get_mut(addr)?;
-        let state = slot.state.lock();
-        if !matches!(*state, State::Queued) {
-            return None;
+        let mut states = waiter.states.lock();
+        if !matches!(states[index], State::Queued) {
+            return;
         }
-        lane.queue.retain(|q| !Arc::ptr_eq(&q.slot, slot));
-        Some(Err(TransportError::Timeout {
+        if let Some(lane) = lanes.get_mut(addr) {
+            lane.queue
+                .retain(|q| !(std::ptr::eq(&*q.slot.waiter, waiter) && q.slot.index == index));
+        }
+        states[index] = State::Done(Err(TransportError::Timeout {
             addr: addr.to_string(),
-        }))
+        }));
     }
 }
 
@@ -286,18 +314,58 @@ fn lane_of<'a>(lanes: &'a mut HashMap<String, Lane>, addr: &str) -> &'a mut Lane
         .unwrap_or_else(|| unreachable!("inserted above"))
 }
 
-impl Slot {
-    /// A slot for a request about to join a lane.
-    pub(super) fn new() -> Arc<Slot> {
-        Arc::new(Slot {
-            state: Mutex::new(State::Queued),
+/// A call that got no answer at all: cannot happen, as every batch
+/// answers each member, but said plainly if it did.
+fn unanswered() -> TransportError {
+    TransportError::Unreachable {
+        addr: "a lane".into(),
+        reason: "no answer was read".into(),
+    }
+}
+
+/// Whether a caller whose call `changed` just took its state in `states`
+/// must be woken: for its turn to act, or for the last answer.
+fn wakes(states: &[State], changed: usize) -> bool {
+    match states[changed] {
+        State::Queued | State::Sent => false,
+        State::Lead | State::Again(_) => true,
+        State::Done(_) => states.iter().all(|s| matches!(s, State::Done(_))),
+    }
+}
+
+impl Waiter {
+    /// A waiter for `calls` requests about to join lanes; a slot each.
+    pub(super) fn new(calls: usize) -> (Arc<Waiter>, Vec<Slot>) {
+        let waiter = Arc::new(Waiter {
+            states: Mutex::new((0..calls).map(|_| State::Queued).collect()),
             ready: Condvar::new(),
-        })
+        });
+        let slots = (0..calls)
+            .map(|index| Slot {
+                waiter: waiter.clone(),
+                index,
+            })
+            .collect();
+        (waiter, slots)
     }
 
+    /// Gives call `index` the answer its caller got by sending it alone.
+    pub(super) fn settle(&self, index: usize, answer: Result<Response, TransportError>) {
+        self.states.lock()[index] = State::Done(answer);
+    }
+}
+
+impl Slot {
+    /// Moves the call on, and wakes its caller if that is what it waits
+    /// for: its turn to act, or the last answer.
     fn set(&self, state: State) {
-        *self.state.lock() = state;
-        self.ready.notify_one();
+        let mut states = self.waiter.states.lock();
+        states[self.index] = state;
+        let wake = wakes(&states, self.index);
+        drop(states);
+        if wake {
+            self.waiter.ready.notify_one();
+        }
     }
 
     fn finish(&self, answer: Result<Response, TransportError>) {
@@ -394,58 +462,58 @@ mod tests {
         }
     }
 
-    /// Joins lane "p" with reads of `keys`; their slots, in order.
+    /// One caller's reads of `keys`, all joining lane "p"; its waiter, and
+    /// the batch to send if the lane was free.
     fn join<'a>(
         lanes: &'a Lanes,
         keys: &[&str],
         deadline: Instant,
-    ) -> (Vec<Arc<Slot>>, Option<Batch<'a>>) {
-        let slots: Vec<Arc<Slot>> = keys.iter().map(|_| Slot::new()).collect();
-        let requests = keys.iter().zip(&slots).map(|(k, s)| (get(k), 1, s.clone()));
-        let batch = lanes.join("p", requests, deadline);
-        (slots, batch)
+    ) -> (Arc<Waiter>, Option<Batch<'a>>) {
+        let (waiter, slots) = Waiter::new(keys.len());
+        let requests = keys.iter().zip(slots).map(|(k, s)| (get(k), 1, s));
+        (waiter, lanes.join("p", requests, deadline))
     }
 
-    /// Joins lane "p" with one read of `key`.
-    fn one<'a>(lanes: &'a Lanes, key: &str, deadline: Instant) -> (Arc<Slot>, Option<Batch<'a>>) {
-        let (mut slots, batch) = join(lanes, &[key], deadline);
-        (slots.remove(0), batch)
+    /// Waits for the answers of a caller whose calls all went to lane "p".
+    fn answers(lanes: &Lanes, waiter: &Waiter, deadline: Instant) -> Vec<Response> {
+        let addrs = vec!["p"; waiter.states.lock().len()];
+        match lanes.wait(waiter, &addrs, deadline) {
+            Waited::Answers(answers) => {
+                answers.into_iter().map(|a| a.expect("an answer")).collect()
+            }
+            _ => panic!("expected the answers"),
+        }
     }
 
     #[test]
     fn one_callers_requests_to_a_free_lane_go_in_one_batch() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let (slots, batch) = join(&lanes, &["a", "b", "c"], later);
+        let (waiter, batch) = join(&lanes, &["a", "b", "c"], later);
         let mut batch = batch.expect("a free lane sends at once");
         assert_eq!(
             batch.message(),
             Some(Request::Batch(vec![get("a"), get("b"), get("c")]))
         );
-        let answers = [Response::Done, Response::NotOwner, Response::Syncing];
-        batch.answer(Ok(Response::Batch(answers.to_vec())));
-        for (slot, answer) in slots.iter().zip(answers) {
-            assert!(matches!(lanes.wait("p", slot, later), Waited::Answer(Ok(a)) if a == answer));
-        }
+        let sent = [Response::Done, Response::NotOwner, Response::Syncing];
+        batch.answer(Ok(Response::Batch(sent.to_vec())));
+        assert_eq!(answers(&lanes, &waiter, later), sent);
     }
 
     #[test]
     fn a_lone_call_goes_at_once_and_later_ones_wait_for_the_next_batch() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let (first, batch) = one(&lanes, "a", later);
+        let (first, batch) = join(&lanes, &["a"], later);
         let mut batch = batch.expect("a free lane sends at once");
         assert_eq!(batch.message(), Some(get("a")));
-        let (second, none) = one(&lanes, "b", later);
-        let (third, _) = one(&lanes, "c", later);
+        let (second, none) = join(&lanes, &["b"], later);
+        let (third, _) = join(&lanes, &["c"], later);
         assert!(none.is_none(), "the lane is busy");
         batch.answer(Ok(Response::Value(None)));
-        assert!(matches!(
-            lanes.wait("p", &first, later),
-            Waited::Answer(Ok(Response::Value(None)))
-        ));
+        assert_eq!(answers(&lanes, &first, later), [Response::Value(None)]);
         // The second caller leads, with the third's request in its batch.
-        let Waited::Lead(mut next) = lanes.wait("p", &second, later) else {
+        let Waited::Lead(mut next) = lanes.wait(&second, &["p"], later) else {
             panic!("the first queued caller leads");
         };
         assert_eq!(
@@ -456,11 +524,13 @@ mod tests {
             Response::Value(None),
             Response::Deferred,
         ])));
-        assert!(matches!(
-            lanes.wait("p", &second, later),
-            Waited::Answer(Ok(_))
-        ));
-        assert!(matches!(lanes.wait("p", &third, later), Waited::Again(r) if r == get("c")));
+        assert_eq!(answers(&lanes, &second, later), [Response::Value(None)]);
+        let Waited::Again(0, again) = lanes.wait(&third, &["p"], later) else {
+            panic!("a deferred read is sent again alone");
+        };
+        assert_eq!(again, get("c"));
+        third.settle(0, Ok(Response::Value(None)));
+        assert_eq!(answers(&lanes, &third, later), [Response::Value(None)]);
         // The lane idles, remembered as contended a moment ago: its next
         // leader lets other callers join first.
         let idle = lanes.lanes.lock();
@@ -470,17 +540,73 @@ mod tests {
     }
 
     #[test]
+    fn a_caller_in_two_lanes_is_woken_once_for_both_answers() {
+        let lanes = Lanes::default();
+        let later = Instant::now() + Duration::from_secs(5);
+        // Another caller holds both lanes busy.
+        let (_, busy_p) = join(&lanes, &["x"], later);
+        let (other, other_slots) = Waiter::new(1);
+        let busy_q = lanes.join(
+            "q",
+            other_slots.into_iter().map(|s| (get("y"), 1, s)),
+            later,
+        );
+        let (mut busy_p, mut busy_q) = (busy_p.expect("free"), busy_q.expect("free"));
+        let (_, _) = (busy_p.message(), busy_q.message());
+        // Ours queue in both, behind them.
+        let (waiter, slots) = Waiter::new(2);
+        let mut slots = slots.into_iter();
+        let ours_p = slots.next().map(|s| (get("a"), 1, s));
+        let ours_q = slots.next().map(|s| (get("b"), 1, s));
+        assert!(lanes.join("p", ours_p, later).is_none());
+        assert!(lanes.join("q", ours_q, later).is_none());
+        // Each busy lane passes to us to lead; we send, and get an answer
+        // for one lane: not yet woken for that alone.
+        std::thread::scope(|scope| {
+            let woken = scope.spawn(|| {
+                let mut leads = 0;
+                loop {
+                    match lanes.wait(&waiter, &["p", "q"], later) {
+                        Waited::Lead(mut batch) => {
+                            leads += 1;
+                            let _ = batch.message();
+                            batch.answer(Ok(Response::Value(None)));
+                        }
+                        Waited::Answers(answers) => return (leads, answers.len()),
+                        Waited::Again(..) => panic!("nothing was deferred"),
+                    }
+                }
+            });
+            busy_p.answer(Ok(Response::Done));
+            busy_q.answer(Ok(Response::Done));
+            assert_eq!(woken.join().expect("the caller returns"), (2, 2));
+        });
+        assert_eq!(answers(&lanes, &other, later), [Response::Done]);
+    }
+
+    #[test]
+    fn a_caller_is_woken_by_its_last_answer_or_its_turn_and_by_nothing_else() {
+        let done = || State::Done(Ok(Response::Done));
+        // One answer of two: the caller sleeps on.
+        assert!(!wakes(&[done(), State::Sent], 0));
+        assert!(!wakes(&[State::Queued, done()], 1));
+        assert!(wakes(&[done(), done()], 1));
+        // Its turn to lead, or a read to send again, wakes it at once.
+        assert!(wakes(&[State::Lead, State::Sent], 0));
+        assert!(wakes(&[State::Sent, State::Again(get("a"))], 1));
+        // A call taken into a batch is no news.
+        assert!(!wakes(&[State::Sent, done()], 0));
+    }
+
+    #[test]
     fn a_lane_nobody_queued_in_is_forgotten_once_free() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let (slot, batch) = one(&lanes, "a", later);
+        let (waiter, batch) = join(&lanes, &["a"], later);
         batch
             .expect("a free lane")
             .answer(Ok(Response::Value(None)));
-        assert!(matches!(
-            lanes.wait("p", &slot, later),
-            Waited::Answer(Ok(_))
-        ));
+        assert_eq!(answers(&lanes, &waiter, later), [Response::Value(None)]);
         assert!(lanes.lanes.lock().is_empty());
     }
 
@@ -488,22 +614,28 @@ mod tests {
     fn a_queued_caller_leaves_at_its_deadline_and_a_dropped_batch_fails_its_members() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
-        let (_, batch) = one(&lanes, "a", later);
+        let (_, batch) = join(&lanes, &["a"], later);
         let soon = Instant::now() + Duration::from_millis(20);
-        let (waiting, _) = one(&lanes, "b", soon);
+        let (waiting, _) = join(&lanes, &["b"], soon);
+        let Waited::Answers(timed_out) = lanes.wait(&waiting, &["p"], soon) else {
+            panic!("a queued call times out");
+        };
         assert!(matches!(
-            lanes.wait("p", &waiting, soon),
-            Waited::Answer(Err(TransportError::Timeout { .. }))
+            timed_out[..],
+            [Err(TransportError::Timeout { .. })]
         ));
-        let (third, _) = one(&lanes, "c", later);
+        let (third, _) = join(&lanes, &["c"], later);
         drop(batch);
-        let Waited::Lead(next) = lanes.wait("p", &third, later) else {
+        let Waited::Lead(next) = lanes.wait(&third, &["p"], later) else {
             panic!("the lane passes on when a batch is dropped");
         };
         drop(next);
+        let Waited::Answers(gone) = lanes.wait(&third, &["p"], later) else {
+            panic!("a dropped batch answers its members");
+        };
         assert!(matches!(
-            lanes.wait("p", &third, later),
-            Waited::Answer(Err(TransportError::Unreachable { .. }))
+            gone[..],
+            [Err(TransportError::Unreachable { .. })]
         ));
     }
 }

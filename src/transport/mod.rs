@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::io::{self, BufReader};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -425,13 +424,12 @@ impl Transport for TcpTransport {
         }
         let mut ways: Vec<Option<Way>> = (0..calls.len()).map(|_| None).collect();
         let mut direct = Vec::new();
-        // The batchable calls, each with its place in `calls` and the slot
-        // its answer will come to, by peer: one caller's calls to one peer
-        // join its lane together.
+        // The batchable calls, each with its place in `calls`, by peer: one
+        // caller's calls to one peer join its lane together.
         let mut batchable = Vec::new();
         for (place, (addr, request)) in calls.into_iter().enumerate() {
             match request.batchable() {
-                Some(bytes) => batchable.push((addr, place, request, bytes, lanes::Slot::new())),
+                Some(bytes) => batchable.push((addr, place, request, bytes)),
                 None => {
                     ways[place] = Some(Way::Direct(direct.len()));
                     direct.push((addr, request));
@@ -439,22 +437,24 @@ impl Transport for TcpTransport {
             }
         }
         batchable.sort_by_key(|(addr, ..)| *addr);
-        // The lanes are joined, and then awaited, in that one order (see
-        // `Lanes::join`).
-        let joined: Vec<(usize, &str, Arc<lanes::Slot>)> = batchable
+        let (waiter, slots) = lanes::Waiter::new(batchable.len());
+        let (addrs, places): (Vec<&str>, Vec<usize>) = batchable
             .iter()
-            .map(|(addr, place, .., slot)| (*place, *addr, slot.clone()))
-            .collect();
+            .map(|(addr, place, ..)| (*addr, *place))
+            .unzip();
         let mut leading = Vec::new();
-        let mut rest = batchable.into_iter().peekable();
-        while let Some(&(addr, ..)) = rest.peek() {
-            let run = std::iter::from_fn(|| rest.next_if(|(a, ..)| *a == addr))
-                .map(|(_, _, request, bytes, slot)| (request, bytes, slot));
+        let mut rest = batchable.into_iter().zip(slots).peekable();
+        while let Some(&((addr, ..), _)) = rest.peek() {
+            let run = std::iter::from_fn(|| rest.next_if(|((a, ..), _)| *a == addr))
+                .map(|((_, _, request, bytes), slot)| (request, bytes, slot));
             leading.extend(self.lanes.join(addr, run, deadline));
         }
         let mut answers = self.send_with_batches(direct, leading, deadline);
-        for (place, addr, slot) in joined {
-            ways[place] = Some(Way::Answer(self.await_lane(addr, &slot, deadline)));
+        if !addrs.is_empty() {
+            let waited = self.await_lanes(&waiter, &addrs, deadline);
+            for (place, answer) in places.into_iter().zip(waited) {
+                ways[place] = Some(Way::Answer(answer));
+            }
         }
         ways.into_iter()
             .map(|way| match way {
@@ -509,24 +509,27 @@ impl TcpTransport {
         answers
     }
 
-    /// The answer to a call waiting in `addr`'s lane: sending the lane's
-    /// next batch first when it is this caller's turn, and the request
-    /// again alone when the peer deferred it.
-    fn await_lane(
+    /// The answers to the calls of `waiter`, waiting in the lanes of
+    /// `addrs` (by slot index): sending a lane's next batch first when it
+    /// is this caller's turn, and a request again alone when the peer
+    /// deferred it.
+    fn await_lanes(
         &self,
-        addr: &str,
-        slot: &Arc<lanes::Slot>,
+        waiter: &lanes::Waiter,
+        addrs: &[&str],
         deadline: Instant,
-    ) -> Result<Response, TransportError> {
+    ) -> Vec<Result<Response, TransportError>> {
         loop {
-            match self.lanes.wait(addr, slot, deadline) {
-                lanes::Waited::Answer(answer) => return answer,
+            match self.lanes.wait(waiter, addrs, deadline) {
+                lanes::Waited::Answers(answers) => return answers,
                 lanes::Waited::Lead(batch) => {
                     self.send_with_batches(Vec::new(), vec![batch], deadline);
                 }
-                lanes::Waited::Again(request) => {
+                lanes::Waited::Again(index, request) => {
+                    let addr = addrs[index];
                     let mut answers = self.send_all(vec![(addr, request)], deadline);
-                    return answers.pop().unwrap_or_else(|| Err(unanswered(addr)));
+                    let answer = answers.pop().unwrap_or_else(|| Err(unanswered(addr)));
+                    waiter.settle(index, answer);
                 }
             }
         }
@@ -602,6 +605,7 @@ fn unanswered(what: &str) -> TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     struct Echo;
     impl Handler for Echo {
