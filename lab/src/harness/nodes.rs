@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -18,6 +18,9 @@ use chord::id::{Id, IdSpace};
 
 /// How long a harness waits for one answer from a node.
 pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How many free ports [`Nodes::start`] tries before it gives up.
+const START_TRIES: usize = 5;
 
 /// The node processes this harness started, by address.
 pub(super) struct Nodes {
@@ -84,15 +87,51 @@ impl Nodes {
     }
 
     /// Starts a node on a free loopback port, joining through `join`.
+    ///
+    /// The port is found free by binding it and letting it go, so another
+    /// process may take it before the node binds it: an outgoing
+    /// connection of the nodes already running, which the kernel gives a
+    /// port from the same range. A node that exits before it listens is
+    /// started again on another port.
     pub(super) fn start(&self, join: Option<&str>) -> Result<String, String> {
-        let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("a free port: {e}"))?;
-        let addr = probe
-            .local_addr()
-            .map_err(|e| format!("a free port: {e}"))?
-            .to_string();
-        drop(probe);
-        self.start_at(&addr, join, None)?;
-        Ok(addr)
+        for _ in 0..START_TRIES {
+            let probe =
+                TcpListener::bind("127.0.0.1:0").map_err(|e| format!("a free port: {e}"))?;
+            let addr = probe
+                .local_addr()
+                .map_err(|e| format!("a free port: {e}"))?
+                .to_string();
+            drop(probe);
+            self.start_at(&addr, join, None)?;
+            if self.listens(&addr)? {
+                return Ok(addr);
+            }
+        }
+        Err(format!(
+            "no node stayed up on a free port in {START_TRIES} tries; see the logs in {}",
+            self.logs
+        ))
+    }
+
+    /// Waits until the node just started at `addr` accepts connections
+    /// (true), or has exited (false; it is reaped and forgotten).
+    fn listens(&self, addr: &str) -> Result<bool, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(addr).is_ok() {
+                return Ok(true);
+            }
+            let mut live = self.live.lock();
+            if let Some(i) = live.iter().position(|(a, _)| a == addr) {
+                if let Ok(Some(_)) = live[i].1.try_wait() {
+                    live.remove(i);
+                    return Ok(false);
+                }
+            }
+            drop(live);
+            thread::sleep(Duration::from_millis(10));
+        }
+        Err(format!("the node at {addr} did not listen within 10 s"))
     }
 
     /// Starts a ring of `n` nodes on free loopback ports (the first
