@@ -216,40 +216,56 @@ impl Dhash {
             pending.push((p.place, written.existed, needed));
         }
         // Replicas that get the same keys (all of them, when one node owns
-        // the batch, as a hash tag's keys) share one list of copies.
-        // Each call's keys and copies, in the order of `calls`.
-        let mut sent: Vec<(Vec<usize>, Arc<Vec<Item>>)> = Vec::new();
-        let mut calls = Vec::with_capacity(copies.len());
+        // the batch, as a hash tag's keys) share one list of copies: the
+        // distinct lists of keys, and who gets each.
+        let mut lists: Vec<(Vec<usize>, Vec<NodeRef>)> = Vec::new();
         for (to, keys) in copies.into_values() {
-            let items = match sent.iter().find(|(same, _)| *same == keys) {
-                Some((_, items)) => items.clone(),
-                None => {
-                    let items: Vec<Item> = keys
-                        .iter()
-                        .filter_map(|&i| {
-                            let written = answers[i].as_ref()?;
-                            Some(Item {
-                                key: placed[i].key.to_vec(),
-                                entry: written.entry.clone(),
-                            })
-                        })
-                        .collect();
-                    Arc::new(items)
-                }
-            };
-            calls.push((
-                to,
-                Request::Replicate {
-                    items: Items::Shared(items.clone()),
-                },
-            ));
-            sent.push((keys, items));
+            match lists.iter_mut().find(|(same, _)| *same == keys) {
+                Some((_, to_all)) => to_all.push(to.clone()),
+                None => lists.push((keys, vec![to.clone()])),
+            }
         }
-        let targets = sent.into_iter().map(|(keys, _)| keys);
+        // A key's entry moves into the last list that has it, and is
+        // copied into the others.
+        let mut uses = vec![0usize; placed.len()];
+        for &i in lists.iter().flat_map(|(keys, _)| keys) {
+            uses[i] += 1;
+        }
+        let mut entries: Vec<Option<Entry>> =
+            answers.into_iter().map(|a| a.map(|w| w.entry)).collect();
+        let mut calls = Vec::with_capacity(lists.iter().map(|(_, to)| to.len()).sum());
+        // The list each call carries, in the order of `calls`.
+        let mut carried = Vec::with_capacity(calls.capacity());
+        for (list, (keys, to_all)) in lists.iter().enumerate() {
+            let items: Vec<Item> = keys
+                .iter()
+                .filter_map(|&i| {
+                    uses[i] -= 1;
+                    let entry = match uses[i] {
+                        0 => entries[i].take()?,
+                        _ => entries[i].clone()?,
+                    };
+                    Some(Item {
+                        key: placed[i].key.to_vec(),
+                        entry,
+                    })
+                })
+                .collect();
+            let items = Arc::new(items);
+            for to in to_all {
+                calls.push((
+                    to,
+                    Request::Replicate {
+                        items: Items::Shared(items.clone()),
+                    },
+                ));
+                carried.push(list);
+            }
+        }
         let mut copied: HashMap<usize, usize> = HashMap::new();
-        for (keys, answer) in targets.zip(self.ring.call_all(calls)) {
+        for (list, answer) in carried.into_iter().zip(self.ring.call_all(calls)) {
             if answer.map_err(CallError::from).and_then(peer::done).is_ok() {
-                for i in keys {
+                for &i in &lists[list].0 {
                     *copied.entry(placed[i].place).or_default() += 1;
                 }
             }

@@ -63,7 +63,7 @@ use crate::id::{Id, NodeRef};
 use crate::message::{ExpireIf, Expiry, Update};
 use crate::peer::{self, CallError, Updated, Written};
 use crate::stats::Stats;
-use crate::store::{check_key, check_value, Content, Entry, Full, Item, TooLong, UpdateId};
+use crate::store::{check_key, check_value, Entry, Full, Item, TooLong, UpdateId};
 use crate::transport::TransportError;
 
 /// The first pause before trying a key again; it doubles each time, up to
@@ -125,10 +125,9 @@ impl Dhash {
     /// As [`Dhash::put`].
     pub fn put_expiring(&self, key: &[u8], value: &[u8], expires: Option<u64>) -> Result<()> {
         check_value(value, self.config().max_value).map_err(rejected)?;
-        let content = (Some(value.to_vec()), expires);
         let said = Cell::new(false);
         self.retrying(key, |first| {
-            self.write_once(key, content.clone(), first, &said)
+            self.write_once(key, (Some(value), expires), first, &said)
         })
         .map(|_| ())
     }
@@ -335,16 +334,20 @@ impl Dhash {
 
     /// One write: the owner stamps it, then the coordinator copies it to
     /// the owner's next R - 1 live successors. Whether the key had a value.
+    ///
+    /// The value is borrowed, and copied once, where it is stored or sent:
+    /// every attempt of a retried write needs it again.
     fn write_once(
         &self,
         key: &[u8],
-        content: Content,
+        (value, expires): (Option<&[u8]>, Option<u64>),
         first: bool,
         said: &Cell<bool>,
     ) -> Attempt<bool> {
         let id = self.key_id(key);
-        let here = || peer::written(self.owner_write(id, key, content.clone()));
-        let there = |peer: &crate::peer::Peer<'_>| peer.write(key, content.clone());
+        let content = || (value.map(<[u8]>::to_vec), expires);
+        let here = || peer::written(self.owner_write(id, key, content()));
+        let there = |peer: &crate::peer::Peer<'_>| peer.write(key, content());
         let listed = self.ask_listed_owner(id, first, here, there);
         match listed {
             Some((owner, Ok(written))) => {
@@ -367,7 +370,7 @@ impl Dhash {
             // it copies its arc back before serving. A refused connection
             // means it is gone, and the lookup was stale: look again.
             Err(why @ CallError::Transport(TransportError::Timeout { .. })) => {
-                return self.write_around(key, content, &lookup, &why)
+                return self.write_around(key, content(), &lookup, &why)
             }
             Err(e) => return Err(owner_failed(owner, e)),
         };

@@ -335,17 +335,16 @@ fn wakes(states: &[State], changed: usize) -> bool {
 
 impl Waiter {
     /// A waiter for `calls` requests about to join lanes; a slot each.
-    pub(super) fn new(calls: usize) -> (Arc<Waiter>, Vec<Slot>) {
+    pub(super) fn new(calls: usize) -> (Arc<Waiter>, impl Iterator<Item = Slot>) {
         let waiter = Arc::new(Waiter {
             states: Mutex::new((0..calls).map(|_| State::Queued).collect()),
             ready: Condvar::new(),
         });
-        let slots = (0..calls)
-            .map(|index| Slot {
-                waiter: waiter.clone(),
-                index,
-            })
-            .collect();
+        let shared = waiter.clone();
+        let slots = (0..calls).map(move |index| Slot {
+            waiter: shared.clone(),
+            index,
+        });
         (waiter, slots)
     }
 
