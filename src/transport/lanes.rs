@@ -269,7 +269,7 @@ impl Lanes {
             if states.iter().all(|s| matches!(s, State::Done(_))) {
                 let answers = std::mem::take(&mut *states).into_iter().map(|s| match s {
                     State::Done(answer) => answer,
-                    _ => Err(unanswered()),
+                    _ => Err(super::unanswered("a lane")),
                 });
                 return Waited::Answers(answers.collect());
             }
@@ -312,15 +312,6 @@ fn lane_of<'a>(lanes: &'a mut HashMap<String, Lane>, addr: &str) -> &'a mut Lane
     lanes
         .get_mut(addr)
         .unwrap_or_else(|| unreachable!("inserted above"))
-}
-
-/// A call that got no answer at all: cannot happen, as every batch
-/// answers each member, but said plainly if it did.
-fn unanswered() -> TransportError {
-    TransportError::Unreachable {
-        addr: "a lane".into(),
-        reason: "no answer was read".into(),
-    }
 }
 
 /// Whether a caller whose call `changed` just took its state in `states`
@@ -539,7 +530,7 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_in_two_lanes_is_woken_once_for_both_answers() {
+    fn a_caller_queued_in_two_lanes_leads_each_and_gets_both_answers() {
         let lanes = Lanes::default();
         let later = Instant::now() + Duration::from_secs(5);
         // Another caller holds both lanes busy.
@@ -559,8 +550,8 @@ mod tests {
         let ours_q = slots.next().map(|s| (get("b"), 1, s));
         assert!(lanes.join("p", ours_p, later).is_none());
         assert!(lanes.join("q", ours_q, later).is_none());
-        // Each busy lane passes to us to lead; we send, and get an answer
-        // for one lane: not yet woken for that alone.
+        // Each busy lane, freed, passes to us to lead, whichever frees
+        // first; we answer our own batches, and return once both are in.
         std::thread::scope(|scope| {
             let woken = scope.spawn(|| {
                 let mut leads = 0;
