@@ -504,7 +504,7 @@ fn copies_that_agree_are_left_alone_until_one_changes() {
     };
     replica.handle(Request::Replicate {
         items: vec![Item {
-            key: key.as_bytes().to_vec(),
+            key: key.as_bytes().into(),
             entry: newer,
         }]
         .into(),

@@ -348,7 +348,7 @@ fn memory_keys_left_at_a_node_that_does_not_own_them_reach_their_owner() {
     let items: Vec<chord::store::Item> = keys
         .iter()
         .map(|key| chord::store::Item {
-            key: key.clone().into_bytes(),
+            key: key.clone().into_bytes().into(),
             entry: chord::store::Entry {
                 value: Some(value_of(key).into_bytes()),
                 version: chord::store::Version {

@@ -189,7 +189,7 @@ impl Dhash {
         }
         Stats::add(&self.stats().writes_around, 1);
         let items = Arc::new(vec![Item {
-            key: key.to_vec(),
+            key: key.into(),
             entry,
         }]);
         self.copy_to(&items, &holders, needed, 0)?;

@@ -264,7 +264,7 @@ impl Owner {
             )
             .map_err(|full| format!("out of memory: this node {full} (--max-memory)"))?;
         self.written.push(Item {
-            key: key.to_vec(),
+            key: key.into(),
             entry: written.entry,
         });
         Ok(())

@@ -104,18 +104,20 @@ impl Dhash {
 
     /// The keys whose owners this node's tables name, with them.
     fn placed<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) -> Vec<Placed<'a>> {
-        keys.enumerate()
-            .filter_map(|(place, key)| {
-                let id = self.key_id(key);
-                let owner = self.listed_owner(id, true)?;
-                Some(Placed {
-                    place,
-                    key,
-                    id,
-                    owner,
-                })
+        // Sized for every key at once: grown as it filled, the vector
+        // was reallocated three times for a 10-key `MSET`.
+        let mut placed = Vec::with_capacity(keys.size_hint().0);
+        placed.extend(keys.enumerate().filter_map(|(place, key)| {
+            let id = self.key_id(key);
+            let owner = self.listed_owner(id, true)?;
+            Some(Placed {
+                place,
+                key,
+                id,
+                owner,
             })
-            .collect()
+        }));
+        placed
     }
 
     /// Reads every key whose owner is known, all at once; fills `read` for
@@ -246,7 +248,7 @@ impl Dhash {
                         _ => entries[i].clone()?,
                     };
                     Some(Item {
-                        key: placed[i].key.to_vec(),
+                        key: placed[i].key.into(),
                         entry,
                     })
                 })

@@ -383,7 +383,7 @@ impl Dhash {
     /// Copies what the owner wrote to the R - 1 replicas its answer named.
     fn copy_written(&self, key: &[u8], owner: &NodeRef, written: Written) -> Attempt<()> {
         let items = Arc::new(vec![Item {
-            key: key.to_vec(),
+            key: key.into(),
             entry: written.entry,
         }]);
         self.copy_to_replicas(&items, owner, written.successors)

@@ -59,7 +59,7 @@ use crate::chord::{CopyError, Keys};
 use crate::id::{Id, NodeRef};
 use crate::message::Response;
 use crate::stats::Stats;
-use crate::store::{Bucket, Item, Point, Version};
+use crate::store::{Bucket, Item, Key, Point, Version};
 
 /// The most entries one digest bucket covers (tombstones old enough to
 /// be collected are not counted).
@@ -525,7 +525,7 @@ impl Dhash {
     pub(crate) fn reconcile(&self, from: &Point, to: &Point, items: Vec<Item>) -> Response {
         let horizon = self.horizon();
         let space = self.config().space;
-        let theirs: HashMap<(Id, Vec<u8>), Version> = items
+        let theirs: HashMap<(Id, Key), Version> = items
             .iter()
             .map(|item| {
                 let id = space.key(&item.key);
@@ -593,7 +593,7 @@ impl Dhash {
     /// change meanwhile.
     fn hand_over(&self, from: Id, to: Id, holders: &[NodeRef]) {
         let (items, _) = self.store().chunk(from, to, None, CHUNK_BYTES);
-        let versions: Vec<(Vec<u8>, crate::store::Version)> = items
+        let versions: Vec<(Key, Version)> = items
             .iter()
             .map(|i| (i.key.clone(), i.entry.version))
             .collect();

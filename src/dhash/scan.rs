@@ -102,7 +102,7 @@ impl Dhash {
         let keys = items
             .into_iter()
             .filter(|item| item.entry.is_live(now))
-            .map(|item| item.key)
+            .map(|item| item.key.into_vec())
             .filter(|key| pattern.is_none_or(|p| glob(p, key)))
             .collect();
         Ok((next, keys))

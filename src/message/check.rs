@@ -498,7 +498,7 @@ mod tests {
 
     fn item(stamp: u64) -> Item {
         Item {
-            key: "k".into(),
+            key: b"k".into(),
             entry: Entry {
                 value: Some("v".into()),
                 version: Version { stamp, writer: 1 },

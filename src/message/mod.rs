@@ -706,7 +706,7 @@ mod tests {
     #[test]
     fn shared_items_encode_as_a_list_and_decode_owned() {
         let items = vec![Item {
-            key: b"k".to_vec(),
+            key: b"k".into(),
             entry: Entry {
                 value: Some(b"v".to_vec()),
                 version: Version {

@@ -175,14 +175,14 @@ impl Store {
             if bytes >= max_bytes || items.len() >= CHUNK_ITEMS {
                 let resume = items.last().map(|item: &Item| Cursor {
                     id: last_id,
-                    key: item.key.clone(),
+                    key: item.key.to_vec(),
                 });
                 return (items, resume);
             }
             bytes += entry.size(key);
             last_id = id;
             items.push(Item {
-                key: key.to_vec(),
+                key: key.into(),
                 entry: entry.clone(),
             });
         }

@@ -3,7 +3,6 @@
 //! "Expiry" in the module above), and copies handed to other nodes dropped
 //! if they did not change meanwhile.
 
-use std::borrow::Cow;
 use std::ops::Bound;
 
 use super::{Entry, Store, Version};
@@ -53,7 +52,7 @@ impl Store {
         }
         let mut changed = 0;
         for (id, key) in due {
-            let emptied = self.put(id, Cow::Borrowed(&key), usize::MAX, |held| {
+            let emptied = self.put(id, &key[..], usize::MAX, |held| {
                 let held = held.filter(|e| e.value.is_some())?;
                 Some(Entry {
                     value: None,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::hash::entry_hash;
-use super::{Item, Point, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
+use super::{Item, Key, Point, Store, Version, CHUNK_ITEMS, SCAN_ENTRIES};
 use crate::id::Id;
 
 /// One bucket of a digest: the entries after the previous bucket's end (or
@@ -108,7 +108,7 @@ impl Store {
         &self,
         start: &Point,
         end: &Point,
-        theirs: &HashMap<(Id, Vec<u8>), Version>,
+        theirs: &HashMap<(Id, Key), Version>,
         max_bytes: usize,
         horizon: u64,
     ) -> Vec<Item> {
@@ -117,7 +117,7 @@ impl Store {
         for (id, key, entry) in self.span(start, end).take(SCAN_ENTRIES) {
             if entry.collectable(horizon)
                 || theirs
-                    .get(&(id, key.to_vec()))
+                    .get(&(id, Key::from(key)))
                     .is_some_and(|v| *v >= entry.version)
             {
                 continue;
@@ -127,7 +127,7 @@ impl Store {
             }
             bytes += entry.size(key);
             back.push(Item {
-                key: key.to_vec(),
+                key: key.into(),
                 entry: entry.clone(),
             });
         }

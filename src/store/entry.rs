@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{UpdateId, ENTRY_OVERHEAD};
+use super::{Key, UpdateId, ENTRY_OVERHEAD};
 
 /// Orders the writes to one key: the owner's clock, then the writer.
 #[derive(
@@ -114,8 +114,7 @@ impl Item {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Item {
     /// The key, as the client wrote it.
-    #[serde(with = "serde_bytes")]
-    pub key: Vec<u8>,
+    pub key: Key,
     /// Its value and version.
     pub entry: Entry,
 }

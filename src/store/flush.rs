@@ -9,7 +9,7 @@
 //! layer spreads the watermark with its repair rounds
 //! ([`crate::dhash::replication`]).
 
-use super::{Counts, Entry, Id, Store};
+use super::{Counts, Entry, Id, Key, Store};
 
 impl Store {
     /// The flush watermark, in microseconds since the epoch: every entry
@@ -28,12 +28,12 @@ impl Store {
         self.flushed = self.flushed.max(through);
         let through = self.flushed;
         self.note(super::Change::Flush { through });
-        let survivors: Vec<(Id, Vec<u8>, Entry)> = self
+        let survivors: Vec<(Id, Key, Entry)> = self
             .by_id
             .iter()
             .flat_map(|(id, slot)| slot.iter().map(move |(key, entry)| (id, key, entry)))
             .filter(|(_, _, entry)| entry.version.stamp > through)
-            .map(|(id, key, entry)| (*id, key.to_vec(), entry.clone()))
+            .map(|(id, key, entry)| (*id, Key::from(key), entry.clone()))
             .collect();
         let gone = self.counts.entries - survivors.len();
         self.changes += 1;

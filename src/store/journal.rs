@@ -10,7 +10,7 @@
 //! sets each key to its last reported entry, so a change reported twice,
 //! or replayed over a snapshot that already has it, does no harm.
 
-use super::{Entry, Store};
+use super::{Entry, Key, Store};
 use crate::id::Id;
 
 /// One change to a store, as the store reports it.
@@ -63,9 +63,7 @@ impl Store {
     pub fn restore(&mut self, id: Id, key: Vec<u8>, entry: Option<Entry>) {
         match entry {
             Some(entry) => {
-                let _ = self.put(id, std::borrow::Cow::Owned(key), usize::MAX, |_| {
-                    Some(entry)
-                });
+                let _ = self.put(id, Key::from(key), usize::MAX, |_| Some(entry));
             }
             None => {
                 self.remove(id, &key);

@@ -61,7 +61,6 @@
 //! per-entry hashes; the other side computes [`Store::digest`] over the
 //! same bounds, and only buckets that differ are sent (`store/digest.rs`).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::id::Id;
@@ -74,6 +73,7 @@ mod entry;
 mod flush;
 mod hash;
 mod journal;
+mod key;
 mod limits;
 mod number;
 mod slot;
@@ -84,6 +84,7 @@ pub use arc::{Cursor, Point};
 pub use digest::Bucket;
 pub use entry::{Content, Entry, Item, Version};
 pub use journal::{Change, Journal};
+pub use key::Key;
 pub use limits::{
     check_key, check_value, Full, TooLong, Usage, DEFAULT_MAX_VALUE, MAX_KEY, MAX_VALUE,
 };
@@ -322,7 +323,7 @@ impl Store {
         // Past the flush watermark too: a write after a flush must not be
         // taken for one before it, whatever this node's clock says.
         let now = now.max(self.flushed.saturating_add(1));
-        self.put(id, Cow::Borrowed(key), limit, |held| {
+        self.put(id, key, limit, |held| {
             let stamp = held.map_or(now, |e| now.max(e.version.stamp.saturating_add(1)));
             let entry = Entry {
                 value,
@@ -348,13 +349,7 @@ impl Store {
     /// # Errors
     /// [`Full`] when the copy would take the store past
     /// [`Store::hard_limit`]; nothing changes then.
-    pub fn merge(
-        &mut self,
-        id: Id,
-        key: Vec<u8>,
-        entry: Entry,
-        horizon: u64,
-    ) -> Result<bool, Full> {
+    pub fn merge(&mut self, id: Id, key: Key, entry: Entry, horizon: u64) -> Result<bool, Full> {
         if entry.version.stamp <= self.flushed {
             // A copy from before a flush, from a node that missed it.
             return Ok(false);
@@ -366,7 +361,7 @@ impl Store {
             return Ok(older && self.remove(id, &key));
         }
         let limit = self.hard_limit();
-        self.put(id, Cow::Owned(key), limit, |held| {
+        self.put(id, key, limit, |held| {
             let newer = held.is_none_or(|held| entry.supersedes(held));
             newer.then_some(entry)
         })
@@ -380,11 +375,12 @@ impl Store {
     fn put(
         &mut self,
         id: Id,
-        key: Cow<'_, [u8]>,
+        key: impl AsRef<[u8]> + Into<Key>,
         limit: usize,
         make: impl FnOnce(Option<&Entry>) -> Option<Entry>,
     ) -> Result<bool, Full> {
         let used = self.counts.bytes;
+        let bytes = key.as_ref();
         let fits = |old: usize, new: usize| {
             if new <= old || used.saturating_add(new - old) <= limit {
                 Ok(())
@@ -392,18 +388,18 @@ impl Store {
                 Err(Full { used, limit })
             }
         };
-        if let Some(held) = self.by_id.get_mut(&id).and_then(|slot| slot.get_mut(&key)) {
+        if let Some(held) = self.by_id.get_mut(&id).and_then(|slot| slot.get_mut(bytes)) {
             let Some(entry) = make(Some(held)) else {
                 return Ok(false);
             };
-            fits(held.cost(&key), entry.cost(&key))?;
-            self.counts.remove(&key, held);
-            self.counts.add(&key, &entry);
+            fits(held.cost(bytes), entry.cost(bytes))?;
+            self.counts.remove(bytes, held);
+            self.counts.add(bytes, &entry);
             self.changes += 1;
             *held = entry;
             if let Some(journal) = &self.journal {
                 journal.record(Change::Put {
-                    key: &key,
+                    key: bytes,
                     entry: held,
                 });
             }
@@ -412,17 +408,14 @@ impl Store {
         let Some(entry) = make(None) else {
             return Ok(false);
         };
-        fits(0, entry.cost(&key))?;
-        self.counts.add(&key, &entry);
+        fits(0, entry.cost(bytes))?;
+        self.counts.add(bytes, &entry);
         self.changes += 1;
         self.note(Change::Put {
-            key: &key,
+            key: bytes,
             entry: &entry,
         });
-        self.by_id
-            .entry(id)
-            .or_default()
-            .insert(key.into_owned(), entry);
+        self.by_id.entry(id).or_default().insert(key.into(), entry);
         Ok(true)
     }
 

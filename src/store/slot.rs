@@ -28,54 +28,12 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use super::hash::key_hash;
-use super::Entry;
+use super::{Entry, Key};
 
 /// The order of the keys of one identifier: by [`key_hash`], then, for
 /// keys of equal hash, by their bytes.
 pub(crate) fn key_order(a: &[u8], b: &[u8]) -> Ordering {
     key_hash(a).cmp(&key_hash(b)).then_with(|| a.cmp(b))
-}
-
-/// The longest key held in place, not on the heap: redis-benchmark's keys
-/// (`key:{tag}:000000001234`) are this long, and most keys are shorter.
-const SHORT: usize = 22;
-
-/// A key as a slot holds it: a short one in place, with its length, so
-/// that a lookup compares it where the search found it, without following
-/// a pointer to memory it would likely miss in the cache, and so that it
-/// costs no allocation of its own; a longer one on the heap. Either way it
-/// takes the 24 bytes a `Vec` would.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Key {
-    Short(u8, [u8; SHORT]),
-    Long(Box<[u8]>),
-}
-
-impl Key {
-    fn new(key: Vec<u8>) -> Key {
-        match u8::try_from(key.len()) {
-            Ok(len) if key.len() <= SHORT => {
-                let mut bytes = [0; SHORT];
-                bytes[..key.len()].copy_from_slice(&key);
-                Key::Short(len, bytes)
-            }
-            _ => Key::Long(key.into_boxed_slice()),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Key::Short(len, bytes) => &bytes[..usize::from(*len)],
-            Key::Long(bytes) => bytes,
-        }
-    }
-
-    fn into_vec(self) -> Vec<u8> {
-        match self {
-            Key::Short(..) => self.as_bytes().to_vec(),
-            Key::Long(bytes) => bytes.into_vec(),
-        }
-    }
 }
 
 /// The keys of one identifier and one [`key_hash`], in byte order.
@@ -84,7 +42,7 @@ pub(crate) enum Bucket {
     /// One key: all but always.
     One(Key, Entry),
     /// Keys whose hashes collide.
-    More(BTreeMap<Vec<u8>, Entry>),
+    More(BTreeMap<Key, Entry>),
 }
 
 impl Bucket {
@@ -102,15 +60,15 @@ impl Bucket {
         }
     }
 
-    fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
+    fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
         match self {
-            Bucket::One(k, old) if k.as_bytes() == key => Some(std::mem::replace(old, entry)),
+            Bucket::One(k, old) if *k == key => Some(std::mem::replace(old, entry)),
             Bucket::One(..) => {
                 let placeholder = Bucket::More(BTreeMap::new());
                 let Bucket::One(k, old) = std::mem::replace(self, placeholder) else {
                     unreachable!("matched One above")
                 };
-                *self = Bucket::More(BTreeMap::from([(k.into_vec(), old), (key, entry)]));
+                *self = Bucket::More(BTreeMap::from([(k, old), (key, entry)]));
                 None
             }
             Bucket::More(map) => map.insert(key, entry),
@@ -134,7 +92,7 @@ impl Bucket {
                 let removed = map.remove(key);
                 if map.len() == 1 {
                     if let Some((k, entry)) = map.pop_first() {
-                        *self = Bucket::One(Key::new(k), entry);
+                        *self = Bucket::One(k, entry);
                     }
                 }
                 (removed, false)
@@ -148,7 +106,7 @@ impl Bucket {
             Bucket::One(k, entry) => (Some((k.as_bytes(), entry)), None),
             Bucket::More(map) => (None, Some(map.iter())),
         };
-        let more = more.into_iter().flatten().map(|(k, e)| (k.as_slice(), e));
+        let more = more.into_iter().flatten().map(|(k, e)| (k.as_bytes(), e));
         one.into_iter().chain(more)
     }
 }
@@ -188,19 +146,19 @@ impl Slot {
     }
 
     /// Puts `entry` under `key`; the entry it replaced.
-    pub(crate) fn insert(&mut self, key: Vec<u8>, entry: Entry) -> Option<Entry> {
+    pub(crate) fn insert(&mut self, key: Key, entry: Entry) -> Option<Entry> {
         match self {
             Slot::Empty => {
-                *self = Slot::One(Key::new(key), entry);
+                *self = Slot::One(key, entry);
                 None
             }
-            Slot::One(k, old) if k.as_bytes() == key => Some(std::mem::replace(old, entry)),
+            Slot::One(k, old) if *k == key => Some(std::mem::replace(old, entry)),
             Slot::One(..) => {
                 let Slot::One(k, old) = std::mem::take(self) else {
                     unreachable!("matched One above")
                 };
                 let mut map = BTreeMap::new();
-                for (k, e) in [(k.into_vec(), old), (key, entry)] {
+                for (k, e) in [(k, old), (key, entry)] {
                     Slot::put(&mut map, k, e);
                 }
                 *self = Slot::Many(map);
@@ -210,10 +168,10 @@ impl Slot {
         }
     }
 
-    fn put(map: &mut BTreeMap<u64, Bucket>, key: Vec<u8>, entry: Entry) -> Option<Entry> {
+    fn put(map: &mut BTreeMap<u64, Bucket>, key: Key, entry: Entry) -> Option<Entry> {
         match map.entry(key_hash(&key)) {
             btree_map::Entry::Vacant(vacant) => {
-                vacant.insert(Bucket::One(Key::new(key), entry));
+                vacant.insert(Bucket::One(key, entry));
                 None
             }
             btree_map::Entry::Occupied(mut bucket) => bucket.get_mut().insert(key, entry),
@@ -352,7 +310,7 @@ mod tests {
             .collect();
         let mut slot = Slot::default();
         for (i, key) in twins.iter().chain(&others).enumerate() {
-            assert_eq!(slot.insert(key.clone(), entry(i as u64)), None);
+            assert_eq!(slot.insert(key.clone().into(), entry(i as u64)), None);
         }
         let Slot::Many(map) = &slot else {
             panic!("several keys make a map")
@@ -401,10 +359,10 @@ mod tests {
     fn one_key_inline_several_in_a_map_back_to_one() {
         let mut slot = Slot::default();
         assert!(slot.is_empty());
-        assert_eq!(slot.insert(b"b".to_vec(), entry(1)), None);
+        assert_eq!(slot.insert(b"b".into(), entry(1)), None);
         assert!(matches!(slot, Slot::One(..)));
-        assert_eq!(slot.insert(b"b".to_vec(), entry(2)), Some(entry(1)));
-        assert_eq!(slot.insert(b"a".to_vec(), entry(3)), None);
+        assert_eq!(slot.insert(b"b".into(), entry(2)), Some(entry(1)));
+        assert_eq!(slot.insert(b"a".into(), entry(3)), None);
         assert!(matches!(slot, Slot::Many(_)));
         let (first, second): (&[u8], &[u8]) = if key_order(b"a", b"b").is_lt() {
             (b"a", b"b")
@@ -432,24 +390,18 @@ mod tests {
     }
 
     #[test]
-    fn short_keys_are_held_in_place_and_long_ones_on_the_heap() {
-        let keys: Vec<Vec<u8>> = [0, 1, SHORT - 1, SHORT, SHORT + 1, 300]
+    fn keys_short_and_long_move_between_one_and_many() {
+        let keys: Vec<Vec<u8>> = [0, 1, 21, 22, 23, 300]
             .iter()
             .map(|&n| vec![b'k'; n])
             .collect();
-        for key in &keys {
-            let held = Key::new(key.clone());
-            assert_eq!(held.as_bytes(), key.as_slice());
-            assert_eq!(matches!(held, Key::Short(..)), key.len() <= SHORT);
-            assert_eq!(held.into_vec(), *key);
-        }
         // One key alone, then among others, then alone again.
         for key in &keys {
             let mut slot = Slot::default();
-            slot.insert(key.clone(), entry(1));
+            slot.insert(key.clone().into(), entry(1));
             assert_eq!(slot.get(key), Some(&entry(1)));
             for (i, other) in keys.iter().enumerate().filter(|(_, o)| *o != key) {
-                slot.insert(other.clone(), entry(i as u64 + 2));
+                slot.insert(other.clone().into(), entry(i as u64 + 2));
             }
             let mut sorted: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
             sorted.sort_by(|a, b| key_order(a, b));
@@ -469,7 +421,7 @@ mod tests {
             .collect();
         let mut slot = Slot::default();
         for (i, key) in keys.iter().enumerate() {
-            assert_eq!(slot.insert(key.clone(), entry(i as u64)), None);
+            assert_eq!(slot.insert(key.clone().into(), entry(i as u64)), None);
         }
         for (i, key) in keys.iter().enumerate() {
             assert_eq!(slot.get(key), Some(&entry(i as u64)));

@@ -219,7 +219,7 @@ pub fn future_version(t: &Target) -> Outcome {
     let key = "attack-future";
     let first = text(&t.addrs[0], &format!("PUT {key} before"));
     let forever = |key: String, value: Option<Vec<u8>>| Item {
-        key: key.into_bytes(),
+        key: key.into_bytes().into(),
         entry: Entry {
             value,
             version: Version {

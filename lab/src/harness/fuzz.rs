@@ -323,7 +323,7 @@ fn request(rng: &mut Rng) -> Request {
     // Few ids, so that repeats (a retried update) come up.
     let update_id = |rng: &mut Rng| UpdateId::new(1 + rng.below(2) as u64, rng.below(32) as u64);
     let item = |rng: &mut Rng| Item {
-        key: key(rng),
+        key: key(rng).into(),
         entry: Entry {
             value: (rng.below(3) > 0).then(|| vec![b'v'; rng.below(100)]),
             version: Version {

@@ -34,7 +34,7 @@ pub struct Hold {
 /// Key `i` of a fill: a 100-byte value, stamped `now`.
 fn item(i: usize, now: u64) -> Item {
     Item {
-        key: format!("key-{i:08}").into_bytes(),
+        key: format!("key-{i:08}").into_bytes().into(),
         entry: Entry {
             value: Some(format!("{i:0>100}").into_bytes()),
             version: Version {
