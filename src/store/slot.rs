@@ -20,7 +20,8 @@
 //! instead of a 32-byte (hash, key) pair: two cache lines a node, not six.
 //! Keys that collide are kept in a map of their own, ordered by bytes, so
 //! a client that crafts colliding keys (the hash is unseeded) gets the
-//! cost of a B-tree, not of a list.
+//! cost of a B-tree, not of a list. Every key is held as a [`Key`]: a
+//! short one in place, where the search finds it.
 
 use std::cmp::Ordering;
 use std::collections::btree_map;
