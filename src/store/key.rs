@@ -170,6 +170,7 @@ mod tests {
 
     #[test]
     fn short_keys_sit_in_place_and_long_ones_on_the_heap() {
+        assert_eq!(std::mem::size_of::<Key>(), std::mem::size_of::<Vec<u8>>());
         for len in [0, 1, SHORT, SHORT + 1, 300] {
             let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let key = Key::from(bytes.clone());
